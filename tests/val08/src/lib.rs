@@ -1,0 +1,1 @@
+//! placeholder until the val08 issue lands

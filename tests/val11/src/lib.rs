@@ -1,0 +1,1 @@
+//! placeholder until the val11 issue lands

@@ -1,0 +1,1 @@
+//! placeholder until the val12 issue lands
