@@ -1,0 +1,188 @@
+//! Test-only fault injection (contract §10), parsed once from `AUTONOMY_FAULTS`.
+
+use thiserror::Error;
+
+/// The environment variable that names the active faults.
+pub const FAULTS_ENV: &str = "AUTONOMY_FAULTS";
+
+/// A fault list that could not be parsed.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum FaultError {
+    /// The name is not one of contract §10.
+    #[error("unknown fault {0:?} in {FAULTS_ENV}")]
+    Unknown(String),
+    /// The fault needs `=N` with N a positive integer.
+    #[error("fault {0:?} needs a positive integer value (`{0}=N`)")]
+    NeedsValue(String),
+    /// The value is not a positive integer.
+    #[error("fault {name:?} has an invalid value {value:?}: expected a positive integer")]
+    BadValue {
+        /// The fault name.
+        name: String,
+        /// The value as written.
+        value: String,
+    },
+    /// A flag-only fault was given a value.
+    #[error("fault {0:?} takes no value")]
+    TakesNoValue(String),
+}
+
+/// Every fault of contract §10; `None`/`false` means the fault is off.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Every Nth create answers 500 and stores nothing.
+    pub create_5xx_every: Option<u64>,
+    /// Each create waits N ms after its commit before answering.
+    pub create_delay_ms: Option<u64>,
+    /// Creates whose plan ID starts with this prefix answer 500 and store nothing.
+    pub create_5xx_prefix: Option<String>,
+    /// Creates serialise on one lock and wait MS × creates in flight.
+    pub contention_penalty_ms: Option<u64>,
+    /// Creates answer 201 at once and commit MS later.
+    pub ack_before_commit_ms: Option<u64>,
+    /// At start, the newest plan is deleted.
+    pub lose_writes_on_restart: bool,
+    /// At start, every plan's phase becomes `active`.
+    pub phase_reset_on_restart: bool,
+    /// The second page's `next_cursor` skips the third page.
+    pub list_skip_page: bool,
+    /// Every page after the first starts with the previous page's last plan.
+    pub list_duplicate: bool,
+    /// Stuck entries have an empty diagnosis.
+    pub stuck_no_diagnosis: bool,
+    /// The stuck scan answers 500.
+    pub stuck_scan_error: bool,
+    /// Creates whose artifact scheme is not oci/https/http/file answer 400.
+    pub reject_corrupt_artifact: bool,
+    /// `strategy=rollback` answers 500.
+    pub rollback_fails: bool,
+    /// `strategy=retry` answers 500.
+    pub retry_fails: bool,
+    /// No `rollback.executed` events are written.
+    pub audit_drop: bool,
+    /// `cp_http_requests_total` is left out of `/metrics`.
+    pub metrics_missing: bool,
+    /// `/v1/health` answers 503.
+    pub health_fail: bool,
+    /// The CLI exits 0 silently when it cannot connect.
+    pub cli_exit_zero_on_connection_error: bool,
+    /// Once the process has received SIGCONT (after a SIGSTOP), creates answer 503.
+    pub writes_fail_after_sigcont: bool,
+}
+
+/// Parses a positive integer fault value.
+fn positive(name: &str, value: &str) -> Result<u64, FaultError> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(FaultError::BadValue {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        }),
+    }
+}
+
+impl Faults {
+    /// Reads `AUTONOMY_FAULTS`; unset or empty means no fault.
+    pub fn from_env() -> Result<Self, FaultError> {
+        match std::env::var(FAULTS_ENV) {
+            Ok(spec) => Self::parse(&spec),
+            Err(_) => Ok(Self::default()),
+        }
+    }
+
+    /// Parses a comma-separated list of `name` or `name=value`.
+    pub fn parse(spec: &str) -> Result<Self, FaultError> {
+        let mut f = Self::default();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, value) = match item.split_once('=') {
+                Some((n, v)) => (n.trim(), Some(v.trim())),
+                None => (item, None),
+            };
+            let required = |v: Option<&str>| -> Result<u64, FaultError> {
+                let v = v.ok_or_else(|| FaultError::NeedsValue(name.to_owned()))?;
+                positive(name, v)
+            };
+            let optional = |v: Option<&str>, default: u64| -> Result<u64, FaultError> {
+                v.map_or(Ok(default), |v| positive(name, v))
+            };
+            let flag = |v: Option<&str>| -> Result<bool, FaultError> {
+                match v {
+                    None => Ok(true),
+                    Some(_) => Err(FaultError::TakesNoValue(name.to_owned())),
+                }
+            };
+            match name {
+                "create-5xx-every" => f.create_5xx_every = Some(required(value)?),
+                "create-delay-ms" => f.create_delay_ms = Some(required(value)?),
+                "create-5xx-prefix" => match value.filter(|v| !v.is_empty()) {
+                    Some(v) => f.create_5xx_prefix = Some(v.to_owned()),
+                    None => return Err(FaultError::NeedsValue(name.to_owned())),
+                },
+                "contention-penalty" => f.contention_penalty_ms = Some(optional(value, 1)?),
+                "ack-before-commit" => f.ack_before_commit_ms = Some(optional(value, 600_000)?),
+                "lose-writes-on-restart" => f.lose_writes_on_restart = flag(value)?,
+                "phase-reset-on-restart" => f.phase_reset_on_restart = flag(value)?,
+                "list-skip-page" => f.list_skip_page = flag(value)?,
+                "list-duplicate" => f.list_duplicate = flag(value)?,
+                "stuck-no-diagnosis" => f.stuck_no_diagnosis = flag(value)?,
+                "stuck-scan-error" => f.stuck_scan_error = flag(value)?,
+                "reject-corrupt-artifact" => f.reject_corrupt_artifact = flag(value)?,
+                "rollback-fails" => f.rollback_fails = flag(value)?,
+                "retry-fails" => f.retry_fails = flag(value)?,
+                "audit-drop" => f.audit_drop = flag(value)?,
+                "metrics-missing" => f.metrics_missing = flag(value)?,
+                "health-fail" => f.health_fail = flag(value)?,
+                "cli-exit-zero-on-connection-error" => {
+                    f.cli_exit_zero_on_connection_error = flag(value)?
+                }
+                "writes-fail-after-sigcont" => f.writes_fail_after_sigcont = flag(value)?,
+                other => return Err(FaultError::Unknown(other.to_owned())),
+            }
+        }
+        Ok(f)
+    }
+
+    /// True when no fault is active.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_values_flags_and_defaults() {
+        let f = Faults::parse(
+            "create-5xx-every=7, metrics-missing,contention-penalty,ack-before-commit=50",
+        )
+        .unwrap();
+        assert_eq!(f.create_5xx_every, Some(7));
+        assert!(f.metrics_missing);
+        assert_eq!(f.contention_penalty_ms, Some(1));
+        assert_eq!(f.ack_before_commit_ms, Some(50));
+        assert!(!f.health_fail);
+        assert!(Faults::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn rejects_unknown_and_bad_values() {
+        assert_eq!(
+            Faults::parse("no-such-fault"),
+            Err(FaultError::Unknown("no-such-fault".into()))
+        );
+        assert!(matches!(
+            Faults::parse("create-5xx-every"),
+            Err(FaultError::NeedsValue(_))
+        ));
+        assert!(matches!(
+            Faults::parse("create-5xx-every=0"),
+            Err(FaultError::BadValue { .. })
+        ));
+        assert!(matches!(
+            Faults::parse("health-fail=1"),
+            Err(FaultError::TakesNoValue(_))
+        ));
+    }
+}

@@ -1,0 +1,12 @@
+//! The reference fleet-rollout control-plane: the executable form of `docs/contract.md`.
+
+pub mod api;
+pub mod audit;
+pub mod cli;
+pub mod cursor;
+pub mod faults;
+pub mod metrics;
+pub mod model;
+pub mod rbac;
+pub mod server;
+pub mod store;
