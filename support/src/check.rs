@@ -1,0 +1,396 @@
+//! Checks and reports: a check is data (id, title, threshold, observed value,
+//! evidence files), and a report is the list of a suite's checks plus its verdicts.
+//!
+//! Fail closed by construction: [`CheckSpec::observe`] takes the observation as a
+//! `Result`, and a missing observation yields FAIL with a note naming what is missing.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Version tag of the JSON report format (see docs/evidence.md).
+pub const REPORT_SCHEMA: &str = "fleetval.report/v1";
+
+/// The status of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    /// Observed and within the threshold.
+    #[serde(rename = "PASS")]
+    Pass,
+    /// Observed outside the threshold, or not observed at all.
+    #[serde(rename = "FAIL")]
+    Fail,
+    /// Deliberately not run (the note says why); never counts as a pass.
+    #[serde(rename = "NOT_RUN")]
+    NotRun,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::NotRun => "NOT_RUN",
+        })
+    }
+}
+
+/// One judged check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// Plan check ID, e.g. `VAL08-05`.
+    pub id: String,
+    /// Plan title of the check.
+    pub title: String,
+    /// PASS, FAIL or NOT_RUN.
+    pub status: Status,
+    /// What was observed; `None` (JSON `null`) when nothing was, and then never PASS.
+    pub observed: Option<Value>,
+    /// The pass criterion, as the plan states it.
+    pub threshold: String,
+    /// Run-directory-relative paths of the files the verdict was computed from.
+    pub evidence: Vec<String>,
+    /// Why it failed or was not run, or what was missing.
+    pub note: Option<String>,
+}
+
+/// What a judge knows about a check before looking at the evidence.
+#[derive(Clone, Debug)]
+pub struct CheckSpec {
+    id: String,
+    title: String,
+    threshold: String,
+    evidence: Vec<String>,
+}
+
+impl CheckSpec {
+    /// A check with its ID, title, pass criterion and evidence files.
+    pub fn new(id: &str, title: &str, threshold: &str, evidence: &[&str]) -> Self {
+        Self {
+            id: id.to_string(),
+            title: title.to_string(),
+            threshold: threshold.to_string(),
+            evidence: evidence.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// The check ID.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Adds evidence files known only at judging time (e.g. `worker-*.txt`).
+    pub fn with_evidence<I: IntoIterator<Item = String>>(mut self, files: I) -> Self {
+        self.evidence.extend(files);
+        self
+    }
+
+    /// Judges an observation: `Err(what is missing)` → FAIL with `observed: null`;
+    /// `Ok(v)` → PASS if `pass(&v)` else FAIL, with `observed` = `v` serialised.
+    pub fn observe<T: Serialize, E: std::fmt::Display>(
+        self,
+        observed: Result<T, E>,
+        pass: impl FnOnce(&T) -> bool,
+    ) -> Check {
+        match observed {
+            Err(missing) => self.fail_unobserved(missing.to_string()),
+            Ok(v) => {
+                let ok = pass(&v);
+                match serde_json::to_value(&v) {
+                    Ok(Value::Null) => self.fail_unobserved("observation serialised to null"),
+                    Ok(json) => self.build(
+                        if ok { Status::Pass } else { Status::Fail },
+                        Some(json),
+                        None,
+                    ),
+                    Err(e) => self.fail_unobserved(format!("cannot serialise observation: {e}")),
+                }
+            }
+        }
+    }
+
+    /// Like [`observe`](Self::observe), with a note kept on the check (e.g. which ids failed).
+    pub fn observe_with_note<T: Serialize, E: std::fmt::Display>(
+        self,
+        observed: Result<T, E>,
+        pass: impl FnOnce(&T) -> bool,
+        note: impl Into<String>,
+    ) -> Check {
+        let mut c = self.observe(observed, pass);
+        let note = note.into();
+        c.note = match c.note.take() {
+            Some(existing) => Some(format!("{existing}; {note}")),
+            None if note.is_empty() => None,
+            None => Some(note),
+        };
+        c
+    }
+
+    /// FAIL with nothing observed; `missing` says what was absent.
+    pub fn fail_unobserved(self, missing: impl Into<String>) -> Check {
+        let note = missing.into();
+        self.build(Status::Fail, None, Some(note))
+    }
+
+    /// NOT_RUN with the reason (e.g. a kill check against `AUTONOMY_CP_URL`).
+    pub fn not_run(self, reason: impl Into<String>) -> Check {
+        self.build(Status::NotRun, None, Some(reason.into()))
+    }
+
+    /// Assembles the check.
+    fn build(self, status: Status, observed: Option<Value>, note: Option<String>) -> Check {
+        Check {
+            id: self.id,
+            title: self.title,
+            status,
+            observed,
+            threshold: self.threshold,
+            evidence: self.evidence,
+            note,
+        }
+    }
+}
+
+impl Check {
+    /// Enforces the report invariant: a PASS must carry an observation.
+    fn normalised(mut self) -> Self {
+        if self.status == Status::Pass && self.observed.is_none() {
+            self.status = Status::Fail;
+            self.note = Some("PASS without an observed value is not allowed".to_string());
+        }
+        self
+    }
+}
+
+/// Overall verdicts of a report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Every check of the plan passed.
+    pub full: bool,
+    /// Every check named by the plan's "minimum acceptable" rule passed.
+    pub minimum_acceptable: bool,
+    /// The check IDs of the minimum-acceptable rule.
+    pub minimum_checks: Vec<String>,
+    /// Number of PASS checks.
+    pub passed: usize,
+    /// Number of checks in the plan.
+    pub total: usize,
+}
+
+/// A suite's composite report, written as `<suite>-report.json` and `<suite>-report.txt`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`REPORT_SCHEMA`].
+    pub schema: String,
+    /// Suite name, e.g. `val08`.
+    pub suite: String,
+    /// Run id (the run directory's name).
+    pub run_id: String,
+    /// Faults injected into the control-plane (`AUTONOMY_FAULTS`); empty for a real run.
+    pub faults: Vec<String>,
+    /// Full and minimum-acceptable verdicts.
+    pub verdict: Verdict,
+    /// One entry per plan check, in plan order.
+    pub checks: Vec<Check>,
+}
+
+/// Errors reading a stored report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The file could not be read.
+    #[error("cannot read report {path}: {source}")]
+    Io {
+        /// Report path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not a report of this schema.
+    #[error("cannot parse report {path}: {message}")]
+    Parse {
+        /// Report path.
+        path: String,
+        /// Cause.
+        message: String,
+    },
+}
+
+impl Report {
+    /// Builds a report: one check per plan ID in `plan_checks` order. A plan check the
+    /// judge did not return becomes FAIL; a returned ID that is not in the plan is kept
+    /// last and fails the full verdict, so a judge cannot quietly add or drop checks.
+    pub fn build(
+        suite: &str,
+        run_id: &str,
+        faults: &[String],
+        plan_checks: &[(&str, &str)],
+        minimum: &[&str],
+        judged: Vec<Check>,
+    ) -> Report {
+        let mut judged: Vec<Check> = judged.into_iter().map(Check::normalised).collect();
+        let mut checks = Vec::with_capacity(plan_checks.len());
+        for (id, title) in plan_checks {
+            match judged.iter().position(|c| c.id == *id) {
+                Some(i) => checks.push(judged.remove(i)),
+                None => checks.push(
+                    CheckSpec::new(id, title, "see plan", &[])
+                        .fail_unobserved("the judge returned no result for this check"),
+                ),
+            }
+        }
+        let extra = !judged.is_empty();
+        for mut c in judged {
+            c.status = Status::Fail;
+            c.note = Some(format!(
+                "check {} is not in the {suite} plan (duplicate or unknown ID)",
+                c.id
+            ));
+            checks.push(c);
+        }
+        let passed = checks.iter().filter(|c| c.status == Status::Pass).count();
+        let pass_of = |id: &str| {
+            checks
+                .iter()
+                .any(|c| c.id == id && c.status == Status::Pass)
+        };
+        let verdict = Verdict {
+            full: !extra && !checks.is_empty() && passed == checks.len(),
+            minimum_acceptable: !minimum.is_empty() && minimum.iter().all(|id| pass_of(id)),
+            minimum_checks: minimum.iter().map(|s| s.to_string()).collect(),
+            passed,
+            total: plan_checks.len(),
+        };
+        Report {
+            schema: REPORT_SCHEMA.to_string(),
+            suite: suite.to_string(),
+            run_id: run_id.to_string(),
+            faults: faults.to_vec(),
+            verdict,
+            checks,
+        }
+    }
+
+    /// The check with this ID.
+    pub fn check(&self, id: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
+    /// The status of the check with this ID.
+    pub fn status(&self, id: &str) -> Option<Status> {
+        self.check(id).map(|c| c.status)
+    }
+
+    /// Loads `<suite>-report.json` (any path) and checks its schema tag.
+    pub fn load(path: &Path) -> Result<Report, ReportError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let report: Report = serde_json::from_str(&text).map_err(|e| ReportError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        if report.schema != REPORT_SCHEMA {
+            return Err(ReportError::Parse {
+                path: path.display().to_string(),
+                message: format!("schema {} is not {REPORT_SCHEMA}", report.schema),
+            });
+        }
+        Ok(report)
+    }
+
+    /// The human-readable report (`<suite>-report.txt`).
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{} report  run {}",
+            self.suite.to_uppercase(),
+            self.run_id
+        );
+        if self.faults.is_empty() {
+            let _ = writeln!(s, "faults injected: none");
+        } else {
+            let _ = writeln!(
+                s,
+                "faults injected: {}  (NEGATIVE RUN: not evidence of the product)",
+                self.faults.join(",")
+            );
+        }
+        let _ = writeln!(s);
+        for c in &self.checks {
+            let observed = c
+                .observed
+                .as_ref()
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "(not observed)".to_string());
+            let _ = writeln!(s, "{:<8} {}  {}", c.status.to_string(), c.id, c.title);
+            let _ = writeln!(s, "         observed:  {observed}");
+            let _ = writeln!(s, "         threshold: {}", c.threshold);
+            if !c.evidence.is_empty() {
+                let _ = writeln!(s, "         evidence:  {}", c.evidence.join(", "));
+            }
+            if let Some(n) = &c.note {
+                let _ = writeln!(s, "         note:      {n}");
+            }
+        }
+        let _ = writeln!(s);
+        let v = &self.verdict;
+        let word = |b: bool| if b { "PASS" } else { "FAIL" };
+        let _ = writeln!(
+            s,
+            "full verdict:               {} ({}/{} checks PASS)",
+            word(v.full),
+            v.passed,
+            v.total
+        );
+        let _ = writeln!(
+            s,
+            "minimum acceptable verdict: {} (requires {})",
+            word(v.minimum_acceptable),
+            v.minimum_checks.join(", ")
+        );
+        s
+    }
+
+    /// A one-paragraph explanation of a check, used by failing assertions.
+    pub fn explain(&self, id: &str, run_dir: &Path) -> String {
+        match self.check(id) {
+            None => format!(
+                "{id}: no such check in the {} report ({})",
+                self.suite,
+                run_dir.display()
+            ),
+            Some(c) => {
+                let files: Vec<String> = c
+                    .evidence
+                    .iter()
+                    .map(|f| run_dir.join(f).display().to_string())
+                    .collect();
+                format!(
+                    "{id} {}: {}\n  observed:  {}\n  threshold: {}\n  note:      {}\n  evidence:  {}\n  faults:    {}",
+                    c.title,
+                    c.status,
+                    c.observed
+                        .as_ref()
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "(not observed)".into()),
+                    c.threshold,
+                    c.note.as_deref().unwrap_or("-"),
+                    if files.is_empty() {
+                        "-".to_string()
+                    } else {
+                        files.join("\n             ")
+                    },
+                    if self.faults.is_empty() {
+                        "none".to_string()
+                    } else {
+                        self.faults.join(",")
+                    }
+                )
+            }
+        }
+    }
+}

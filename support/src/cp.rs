@@ -1,0 +1,1093 @@
+//! Control-plane lifecycle and target selection.
+//!
+//! Which control-plane a lab exercises ([`Selection::from_env`]):
+//! - default: the reference binary `autonomy`, built from this workspace by a nested
+//!   `cargo build -p autonomy-cp` once per test run ([`reference_binary`]);
+//! - `AUTONOMY_BIN=/path`: another binary; `AUTONOMY_CP_ARGS` is then an optional launch
+//!   template with `{listen} {metrics} {data_dir} {audit_dir}` placeholders;
+//! - `AUTONOMY_CP_URL=http://host:port` (+ `AUTONOMY_METRICS_URL`): an already-running
+//!   control-plane. Every operation that needs the process returns
+//!   [`CpError::NotControllable`], which a lab records as NOT_RUN.
+//!
+//! A [`ControlPlane`] is a real child process with its stdout/stderr appended to one
+//! log file across restarts. `Drop` kills it with SIGKILL and reaps it (also while
+//! unwinding from a panic, when the log tail is printed), so no process outlives its
+//! test even when the test fails.
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill as send_signal, Signal};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::{self, ControlPlaneRecord};
+
+/// Environment variables passed through from the harness's environment to children.
+pub const ENV_WHITELIST: &[&str] = &["PATH", "HOME", "RUST_LOG", "RUST_BACKTRACE", "TZ", "LANG"];
+
+/// Plan ports `(listen, metrics)` reproduced when `FLEETVAL_FIXED_PORTS=1`.
+pub const PLAN_PORTS: &[(&str, u16, u16)] = &[
+    ("val08", 18993, 19093),
+    ("val11", 18996, 19096),
+    ("val12", 19000, 19100),
+];
+
+/// How long [`ControlPlane::start`] waits for `/v1/health` = 200 by default.
+pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long [`ControlPlane::stop`] waits after SIGTERM before SIGKILL by default
+/// (the contract promises exit within 5 s of SIGTERM).
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
+/// Poll interval of readiness and exit waits.
+const POLL: Duration = Duration::from_millis(25);
+/// Attempts to start a template-launched binary on freshly picked ports.
+const PICK_PORT_ATTEMPTS: u32 = 4;
+/// Bytes of log shown in errors and on panic.
+const LOG_TAIL_BYTES: u64 = 4000;
+
+/// Errors of the control-plane lifecycle.
+#[derive(Debug, thiserror::Error)]
+pub enum CpError {
+    /// The operation needs the process, but the control-plane is remote
+    /// (`AUTONOMY_CP_URL`); a check depending on it is NOT_RUN with this reason.
+    #[error("{op} is not possible: {reason}")]
+    NotControllable {
+        /// The operation attempted (`kill`, `restart`...).
+        op: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The reference binary could not be built.
+    #[error("building the reference control-plane failed: {0}")]
+    Build(String),
+    /// The binary could not be started.
+    #[error("cannot spawn {binary}: {source}")]
+    Spawn {
+        /// Binary path.
+        binary: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The process exited before it became healthy.
+    #[error("control-plane exited during start ({status}); log {log}:\n{tail}")]
+    EarlyExit {
+        /// Exit status.
+        status: String,
+        /// Log file.
+        log: String,
+        /// Last lines of the log.
+        tail: String,
+    },
+    /// `/v1/health` did not answer 200 before the deadline.
+    #[error("control-plane not healthy after {waited:?} ({last}); log {log}:\n{tail}")]
+    StartTimeout {
+        /// How long the harness waited.
+        waited: Duration,
+        /// Last health observation.
+        last: String,
+        /// Log file.
+        log: String,
+        /// Last lines of the log.
+        tail: String,
+    },
+    /// The operation needs a running process and there is none.
+    #[error("{0}: the control-plane process is not running")]
+    NotRunning(&'static str),
+    /// `start_again` while the process still runs.
+    #[error("the control-plane process is still running (pid {0})")]
+    StillRunning(u32),
+    /// Sending a signal failed.
+    #[error("signal {signal} to pid {pid}: {errno}")]
+    Signal {
+        /// Signal name.
+        signal: &'static str,
+        /// Target pid.
+        pid: u32,
+        /// Cause.
+        errno: nix::errno::Errno,
+    },
+    /// A file or process operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A configuration value is invalid.
+    #[error("invalid control-plane configuration: {0}")]
+    Config(String),
+}
+
+impl CpError {
+    /// The NOT_RUN reason when this error means "cannot be done against this target".
+    pub fn not_run_reason(&self) -> Option<&str> {
+        match self {
+            CpError::NotControllable { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// Shorthand for an I/O error with context.
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CpError {
+    let what = what.into();
+    move |source| CpError::Io { what, source }
+}
+
+/// The control-plane the harness targets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// The reference `autonomy` built from this workspace.
+    Reference,
+    /// Another binary (`AUTONOMY_BIN`), optionally with a launch template (`AUTONOMY_CP_ARGS`).
+    Binary {
+        /// Path of the binary.
+        path: PathBuf,
+        /// Launch template with `{listen} {metrics} {data_dir} {audit_dir}`.
+        args_template: Option<String>,
+    },
+    /// An already-running control-plane (`AUTONOMY_CP_URL`, `AUTONOMY_METRICS_URL`).
+    Remote {
+        /// API base URL.
+        url: String,
+        /// Metrics base URL, when given.
+        metrics_url: Option<String>,
+    },
+}
+
+/// Reads a non-empty environment variable.
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Selection {
+    /// The selection made by `AUTONOMY_CP_URL`, `AUTONOMY_BIN` and `AUTONOMY_CP_ARGS`.
+    pub fn from_env() -> Selection {
+        if let Some(url) = env_nonempty("AUTONOMY_CP_URL") {
+            return Selection::Remote {
+                url: url.trim_end_matches('/').to_string(),
+                metrics_url: env_nonempty("AUTONOMY_METRICS_URL")
+                    .map(|u| u.trim_end_matches('/').to_string()),
+            };
+        }
+        if let Some(bin) = env_nonempty("AUTONOMY_BIN") {
+            return Selection::Binary {
+                path: PathBuf::from(bin),
+                args_template: env_nonempty("AUTONOMY_CP_ARGS"),
+            };
+        }
+        Selection::Reference
+    }
+
+    /// `reference`, `binary` or `remote`, as recorded in the manifest.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Selection::Reference => "reference",
+            Selection::Binary { .. } => "binary",
+            Selection::Remote { .. } => "remote",
+        }
+    }
+
+    /// Why process-level operations are impossible, for a remote control-plane.
+    pub fn not_controllable_reason(&self) -> Option<String> {
+        match self {
+            Selection::Remote { url, .. } => Some(format!(
+                "the control-plane at {url} was not started by the harness (AUTONOMY_CP_URL), so it cannot be killed, paused or restarted"
+            )),
+            _ => None,
+        }
+    }
+
+    /// The binary to use for the `autonomy` CLI: `AUTONOMY_BIN` or the reference build.
+    pub fn cli_binary(&self) -> Result<PathBuf, CpError> {
+        match self {
+            Selection::Binary { path, .. } => Ok(path.clone()),
+            Selection::Remote { .. } => match env_nonempty("AUTONOMY_BIN") {
+                Some(p) => Ok(PathBuf::from(p)),
+                None => reference_binary(),
+            },
+            Selection::Reference => reference_binary(),
+        }
+    }
+}
+
+/// Whether `FLEETVAL_FIXED_PORTS=1` asks for the plans' fixed ports.
+pub fn fixed_ports_enabled() -> bool {
+    env_nonempty("FLEETVAL_FIXED_PORTS").as_deref() == Some("1")
+}
+
+/// The plan's `(listen, metrics)` ports of a suite, if the plan names them.
+pub fn plan_ports(suite: &str) -> Option<(u16, u16)> {
+    PLAN_PORTS
+        .iter()
+        .find(|(s, _, _)| *s == suite)
+        .map(|(_, l, m)| (*l, *m))
+}
+
+/// The executed control-plane binary, for the manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BinaryInfo {
+    /// Absolute path.
+    pub path: String,
+    /// Hex sha256 of the file.
+    pub sha256: String,
+    /// First line of `--version`, when it answered.
+    pub version: Option<String>,
+}
+
+impl BinaryInfo {
+    /// Hashes the binary and asks it for `--version`.
+    pub fn of(path: &Path) -> Result<BinaryInfo, CpError> {
+        let sha256 = evidence::sha256_file(path).map_err(|e| CpError::Io {
+            what: format!("hash {}", path.display()),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let version = Command::new(path)
+            .arg("--version")
+            .env_clear()
+            .envs(base_env())
+            .stdin(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .map(|l| l.trim().to_string())
+            });
+        Ok(BinaryInfo {
+            path: path.display().to_string(),
+            sha256,
+            version,
+        })
+    }
+}
+
+/// The whitelisted part of the harness environment that children may see.
+pub fn base_env() -> BTreeMap<String, String> {
+    ENV_WHITELIST
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+        .collect()
+}
+
+/// Process-wide cache of the reference binary path (cargo test runs tests as threads).
+static REFERENCE_BIN: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// The reference `autonomy` binary of this workspace, built by a nested
+/// `cargo build -p autonomy-cp --bin autonomy` (same profile as the harness) once per
+/// test run: the first process builds under a file lock and stamps the path; others
+/// reuse the stamp. Cargo's own freshness check makes the build a no-op when nothing
+/// changed, and a stale binary is never used because every run builds once.
+pub fn reference_binary() -> Result<PathBuf, CpError> {
+    let mut cached = REFERENCE_BIN.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = cached.as_ref() {
+        return Ok(p.clone());
+    }
+    let dir = crate::lab::run_key_dir().map_err(|e| CpError::Build(e.to_string()))?;
+    let lock_path = dir.join("reference-bin.lock");
+    let stamp = dir.join("reference-bin.path");
+    let _lock = crate::lab::FileLock::acquire(&lock_path)
+        .map_err(|e| CpError::Build(format!("lock {}: {e}", lock_path.display())))?;
+    if let Ok(text) = std::fs::read_to_string(&stamp) {
+        let p = PathBuf::from(text.trim());
+        if p.is_file() {
+            *cached = Some(p.clone());
+            return Ok(p);
+        }
+    }
+    let path = build_reference()?;
+    evidence::write_atomic(&stamp, path.display().to_string().as_bytes())
+        .map_err(|e| CpError::Build(e.to_string()))?;
+    *cached = Some(path.clone());
+    Ok(path)
+}
+
+/// Runs the nested cargo build and returns the executable path it reports.
+fn build_reference() -> Result<PathBuf, CpError> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(evidence::workspace_root()).args([
+        "build",
+        "-p",
+        "autonomy-cp",
+        "--bin",
+        "autonomy",
+        "--message-format=json-render-diagnostics",
+    ]);
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| CpError::Build(format!("cannot run {cargo:?}: {e}")))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(CpError::Build(format!(
+            "cargo build -p autonomy-cp exited {}:\n{}",
+            out.status,
+            tail_str(&stderr, 6000)
+        )));
+    }
+    stdout
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "autonomy")
+        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| {
+            CpError::Build("cargo reported no executable for the autonomy binary".into())
+        })
+}
+
+/// The last `max` bytes of a string, on a char boundary.
+fn tail_str(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+/// The last few KiB of a log file (empty when unreadable).
+pub fn log_tail(path: &Path) -> String {
+    use std::io::{Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Everything needed to start a control-plane. Build with [`CpConfig::new`], then adjust.
+#[derive(Clone, Debug)]
+pub struct CpConfig {
+    /// Suite name (for fixed ports and log headers).
+    pub suite: String,
+    /// Store directory (`--data-dir`), reused across restarts.
+    pub data_dir: PathBuf,
+    /// Audit directory (`--audit-dir` and `AUTONOMY_AUDIT_DIR`).
+    pub audit_dir: PathBuf,
+    /// Where the server writes its ready file.
+    pub ready_file: PathBuf,
+    /// Log file; stdout and stderr are appended across restarts.
+    pub log_file: PathBuf,
+    /// `AUTONOMY_FAULTS` items; empty means the variable is not set.
+    pub faults: Vec<String>,
+    /// `AUTONOMY_RBAC_ENFORCEMENT=1` when true, `0` when false.
+    pub rbac: bool,
+    /// `AUTONOMY_OPERATOR` for the server, when set.
+    pub operator: Option<String>,
+    /// `--tokens-file`, when set.
+    pub tokens_file: Option<PathBuf>,
+    /// Fixed `(listen, metrics)` ports; `None` = port 0 and the ready file.
+    pub ports: Option<(u16, u16)>,
+    /// Readiness deadline.
+    pub ready_timeout: Duration,
+    /// SIGTERM → SIGKILL grace of [`ControlPlane::stop`].
+    pub stop_grace: Duration,
+    /// Which control-plane.
+    pub selection: Selection,
+    /// Readiness accepts any HTTP answer of `/v1/health`, not only 200 (for a negative
+    /// lab whose injected fault makes health fail, so that the check can observe it).
+    pub accept_unhealthy: bool,
+}
+
+impl CpConfig {
+    /// A configuration with data, audit and ready file under `work_dir`, the log at
+    /// `log_file`, the selection from the environment, and the plan's ports when
+    /// `FLEETVAL_FIXED_PORTS=1`.
+    pub fn new(suite: &str, work_dir: &Path, log_file: &Path) -> CpConfig {
+        CpConfig {
+            suite: suite.to_string(),
+            data_dir: work_dir.join("cp-data"),
+            audit_dir: work_dir.join("audit-store"),
+            ready_file: work_dir.join("cp-ready.json"),
+            log_file: log_file.to_path_buf(),
+            faults: Vec::new(),
+            rbac: false,
+            operator: None,
+            tokens_file: None,
+            ports: if fixed_ports_enabled() {
+                plan_ports(suite)
+            } else {
+                None
+            },
+            ready_timeout: DEFAULT_READY_TIMEOUT,
+            stop_grace: DEFAULT_STOP_GRACE,
+            selection: Selection::from_env(),
+            accept_unhealthy: false,
+        }
+    }
+
+    /// Makes readiness accept any HTTP answer of `/v1/health` (see [`CpConfig::accept_unhealthy`]).
+    pub fn accept_unhealthy(mut self) -> Self {
+        self.accept_unhealthy = true;
+        self
+    }
+
+    /// Sets the injected faults (`AUTONOMY_FAULTS` items).
+    pub fn faults<S: AsRef<str>>(mut self, faults: &[S]) -> Self {
+        self.faults = faults.iter().map(|f| f.as_ref().to_string()).collect();
+        self
+    }
+
+    /// Sets `AUTONOMY_OPERATOR` for the server.
+    pub fn operator(mut self, op: &str) -> Self {
+        self.operator = Some(op.to_string());
+        self
+    }
+
+    /// The environment the child gets: the whitelist plus the harness's own values.
+    pub fn child_env(&self) -> BTreeMap<String, String> {
+        let mut env = base_env();
+        env.insert(
+            "AUTONOMY_AUDIT_DIR".into(),
+            self.audit_dir.display().to_string(),
+        );
+        env.insert(
+            "AUTONOMY_RBAC_ENFORCEMENT".into(),
+            if self.rbac { "1" } else { "0" }.into(),
+        );
+        if let Some(op) = &self.operator {
+            env.insert("AUTONOMY_OPERATOR".into(), op.clone());
+        }
+        if !self.faults.is_empty() {
+            env.insert("AUTONOMY_FAULTS".into(), self.faults.join(","));
+        }
+        env
+    }
+}
+
+/// How a stop ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopOutcome {
+    /// True when the process exited after SIGTERM within the grace period.
+    pub graceful: bool,
+    /// Exit code, when it exited normally.
+    pub exit_code: Option<i32>,
+    /// Terminating signal, when it died of one.
+    pub signal: Option<i32>,
+    /// Time from the first signal to the reap, in ms.
+    pub elapsed_ms: u64,
+}
+
+/// Exit code and signal of a status.
+fn status_parts(s: &ExitStatus) -> (Option<i32>, Option<i32>) {
+    use std::os::unix::process::ExitStatusExt;
+    (s.code(), s.signal())
+}
+
+/// The `ready-file` JSON the reference server writes.
+#[derive(Debug, Deserialize)]
+struct ReadyFile {
+    listen: String,
+    metrics: String,
+    pid: u32,
+}
+
+/// A control-plane under test: a child process, or a remote URL.
+///
+/// Start and restart it from the lab's own thread (not from `spawn_blocking`): the
+/// child is spawned with `PR_SET_PDEATHSIG`, which the kernel fires when the *thread*
+/// that spawned it exits, so that a killed test process leaves no orphan behind.
+#[derive(Debug)]
+pub struct ControlPlane {
+    cfg: CpConfig,
+    binary: Option<BinaryInfo>,
+    child: Option<Child>,
+    paused: bool,
+    listen: Option<SocketAddr>,
+    metrics: Option<SocketAddr>,
+    url: String,
+    metrics_url: Option<String>,
+    starts: u32,
+    recorder: Option<Recorder>,
+}
+
+/// Shared slot where a lab keeps the latest [`ControlPlaneRecord`] for its manifest.
+pub(crate) type Recorder = std::sync::Arc<Mutex<Option<ControlPlaneRecord>>>;
+
+impl ControlPlane {
+    /// Starts (or, for a remote target, attaches to) a control-plane and waits until
+    /// `/v1/health` answers 200 (any answer with [`CpConfig::accept_unhealthy`]). An
+    /// early exit is reported at once with the log tail.
+    pub fn start(cfg: CpConfig) -> Result<ControlPlane, CpError> {
+        let binary = match &cfg.selection {
+            Selection::Reference => Some(BinaryInfo::of(&reference_binary()?)?),
+            Selection::Binary { path, .. } => Some(BinaryInfo::of(path)?),
+            Selection::Remote { .. } => None,
+        };
+        let (url, metrics_url) = match &cfg.selection {
+            Selection::Remote { url, metrics_url } => (url.clone(), metrics_url.clone()),
+            _ => (String::new(), None),
+        };
+        let mut cp = ControlPlane {
+            cfg,
+            binary,
+            child: None,
+            paused: false,
+            listen: None,
+            metrics: None,
+            url,
+            metrics_url,
+            starts: 0,
+            recorder: None,
+        };
+        if cp.is_remote() {
+            let deadline = Instant::now() + cp.cfg.ready_timeout;
+            let mut last;
+            loop {
+                match http_status(&cp.url, "/v1/health", Duration::from_secs(2)) {
+                    Ok(code) if code == 200 || cp.cfg.accept_unhealthy => break,
+                    Ok(code) => last = format!("HTTP {code}"),
+                    Err(e) => last = e.to_string(),
+                }
+                if Instant::now() >= deadline {
+                    return Err(CpError::StartTimeout {
+                        waited: cp.cfg.ready_timeout,
+                        last,
+                        log: "(remote control-plane, no log)".into(),
+                        tail: String::new(),
+                    });
+                }
+                std::thread::sleep(POLL * 4);
+            }
+            return Ok(cp);
+        }
+        cp.spawn_until_healthy()?;
+        Ok(cp)
+    }
+
+    /// True for a remote control-plane (`AUTONOMY_CP_URL`).
+    pub fn is_remote(&self) -> bool {
+        matches!(self.cfg.selection, Selection::Remote { .. })
+    }
+
+    /// Error for a process operation on a remote control-plane.
+    fn require_local(&self, op: &'static str) -> Result<(), CpError> {
+        match self.cfg.selection.not_controllable_reason() {
+            Some(reason) => Err(CpError::NotControllable { op, reason }),
+            None => Ok(()),
+        }
+    }
+
+    /// Spawns the process and waits for health; retries on fresh ports for a
+    /// template-launched binary whose picked port was taken meanwhile.
+    fn spawn_until_healthy(&mut self) -> Result<(), CpError> {
+        let template = match &self.cfg.selection {
+            Selection::Binary { args_template, .. } => args_template.clone(),
+            _ => None,
+        };
+        // Pick-and-pass races with other processes for the port, hence the retry;
+        // with the ready file the server binds port 0 itself and there is no race.
+        let pick = template.is_some() && self.cfg.ports.is_none() && self.listen.is_none();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (listen, metrics) = if let (Some(l), Some(m)) = (self.listen, self.metrics) {
+                (l, m)
+            } else if let Some((l, m)) = self.cfg.ports {
+                (loopback(l), loopback(m))
+            } else if pick {
+                (free_port()?, free_port()?)
+            } else {
+                (loopback(0), loopback(0))
+            };
+            match self.spawn_once(listen, metrics, template.as_deref()) {
+                Err(CpError::EarlyExit { .. }) if pick && attempt < PICK_PORT_ATTEMPTS => {
+                    self.log_note(&format!(
+                        "early exit on picked ports {listen}/{metrics}; retrying on new ports"
+                    ));
+                    continue;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Appends a harness note to the control-plane log.
+    fn log_note(&self, note: &str) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.cfg.log_file)
+        {
+            let _ = writeln!(
+                f,
+                "=== fleetval {} {note}",
+                evidence::rfc3339(chrono::Utc::now())
+            );
+        }
+    }
+
+    /// One spawn + readiness wait.
+    fn spawn_once(
+        &mut self,
+        listen: SocketAddr,
+        metrics: SocketAddr,
+        template: Option<&str>,
+    ) -> Result<(), CpError> {
+        let bin = PathBuf::from(&self.binary.as_ref().expect("local has a binary").path);
+        for d in [&self.cfg.data_dir, &self.cfg.audit_dir] {
+            std::fs::create_dir_all(d).map_err(io(format!("create {}", d.display())))?;
+        }
+        if let Some(parent) = self.cfg.log_file.parent() {
+            std::fs::create_dir_all(parent).map_err(io(format!("create {}", parent.display())))?;
+        }
+        let _ = std::fs::remove_file(&self.cfg.ready_file);
+        let use_ready_file = template.is_none();
+        let args: Vec<String> = match template {
+            Some(t) => t
+                .split_whitespace()
+                .map(|tok| {
+                    tok.replace("{listen}", &listen.to_string())
+                        .replace("{metrics}", &metrics.to_string())
+                        .replace("{data_dir}", &self.cfg.data_dir.display().to_string())
+                        .replace("{audit_dir}", &self.cfg.audit_dir.display().to_string())
+                })
+                .collect(),
+            None => {
+                let mut a = vec![
+                    "serve".to_string(),
+                    "--listen".into(),
+                    listen.to_string(),
+                    "--metrics-listen".into(),
+                    metrics.to_string(),
+                    "--data-dir".into(),
+                    self.cfg.data_dir.display().to_string(),
+                    "--audit-dir".into(),
+                    self.cfg.audit_dir.display().to_string(),
+                    "--ready-file".into(),
+                    self.cfg.ready_file.display().to_string(),
+                ];
+                if let Some(t) = &self.cfg.tokens_file {
+                    a.push("--tokens-file".into());
+                    a.push(t.display().to_string());
+                }
+                a
+            }
+        };
+        let env = self.cfg.child_env();
+        self.log_note(&format!(
+            "start #{} of {}: {} {}  env: {}",
+            self.starts + 1,
+            self.cfg.suite,
+            bin.display(),
+            args.join(" "),
+            env.iter()
+                .filter(|(k, _)| k.starts_with("AUTONOMY_"))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.cfg.log_file)
+            .map_err(io(format!("open log {}", self.cfg.log_file.display())))?;
+        let log2 = log
+            .try_clone()
+            .map_err(io(format!("dup log {}", self.cfg.log_file.display())))?;
+        let mut cmd = Command::new(&bin);
+        cmd.args(&args)
+            .env_clear()
+            .envs(&env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log2));
+        // Drop cannot run when the test process itself is killed (a nextest timeout
+        // sends SIGKILL), so the kernel kills the child when the spawning thread dies.
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            });
+        }
+        let child = cmd.spawn().map_err(|source| CpError::Spawn {
+            binary: bin.display().to_string(),
+            source,
+        })?;
+        self.child = Some(child);
+        self.paused = false;
+        self.starts += 1;
+
+        let started = Instant::now();
+        let deadline = started + self.cfg.ready_timeout;
+        let mut addrs = (!use_ready_file).then_some((listen, metrics));
+        let mut last;
+        loop {
+            let child = self.child.as_mut().expect("just spawned");
+            if let Some(status) = child.try_wait().map_err(io("wait for control-plane"))? {
+                self.child = None;
+                return Err(CpError::EarlyExit {
+                    status: status.to_string(),
+                    log: self.cfg.log_file.display().to_string(),
+                    tail: log_tail(&self.cfg.log_file),
+                });
+            }
+            if addrs.is_none() {
+                addrs = read_ready(&self.cfg.ready_file, child.id())?;
+            }
+            if let Some((l, m)) = addrs {
+                match http_status(&format!("http://{l}"), "/v1/health", Duration::from_secs(1)) {
+                    Ok(code) if code == 200 || self.cfg.accept_unhealthy => {
+                        self.listen = Some(l);
+                        self.metrics = Some(m);
+                        self.url = format!("http://{l}");
+                        self.metrics_url = Some(format!("http://{m}"));
+                        self.update_record();
+                        self.log_note(&format!(
+                            "healthy after {} ms: listen={l} metrics={m} pid={}",
+                            started.elapsed().as_millis(),
+                            self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+                        ));
+                        return Ok(());
+                    }
+                    Ok(code) => last = format!("/v1/health answered {code}"),
+                    Err(e) => last = format!("/v1/health: {e}"),
+                }
+            } else {
+                last = format!(
+                    "ready file {} not written yet",
+                    self.cfg.ready_file.display()
+                );
+            }
+            if Instant::now() >= deadline {
+                self.kill_and_reap();
+                return Err(CpError::StartTimeout {
+                    waited: self.cfg.ready_timeout,
+                    last,
+                    log: self.cfg.log_file.display().to_string(),
+                    tail: log_tail(&self.cfg.log_file),
+                });
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Starts the process again on the same data dir, audit dir and ports (after a
+    /// `stop` or `kill`, or after it died).
+    pub fn start_again(&mut self) -> Result<(), CpError> {
+        self.require_local("start_again")?;
+        if let Some(pid) = self.running_pid() {
+            return Err(CpError::StillRunning(pid));
+        }
+        self.spawn_until_healthy()
+    }
+
+    /// `stop()` then `start_again()`.
+    pub fn restart(&mut self) -> Result<StopOutcome, CpError> {
+        let outcome = self.stop()?;
+        self.start_again()?;
+        Ok(outcome)
+    }
+
+    /// SIGTERM, wait up to the grace period, then SIGKILL; always reaps.
+    pub fn stop(&mut self) -> Result<StopOutcome, CpError> {
+        self.require_local("stop")?;
+        let mut child = self.child.take().ok_or(CpError::NotRunning("stop"))?;
+        let pid = child.id();
+        let t0 = Instant::now();
+        if let Some(status) = child.try_wait().map_err(io("wait"))? {
+            let (exit_code, signal) = status_parts(&status);
+            return Ok(StopOutcome {
+                graceful: false,
+                exit_code,
+                signal,
+                elapsed_ms: 0,
+            });
+        }
+        signal(pid, Signal::SIGTERM)?;
+        if self.paused {
+            // A stopped process cannot handle SIGTERM until it is continued.
+            signal(pid, Signal::SIGCONT)?;
+            self.paused = false;
+        }
+        let deadline = t0 + self.cfg.stop_grace;
+        loop {
+            if let Some(status) = child.try_wait().map_err(io("wait"))? {
+                let (exit_code, signal) = status_parts(&status);
+                self.log_note(&format!("stopped by SIGTERM: {status}"));
+                return Ok(StopOutcome {
+                    graceful: true,
+                    exit_code,
+                    signal,
+                    elapsed_ms: t0.elapsed().as_millis() as u64,
+                });
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let status = child.wait().map_err(io("reap"))?;
+                let (exit_code, signal) = status_parts(&status);
+                self.log_note(&format!(
+                    "no exit {:?} after SIGTERM; SIGKILLed: {status}",
+                    self.cfg.stop_grace
+                ));
+                return Ok(StopOutcome {
+                    graceful: false,
+                    exit_code,
+                    signal,
+                    elapsed_ms: t0.elapsed().as_millis() as u64,
+                });
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// SIGKILL and reap; returns only after the process is gone.
+    pub fn kill(&mut self) -> Result<StopOutcome, CpError> {
+        self.require_local("kill")?;
+        let mut child = self.child.take().ok_or(CpError::NotRunning("kill"))?;
+        let t0 = Instant::now();
+        // kill() on an already-exited child is harmless; the wait reaps it either way.
+        let _ = child.kill();
+        let status = child.wait().map_err(io("reap"))?;
+        self.paused = false;
+        self.log_note(&format!("SIGKILLed by the harness: {status}"));
+        let (exit_code, signal) = status_parts(&status);
+        Ok(StopOutcome {
+            graceful: false,
+            exit_code,
+            signal,
+            elapsed_ms: t0.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// SIGSTOP: the process stays alive but answers nothing.
+    pub fn pause(&mut self) -> Result<(), CpError> {
+        self.require_local("pause")?;
+        let pid = self.running_pid().ok_or(CpError::NotRunning("pause"))?;
+        signal(pid, Signal::SIGSTOP)?;
+        self.paused = true;
+        Ok(())
+    }
+
+    /// SIGCONT after [`pause`](Self::pause).
+    pub fn resume(&mut self) -> Result<(), CpError> {
+        self.require_local("resume")?;
+        let pid = self.running_pid().ok_or(CpError::NotRunning("resume"))?;
+        signal(pid, Signal::SIGCONT)?;
+        self.paused = false;
+        Ok(())
+    }
+
+    /// The pid while the process runs (reaps it if it has exited).
+    pub fn running_pid(&mut self) -> Option<u32> {
+        let child = self.child.as_mut()?;
+        match child.try_wait() {
+            Ok(None) => Some(child.id()),
+            _ => {
+                self.child = None;
+                None
+            }
+        }
+    }
+
+    /// The pid of the current process, if one was spawned and not yet reaped.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// API base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Metrics base URL, when known (`None` for a remote target without `AUTONOMY_METRICS_URL`).
+    pub fn metrics_url(&self) -> Option<&str> {
+        self.metrics_url.as_deref()
+    }
+
+    /// The bound API address of the last start (local only).
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.listen
+    }
+
+    /// The bound metrics address of the last start (local only).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+    }
+
+    /// The configuration it was started with.
+    pub fn config(&self) -> &CpConfig {
+        &self.cfg
+    }
+
+    /// Store directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.cfg.data_dir
+    }
+
+    /// Audit directory.
+    pub fn audit_dir(&self) -> &Path {
+        &self.cfg.audit_dir
+    }
+
+    /// Log file.
+    pub fn log_file(&self) -> &Path {
+        &self.cfg.log_file
+    }
+
+    /// The executed binary (path, sha256, `--version`); `None` when remote.
+    pub fn binary(&self) -> Option<&BinaryInfo> {
+        self.binary.as_ref()
+    }
+
+    /// Number of process starts so far.
+    pub fn starts(&self) -> u32 {
+        self.starts
+    }
+
+    /// The manifest record of this control-plane.
+    pub fn record(&self) -> ControlPlaneRecord {
+        ControlPlaneRecord {
+            mode: self.cfg.selection.mode().to_string(),
+            binary: self.binary.clone(),
+            url: (!self.url.is_empty()).then(|| self.url.clone()),
+            metrics_url: self.metrics_url.clone(),
+            args_template: match &self.cfg.selection {
+                Selection::Binary { args_template, .. } => args_template.clone(),
+                _ => None,
+            },
+            env: if self.is_remote() {
+                BTreeMap::new()
+            } else {
+                self.cfg.child_env()
+            },
+            starts: self.starts,
+        }
+    }
+
+    /// Makes every later start update `recorder` (the lab's manifest record).
+    pub(crate) fn set_recorder(&mut self, recorder: Recorder) {
+        self.recorder = Some(recorder);
+        self.update_record();
+    }
+
+    /// Writes the current record into the recorder, if any.
+    fn update_record(&self) {
+        if let Some(r) = &self.recorder {
+            *r.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.record());
+        }
+    }
+
+    /// SIGKILL + reap, ignoring errors (for Drop and failed starts).
+    fn kill_and_reap(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        let had_child = self.child.is_some();
+        // Kill and reap before anything else, so the ports and the store are released
+        // before a following test (or a restarted lab) needs them.
+        self.kill_and_reap();
+        if had_child && std::thread::panicking() {
+            eprintln!(
+                "--- control-plane log tail ({}) ---\n{}\n--- end of log tail ---",
+                self.cfg.log_file.display(),
+                log_tail(&self.cfg.log_file)
+            );
+        }
+    }
+}
+
+/// Sends a signal to a pid.
+fn signal(pid: u32, sig: Signal) -> Result<(), CpError> {
+    send_signal(Pid::from_raw(pid as i32), sig).map_err(|errno| CpError::Signal {
+        signal: sig.as_str(),
+        pid,
+        errno,
+    })
+}
+
+/// `127.0.0.1:port`.
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// A currently free loopback port (released at once, so it can race: callers retry).
+fn free_port() -> Result<SocketAddr, CpError> {
+    let l = std::net::TcpListener::bind(loopback(0)).map_err(io("bind a free port"))?;
+    l.local_addr().map_err(io("read a free port"))
+}
+
+/// Parses the ready file once it exists and names this pid.
+fn read_ready(path: &Path, pid: u32) -> Result<Option<(SocketAddr, SocketAddr)>, CpError> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(None);
+    };
+    // The server writes it atomically, so a parse error is a real defect, not a race.
+    let ready: ReadyFile = serde_json::from_str(&text)
+        .map_err(|e| CpError::Config(format!("ready file {} is not valid: {e}", path.display())))?;
+    if ready.pid != pid {
+        return Err(CpError::Config(format!(
+            "ready file {} names pid {}, the child is {pid}",
+            path.display(),
+            ready.pid
+        )));
+    }
+    let parse = |s: &str| {
+        s.parse::<SocketAddr>()
+            .map_err(|e| CpError::Config(format!("ready file address {s:?}: {e}")))
+    };
+    Ok(Some((parse(&ready.listen)?, parse(&ready.metrics)?)))
+}
+
+/// Minimal blocking `GET` returning the HTTP status; used for readiness only, so that
+/// the synchronous lifecycle API never needs an async runtime.
+pub fn http_status(base_url: &str, path: &str, timeout: Duration) -> std::io::Result<u16> {
+    let hostport = base_url
+        .strip_prefix("http://")
+        .ok_or_else(|| std::io::Error::other(format!("{base_url}: only http:// is supported")))?
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let addr = hostport
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other(format!("{hostport}: no address")))?;
+    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut buf = [0u8; 64];
+    let mut got = 0;
+    while got < 12 {
+        let n = s.read(&mut buf[got..])?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    let head = String::from_utf8_lossy(&buf[..got]);
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {head:?}")))
+}

@@ -1,0 +1,772 @@
+//! Evidence on disk: the run directory, atomic writes, the manifest (provenance and
+//! the sha256 of every file), report writing, `verify` and JUnit attachment.
+//!
+//! Layout (see docs/evidence.md): `<root>/<suite>/<UTC timestamp>-<short id>/` plus
+//! `<root>/<suite>/latest` → that directory. The root is `<workspace>/evidence`, or
+//! `EVIDENCE_DIR` when set.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::check::Report;
+use crate::cp::BinaryInfo;
+use crate::plans;
+
+/// Version tag of `manifest.json`.
+pub const MANIFEST_SCHEMA: &str = "fleetval.manifest/v1";
+/// File name of the manifest inside a run directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// File name the nextest JUnit file gets inside a run directory.
+pub const JUNIT_FILE: &str = "junit.xml";
+/// File written instead of a report when the lab itself failed.
+pub const LAB_ERROR_FILE: &str = "lab-error.txt";
+
+/// Errors of the evidence layer.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    /// A file operation failed.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A JSON file could not be (de)serialised.
+    #[error("JSON {path}: {message}")]
+    Json {
+        /// The path involved.
+        path: PathBuf,
+        /// Cause.
+        message: String,
+    },
+    /// A relative path tried to leave the run directory.
+    #[error("path {0:?} is not a plain relative path inside the run directory")]
+    BadPath(String),
+    /// Judging failed.
+    #[error(transparent)]
+    Judge(#[from] plans::JudgeError),
+}
+
+/// Shorthand for an I/O error with context.
+fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError {
+    let path = path.to_path_buf();
+    move |source| EvidenceError::Io { what, path, source }
+}
+
+/// The workspace root (parent of this crate's directory, fixed at compile time).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("support/ has a parent")
+        .to_path_buf()
+}
+
+/// The evidence root: `EVIDENCE_DIR`, else `<workspace>/evidence`.
+pub fn evidence_root() -> PathBuf {
+    match std::env::var_os("EVIDENCE_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => workspace_root().join("evidence"),
+    }
+}
+
+/// The cargo target directory (`CARGO_TARGET_DIR` or `<workspace>/target`).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => {
+            let p = PathBuf::from(d);
+            if p.is_absolute() {
+                p
+            } else {
+                workspace_root().join(p)
+            }
+        }
+        _ => workspace_root().join("target"),
+    }
+}
+
+/// Hex sha256 of a byte slice.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Hex sha256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String, EvidenceError> {
+    let mut f = std::fs::File::open(path).map_err(io_err("open", path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf).map_err(io_err("read", path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory,
+/// fsync, then rename, so a reader sees the old file or the whole new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".fleetval-tmp-")
+        .tempfile_in(dir)
+        .map_err(io_err("create temporary file in", dir))?;
+    tmp.write_all(bytes).map_err(io_err("write", path))?;
+    tmp.as_file().sync_all().map_err(io_err("fsync", path))?;
+    tmp.persist(path)
+        .map_err(|e| EvidenceError::Io {
+            what: "rename into",
+            path: path.to_path_buf(),
+            source: e.error,
+        })
+        .map(|_| ())
+}
+
+/// Serialises `value` as pretty JSON (with a trailing newline) and writes it atomically.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), EvidenceError> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| EvidenceError::Json {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+/// Reads and parses a JSON file.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, EvidenceError> {
+    let text = std::fs::read_to_string(path).map_err(io_err("read", path))?;
+    serde_json::from_str(&text).map_err(|e| EvidenceError::Json {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Checks that `rel` is a plain relative path (no `..`, no root) and joins it.
+fn join_inside(base: &Path, rel: &str) -> Result<PathBuf, EvidenceError> {
+    let p = Path::new(rel);
+    let plain = p
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if rel.is_empty() || !plain {
+        return Err(EvidenceError::BadPath(rel.to_string()));
+    }
+    Ok(base.join(p))
+}
+
+/// One run directory of one suite.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    suite: String,
+    run_id: String,
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates `<root>/<suite>/<UTC timestamp>-<short id>/`.
+    pub fn create(root: &Path, suite: &str) -> Result<RunDir, EvidenceError> {
+        let run_id = format!(
+            "{}-{:06x}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+            rand::random::<u32>() & 0xff_ffff
+        );
+        let path = root.join(suite).join(&run_id);
+        std::fs::create_dir_all(&path).map_err(io_err("create run directory", &path))?;
+        Ok(RunDir {
+            suite: suite.to_string(),
+            run_id,
+            path,
+        })
+    }
+
+    /// Opens an existing run directory (suite and run id from its manifest or name).
+    pub fn open(path: &Path) -> Result<RunDir, EvidenceError> {
+        let path = std::fs::canonicalize(path).map_err(io_err("open run directory", path))?;
+        let manifest: Result<Manifest, _> = read_json(&path.join(MANIFEST_FILE));
+        let (suite, run_id) = match manifest {
+            Ok(m) => (m.suite, m.run_id),
+            Err(_) => (
+                path.parent()
+                    .and_then(|p| p.file_name())
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                path.file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+        };
+        Ok(RunDir {
+            suite,
+            run_id,
+            path,
+        })
+    }
+
+    /// Suite name.
+    pub fn suite(&self) -> &str {
+        &self.suite
+    }
+
+    /// Run id (the directory name).
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Absolute path of the run directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Absolute path of a run-relative file (`rel` must stay inside the directory).
+    pub fn file(&self, rel: &str) -> Result<PathBuf, EvidenceError> {
+        join_inside(&self.path, rel)
+    }
+
+    /// Writes a run-relative file atomically, creating subdirectories.
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<PathBuf, EvidenceError> {
+        let p = self.file(rel)?;
+        write_atomic(&p, bytes)?;
+        Ok(p)
+    }
+
+    /// Writes a run-relative text file atomically.
+    pub fn write_text(&self, rel: &str, text: &str) -> Result<PathBuf, EvidenceError> {
+        self.write(rel, text.as_bytes())
+    }
+
+    /// Writes a run-relative pretty JSON file atomically.
+    pub fn write_json<T: Serialize>(&self, rel: &str, value: &T) -> Result<PathBuf, EvidenceError> {
+        let p = self.file(rel)?;
+        write_json_atomic(&p, value)?;
+        Ok(p)
+    }
+
+    /// Points `<root>/<suite>/latest` at this run directory, atomically (symlink + rename).
+    pub fn mark_latest(&self) -> Result<(), EvidenceError> {
+        let suite_dir = self.path.parent().expect("run dir has a suite dir");
+        let latest = suite_dir.join("latest");
+        let tmp = suite_dir.join(format!(".latest-{:08x}", rand::random::<u32>()));
+        std::os::unix::fs::symlink(&self.run_id, &tmp).map_err(io_err("symlink", &tmp))?;
+        std::fs::rename(&tmp, &latest).map_err(io_err("rename symlink onto", &latest))
+    }
+
+    /// Every regular file under the run directory except the manifest and temporaries,
+    /// as sorted `/`-separated relative paths.
+    pub fn list_files(&self) -> Result<Vec<String>, EvidenceError> {
+        let mut out = Vec::new();
+        walk(&self.path, &self.path, &mut out)?;
+        out.retain(|p| p != MANIFEST_FILE);
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Recursive directory walk collecting regular files (symlinks are not followed).
+fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), EvidenceError> {
+    for entry in std::fs::read_dir(dir).map_err(io_err("list", dir))? {
+        let entry = entry.map_err(io_err("list", dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".fleetval-tmp-") {
+            continue;
+        }
+        let ft = entry.file_type().map_err(io_err("stat", &entry.path()))?;
+        if ft.is_dir() {
+            walk(base, &entry.path(), out)?;
+        } else if ft.is_file() {
+            let rel = entry
+                .path()
+                .strip_prefix(base)
+                .expect("walk stays under base")
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push(rel);
+        }
+    }
+    Ok(())
+}
+
+/// One file of the manifest's sha256 list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Run-relative path.
+    pub path: String,
+    /// Hex sha256 of the content.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// Git state of the harness at run time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GitInfo {
+    /// `git rev-parse HEAD`; `None` when there is no commit or no git.
+    pub commit: Option<String>,
+    /// Whether tracked or untracked files differ from HEAD (evidence/ and target/ excluded).
+    pub dirty: Option<bool>,
+}
+
+/// Tool versions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tools {
+    /// `rustc --version`.
+    pub rustc: Option<String>,
+    /// `NEXTEST_VERSION` when run under nextest.
+    pub nextest: Option<String>,
+    /// `NEXTEST_RUN_ID` when run under nextest.
+    pub nextest_run_id: Option<String>,
+    /// Cargo profile the harness was compiled with (`debug` or `release`).
+    pub harness_profile: String,
+}
+
+/// The host the run executed on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Host {
+    /// Logical CPUs online (`/proc/cpuinfo`).
+    pub cpus: Option<usize>,
+    /// CPUs this process may use (`available_parallelism`).
+    pub cpus_available: Option<usize>,
+    /// `MemTotal` from `/proc/meminfo`, bytes.
+    pub memory_bytes: Option<u64>,
+    /// `PRETTY_NAME` from `/etc/os-release`.
+    pub os: Option<String>,
+    /// Kernel release (`/proc/sys/kernel/osrelease`).
+    pub kernel: Option<String>,
+    /// CPU model name.
+    pub cpu_model: Option<String>,
+}
+
+/// Which control-plane was exercised.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ControlPlaneRecord {
+    /// `reference`, `binary` (AUTONOMY_BIN), or `remote` (AUTONOMY_CP_URL).
+    pub mode: String,
+    /// The executed binary; `None` for a remote control-plane.
+    pub binary: Option<BinaryInfo>,
+    /// API base URL of the last start.
+    pub url: Option<String>,
+    /// Metrics base URL of the last start.
+    pub metrics_url: Option<String>,
+    /// The launch template, when `AUTONOMY_CP_ARGS` was used.
+    pub args_template: Option<String>,
+    /// Environment passed to the control-plane (whitelisted names and harness values).
+    pub env: BTreeMap<String, String>,
+    /// Number of (re)starts during the lab.
+    pub starts: u32,
+}
+
+/// `manifest.json`: what was run, where, with what, and the sha256 of every file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`MANIFEST_SCHEMA`].
+    pub schema: String,
+    /// Suite name.
+    pub suite: String,
+    /// Run id.
+    pub run_id: String,
+    /// True for an isolated (negative) lab; such a run is never evidence of the product.
+    pub negative: bool,
+    /// RFC 3339 UTC start of the lab.
+    pub started_at: String,
+    /// RFC 3339 UTC end of the lab (before judging).
+    pub ended_at: String,
+    /// Harness git state.
+    pub git: GitInfo,
+    /// `val-support` version.
+    pub harness_version: String,
+    /// Tool versions.
+    pub tools: Tools,
+    /// Host facts.
+    pub host: Host,
+    /// The control-plane that was exercised (`None` if the lab started none).
+    pub control_plane: Option<ControlPlaneRecord>,
+    /// Faults injected (`AUTONOMY_FAULTS` items); empty for a real run.
+    pub faults: Vec<String>,
+    /// Every configuration value the lab used (tiers, thresholds, ports, seeds...).
+    pub config: BTreeMap<String, Value>,
+    /// The load model(s) (closed/open, workers, batch, rate...), keyed by scenario.
+    pub load_model: BTreeMap<String, Value>,
+    /// Percentile rule used for every percentile in this run.
+    pub percentile_method: String,
+    /// The lab's error, when it failed before judging.
+    pub lab_error: Option<String>,
+    /// sha256 of every file in the run directory except this manifest.
+    pub files: Vec<FileEntry>,
+}
+
+/// Everything a lab records for its manifest, filled in while it runs.
+#[derive(Clone, Debug, Default)]
+pub struct Provenance {
+    /// Start time.
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Faults.
+    pub faults: Vec<String>,
+    /// Configuration values.
+    pub config: BTreeMap<String, Value>,
+    /// Load models.
+    pub load_model: BTreeMap<String, Value>,
+    /// Control-plane record.
+    pub control_plane: Option<ControlPlaneRecord>,
+    /// Negative run flag.
+    pub negative: bool,
+}
+
+/// Runs a command and returns its trimmed stdout when it succeeds.
+fn command_stdout(cmd: &mut Command) -> Option<String> {
+    let out = cmd.stderr(std::process::Stdio::null()).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Git commit and dirty flag of the workspace.
+pub fn git_info() -> GitInfo {
+    let root = workspace_root();
+    let commit = command_stdout(Command::new("git").arg("-C").arg(&root).args([
+        "rev-parse",
+        "--verify",
+        "-q",
+        "HEAD",
+    ]))
+    .filter(|s| !s.is_empty());
+    let dirty = command_stdout(Command::new("git").arg("-C").arg(&root).args([
+        "status",
+        "--porcelain",
+        "--",
+        ".",
+        ":(exclude)evidence",
+        ":(exclude)target",
+    ]))
+    .map(|s| !s.is_empty());
+    GitInfo { commit, dirty }
+}
+
+/// rustc / nextest versions and the harness profile.
+pub fn tools() -> Tools {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    Tools {
+        rustc: command_stdout(Command::new(rustc).arg("--version")),
+        nextest: std::env::var("NEXTEST_VERSION").ok(),
+        nextest_run_id: std::env::var("NEXTEST_RUN_ID").ok(),
+        harness_profile: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+        .to_string(),
+    }
+}
+
+/// Host facts from /proc and /etc/os-release (each absent when unreadable).
+pub fn host() -> Host {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpus = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let cpu_model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string());
+    let memory_bytes = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024);
+    let os = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        });
+    Host {
+        cpus: (cpus > 0).then_some(cpus),
+        cpus_available: std::thread::available_parallelism().ok().map(|n| n.get()),
+        memory_bytes,
+        os,
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .ok()
+            .map(|s| s.trim().to_string()),
+        cpu_model,
+    }
+}
+
+/// sha256 entries for every file of the run directory (except the manifest).
+pub fn hash_files(run: &RunDir) -> Result<Vec<FileEntry>, EvidenceError> {
+    run.list_files()?
+        .into_iter()
+        .map(|rel| {
+            let p = run.path().join(&rel);
+            let bytes = std::fs::metadata(&p).map_err(io_err("stat", &p))?.len();
+            Ok(FileEntry {
+                sha256: sha256_file(&p)?,
+                path: rel,
+                bytes,
+            })
+        })
+        .collect()
+}
+
+/// Judges the run directory and writes `<suite>-report.json` and `<suite>-report.txt`.
+pub fn write_report(run: &RunDir, faults: &[String]) -> Result<Report, EvidenceError> {
+    let report = plans::report(run.suite(), run.run_id(), faults, run.path())?;
+    run.write_json(&format!("{}-report.json", run.suite()), &report)?;
+    run.write_text(&format!("{}-report.txt", run.suite()), &report.to_text())?;
+    Ok(report)
+}
+
+/// Writes `manifest.json` (provenance + sha256 of every other file). Written last.
+pub fn write_manifest(
+    run: &RunDir,
+    prov: &Provenance,
+    ended_at: chrono::DateTime<chrono::Utc>,
+    lab_error: Option<String>,
+) -> Result<Manifest, EvidenceError> {
+    let started = prov.started_at.unwrap_or(ended_at);
+    let manifest = Manifest {
+        schema: MANIFEST_SCHEMA.to_string(),
+        suite: run.suite().to_string(),
+        run_id: run.run_id().to_string(),
+        negative: prov.negative,
+        started_at: rfc3339(started),
+        ended_at: rfc3339(ended_at),
+        git: git_info(),
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        tools: tools(),
+        host: host(),
+        control_plane: prov.control_plane.clone(),
+        faults: prov.faults.clone(),
+        config: prov.config.clone(),
+        load_model: prov.load_model.clone(),
+        percentile_method: crate::stats::PERCENTILE_METHOD.to_string(),
+        lab_error,
+        files: hash_files(run)?,
+    };
+    write_json_atomic(&run.path().join(MANIFEST_FILE), &manifest)?;
+    Ok(manifest)
+}
+
+/// RFC 3339 UTC with microseconds, as the contract writes timestamps.
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The result of [`verify`]: empty `mismatches` means the run directory is consistent.
+#[derive(Clone, Debug, Default)]
+pub struct Verification {
+    /// Every inconsistency found, one human-readable line each.
+    pub mismatches: Vec<String>,
+    /// Number of files whose sha256 was checked.
+    pub files_checked: usize,
+    /// Number of checks whose verdict was recomputed.
+    pub checks_recomputed: usize,
+}
+
+impl Verification {
+    /// True when nothing is inconsistent.
+    pub fn ok(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+}
+
+/// Re-judges a run directory from its raw files, compares every check and the verdicts
+/// with the stored JSON report, and checks every file against the manifest's sha256
+/// list (and that no unlisted file was added).
+pub fn verify(run_dir: &Path) -> Verification {
+    let mut v = Verification::default();
+    let manifest: Manifest = match read_json(&run_dir.join(MANIFEST_FILE)) {
+        Ok(m) => m,
+        Err(e) => {
+            v.mismatches.push(format!("manifest: {e}"));
+            return v;
+        }
+    };
+    if manifest.schema != MANIFEST_SCHEMA {
+        v.mismatches.push(format!(
+            "manifest: schema {} is not {MANIFEST_SCHEMA}",
+            manifest.schema
+        ));
+    }
+    let run = RunDir {
+        suite: manifest.suite.clone(),
+        run_id: manifest.run_id.clone(),
+        path: run_dir.to_path_buf(),
+    };
+
+    // Files: every listed file must hash to its recorded sha256; nothing may be added.
+    for entry in &manifest.files {
+        v.files_checked += 1;
+        let path = match join_inside(run_dir, &entry.path) {
+            Ok(p) => p,
+            Err(e) => {
+                v.mismatches.push(format!("file {}: {e}", entry.path));
+                continue;
+            }
+        };
+        match sha256_file(&path) {
+            Ok(h) if h == entry.sha256 => {}
+            Ok(h) => v.mismatches.push(format!(
+                "file {}: sha256 {h} does not match the manifest's {}",
+                entry.path, entry.sha256
+            )),
+            Err(e) => v.mismatches.push(format!("file {}: {e}", entry.path)),
+        }
+    }
+    match run.list_files() {
+        Ok(files) => {
+            for f in files {
+                if !manifest.files.iter().any(|e| e.path == f) {
+                    v.mismatches
+                        .push(format!("file {f}: present but not listed in the manifest"));
+                }
+            }
+        }
+        Err(e) => v.mismatches.push(format!("listing: {e}")),
+    }
+
+    if let Some(err) = &manifest.lab_error {
+        v.mismatches
+            .push(format!("lab: the lab failed before judging: {err}"));
+        return v;
+    }
+
+    // Verdicts: recompute from the raw files and compare with the stored report.
+    let report_path = run_dir.join(format!("{}-report.json", manifest.suite));
+    let stored = match Report::load(&report_path) {
+        Ok(r) => r,
+        Err(e) => {
+            v.mismatches.push(format!("report: {e}"));
+            return v;
+        }
+    };
+    let recomputed =
+        match plans::report(&manifest.suite, &manifest.run_id, &manifest.faults, run_dir) {
+            Ok(r) => r,
+            Err(e) => {
+                v.mismatches.push(format!("judge: {e}"));
+                return v;
+            }
+        };
+    compare_reports(&stored, &recomputed, &mut v);
+    v
+}
+
+/// Appends every difference between the stored and the recomputed report.
+fn compare_reports(stored: &Report, fresh: &Report, v: &mut Verification) {
+    if stored.suite != fresh.suite || stored.run_id != fresh.run_id {
+        v.mismatches.push(format!(
+            "report: names suite {} run {}, the manifest suite {} run {}",
+            stored.suite, stored.run_id, fresh.suite, fresh.run_id
+        ));
+    }
+    if stored.faults != fresh.faults {
+        v.mismatches.push(format!(
+            "report: faults {:?}, the manifest {:?}",
+            stored.faults, fresh.faults
+        ));
+    }
+    for c in &fresh.checks {
+        v.checks_recomputed += 1;
+        match stored.check(&c.id) {
+            None => v
+                .mismatches
+                .push(format!("check {}: missing from the stored report", c.id)),
+            Some(s) => {
+                if s.status != c.status {
+                    v.mismatches.push(format!(
+                        "check {}: stored status {}, recomputed {}",
+                        c.id, s.status, c.status
+                    ));
+                }
+                if s.observed != c.observed {
+                    v.mismatches.push(format!(
+                        "check {}: stored observed {}, recomputed {}",
+                        c.id,
+                        json_or_null(&s.observed),
+                        json_or_null(&c.observed)
+                    ));
+                }
+                if s.threshold != c.threshold || s.evidence != c.evidence {
+                    v.mismatches.push(format!(
+                        "check {}: stored threshold/evidence differ from the recomputed ones",
+                        c.id
+                    ));
+                }
+            }
+        }
+    }
+    for s in &stored.checks {
+        if fresh.check(&s.id).is_none() {
+            v.mismatches.push(format!(
+                "check {}: in the stored report but not recomputed",
+                s.id
+            ));
+        }
+    }
+    if stored.verdict != fresh.verdict {
+        v.mismatches.push(format!(
+            "verdict: stored full={} minimum_acceptable={}, recomputed full={} minimum_acceptable={}",
+            stored.verdict.full,
+            stored.verdict.minimum_acceptable,
+            fresh.verdict.full,
+            fresh.verdict.minimum_acceptable
+        ));
+    }
+}
+
+/// Renders an optional JSON value, `null` when absent.
+fn json_or_null(v: &Option<Value>) -> String {
+    v.as_ref()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "null".into())
+}
+
+/// Copies a JUnit file into every `<root>/<suite>/latest` run directory and adds it
+/// to that manifest's file list (other entries are kept as they are, never rehashed,
+/// so attaching cannot bless an edited file). Returns the run directories updated.
+pub fn attach_junit(root: &Path, junit: &Path) -> Result<Vec<PathBuf>, EvidenceError> {
+    let bytes = std::fs::read(junit).map_err(io_err("read", junit))?;
+    let mut updated = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Ok(updated);
+    };
+    let mut suites: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("latest").join(MANIFEST_FILE).is_file())
+        .collect();
+    suites.sort();
+    for suite_dir in suites {
+        let run_dir = std::fs::canonicalize(suite_dir.join("latest"))
+            .map_err(io_err("resolve", &suite_dir.join("latest")))?;
+        let manifest_path = run_dir.join(MANIFEST_FILE);
+        let mut manifest: Manifest = read_json(&manifest_path)?;
+        write_atomic(&run_dir.join(JUNIT_FILE), &bytes)?;
+        manifest.files.retain(|e| e.path != JUNIT_FILE);
+        manifest.files.push(FileEntry {
+            path: JUNIT_FILE.to_string(),
+            sha256: sha256_hex(&bytes),
+            bytes: bytes.len() as u64,
+        });
+        manifest.files.sort_by(|a, b| a.path.cmp(&b.path));
+        write_json_atomic(&manifest_path, &manifest)?;
+        updated.push(run_dir);
+    }
+    Ok(updated)
+}

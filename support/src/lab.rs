@@ -1,0 +1,549 @@
+//! Run coordination: a suite's lab runs exactly once per test run, and every check
+//! test asserts its own check on the judged result.
+//!
+//! nextest runs every test in its own process, so a `static OnceLock` would run the
+//! lab once per test. [`shared`] therefore coordinates through files under
+//! `target/fleetval-labs/<run key>/` (run key = `NEXTEST_RUN_ID`, or the process id
+//! and start time under `cargo test`): the first process takes an exclusive `flock`,
+//! runs the lab, judges it, writes report and manifest, and records a done-marker with
+//! the run directory or the lab's error; every later process waits on the lock and
+//! reuses the marker. Under `cargo test` tests are threads, so a process-wide mutex
+//! serialises them first. A failed lab is never re-run: every check test fails with
+//! the lab's error.
+//!
+//! [`isolated`] runs a fresh lab for a negative test (faults injected), under a separate
+//! root, without touching `latest`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::check::{Report, Status};
+use crate::client::{Cli, Client};
+use crate::cp::{ControlPlane, CpConfig, CpError};
+use crate::evidence::{self, EvidenceError, Provenance, RunDir};
+
+/// An exclusive `flock` on a file, released on drop (and by the kernel if the process dies).
+#[derive(Debug)]
+pub struct FileLock {
+    _lock: Flock<File>,
+}
+
+impl FileLock {
+    /// Blocks until the exclusive lock on `path` (created if absent) is held.
+    pub fn acquire(path: &Path) -> std::io::Result<FileLock> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        let lock = Flock::lock(f, FlockArg::LockExclusive)
+            .map_err(|(_, errno)| std::io::Error::from(errno))?;
+        Ok(FileLock { _lock: lock })
+    }
+}
+
+/// The key of the current test run: `nextest-<NEXTEST_RUN_ID>`, else
+/// `pid-<pid>-<process start time>` (the start time keeps a reused pid from
+/// picking up an old run's marker).
+pub fn run_key() -> String {
+    if let Ok(id) = std::env::var("NEXTEST_RUN_ID") {
+        if !id.is_empty() {
+            return format!("nextest-{id}");
+        }
+    }
+    let pid = std::process::id();
+    let start = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Field 22 (starttime) counted after the ")" that closes the command name.
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(19).map(str::to_string))
+        })
+        .unwrap_or_else(|| "0".into());
+    format!("pid-{pid}-{start}")
+}
+
+/// `target/fleetval-labs/<run key>/`, created.
+pub fn run_key_dir() -> std::io::Result<PathBuf> {
+    let base = evidence::target_dir().join("fleetval-labs");
+    let dir = base.join(run_key());
+    if !dir.exists() {
+        prune_old_keys(&base);
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Removes the coordination directories of runs older than a day (one per `cargo test`
+/// process otherwise accumulates); a day is far beyond any live run's lifetime.
+fn prune_old_keys(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if old {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Root of the run directories of negative (isolated) labs:
+/// `FLEETVAL_NEGATIVE_DIR`, else `<evidence root>/negative` (no `latest` link there).
+pub fn negative_root() -> PathBuf {
+    match std::env::var_os("FLEETVAL_NEGATIVE_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => evidence::evidence_root().join("negative"),
+    }
+}
+
+/// A lab that failed before it could be judged, or a judged lab that could not be loaded.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{suite} lab failed: {message}{}", run_dir.as_ref().map(|d| format!(" (run directory {})", d.display())).unwrap_or_default())]
+pub struct LabError {
+    /// Suite.
+    pub suite: String,
+    /// Run directory, when one was created.
+    pub run_dir: Option<PathBuf>,
+    /// The error.
+    pub message: String,
+}
+
+/// A judged lab: its run directory and report.
+#[derive(Clone, Debug)]
+pub struct Lab {
+    run_dir: PathBuf,
+    report: Arc<Report>,
+}
+
+impl Lab {
+    /// The run directory.
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
+    /// The judged report.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// Status of a check (`None` when the plan has no such check).
+    pub fn status(&self, id: &str) -> Option<Status> {
+        self.report.status(id)
+    }
+
+    /// Panics, explaining the check (status, observed, threshold, note, evidence
+    /// paths), unless it is PASS.
+    #[track_caller]
+    pub fn assert_check(&self, id: &str) {
+        if self.report.status(id) != Some(Status::Pass) {
+            panic!(
+                "{}\n  report:    {}",
+                self.report.explain(id, &self.run_dir),
+                self.run_dir
+                    .join(format!("{}-report.txt", self.report.suite))
+                    .display()
+            );
+        }
+    }
+
+    /// Loads the judged report of a run directory.
+    fn load(suite: &str, run_dir: &Path) -> Result<Lab, LabError> {
+        let report =
+            Report::load(&run_dir.join(format!("{suite}-report.json"))).map_err(|e| LabError {
+                suite: suite.to_string(),
+                run_dir: Some(run_dir.to_path_buf()),
+                message: e.to_string(),
+            })?;
+        Ok(Lab {
+            run_dir: run_dir.to_path_buf(),
+            report: Arc::new(report),
+        })
+    }
+}
+
+/// The done-marker of a shared lab.
+#[derive(Debug, Serialize, Deserialize)]
+struct DoneMarker {
+    run_dir: Option<PathBuf>,
+    error: Option<String>,
+}
+
+/// Results of shared labs already seen by this process (tests are threads under cargo test).
+static SHARED: Mutex<BTreeMap<String, Result<Lab, LabError>>> = Mutex::new(BTreeMap::new());
+
+/// Runs the suite's lab once per test run (see the module docs) and returns it;
+/// panics with the lab's error when the lab failed. Call it from every check test.
+pub fn shared<F>(suite: &str, lab_fn: F) -> Lab
+where
+    F: FnOnce(&mut LabCtx) -> anyhow::Result<()>,
+{
+    match try_shared(suite, lab_fn) {
+        Ok(lab) => lab,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// [`shared`], returning the lab's error instead of panicking.
+pub fn try_shared<F>(suite: &str, lab_fn: F) -> Result<Lab, LabError>
+where
+    F: FnOnce(&mut LabCtx) -> anyhow::Result<()>,
+{
+    try_shared_at(&evidence::evidence_root(), suite, lab_fn)
+}
+
+/// [`try_shared`] with an explicit evidence root (the harness's own tests use a temp dir).
+pub fn try_shared_at<F>(root: &Path, suite: &str, lab_fn: F) -> Result<Lab, LabError>
+where
+    F: FnOnce(&mut LabCtx) -> anyhow::Result<()>,
+{
+    // Held for the whole lab: threads of this process wait here, and labs of two
+    // suites in one process cannot overlap.
+    let mut seen = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+    let key = format!("{}|{suite}", root.display());
+    if let Some(r) = seen.get(&key) {
+        return r.clone();
+    }
+    let result = shared_across_processes(root, suite, lab_fn);
+    seen.insert(key, result.clone());
+    result
+}
+
+/// The file-lock + done-marker part of [`try_shared_at`].
+fn shared_across_processes<F>(root: &Path, suite: &str, lab_fn: F) -> Result<Lab, LabError>
+where
+    F: FnOnce(&mut LabCtx) -> anyhow::Result<()>,
+{
+    let err = |message: String| LabError {
+        suite: suite.to_string(),
+        run_dir: None,
+        message,
+    };
+    let dir = run_key_dir().map_err(|e| err(format!("cannot create the lab directory: {e}")))?;
+    // The root is part of the name so that two evidence roots never share a marker.
+    let root_tag = &evidence::sha256_hex(root.display().to_string().as_bytes())[..12];
+    let lock_path = dir.join(format!("{suite}-{root_tag}.lock"));
+    let marker_path = dir.join(format!("{suite}-{root_tag}.done.json"));
+    let _lock = FileLock::acquire(&lock_path)
+        .map_err(|e| err(format!("cannot lock {}: {e}", lock_path.display())))?;
+    if marker_path.exists() {
+        let marker: DoneMarker =
+            evidence::read_json(&marker_path).map_err(|e| err(e.to_string()))?;
+        return match (marker.run_dir, marker.error) {
+            (run_dir, Some(message)) => Err(LabError {
+                suite: suite.to_string(),
+                run_dir,
+                message,
+            }),
+            (Some(run_dir), None) => Lab::load(suite, &run_dir),
+            (None, None) => Err(err("done-marker names neither a run nor an error".into())),
+        };
+    }
+    let outcome = run_lab(root, suite, &[], None, false, lab_fn);
+    let marker = match &outcome {
+        Ok(lab) => DoneMarker {
+            run_dir: Some(lab.run_dir.clone()),
+            error: None,
+        },
+        Err(e) => DoneMarker {
+            run_dir: e.run_dir.clone(),
+            error: Some(e.message.clone()),
+        },
+    };
+    evidence::write_json_atomic(&marker_path, &marker).map_err(|e| err(e.to_string()))?;
+    outcome
+}
+
+/// Runs a fresh lab for a negative test: a new run directory under [`negative_root`]
+/// (never `latest`), the control-plane started with `faults`, `config` recorded in the
+/// manifest (key `lab`) and handed to `lab_fn`, judged like a shared lab.
+pub fn isolated<C, F>(suite: &str, faults: &[&str], config: &C, lab_fn: F) -> Result<Lab, LabError>
+where
+    C: Serialize,
+    F: FnOnce(&mut LabCtx, &C) -> anyhow::Result<()>,
+{
+    isolated_at(&negative_root(), suite, faults, config, lab_fn)
+}
+
+/// [`isolated`] with an explicit root.
+pub fn isolated_at<C, F>(
+    root: &Path,
+    suite: &str,
+    faults: &[&str],
+    config: &C,
+    lab_fn: F,
+) -> Result<Lab, LabError>
+where
+    C: Serialize,
+    F: FnOnce(&mut LabCtx, &C) -> anyhow::Result<()>,
+{
+    let faults: Vec<String> = faults.iter().map(|s| s.to_string()).collect();
+    let config_json = serde_json::to_value(config).ok();
+    run_lab(root, suite, &faults, config_json, true, |ctx| {
+        lab_fn(ctx, config)
+    })
+}
+
+/// Creates the run directory, runs the lab (catching panics), judges, writes the report,
+/// the manifest and (for shared labs) the `latest` link.
+fn run_lab<F>(
+    root: &Path,
+    suite: &str,
+    faults: &[String],
+    config: Option<serde_json::Value>,
+    negative: bool,
+    lab_fn: F,
+) -> Result<Lab, LabError>
+where
+    F: FnOnce(&mut LabCtx) -> anyhow::Result<()>,
+{
+    let fail = |run_dir: Option<&Path>, message: String| LabError {
+        suite: suite.to_string(),
+        run_dir: run_dir.map(Path::to_path_buf),
+        message,
+    };
+    // The plan must exist before anything runs, so a typo is not a lab error later.
+    crate::plans::plan(suite).map_err(|e| fail(None, e.to_string()))?;
+    let run = RunDir::create(root, suite).map_err(|e| fail(None, e.to_string()))?;
+    let mut ctx = LabCtx::new(run.clone(), faults.to_vec(), negative)
+        .map_err(|e| fail(Some(run.path()), e))?;
+    if let Some(c) = config {
+        ctx.prov.config.insert("lab".into(), c);
+    }
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| lab_fn(&mut ctx)));
+    let ended = chrono::Utc::now();
+    let mut prov = ctx.provenance();
+    drop(ctx);
+    let mut error = match result {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(format!("{e:#}")),
+        Err(panic) => Some(format!("lab panicked: {}", panic_message(&panic))),
+    };
+    if error.is_none() {
+        if let Err(e) = evidence::write_report(&run, &prov.faults) {
+            error = Some(format!("judging failed: {e}"));
+        }
+    }
+    if let Some(e) = &error {
+        let _ = run.write_text(evidence::LAB_ERROR_FILE, &format!("{e}\n"));
+    }
+    prov.negative = negative;
+    let manifest = evidence::write_manifest(&run, &prov, ended, error.clone());
+    if !negative {
+        // `latest` follows the newest run even when it failed, so CI archives the failure.
+        if let Err(e) = run.mark_latest() {
+            error.get_or_insert(format!("cannot update latest: {e}"));
+        }
+    }
+    if let Err(e) = manifest {
+        error.get_or_insert(format!("cannot write the manifest: {e}"));
+    }
+    match error {
+        Some(message) => Err(fail(Some(run.path()), message)),
+        None => Lab::load(suite, run.path()),
+    }
+}
+
+/// The text of a panic payload.
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(non-string panic payload)".into())
+}
+
+/// What a lab function gets: its run directory, a work directory, a tokio runtime,
+/// and recorders for the manifest.
+pub struct LabCtx {
+    run: RunDir,
+    work: tempfile::TempDir,
+    rt: tokio::runtime::Runtime,
+    prov: Provenance,
+    cp_record: Arc<Mutex<Option<evidence::ControlPlaneRecord>>>,
+}
+
+impl std::fmt::Debug for LabCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabCtx")
+            .field("run", &self.run)
+            .field("work", &self.work.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LabCtx {
+    /// A context over a fresh run directory.
+    fn new(run: RunDir, faults: Vec<String>, negative: bool) -> Result<LabCtx, String> {
+        let work_root = run_key_dir().map_err(|e| format!("lab work directory: {e}"))?;
+        let work = tempfile::Builder::new()
+            .prefix(&format!("{}-work-", run.suite()))
+            .tempdir_in(&work_root)
+            .map_err(|e| format!("lab work directory: {e}"))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
+        Ok(LabCtx {
+            run,
+            work,
+            rt,
+            prov: Provenance {
+                started_at: Some(chrono::Utc::now()),
+                faults,
+                negative,
+                ..Provenance::default()
+            },
+            cp_record: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// The provenance with the latest control-plane record.
+    fn provenance(&self) -> Provenance {
+        let mut p = self.prov.clone();
+        if let Some(r) = self
+            .cp_record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            p.control_plane = Some(r);
+        }
+        p
+    }
+
+    /// Suite name.
+    pub fn suite(&self) -> &str {
+        self.run.suite()
+    }
+
+    /// The run directory (evidence goes here).
+    pub fn run(&self) -> &RunDir {
+        &self.run
+    }
+
+    /// Path of the run directory.
+    pub fn run_dir(&self) -> &Path {
+        self.run.path()
+    }
+
+    /// Scratch directory for the control-plane's store (deleted after the lab; copy
+    /// anything that is evidence into the run directory).
+    pub fn work_dir(&self) -> &Path {
+        self.work.path()
+    }
+
+    /// Faults injected in this lab (empty for a shared lab).
+    pub fn faults(&self) -> &[String] {
+        &self.prov.faults
+    }
+
+    /// True for an isolated (negative) lab.
+    pub fn is_negative(&self) -> bool {
+        self.prov.negative
+    }
+
+    /// Writes a run-relative evidence file atomically.
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<PathBuf, EvidenceError> {
+        self.run.write(rel, bytes)
+    }
+
+    /// Writes a run-relative text evidence file atomically.
+    pub fn write_text(&self, rel: &str, text: &str) -> Result<PathBuf, EvidenceError> {
+        self.run.write_text(rel, text)
+    }
+
+    /// Writes a run-relative JSON evidence file atomically.
+    pub fn write_json<T: Serialize>(&self, rel: &str, v: &T) -> Result<PathBuf, EvidenceError> {
+        self.run.write_json(rel, v)
+    }
+
+    /// Records that a check was deliberately not run, and why (`not-run/<ID>.txt`);
+    /// the judge turns it into NOT_RUN (see [`crate::plans::Files::not_run`]).
+    pub fn not_run(&self, check_id: &str, reason: &str) -> Result<PathBuf, EvidenceError> {
+        self.run.write_text(
+            &format!("{}/{check_id}.txt", crate::plans::NOT_RUN_DIR),
+            &format!("{reason}\n"),
+        )
+    }
+
+    /// Records a configuration value in the manifest.
+    pub fn config<T: Serialize>(&mut self, key: &str, value: &T) {
+        let v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        self.prov.config.insert(key.to_string(), v);
+    }
+
+    /// Records a scenario's load model in the manifest.
+    pub fn load_model<T: Serialize>(&mut self, scenario: &str, model: &T) {
+        let v = serde_json::to_value(model).unwrap_or(serde_json::Value::Null);
+        self.prov.load_model.insert(scenario.to_string(), v);
+    }
+
+    /// A control-plane configuration for this lab: store and audit dir in the work dir,
+    /// log `<suite>-cp.log` in the run dir, this lab's faults, plan ports when
+    /// `FLEETVAL_FIXED_PORTS=1`.
+    pub fn cp_config(&self) -> CpConfig {
+        let log = self.run.path().join(format!("{}-cp.log", self.suite()));
+        CpConfig::new(self.suite(), self.work.path(), &log).faults(&self.prov.faults)
+    }
+
+    /// Starts the control-plane with [`cp_config`](Self::cp_config).
+    pub fn start_cp(&mut self) -> Result<ControlPlane, CpError> {
+        let cfg = self.cp_config();
+        self.start_cp_with(cfg)
+    }
+
+    /// Starts a control-plane with a custom configuration and records it (binary
+    /// sha256, `--version`, env, URL, number of starts) for the manifest.
+    pub fn start_cp_with(&mut self, cfg: CpConfig) -> Result<ControlPlane, CpError> {
+        self.prov.config.insert(
+            "control_plane".into(),
+            serde_json::json!({
+                "suite": cfg.suite,
+                "fixed_ports": cfg.ports,
+                "rbac": cfg.rbac,
+                "operator": cfg.operator,
+                "ready_timeout_ms": cfg.ready_timeout.as_millis() as u64,
+                "stop_grace_ms": cfg.stop_grace.as_millis() as u64,
+            }),
+        );
+        let mut cp = ControlPlane::start(cfg)?;
+        cp.set_recorder(self.cp_record.clone());
+        Ok(cp)
+    }
+
+    /// The tokio runtime of this lab.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.rt
+    }
+
+    /// Runs a future to completion on the lab's runtime.
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        self.rt.block_on(fut)
+    }
+
+    /// An HTTP client for the control-plane.
+    pub fn client(&self, cp: &ControlPlane) -> Client {
+        Client::for_cp(cp)
+    }
+
+    /// A CLI runner for the control-plane (its binary, URL, audit dir and faults).
+    pub fn cli(&self, cp: &ControlPlane) -> Result<Cli, CpError> {
+        Cli::for_cp(cp)
+    }
+}

@@ -1,0 +1,312 @@
+//! Load drivers and request outcomes.
+//!
+//! - [`closed`]: N workers × B sequential requests, every worker its own task, all
+//!   released together; wall-clock runs from the first send to the last answer.
+//! - [`open`]: a constant arrival rate for a bounded duration; latency is measured
+//!   from the *intended* send time, so a stall shows up as latency instead of being
+//!   hidden by requests that were never sent (coordinated omission).
+//!
+//! Every request is classified as Jepsen does ([`Outcome`]).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::{self, ExactSummary, Latencies};
+
+/// What a request's client knows about its effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A success answer (2xx).
+    Ok,
+    /// Definitely not applied: an answer that is not a success, or a connection
+    /// refused before anything was sent.
+    Failed,
+    /// Unknown: a timeout or reset after the request was sent; it may have been applied.
+    Indeterminate,
+}
+
+/// The result of one operation, as the load driver needs it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Outcome class.
+    pub outcome: Outcome,
+    /// HTTP status, when an answer arrived.
+    pub status: Option<u16>,
+    /// Error text (transport error or API error), when any.
+    pub error: Option<String>,
+}
+
+/// One request of a load scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Worker number, 1-based (closed model); 0 in the open model.
+    pub worker: usize,
+    /// Request number within the worker (closed, 1-based) or within the scenario (open, 1-based).
+    pub index: usize,
+    /// Outcome class.
+    pub outcome: Outcome,
+    /// HTTP status, when an answer arrived.
+    pub status: Option<u16>,
+    /// Latency in µs: send → answer (closed), intended send → answer (open).
+    pub latency_us: u64,
+    /// Offset of the (intended) send from the scenario start, µs.
+    pub start_offset_us: u64,
+    /// Offset of the answer from the scenario start, µs.
+    pub end_offset_us: u64,
+    /// Error text, when any.
+    pub error: Option<String>,
+}
+
+/// Closed model: `workers` tasks, each sending `per_worker` requests one after another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedModel {
+    /// Number of concurrent workers (N).
+    pub workers: usize,
+    /// Sequential requests per worker (B).
+    pub per_worker: usize,
+}
+
+/// Open model: requests at a constant rate for a bounded time.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpenModel {
+    /// Intended arrivals per second.
+    pub rate_per_sec: f64,
+    /// How long arrivals are scheduled for, in ms.
+    pub duration_ms: u64,
+    /// Cap on requests in flight; a request waiting for a slot is still timed from
+    /// its intended send time.
+    pub max_in_flight: usize,
+}
+
+impl OpenModel {
+    /// Number of requests scheduled: `floor(rate × duration)`.
+    pub fn requests(&self) -> usize {
+        (self.rate_per_sec * self.duration_ms as f64 / 1000.0).floor() as usize
+    }
+}
+
+/// Which model produced a result, as written into evidence and the manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum LoadModel {
+    /// [`ClosedModel`].
+    Closed(ClosedModel),
+    /// [`OpenModel`].
+    Open(OpenModel),
+}
+
+/// Every request of a scenario, and the scenario's wall-clock.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadResult {
+    /// The model that drove the scenario.
+    pub model: LoadModel,
+    /// Every request, in (worker, index) order.
+    pub records: Vec<RequestRecord>,
+    /// First (intended) send → last answer, µs; `None` when nothing was sent.
+    pub wall_us: Option<u64>,
+}
+
+/// Counts and latency summary of a scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadSummary {
+    /// The model.
+    pub model: LoadModel,
+    /// Requests issued.
+    pub requests: usize,
+    /// Ok answers.
+    pub ok: usize,
+    /// Failed requests.
+    pub failed: usize,
+    /// Indeterminate requests.
+    pub indeterminate: usize,
+    /// Wall-clock, µs.
+    pub wall_us: Option<u64>,
+    /// ok answers / wall-clock seconds.
+    pub throughput_ok_per_sec: Option<f64>,
+    /// Nearest-rank latency summary of the ok answers.
+    pub ok_latency: ExactSummary,
+}
+
+impl LoadResult {
+    /// Number of requests with this outcome.
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.records.iter().filter(|r| r.outcome == outcome).count()
+    }
+
+    /// Ok answers.
+    pub fn ok(&self) -> usize {
+        self.count(Outcome::Ok)
+    }
+
+    /// Requests that are not ok (failed + indeterminate).
+    pub fn errors(&self) -> usize {
+        self.records.len() - self.ok()
+    }
+
+    /// Wall-clock as a duration.
+    pub fn wall(&self) -> Option<Duration> {
+        self.wall_us.map(Duration::from_micros)
+    }
+
+    /// ok answers / wall-clock seconds (`None` without a wall-clock).
+    pub fn throughput(&self) -> Option<f64> {
+        self.wall()
+            .and_then(|w| stats::throughput(self.ok() as u64, w))
+    }
+
+    /// Latencies in µs of the requests with `outcome`.
+    pub fn latencies_us(&self, outcome: Outcome) -> Vec<u64> {
+        self.records
+            .iter()
+            .filter(|r| r.outcome == outcome)
+            .map(|r| r.latency_us)
+            .collect()
+    }
+
+    /// HDR histogram of the ok answers' latencies.
+    pub fn histogram(&self) -> Latencies {
+        Latencies::from_samples(&self.latencies_us(Outcome::Ok))
+    }
+
+    /// Records grouped by worker.
+    pub fn by_worker(&self) -> BTreeMap<usize, Vec<&RequestRecord>> {
+        let mut m: BTreeMap<usize, Vec<&RequestRecord>> = BTreeMap::new();
+        for r in &self.records {
+            m.entry(r.worker).or_default().push(r);
+        }
+        m
+    }
+
+    /// Counts, wall-clock, throughput and the nearest-rank summary of ok latencies.
+    pub fn summary(&self) -> LoadSummary {
+        LoadSummary {
+            model: self.model.clone(),
+            requests: self.records.len(),
+            ok: self.ok(),
+            failed: self.count(Outcome::Failed),
+            indeterminate: self.count(Outcome::Indeterminate),
+            wall_us: self.wall_us,
+            throughput_ok_per_sec: self.throughput(),
+            ok_latency: ExactSummary::of(&self.latencies_us(Outcome::Ok)),
+        }
+    }
+}
+
+/// µs between two instants (0 if `b` is before `a`).
+fn us_between(a: Instant, b: Instant) -> u64 {
+    stats::duration_us(b.saturating_duration_since(a))
+}
+
+/// Runs the closed model: `op(worker, index)` with 1-based worker and index.
+/// Workers are released together by a barrier, so N=100 means 100 requests in flight.
+pub async fn closed<F, Fut>(model: ClosedModel, op: F) -> LoadResult
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Attempt> + Send + 'static,
+{
+    let op = Arc::new(op);
+    let barrier = Arc::new(tokio::sync::Barrier::new(model.workers.max(1)));
+    let mut handles = Vec::with_capacity(model.workers);
+    for w in 1..=model.workers {
+        let op = op.clone();
+        let barrier = barrier.clone();
+        handles.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let mut out = Vec::with_capacity(model.per_worker);
+            for b in 1..=model.per_worker {
+                let start = Instant::now();
+                let a = op(w, b).await;
+                out.push((w, b, start, Instant::now(), a));
+            }
+            out
+        }));
+    }
+    let mut raw = Vec::with_capacity(model.workers * model.per_worker);
+    for h in handles {
+        match h.await {
+            Ok(v) => raw.extend(v),
+            // A panicking operation is a harness bug; surface it instead of dropping records.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    assemble(LoadModel::Closed(model), raw, None)
+}
+
+/// Runs the open model: `op(index)` (1-based) at `rate_per_sec` for `duration_ms`,
+/// each request timed from its intended send time.
+pub async fn open<F, Fut>(model: OpenModel, op: F) -> LoadResult
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Attempt> + Send + 'static,
+{
+    let n = model.requests();
+    let op = Arc::new(op);
+    let slots = Arc::new(tokio::sync::Semaphore::new(model.max_in_flight.max(1)));
+    let interval = if model.rate_per_sec > 0.0 {
+        Duration::from_secs_f64(1.0 / model.rate_per_sec)
+    } else {
+        Duration::ZERO
+    };
+    let t0 = Instant::now();
+    let mut handles = Vec::with_capacity(n);
+    for i in 0..n {
+        let intended = t0 + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(intended.into()).await;
+        let op = op.clone();
+        let slots = slots.clone();
+        handles.push(tokio::spawn(async move {
+            let _permit = slots.acquire_owned().await.expect("semaphore never closed");
+            let a = op(i + 1).await;
+            (0usize, i + 1, intended, Instant::now(), a)
+        }));
+    }
+    let mut raw = Vec::with_capacity(n);
+    for h in handles {
+        match h.await {
+            Ok(v) => raw.push(v),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    assemble(LoadModel::Open(model), raw, Some(t0))
+}
+
+/// Builds the records and the wall-clock from raw (worker, index, start, end, attempt).
+fn assemble(
+    model: LoadModel,
+    mut raw: Vec<(usize, usize, Instant, Instant, Attempt)>,
+    origin: Option<Instant>,
+) -> LoadResult {
+    raw.sort_by_key(|r| (r.0, r.1));
+    let first = raw.iter().map(|r| r.2).min();
+    let last = raw.iter().map(|r| r.3).max();
+    let origin = origin.or(first);
+    let records = raw
+        .into_iter()
+        .map(|(worker, index, start, end, a)| {
+            let o = origin.expect("records imply an origin");
+            RequestRecord {
+                worker,
+                index,
+                outcome: a.outcome,
+                status: a.status,
+                latency_us: us_between(start, end),
+                start_offset_us: us_between(o, start),
+                end_offset_us: us_between(o, end),
+                error: a.error,
+            }
+        })
+        .collect();
+    LoadResult {
+        model,
+        records,
+        wall_us: match (first, last) {
+            (Some(f), Some(l)) => Some(us_between(f, l)),
+            _ => None,
+        },
+    }
+}

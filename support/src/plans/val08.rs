@@ -1,0 +1,991 @@
+//! VAL08 — fleet rollout throughput: the judge, and the raw-file formats the VAL08 lab
+//! writes (kept here, next to their parser, so writer and judge cannot drift apart).
+//!
+//! Raw files the judge reads (everything else in the run directory is a summary the
+//! lab derived with [`summaries`], i.e. with this same code):
+//! - `val08-config.txt`: `tiers=1,10,50,100 batch=5` — which scenarios were run;
+//! - `val08-health.txt`: `code=200` and the body;
+//! - `scenario-n{N}/worker-{w}.txt`: one [`WorkerLine`] per create the worker sent;
+//! - `scenario-n{N}/scenario-report.txt`: `first_send_unix_us` / `last_answer_unix_us`
+//!   (the wall-clock observation) beside the lab's own summary;
+//! - `val08-list-ids.txt` (plan IDs in the order the list endpoint returned them) and
+//!   `val08-list-pages.json` (every page fetched, and the paging error if it stopped);
+//! - `val08-metrics-raw-before.txt` and `val08-metrics-raw.txt`: the scrapes before
+//!   the first scenario and after the list walk.
+//!
+//! Counting rule: a create is ok only when it answered 201 for an ID the plan expects
+//! (`val08-n{N}-w{w}-b{b}`), once. `errors = N × batch − ok`, so a lost worker file
+//! or a missing line counts as an error, never as nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Files, JudgeError, Missing, Plan};
+use crate::check::{Check, CheckSpec};
+use crate::stats;
+
+/// The VAL08 plan.
+pub const PLAN: Plan = Plan {
+    suite: "val08",
+    title: "VAL 08 — Fleet Rollout Throughput Validation",
+    checks: &[
+        ("VAL08-01", "Control-plane reachable"),
+        ("VAL08-02", "N=1 scenario: zero errors"),
+        ("VAL08-03", "N=10 scenario: zero errors"),
+        ("VAL08-04", "N=50 scenario: zero errors"),
+        ("VAL08-05", "N=100 scenario: zero errors (workplan target)"),
+        ("VAL08-06", "N=100 wall-clock <= 30 s"),
+        ("VAL08-07", "Throughput scaling (N=100 >= N=1)"),
+        ("VAL08-08", "Aggregate zero errors"),
+        ("VAL08-09", "List count consistent"),
+        ("VAL08-10", "Prometheus observations recorded"),
+    ],
+    minimum: &["VAL08-01", "VAL08-05", "VAL08-08"],
+    judge,
+};
+
+/// The plan's tiers N.
+pub const DEFAULT_TIERS: &[usize] = &[1, 10, 50, 100];
+/// The plan's plans per worker.
+pub const DEFAULT_BATCH: usize = 5;
+/// VAL08-06 bound on the N=100 scenario, µs.
+pub const WALL_LIMIT_US: u64 = 30_000_000;
+/// The counter VAL08-10 reads.
+pub const REQUESTS_METRIC: &str = "cp_http_requests_total";
+
+/// Lab configuration file.
+pub const CONFIG_FILE: &str = "val08-config.txt";
+/// Health observation.
+pub const HEALTH_FILE: &str = "val08-health.txt";
+/// Plan IDs returned by the list walk, one per line, in order.
+pub const LIST_IDS_FILE: &str = "val08-list-ids.txt";
+/// Pages of the list walk and its paging error.
+pub const LIST_PAGES_FILE: &str = "val08-list-pages.json";
+/// Scrape before the first scenario.
+pub const METRICS_BEFORE_FILE: &str = "val08-metrics-raw-before.txt";
+/// Scrape after the list walk (the plan's raw scrape).
+pub const METRICS_AFTER_FILE: &str = "val08-metrics-raw.txt";
+/// Summary of the N=100 wall-clock.
+pub const WALL_CLOCK_FILE: &str = "val08-wall-clock-n100.txt";
+/// Summary of throughput at every tier.
+pub const SCALING_FILE: &str = "val08-throughput-scaling.txt";
+/// Summary of errors across scenarios.
+pub const AGGREGATE_FILE: &str = "val08-error-aggregate.txt";
+/// Summary of the list walk against the expected IDs.
+pub const LIST_FILE: &str = "val08-list-consistency.txt";
+/// Summary of the Prometheus check.
+pub const PROM_CHECK_FILE: &str = "val08-prometheus-check.txt";
+
+/// The plan ID of worker `w`'s `b`th create in tier `n` (all 1-based).
+pub fn plan_id(n: usize, w: usize, b: usize) -> String {
+    format!("val08-n{n}-w{w}-b{b}")
+}
+
+/// Run-relative directory of tier `n`.
+pub fn scenario_dir(n: usize) -> String {
+    format!("scenario-n{n}")
+}
+
+/// Run-relative path of worker `w`'s file in tier `n`.
+pub fn worker_file(n: usize, w: usize) -> String {
+    format!("scenario-n{n}/worker-{w}.txt")
+}
+
+/// Run-relative path of tier `n`'s scenario report.
+pub fn scenario_report_file(n: usize) -> String {
+    format!("scenario-n{n}/scenario-report.txt")
+}
+
+/// The lab's configuration, as written to [`CONFIG_FILE`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// Concurrency tiers, run in this order.
+    pub tiers: Vec<usize>,
+    /// Sequential creates per worker.
+    pub batch: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            tiers: DEFAULT_TIERS.to_vec(),
+            batch: DEFAULT_BATCH,
+        }
+    }
+}
+
+impl Config {
+    /// The file text: `tiers=1,10,50,100` and `batch=5` lines.
+    pub fn to_text(&self) -> String {
+        let tiers: Vec<String> = self.tiers.iter().map(|t| t.to_string()).collect();
+        format!("tiers={}\nbatch={}\n", tiers.join(","), self.batch)
+    }
+
+    /// Reads [`CONFIG_FILE`].
+    pub fn read(f: &Files) -> Result<Config, Missing> {
+        let kv = f.kv(CONFIG_FILE)?;
+        let tiers = kv
+            .get("tiers")?
+            .split(',')
+            .map(|t| {
+                t.trim()
+                    .parse::<usize>()
+                    .map_err(|e| Missing(format!("{CONFIG_FILE}: tier {t:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let batch = kv.u64("batch")? as usize;
+        Ok(Config { tiers, batch })
+    }
+
+    /// Plan IDs the lab sends, over every tier.
+    pub fn grand_total(&self) -> usize {
+        self.tiers.iter().sum::<usize>() * self.batch
+    }
+}
+
+/// One create as a worker saw it: a line of `worker-{w}.txt`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerLine {
+    /// Plan ID sent.
+    pub id: String,
+    /// HTTP status; `None` when no answer arrived (written `000`).
+    pub status: Option<u16>,
+    /// Send → answer, µs.
+    pub latency_us: u64,
+    /// Outcome class (`ok`, `failed`, `indeterminate`), for the reader.
+    pub outcome: String,
+    /// Send offset from the scenario's first send, µs.
+    pub send_offset_us: u64,
+    /// Answer offset from the scenario's first send, µs.
+    pub answer_offset_us: u64,
+    /// Transport or API error text, when any.
+    pub error: Option<String>,
+}
+
+impl WorkerLine {
+    /// `id=.. status=.. latency_us=.. outcome=.. send_offset_us=.. answer_offset_us=.. error=..`;
+    /// `error` is last and runs to the end of the line (`-` when none).
+    pub fn to_line(&self) -> String {
+        let error = self
+            .error
+            .as_deref()
+            .map(|e| e.replace(['\n', '\r'], " "))
+            .unwrap_or_else(|| "-".into());
+        format!(
+            "id={} status={} latency_us={} outcome={} send_offset_us={} answer_offset_us={} error={error}",
+            self.id,
+            self.status.map(|s| format!("{s:03}")).unwrap_or_else(|| "000".into()),
+            self.latency_us,
+            self.outcome,
+            self.send_offset_us,
+            self.answer_offset_us,
+        )
+    }
+
+    /// Parses one line written by [`to_line`](Self::to_line).
+    pub fn parse(file: &str, line: &str) -> Result<WorkerLine, Missing> {
+        let (head, error) = match line.split_once(" error=") {
+            Some((h, e)) => (h, Some(e.trim())),
+            None => (line, None),
+        };
+        let kv = super::Kv::parse(file, head);
+        let status = match kv.u64("status")? {
+            0 => None,
+            s => Some(
+                u16::try_from(s)
+                    .map_err(|_| Missing(format!("{file}: status={s} out of range")))?,
+            ),
+        };
+        Ok(WorkerLine {
+            id: kv.get("id")?.to_string(),
+            status,
+            latency_us: kv.u64("latency_us")?,
+            outcome: kv.get("outcome")?.to_string(),
+            send_offset_us: kv.u64("send_offset_us")?,
+            answer_offset_us: kv.u64("answer_offset_us")?,
+            error: error
+                .filter(|e| *e != "-" && !e.is_empty())
+                .map(str::to_string),
+        })
+    }
+}
+
+/// A worker file's text: a `#` comment with its counts, then one line per create.
+pub fn worker_file_text(n: usize, w: usize, lines: &[WorkerLine]) -> String {
+    let ok = lines.iter().filter(|l| l.status == Some(201)).count();
+    let mut s = format!(
+        "# scenario=n{n} worker={w} sent={} ok_201={ok} not_201={}\n",
+        lines.len(),
+        lines.len() - ok
+    );
+    for l in lines {
+        s.push_str(&l.to_line());
+        s.push('\n');
+    }
+    s
+}
+
+/// Parses a worker file (`#` lines and blank lines are skipped).
+pub fn parse_worker_file(file: &str, text: &str) -> Result<Vec<WorkerLine>, Missing> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| WorkerLine::parse(file, l))
+        .collect()
+}
+
+/// A non-ok create, for notes and summaries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Plan ID (or the worker file when lines are missing).
+    pub id: String,
+    /// `201`-less status or `000`, or `missing`.
+    pub status: String,
+    /// Error text.
+    pub error: String,
+}
+
+/// What one scenario (tier) observed, recomputed from its raw files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// Workers N.
+    pub n: usize,
+    /// Creates per worker.
+    pub batch: usize,
+    /// N × batch: creates the plan expects.
+    pub expected: usize,
+    /// Lines found in the worker files.
+    pub sent: usize,
+    /// Creates answered 201 for an expected ID.
+    pub ok: usize,
+    /// expected − ok.
+    pub errors: usize,
+    /// Answers other than 201 (status → count; `000` = no answer).
+    pub non_201: BTreeMap<String, usize>,
+    /// Nearest-rank p50 of the ok creates' latency, µs.
+    pub p50_us: Option<u64>,
+    /// Nearest-rank p95, µs.
+    pub p95_us: Option<u64>,
+    /// Nearest-rank p99, µs.
+    pub p99_us: Option<u64>,
+    /// Largest ok latency, µs.
+    pub max_us: Option<u64>,
+    /// First send → last answer, µs (from the scenario report's timestamps).
+    pub wall_us: Option<u64>,
+    /// ok / wall-clock seconds.
+    pub throughput_per_sec: Option<f64>,
+    /// The first few failures, for the note.
+    #[serde(skip)]
+    pub failures: Vec<Failure>,
+    /// Plan IDs answered 201.
+    #[serde(skip)]
+    pub ok_ids: Vec<String>,
+    /// Answered requests (any status).
+    #[serde(skip)]
+    pub answered: usize,
+}
+
+/// Failures kept per scenario for notes.
+const FAILURES_KEPT: usize = 5;
+
+/// Recomputes tier `n` from its worker files and scenario report. Only the scenario
+/// directory itself being absent is [`Missing`]; a missing worker file counts its
+/// creates as errors.
+pub fn scenario(f: &Files, n: usize, batch: usize) -> Result<Scenario, Missing> {
+    let dir = scenario_dir(n);
+    f.list(&dir)?;
+    let mut sc = Scenario {
+        n,
+        batch,
+        expected: n * batch,
+        sent: 0,
+        ok: 0,
+        errors: 0,
+        non_201: BTreeMap::new(),
+        p50_us: None,
+        p95_us: None,
+        p99_us: None,
+        max_us: None,
+        wall_us: None,
+        throughput_per_sec: None,
+        failures: Vec::new(),
+        ok_ids: Vec::new(),
+        answered: 0,
+    };
+    let mut lat = Vec::with_capacity(n * batch);
+    for w in 1..=n {
+        let rel = worker_file(n, w);
+        let lines = match f.text(&rel).and_then(|t| parse_worker_file(&rel, &t)) {
+            Ok(l) => l,
+            Err(e) => {
+                sc.failures.push(Failure {
+                    id: rel.clone(),
+                    status: "missing".into(),
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let expected: BTreeSet<String> = (1..=batch).map(|b| plan_id(n, w, b)).collect();
+        let mut seen = BTreeSet::new();
+        for l in lines {
+            sc.sent += 1;
+            if l.status.is_some() {
+                sc.answered += 1;
+            }
+            let fresh = expected.contains(&l.id) && seen.insert(l.id.clone());
+            if l.status == Some(201) && fresh {
+                sc.ok += 1;
+                lat.push(l.latency_us);
+                sc.ok_ids.push(l.id);
+                continue;
+            }
+            let status = l
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "000".into());
+            *sc.non_201.entry(status.clone()).or_default() += usize::from(l.status != Some(201));
+            sc.failures.push(Failure {
+                id: l.id,
+                status,
+                error: if fresh {
+                    l.error.unwrap_or_else(|| "-".into())
+                } else {
+                    "unexpected or repeated plan ID".into()
+                },
+            });
+        }
+    }
+    sc.non_201.retain(|_, c| *c > 0);
+    sc.errors = sc.expected.saturating_sub(sc.ok);
+    let summary = stats::ExactSummary::of(&lat);
+    sc.p50_us = summary.p50_us;
+    sc.p95_us = summary.p95_us;
+    sc.p99_us = summary.p99_us;
+    sc.max_us = summary.max_us;
+    if let Ok(kv) = f.kv(&scenario_report_file(n)) {
+        if let (Ok(a), Ok(b)) = (kv.u64("first_send_unix_us"), kv.u64("last_answer_unix_us")) {
+            sc.wall_us = b.checked_sub(a);
+        }
+    }
+    sc.throughput_per_sec = sc
+        .wall_us
+        .and_then(|w| stats::throughput(sc.ok as u64, std::time::Duration::from_micros(w)));
+    sc.failures.truncate(FAILURES_KEPT);
+    Ok(sc)
+}
+
+impl Scenario {
+    /// The scenario's failures as a note (`None` when there are none).
+    pub fn note(&self) -> Option<String> {
+        if self.errors == 0 && self.failures.is_empty() {
+            return None;
+        }
+        let shown: Vec<String> = self
+            .failures
+            .iter()
+            .map(|f| format!("{} status={} {}", f.id, f.status, f.error))
+            .collect();
+        Some(format!(
+            "N={}: {} of {} creates not ok; first failures: {}",
+            self.n,
+            self.errors,
+            self.expected,
+            if shown.is_empty() {
+                "(no failing line: creates are missing from the worker files)".into()
+            } else {
+                shown.join("; ")
+            }
+        ))
+    }
+}
+
+/// The list walk, recomputed against the expected IDs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ListObs {
+    /// IDs returned by the list endpoint (with repeats).
+    pub list_count: usize,
+    /// grand_total − total_errors: plans acknowledged with 201.
+    pub expected_min: usize,
+    /// Acknowledged IDs that the walk never returned.
+    pub missing: usize,
+    /// IDs returned more than once (including the one a paging error stopped at).
+    pub duplicates: usize,
+    /// IDs returned that this run did not create (another client's plans).
+    pub unexpected: usize,
+    /// Pages fetched.
+    pub pages: usize,
+    /// True when paging reached `next_cursor = ""` without an error.
+    pub complete: bool,
+    /// The paging error, when paging stopped early.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paging_error: Option<String>,
+    /// Some missing IDs.
+    #[serde(skip)]
+    pub missing_ids: Vec<String>,
+    /// Some duplicate IDs.
+    #[serde(skip)]
+    pub duplicate_ids: Vec<String>,
+}
+
+/// The part of `val08-list-pages.json` the judge reads.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ListPages {
+    /// Every page fetched (support's `PageRecord`s, kept as JSON).
+    pub pages: Vec<serde_json::Value>,
+    /// `PagingError` as JSON when paging stopped early, else `null`.
+    pub error: Option<serde_json::Value>,
+    /// Its text.
+    pub error_text: Option<String>,
+}
+
+/// IDs kept in notes and summaries.
+const IDS_SHOWN: usize = 10;
+
+/// Recomputes the list walk against `expected` (the IDs answered 201).
+pub fn list_obs(f: &Files, expected: &BTreeSet<String>) -> Result<ListObs, Missing> {
+    let ids: Vec<String> = f
+        .text(LIST_IDS_FILE)?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    let pages: ListPages = f.json(LIST_PAGES_FILE)?;
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for id in &ids {
+        *counts.entry(id.as_str()).or_default() += 1;
+    }
+    // support's walker stops at the first repeated ID without keeping it.
+    let stopped_dup = pages
+        .error
+        .as_ref()
+        .filter(|e| e["kind"] == "duplicate_id")
+        .and_then(|e| e["id"].as_str())
+        .map(str::to_string);
+    if let Some(d) = &stopped_dup {
+        *counts.entry(d.as_str()).or_default() += 1;
+    }
+    let duplicate_ids: Vec<String> = counts
+        .iter()
+        .filter(|(_, c)| **c > 1)
+        .map(|(id, _)| id.to_string())
+        .collect();
+    let missing_ids: Vec<String> = expected
+        .iter()
+        .filter(|id| !counts.contains_key(id.as_str()))
+        .cloned()
+        .collect();
+    let unexpected = counts.keys().filter(|id| !expected.contains(**id)).count();
+    Ok(ListObs {
+        list_count: ids.len() + usize::from(stopped_dup.is_some()),
+        expected_min: expected.len(),
+        missing: missing_ids.len(),
+        duplicates: duplicate_ids.len(),
+        unexpected,
+        pages: pages.pages.len(),
+        complete: pages.error.is_none(),
+        paging_error: pages.error_text.clone(),
+        missing_ids: missing_ids.into_iter().take(IDS_SHOWN).collect(),
+        duplicate_ids: duplicate_ids.into_iter().take(IDS_SHOWN).collect(),
+    })
+}
+
+impl ListObs {
+    /// VAL08-09's criterion.
+    pub fn pass(&self) -> bool {
+        self.complete
+            && self.missing == 0
+            && self.duplicates == 0
+            && self.list_count >= self.expected_min
+    }
+
+    /// What went wrong, for the note.
+    pub fn note(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(e) = &self.paging_error {
+            parts.push(format!("paging stopped: {e}"));
+        }
+        if self.missing > 0 {
+            parts.push(format!(
+                "{} acknowledged plans never listed, e.g. {}",
+                self.missing,
+                self.missing_ids.join(", ")
+            ));
+        }
+        if self.duplicates > 0 {
+            parts.push(format!(
+                "{} plans listed more than once: {}",
+                self.duplicates,
+                self.duplicate_ids.join(", ")
+            ));
+        }
+        parts.join("; ")
+    }
+}
+
+/// VAL08-10's observation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PromObs {
+    /// sum(cp_http_requests_total) before the first scenario.
+    pub before: f64,
+    /// sum(cp_http_requests_total) after the list walk.
+    pub after: f64,
+    /// after − before.
+    pub delta: f64,
+    /// Requests of the harness answered between the scrapes (creates + list pages).
+    pub requests_answered: usize,
+}
+
+/// Sums the counter in one scrape file.
+fn counter(f: &Files, rel: &str) -> Result<f64, Missing> {
+    f.prom(rel)?
+        .sum(REQUESTS_METRIC)
+        .map_err(|e| Missing(format!("{rel}: {e}")))
+}
+
+/// Everything judged, recomputed from the raw files; also what the lab's summary
+/// files are written from.
+#[derive(Debug)]
+pub struct Observations {
+    /// The configuration, or why it is missing.
+    pub config: Result<Config, Missing>,
+    /// Tier N → scenario (or why its directory is missing).
+    pub scenarios: BTreeMap<usize, Result<Scenario, Missing>>,
+}
+
+impl Observations {
+    /// Reads the configuration and every configured tier, plus the plan's own tiers.
+    pub fn read(f: &Files) -> Observations {
+        let config = Config::read(f);
+        let batch = config.as_ref().map(|c| c.batch).unwrap_or(DEFAULT_BATCH);
+        let mut tiers: BTreeSet<usize> = DEFAULT_TIERS.iter().copied().collect();
+        if let Ok(c) = &config {
+            tiers.extend(c.tiers.iter().copied());
+        }
+        let scenarios = tiers
+            .into_iter()
+            .map(|n| (n, scenario(f, n, batch)))
+            .collect();
+        Observations { config, scenarios }
+    }
+
+    /// Tier `n`'s scenario, or why it is missing.
+    pub fn tier(&self, n: usize) -> Result<&Scenario, Missing> {
+        match self.scenarios.get(&n) {
+            Some(Ok(s)) => Ok(s),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(Missing(format!("tier N={n} was not judged"))),
+        }
+    }
+
+    /// The N=100 wall-clock in µs.
+    pub fn wall_n100_us(&self) -> Result<u64, Missing> {
+        self.tier(100)?.wall_us.ok_or_else(|| {
+            Missing(format!(
+                "{}: no first_send_unix_us/last_answer_unix_us pair",
+                scenario_report_file(100)
+            ))
+        })
+    }
+
+    /// Throughput of tier `n`.
+    pub fn tput(&self, n: usize) -> Result<f64, Missing> {
+        self.tier(n)?
+            .throughput_per_sec
+            .ok_or_else(|| Missing(format!("N={n}: no throughput (wall-clock absent or zero)")))
+    }
+
+    /// Errors over every configured tier (a configured tier without a directory
+    /// counts all its creates as errors).
+    pub fn aggregate(&self) -> Result<Aggregate, Missing> {
+        let cfg = self.config.clone()?;
+        let mut per_tier = BTreeMap::new();
+        let mut total_errors = 0;
+        for n in &cfg.tiers {
+            let errors = match self.tier(*n) {
+                Ok(s) => s.errors,
+                Err(_) => n * cfg.batch,
+            };
+            total_errors += errors;
+            per_tier.insert(format!("n{n}"), errors);
+        }
+        Ok(Aggregate {
+            grand_total: cfg.grand_total(),
+            total_errors,
+            per_tier,
+        })
+    }
+
+    /// IDs answered 201 across every configured tier.
+    pub fn ok_ids(&self) -> Result<BTreeSet<String>, Missing> {
+        let cfg = self.config.clone()?;
+        let mut ids = BTreeSet::new();
+        for n in &cfg.tiers {
+            if let Ok(s) = self.tier(*n) {
+                ids.extend(s.ok_ids.iter().cloned());
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Requests answered across every configured tier.
+    pub fn creates_answered(&self) -> Result<usize, Missing> {
+        let cfg = self.config.clone()?;
+        Ok(cfg
+            .tiers
+            .iter()
+            .filter_map(|n| self.tier(*n).ok())
+            .map(|s| s.answered)
+            .sum())
+    }
+
+    /// VAL08-10's observation.
+    pub fn prom(&self, f: &Files) -> Result<PromObs, Missing> {
+        let before = counter(f, METRICS_BEFORE_FILE)?;
+        let after = counter(f, METRICS_AFTER_FILE)?;
+        let pages: ListPages = f.json(LIST_PAGES_FILE)?;
+        Ok(PromObs {
+            before,
+            after,
+            delta: after - before,
+            requests_answered: self.creates_answered()? + pages.pages.len(),
+        })
+    }
+}
+
+/// VAL08-08's observation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Aggregate {
+    /// Σ N × batch over the configured tiers.
+    pub grand_total: usize,
+    /// Σ errors.
+    pub total_errors: usize,
+    /// `n{N}` → errors.
+    pub per_tier: BTreeMap<String, usize>,
+}
+
+/// VAL08-07's observation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scaling {
+    /// Plans/s at N=1.
+    pub tput_n1: f64,
+    /// Plans/s at N=100.
+    pub tput_n100: f64,
+    /// tput_n100 / tput_n1.
+    pub ratio: f64,
+}
+
+/// Check ID of the zero-errors check of a plan tier.
+pub fn tier_check(n: usize) -> Option<&'static str> {
+    match n {
+        1 => Some("VAL08-02"),
+        10 => Some("VAL08-03"),
+        50 => Some("VAL08-04"),
+        100 => Some("VAL08-05"),
+        _ => None,
+    }
+}
+
+/// Judges a VAL08 run directory.
+pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
+    let f = Files::new(run_dir);
+    let obs = Observations::read(&f);
+    let mut checks = Vec::with_capacity(10);
+
+    checks.push(
+        CheckSpec::new(
+            "VAL08-01",
+            "Control-plane reachable",
+            "GET /v1/health answers code=200",
+            &[HEALTH_FILE],
+        )
+        .observe(
+            f.kv(HEALTH_FILE)
+                .and_then(|kv| kv.u64("code"))
+                .map(|code| serde_json::json!({ "code": code })),
+            |v| v["code"] == 200,
+        ),
+    );
+
+    for n in DEFAULT_TIERS {
+        let id = tier_check(*n).expect("plan tiers have checks");
+        let title = PLAN
+            .checks
+            .iter()
+            .find(|(c, _)| *c == id)
+            .map(|(_, t)| *t)
+            .unwrap_or_default();
+        let batch = obs
+            .config
+            .as_ref()
+            .map(|c| c.batch)
+            .unwrap_or(DEFAULT_BATCH);
+        let threshold = format!("errors=0, ok={} (N={n} x batch={batch})", n * batch);
+        let spec = CheckSpec::new(id, title, &threshold, &[CONFIG_FILE]);
+        let check = match (obs.config.as_ref(), obs.tier(*n)) {
+            (Err(e), _) => spec.fail_unobserved(e.to_string()),
+            (Ok(cfg), _) if !cfg.tiers.contains(n) => spec.fail_unobserved(format!(
+                "tier N={n} is not in the configured tiers {:?}",
+                cfg.tiers
+            )),
+            (Ok(_), Err(e)) => spec.fail_unobserved(e.to_string()),
+            (Ok(_), Ok(s)) => {
+                let note = s.note().unwrap_or_default();
+                spec.with_evidence([scenario_report_file(*n), scenario_dir(*n) + "/"])
+                    .observe_with_note(
+                        Ok::<_, Missing>(s.clone()),
+                        |s| s.errors == 0 && s.ok == s.expected,
+                        note,
+                    )
+            }
+        };
+        checks.push(check);
+    }
+
+    checks.push(
+        CheckSpec::new(
+            "VAL08-06",
+            "N=100 wall-clock <= 30 s",
+            "elapsed_ms <= 30000 (first send to last answer of the N=100 scenario)",
+            &[&scenario_report_file(100), WALL_CLOCK_FILE],
+        )
+        .observe(
+            obs.wall_n100_us()
+                .map(|us| serde_json::json!({ "elapsed_ms": us as f64 / 1000.0 })),
+            |v| {
+                v["elapsed_ms"]
+                    .as_f64()
+                    .is_some_and(|ms| ms * 1000.0 <= WALL_LIMIT_US as f64)
+            },
+        ),
+    );
+
+    let scaling = obs.tput(1).and_then(|t1| {
+        let t100 = obs.tput(100)?;
+        Ok(Scaling {
+            tput_n1: t1,
+            tput_n100: t100,
+            ratio: if t1 > 0.0 { t100 / t1 } else { f64::INFINITY },
+        })
+    });
+    checks.push(
+        CheckSpec::new(
+            "VAL08-07",
+            "Throughput scaling (N=100 >= N=1)",
+            "tput_n100 >= tput_n1 (plans answered 201 per second of scenario wall-clock)",
+            &[
+                &scenario_report_file(1),
+                &scenario_report_file(100),
+                SCALING_FILE,
+            ],
+        )
+        .observe(scaling, |s| s.tput_n100 >= s.tput_n1),
+    );
+
+    let agg = obs.aggregate();
+    let agg_note = obs
+        .scenarios
+        .values()
+        .filter_map(|s| s.as_ref().ok().and_then(Scenario::note))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    checks.push(
+        CheckSpec::new(
+            "VAL08-08",
+            "Aggregate zero errors",
+            "total_errors=0 across every scenario run",
+            &[CONFIG_FILE, AGGREGATE_FILE],
+        )
+        .with_evidence(
+            obs.config
+                .as_ref()
+                .map(|c| {
+                    c.tiers
+                        .iter()
+                        .map(|n| scenario_dir(*n) + "/")
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
+        )
+        .observe_with_note(agg, |a| a.total_errors == 0, agg_note),
+    );
+
+    let list = obs.ok_ids().and_then(|ids| list_obs(&f, &ids));
+    let list_note = list.as_ref().map(ListObs::note).unwrap_or_default();
+    checks.push(
+        CheckSpec::new(
+            "VAL08-09",
+            "List count consistent",
+            "paging GET /v1/rollouts?limit=100 to the end returns every plan answered 201 exactly once, and list_count >= expected_min (= grand_total - total_errors)",
+            &[LIST_IDS_FILE, LIST_PAGES_FILE, LIST_FILE],
+        )
+        .observe_with_note(list, ListObs::pass, list_note),
+    );
+
+    checks.push(
+        CheckSpec::new(
+            "VAL08-10",
+            "Prometheus observations recorded",
+            "cp_http_requests_total present, and its rise over the run >= requests the harness had answered (creates + list pages)",
+            &[METRICS_BEFORE_FILE, METRICS_AFTER_FILE, PROM_CHECK_FILE],
+        )
+        .observe(obs.prom(&f), |p| {
+            p.after > 0.0 && p.delta >= p.requests_answered as f64
+        }),
+    );
+
+    Ok(checks)
+}
+
+/// The plan's summary files, derived from the raw files with the judge's own code:
+/// `(run-relative path, text)` pairs for the lab to write.
+pub fn summaries(run_dir: &Path) -> Vec<(String, String)> {
+    let f = Files::new(run_dir);
+    let obs = Observations::read(&f);
+    let show = |r: Result<String, Missing>| r.unwrap_or_else(|m| format!("absent ({m})"));
+    let mut out = Vec::new();
+
+    let wall = obs.wall_n100_us();
+    out.push((
+        WALL_CLOCK_FILE.to_string(),
+        format!(
+            "scenario=n100\nelapsed_ms={}\nlimit_ms={}\npass={}\n",
+            show(wall.clone().map(|us| format!("{:.3}", us as f64 / 1000.0))),
+            WALL_LIMIT_US / 1000,
+            wall.is_ok_and(|us| us <= WALL_LIMIT_US)
+        ),
+    ));
+
+    let mut scaling = String::new();
+    for (n, s) in &obs.scenarios {
+        let t = s.as_ref().map_err(Clone::clone).and_then(|s| {
+            s.throughput_per_sec
+                .ok_or_else(|| Missing("no wall-clock".into()))
+        });
+        scaling.push_str(&format!(
+            "tput_n{n}={}\n",
+            show(t.map(|t| format!("{t:.3}")))
+        ));
+    }
+    let (t1, t100) = (obs.tput(1), obs.tput(100));
+    scaling.push_str(&format!(
+        "pass={}\n",
+        matches!((&t1, &t100), (Ok(a), Ok(b)) if b >= a)
+    ));
+    out.push((SCALING_FILE.to_string(), scaling));
+
+    let agg = obs.aggregate();
+    let mut text = match &agg {
+        Ok(a) => {
+            let mut t = format!(
+                "grand_total={}\ntotal_errors={}\n",
+                a.grand_total, a.total_errors
+            );
+            for (k, v) in &a.per_tier {
+                t.push_str(&format!("errors_{k}={v}\n"));
+            }
+            t
+        }
+        Err(m) => format!("total_errors=absent ({m})\n"),
+    };
+    text.push_str(&format!(
+        "pass={}\n",
+        agg.is_ok_and(|a| a.total_errors == 0)
+    ));
+    out.push((AGGREGATE_FILE.to_string(), text));
+
+    let list = obs.ok_ids().and_then(|ids| list_obs(&f, &ids));
+    out.push((
+        LIST_FILE.to_string(),
+        match &list {
+            Ok(l) => format!(
+                "list_count={}\nexpected_min={}\nmissing={}\nduplicates={}\nunexpected={}\npages={}\ncomplete={}\nmissing_ids={}\nduplicate_ids={}\npaging_error={}\npass={}\n",
+                l.list_count,
+                l.expected_min,
+                l.missing,
+                l.duplicates,
+                l.unexpected,
+                l.pages,
+                l.complete,
+                l.missing_ids.join(","),
+                l.duplicate_ids.join(","),
+                l.paging_error.clone().unwrap_or_else(|| "-".into()).replace('\n', " "),
+                l.pass()
+            ),
+            Err(m) => format!("list_count=absent ({m})\npass=false\n"),
+        },
+    ));
+
+    let prom = obs.prom(&f);
+    out.push((
+        PROM_CHECK_FILE.to_string(),
+        match &prom {
+            Ok(p) => format!(
+                "metric={REQUESTS_METRIC}\nbefore={}\nafter={}\ndelta={}\nrequests_answered={}\npass={}\n",
+                p.before,
+                p.after,
+                p.delta,
+                p.requests_answered,
+                p.after > 0.0 && p.delta >= p.requests_answered as f64
+            ),
+            Err(m) => format!("metric={REQUESTS_METRIC}\nsum=absent ({m})\npass=false\n"),
+        },
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_line_round_trips_with_error_text() {
+        let l = WorkerLine {
+            id: plan_id(100, 7, 2),
+            status: Some(500),
+            latency_us: 1234,
+            outcome: "failed".into(),
+            send_offset_us: 5,
+            answer_offset_us: 1239,
+            error: Some("internal: injected fault error=x".into()),
+        };
+        assert_eq!(WorkerLine::parse("w", &l.to_line()), Ok(l.clone()));
+        let none = WorkerLine {
+            status: None,
+            error: None,
+            ..l
+        };
+        assert_eq!(WorkerLine::parse("w", &none.to_line()), Ok(none));
+    }
+
+    #[test]
+    fn missing_worker_file_counts_as_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Files::new(dir.path());
+        std::fs::create_dir_all(dir.path().join("scenario-n2")).unwrap();
+        let line = |w, b| WorkerLine {
+            id: plan_id(2, w, b),
+            status: Some(201),
+            latency_us: 10,
+            outcome: "ok".into(),
+            send_offset_us: 0,
+            answer_offset_us: 10,
+            error: None,
+        };
+        std::fs::write(
+            dir.path().join(worker_file(2, 1)),
+            worker_file_text(2, 1, &[line(1, 1), line(1, 1)]),
+        )
+        .unwrap();
+        let s = scenario(&f, 2, 2).unwrap();
+        assert_eq!(
+            (s.expected, s.ok, s.errors),
+            (4, 1, 3),
+            "a repeat is not ok twice"
+        );
+        assert_eq!(s.wall_us, None, "no scenario report, no wall-clock");
+    }
+}

@@ -1,0 +1,928 @@
+//! VAL11 — fleet rollout chaos: the judge.
+//!
+//! Every verdict is recomputed from the raw files the val11 lab wrote: HTTP records
+//! (status, body text), CLI transcripts (command line, exit code, stdout, stderr), list
+//! walks after restarts, per-operation records of the kill rounds, and the audit
+//! query's JSON output. The `*-check.txt` files the lab also writes are summaries
+//! derived from this judge and are never read back by it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{Files, JudgeError, Missing, Plan};
+use crate::check::{Check, CheckSpec};
+use crate::client::{PageRecord, PagingError, Recorded, Rollout, StuckScan};
+use crate::load::Outcome;
+
+/// The VAL11 plan: the ten plan checks and the three beyond the plan.
+pub const PLAN: Plan = Plan {
+    suite: "val11",
+    title: "VAL 11 — Fleet Rollout Chaos Test Pack",
+    checks: &[
+        ("VAL11-01", "Control-plane baseline reachable"),
+        ("VAL11-02", "CP kill -> client error"),
+        ("VAL11-03", "Data durability post-restart"),
+        ("VAL11-04", "Rapid restart resilience"),
+        ("VAL11-05", "Gate-wait plan survives CP restart"),
+        ("VAL11-06", "Device-unresponsive detection (stuck proxy)"),
+        ("VAL11-07", "Artifact corruption proxy: plan accepted"),
+        ("VAL11-08", "Artifact corruption proxy: rollback succeeds"),
+        ("VAL11-09", "Bulk cascade recovery"),
+        ("VAL11-10", "Chaos audit integrity"),
+        ("VAL11-11", "Acknowledged writes survive SIGKILL under load"),
+        (
+            "VAL11-12",
+            "Paused control-plane: client timeouts, then recovery",
+        ),
+        (
+            "VAL11-13",
+            "Restart under the CLI: clear error, retry applied once",
+        ),
+    ],
+    minimum: &["VAL11-01", "VAL11-02", "VAL11-03", "VAL11-05"],
+    judge,
+};
+
+/// Operator identity of every CLI call of the suite.
+pub const OPERATOR: &str = "val11-chaos-op";
+/// Plans created before the first kill, in creation order (plan inventory).
+pub const PRE_KILL_PLANS: &[&str] = &[
+    "val11-dur-1",
+    "val11-dur-2",
+    "val11-dur-3",
+    "val11-dur-4",
+    "val11-dur-5",
+    "val11-gate-1",
+    "val11-corrupt-1",
+    "val11-dev-1",
+    "val11-dev-2",
+    "val11-dev-3",
+];
+/// The device-unresponsive proxies.
+pub const DEV_PLANS: &[&str] = &["val11-dev-1", "val11-dev-2", "val11-dev-3"];
+/// The corrupt artifact of VAL11-07.
+pub const CORRUPT_ARTIFACT: &str = "corrupt://chaos/artifact@sha256:deadbeefcorrupt";
+/// The corrupt target-lock fingerprint of VAL11-07.
+pub const CORRUPT_FINGERPRINT: &str = "blake3:0000000000000000corruption";
+/// The plan VAL11-13 rolls back under a restart.
+pub const CLI_RESTART_PLAN: &str = "val11-cli-restart-1";
+/// Plan-ID prefix of the kill-round creates (`<prefix><round>-w<worker>-<n>`).
+pub const KILL_ID_PREFIX: &str = "val11-kr";
+/// Plan-ID prefix of the pause creates (`val11-pause-<phase>-<n>`).
+pub const PAUSE_ID_PREFIX: &str = "val11-pause-";
+
+/// The plan's minimum count of plans listed after the first restart (VAL11-03).
+pub const MIN_LIST_COUNT: usize = 10;
+/// The plan's minimum stuck count (VAL11-06).
+pub const MIN_STUCK: usize = 3;
+/// Slack allowed beyond a client timeout before a paused call counts as a hang, µs.
+pub const TIMEOUT_SLACK_US: u64 = 1_000_000;
+
+/// One client operation of the kill rounds or the pause scenario.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Op {
+    /// Plan ID for a create, `None` for other calls.
+    pub id: Option<String>,
+    /// Worker number (kill rounds), 0 otherwise.
+    pub worker: usize,
+    /// Start of the call relative to the scenario start, µs.
+    pub start_offset_us: u64,
+    /// The request as it happened.
+    pub rec: Recorded<Value>,
+}
+
+/// A list walk as written after a restart: every plan received, every page, and why
+/// paging stopped early, if it did.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ListEvidence {
+    /// True when paging reached the last page.
+    pub complete: bool,
+    /// Why paging stopped early.
+    pub error: Option<PagingError>,
+    /// Plans in the order received.
+    pub plans: Vec<Rollout>,
+    /// Pages in the order fetched.
+    pub pages: Vec<PageRecord>,
+}
+
+impl ListEvidence {
+    /// Plan IDs in the order received.
+    pub fn ids(&self) -> Vec<&str> {
+        self.plans.iter().map(Rollout::id).collect()
+    }
+
+    /// IDs returned more than once (including the one paging stopped on).
+    pub fn duplicates(&self) -> Vec<String> {
+        let mut seen = BTreeSet::new();
+        let mut dups: Vec<String> = self
+            .ids()
+            .into_iter()
+            .filter(|id| !seen.insert(*id))
+            .map(str::to_string)
+            .collect();
+        if let Some(PagingError::DuplicateId { id, .. }) = &self.error {
+            dups.push(id.clone());
+        }
+        dups
+    }
+}
+
+/// The parts of an HTTP text record (`METHOD path status=.. ...` + `body=...`).
+#[derive(Clone, Debug)]
+struct HttpText {
+    status: Option<u16>,
+    body: Option<String>,
+}
+
+/// Parses an HTTP text record written by the lab.
+fn http_text(f: &Files, rel: &str) -> Result<HttpText, Missing> {
+    let text = f.text(rel)?;
+    let first = text
+        .lines()
+        .next()
+        .ok_or_else(|| Missing(format!("{rel}: empty")))?;
+    let kv = super::Kv::parse(rel, first);
+    let code = kv.get("status")?;
+    let status = if code == "000" {
+        None
+    } else {
+        Some(
+            code.parse()
+                .map_err(|e| Missing(format!("{rel}: status={code}: {e}")))?,
+        )
+    };
+    let body = text
+        .lines()
+        .find_map(|l| l.strip_prefix("body="))
+        .map(str::to_string);
+    Ok(HttpText { status, body })
+}
+
+/// A CLI transcript (`CliRun::to_evidence`) parsed back.
+#[derive(Clone, Debug, Serialize)]
+struct CliText {
+    args: Vec<String>,
+    exit_code: Option<i32>,
+    timed_out: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl CliText {
+    /// Whether stdout or stderr contains `needle`, case-insensitively.
+    fn contains(&self, needle: &str) -> bool {
+        let n = needle.to_lowercase();
+        self.stdout.to_lowercase().contains(&n) || self.stderr.to_lowercase().contains(&n)
+    }
+
+    /// The value following `flag` on the command line.
+    fn arg(&self, flag: &str) -> Option<&str> {
+        let i = self.args.iter().position(|a| a == flag)?;
+        self.args.get(i + 1).map(String::as_str)
+    }
+
+    /// The first line of stderr (the CLI's error sentence).
+    fn error_line(&self) -> String {
+        self.stderr.lines().next().unwrap_or_default().to_string()
+    }
+}
+
+/// Parses a CLI transcript written with `CliRun::to_evidence` (header lines allowed).
+fn cli_text(f: &Files, rel: &str) -> Result<CliText, Missing> {
+    let text = f.text(rel)?;
+    let cmd = text
+        .lines()
+        .find(|l| l.starts_with("$ "))
+        .ok_or_else(|| Missing(format!("{rel}: no command line")))?;
+    let args: Vec<String> = cmd
+        .split_once(" autonomy ")
+        .map(|(_, a)| a.split_whitespace().map(str::to_string).collect())
+        .ok_or_else(|| Missing(format!("{rel}: command line names no autonomy call")))?;
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(str::trim)
+            .ok_or_else(|| Missing(format!("{rel}: no {k} line")))
+    };
+    let exit_code = match field("exit_code=")? {
+        "none" => None,
+        v => Some(
+            v.parse()
+                .map_err(|e| Missing(format!("{rel}: exit_code={v}: {e}")))?,
+        ),
+    };
+    let timed_out = field("timed_out=")? == "true";
+    let (_, rest) = text
+        .split_once("--- stdout ---\n")
+        .ok_or_else(|| Missing(format!("{rel}: no stdout section")))?;
+    let (stdout, stderr) = rest
+        .split_once("\n--- stderr ---\n")
+        .ok_or_else(|| Missing(format!("{rel}: no stderr section")))?;
+    Ok(CliText {
+        args,
+        exit_code,
+        timed_out,
+        stdout: stdout.trim().to_string(),
+        stderr: stderr.trim().to_string(),
+    })
+}
+
+/// A JSON HTTP record (`Recorded` serialised), with its body text parsed as `T`.
+fn http_json<T: serde::de::DeserializeOwned>(
+    f: &Files,
+    rel: &str,
+) -> Result<(Option<u16>, Option<T>), Missing> {
+    let rec: Recorded<Value> = f.json(rel)?;
+    let body = match rec.status {
+        Some(s) if (200..300).contains(&s) => Some(
+            serde_json::from_str(&rec.text)
+                .map_err(|e| Missing(format!("{rel}: body is not the expected JSON: {e}")))?,
+        ),
+        _ => None,
+    };
+    Ok((rec.status, body))
+}
+
+/// Audit events, as `audit query --output json` printed them.
+fn audit_events(f: &Files, rel: &str) -> Result<Vec<Value>, Missing> {
+    let v: Value = f.json(rel)?;
+    v.as_array()
+        .cloned()
+        .ok_or_else(|| Missing(format!("{rel}: not a JSON array")))
+}
+
+/// The check unless the lab recorded it as not run.
+fn unless_not_run(f: &Files, spec: CheckSpec, judge: impl FnOnce(CheckSpec) -> Check) -> Check {
+    match f.not_run(&spec) {
+        Some(c) => c,
+        None => judge(spec),
+    }
+}
+
+/// Judges a VAL11 run directory.
+pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
+    let f = Files::new(run_dir);
+    Ok(vec![
+        check_01(&f),
+        check_02(&f),
+        check_03(&f),
+        check_04(&f),
+        check_05(&f),
+        check_06(&f),
+        check_07(&f),
+        check_08(&f),
+        check_09(&f),
+        check_10(&f),
+        check_11(&f),
+        check_12(&f),
+        check_13(&f),
+    ])
+}
+
+/// VAL11-01: health 200 with status ok.
+fn check_01(f: &Files) -> Check {
+    let spec = CheckSpec::new(
+        "VAL11-01",
+        "Control-plane baseline reachable",
+        "GET /v1/health: HTTP 200 and status=ok",
+        &["val11-health.txt"],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs = http_text(f, "val11-health.txt").map(|h| {
+            let status = h
+                .body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<Value>(b).ok())
+                .and_then(|v| v["status"].as_str().map(str::to_string));
+            json!({"code": h.status, "status": status})
+        });
+        spec.observe(obs, |o| o["code"] == 200 && o["status"] == "ok")
+    })
+}
+
+/// VAL11-02: the CLI against a reaped control-plane exits non-zero with a connection error.
+fn check_02(f: &Files) -> Check {
+    let spec = CheckSpec::new(
+        "VAL11-02",
+        "CP kill -> client error",
+        "control-plane reaped before the call; exit code != 0; output contains `connection refused`, `dial` or `connect`",
+        &["val11-kill-client-error.txt"],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs = f.kv("val11-kill-client-error.txt").and_then(|kv| {
+            let reaped = kv.bool("cp_reaped")?;
+            let cli = cli_text(f, "val11-kill-client-error.txt")?;
+            let keyword = ["connection refused", "dial", "connect"]
+                .into_iter()
+                .find(|k| cli.contains(k));
+            Ok(json!({
+                "cp_reaped": reaped,
+                "exit_code": cli.exit_code,
+                "timed_out": cli.timed_out,
+                "has_connection_error": keyword.is_some(),
+                "keyword": keyword,
+                "error": cli.error_line(),
+            }))
+        });
+        spec.observe(obs, |o| {
+            o["cp_reaped"] == true
+                && o["timed_out"] == false
+                && o["exit_code"].as_i64().is_some_and(|c| c != 0)
+                && o["has_connection_error"] == true
+        })
+    })
+}
+
+/// The create codes of the pre-kill plans.
+fn created_codes(f: &Files) -> Result<BTreeMap<String, Option<u16>>, Missing> {
+    let rel = "val11-plans-created.txt";
+    let text = f.text(rel)?;
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let kv = super::Kv::parse(rel, line);
+        let code = kv.get("status")?;
+        out.insert(kv.get("id")?.to_string(), code.parse::<u16>().ok());
+    }
+    Ok(out)
+}
+
+/// VAL11-03: every pre-kill plan is listed after the first restart.
+fn check_03(f: &Files) -> Check {
+    let spec = CheckSpec::new(
+        "VAL11-03",
+        "Data durability post-restart",
+        "list_count >= 10 after the first restart, paging complete, and every pre-kill plan acknowledged with 2xx is listed",
+        &["val11-plans-created.txt", "val11-durability-list.json"],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs = created_codes(f).and_then(|codes| {
+            let list: ListEvidence = f.json("val11-durability-list.json")?;
+            let ids: BTreeSet<&str> = list.ids().into_iter().collect();
+            let acked: Vec<&String> = codes
+                .iter()
+                .filter(|(_, c)| c.is_some_and(|c| (200..300).contains(&c)))
+                .map(|(id, _)| id)
+                .collect();
+            let missing: Vec<&String> = acked
+                .iter()
+                .copied()
+                .filter(|id| !ids.contains(id.as_str()))
+                .collect();
+            Ok(json!({
+                "list_count": list.plans.len(),
+                "paging_complete": list.complete,
+                "acked_pre_kill": acked.len(),
+                "missing_acked": missing,
+            }))
+        });
+        spec.observe(obs, |o| {
+            o["list_count"]
+                .as_u64()
+                .is_some_and(|n| n >= MIN_LIST_COUNT as u64)
+                && o["paging_complete"] == true
+                && o["missing_acked"].as_array().is_some_and(Vec::is_empty)
+        })
+    })
+}
+
+/// VAL11-04: three more kill/restart cycles keep every plan; a new create answers 201.
+fn check_04(f: &Files) -> Check {
+    let spec = CheckSpec::new(
+        "VAL11-04",
+        "Rapid restart resilience",
+        "3 kill+restart cycles healthy; list_count_final >= list_count_before with no plan of the before-list missing; new_plan_code = 201",
+        &[
+            "val11-rapid-restart.txt",
+            "val11-rapid-restart-before.json",
+            "val11-rapid-restart-final.json",
+            "val11-post-chaos-create.txt",
+        ],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs = f.text("val11-rapid-restart.txt").and_then(|text| {
+            let healthy = text
+                .lines()
+                .filter(|l| l.starts_with("cycle="))
+                .filter(|l| l.split_whitespace().any(|t| t == "healthy=true"))
+                .count();
+            let before: ListEvidence = f.json("val11-rapid-restart-before.json")?;
+            let fin: ListEvidence = f.json("val11-rapid-restart-final.json")?;
+            let fin_ids: BTreeSet<&str> = fin.ids().into_iter().collect();
+            let missing: Vec<&str> = before
+                .ids()
+                .into_iter()
+                .filter(|id| !fin_ids.contains(id))
+                .collect();
+            let create = http_text(f, "val11-post-chaos-create.txt")?;
+            Ok(json!({
+                "healthy_restarts": healthy,
+                "list_count_before": before.plans.len(),
+                "list_count_final": fin.plans.len(),
+                "paging_complete": before.complete && fin.complete,
+                "missing_after_restarts": missing,
+                "new_plan_code": create.status,
+            }))
+        });
+        spec.observe(obs, |o| {
+            o["healthy_restarts"] == 3
+                && o["paging_complete"] == true
+                && o["list_count_final"].as_u64() >= o["list_count_before"].as_u64()
+                && o["missing_after_restarts"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty)
+                && o["new_plan_code"] == 201
+        })
+    })
+}
+
+/// VAL11-05: the gate plan is still `published` after the restart.
+fn check_05(f: &Files) -> Check {
+    let spec = CheckSpec::new(
+        "VAL11-05",
+        "Gate-wait plan survives CP restart",
+        "GET /v1/rollouts/val11-gate-1 after restart: HTTP 200, phase=published",
+        &["val11-gate-plan.json"],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs = http_json::<Rollout>(f, "val11-gate-plan.json").map(|(code, r)| {
+            json!({
+                "code": code,
+                "id": r.as_ref().map(|r| r.id().to_string()),
+                "phase": r.as_ref().map(|r| r.phase.clone()),
+            })
+        });
+        spec.observe(obs, |o| {
+            o["code"] == 200 && o["id"] == "val11-gate-1" && o["phase"] == "published"
+        })
+    })
+}
+
+/// VAL11-06: the stuck scan lists at least three plans, the dev plans among them, each diagnosed.
+fn check_06(f: &Files) -> Check {
+    let spec = CheckSpec::new(
+        "VAL11-06",
+        "Device-unresponsive detection (stuck proxy)",
+        "stuck_count >= 3, val11-dev-{1..3} all stuck, every stuck entry has a non-empty diagnosis",
+        &["val11-stuck-wait.txt", "val11-scan-stuck.json"],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs = http_json::<StuckScan>(f, "val11-scan-stuck.json").and_then(|(code, scan)| {
+            let scan = scan.ok_or_else(|| {
+                Missing(format!(
+                    "val11-scan-stuck.json: stuck scan answered {code:?}"
+                ))
+            })?;
+            let stuck_ids: BTreeSet<&str> = scan.stuck.iter().map(|e| e.id.as_str()).collect();
+            let dev_stuck: Vec<&str> = DEV_PLANS
+                .iter()
+                .copied()
+                .filter(|d| stuck_ids.contains(d))
+                .collect();
+            let empty: Vec<&str> = scan
+                .stuck
+                .iter()
+                .filter(|e| e.diagnosis.trim().is_empty())
+                .map(|e| e.id.as_str())
+                .collect();
+            Ok(json!({
+                "stuck_count": scan.stuck.len(),
+                "reported_stuck_count": scan.stuck_count,
+                "dev_stuck": dev_stuck,
+                "diagnosis_ok": empty.is_empty(),
+                "empty_diagnosis": empty,
+            }))
+        });
+        spec.observe(obs, |o| {
+            o["stuck_count"]
+                .as_u64()
+                .is_some_and(|n| n >= MIN_STUCK as u64)
+                && o["stuck_count"] == o["reported_stuck_count"]
+                && o["dev_stuck"]
+                    .as_array()
+                    .is_some_and(|a| a.len() == DEV_PLANS.len())
+                && o["diagnosis_ok"] == true
+        })
+    })
+}
+
+/// VAL11-07: the corrupt-artifact plan is accepted and readable, its spec verbatim.
+fn check_07(f: &Files) -> Check {
+    let spec = CheckSpec::new(
+        "VAL11-07",
+        "Artifact corruption proxy: plan accepted",
+        "create_code = 201; GET: HTTP 200 with plan.metadata.id = val11-corrupt-1 and the artifact_ref stored verbatim",
+        &["val11-corrupt-plan-create.txt", "val11-corrupt-plan.json"],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs = http_text(f, "val11-corrupt-plan-create.txt").and_then(|c| {
+            let (code, r) = http_json::<Rollout>(f, "val11-corrupt-plan.json")?;
+            Ok(json!({
+                "create_code": c.status,
+                "get_code": code,
+                "get_id": r.as_ref().map(|r| r.id().to_string()),
+                "artifact_ref": r.as_ref().and_then(|r| r.plan.spec["artifact_ref"].as_str().map(str::to_string)),
+            }))
+        });
+        spec.observe(obs, |o| {
+            o["create_code"] == 201
+                && o["get_code"] == 200
+                && o["get_id"] == "val11-corrupt-1"
+                && o["artifact_ref"] == CORRUPT_ARTIFACT
+        })
+    })
+}
+
+/// Exit code and outcome of a successful rollback CLI call.
+fn cli_success(cli: &CliText) -> bool {
+    cli.exit_code == Some(0) && !cli.timed_out && cli.contains("outcome=success")
+}
+
+/// VAL11-08: the rollback of the corrupt plan succeeds through the CLI.
+fn check_08(f: &Files) -> Check {
+    let spec = CheckSpec::new(
+        "VAL11-08",
+        "Artifact corruption proxy: rollback succeeds",
+        "`autonomy rollback execute --strategy rollback` on val11-corrupt-1: exit code 0 and outcome=success",
+        &["val11-execute-rollback-corrupt.txt"],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs = cli_text(f, "val11-execute-rollback-corrupt.txt").map(|c| {
+            json!({
+                "exit_code": c.exit_code,
+                "outcome_success": cli_success(&c),
+                "stdout": c.stdout,
+                "error": c.error_line(),
+            })
+        });
+        spec.observe(obs, |o| o["exit_code"] == 0 && o["outcome_success"] == true)
+    })
+}
+
+/// VAL11-09: the three cascade retries succeed.
+fn check_09(f: &Files) -> Check {
+    let files: Vec<String> = (1..=DEV_PLANS.len())
+        .map(|n| format!("cascade/execute-retry-dev-{n}.txt"))
+        .collect();
+    let refs: Vec<&str> = files.iter().map(String::as_str).collect();
+    let spec = CheckSpec::new(
+        "VAL11-09",
+        "Bulk cascade recovery",
+        "cascade_ok = 3, cascade_fail = 0 (each retry exits 0 with outcome=success)",
+        &refs,
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs: Result<Value, Missing> = (|| {
+            let mut ok = 0;
+            let mut fail = Vec::new();
+            for rel in &files {
+                let c = cli_text(f, rel)?;
+                if cli_success(&c) {
+                    ok += 1;
+                } else {
+                    fail.push(
+                        json!({"file": rel, "exit_code": c.exit_code, "error": c.error_line()}),
+                    );
+                }
+            }
+            Ok(json!({"cascade_ok": ok, "cascade_fail": fail.len(), "failures": fail}))
+        })();
+        spec.observe(obs, |o| o["cascade_ok"] == 3 && o["cascade_fail"] == 0)
+    })
+}
+
+/// VAL11-10: the audit store holds this session's successful rollback events.
+fn check_10(f: &Files) -> Check {
+    let spec = CheckSpec::new(
+        "VAL11-10",
+        "Chaos audit integrity",
+        "audit query exits 0; >= 1 rollback.executed event with outcome=success, actor val11-chaos-op, ts >= the session start",
+        &["val11-audit-query.txt", "val11-audit-executed.json"],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs = cli_text(f, "val11-audit-query.txt").and_then(|cli| {
+            let start = cli
+                .arg("--start-time")
+                .ok_or_else(|| Missing("val11-audit-query.txt: no --start-time".into()))?
+                .to_string();
+            let start_t = chrono::DateTime::parse_from_rfc3339(&start).map_err(|e| {
+                Missing(format!("val11-audit-query.txt: --start-time {start}: {e}"))
+            })?;
+            let events = audit_events(f, "val11-audit-executed.json")?;
+            let in_scope = |e: &&Value| {
+                e["event_type"] == "rollback.executed"
+                    && e["actor"] == OPERATOR
+                    && e["ts"]
+                        .as_str()
+                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                        .is_some_and(|t| t >= start_t)
+            };
+            let scoped: Vec<&Value> = events.iter().filter(in_scope).collect();
+            let success = scoped.iter().filter(|e| e["outcome"] == "success").count();
+            Ok(json!({
+                "query_exit_code": cli.exit_code,
+                "start_time": start,
+                "events": events.len(),
+                "in_scope": scoped.len(),
+                "success_in_scope": success,
+            }))
+        });
+        spec.observe(obs, |o| {
+            o["query_exit_code"] == 0 && o["success_in_scope"].as_u64().is_some_and(|n| n >= 1)
+        })
+    })
+}
+
+/// Whether a status is 2xx.
+fn is_2xx(s: Option<u16>) -> bool {
+    s.is_some_and(|s| (200..300).contains(&s))
+}
+
+/// One kill round judged: the set check of Jepsen.
+fn judge_round(f: &Files, round: usize) -> Result<Value, Missing> {
+    let ops_rel = format!("kill-rounds/round-{round}-ops.json");
+    let list_rel = format!("kill-rounds/round-{round}-list.json");
+    let kill_rel = format!("kill-rounds/round-{round}-kill.txt");
+    let kill = f.kv(&kill_rel)?;
+    let kill_at_ms = kill.u64("kill_at_ms")?;
+    let seed = kill.get("seed")?.to_string();
+    let ops: Vec<Op> = f.json(&ops_rel)?;
+    let list: ListEvidence = f.json(&list_rel)?;
+    let prefix = format!("{KILL_ID_PREFIX}{round}-");
+    let present: BTreeSet<&str> = list
+        .ids()
+        .into_iter()
+        .filter(|id| id.starts_with(&prefix))
+        .collect();
+    let mut by_id: BTreeMap<&str, Outcome> = BTreeMap::new();
+    let mut attempted_twice = Vec::new();
+    for op in &ops {
+        let Some(id) = op.id.as_deref() else { continue };
+        // Classify from the raw status, not the recorded class: a 2xx is an acknowledgement.
+        let o = if is_2xx(op.rec.status) {
+            Outcome::Ok
+        } else if op.rec.status.is_some() {
+            Outcome::Failed
+        } else {
+            op.rec.outcome
+        };
+        if by_id.insert(id, o).is_some() {
+            attempted_twice.push(id.to_string());
+        }
+    }
+    let acked: Vec<&str> = by_id
+        .iter()
+        .filter(|(_, o)| **o == Outcome::Ok)
+        .map(|(id, _)| *id)
+        .collect();
+    let lost: Vec<&str> = acked
+        .iter()
+        .copied()
+        .filter(|id| !present.contains(id))
+        .collect();
+    let indet: Vec<&str> = by_id
+        .iter()
+        .filter(|(_, o)| **o == Outcome::Indeterminate)
+        .map(|(id, _)| *id)
+        .collect();
+    let indet_present = indet.iter().filter(|id| present.contains(*id)).count();
+    // Present but never attempted, or answered with a definite failure: a phantom write.
+    let unexpected: Vec<&str> = present
+        .iter()
+        .copied()
+        .filter(|id| by_id.get(id).is_none_or(|o| *o == Outcome::Failed))
+        .collect();
+    let duplicates = list.duplicates();
+    Ok(json!({
+        "round": round,
+        "seed": seed,
+        "kill_at_ms": kill_at_ms,
+        "attempted": by_id.len(),
+        "acked": acked.len(),
+        "failed": by_id.values().filter(|o| **o == Outcome::Failed).count(),
+        "indeterminate": indet.len(),
+        "indeterminate_present": indet_present,
+        "indeterminate_absent": indet.len() - indet_present,
+        "present": present.len(),
+        "lost": lost,
+        "unexpected": unexpected,
+        "duplicates": duplicates,
+        "ids_attempted_twice": attempted_twice,
+        "paging_complete": list.complete,
+        "interrupted": by_id.values().any(|o| *o != Outcome::Ok),
+    }))
+}
+
+/// VAL11-11: every acknowledged create survives a SIGKILL at a random instant.
+fn check_11(f: &Files) -> Check {
+    let base = CheckSpec::new(
+        "VAL11-11",
+        "Acknowledged writes survive SIGKILL under load",
+        "every round: >= 1 create acknowledged and the load interrupted by the kill; after restart every 2xx-acknowledged plan is listed, no phantom (failed or unattempted) plan, no duplicate, paging complete; indeterminate creates are reported",
+        &["val11-kill-rounds.txt"],
+    );
+    unless_not_run(f, base, |base| {
+        let rounds = f
+            .kv("val11-kill-rounds.txt")
+            .and_then(|kv| kv.u64("rounds"));
+        let rounds = match rounds {
+            Ok(r) => r as usize,
+            Err(m) => return base.fail_unobserved(m.to_string()),
+        };
+        let mut files = Vec::new();
+        for r in 1..=rounds {
+            for kind in ["ops.json", "list.json", "kill.txt"] {
+                files.push(format!("kill-rounds/round-{r}-{kind}"));
+            }
+        }
+        let spec = base.with_evidence(files);
+        let obs: Result<Value, Missing> = (|| {
+            if rounds == 0 {
+                return Err(Missing(
+                    "val11-kill-rounds.txt: rounds=0, nothing was killed".into(),
+                ));
+            }
+            let per: Vec<Value> = (1..=rounds)
+                .map(|r| judge_round(f, r))
+                .collect::<Result<_, _>>()?;
+            let sum = |k: &str| per.iter().map(|v| v[k].as_u64().unwrap_or(0)).sum::<u64>();
+            let len = |k: &str| {
+                per.iter()
+                    .map(|v| v[k].as_array().map_or(0, Vec::len) as u64)
+                    .sum::<u64>()
+            };
+            Ok(json!({
+                "rounds": rounds,
+                "acked": sum("acked"),
+                "lost": len("lost"),
+                "unexpected": len("unexpected"),
+                "duplicates": len("duplicates"),
+                "indeterminate": sum("indeterminate"),
+                "indeterminate_present": sum("indeterminate_present"),
+                "per_round": per,
+            }))
+        })();
+        spec.observe(obs, |o| {
+            o["lost"] == 0
+                && o["unexpected"] == 0
+                && o["duplicates"] == 0
+                && o["per_round"].as_array().is_some_and(|a| {
+                    a.iter().all(|r| {
+                        r["acked"].as_u64().is_some_and(|n| n >= 1)
+                            && r["interrupted"] == true
+                            && r["paging_complete"] == true
+                            && r["ids_attempted_twice"]
+                                .as_array()
+                                .is_some_and(Vec::is_empty)
+                    })
+                })
+        })
+    })
+}
+
+/// Whether an error text names a timeout.
+fn is_timeout_error(e: Option<&str>) -> bool {
+    e.is_some_and(|e| {
+        let e = e.to_lowercase();
+        e.contains("timed out") || e.contains("timeout")
+    })
+}
+
+/// VAL11-12: calls to a paused control-plane time out cleanly; after SIGCONT all works, nothing lost.
+fn check_12(f: &Files) -> Check {
+    let spec = CheckSpec::new(
+        "VAL11-12",
+        "Paused control-plane: client timeouts, then recovery",
+        "while SIGSTOPped: every call indeterminate with a timeout error within client_timeout + 1 s; after SIGCONT: every call 2xx; every 2xx-acknowledged create listed; indeterminate creates reported",
+        &[
+            "val11-pause.txt",
+            "pause/before.json",
+            "pause/during.json",
+            "pause/after.json",
+            "pause/list.json",
+        ],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs: Result<Value, Missing> = (|| {
+            let timeout_ms = f.kv("val11-pause.txt")?.u64("client_timeout_ms")?;
+            let before: Vec<Op> = f.json("pause/before.json")?;
+            let during: Vec<Op> = f.json("pause/during.json")?;
+            let after: Vec<Op> = f.json("pause/after.json")?;
+            let list: ListEvidence = f.json("pause/list.json")?;
+            let ids: BTreeSet<&str> = list.ids().into_iter().collect();
+            let limit_us = timeout_ms * 1000 + TIMEOUT_SLACK_US;
+            let clean_timeouts = during
+                .iter()
+                .filter(|o| {
+                    o.rec.status.is_none()
+                        && o.rec.outcome == Outcome::Indeterminate
+                        && is_timeout_error(o.rec.error.as_deref())
+                        && o.rec.latency_us <= limit_us
+                })
+                .count();
+            let max_during_us = during.iter().map(|o| o.rec.latency_us).max();
+            let after_ok = after.iter().filter(|o| is_2xx(o.rec.status)).count();
+            let acked: Vec<&str> = before
+                .iter()
+                .chain(after.iter())
+                .filter(|o| is_2xx(o.rec.status))
+                .filter_map(|o| o.id.as_deref())
+                .collect();
+            let lost: Vec<&str> = acked
+                .iter()
+                .copied()
+                .filter(|id| !ids.contains(id))
+                .collect();
+            let during_creates: Vec<&str> = during.iter().filter_map(|o| o.id.as_deref()).collect();
+            let during_present = during_creates.iter().filter(|id| ids.contains(*id)).count();
+            Ok(json!({
+                "client_timeout_ms": timeout_ms,
+                "during_calls": during.len(),
+                "during_clean_timeouts": clean_timeouts,
+                "during_max_latency_us": max_during_us,
+                "during_errors": during.iter().map(|o| o.rec.error.clone()).collect::<BTreeSet<_>>(),
+                "after_calls": after.len(),
+                "after_ok": after_ok,
+                "before_ok": before.iter().filter(|o| is_2xx(o.rec.status)).count(),
+                "before_calls": before.len(),
+                "acked": acked.len(),
+                "lost": lost,
+                "indeterminate_creates": during_creates.len(),
+                "indeterminate_present": during_present,
+                "duplicates": list.duplicates(),
+                "paging_complete": list.complete,
+            }))
+        })();
+        spec.observe(obs, |o| {
+            o["during_calls"].as_u64().is_some_and(|n| n >= 1)
+                && o["during_clean_timeouts"] == o["during_calls"]
+                && o["after_calls"].as_u64().is_some_and(|n| n >= 1)
+                && o["after_ok"] == o["after_calls"]
+                && o["before_ok"] == o["before_calls"]
+                && o["lost"].as_array().is_some_and(Vec::is_empty)
+                && o["duplicates"].as_array().is_some_and(Vec::is_empty)
+                && o["paging_complete"] == true
+        })
+    })
+}
+
+/// VAL11-13: a CLI call cut by a kill fails clearly; the retry after restart applies once.
+fn check_13(f: &Files) -> Check {
+    let spec = CheckSpec::new(
+        "VAL11-13",
+        "Restart under the CLI: clear error, retry applied once",
+        "request reached the server before the kill; cut call exits != 0 on its own (no harness timeout) with an `error:` line; retry exits 0 with outcome=success; audit shows exactly 1 rollback.executed for the plan since the first call; plan attempts = 1",
+        &[
+            "val11-cli-restart.txt",
+            "cli-restart/execute-killed.txt",
+            "cli-restart/execute-retry.txt",
+            "cli-restart/audit-query.txt",
+            "cli-restart/audit.json",
+            "cli-restart/plan-after.json",
+        ],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs: Result<Value, Missing> = (|| {
+            let queued = f.kv("val11-cli-restart.txt")?.u64("request_queued_bytes")?;
+            let cut = cli_text(f, "cli-restart/execute-killed.txt")?;
+            let retry = cli_text(f, "cli-restart/execute-retry.txt")?;
+            let query = cli_text(f, "cli-restart/audit-query.txt")?;
+            let events = audit_events(f, "cli-restart/audit.json")?;
+            let for_plan: Vec<&Value> = events
+                .iter()
+                .filter(|e| {
+                    e["event_type"] == "rollback.executed" && e["resource"] == CLI_RESTART_PLAN
+                })
+                .collect();
+            let (code, plan) = http_json::<Rollout>(f, "cli-restart/plan-after.json")?;
+            Ok(json!({
+                "request_queued_bytes": queued,
+                "cut_exit_code": cut.exit_code,
+                "cut_timed_out": cut.timed_out,
+                "cut_error": cut.error_line(),
+                "retry_exit_code": retry.exit_code,
+                "retry_success": cli_success(&retry),
+                "audit_query_exit_code": query.exit_code,
+                "rollback_executed_events": for_plan.len(),
+                "rollback_executed_success": for_plan.iter().filter(|e| e["outcome"] == "success").count(),
+                "plan_code": code,
+                "plan_attempts": plan.as_ref().map(|p| p.attempts),
+            }))
+        })();
+        spec.observe(obs, |o| {
+            o["request_queued_bytes"].as_u64().is_some_and(|n| n > 0)
+                && o["cut_exit_code"].as_i64().is_some_and(|c| c != 0)
+                && o["cut_timed_out"] == false
+                && o["cut_error"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with("error:"))
+                && o["retry_success"] == true
+                && o["audit_query_exit_code"] == 0
+                && o["rollback_executed_events"] == 1
+                && o["rollback_executed_success"] == 1
+                && o["plan_attempts"] == 1
+        })
+    })
+}

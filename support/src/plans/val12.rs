@@ -1,0 +1,450 @@
+//! VAL12 — fleet rollout soak. The judge reads a soak directory (the plan's layout,
+//! written by the `soak` program of package `val12`) and recomputes every observation
+//! from the rounds' raw files: create codes from `plans-created.txt`, latencies from
+//! `create-times.txt`, scan validity from `stuck-scan.json`, recoveries from
+//! `recovery.txt`. Only health, restarts and the paged plan count are taken from
+//! `round-summary.json`, because no other file records them.
+//!
+//! Verification times follow the plan; in a time-compressed soak-lite the checkpoint
+//! days and the VAL12-09 target scale with `CALENDAR_SCALE = duration / 30 days`
+//! (from `config.env`). A check whose time has not come is FAIL ("not due"), never PASS.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Files, JudgeError, Missing, Plan};
+use crate::check::{Check, CheckSpec};
+use crate::stats;
+
+/// The VAL12 plan.
+pub const PLAN: Plan = Plan {
+    suite: "val12",
+    title: "VAL 12 — Fleet Rollout 30-Day Soak",
+    checks: &[
+        ("VAL12-01", "Framework provisioned"),
+        ("VAL12-02", "Initial workload round"),
+        ("VAL12-03", "Fleet target reached"),
+        ("VAL12-04", "P99 latency baseline"),
+        ("VAL12-05", "Stuck detection operational"),
+        ("VAL12-06", "7-day rollback rate >= 99%"),
+        ("VAL12-07", "P99 latency maintained at 7 days"),
+        ("VAL12-08", "CP availability >= 99.9%"),
+        ("VAL12-09", "Total plans created >= 4,000"),
+        ("VAL12-10", "30-day aggregate rollback rate >= 99%"),
+    ],
+    minimum: &["VAL12-03", "VAL12-10"],
+    judge,
+};
+
+/// p99 create budget, ms.
+pub const P99_LIMIT_MS: f64 = 500.0;
+/// Setup's start budget, ms.
+pub const START_LIMIT_MS: u64 = 10_000;
+/// Rollback success rate required.
+pub const RATE_MIN: f64 = 0.990;
+/// Uptime required, percent.
+pub const UPTIME_MIN: f64 = 99.9;
+/// VAL12-09 target over 30 days.
+pub const CREATES_TARGET_30D: f64 = 4000.0;
+
+/// One round as the judge sees it.
+#[derive(Debug)]
+struct Round {
+    rel: String,
+    index: u64,
+    summary: Option<Value>,
+    sim_elapsed_s: f64,
+}
+
+/// Soak settings the judge needs from `config.env`.
+#[derive(Debug)]
+struct Cfg {
+    interval_s: f64,
+    day_s: f64,
+    scale: f64,
+    duration_days: f64,
+    creates_per_round: u64,
+}
+
+/// Reads the settings.
+fn cfg(f: &Files) -> Result<Cfg, Missing> {
+    let kv = f.kv("config.env")?;
+    Ok(Cfg {
+        interval_s: kv.f64("ROUND_INTERVAL_S")?,
+        day_s: kv.f64("DAY_S")?,
+        scale: kv.f64("CALENDAR_SCALE")?,
+        duration_days: kv.f64("DURATION_DAYS")?,
+        creates_per_round: kv.u64("CREATES_PER_ROUND")?,
+    })
+}
+
+/// Every round directory under `rounds/`, sorted by round number.
+fn rounds(dir: &Path) -> Vec<Round> {
+    let mut out = Vec::new();
+    let Ok(days) = std::fs::read_dir(dir.join("rounds")) else {
+        return out;
+    };
+    for day in days.flatten() {
+        let Ok(rs) = std::fs::read_dir(day.path()) else {
+            continue;
+        };
+        for r in rs.flatten() {
+            let name = r.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("round-") {
+                continue;
+            }
+            let rel = format!("rounds/{}/{name}", day.file_name().to_string_lossy());
+            let summary: Option<Value> = std::fs::read_to_string(r.path().join("round-summary.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+            let index = summary.as_ref().and_then(|s| s["round"].as_u64()).unwrap_or(0);
+            let sim_elapsed_s = summary
+                .as_ref()
+                .and_then(|s| s["sim_elapsed_s"].as_f64())
+                .unwrap_or(f64::INFINITY);
+            out.push(Round {
+                rel,
+                index,
+                summary,
+                sim_elapsed_s,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.index.cmp(&b.index).then(a.rel.cmp(&b.rel)));
+    out
+}
+
+/// `(ok, errors)` of a round's creates, from `plans-created.txt` (`ID CODE` lines).
+fn creates(f: &Files, r: &Round) -> Result<(u64, u64), Missing> {
+    let rel = format!("{}/plans-created.txt", r.rel);
+    let text = f.text(&rel)?;
+    let (mut ok, mut err) = (0, 0);
+    for l in text.lines().filter(|l| !l.trim().is_empty()) {
+        match l.split_whitespace().nth(1) {
+            Some("200") | Some("201") => ok += 1,
+            Some(_) => err += 1,
+            None => return Err(Missing(format!("{rel}: line {l:?} has no code"))),
+        }
+    }
+    Ok((ok, err))
+}
+
+/// A round's create latencies in µs, from `create-times.txt` (seconds per line).
+fn latencies_us(f: &Files, r: &Round) -> Result<Vec<u64>, Missing> {
+    let rel = format!("{}/create-times.txt", r.rel);
+    f.text(&rel)?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(|s| (s * 1e6).round() as u64)
+                .ok_or_else(|| Missing(format!("{rel}: {l:?} is not a latency")))
+        })
+        .collect()
+}
+
+/// `(ok, fail)` of a round's recoveries, from `recovery.txt`.
+fn recoveries(f: &Files, r: &Round) -> Result<(u64, u64), Missing> {
+    let rel = format!("{}/recovery.txt", r.rel);
+    let text = f.text(&rel)?;
+    let (mut ok, mut fail) = (0, 0);
+    for l in text.lines().filter(|l| !l.trim().is_empty()) {
+        if l.split_whitespace().any(|t| t == "outcome=success") {
+            ok += 1;
+        } else {
+            fail += 1;
+        }
+    }
+    Ok((ok, fail))
+}
+
+/// Whether a round's stuck scan answered 200 with a valid payload.
+fn scan_ok(f: &Files, r: &Round) -> bool {
+    let code_ok = r
+        .summary
+        .as_ref()
+        .is_some_and(|s| s["scan_http_code"].as_str() == Some("200"));
+    let body: Option<Value> = f.json(&format!("{}/stuck-scan.json", r.rel)).ok();
+    let valid = body.is_some_and(|b| {
+        match (b["stuck_count"].as_u64(), b["stuck"].as_array()) {
+            (Some(n), Some(list)) => n as usize == list.len(),
+            _ => false,
+        }
+    });
+    code_ok && valid
+}
+
+/// Healthy: `health = ok`, not restarted, no round errors, process measured.
+fn healthy(r: &Round) -> bool {
+    r.summary.as_ref().is_some_and(|s| {
+        s["health"] == "ok"
+            && s["restarted"] == false
+            && s["errors"].as_array().is_some_and(|e| e.is_empty())
+            && s["rss_kb"].is_u64()
+            && s["open_fds"].is_u64()
+    })
+}
+
+/// The round with number `n`.
+fn round_n(rs: &[Round], n: u64) -> Result<&Round, Missing> {
+    rs.iter()
+        .find(|r| r.index == n)
+        .ok_or_else(|| Missing(format!("no round {n} in rounds/ (soak has {} rounds)", rs.len())))
+}
+
+/// Recovery totals of a set of rounds.
+#[derive(Debug, Serialize)]
+struct RateObs {
+    attempts: u64,
+    ok: u64,
+    fail: u64,
+    rate: Option<f64>,
+    rounds: usize,
+}
+
+/// Recovery totals over `rs`.
+fn rate(f: &Files, rs: &[&Round]) -> Result<RateObs, Missing> {
+    let (mut ok, mut fail) = (0, 0);
+    for r in rs {
+        let (o, x) = recoveries(f, r)?;
+        ok += o;
+        fail += x;
+    }
+    let attempts = ok + fail;
+    Ok(RateObs {
+        attempts,
+        ok,
+        fail,
+        rate: (attempts > 0).then(|| ok as f64 / attempts as f64),
+        rounds: rs.len(),
+    })
+}
+
+/// Judges a VAL12 soak directory.
+pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
+    let f = Files::new(dir);
+    let rs = rounds(dir);
+    let cfg = cfg(&f);
+    let last = rs.iter().map(|r| r.index).max().unwrap_or(0);
+    let mut out = Vec::new();
+
+    out.push(
+        CheckSpec::new(
+            "VAL12-01",
+            "Framework provisioned",
+            "setup status=ok, GET /v1/health = 200, start_ms <= 10000",
+            &["setup-summary.txt"],
+        )
+        .observe(
+            f.kv("setup-summary.txt").and_then(|kv| {
+                Ok(serde_json::json!({
+                    "status": kv.get("status")?,
+                    "health_code": kv.get("health_code")?,
+                    "start_ms": kv.u64("start_ms").ok(),
+                }))
+            }),
+            |v| {
+                v["status"] == "ok"
+                    && v["health_code"] == "200"
+                    && v["start_ms"].as_u64().is_some_and(|ms| ms <= START_LIMIT_MS)
+            },
+        ),
+    );
+
+    let r1 = round_n(&rs, 1);
+    let ev1 = |file: &str| r1.as_ref().map(|r| vec![format!("{}/{file}", r.rel)]).unwrap_or_default();
+    out.push(
+        CheckSpec::new("VAL12-02", "Initial workload round", "round 1: create_errors = 0 and ok = 10", &[])
+            .with_evidence(ev1("plans-created.txt"))
+            .observe(
+                r1.clone().and_then(|r| creates(&f, r)).map(|(ok, errors)| {
+                    serde_json::json!({"ok": ok, "create_errors": errors})
+                }),
+                |v| v["create_errors"] == 0 && v["ok"] == 10,
+            ),
+    );
+
+    let r10 = round_n(&rs, 10);
+    out.push(
+        CheckSpec::new("VAL12-03", "Fleet target reached", "round 10: paginated plan_count >= 100", &[])
+            .with_evidence(r10.as_ref().map(|r| vec![format!("{}/round-summary.json", r.rel)]).unwrap_or_default())
+            .observe(
+                r10.clone().and_then(|r| {
+                    r.summary
+                        .as_ref()
+                        .and_then(|s| s["plan_count"].as_u64())
+                        .ok_or_else(|| Missing(format!("{}/round-summary.json: no plan_count", r.rel)))
+                }),
+                |c| *c >= 100,
+            ),
+    );
+
+    out.push(
+        CheckSpec::new("VAL12-04", "P99 latency baseline", "round 1: nearest-rank p99_ms <= 500", &[])
+            .with_evidence(ev1("create-times.txt"))
+            .observe(
+                r1.clone().and_then(|r| latencies_us(&f, r)).and_then(|l| {
+                    stats::nearest_rank(&l, 99.0)
+                        .map(|us| us as f64 / 1000.0)
+                        .ok_or_else(|| Missing("round 1 create-times.txt: no samples".into()))
+                }),
+                |p| *p <= P99_LIMIT_MS,
+            ),
+    );
+
+    // A missing round number counts as a failed scan: that round scanned nothing.
+    let scan = (|| -> Result<Value, Missing> {
+        if rs.is_empty() {
+            return Err(Missing("rounds/: no rounds".into()));
+        }
+        let bad: Vec<u64> = rs.iter().filter(|r| !scan_ok(&f, r)).map(|r| r.index).collect();
+        let missing = last.saturating_sub(rs.iter().filter(|r| r.index > 0).count() as u64);
+        Ok(serde_json::json!({"rounds": last, "scan_failures": bad.len() as u64 + missing,
+                              "failed_rounds": bad.iter().take(20).collect::<Vec<_>>()}))
+    })();
+    out.push(
+        CheckSpec::new(
+            "VAL12-05",
+            "Stuck detection operational",
+            "every round: scan_http_code = 200 and a valid stuck-scan payload",
+            &["rounds/*/round-*/stuck-scan.json"],
+        )
+        .observe(scan, |v| v["scan_failures"] == 0),
+    );
+
+    // Checkpoint windows: the rounds whose simulated time is before day 7 (scaled).
+    let window = |c: &Cfg, day: f64| -> Result<(f64, Vec<&Round>), Missing> {
+        let end = day * c.day_s * c.scale;
+        let covered = last as f64 * c.interval_s;
+        if covered + 1e-6 < end {
+            return Err(Missing(format!(
+                "not due: the rounds cover {:.2} simulated days, the checkpoint is at {:.2}",
+                covered / c.day_s,
+                end / c.day_s
+            )));
+        }
+        Ok((end, rs.iter().filter(|r| r.sim_elapsed_s < end).collect()))
+    };
+    let cp7 = "checkpoints/checkpoint-7d.json";
+    let cp7_present = || -> Result<(), Missing> {
+        if f.exists(cp7) {
+            Ok(())
+        } else {
+            Err(Missing(format!("{cp7}: the 7-day checkpoint report was not written")))
+        }
+    };
+    let w7 = cfg.as_ref().map_err(Clone::clone).and_then(|c| window(c, 7.0));
+    out.push(
+        CheckSpec::new(
+            "VAL12-06",
+            "7-day rollback rate >= 99%",
+            "recovery_attempts_7d > 0 and rollback_rate_7d >= 0.990",
+            &[cp7, "rounds/*/round-*/recovery.txt"],
+        )
+        .observe(
+            w7.clone().and_then(|(_, w)| {
+                cp7_present()?;
+                rate(&f, &w)
+            }),
+            |o| o.attempts > 0 && o.rate.is_some_and(|r| r >= RATE_MIN),
+        ),
+    );
+    out.push(
+        CheckSpec::new(
+            "VAL12-07",
+            "P99 latency maintained at 7 days",
+            "p99_ms_7d (nearest rank over every create of days 1-7) <= 500",
+            &[cp7, "rounds/*/round-*/create-times.txt"],
+        )
+        .observe(
+            w7.and_then(|(_, w)| {
+                cp7_present()?;
+                let mut all = Vec::new();
+                for r in &w {
+                    all.extend(latencies_us(&f, r)?);
+                }
+                stats::nearest_rank(&all, 99.0)
+                    .map(|us| us as f64 / 1000.0)
+                    .ok_or_else(|| Missing("days 1-7: no create latencies".into()))
+            }),
+            |p| *p <= P99_LIMIT_MS,
+        ),
+    );
+
+    // Day 30 (scaled): every scheduled round must exist.
+    let due = cfg.as_ref().map_err(Clone::clone).and_then(|c| {
+        let scheduled = (c.duration_days * c.day_s / c.interval_s).round().max(1.0) as u64;
+        if last < scheduled {
+            Err(Missing(format!("not due: {last} of {scheduled} scheduled rounds ran")))
+        } else {
+            Ok(scheduled)
+        }
+    });
+    out.push(
+        CheckSpec::new(
+            "VAL12-08",
+            "CP availability >= 99.9%",
+            "healthy_rounds / total_rounds x 100 >= 99.9 (health=ok, not restarted, fully measured; missing rounds count as failed)",
+            &["rounds/*/round-*/round-summary.json"],
+        )
+        .observe(
+            due.clone().map(|_| {
+                let healthy_n = rs.iter().filter(|r| healthy(r)).count() as u64;
+                let restarts = rs
+                    .iter()
+                    .filter(|r| r.summary.as_ref().is_some_and(|s| s["restarted"] == true))
+                    .count();
+                serde_json::json!({"healthy_rounds": healthy_n, "total_rounds": last,
+                    "restarts": restarts, "uptime_pct": healthy_n as f64 * 100.0 / last as f64})
+            }),
+            |v| v["uptime_pct"].as_f64().is_some_and(|u| u >= UPTIME_MIN),
+        ),
+    );
+
+    let target = cfg.as_ref().map(|c| (CREATES_TARGET_30D * c.scale).ceil() as u64).ok();
+    out.push(
+        CheckSpec::new(
+            "VAL12-09",
+            "Total plans created >= 4,000",
+            &format!(
+                "total_creates >= 4000 x duration/30 days (= {})",
+                target.map(|t| t.to_string()).unwrap_or_else(|| "?".into())
+            ),
+            &["rounds/*/round-*/plans-created.txt"],
+        )
+        .observe(
+            due.clone().and_then(|_| {
+                let mut total = 0;
+                for r in &rs {
+                    total += creates(&f, r)?.0;
+                }
+                let per_round = cfg.as_ref().map(|c| c.creates_per_round).unwrap_or(0);
+                Ok(serde_json::json!({"total_creates": total, "target": target,
+                                      "attempted": per_round * rs.len() as u64}))
+            }),
+            |v| match (v["total_creates"].as_u64(), v["target"].as_u64()) {
+                (Some(t), Some(min)) => t >= min,
+                _ => false,
+            },
+        ),
+    );
+
+    out.push(
+        CheckSpec::new(
+            "VAL12-10",
+            "30-day aggregate rollback rate >= 99%",
+            "total_recovery_attempts > 0 and agg_rollback_rate >= 0.990",
+            &["final-report.json", "rounds/*/round-*/recovery.txt"],
+        )
+        .observe(
+            due.and_then(|_| rate(&f, &rs.iter().collect::<Vec<_>>())),
+            |o| o.attempts > 0 && o.rate.is_some_and(|r| r >= RATE_MIN),
+        ),
+    );
+    Ok(out)
+}

@@ -1,0 +1,56 @@
+//! The CLI runner: exit code, output, duration, timeout, environment whitelist.
+
+use std::path::Path;
+use std::time::Duration;
+
+use val_support::client::Cli;
+
+#[test]
+fn captures_exit_code_and_output() {
+    let run = Cli::new(Path::new("/bin/sh")).run(["-c", "echo out; echo err >&2; exit 3"]);
+    assert_eq!(run.exit_code, Some(3));
+    assert_eq!(run.stdout, "out\n");
+    assert_eq!(run.stderr, "err\n");
+    assert!(!run.timed_out);
+    assert!(run.to_evidence().contains("exit_code=3"));
+}
+
+#[test]
+fn kills_after_the_timeout() {
+    let run = Cli::new(Path::new("/bin/sleep"))
+        .timeout(Duration::from_millis(200))
+        .run(["30"]);
+    assert!(run.timed_out);
+    assert_eq!(run.exit_code, None);
+    assert_eq!(run.signal, Some(9));
+    assert!(run.duration_ms < 30_000);
+}
+
+#[test]
+fn only_whitelisted_and_given_variables_reach_the_child() {
+    let run = Cli::new(Path::new("/usr/bin/env"))
+        .env("AUTONOMY_OPERATOR", "val11-chaos-op")
+        .run(Vec::<String>::new());
+    assert!(run.success(), "{}", run.to_evidence());
+    let allowed = [
+        "PATH",
+        "HOME",
+        "RUST_LOG",
+        "RUST_BACKTRACE",
+        "TZ",
+        "LANG",
+        "AUTONOMY_OPERATOR",
+    ];
+    for line in run.stdout.lines() {
+        let key = line.split('=').next().unwrap();
+        assert!(allowed.contains(&key), "{key} leaked into the child");
+    }
+    assert!(run.stdout.contains("AUTONOMY_OPERATOR=val11-chaos-op"));
+}
+
+#[test]
+fn a_missing_binary_is_reported_not_panicked() {
+    let run = Cli::new(Path::new("/nonexistent/autonomy")).run(["--version"]);
+    assert!(run.spawn_error.is_some());
+    assert!(!run.success());
+}

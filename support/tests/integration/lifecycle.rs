@@ -1,0 +1,242 @@
+//! Control-plane lifecycle against the reference binary: start, kill, restart,
+//! pause/resume, stop, early exit, remote targets, and that no process outlives
+//! its `ControlPlane` (also when the test panics).
+
+use std::time::Duration;
+
+use val_support::client::{Client, CreateRollout};
+use val_support::cp::{self, ControlPlane, CpError, Selection};
+
+use super::util::{pid_exists, reference_config};
+
+/// A current-thread runtime for the few async calls of these sync tests.
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn start_kill_restart_keeps_data_and_ports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cp = ControlPlane::start(reference_config(tmp.path())).unwrap();
+    let pid = cp.pid().unwrap();
+    let listen = cp.listen_addr().unwrap();
+    assert_ne!(listen.port(), 0, "the ready file reports the bound port");
+    let rt = rt();
+    let c = Client::for_cp(&cp);
+    assert_eq!(rt.block_on(c.health()).status, Some(200));
+    assert_eq!(
+        rt.block_on(c.create(&CreateRollout::new("life-1"))).status,
+        Some(201)
+    );
+
+    let killed = cp.kill().unwrap();
+    assert_eq!(killed.signal, Some(9));
+    assert!(!pid_exists(pid), "kill() returns only after the reap");
+    assert!(
+        rt.block_on(c.health()).status.is_none(),
+        "nothing answers after a kill"
+    );
+
+    cp.start_again().unwrap();
+    assert_eq!(cp.listen_addr(), Some(listen), "restart reuses the ports");
+    assert_ne!(cp.pid(), Some(pid));
+    let got = rt.block_on(c.get("life-1"));
+    assert_eq!(
+        got.status,
+        Some(200),
+        "the store survives SIGKILL: {}",
+        got.line()
+    );
+    assert_eq!(cp.starts(), 2);
+
+    let stopped = cp.restart().unwrap();
+    assert!(stopped.graceful, "{stopped:?}");
+    assert_eq!(stopped.exit_code, Some(0));
+    assert_eq!(rt.block_on(c.health()).status, Some(200));
+
+    let log = std::fs::read_to_string(cp.log_file()).unwrap();
+    assert!(
+        log.contains("start #3"),
+        "the log is appended across restarts:\n{log}"
+    );
+}
+
+#[test]
+fn pause_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cp = ControlPlane::start(reference_config(tmp.path())).unwrap();
+    let url = cp.url().to_string();
+    cp.pause().unwrap();
+    let paused = cp::http_status(&url, "/v1/health", Duration::from_millis(300));
+    assert!(
+        paused.is_err(),
+        "a SIGSTOPped server answers nothing: {paused:?}"
+    );
+    cp.resume().unwrap();
+    assert_eq!(
+        cp::http_status(&url, "/v1/health", Duration::from_secs(5)).unwrap(),
+        200
+    );
+    // A paused process can still be stopped gracefully: stop() continues it.
+    cp.pause().unwrap();
+    let out = cp.stop().unwrap();
+    assert!(out.graceful, "{out:?}");
+}
+
+#[test]
+fn drop_kills_and_reaps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(reference_config(tmp.path())).unwrap();
+    let pid = cp.pid().unwrap();
+    assert!(pid_exists(pid));
+    drop(cp);
+    assert!(!pid_exists(pid), "pid {pid} survived Drop");
+}
+
+#[test]
+fn drop_on_panic_leaves_no_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = reference_config(tmp.path());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let joined = std::thread::spawn(move || {
+        let cp = ControlPlane::start(cfg).unwrap();
+        tx.send(cp.pid().unwrap()).unwrap();
+        panic!("test body panics while the control-plane runs");
+    })
+    .join();
+    assert!(joined.is_err(), "the thread panicked");
+    let pid = rx.recv().unwrap();
+    assert!(!pid_exists(pid), "pid {pid} survived a panic");
+}
+
+#[test]
+fn early_exit_is_reported_at_once_with_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = reference_config(tmp.path()).faults(&["no-such-fault"]);
+    cfg.ready_timeout = Duration::from_secs(60);
+    let t0 = std::time::Instant::now();
+    let err = ControlPlane::start(cfg).unwrap_err();
+    assert!(matches!(err, CpError::EarlyExit { .. }), "{err}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(30),
+        "not reported as a timeout"
+    );
+    assert!(
+        err.to_string().contains("no-such-fault"),
+        "log tail shown: {err}"
+    );
+}
+
+#[test]
+fn faults_reach_the_child_and_unhealthy_can_be_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = reference_config(tmp.path())
+        .faults(&["health-fail"])
+        .operator("val11-chaos-op");
+    let env = cfg.child_env();
+    assert_eq!(
+        env.get("AUTONOMY_FAULTS").map(String::as_str),
+        Some("health-fail")
+    );
+    assert_eq!(
+        env.get("AUTONOMY_RBAC_ENFORCEMENT").map(String::as_str),
+        Some("0")
+    );
+    assert_eq!(
+        env.get("AUTONOMY_OPERATOR").map(String::as_str),
+        Some("val11-chaos-op")
+    );
+
+    // Demanding a 200 from a server whose health is made to fail: a timeout that says why.
+    cfg.ready_timeout = Duration::from_secs(2);
+    let err = ControlPlane::start(cfg.clone()).unwrap_err();
+    assert!(matches!(err, CpError::StartTimeout { .. }), "{err}");
+    assert!(err.to_string().contains("503"), "{err}");
+
+    // Accepting any answer: started, so a check can observe the 503.
+    let cp = ControlPlane::start(cfg.accept_unhealthy()).unwrap();
+    assert_eq!(
+        cp::http_status(cp.url(), "/v1/health", Duration::from_secs(5)).unwrap(),
+        503
+    );
+}
+
+#[test]
+fn running_child_sees_only_whitelisted_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(reference_config(tmp.path())).unwrap();
+    let environ = std::fs::read(format!("/proc/{}/environ", cp.pid().unwrap())).unwrap();
+    for var in environ.split(|b| *b == 0).filter(|v| !v.is_empty()) {
+        let key = String::from_utf8_lossy(var.split(|b| *b == b'=').next().unwrap()).into_owned();
+        assert!(
+            cp::ENV_WHITELIST.contains(&key.as_str()) || key.starts_with("AUTONOMY_"),
+            "{key} leaked into the control-plane"
+        );
+    }
+}
+
+#[test]
+fn launch_template_with_picked_ports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = cp::reference_binary().unwrap();
+    let mut cfg = reference_config(tmp.path());
+    cfg.selection = Selection::Binary {
+        path: bin,
+        args_template: Some(
+            "serve --listen {listen} --metrics-listen {metrics} --data-dir {data_dir} --audit-dir {audit_dir}".into(),
+        ),
+    };
+    let mut cp = ControlPlane::start(cfg).unwrap();
+    assert_eq!(
+        cp::http_status(cp.url(), "/v1/health", Duration::from_secs(5)).unwrap(),
+        200
+    );
+    assert_eq!(cp.record().mode, "binary");
+    let port = cp.listen_addr().unwrap().port();
+    cp.kill().unwrap();
+    cp.start_again().unwrap();
+    assert_eq!(cp.listen_addr().unwrap().port(), port);
+}
+
+#[test]
+fn remote_target_cannot_be_killed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let local = ControlPlane::start(reference_config(tmp.path())).unwrap();
+    let mut cfg = reference_config(tmp.path());
+    cfg.selection = Selection::Remote {
+        url: local.url().to_string(),
+        metrics_url: local.metrics_url().map(str::to_string),
+    };
+    let mut remote = ControlPlane::start(cfg).unwrap();
+    assert!(remote.is_remote());
+    assert_eq!(remote.pid(), None);
+    let err = remote.kill().unwrap_err();
+    let reason = err.not_run_reason().expect("NOT_RUN reason");
+    assert!(reason.contains("AUTONOMY_CP_URL"), "{reason}");
+    assert!(remote.restart().unwrap_err().not_run_reason().is_some());
+    assert!(remote.pause().unwrap_err().not_run_reason().is_some());
+    drop(remote);
+    assert_eq!(
+        cp::http_status(local.url(), "/v1/health", Duration::from_secs(5)).unwrap(),
+        200,
+        "dropping a remote handle leaves the control-plane alone"
+    );
+}
+
+#[test]
+fn binary_info_for_the_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(reference_config(tmp.path())).unwrap();
+    let b = cp.binary().unwrap();
+    assert_eq!(b.sha256.len(), 64);
+    assert!(
+        b.version.as_deref().unwrap_or("").starts_with("autonomy "),
+        "{b:?}"
+    );
+    let r = cp.record();
+    assert_eq!(r.mode, "reference");
+    assert_eq!(r.starts, 1);
+}

@@ -1,0 +1,11 @@
+//! val-support's own tests: one integration binary, one module per area.
+
+mod checks;
+mod cli;
+mod evidence;
+mod lab;
+mod lifecycle;
+mod load;
+mod paging;
+mod stats;
+mod util;
