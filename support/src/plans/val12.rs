@@ -96,10 +96,14 @@ fn rounds(dir: &Path) -> Vec<Round> {
                 continue;
             }
             let rel = format!("rounds/{}/{name}", day.file_name().to_string_lossy());
-            let summary: Option<Value> = std::fs::read_to_string(r.path().join("round-summary.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok());
-            let index = summary.as_ref().and_then(|s| s["round"].as_u64()).unwrap_or(0);
+            let summary: Option<Value> =
+                std::fs::read_to_string(r.path().join("round-summary.json"))
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok());
+            let index = summary
+                .as_ref()
+                .and_then(|s| s["round"].as_u64())
+                .unwrap_or(0);
             let sim_elapsed_s = summary
                 .as_ref()
                 .and_then(|s| s["sim_elapsed_s"].as_f64())
@@ -170,12 +174,12 @@ fn scan_ok(f: &Files, r: &Round) -> bool {
         .as_ref()
         .is_some_and(|s| s["scan_http_code"].as_str() == Some("200"));
     let body: Option<Value> = f.json(&format!("{}/stuck-scan.json", r.rel)).ok();
-    let valid = body.is_some_and(|b| {
-        match (b["stuck_count"].as_u64(), b["stuck"].as_array()) {
+    let valid = body.is_some_and(
+        |b| match (b["stuck_count"].as_u64(), b["stuck"].as_array()) {
             (Some(n), Some(list)) => n as usize == list.len(),
             _ => false,
-        }
-    });
+        },
+    );
     code_ok && valid
 }
 
@@ -192,9 +196,12 @@ fn healthy(r: &Round) -> bool {
 
 /// The round with number `n`.
 fn round_n(rs: &[Round], n: u64) -> Result<&Round, Missing> {
-    rs.iter()
-        .find(|r| r.index == n)
-        .ok_or_else(|| Missing(format!("no round {n} in rounds/ (soak has {} rounds)", rs.len())))
+    rs.iter().find(|r| r.index == n).ok_or_else(|| {
+        Missing(format!(
+            "no round {n} in rounds/ (soak has {} rounds)",
+            rs.len()
+        ))
+    })
 }
 
 /// Recovery totals of a set of rounds.
@@ -251,50 +258,75 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
             |v| {
                 v["status"] == "ok"
                     && v["health_code"] == "200"
-                    && v["start_ms"].as_u64().is_some_and(|ms| ms <= START_LIMIT_MS)
+                    && v["start_ms"]
+                        .as_u64()
+                        .is_some_and(|ms| ms <= START_LIMIT_MS)
             },
         ),
     );
 
     let r1 = round_n(&rs, 1);
-    let ev1 = |file: &str| r1.as_ref().map(|r| vec![format!("{}/{file}", r.rel)]).unwrap_or_default();
+    let ev1 = |file: &str| {
+        r1.as_ref()
+            .map(|r| vec![format!("{}/{file}", r.rel)])
+            .unwrap_or_default()
+    };
     out.push(
-        CheckSpec::new("VAL12-02", "Initial workload round", "round 1: create_errors = 0 and ok = 10", &[])
-            .with_evidence(ev1("plans-created.txt"))
-            .observe(
-                r1.clone().and_then(|r| creates(&f, r)).map(|(ok, errors)| {
-                    serde_json::json!({"ok": ok, "create_errors": errors})
-                }),
-                |v| v["create_errors"] == 0 && v["ok"] == 10,
-            ),
+        CheckSpec::new(
+            "VAL12-02",
+            "Initial workload round",
+            "round 1: create_errors = 0 and ok = 10",
+            &[],
+        )
+        .with_evidence(ev1("plans-created.txt"))
+        .observe(
+            r1.clone()
+                .and_then(|r| creates(&f, r))
+                .map(|(ok, errors)| serde_json::json!({"ok": ok, "create_errors": errors})),
+            |v| v["create_errors"] == 0 && v["ok"] == 10,
+        ),
     );
 
     let r10 = round_n(&rs, 10);
     out.push(
-        CheckSpec::new("VAL12-03", "Fleet target reached", "round 10: paginated plan_count >= 100", &[])
-            .with_evidence(r10.as_ref().map(|r| vec![format!("{}/round-summary.json", r.rel)]).unwrap_or_default())
-            .observe(
-                r10.clone().and_then(|r| {
-                    r.summary
-                        .as_ref()
-                        .and_then(|s| s["plan_count"].as_u64())
-                        .ok_or_else(|| Missing(format!("{}/round-summary.json: no plan_count", r.rel)))
-                }),
-                |c| *c >= 100,
-            ),
+        CheckSpec::new(
+            "VAL12-03",
+            "Fleet target reached",
+            "round 10: paginated plan_count >= 100",
+            &[],
+        )
+        .with_evidence(
+            r10.as_ref()
+                .map(|r| vec![format!("{}/round-summary.json", r.rel)])
+                .unwrap_or_default(),
+        )
+        .observe(
+            r10.clone().and_then(|r| {
+                r.summary
+                    .as_ref()
+                    .and_then(|s| s["plan_count"].as_u64())
+                    .ok_or_else(|| Missing(format!("{}/round-summary.json: no plan_count", r.rel)))
+            }),
+            |c| *c >= 100,
+        ),
     );
 
     out.push(
-        CheckSpec::new("VAL12-04", "P99 latency baseline", "round 1: nearest-rank p99_ms <= 500", &[])
-            .with_evidence(ev1("create-times.txt"))
-            .observe(
-                r1.clone().and_then(|r| latencies_us(&f, r)).and_then(|l| {
-                    stats::nearest_rank(&l, 99.0)
-                        .map(|us| us as f64 / 1000.0)
-                        .ok_or_else(|| Missing("round 1 create-times.txt: no samples".into()))
-                }),
-                |p| *p <= P99_LIMIT_MS,
-            ),
+        CheckSpec::new(
+            "VAL12-04",
+            "P99 latency baseline",
+            "round 1: nearest-rank p99_ms <= 500",
+            &[],
+        )
+        .with_evidence(ev1("create-times.txt"))
+        .observe(
+            r1.clone().and_then(|r| latencies_us(&f, r)).and_then(|l| {
+                stats::nearest_rank(&l, 99.0)
+                    .map(|us| us as f64 / 1000.0)
+                    .ok_or_else(|| Missing("round 1 create-times.txt: no samples".into()))
+            }),
+            |p| *p <= P99_LIMIT_MS,
+        ),
     );
 
     // A missing round number counts as a failed scan: that round scanned nothing.
@@ -302,10 +334,16 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         if rs.is_empty() {
             return Err(Missing("rounds/: no rounds".into()));
         }
-        let bad: Vec<u64> = rs.iter().filter(|r| !scan_ok(&f, r)).map(|r| r.index).collect();
+        let bad: Vec<u64> = rs
+            .iter()
+            .filter(|r| !scan_ok(&f, r))
+            .map(|r| r.index)
+            .collect();
         let missing = last.saturating_sub(rs.iter().filter(|r| r.index > 0).count() as u64);
-        Ok(serde_json::json!({"rounds": last, "scan_failures": bad.len() as u64 + missing,
-                              "failed_rounds": bad.iter().take(20).collect::<Vec<_>>()}))
+        Ok(
+            serde_json::json!({"rounds": last, "scan_failures": bad.len() as u64 + missing,
+                              "failed_rounds": bad.iter().take(20).collect::<Vec<_>>()}),
+        )
     })();
     out.push(
         CheckSpec::new(
@@ -335,10 +373,15 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         if f.exists(cp7) {
             Ok(())
         } else {
-            Err(Missing(format!("{cp7}: the 7-day checkpoint report was not written")))
+            Err(Missing(format!(
+                "{cp7}: the 7-day checkpoint report was not written"
+            )))
         }
     };
-    let w7 = cfg.as_ref().map_err(Clone::clone).and_then(|c| window(c, 7.0));
+    let w7 = cfg
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|c| window(c, 7.0));
     out.push(
         CheckSpec::new(
             "VAL12-06",
@@ -380,7 +423,9 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
     let due = cfg.as_ref().map_err(Clone::clone).and_then(|c| {
         let scheduled = (c.duration_days * c.day_s / c.interval_s).round().max(1.0) as u64;
         if last < scheduled {
-            Err(Missing(format!("not due: {last} of {scheduled} scheduled rounds ran")))
+            Err(Missing(format!(
+                "not due: {last} of {scheduled} scheduled rounds ran"
+            )))
         } else {
             Ok(scheduled)
         }
@@ -406,7 +451,10 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         ),
     );
 
-    let target = cfg.as_ref().map(|c| (CREATES_TARGET_30D * c.scale).ceil() as u64).ok();
+    let target = cfg
+        .as_ref()
+        .map(|c| (CREATES_TARGET_30D * c.scale).ceil() as u64)
+        .ok();
     out.push(
         CheckSpec::new(
             "VAL12-09",

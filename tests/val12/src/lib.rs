@@ -1,1 +1,25 @@
-//! placeholder until the val12 issue lands
+//! VAL12 — the 30-day fleet rollout soak, as one program (`soak`) and a library the
+//! tests drive in-process.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`config`] | the soak settings (`config.env`), time compression, the soak clock |
+//! | [`cpproc`] | the persistent, detached control-plane: start, adopt by pid, liveness, stop |
+//! | [`layout`] | the plan's directory layout and the round directories on disk |
+//! | [`round`] | one round: plan steps 1–7 plus process and store measurements |
+//! | [`report`] | daily summaries and alerts, checkpoints, the final report |
+//! | [`sched`] | `soak run`: the built-in scheduler, resumable from the directory |
+//! | [`archive`] | `soak archive`: tar.gz + sha256, in-process |
+//!
+//! Verdicts are not computed here: they come from the judge in
+//! `val_support::plans::val12`, a pure function of the soak directory's files.
+
+pub mod archive;
+pub mod config;
+pub mod cpproc;
+pub mod layout;
+pub mod report;
+pub mod round;
+pub mod sched;
+
+pub use config::SoakConfig;

@@ -1,0 +1,243 @@
+//! Soak settings, written once by `soak setup` into `config.env` and read by every
+//! later command, so a round started by cron, by `soak run` or by a test behaves the same.
+//!
+//! Time compression: one factor `F` divides every duration of the plan that the soak
+//! clock drives: the round interval (1800 s), the stuck threshold (3600 s) and the day
+//! (86400 s). With `F = 1` the soak runs on the wall clock (the real 30-day soak); with
+//! `F > 1` the soak clock is the round schedule: round `k` happens at simulated time
+//! `(k-1) × interval`, so a slow host makes rounds late, never fewer.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+/// The plan's round interval, in (simulated) seconds.
+pub const PLAN_INTERVAL_S: f64 = 1800.0;
+/// The plan's stuck threshold, in (simulated) seconds.
+pub const PLAN_STUCK_THRESHOLD_S: f64 = 3600.0;
+/// Seconds in a (simulated) day.
+pub const DAY_S: f64 = 86400.0;
+/// The plan's soak length, in days; checkpoints and VAL12-09 scale with `duration / 30`.
+pub const PLAN_DAYS: f64 = 30.0;
+/// Operator identity of the plan.
+pub const OPERATOR: &str = "val12-soak-op";
+
+/// Every setting of one soak.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SoakConfig {
+    /// Time compression factor (1 = wall clock).
+    pub time_factor: f64,
+    /// Round interval in simulated seconds.
+    pub interval_s: f64,
+    /// Stuck threshold in simulated seconds.
+    pub stuck_threshold_s: f64,
+    /// Soak length in simulated days.
+    pub duration_days: f64,
+    /// Creates per round.
+    pub creates_per_round: u32,
+    /// Recoveries per round at most (oldest stuck plans first).
+    pub recovery_cap: u32,
+    /// Rounds excluded from the drift fit.
+    pub warmup_rounds: u32,
+    /// RSS budget for the drift projection, in MiB.
+    pub rss_budget_mb: u64,
+    /// p99 create budget, ms.
+    pub p99_limit_ms: f64,
+    /// Setup's health deadline, ms (the plan: 10 s).
+    pub setup_deadline_ms: u64,
+    /// A round's restart health deadline, ms (the plan: 30 s).
+    pub restart_deadline_ms: u64,
+    /// Fixed `(listen, metrics)` ports; `None` = port 0, the bound ports are recorded.
+    pub ports: Option<(u16, u16)>,
+    /// `AUTONOMY_FAULTS` items (negative tests only).
+    pub faults: Vec<String>,
+}
+
+impl Default for SoakConfig {
+    fn default() -> Self {
+        SoakConfig {
+            time_factor: 1.0,
+            interval_s: PLAN_INTERVAL_S,
+            stuck_threshold_s: PLAN_STUCK_THRESHOLD_S,
+            duration_days: PLAN_DAYS,
+            creates_per_round: 10,
+            recovery_cap: 50,
+            warmup_rounds: 10,
+            rss_budget_mb: 512,
+            p99_limit_ms: 500.0,
+            setup_deadline_ms: 10_000,
+            restart_deadline_ms: 30_000,
+            ports: Some((19000, 19100)),
+            faults: Vec::new(),
+        }
+    }
+}
+
+impl SoakConfig {
+    /// A compressed soak-lite: port 0, `factor` compression, `days` simulated days.
+    pub fn lite(factor: f64, days: f64) -> SoakConfig {
+        SoakConfig {
+            time_factor: factor,
+            duration_days: days,
+            ports: None,
+            ..SoakConfig::default()
+        }
+    }
+
+    /// Rejects settings that cannot make a soak.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.time_factor >= 1.0 && self.time_factor.is_finite()) {
+            bail!("time factor must be >= 1, got {}", self.time_factor);
+        }
+        if self.interval_s.is_nan()
+            || self.interval_s < 1.0
+            || self.stuck_threshold_s.is_nan()
+            || self.stuck_threshold_s <= 0.0
+        {
+            bail!("interval must be >= 1 s and the stuck threshold > 0");
+        }
+        if self.duration_days.is_nan() || self.duration_days <= 0.0 || self.creates_per_round == 0 {
+            bail!("duration and creates per round must be positive");
+        }
+        Ok(())
+    }
+
+    /// True when the soak clock is the wall clock (no compression).
+    pub fn wall_clock(&self) -> bool {
+        self.time_factor == 1.0
+    }
+
+    /// `duration / 30 days`: checkpoint days and the VAL12-09 target scale with it.
+    pub fn calendar_scale(&self) -> f64 {
+        self.duration_days / PLAN_DAYS
+    }
+
+    /// Rounds scheduled over the whole soak.
+    pub fn scheduled_rounds(&self) -> u64 {
+        (self.duration_days * DAY_S / self.interval_s)
+            .round()
+            .max(1.0) as u64
+    }
+
+    /// Real seconds between rounds.
+    pub fn interval_real_s(&self) -> f64 {
+        self.interval_s / self.time_factor
+    }
+
+    /// The stuck threshold sent to the control-plane (real seconds, its clock is real).
+    pub fn stuck_threshold_real_s(&self) -> f64 {
+        self.stuck_threshold_s / self.time_factor
+    }
+
+    /// `config.env` lines (`KEY=VALUE`, no spaces in values).
+    pub fn to_env(&self) -> BTreeMap<&'static str, String> {
+        let mut m = BTreeMap::new();
+        m.insert("TIME_FACTOR", self.time_factor.to_string());
+        m.insert("ROUND_INTERVAL_S", self.interval_s.to_string());
+        m.insert("STUCK_THRESHOLD_S", self.stuck_threshold_s.to_string());
+        m.insert("DAY_S", DAY_S.to_string());
+        m.insert("DURATION_DAYS", self.duration_days.to_string());
+        m.insert("CALENDAR_SCALE", self.calendar_scale().to_string());
+        m.insert("CHECKPOINT_DAYS", "7,14,21".into());
+        m.insert("CREATES_PER_ROUND", self.creates_per_round.to_string());
+        m.insert("RECOVERY_CAP", self.recovery_cap.to_string());
+        m.insert("WARMUP_ROUNDS", self.warmup_rounds.to_string());
+        m.insert("RSS_BUDGET_MB", self.rss_budget_mb.to_string());
+        m.insert("P99_LIMIT_MS", self.p99_limit_ms.to_string());
+        m.insert("SETUP_DEADLINE_MS", self.setup_deadline_ms.to_string());
+        m.insert("RESTART_DEADLINE_MS", self.restart_deadline_ms.to_string());
+        m.insert(
+            "CLOCK",
+            if self.wall_clock() {
+                "wall"
+            } else {
+                "schedule"
+            }
+            .into(),
+        );
+        m.insert("FAULTS", self.faults.join(","));
+        m
+    }
+
+    /// Reads the settings back from `config.env` values.
+    pub fn from_env_map(m: &BTreeMap<String, String>) -> Result<SoakConfig> {
+        let get = |k: &str| m.get(k).with_context(|| format!("config.env has no {k}"));
+        let f =
+            |k: &str| -> Result<f64> { get(k)?.parse().with_context(|| format!("config.env {k}")) };
+        let u =
+            |k: &str| -> Result<u64> { get(k)?.parse().with_context(|| format!("config.env {k}")) };
+        let faults = get("FAULTS")?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        let cfg = SoakConfig {
+            time_factor: f("TIME_FACTOR")?,
+            interval_s: f("ROUND_INTERVAL_S")?,
+            stuck_threshold_s: f("STUCK_THRESHOLD_S")?,
+            duration_days: f("DURATION_DAYS")?,
+            creates_per_round: u("CREATES_PER_ROUND")? as u32,
+            recovery_cap: u("RECOVERY_CAP")? as u32,
+            warmup_rounds: u("WARMUP_ROUNDS")? as u32,
+            rss_budget_mb: u("RSS_BUDGET_MB")?,
+            p99_limit_ms: f("P99_LIMIT_MS")?,
+            setup_deadline_ms: u("SETUP_DEADLINE_MS")?,
+            restart_deadline_ms: u("RESTART_DEADLINE_MS")?,
+            ports: None,
+            faults,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+/// `config.env` as a map (`KEY=VALUE` lines; `#` comments and blank lines ignored).
+pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect())
+}
+
+/// Writes `config.env` from ordered key/value pairs.
+pub fn write_env_file(path: &Path, pairs: &BTreeMap<String, String>) -> Result<()> {
+    let mut s = String::from("# VAL12 soak configuration, written by `soak setup`\n");
+    for (k, v) in pairs {
+        s.push_str(&format!("{k}={v}\n"));
+    }
+    val_support::evidence::write_atomic(path, s.as_bytes())
+        .with_context(|| format!("write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_round_trip_keeps_every_setting() {
+        let cfg = SoakConfig {
+            faults: vec!["retry-fails".into(), "create-delay-ms=5".into()],
+            ..SoakConfig::lite(18000.0, 0.25)
+        };
+        let m: BTreeMap<String, String> = cfg
+            .to_env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let back = SoakConfig::from_env_map(&m).unwrap();
+        assert_eq!(
+            back,
+            SoakConfig {
+                ports: None,
+                ..cfg.clone()
+            }
+        );
+        assert_eq!(cfg.scheduled_rounds(), 12);
+        assert!((cfg.interval_real_s() - 0.1).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,512 @@
+//! `soak report`: daily summaries with the plan's alerts, the 7/14/21-day checkpoints
+//! and the final report (text following the plan's template, plus JSON). Every
+//! figure is recomputed from the round directories; the PASS/FAIL lines come from the
+//! judge (`val_support::plans::val12`), which reads the same files.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use serde_json::{json, Value};
+use val_support::check::Status;
+use val_support::evidence::{rfc3339, write_atomic, write_json_atomic};
+use val_support::stats;
+
+use crate::config::DAY_S;
+use crate::layout::{RoundOnDisk, RoundSummary};
+use crate::sched::Soak;
+
+/// Checkpoint days of the plan (scaled by `duration / 30` in a soak-lite).
+pub const CHECKPOINT_DAYS: [u32; 3] = [7, 14, 21];
+
+/// Aggregates over a set of rounds.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Agg {
+    /// Rounds.
+    pub rounds: u64,
+    /// Rounds with `health = ok` and everything measured.
+    pub rounds_healthy: u64,
+    /// Restarts performed by rounds.
+    pub restarts: u64,
+    /// Creates answered 2xx.
+    pub create_ok: u64,
+    /// Creates not answered 2xx.
+    pub create_errors: u64,
+    /// Recoveries attempted.
+    pub recovery_attempts: u64,
+    /// Recoveries that succeeded.
+    pub recovery_ok: u64,
+    /// Recoveries that failed.
+    pub recovery_fail: u64,
+    /// `recovery_ok / attempts`; `None` without attempts.
+    pub rollback_rate: Option<f64>,
+    /// Max round p99, ms.
+    pub max_p99_ms: Option<f64>,
+    /// Nearest-rank p99 of every create latency of these rounds, ms.
+    pub pooled_p99_ms: Option<f64>,
+    /// 95th percentile of the round p99s, ms.
+    pub p95_of_round_p99_ms: Option<f64>,
+    /// Rounds with `stuck_count > 0`.
+    pub stuck_rounds: u64,
+    /// Longest run of consecutive rounds with `stuck_count > 0`.
+    pub max_consecutive_stuck: u64,
+    /// Longest run of consecutive unhealthy rounds.
+    pub longest_downtime_streak: u64,
+    /// Total stuck plans reported (sum over rounds).
+    pub stuck_total: u64,
+    /// Stuck scans that were not 200 + valid.
+    pub scan_failures: u64,
+    /// Last plan count.
+    pub last_plan_count: Option<u64>,
+    /// Max plan count.
+    pub max_plan_count: Option<u64>,
+    /// `healthy / rounds × 100`.
+    pub uptime_pct: Option<f64>,
+}
+
+/// Whether a round counts as healthy: `health = ok` and it was fully measured.
+pub fn healthy(s: &RoundSummary) -> bool {
+    s.health == "ok" && !s.restarted && s.errors.is_empty()
+}
+
+/// Create latencies of a round (µs) from its `create-times.txt`.
+fn round_latencies_us(soak: &Soak, r: &RoundOnDisk) -> Vec<u64> {
+    std::fs::read_to_string(soak.layout.path(&format!("{}/create-times.txt", r.rel)))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse::<f64>().ok())
+        .map(|s| (s * 1e6).round() as u64)
+        .collect()
+}
+
+/// Aggregates `rounds` (in round order).
+pub fn aggregate(soak: &Soak, rounds: &[&RoundOnDisk]) -> Agg {
+    let mut a = Agg::default();
+    let (mut stuck_run, mut down_run) = (0, 0);
+    let mut lat = Vec::new();
+    let mut p99s = Vec::new();
+    for r in rounds {
+        a.rounds += 1;
+        let Some(s) = &r.summary else {
+            down_run += 1;
+            a.longest_downtime_streak = a.longest_downtime_streak.max(down_run);
+            continue;
+        };
+        if healthy(s) {
+            a.rounds_healthy += 1;
+            down_run = 0;
+        } else {
+            down_run += 1;
+        }
+        a.longest_downtime_streak = a.longest_downtime_streak.max(down_run);
+        a.restarts += s.restarted as u64;
+        a.create_ok += s.create_ok.unwrap_or(0);
+        a.create_errors += s.create_errors.unwrap_or(soak.cfg.creates_per_round as u64);
+        a.recovery_ok += s.recovery_ok.unwrap_or(0);
+        a.recovery_fail += s.recovery_fail.unwrap_or(0);
+        if let Some(p) = s.p99_ms {
+            a.max_p99_ms = Some(a.max_p99_ms.map_or(p, |m: f64| m.max(p)));
+            p99s.push((p * 1000.0) as u64);
+        }
+        if s.scan_ok != Some(true) {
+            a.scan_failures += 1;
+        }
+        let stuck = s.stuck_count.unwrap_or(0);
+        a.stuck_total += stuck;
+        if stuck > 0 {
+            a.stuck_rounds += 1;
+            stuck_run += 1;
+        } else {
+            stuck_run = 0;
+        }
+        a.max_consecutive_stuck = a.max_consecutive_stuck.max(stuck_run);
+        if let Some(c) = s.plan_count {
+            a.last_plan_count = Some(c);
+            a.max_plan_count = Some(a.max_plan_count.map_or(c, |m| m.max(c)));
+        }
+        lat.extend(round_latencies_us(soak, r));
+    }
+    a.recovery_attempts = a.recovery_ok + a.recovery_fail;
+    a.rollback_rate =
+        (a.recovery_attempts > 0).then(|| a.recovery_ok as f64 / a.recovery_attempts as f64);
+    a.pooled_p99_ms = stats::nearest_rank(&lat, 99.0).map(|us| us as f64 / 1000.0);
+    a.p95_of_round_p99_ms = stats::nearest_rank(&p99s, 95.0).map(|us| us as f64 / 1000.0);
+    a.uptime_pct = (a.rounds > 0).then(|| a.rounds_healthy as f64 * 100.0 / a.rounds as f64);
+    a
+}
+
+/// `daily/`: one summary per soak day with rounds; alerts for a day are appended to
+/// `alerts.log` once, when the day is complete.
+pub fn daily(soak: &Soak) -> Result<Vec<String>> {
+    let rounds = soak.layout.rounds()?;
+    let last_day = rounds
+        .iter()
+        .filter_map(|r| r.summary.as_ref().map(|s| s.day))
+        .max()
+        .unwrap_or(0);
+    let finished = soak.layout.last_round()? >= soak.cfg.scheduled_rounds();
+    let mut written = Vec::new();
+    for day in 1..=last_day {
+        let of_day: Vec<&RoundOnDisk> = rounds
+            .iter()
+            .filter(|r| r.summary.as_ref().is_some_and(|s| s.day == day))
+            .collect();
+        if of_day.is_empty() {
+            continue;
+        }
+        let date = soak.sim_start + chrono::Duration::seconds(((day - 1) as f64 * DAY_S) as i64);
+        let rel = format!("daily/{}-summary.json", date.format("%Y-%m-%d"));
+        let complete = day < last_day || finished;
+        let path = soak.layout.path(&rel);
+        let was_complete = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .is_some_and(|v| v["complete"] == json!(true));
+        let a = aggregate(soak, &of_day);
+        let doc = json!({
+            "date": date.format("%Y-%m-%d").to_string(),
+            "day": day,
+            "complete": complete,
+            "rounds": a.rounds,
+            "rounds_healthy": a.rounds_healthy,
+            "daily_create_errors": a.create_errors,
+            "daily_rollback_rate": a.rollback_rate,
+            "recovery_attempts": a.recovery_attempts,
+            "recovery_ok": a.recovery_ok,
+            "recovery_fail": a.recovery_fail,
+            "daily_max_p99_ms": a.max_p99_ms,
+            "daily_pooled_p99_ms": a.pooled_p99_ms,
+            "daily_uptime_pct": a.uptime_pct,
+            "daily_stuck_rounds": a.stuck_rounds,
+            "max_consecutive_stuck_rounds": a.max_consecutive_stuck,
+            "longest_downtime_streak": a.longest_downtime_streak,
+            "plan_count": a.last_plan_count,
+        });
+        write_json_atomic(&path, &doc).with_context(|| format!("write {rel}"))?;
+        if complete && !was_complete {
+            append_alerts(soak, day, &a)?;
+        }
+        written.push(rel);
+    }
+    Ok(written)
+}
+
+/// Appends the plan's daily alerts (format of the plan's `alerts.log`) for one day.
+fn append_alerts(soak: &Soak, day: u64, a: &Agg) -> Result<()> {
+    let now = rfc3339(Utc::now());
+    let mut lines = Vec::new();
+    if a.create_errors > 0 {
+        lines.push(format!(
+            "{now} WARN daily_create_errors={} threshold=0 day={day}",
+            a.create_errors
+        ));
+    }
+    if let Some(r) = a.rollback_rate.filter(|r| *r < 0.990) {
+        lines.push(format!(
+            "{now} ALERT daily_rollback_rate={r:.3} threshold=0.990 day={day}"
+        ));
+    }
+    let warn_ms = soak.cfg.p99_limit_ms * 2.0;
+    if let Some(p) = a.max_p99_ms.filter(|p| *p > warn_ms) {
+        lines.push(format!(
+            "{now} WARN daily_p99_ms={p:.0}ms threshold={warn_ms:.0}ms day={day}"
+        ));
+    }
+    if let Some(u) = a.uptime_pct.filter(|u| *u < 99.9) {
+        lines.push(format!(
+            "{now} ALERT daily_uptime_pct={u:.1} threshold=99.9 day={day}"
+        ));
+    }
+    if a.longest_downtime_streak > 0 {
+        lines.push(format!(
+            "{now} ALERT cp_health_failed consecutive_failures={} day={day}",
+            a.longest_downtime_streak
+        ));
+    }
+    if a.max_consecutive_stuck > 3 {
+        lines.push(format!(
+            "{now} ALERT daily_stuck_rounds consecutive={} threshold=3 day={day}",
+            a.max_consecutive_stuck
+        ));
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(soak.layout.path("alerts.log"))
+        .context("open alerts.log")?;
+    for l in lines {
+        writeln!(f, "{l}").context("append alerts.log")?;
+    }
+    Ok(())
+}
+
+/// The simulated end of checkpoint `day` (scaled by `duration / 30`).
+pub fn checkpoint_end_s(soak: &Soak, day: u32) -> f64 {
+    day as f64 * DAY_S * soak.cfg.calendar_scale()
+}
+
+/// `checkpoints/checkpoint-<N>d.json` for every checkpoint whose window the rounds on
+/// disk have covered and that is not written yet.
+pub fn checkpoints(soak: &Soak) -> Result<Vec<String>> {
+    let rounds = soak.layout.rounds()?;
+    let covered_s = soak.layout.last_round()? as f64 * soak.cfg.interval_s;
+    let mut out = Vec::new();
+    for day in CHECKPOINT_DAYS {
+        let end = checkpoint_end_s(soak, day);
+        let rel = format!("checkpoints/checkpoint-{day}d.json");
+        if covered_s + 1e-6 < end || soak.layout.path(&rel).exists() {
+            continue;
+        }
+        let window: Vec<&RoundOnDisk> = rounds
+            .iter()
+            .filter(|r| r.summary.as_ref().is_some_and(|s| s.sim_elapsed_s < end))
+            .collect();
+        let a = aggregate(soak, &window);
+        let doc = json!({
+            "checkpoint_day": day,
+            "scaled_day": day as f64 * soak.cfg.calendar_scale(),
+            "window_end_sim_s": end,
+            "written_at": rfc3339(Utc::now()),
+            "rounds": a.rounds,
+            "rounds_healthy": a.rounds_healthy,
+            format!("recovery_attempts_{day}d"): a.recovery_attempts,
+            "total_recovery_attempts": a.recovery_attempts,
+            "recovery_ok": a.recovery_ok,
+            "recovery_fail": a.recovery_fail,
+            format!("rollback_rate_{day}d"): a.rollback_rate,
+            format!("p99_ms_{day}d"): a.pooled_p99_ms,
+            "max_round_p99_ms": a.max_p99_ms,
+            "create_errors": a.create_errors,
+            "uptime_pct": a.uptime_pct,
+            "plan_count": a.last_plan_count,
+        });
+        write_json_atomic(&soak.layout.path(&rel), &doc).with_context(|| format!("write {rel}"))?;
+        out.push(rel);
+    }
+    Ok(out)
+}
+
+/// Least-squares fit `y = a + b·x`; `None` with fewer than 3 points or no x spread.
+pub fn fit(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    if points.len() < 3 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx <= 0.0 {
+        return None;
+    }
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let b = sxy / sxx;
+    Some((my - b * mx, b))
+}
+
+/// Drift of one per-round series after warm-up: slope per simulated day and the
+/// value projected at day 30, flagged when it would exceed `budget`.
+fn drift(
+    rounds: &[&RoundSummary],
+    warmup: u32,
+    budget: f64,
+    y: impl Fn(&RoundSummary) -> Option<f64>,
+) -> Value {
+    let pts: Vec<(f64, f64)> = rounds
+        .iter()
+        .filter(|s| s.round > warmup as u64)
+        .filter_map(|s| y(s).map(|v| (s.sim_elapsed_s / DAY_S, v)))
+        .collect();
+    match fit(&pts) {
+        None => {
+            json!({"points": pts.len(), "slope_per_day": null, "projected_day30": null, "budget": budget, "drift_flag": null,
+                        "note": "fewer than 3 measured rounds after warm-up"})
+        }
+        Some((a, b)) => {
+            let proj = a + b * crate::config::PLAN_DAYS;
+            json!({"points": pts.len(), "slope_per_day": b, "intercept": a, "projected_day30": proj,
+                   "budget": budget, "drift_flag": b > 0.0 && proj > budget})
+        }
+    }
+}
+
+/// `final-report.json` and `final-report.txt`; the check lines come from the judge.
+pub fn final_report(soak: &Soak) -> Result<Value> {
+    let rounds = soak.layout.rounds()?;
+    let all: Vec<&RoundOnDisk> = rounds.iter().collect();
+    let a = aggregate(soak, &all);
+    let summaries: Vec<&RoundSummary> = rounds.iter().filter_map(|r| r.summary.as_ref()).collect();
+    let window = |end: f64| -> Agg {
+        let w: Vec<&RoundOnDisk> = rounds
+            .iter()
+            .filter(|r| r.summary.as_ref().is_some_and(|s| s.sim_elapsed_s < end))
+            .collect();
+        aggregate(soak, &w)
+    };
+    let a7 = window(checkpoint_end_s(soak, 7));
+    let last_day = summaries.iter().map(|s| s.day).max().unwrap_or(0);
+    let last_day_rounds: Vec<&RoundOnDisk> = rounds
+        .iter()
+        .filter(|r| r.summary.as_ref().is_some_and(|s| s.day == last_day))
+        .collect();
+    let a_last = aggregate(soak, &last_day_rounds);
+    let scheduled = soak.cfg.scheduled_rounds();
+    let last_index = soak.layout.last_round()?;
+    let missed = last_index.saturating_sub(a.rounds);
+    let warm = soak.cfg.warmup_rounds;
+    let p99_drift = drift(&summaries, warm, soak.cfg.p99_limit_ms, |s| s.p99_ms);
+    let rss_drift = drift(
+        &summaries,
+        warm,
+        soak.cfg.rss_budget_mb as f64 * 1024.0,
+        |s| s.rss_kb.map(|v| v as f64),
+    );
+    let plans_final = summaries.last().and_then(|s| s.plan_count);
+    let start = summaries.first().map(|s| s.ts.clone());
+    let end = summaries.last().map(|s| s.ts.clone());
+
+    let mut doc = json!({
+        "soak_start": start, "soak_end": end,
+        "duration_days": soak.cfg.duration_days, "time_factor": soak.cfg.time_factor,
+        "calendar_scale": soak.cfg.calendar_scale(),
+        "total_rounds": last_index, "scheduled_rounds": scheduled, "rounds_on_disk": a.rounds,
+        "missed_rounds": missed,
+        "healthy_rounds": a.rounds_healthy, "failed_rounds": last_index - a.rounds_healthy,
+        "cp_restarts": a.restarts, "longest_downtime_streak": a.longest_downtime_streak,
+        "total_creates": a.create_ok, "create_errors": a.create_errors,
+        "max_concurrent_plans": a.max_plan_count, "plan_store_final_size": plans_final,
+        "total_recovery_attempts": a.recovery_attempts, "total_recovery_ok": a.recovery_ok,
+        "total_recovery_fail": a.recovery_fail, "agg_rollback_rate": a.rollback_rate,
+        "rollback_rate_7d": a7.rollback_rate, "rollback_sampled": soak.cfg.recovery_cap > 0,
+        "recovery_cap": soak.cfg.recovery_cap,
+        "round1_p99_ms": summaries.first().and_then(|s| s.p99_ms),
+        "p99_ms_7d": a7.pooled_p99_ms, "p99_ms_last_day": a_last.pooled_p99_ms,
+        "max_p99_ms": a.max_p99_ms, "p95_of_round_p99_ms": a.p95_of_round_p99_ms,
+        "uptime_pct": (last_index > 0).then(|| a.rounds_healthy as f64 * 100.0 / last_index as f64),
+        "total_stuck_detected": a.stuck_total, "scan_failures": a.scan_failures,
+        "drift": {"warmup_rounds": warm, "p99_ms": p99_drift, "rss_kb": rss_drift},
+        "last_round_rss_kb": summaries.last().and_then(|s| s.rss_kb),
+        "last_round_open_fds": summaries.last().and_then(|s| s.open_fds),
+        "last_round_data_dir_bytes": summaries.last().and_then(|s| s.data_dir_bytes),
+        "last_round_wal_bytes": summaries.last().and_then(|s| s.wal_bytes),
+        "faults": soak.cfg.faults,
+    });
+    write_json_atomic(&soak.layout.path("final-report.json"), &doc)
+        .context("write final-report.json")?;
+    let run_id = soak
+        .layout
+        .root
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let report = val_support::plans::report("val12", &run_id, &soak.cfg.faults, &soak.layout.root)
+        .context("judge the soak directory")?;
+    doc["checks"] = serde_json::to_value(&report.checks).context("serialise checks")?;
+    doc["verdict"] = serde_json::to_value(&report.verdict).context("serialise verdict")?;
+    write_json_atomic(&soak.layout.path("final-report.json"), &doc)
+        .context("write final-report.json")?;
+    let alerts = std::fs::read_to_string(soak.layout.path("alerts.log")).unwrap_or_default();
+    let txt = final_text(&doc, &report, &alerts);
+    write_atomic(&soak.layout.path("final-report.txt"), txt.as_bytes())
+        .context("write final-report.txt")?;
+    Ok(doc)
+}
+
+/// The final report as text, following the plan's template.
+fn final_text(d: &Value, report: &val_support::Report, alerts: &str) -> String {
+    let n = |k: &str| match &d[k] {
+        Value::Null => "(not observed)".to_string(),
+        Value::Number(x) => x
+            .as_f64()
+            .filter(|f| f.fract() != 0.0)
+            .map(|f| format!("{f:.3}"))
+            .unwrap_or_else(|| x.to_string()),
+        v => v.to_string().trim_matches('"').to_string(),
+    };
+    let mut s = String::new();
+    let w = &mut s;
+    let _ = writeln!(w, "# VAL 12 — Fleet Rollout 30-Day Soak Final Report\n");
+    let _ = writeln!(
+        w,
+        "Soak start: {}\nSoak end: {}\nDuration days: {} (time factor {}, calendar scale {})",
+        n("soak_start"),
+        n("soak_end"),
+        n("duration_days"),
+        n("time_factor"),
+        n("calendar_scale")
+    );
+    let _ = writeln!(w, "Total rounds: {} (scheduled: {})\nHealthy rounds: {}\nFailed rounds: {}\nCP restart count: {}\n",
+        n("total_rounds"), n("scheduled_rounds"), n("healthy_rounds"), n("failed_rounds"), n("cp_restarts"));
+    let _ = writeln!(w, "## Fleet Coverage\nTotal plans created: {}\nMax concurrent plans: {} (target ≥ 100)\nPlan store final size: {}\n",
+        n("total_creates"), n("max_concurrent_plans"), n("plan_store_final_size"));
+    let _ = writeln!(w, "## Rollback Reliability\nTotal recovery attempts: {}\nRollback sampled: {} (at most {} recoveries per round)\nTotal recovery successes: {}\nTotal recovery failures: {}\nAggregate rollback rate: {} (target ≥ 0.990)\n7-day window rate: {}\n30-day window rate: {} ← Gate D target\n",
+        n("total_recovery_attempts"), n("rollback_sampled"), n("recovery_cap"), n("total_recovery_ok"), n("total_recovery_fail"), n("agg_rollback_rate"), n("rollback_rate_7d"), n("agg_rollback_rate"));
+    let _ = writeln!(w, "## Latency (create P99 across all rounds)\nRound 1 p99_ms: {} (baseline)\nDay 7 p99_ms: {}\nDay 30 p99_ms: {}\nAll-time max p99_ms: {} (target ≤ 500ms)\nAll-time 95th pct of p99: {}\n",
+        n("round1_p99_ms"), n("p99_ms_7d"), n("p99_ms_last_day"), n("max_p99_ms"), n("p95_of_round_p99_ms"));
+    let _ = writeln!(w, "## Availability\nTotal rounds: {}\nHealthy rounds: {}\nUptime %: {} (target ≥ 99.9%)\nTotal CP restarts: {}\nLongest downtime streak: {} rounds\n",
+        n("total_rounds"), n("healthy_rounds"), n("uptime_pct"), n("cp_restarts"), n("longest_downtime_streak"));
+    let _ = writeln!(w, "## Stuck Detection\nTotal stuck plans detected: {}\nTotal recoveries attempted: {}\nAuto-recovery success rate: {}\n",
+        n("total_stuck_detected"), n("total_recovery_attempts"), n("agg_rollback_rate"));
+    let _ = writeln!(
+        w,
+        "## Drift (after {} warm-up rounds, projected to day 30)\np99_ms: {}\nrss_kb: {}\n",
+        d["drift"]["warmup_rounds"], d["drift"]["p99_ms"], d["drift"]["rss_kb"]
+    );
+    let _ = writeln!(
+        w,
+        "## Alerts Issued\n{}",
+        if alerts.trim().is_empty() {
+            "none\n".to_string()
+        } else {
+            alerts.to_string()
+        }
+    );
+    let _ = writeln!(w, "## VAL12 Check Results");
+    for c in &report.checks {
+        let obs = c
+            .observed
+            .as_ref()
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "(not observed)".into());
+        let _ = writeln!(
+            w,
+            "{} {}: {} ({obs}; threshold {}){}",
+            c.id,
+            c.title,
+            c.status,
+            c.threshold,
+            c.note
+                .as_ref()
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default()
+        );
+    }
+    let v = &report.verdict;
+    let _ = writeln!(
+        w,
+        "Overall: {} ({}/{} checks)\n",
+        if v.full { "PASS" } else { "FAIL" },
+        v.passed,
+        v.total
+    );
+    let gate = ["VAL12-03", "VAL12-10"]
+        .iter()
+        .all(|id| report.status(id) == Some(Status::Pass));
+    let _ = writeln!(
+        w,
+        "## Gate D Assessment\n{}\n",
+        if gate {
+            "PASS: All Gate D criteria met — fleet soak demonstrates ≥99% rollback reliability across ≥100 concurrent plans."
+        } else {
+            "FAIL: Gate D criteria not met — see check results above. Required: VAL12-03 + VAL12-10."
+        }
+    );
+    let _ = writeln!(
+        w,
+        "## Artifact\nWritten by `soak archive` (soak-val12-<YYYY-MM-DD>.tar.gz + .sha256)."
+    );
+    s
+}

@@ -1,0 +1,251 @@
+//! One soak round: the plan's steps 1–7 in order, plus the control-plane's RSS, open
+//! file descriptors, data-dir and WAL sizes. Raw answers go to the round directory;
+//! `round-summary.json` repeats what was measured, and nothing in it is a default.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use val_support::client::{Client, CreateRollout, RollbackRequest, StuckScan};
+use val_support::evidence::{rfc3339, write_atomic};
+use val_support::stats;
+
+use crate::config::{DAY_S, OPERATOR};
+use crate::cpproc;
+use crate::layout::{Layout, RoundSummary};
+use crate::sched::Soak;
+
+/// Page size of the plan-count walk (the plan's `limit=100`).
+const PAGE_LIMIT: u32 = 100;
+/// Upper bound on pages in one walk, so a cursor loop cannot hang a round.
+const MAX_PAGES: usize = 100_000;
+/// Per-request timeout of the round's client.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a round sits on the soak clock.
+#[derive(Clone, Copy, Debug)]
+pub struct Slot {
+    /// 1-based round number.
+    pub round: u64,
+    /// Simulated seconds since the start.
+    pub sim_elapsed_s: f64,
+    /// Real ms behind schedule (scheduler only).
+    pub late_ms: Option<u64>,
+}
+
+impl Slot {
+    /// The simulated instant of this slot.
+    pub fn sim_ts(&self, soak: &Soak) -> DateTime<Utc> {
+        soak.sim_start + chrono::Duration::milliseconds((self.sim_elapsed_s * 1000.0) as i64)
+    }
+}
+
+/// Runs one round in `slot` and writes its directory; returns the summary.
+pub fn run_round(soak: &Soak, slot: Slot) -> Result<(String, RoundSummary)> {
+    let t0 = Instant::now();
+    let ts = slot.sim_ts(soak);
+    let rel = Layout::round_rel(ts);
+    let dir = soak.layout.path(&rel);
+    if dir.join("round-summary.json").exists() {
+        anyhow::bail!("round directory {rel} already holds a round");
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("create {rel}"))?;
+    let mut s = RoundSummary {
+        round: slot.round,
+        ts: rfc3339(ts),
+        real_ts: rfc3339(Utc::now()),
+        sim_elapsed_s: slot.sim_elapsed_s,
+        day: (slot.sim_elapsed_s / DAY_S).floor() as u64 + 1,
+        late_ms: slot.late_ms,
+        ..RoundSummary::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+
+    // Step 1: health; a dead control-plane is restarted on the same dir and ports.
+    let pid = cpproc::read_pid(&soak.layout).filter(|p| cpproc::is_soak_cp(&soak.layout, *p));
+    let client = Client::with_timeout(&soak.url(), Some(&soak.metrics_url()), REQUEST_TIMEOUT);
+    let mut usable = true;
+    match pid {
+        Some(pid) => {
+            let h = rt.block_on(client.health());
+            s.health_code = h.code();
+            s.health = if h.status == Some(200) {
+                "ok"
+            } else {
+                "failed"
+            }
+            .into();
+            s.pid = Some(pid);
+        }
+        None => {
+            s.health = "failed".into();
+            s.health_code = "000".into();
+            s.restarted = true;
+            match soak.start_cp(Duration::from_millis(soak.cfg.restart_deadline_ms)) {
+                Ok(st) if st.healthy_after_ms.is_some() => {
+                    s.restart_ok = Some(true);
+                    s.pid = Some(st.pid);
+                }
+                Ok(st) => {
+                    s.restart_ok = Some(false);
+                    s.errors
+                        .push(format!("restart not healthy (health {})", st.health_code));
+                    usable = false;
+                }
+                Err(e) => {
+                    s.restart_ok = Some(false);
+                    s.errors.push(format!("restart failed: {e:#}"));
+                    usable = false;
+                }
+            }
+        }
+    }
+
+    if usable {
+        rt.block_on(workload(soak, &client, &dir, &mut s))?;
+    } else {
+        // Nothing could be measured: the files say so instead of holding zeros.
+        for f in ["plans-created.txt", "create-times.txt", "recovery.txt"] {
+            write(&dir, f, "")?;
+        }
+        write(
+            &dir,
+            "stuck-scan.json",
+            "{\"error\":\"control-plane not running\"}\n",
+        )?;
+        write(&dir, "metrics-scrape.prom", "")?;
+    }
+
+    // Beyond the plan: process and store growth.
+    if let Some(pid) = s.pid.filter(|p| cpproc::alive(*p)) {
+        s.rss_kb = cpproc::rss_kb(pid);
+        s.open_fds = cpproc::open_fds(pid);
+    }
+    s.data_dir_bytes = cpproc::dir_bytes(&soak.layout.path("cp-data"));
+    s.wal_bytes = std::fs::metadata(soak.layout.path("cp-data/autonomy.db-wal"))
+        .ok()
+        .map(|m| m.len());
+    if s.rss_kb.is_none() || s.open_fds.is_none() {
+        s.errors
+            .push("control-plane RSS / fds not measurable".into());
+    }
+    s.duration_ms = t0.elapsed().as_millis() as u64;
+    let json = serde_json::to_string_pretty(&s).context("serialise round summary")?;
+    write(&dir, "round-summary.json", &(json + "\n"))?;
+    Ok((rel, s))
+}
+
+/// Steps 2–7 against a healthy (or at least running) control-plane.
+async fn workload(soak: &Soak, client: &Client, dir: &Path, s: &mut RoundSummary) -> Result<()> {
+    // Step 2: creates with the plan's IDs, timed one by one.
+    let unix = DateTime::parse_from_rfc3339(&s.ts)
+        .map(|t| t.timestamp())
+        .unwrap_or_default();
+    let (mut codes, mut times) = (String::new(), String::new());
+    let (mut ok, mut err) = (0u64, 0u64);
+    let mut lat_us = Vec::new();
+    for i in 1..=soak.cfg.creates_per_round {
+        let id = format!("soak-{unix}-{i:02}");
+        let r = client.create(&CreateRollout::new(&id)).await;
+        let _ = writeln!(codes, "{id} {}", r.code());
+        let _ = writeln!(times, "{:.6}", r.latency_us as f64 / 1e6);
+        lat_us.push(r.latency_us);
+        if matches!(r.status, Some(200) | Some(201)) {
+            ok += 1;
+        } else {
+            err += 1;
+        }
+    }
+    write(dir, "plans-created.txt", &codes)?;
+    write(dir, "create-times.txt", &times)?;
+    s.create_ok = Some(ok);
+    s.create_errors = Some(err);
+    s.p99_ms = stats::nearest_rank(&lat_us, 99.0).map(|us| us as f64 / 1000.0);
+
+    // Step 3: stuck scan at the (compressed) threshold.
+    let scan = client.stuck(soak.cfg.stuck_threshold_real_s()).await;
+    s.scan_http_code = Some(scan.code());
+    let body = if scan.status.is_some() {
+        scan.text.clone()
+    } else {
+        serde_json::json!({"error": scan.error_text()}).to_string()
+    };
+    write(dir, "stuck-scan.json", &body)?;
+    let parsed: Option<StuckScan> = (scan.status == Some(200))
+        .then(|| serde_json::from_str(&scan.text).ok())
+        .flatten();
+    s.scan_ok = Some(
+        parsed
+            .as_ref()
+            .is_some_and(|p| p.stuck_count as usize == p.stuck.len()),
+    );
+    s.stuck_count = parsed.as_ref().map(|p| p.stuck_count);
+
+    // Step 4: recovery of the oldest stuck plans, at most `recovery_cap` per round.
+    let mut rec = String::new();
+    if let Some(p) = &parsed {
+        let cap = soak.cfg.recovery_cap as usize;
+        let (mut rok, mut rfail) = (0u64, 0u64);
+        for e in p.stuck.iter().take(cap) {
+            let req = RollbackRequest {
+                strategy: "retry".into(),
+                reason: "soak-auto-recovery".into(),
+                actor: OPERATOR.into(),
+            };
+            let r = client.rollback(&e.id, &req).await;
+            let success = r.body.as_ref().is_some_and(|b| b.outcome == "success");
+            if success {
+                rok += 1;
+            } else {
+                rfail += 1;
+            }
+            let _ = writeln!(
+                rec,
+                "plan_id={} code={} outcome={}",
+                e.id,
+                r.code(),
+                if success { "success" } else { "failure" }
+            );
+        }
+        s.recovery_attempted = Some(rok + rfail);
+        s.recovery_ok = Some(rok);
+        s.recovery_fail = Some(rfail);
+        s.recovery_deferred = Some(p.stuck.len().saturating_sub(cap) as u64);
+    }
+    write(dir, "recovery.txt", &rec)?;
+
+    // Step 5: plan count over the whole corpus.
+    match client.list_all(PAGE_LIMIT, MAX_PAGES).await {
+        Ok(walk) => {
+            s.plan_count = Some(walk.count() as u64);
+            s.pages = Some(walk.pages.len() as u64);
+        }
+        Err(e) => s.errors.push(format!("plan count: {e:?}")),
+    }
+
+    // Step 6: Prometheus scrape.
+    let m = client.metrics().await;
+    write(dir, "metrics-scrape.prom", &m.text)?;
+    if m.status == Some(200) {
+        if let Ok(scrape) = val_support::prom::parse(&m.text) {
+            s.cp_http_requests_total = scrape.sum("cp_http_requests_total").ok();
+            s.cp_rollout_plans_total = scrape.sum("cp_rollout_plans_total").ok();
+        }
+    } else {
+        s.errors
+            .push(format!("metrics scrape answered {}", m.code()));
+    }
+    Ok(())
+}
+
+/// Writes one file of a round directory atomically.
+fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
+    let p = dir.join(name);
+    write_atomic(&p, text.as_bytes()).with_context(|| format!("write {}", p.display()))?;
+    Ok(p)
+}

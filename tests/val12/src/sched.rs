@@ -1,0 +1,314 @@
+//! Soak lifecycle and scheduling: `setup`, the next round's slot, `run` (the built-in
+//! scheduler) and `teardown`.
+//!
+//! The scheduler keeps no state of its own: the next round number comes from the
+//! round directories on disk and its time from `config.env`, so a `soak run` that is
+//! killed and started again continues where the directory says it stopped.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
+use val_support::evidence::rfc3339;
+
+use crate::config::{self, SoakConfig, DAY_S};
+use crate::cpproc::{self, Started};
+use crate::layout::{Layout, RoundSummary};
+use crate::report;
+use crate::round::{self, Slot};
+
+/// An opened soak directory: its settings and its control-plane's fixed addresses.
+#[derive(Clone, Debug)]
+pub struct Soak {
+    /// The directory.
+    pub layout: Layout,
+    /// Settings from `config.env`.
+    pub cfg: SoakConfig,
+    /// Control-plane binary.
+    pub bin: PathBuf,
+    /// API address (kept across restarts).
+    pub listen: SocketAddr,
+    /// Metrics address (kept across restarts).
+    pub metrics: SocketAddr,
+    /// Real start of the soak.
+    pub start_real: DateTime<Utc>,
+    /// Simulated start (equal to the real start; the soak clock runs `F` times faster).
+    pub sim_start: DateTime<Utc>,
+}
+
+impl Soak {
+    /// Opens a soak directory written by [`setup`].
+    pub fn open(dir: &Path) -> Result<Soak> {
+        let layout = Layout::new(dir);
+        let env = config::read_env_file(&layout.path("config.env"))
+            .context("not a soak directory (run `soak setup` first)")?;
+        let cfg = SoakConfig::from_env_map(&env)?;
+        let get = |k: &str| env.get(k).with_context(|| format!("config.env has no {k}"));
+        let time = |k: &str| -> Result<DateTime<Utc>> {
+            Ok(DateTime::parse_from_rfc3339(get(k)?)
+                .with_context(|| format!("config.env {k}"))?
+                .with_timezone(&Utc))
+        };
+        Ok(Soak {
+            bin: PathBuf::from(get("CP_BIN")?),
+            listen: get("CP_LISTEN")?.parse().context("config.env CP_LISTEN")?,
+            metrics: get("CP_METRICS")?
+                .parse()
+                .context("config.env CP_METRICS")?,
+            start_real: time("START_REAL")?,
+            sim_start: time("SIM_START")?,
+            layout,
+            cfg,
+        })
+    }
+
+    /// API base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.listen)
+    }
+
+    /// Metrics base URL.
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}", self.metrics)
+    }
+
+    /// Starts the control-plane again on the same data dir and ports.
+    pub fn start_cp(&self, deadline: Duration) -> Result<Started> {
+        cpproc::start(
+            &self.layout,
+            &self.bin,
+            self.listen,
+            self.metrics,
+            &self.cfg.faults,
+            deadline,
+        )
+    }
+
+    /// The slot of the next round: after the last one on disk; on the wall clock,
+    /// slots whose time has passed are skipped (they count as missed rounds).
+    pub fn next_slot(&self) -> Result<(Slot, DateTime<Utc>)> {
+        let last = self.layout.last_round()?;
+        let mut k = last + 1;
+        if self.cfg.wall_clock() {
+            let elapsed = (Utc::now() - self.start_real).num_milliseconds() as f64 / 1000.0;
+            k = k.max((elapsed / self.cfg.interval_s).floor() as u64 + 1);
+        }
+        let sim_elapsed_s = (k - 1) as f64 * self.cfg.interval_s;
+        let due = self.start_real
+            + chrono::Duration::milliseconds(
+                ((k - 1) as f64 * self.cfg.interval_real_s() * 1000.0) as i64,
+            );
+        Ok((
+            Slot {
+                round: k,
+                sim_elapsed_s,
+                late_ms: None,
+            },
+            due,
+        ))
+    }
+}
+
+/// What `soak setup` observed (also written to `setup-summary.txt`).
+#[derive(Clone, Debug)]
+pub struct SetupOutcome {
+    /// The control-plane as started.
+    pub started: Started,
+    /// True when it answered health 200 before the deadline.
+    pub ok: bool,
+}
+
+/// `soak setup`: the plan's layout, the persistent control-plane, `config.env`,
+/// `cp.pid` and `setup-summary.txt`. Fails (after writing the summary) when the
+/// control-plane is not healthy within the setup deadline.
+pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
+    cfg.validate()?;
+    let layout = Layout::new(dir);
+    if let Some(pid) = cpproc::read_pid(&layout) {
+        if cpproc::is_soak_cp(&layout, pid) {
+            bail!(
+                "{} already has a running control-plane (pid {pid})",
+                dir.display()
+            );
+        }
+    }
+    if layout.path("rounds").is_dir() && layout.last_round()? > 0 {
+        bail!(
+            "{} already holds rounds; use a fresh directory",
+            dir.display()
+        );
+    }
+    layout.create()?;
+    let bin = cpproc::binary()?;
+    let (l, m) = cfg.ports.unwrap_or((0, 0));
+    let lo = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+    let started_at = Utc::now();
+    let started = cpproc::start(
+        &layout,
+        Path::new(&bin.path),
+        lo(l),
+        lo(m),
+        &cfg.faults,
+        Duration::from_millis(cfg.setup_deadline_ms),
+    )?;
+    let ok = started.healthy_after_ms.is_some();
+    // The soak clock starts when the control-plane is up, so round 1 is on time.
+    let clock_start = Utc::now();
+
+    let mut env: BTreeMap<String, String> = cfg
+        .to_env()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    env.insert("SOAK_DIR".into(), abs.display().to_string());
+    env.insert("CP_URL".into(), format!("http://{}", started.listen));
+    env.insert(
+        "CP_METRICS_URL".into(),
+        format!("http://{}", started.metrics),
+    );
+    env.insert("CP_LISTEN".into(), started.listen.to_string());
+    env.insert("CP_METRICS".into(), started.metrics.to_string());
+    env.insert("CP_BIN".into(), bin.path.clone());
+    env.insert("CP_BIN_SHA256".into(), bin.sha256.clone());
+    env.insert("OPERATOR".into(), config::OPERATOR.into());
+    env.insert("RBAC".into(), "0".into());
+    env.insert("START_REAL".into(), rfc3339(clock_start));
+    env.insert("SIM_START".into(), rfc3339(clock_start));
+    config::write_env_file(&layout.path("config.env"), &env)?;
+
+    let mut s = String::new();
+    let mut kv = |k: &str, v: String| s.push_str(&format!("{k}={v}\n"));
+    kv("status", if ok { "ok" } else { "failed" }.into());
+    kv("health_code", started.health_code.clone());
+    if let Some(ms) = started.healthy_after_ms {
+        kv("start_ms", ms.to_string());
+    }
+    kv("deadline_ms", cfg.setup_deadline_ms.to_string());
+    kv("pid", started.pid.to_string());
+    kv("listen", started.listen.to_string());
+    kv("metrics", started.metrics.to_string());
+    kv("binary", bin.path.clone());
+    kv("binary_sha256", bin.sha256.clone());
+    kv(
+        "binary_version",
+        bin.version
+            .clone()
+            .unwrap_or_else(|| "unknown".into())
+            .replace(' ', "_"),
+    );
+    kv("started_at", rfc3339(started_at));
+    kv("faults", cfg.faults.join(","));
+    val_support::evidence::write_atomic(&layout.path("setup-summary.txt"), s.as_bytes())
+        .context("write setup-summary.txt")?;
+    if !ok {
+        bail!(
+            "control-plane not healthy within {} ms (last /v1/health: {}); see setup-summary.txt and cp.log",
+            cfg.setup_deadline_ms,
+            started.health_code
+        );
+    }
+    Ok(SetupOutcome { started, ok })
+}
+
+/// `soak round`: one round now, in the next slot.
+pub fn round_once(dir: &Path) -> Result<RoundSummary> {
+    let soak = Soak::open(dir)?;
+    let (slot, _) = soak.next_slot()?;
+    Ok(round::run_round(&soak, slot)?.1)
+}
+
+/// Options of [`run`].
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Stop after this many rounds in this invocation (tests: a simulated crash).
+    pub max_rounds: Option<u64>,
+    /// Print progress to stderr.
+    pub progress: bool,
+}
+
+/// `soak run`: rounds on schedule until the soak's duration is covered, with daily
+/// summaries and checkpoints at their times and the final report at the end. `hook`
+/// runs before each round with its number (tests inject a control-plane kill there).
+/// Returns the number of rounds run by this invocation.
+pub fn run(dir: &Path, opts: &RunOptions, hook: &mut dyn FnMut(u64) -> Result<()>) -> Result<u64> {
+    let soak = Soak::open(dir)?;
+    let total = soak.cfg.scheduled_rounds();
+    let mut ran = 0;
+    loop {
+        let (mut slot, due) = soak.next_slot()?;
+        if slot.round > total {
+            break;
+        }
+        if opts.max_rounds.is_some_and(|m| ran >= m) {
+            return Ok(ran);
+        }
+        let wait = (due - Utc::now()).to_std().unwrap_or_default();
+        std::thread::sleep(wait);
+        slot.late_ms = Some((Utc::now() - due).num_milliseconds().max(0) as u64);
+        hook(slot.round)?;
+        let (rel, s) = round::run_round(&soak, slot)?;
+        ran += 1;
+        if opts.progress {
+            eprintln!(
+                "round {}/{} day {} health={}{} p99={} errors={} stuck={} plans={}  {rel}",
+                slot.round,
+                total,
+                s.day,
+                s.health,
+                if s.restarted { " (restarted)" } else { "" },
+                s.p99_ms
+                    .map(|v| format!("{v:.1}ms"))
+                    .unwrap_or_else(|| "-".into()),
+                s.create_errors
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                s.stuck_count
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                s.plan_count
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            );
+        }
+        // A day is summarised once its last round is done; checkpoints when due.
+        let next_day = ((slot.round as f64 * soak.cfg.interval_s) / DAY_S).floor() as u64 + 1;
+        if next_day != s.day || slot.round == total {
+            report::daily(&soak)?;
+        }
+        report::checkpoints(&soak)?;
+    }
+    report::daily(&soak)?;
+    report::checkpoints(&soak)?;
+    report::final_report(&soak)?;
+    Ok(ran)
+}
+
+/// `soak teardown`: stops the control-plane (SIGTERM, then SIGKILL) and waits for it.
+pub fn teardown(dir: &Path) -> Result<Option<u32>> {
+    let layout = Layout::new(dir);
+    let Some(pid) = cpproc::read_pid(&layout) else {
+        return Ok(None);
+    };
+    if !cpproc::is_soak_cp(&layout, pid) {
+        return Ok(None);
+    }
+    let graceful = cpproc::stop(pid)?;
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(layout.path("cp.log"))
+        .map(|mut f| {
+            use std::io::Write as _;
+            writeln!(
+                f,
+                "=== soak teardown {}: pid {pid} stopped ({})",
+                rfc3339(Utc::now()),
+                if graceful { "SIGTERM" } else { "SIGKILL" }
+            )
+        });
+    Ok(Some(pid))
+}
