@@ -870,13 +870,15 @@ impl ControlPlane {
         })
     }
 
-    /// SIGSTOP: the process stays alive but answers nothing.
+    /// SIGSTOP: the process stays alive but answers nothing. Returns once every thread
+    /// is observed stopped (`/proc/<pid>/task/*/stat`), because signal delivery is
+    /// asynchronous: a call made right after `kill(2)` could otherwise still be served.
     pub fn pause(&mut self) -> Result<(), CpError> {
         self.require_local("pause")?;
         let pid = self.running_pid().ok_or(CpError::NotRunning("pause"))?;
         signal(pid, Signal::SIGSTOP)?;
         self.paused = true;
-        Ok(())
+        wait_stopped(pid, Duration::from_secs(5))
     }
 
     /// SIGCONT after [`pause`](Self::pause).
@@ -1010,6 +1012,41 @@ impl Drop for ControlPlane {
                 log_tail(&self.cfg.log_file)
             );
         }
+    }
+}
+
+/// Waits until every thread of `pid` is in state `T` (stopped); no-op without `/proc`.
+fn wait_stopped(pid: u32, limit: Duration) -> Result<(), CpError> {
+    let tasks = PathBuf::from(format!("/proc/{pid}/task"));
+    if !tasks.is_dir() {
+        return Ok(());
+    }
+    let deadline = Instant::now() + limit;
+    loop {
+        let all_stopped = std::fs::read_dir(&tasks)
+            .map_err(io(format!("list {}", tasks.display())))?
+            .filter_map(|e| e.ok())
+            .all(|e| {
+                std::fs::read_to_string(e.path().join("stat"))
+                    .ok()
+                    .and_then(|s| {
+                        s.rsplit_once(')').and_then(|(_, rest)| {
+                            rest.split_whitespace().next().map(str::to_string)
+                        })
+                    })
+                    // A thread that exited meanwhile no longer matters.
+                    .is_none_or(|state| state == "T" || state == "t")
+            });
+        if all_stopped {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(CpError::Io {
+                what: format!("pid {pid} not stopped {limit:?} after SIGSTOP"),
+                source: std::io::Error::other("some threads still running"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

@@ -1,1 +1,822 @@
-//! placeholder until the val11 issue lands
+//! VAL11 — fleet rollout chaos: the lab (measurement only).
+//!
+//! [`run_lab`] follows the plan's execution order against one control-plane whose data
+//! directory is reused across every restart, then goes beyond the plan (SIGKILL under
+//! write load, SIGSTOP, a kill under the CLI). It writes raw evidence only; the
+//! verdicts come from `val_support::plans::val11::judge`, which `evidence verify`
+//! re-runs. The `*-check.txt` summaries and `val11-recommendations.md` are derived from
+//! that same judge at the end of the lab, so they can never disagree with the report.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+use serde_json::Value;
+use val_support::check::{Check, Status};
+use val_support::client::{Cli, CliRun, Client, CreateRollout, Recorded};
+use val_support::cp::{ControlPlane, StopOutcome};
+use val_support::evidence::rfc3339;
+use val_support::lab::LabCtx;
+use val_support::plans::val11::{self as plan, ListEvidence, Op};
+
+/// Default number of SIGKILL rounds of VAL11-11 (`VAL11_KILL_ROUNDS`).
+pub const DEFAULT_KILL_ROUNDS: usize = 5;
+/// Default stuck threshold of VAL11-06 in seconds (`VAL11_STUCK_THRESHOLD_S`).
+pub const DEFAULT_STUCK_THRESHOLD_S: f64 = 2.0;
+/// Default longest wait for the dev plans to become stale (`VAL11_STUCK_WAIT_MAX_S`).
+pub const DEFAULT_STUCK_WAIT_MAX_S: f64 = 30.0;
+/// Page size of every list walk.
+const PAGE_LIMIT: u32 = 1000;
+/// Page cap of every list walk (far above any store this suite builds).
+const MAX_PAGES: usize = 1000;
+
+/// What the lab runs and with which parameters; recorded in the manifest.
+#[derive(Clone, Debug, Serialize)]
+pub struct LabConfig {
+    /// Run the plan's chain VAL11-01..10; otherwise those checks are NOT_RUN.
+    pub plan: bool,
+    /// SIGKILL rounds of VAL11-11 (0: not run).
+    pub kill_rounds: usize,
+    /// Concurrent create workers during a kill round.
+    pub kill_workers: usize,
+    /// The kill instant is drawn uniformly from this window of load, ms.
+    pub kill_window_ms: (u64, u64),
+    /// Seed of every random choice (`VAL11_SEED`).
+    pub seed: u64,
+    /// Run VAL11-12 (SIGSTOP/SIGCONT).
+    pub pause: bool,
+    /// Client timeout while the control-plane is paused, ms.
+    pub pause_timeout_ms: u64,
+    /// Run VAL11-13 (kill under the CLI).
+    pub cli_restart: bool,
+    /// Stuck-scan threshold of VAL11-06, s.
+    pub stuck_threshold_s: f64,
+    /// Longest wait for the newest dev plan to pass the threshold, s.
+    pub stuck_wait_max_s: f64,
+    /// Readiness accepts an unhealthy `/v1/health` (only for the health-fail negative).
+    pub accept_unhealthy: bool,
+}
+
+/// Reads an environment variable and parses it, with the variable named in the error.
+fn env_parse<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={v:?}: {e}")),
+        _ => Ok(default),
+    }
+}
+
+impl LabConfig {
+    /// The whole suite, with `VAL11_KILL_ROUNDS`, `VAL11_SEED`, `VAL11_STUCK_THRESHOLD_S`
+    /// and `VAL11_STUCK_WAIT_MAX_S` applied; the seed is random unless given.
+    pub fn from_env() -> Result<LabConfig> {
+        Ok(LabConfig {
+            kill_rounds: env_parse("VAL11_KILL_ROUNDS", DEFAULT_KILL_ROUNDS)?,
+            seed: env_parse("VAL11_SEED", rand::random::<u64>())?,
+            stuck_threshold_s: env_parse("VAL11_STUCK_THRESHOLD_S", DEFAULT_STUCK_THRESHOLD_S)?,
+            stuck_wait_max_s: env_parse("VAL11_STUCK_WAIT_MAX_S", DEFAULT_STUCK_WAIT_MAX_S)?,
+            ..LabConfig::full()
+        })
+    }
+
+    /// Every section with the defaults and a fixed seed.
+    pub fn full() -> LabConfig {
+        LabConfig {
+            plan: true,
+            kill_rounds: DEFAULT_KILL_ROUNDS,
+            kill_workers: 20,
+            kill_window_ms: (100, 400),
+            seed: 11,
+            pause: true,
+            pause_timeout_ms: 500,
+            cli_restart: true,
+            stuck_threshold_s: DEFAULT_STUCK_THRESHOLD_S,
+            stuck_wait_max_s: DEFAULT_STUCK_WAIT_MAX_S,
+            accept_unhealthy: false,
+        }
+    }
+
+    /// Only the plan's chain (VAL11-01..10), for the negative labs of those checks.
+    pub fn plan_only() -> LabConfig {
+        LabConfig {
+            kill_rounds: 0,
+            pause: false,
+            cli_restart: false,
+            ..LabConfig::full()
+        }
+    }
+
+    /// Nothing but the start; enable one section on the result.
+    pub fn none() -> LabConfig {
+        LabConfig {
+            plan: false,
+            ..LabConfig::plan_only()
+        }
+    }
+}
+
+/// The lab: the plan's chain, then VAL11-11..13, each as configured.
+pub fn run_lab(ctx: &mut LabCtx, cfg: &LabConfig) -> Result<()> {
+    ctx.config("val11", cfg);
+    let mut cp_cfg = ctx.cp_config().operator(plan::OPERATOR);
+    if cfg.accept_unhealthy {
+        cp_cfg = cp_cfg.accept_unhealthy();
+    }
+    let mut cp = ctx
+        .start_cp_with(cp_cfg)
+        .context("starting the control-plane")?;
+    let skipped = |ctx: &LabCtx, ids: &[&str], why: &str| -> Result<()> {
+        for id in ids {
+            ctx.not_run(id, why)?;
+        }
+        Ok(())
+    };
+    let remote = cp.is_remote();
+    let remote_reason = cp
+        .config()
+        .selection
+        .not_controllable_reason()
+        .unwrap_or_default();
+    let section_off = "not part of this lab configuration (negative lab scoped to other checks)";
+    if cfg.plan {
+        plan_chain(ctx, &mut cp, cfg)?;
+    } else {
+        skipped(
+            ctx,
+            &[
+                "VAL11-01", "VAL11-02", "VAL11-03", "VAL11-04", "VAL11-05", "VAL11-06", "VAL11-07",
+                "VAL11-08", "VAL11-09", "VAL11-10",
+            ],
+            section_off,
+        )?;
+    }
+    if remote {
+        skipped(ctx, &["VAL11-11", "VAL11-12", "VAL11-13"], &remote_reason)?;
+    } else {
+        if cfg.kill_rounds > 0 {
+            kill_rounds(ctx, &mut cp, cfg)?;
+        } else {
+            skipped(ctx, &["VAL11-11"], section_off)?;
+        }
+        if cfg.pause {
+            pause_scenario(ctx, &mut cp, cfg)?;
+        } else {
+            skipped(ctx, &["VAL11-12"], section_off)?;
+        }
+        if cfg.cli_restart {
+            cli_restart(ctx, &mut cp)?;
+        } else {
+            skipped(ctx, &["VAL11-13"], section_off)?;
+        }
+        // The plan's last step: kill the control-plane (cleanup), gracefully.
+        let stop = cp.stop().context("final stop")?;
+        ctx.write_json("val11-final-stop.json", &stop)?;
+    }
+    drop(cp);
+    write_summaries(ctx, cfg)
+}
+
+/// An HTTP record as evidence text: `METHOD path status=.. latency_us=.. outcome=..` + `body=`.
+fn http_text<T>(r: &Recorded<T>) -> String {
+    format!("{}\nbody={}\n", r.line(), r.text.replace('\n', " "))
+}
+
+/// A CLI transcript, optionally preceded by `key=value` header lines.
+fn cli_evidence(header: &str, run: &CliRun) -> String {
+    format!("{header}{}", run.to_evidence())
+}
+
+/// Walks every page of the list into list evidence (a paging failure is recorded, not raised).
+fn list_evidence(ctx: &LabCtx, client: &Client) -> ListEvidence {
+    match ctx.block_on(client.list_all(PAGE_LIMIT, MAX_PAGES)) {
+        Ok(w) => ListEvidence {
+            complete: true,
+            error: None,
+            plans: w.plans,
+            pages: w.pages,
+        },
+        Err(e) => ListEvidence {
+            complete: false,
+            error: Some(e.error),
+            plans: e.partial.plans,
+            pages: e.partial.pages,
+        },
+    }
+}
+
+/// `autonomy rollback execute` with the suite's operator.
+fn execute(cli: &Cli, resource: &str, strategy: &str, reason: &str) -> CliRun {
+    cli.run([
+        "rollback",
+        "execute",
+        "--target",
+        "rollout_plan",
+        "--resource",
+        resource,
+        "--strategy",
+        strategy,
+        "--reason",
+        reason,
+    ])
+}
+
+/// The CLI runner of this control-plane with the suite's operator identity.
+fn suite_cli(ctx: &LabCtx, cp: &ControlPlane) -> Result<Cli> {
+    Ok(ctx.cli(cp)?.operator(plan::OPERATOR))
+}
+
+/// A stop outcome as `key=value` tokens.
+fn stop_tokens(s: &StopOutcome) -> String {
+    format!(
+        "stop_graceful={} stop_exit_code={} stop_signal={} stop_elapsed_ms={}",
+        s.graceful,
+        s.exit_code.map_or("none".into(), |c| c.to_string()),
+        s.signal.map_or("none".into(), |c| c.to_string()),
+        s.elapsed_ms
+    )
+}
+
+/// VAL11-01..10 in the plan's execution order.
+fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Result<()> {
+    let client = ctx.client(cp);
+    // VAL11-01
+    let health = ctx.block_on(client.health());
+    ctx.write_text("val11-health.txt", &http_text(&health))?;
+
+    // The audit slice of VAL11-10 starts before the first CLI call of the session.
+    let session_start = rfc3339(chrono::Utc::now());
+    ctx.config("val11_session_start", &session_start);
+
+    // Plan inventory, created in order.
+    let mut created = String::new();
+    for id in plan::PRE_KILL_PLANS {
+        let req = if *id == "val11-corrupt-1" {
+            CreateRollout::with_artifact(id, plan::CORRUPT_ARTIFACT, plan::CORRUPT_FINGERPRINT)
+        } else {
+            CreateRollout::new(id)
+        };
+        let r = ctx.block_on(client.create(&req));
+        created.push_str(&format!("id={id} {}\n", r.line()));
+        if *id == "val11-corrupt-1" {
+            ctx.write_text("val11-corrupt-plan-create.txt", &http_text(&r))?;
+        }
+    }
+    ctx.write_text("val11-plans-created.txt", &created)?;
+
+    // VAL11-06: wait (by observation) until the newest dev plan is older than the threshold.
+    let t0 = Instant::now();
+    let deadline = t0 + Duration::from_secs_f64(cfg.stuck_wait_max_s);
+    let mut polls = 0u64;
+    let (newest, age_s) = loop {
+        polls += 1;
+        let mut newest: Option<(String, chrono::DateTime<chrono::Utc>)> = None;
+        for id in plan::DEV_PLANS {
+            let r = ctx.block_on(client.get(id));
+            if let Some(t) = r
+                .body
+                .as_ref()
+                .and_then(|p| chrono::DateTime::parse_from_rfc3339(&p.updated_at).ok())
+            {
+                let t = t.with_timezone(&chrono::Utc);
+                if newest.as_ref().is_none_or(|(_, n)| t > *n) {
+                    newest = Some((id.to_string(), t));
+                }
+            }
+        }
+        let age = newest
+            .as_ref()
+            .map(|(_, t)| (chrono::Utc::now() - *t).as_seconds_f64());
+        if age.is_some_and(|a| a >= cfg.stuck_threshold_s) || Instant::now() >= deadline {
+            break (newest, age);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    ctx.write_text(
+        "val11-stuck-wait.txt",
+        &format!(
+            "threshold_s={} wait_max_s={} polls={polls} waited_ms={} newest_id={} newest_updated_at={} age_s={}\n",
+            cfg.stuck_threshold_s,
+            cfg.stuck_wait_max_s,
+            t0.elapsed().as_millis(),
+            newest.as_ref().map_or("none".into(), |(id, _)| id.clone()),
+            newest.as_ref().map_or("none".into(), |(_, t)| rfc3339(*t)),
+            age_s.map_or("none".into(), |a| format!("{a:.3}")),
+        ),
+    )?;
+    let scan = ctx.block_on(client.stuck(cfg.stuck_threshold_s));
+    ctx.write_json("val11-scan-stuck.json", &scan)?;
+
+    // VAL11-07
+    let corrupt = ctx.block_on(client.get("val11-corrupt-1"));
+    ctx.write_json("val11-corrupt-plan.json", &corrupt)?;
+
+    // VAL11-08
+    let cli = suite_cli(ctx, cp)?;
+    let run = execute(
+        &cli,
+        "val11-corrupt-1",
+        "rollback",
+        "chaos-artifact-corruption",
+    );
+    ctx.write_text("val11-execute-rollback-corrupt.txt", &run.to_evidence())?;
+
+    // VAL11-09
+    for (n, id) in plan::DEV_PLANS.iter().enumerate() {
+        let run = execute(&cli, id, "retry", "chaos-cascade-recovery");
+        ctx.write_text(
+            &format!("cascade/execute-retry-dev-{}.txt", n + 1),
+            &run.to_evidence(),
+        )?;
+    }
+
+    if cp.is_remote() {
+        let why = cp
+            .config()
+            .selection
+            .not_controllable_reason()
+            .unwrap_or_default();
+        for id in ["VAL11-02", "VAL11-03", "VAL11-04", "VAL11-05"] {
+            ctx.not_run(id, &why)?;
+        }
+    } else {
+        // VAL11-02: SIGTERM; the CLI runs only after the process has been reaped.
+        let stop = cp.stop().context("VAL11-02 stop")?;
+        let reaped = cp.pid().is_none();
+        let run = execute(&cli, "val11-dur-1", "retry", "chaos-test");
+        ctx.write_text(
+            "val11-kill-client-error.txt",
+            &cli_evidence(
+                &format!("cp_reaped={reaped} {}\n", stop_tokens(&stop)),
+                &run,
+            ),
+        )?;
+
+        // VAL11-03 and VAL11-05 after the restart.
+        cp.start_again().context("restart after VAL11-02")?;
+        let client = ctx.client(cp);
+        let list = list_evidence(ctx, &client);
+        ctx.write_json("val11-durability-list.json", &list)?;
+        let gate = ctx.block_on(client.get("val11-gate-1"));
+        ctx.write_json("val11-gate-plan.json", &gate)?;
+
+        // VAL11-04: three more stop/start cycles, then the final list and a new create.
+        ctx.write_json(
+            "val11-rapid-restart-before.json",
+            &list_evidence(ctx, &client),
+        )?;
+        let mut log = String::new();
+        for cycle in 1..=3 {
+            let t = Instant::now();
+            let stop = cp
+                .stop()
+                .with_context(|| format!("VAL11-04 cycle {cycle} stop"))?;
+            let start = cp.start_again();
+            log.push_str(&format!(
+                "cycle={cycle} {} healthy={} start_error={:?} cycle_ms={}\n",
+                stop_tokens(&stop),
+                start.is_ok(),
+                start.as_ref().err().map(|e| e.to_string()),
+                t.elapsed().as_millis()
+            ));
+            start.with_context(|| format!("VAL11-04 cycle {cycle} start"))?;
+        }
+        ctx.write_text("val11-rapid-restart.txt", &log)?;
+        let client = ctx.client(cp);
+        ctx.write_json(
+            "val11-rapid-restart-final.json",
+            &list_evidence(ctx, &client),
+        )?;
+        let post = ctx.block_on(client.create(&CreateRollout::new("val11-post-chaos-1")));
+        ctx.write_text("val11-post-chaos-create.txt", &http_text(&post))?;
+    }
+
+    // VAL11-10: from the retained audit store.
+    let cli = suite_cli(ctx, cp)?;
+    let q = cli.run([
+        "audit",
+        "query",
+        "--event-type",
+        "rollback.executed",
+        "--actor",
+        plan::OPERATOR,
+        "--start-time",
+        &session_start,
+        "--output",
+        "json",
+    ]);
+    ctx.write_text("val11-audit-query.txt", &q.to_evidence())?;
+    ctx.write_text("val11-audit-executed.json", &q.stdout)?;
+    Ok(())
+}
+
+/// VAL11-11: creates from many workers, SIGKILL at a seeded random instant, restart, list.
+fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Result<()> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
+    let mut summary = format!(
+        "seed={} rounds={} workers={} kill_window_ms={}..{}\n",
+        cfg.seed, cfg.kill_rounds, cfg.kill_workers, cfg.kill_window_ms.0, cfg.kill_window_ms.1
+    );
+    for round in 1..=cfg.kill_rounds {
+        let kill_at_ms = rng.random_range(cfg.kill_window_ms.0..=cfg.kill_window_ms.1);
+        let client = Client::with_timeout(cp.url(), None, Duration::from_secs(5));
+        let stop = Arc::new(AtomicBool::new(false));
+        let t0 = Instant::now();
+        let mut handles = Vec::new();
+        for w in 1..=cfg.kill_workers {
+            let (client, stop) = (client.clone(), stop.clone());
+            handles.push(ctx.runtime().spawn(async move {
+                let mut ops = Vec::new();
+                let mut n = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    n += 1;
+                    let id = format!("{}{round}-w{w}-{n}", plan::KILL_ID_PREFIX);
+                    let start = t0.elapsed();
+                    let rec = client.create(&CreateRollout::new(&id)).await;
+                    ops.push(Op {
+                        id: Some(id),
+                        worker: w,
+                        start_offset_us: start.as_micros() as u64,
+                        rec: to_value_rec(rec),
+                    });
+                }
+                ops
+            }));
+        }
+        // The chaos instant: a seeded random point of the load, not a wait for anything.
+        std::thread::sleep(Duration::from_millis(kill_at_ms));
+        let killed_after_us = t0.elapsed().as_micros();
+        let kill = cp
+            .kill()
+            .with_context(|| format!("VAL11-11 round {round} kill"))?;
+        stop.store(true, Ordering::SeqCst);
+        let mut ops = Vec::new();
+        for h in handles {
+            ops.extend(ctx.block_on(h).context("kill-round worker panicked")?);
+        }
+        ctx.write_json(&format!("kill-rounds/round-{round}-ops.json"), &ops)?;
+        cp.start_again()
+            .with_context(|| format!("VAL11-11 round {round} restart"))?;
+        let list = list_evidence(ctx, &ctx.client(cp));
+        ctx.write_json(&format!("kill-rounds/round-{round}-list.json"), &list)?;
+        let line = format!(
+            "round={round} seed={} kill_at_ms={kill_at_ms} killed_after_us={killed_after_us} kill_signal={} ops={}\n",
+            cfg.seed,
+            kill.signal.map_or("none".into(), |s| s.to_string()),
+            ops.len()
+        );
+        ctx.write_text(&format!("kill-rounds/round-{round}-kill.txt"), &line)?;
+        summary.push_str(&line);
+    }
+    ctx.write_text("val11-kill-rounds.txt", &summary)?;
+    Ok(())
+}
+
+/// A typed record as a JSON-bodied one (the text, status and timings are kept verbatim).
+fn to_value_rec<T: Serialize>(r: Recorded<T>) -> Recorded<Value> {
+    Recorded {
+        method: r.method,
+        path: r.path,
+        status: r.status,
+        latency_us: r.latency_us,
+        outcome: r.outcome,
+        error: r.error,
+        api_error: r.api_error,
+        retry_after: r.retry_after,
+        body: r.body.and_then(|b| serde_json::to_value(b).ok()),
+        text: r.text,
+    }
+}
+
+/// Runs `n` creates (`<prefix>-<i>`) and a health call concurrently, as operations.
+fn burst(ctx: &LabCtx, client: &Client, prefix: &str, n: usize, t0: Instant) -> Vec<Op> {
+    let mut handles = Vec::new();
+    for i in 0..=n {
+        let client = client.clone();
+        let id = (i > 0).then(|| format!("{}{prefix}-{i}", plan::PAUSE_ID_PREFIX));
+        handles.push(ctx.runtime().spawn(async move {
+            let start = t0.elapsed().as_micros() as u64;
+            let rec = match &id {
+                Some(id) => to_value_rec(client.create(&CreateRollout::new(id)).await),
+                None => to_value_rec(client.health().await),
+            };
+            Op {
+                id,
+                worker: 0,
+                start_offset_us: start,
+                rec,
+            }
+        }));
+    }
+    handles
+        .into_iter()
+        .filter_map(|h| ctx.block_on(h).ok())
+        .collect()
+}
+
+/// VAL11-12: calls during SIGSTOP time out; after SIGCONT they succeed and nothing is lost.
+fn pause_scenario(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Result<()> {
+    let t0 = Instant::now();
+    let timeout = Duration::from_millis(cfg.pause_timeout_ms);
+    let before = burst(
+        ctx,
+        &Client::with_timeout(cp.url(), None, timeout),
+        "before",
+        5,
+        t0,
+    );
+    ctx.write_json("pause/before.json", &before)?;
+    let paused_at = rfc3339(chrono::Utc::now());
+    cp.pause().context("SIGSTOP")?;
+    let during = burst(
+        ctx,
+        &Client::with_timeout(cp.url(), None, timeout),
+        "during",
+        5,
+        t0,
+    );
+    let resumed_at = rfc3339(chrono::Utc::now());
+    cp.resume().context("SIGCONT")?;
+    ctx.write_json("pause/during.json", &during)?;
+    // A fresh client: the paused calls' connections were abandoned by their timeouts.
+    let after = burst(
+        ctx,
+        &Client::with_timeout(cp.url(), None, timeout * 10),
+        "after",
+        5,
+        t0,
+    );
+    ctx.write_json("pause/after.json", &after)?;
+    let list = list_evidence(ctx, &ctx.client(cp));
+    ctx.write_json("pause/list.json", &list)?;
+    ctx.write_text(
+        "val11-pause.txt",
+        &format!(
+            "client_timeout_ms={} after_timeout_ms={} paused_at={paused_at} resumed_at={resumed_at} pid={}\n",
+            cfg.pause_timeout_ms,
+            cfg.pause_timeout_ms * 10,
+            cp.pid().map_or("none".into(), |p| p.to_string())
+        ),
+    )?;
+    Ok(())
+}
+
+/// Bytes waiting unread in established server-side sockets on `port` (`/proc/net/tcp`):
+/// with the server stopped, a request the CLI has sent sits there.
+fn queued_bytes_on(port: u16) -> u64 {
+    let Ok(text) = std::fs::read_to_string("/proc/net/tcp") else {
+        return 0;
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let local_port = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+            let established = *f.get(3)? == "01";
+            let rx = u64::from_str_radix(f.get(4)?.rsplit(':').next()?, 16).ok()?;
+            (local_port == port && established).then_some(rx)
+        })
+        .sum()
+}
+
+/// VAL11-13: the CLI's request reaches a stopped control-plane, which is then SIGKILLed.
+fn cli_restart(ctx: &mut LabCtx, cp: &mut ControlPlane) -> Result<()> {
+    let client = ctx.client(cp);
+    let created = ctx.block_on(client.create(&CreateRollout::new(plan::CLI_RESTART_PLAN)));
+    let start_time = rfc3339(chrono::Utc::now());
+    let port = cp
+        .listen_addr()
+        .map(|a| a.port())
+        .context("no listen address")?;
+    let cli = suite_cli(ctx, cp)?;
+    cp.pause().context("SIGSTOP before the CLI call")?;
+    let cli2 = cli.clone();
+    let call = std::thread::spawn(move || {
+        cli2.run([
+            "rollback",
+            "execute",
+            "--target",
+            "rollout_plan",
+            "--resource",
+            plan::CLI_RESTART_PLAN,
+            "--strategy",
+            "retry",
+            "--reason",
+            "chaos-restart-under-cli",
+            "--timeout-ms",
+            "20000",
+        ])
+    });
+    // Kill only once the request is observably in the server's socket, so the call is cut
+    // mid-flight rather than refused.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut queued = 0;
+    while Instant::now() < deadline && !call.is_finished() {
+        queued = queued_bytes_on(port);
+        if queued > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let kill = cp.kill().context("SIGKILL under the CLI")?;
+    let cut = call
+        .join()
+        .map_err(|_| anyhow::anyhow!("CLI thread panicked"))?;
+    ctx.write_text("cli-restart/execute-killed.txt", &cut.to_evidence())?;
+    cp.start_again()
+        .context("restart after the kill under the CLI")?;
+    let retry = execute(
+        &cli,
+        plan::CLI_RESTART_PLAN,
+        "retry",
+        "chaos-restart-under-cli",
+    );
+    ctx.write_text("cli-restart/execute-retry.txt", &retry.to_evidence())?;
+    let q = cli.run([
+        "audit",
+        "query",
+        "--event-type",
+        "rollback.executed",
+        "--actor",
+        plan::OPERATOR,
+        "--start-time",
+        &start_time,
+        "--output",
+        "json",
+    ]);
+    ctx.write_text("cli-restart/audit-query.txt", &q.to_evidence())?;
+    ctx.write_text("cli-restart/audit.json", &q.stdout)?;
+    let after = ctx.block_on(ctx.client(cp).get(plan::CLI_RESTART_PLAN));
+    ctx.write_json("cli-restart/plan-after.json", &after)?;
+    ctx.write_text(
+        "val11-cli-restart.txt",
+        &format!(
+            "plan={} create_status={} start_time={start_time} request_queued_bytes={queued} kill_signal={} cut_exit_code={} retry_exit_code={}\n",
+            plan::CLI_RESTART_PLAN,
+            created.code(),
+            kill.signal.map_or("none".into(), |s| s.to_string()),
+            cut.exit_code.map_or("none".into(), |c| c.to_string()),
+            retry.exit_code.map_or("none".into(), |c| c.to_string()),
+        ),
+    )?;
+    Ok(())
+}
+
+/// The plan's `*-check.txt` file of each check that has one.
+const CHECK_FILES: &[(&str, &str)] = &[
+    ("VAL11-02", "val11-kill-check.txt"),
+    ("VAL11-03", "val11-durability-check.txt"),
+    ("VAL11-05", "val11-gate-check.txt"),
+    ("VAL11-06", "val11-stuck-check.txt"),
+    ("VAL11-07", "val11-corrupt-check.txt"),
+    ("VAL11-08", "val11-rollback-corrupt-check.txt"),
+    ("VAL11-09", "val11-cascade-check.txt"),
+    ("VAL11-10", "val11-audit-check.txt"),
+];
+
+/// `key=value` lines of a check's observation (nested values as JSON) plus `pass=`.
+fn check_text(c: &Check) -> String {
+    let mut s = format!("check={} status={}\n", c.id, c.status);
+    match &c.observed {
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                let v = match v {
+                    Value::String(s) => s.replace(char::is_whitespace, "_"),
+                    other => other.to_string(),
+                };
+                s.push_str(&format!("{k}={v}\n"));
+            }
+        }
+        Some(v) => s.push_str(&format!("observed={v}\n")),
+        None => s.push_str("observed=none\n"),
+    }
+    if let Some(n) = &c.note {
+        s.push_str(&format!("note={}\n", n.replace('\n', " ")));
+    }
+    s.push_str(&format!("pass={}\n", c.status == Status::Pass));
+    s
+}
+
+/// Writes the plan's check summaries and the operator recommendations from the judge.
+fn write_summaries(ctx: &LabCtx, cfg: &LabConfig) -> Result<()> {
+    let checks = val_support::plans::judge("val11", ctx.run_dir())
+        .map_err(|e| anyhow::anyhow!("judging for the summaries: {e}"))?;
+    for (id, file) in CHECK_FILES {
+        if let Some(c) = checks.iter().find(|c| c.id == *id) {
+            if c.status != Status::NotRun {
+                ctx.write_text(file, &check_text(c))?;
+            }
+        }
+    }
+    ctx.write_text("val11-recommendations.md", &recommendations(&checks, cfg))?;
+    Ok(())
+}
+
+/// The plan's recommendations template, filled from the judged checks.
+fn recommendations(checks: &[Check], cfg: &LabConfig) -> String {
+    let get = |id: &str| checks.iter().find(|c| c.id == id);
+    let mark = |ids: &[&str]| {
+        let st: Vec<Status> = ids
+            .iter()
+            .filter_map(|i| get(i).map(|c| c.status))
+            .collect();
+        if st.len() == ids.len() && st.iter().all(|s| *s == Status::Pass) {
+            "PASS"
+        } else if st.iter().all(|s| *s == Status::NotRun) {
+            "NOT_RUN"
+        } else {
+            "FAIL"
+        }
+    };
+    let finding = |ids: &[&str]| {
+        ids.iter()
+            .filter_map(|i| get(i))
+            .map(|c| {
+                format!(
+                    "{} {}: {}{}",
+                    c.id,
+                    c.status,
+                    c.observed
+                        .as_ref()
+                        .map_or("(not observed)".into(), |v| v.to_string()),
+                    c.note
+                        .as_ref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let rec = |ids: &[&str], fail: &str| {
+        if mark(ids) == "PASS" {
+            "none (all checks passed)".to_string()
+        } else {
+            fail.to_string()
+        }
+    };
+    let plan_pass = checks
+        .iter()
+        .filter(|c| c.id.as_str() <= "VAL11-10" && c.status == Status::Pass)
+        .count();
+    let all_pass = checks.iter().filter(|c| c.status == Status::Pass).count();
+    let section = |title: &str, claim: &str, ids: &[&str], fail: &str| {
+        format!(
+            "### {title}\n- [{}] {claim} ({})\n- Finding: {}\n- Recommendation: {}\n\n",
+            mark(ids),
+            ids.join(", "),
+            finding(ids),
+            rec(ids, fail)
+        )
+    };
+    let mut s = format!(
+        "## VAL11 Chaos Run — Operator Recommendations\n\nDate: {}\nPass: {plan_pass}/10 (plan checks); {all_pass}/{} including VAL11-11..13\nEnvironment: local-SQLite / port assigned by the kernel (see manifest.json), seed {}\n\n",
+        rfc3339(chrono::Utc::now()),
+        checks.len(),
+        cfg.seed
+    );
+    s.push_str(&section(
+        "Durability",
+        "All pre-kill plans recovered after restart",
+        &["VAL11-03", "VAL11-04", "VAL11-05"],
+        "check WAL checkpoint settings or SQLite build",
+    ));
+    s.push_str(&section(
+        "Client Error Handling",
+        "CLI exits non-zero with connection error after CP kill",
+        &["VAL11-02"],
+        "verify CLI does not silently swallow dial errors",
+    ));
+    s.push_str(&section(
+        "Artifact Corruption",
+        "CP accepts and stores corrupt-artifact plan; rollback succeeds",
+        &["VAL11-07", "VAL11-08"],
+        "Consider adding artifact URI scheme validation at plan-creation time",
+    ));
+    s.push_str(&section(
+        "Cascade Recovery",
+        "All 3 stuck (device-unresponsive proxy) plans recovered via retry",
+        &["VAL11-06", "VAL11-09"],
+        "check stuck detection threshold vs actual staleness",
+    ));
+    s.push_str(&section(
+        "Audit Integrity",
+        "Rollback events captured across CP kill boundary",
+        &["VAL11-10"],
+        "verify AUTONOMY_AUDIT_DIR is the same path for CLI and CP",
+    ));
+    s.push_str(&section(
+        "Beyond the plan: crash, pause and restart under the CLI",
+        "Acknowledged writes survive SIGKILL; paused CP gives clean timeouts; CLI cut by a kill fails clearly and its retry applies once",
+        &["VAL11-11", "VAL11-12", "VAL11-13"],
+        "replay the failing kill round with VAL11_SEED from val11-kill-rounds.txt and inspect the lost/unexpected IDs; check commit-before-acknowledge and CLI error mapping",
+    ));
+    s
+}

@@ -1,0 +1,143 @@
+//! One test per VAL11 check, all judged from the same shared lab.
+
+use crate::shared_lab;
+
+#[test]
+fn val11_01_baseline_reachable() {
+    shared_lab().assert_check("VAL11-01");
+}
+
+#[test]
+fn val11_02_kill_client_error() {
+    shared_lab().assert_check("VAL11-02");
+}
+
+#[test]
+fn val11_03_durability_post_restart() {
+    shared_lab().assert_check("VAL11-03");
+}
+
+#[test]
+fn val11_04_rapid_restart_resilience() {
+    shared_lab().assert_check("VAL11-04");
+}
+
+#[test]
+fn val11_05_gate_plan_survives_restart() {
+    shared_lab().assert_check("VAL11-05");
+}
+
+#[test]
+fn val11_06_stuck_detection() {
+    shared_lab().assert_check("VAL11-06");
+}
+
+#[test]
+fn val11_07_corrupt_artifact_accepted() {
+    shared_lab().assert_check("VAL11-07");
+}
+
+#[test]
+fn val11_08_corrupt_rollback_succeeds() {
+    shared_lab().assert_check("VAL11-08");
+}
+
+#[test]
+fn val11_09_cascade_recovery() {
+    shared_lab().assert_check("VAL11-09");
+}
+
+#[test]
+fn val11_10_audit_integrity() {
+    shared_lab().assert_check("VAL11-10");
+}
+
+#[test]
+fn val11_11_acked_writes_survive_sigkill() {
+    shared_lab().assert_check("VAL11-11");
+}
+
+#[test]
+fn val11_12_pause_timeouts_then_recovery() {
+    shared_lab().assert_check("VAL11-12");
+}
+
+#[test]
+fn val11_13_restart_under_cli() {
+    shared_lab().assert_check("VAL11-13");
+}
+
+/// The suite fails when any check fails: the full verdict is the gate, and the report
+/// carries the plan's minimum-acceptable verdict.
+#[test]
+fn val11_verdict_full_and_minimum() {
+    let lab = shared_lab();
+    let v = &lab.report().verdict;
+    assert_eq!(
+        v.minimum_checks,
+        ["VAL11-01", "VAL11-02", "VAL11-03", "VAL11-05"],
+        "minimum-acceptable rule of the plan"
+    );
+    assert!(v.minimum_acceptable, "{}", lab.report().to_text());
+    assert!(v.full, "{}", lab.report().to_text());
+    assert_eq!((v.passed, v.total), (13, 13));
+}
+
+/// The plan's evidence files, exactly, plus the suite's own.
+#[test]
+fn val11_evidence_files_present() {
+    let lab = shared_lab();
+    let mut files: Vec<String> = [
+        "val11-cp.log",
+        "val11-health.txt",
+        "val11-plans-created.txt",
+        "val11-scan-stuck.json",
+        "val11-stuck-check.txt",
+        "val11-corrupt-plan-create.txt",
+        "val11-corrupt-plan.json",
+        "val11-corrupt-check.txt",
+        "val11-execute-rollback-corrupt.txt",
+        "val11-rollback-corrupt-check.txt",
+        "cascade/execute-retry-dev-1.txt",
+        "cascade/execute-retry-dev-2.txt",
+        "cascade/execute-retry-dev-3.txt",
+        "val11-cascade-check.txt",
+        "val11-kill-client-error.txt",
+        "val11-kill-check.txt",
+        "val11-durability-list.json",
+        "val11-durability-check.txt",
+        "val11-gate-plan.json",
+        "val11-gate-check.txt",
+        "val11-rapid-restart.txt",
+        "val11-audit-executed.json",
+        "val11-audit-check.txt",
+        "val11-report.txt",
+        "val11-report.json",
+        "manifest.json",
+        "val11-recommendations.md",
+        "val11-kill-rounds.txt",
+        "val11-pause.txt",
+        "val11-cli-restart.txt",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let rounds = lab.report().check("VAL11-11").unwrap().evidence.clone();
+    files.extend(rounds);
+    let missing: Vec<&String> = files
+        .iter()
+        .filter(|f| !lab.run_dir().join(f).is_file())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "missing in {}: {missing:?}",
+        lab.run_dir().display()
+    );
+    let recs = std::fs::read_to_string(lab.run_dir().join("val11-recommendations.md")).unwrap();
+    assert!(recs.contains("Pass: 10/10"), "{recs}");
+    let kill = std::fs::read_to_string(lab.run_dir().join("val11-kill-check.txt")).unwrap();
+    assert!(
+        kill.contains("pass=true") && kill.contains("has_connection_error=true"),
+        "{kill}"
+    );
+}
