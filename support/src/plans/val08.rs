@@ -287,6 +287,13 @@ pub struct Scenario {
     pub answered: usize,
 }
 
+/// Rounds to 3 decimals. serde_json (without `float_roundtrip`) may read a
+/// 17-digit float back one ulp off, and `evidence verify` compares the stored report
+/// with a fresh judgement; a value of at most 15 significant digits reads back exactly.
+pub fn milli(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
 /// Failures kept per scenario for notes.
 const FAILURES_KEPT: usize = 5;
 
@@ -372,7 +379,8 @@ pub fn scenario(f: &Files, n: usize, batch: usize) -> Result<Scenario, Missing> 
     }
     sc.throughput_per_sec = sc
         .wall_us
-        .and_then(|w| stats::throughput(sc.ok as u64, std::time::Duration::from_micros(w)));
+        .and_then(|w| stats::throughput(sc.ok as u64, std::time::Duration::from_micros(w)))
+        .map(milli);
     sc.failures.truncate(FAILURES_KEPT);
     Ok(sc)
 }
@@ -422,10 +430,10 @@ pub struct ListObs {
     /// The paging error, when paging stopped early.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paging_error: Option<String>,
-    /// Some missing IDs.
+    /// Every missing ID.
     #[serde(skip)]
     pub missing_ids: Vec<String>,
-    /// Some duplicate IDs.
+    /// Every duplicate ID.
     #[serde(skip)]
     pub duplicate_ids: Vec<String>,
 }
@@ -488,8 +496,8 @@ pub fn list_obs(f: &Files, expected: &BTreeSet<String>) -> Result<ListObs, Missi
         pages: pages.pages.len(),
         complete: pages.error.is_none(),
         paging_error: pages.error_text.clone(),
-        missing_ids: missing_ids.into_iter().take(IDS_SHOWN).collect(),
-        duplicate_ids: duplicate_ids.into_iter().take(IDS_SHOWN).collect(),
+        missing_ids,
+        duplicate_ids,
     })
 }
 
@@ -512,18 +520,27 @@ impl ListObs {
             parts.push(format!(
                 "{} acknowledged plans never listed, e.g. {}",
                 self.missing,
-                self.missing_ids.join(", ")
+                shown(&self.missing_ids)
             ));
         }
         if self.duplicates > 0 {
             parts.push(format!(
-                "{} plans listed more than once: {}",
+                "{} plans listed more than once, e.g. {}",
                 self.duplicates,
-                self.duplicate_ids.join(", ")
+                shown(&self.duplicate_ids)
             ));
         }
         parts.join("; ")
     }
+}
+
+/// The first [`IDS_SHOWN`] IDs, comma-separated.
+fn shown(ids: &[String]) -> String {
+    ids.iter()
+        .take(IDS_SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// VAL08-10's observation.
@@ -674,8 +691,8 @@ pub struct Scaling {
     pub tput_n1: f64,
     /// Plans/s at N=100.
     pub tput_n100: f64,
-    /// tput_n100 / tput_n1.
-    pub ratio: f64,
+    /// tput_n100 / tput_n1 (`None` when nothing succeeded at N=1).
+    pub ratio: Option<f64>,
 }
 
 /// Check ID of the zero-errors check of a plan tier.
@@ -768,7 +785,7 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
         Ok(Scaling {
             tput_n1: t1,
             tput_n100: t100,
-            ratio: if t1 > 0.0 { t100 / t1 } else { f64::INFINITY },
+            ratio: (t1 > 0.0).then(|| milli(t100 / t1)),
         })
     });
     checks.push(

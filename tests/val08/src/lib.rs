@@ -1,1 +1,577 @@
-//! placeholder until the val08 issue lands
+//! VAL08 — fleet rollout throughput: the lab (measurement only).
+//!
+//! The lab starts a fresh control-plane (empty data dir) through `val-support`, runs
+//! the plan's scenarios one after another (N workers, each creating its batch of
+//! `val08-n{N}-w{w}-b{b}` plans sequentially), pages the list endpoint, scrapes
+//! Prometheus before and after, and writes the raw evidence files. It judges nothing:
+//! the verdicts come from `val_support::plans::val08`, a pure function of these files,
+//! which also derives the plan's summary files so that lab and judge cannot disagree.
+//!
+//! [`ramp`] is the saturation ramp beyond the plan (context, not gating).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context as _};
+use serde::{Deserialize, Serialize};
+use val_support::client::{Client, CreateRollout};
+use val_support::cp::{ControlPlane, CpConfig, Selection};
+use val_support::evidence::{self, Provenance, RunDir};
+use val_support::lab::{self, Lab, LabCtx};
+use val_support::load::{self, ClosedModel, LoadResult};
+use val_support::plans::val08::{self as plan, Config, WorkerLine};
+use val_support::plans::Files;
+use val_support::stats;
+
+pub use val_support::plans::val08::{DEFAULT_BATCH, DEFAULT_TIERS};
+
+/// Suite name (evidence directory and plan).
+pub const SUITE: &str = "val08";
+/// Plans per list page (the plan's `limit=100`).
+pub const LIST_LIMIT: u32 = 100;
+/// Per-request timeout of the lab's client: above the plan's 30 s bound divided by
+/// the batch, so a slow create is measured rather than cut off.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The configuration of the shared lab: the plan's tiers and batch, overridden by
+/// `VAL08_TIERS` (comma-separated) and `VAL08_BATCH`.
+pub fn config_from_env() -> anyhow::Result<Config> {
+    let mut cfg = Config::default();
+    if let Ok(t) = std::env::var("VAL08_TIERS") {
+        if !t.trim().is_empty() {
+            cfg.tiers = parse_tiers(&t).context("VAL08_TIERS")?;
+        }
+    }
+    if let Ok(b) = std::env::var("VAL08_BATCH") {
+        if !b.trim().is_empty() {
+            cfg.batch = b
+                .trim()
+                .parse()
+                .with_context(|| format!("VAL08_BATCH={b:?} is not a positive integer"))?;
+        }
+    }
+    if cfg.batch == 0 {
+        bail!("VAL08_BATCH must be at least 1");
+    }
+    Ok(cfg)
+}
+
+/// Parses `1,10,50,100` into distinct positive tiers, keeping their order.
+pub fn parse_tiers(text: &str) -> anyhow::Result<Vec<usize>> {
+    let mut tiers = Vec::new();
+    for t in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let n: usize = t
+            .parse()
+            .with_context(|| format!("tier {t:?} is not a positive integer"))?;
+        if n == 0 {
+            bail!("tier 0 has no workers");
+        }
+        if !tiers.contains(&n) {
+            tiers.push(n);
+        }
+    }
+    if tiers.is_empty() {
+        bail!("no tiers in {text:?}");
+    }
+    Ok(tiers)
+}
+
+/// The shared VAL08 lab of this test run (runs once, see `val_support::lab`).
+pub fn shared() -> Lab {
+    lab::shared(SUITE, |ctx| {
+        let cfg = config_from_env()?;
+        run_lab(ctx, &cfg)
+    })
+}
+
+/// An isolated (negative) VAL08 lab with `faults` injected and the given configuration.
+pub fn isolated(faults: &[&str], cfg: &Config) -> anyhow::Result<Lab> {
+    Ok(lab::isolated(SUITE, faults, cfg, run_lab)?)
+}
+
+/// Microseconds since the Unix epoch of a wall-clock time.
+fn unix_us(t: SystemTime) -> u64 {
+    stats::duration_us(t.duration_since(UNIX_EPOCH).unwrap_or_default())
+}
+
+/// The VAL08 lab: start, health, scrape, scenarios, list walk, scrape, summaries.
+pub fn run_lab(ctx: &mut LabCtx, cfg: &Config) -> anyhow::Result<()> {
+    ctx.config("val08", cfg);
+    ctx.config("list_limit", &LIST_LIMIT);
+    ctx.config("request_timeout_ms", &(REQUEST_TIMEOUT.as_millis() as u64));
+    ctx.write_text(plan::CONFIG_FILE, &cfg.to_text())?;
+
+    // VAL08-01 must be able to observe an unhealthy control-plane, so start waits for
+    // any answer of /v1/health instead of a 200.
+    let mut cp_cfg = ctx.cp_config().accept_unhealthy();
+    if ctx.is_negative() && matches!(cp_cfg.selection, Selection::Remote { .. }) {
+        // Faults cannot be injected into a control-plane the harness did not start; a
+        // negative lab shows that the checks can fail, so it uses the reference binary.
+        cp_cfg.selection = Selection::Reference;
+        ctx.config(
+            "negative_lab_selection",
+            &"reference (AUTONOMY_CP_URL ignored)",
+        );
+    }
+    let cp = ctx
+        .start_cp_with(cp_cfg)
+        .context("starting the control-plane")?;
+    let log = ctx.run_dir().join(format!("{SUITE}-cp.log"));
+    if cp.is_remote() && !log.exists() {
+        ctx.write_text(
+            &format!("{SUITE}-cp.log"),
+            &format!(
+                "control-plane at {} was not started by the harness (AUTONOMY_CP_URL): its stdout/stderr are not available here\n",
+                cp.url()
+            ),
+        )?;
+    }
+    let client = Client::with_timeout(cp.url(), cp.metrics_url(), REQUEST_TIMEOUT);
+
+    let health = ctx.block_on(client.health());
+    // `code=` is written last: the judge's key=value reader lets later keys win, and
+    // the body could hold anything.
+    ctx.write_text(
+        plan::HEALTH_FILE,
+        &format!(
+            "# GET {}/v1/health latency_us={}\n# body: {}\n# error: {}\ncode={}\n",
+            cp.url(),
+            health.latency_us,
+            health.text.trim().replace('\n', " "),
+            health.error_text().unwrap_or_else(|| "-".into()),
+            health.code()
+        ),
+    )?;
+
+    scrape(ctx, &client, plan::METRICS_BEFORE_FILE)?;
+
+    for &n in &cfg.tiers {
+        run_scenario(ctx, &client, n, cfg.batch)?;
+    }
+
+    let max_pages = cfg.grand_total() / LIST_LIMIT as usize + 100;
+    let walk = ctx.block_on(client.list_all(LIST_LIMIT, max_pages));
+    let (walk, error) = match walk {
+        Ok(w) => (w, None),
+        Err(f) => (f.partial, Some(f.error)),
+    };
+    let ids: String = walk.ids().iter().map(|id| format!("{id}\n")).collect();
+    ctx.write_text(plan::LIST_IDS_FILE, &ids)?;
+    let pages = plan::ListPages {
+        pages: walk
+            .pages
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()?,
+        error: error.as_ref().map(serde_json::to_value).transpose()?,
+        error_text: error.as_ref().map(|e| e.to_string()),
+    };
+    ctx.write_json(plan::LIST_PAGES_FILE, &pages)?;
+
+    scrape(ctx, &client, plan::METRICS_AFTER_FILE)?;
+
+    for (rel, text) in plan::summaries(ctx.run_dir()) {
+        ctx.write_text(&rel, &text)?;
+    }
+    drop(cp);
+    Ok(())
+}
+
+/// Scrapes `/metrics` into `rel`; a failed scrape writes `rel.error.txt` instead, so
+/// the judge finds the scrape absent rather than empty.
+fn scrape(ctx: &LabCtx, client: &Client, rel: &str) -> anyhow::Result<()> {
+    let r = ctx.block_on(client.metrics());
+    if r.is_ok() {
+        ctx.write_text(rel, &r.text)?;
+    } else {
+        ctx.write_text(&format!("{rel}.error.txt"), &format!("{}\n", r.line()))?;
+    }
+    Ok(())
+}
+
+/// A closed-model scenario whose first send is anchored to the wall clock.
+pub struct Timed {
+    /// Every request.
+    pub result: LoadResult,
+    /// Wall-clock time of the first send, µs since the Unix epoch.
+    pub first_send_unix_us: Option<u64>,
+}
+
+/// Runs N workers × `batch` sequential creates of `id(w, b)` on `client`.
+pub fn run_creates(
+    ctx: &LabCtx,
+    client: &Client,
+    model: ClosedModel,
+    id: fn(usize, usize, usize) -> String,
+) -> Timed {
+    let n = model.workers;
+    let (sys0, inst0) = (SystemTime::now(), Instant::now());
+    // The driver calls the operation right after it reads its own send instant, so the
+    // earliest call is the scenario's first send to well under a microsecond.
+    let first: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
+    let c = client.clone();
+    let first_in = first.clone();
+    let result = ctx.block_on(load::closed(model, move |w, b| {
+        let now = Instant::now();
+        {
+            let mut f = first_in.lock().unwrap_or_else(|e| e.into_inner());
+            if f.is_none_or(|t| now < t) {
+                *f = Some(now);
+            }
+        }
+        let c = c.clone();
+        let req = CreateRollout::new(&id(n, w, b));
+        async move { c.create(&req).await.attempt() }
+    }));
+    let first = *first.lock().unwrap_or_else(|e| e.into_inner());
+    Timed {
+        result,
+        first_send_unix_us: first.map(|t| unix_us(sys0 + t.saturating_duration_since(inst0))),
+    }
+}
+
+/// Worker lines of a scenario, by worker.
+pub fn worker_lines(
+    n: usize,
+    result: &LoadResult,
+    id: fn(usize, usize, usize) -> String,
+) -> BTreeMap<usize, Vec<WorkerLine>> {
+    let mut out: BTreeMap<usize, Vec<WorkerLine>> = BTreeMap::new();
+    for r in &result.records {
+        out.entry(r.worker).or_default().push(WorkerLine {
+            id: id(n, r.worker, r.index),
+            status: r.status,
+            latency_us: r.latency_us,
+            outcome: serde_json::to_value(r.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            send_offset_us: r.start_offset_us,
+            answer_offset_us: r.end_offset_us,
+            error: r.error.clone(),
+        });
+    }
+    out
+}
+
+/// One tier: load, worker files, scenario report.
+fn run_scenario(ctx: &mut LabCtx, client: &Client, n: usize, batch: usize) -> anyhow::Result<()> {
+    let model = ClosedModel {
+        workers: n,
+        per_worker: batch,
+    };
+    ctx.load_model(&plan::scenario_dir(n), &model);
+    let timed = run_creates(ctx, client, model, plan::plan_id);
+    let by_worker = worker_lines(n, &timed.result, plan::plan_id);
+    for w in 1..=n {
+        let lines = by_worker.get(&w).map(Vec::as_slice).unwrap_or_default();
+        ctx.write_text(
+            &plan::worker_file(n, w),
+            &plan::worker_file_text(n, w, lines),
+        )?;
+    }
+    let mut report = String::new();
+    if let (Some(first), Some(wall)) = (timed.first_send_unix_us, timed.result.wall_us) {
+        let utc = |us: u64| {
+            evidence::rfc3339(chrono::DateTime::<chrono::Utc>::from(
+                UNIX_EPOCH + Duration::from_micros(us),
+            ))
+        };
+        report.push_str(&format!(
+            "# wall-clock: first send to last answer, observed by the lab\nfirst_send_utc={}\nlast_answer_utc={}\nfirst_send_unix_us={first}\nlast_answer_unix_us={}\n",
+            utc(first),
+            utc(first + wall),
+            first + wall
+        ));
+    } else {
+        report.push_str("# no request was sent: no wall-clock\n");
+    }
+    let path = plan::scenario_report_file(n);
+    ctx.write_text(&path, &report)?;
+    // The summary is recomputed from the files just written, with the judge's code.
+    let s = plan::scenario(&Files::new(ctx.run_dir()), n, batch)
+        .map_err(|m| anyhow::anyhow!("scenario n{n}: {m}"))?;
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "absent".into());
+    report.push_str(&format!(
+        "scenario=n{n}\nworkers={n}\nbatch={batch}\nexpected={}\nsent={}\nok={}\nerrors={}\nnon_201={}\nwall_us={}\nthroughput_plans_per_sec={}\np50_us={}\np95_us={}\np99_us={}\nmax_us={}\n# percentiles: {}\n",
+        s.expected,
+        s.sent,
+        s.ok,
+        s.errors,
+        serde_json::to_string(&s.non_201)?,
+        opt(s.wall_us),
+        s.throughput_per_sec
+            .map(|t| format!("{t:.3}"))
+            .unwrap_or_else(|| "absent".into()),
+        opt(s.p50_us),
+        opt(s.p95_us),
+        opt(s.p99_us),
+        opt(s.max_us),
+        stats::PERCENTILE_METHOD,
+    ));
+    if let Some(note) = s.note() {
+        report.push_str(&format!("# {note}\n"));
+    }
+    ctx.write_text(&path, &report)?;
+    Ok(())
+}
+
+/// Default top tier of the saturation ramp (`VAL08_RAMP_MAX` overrides).
+pub const RAMP_MAX_DEFAULT: usize = 1600;
+/// First tier of the ramp.
+pub const RAMP_START: usize = 200;
+/// A tier whose p99 create latency exceeds this (µs) is the breaking point.
+pub const RAMP_P99_LIMIT_US: u64 = 500_000;
+/// Per-request timeout in the ramp; bounds a tier to batch × this.
+pub const RAMP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The ramp's plan IDs: distinct from the plan's so the two never collide.
+pub fn ramp_id(n: usize, w: usize, b: usize) -> String {
+    format!("val08-ramp-n{n}-w{w}-b{b}")
+}
+
+/// One ramp tier.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RampTier {
+    /// Workers.
+    pub n: usize,
+    /// Creates per worker.
+    pub batch: usize,
+    /// Creates answered 201.
+    pub ok: usize,
+    /// N × batch − ok.
+    pub errors: usize,
+    /// Answers other than 201 (status → count; `000` = no answer).
+    pub non_201: BTreeMap<String, usize>,
+    /// Nearest-rank latency percentiles of the ok creates, µs.
+    pub p50_us: Option<u64>,
+    /// p95, µs.
+    pub p95_us: Option<u64>,
+    /// p99, µs.
+    pub p99_us: Option<u64>,
+    /// Max, µs.
+    pub max_us: Option<u64>,
+    /// First send → last answer, µs.
+    pub wall_us: Option<u64>,
+    /// ok / wall-clock seconds.
+    pub throughput_per_sec: Option<f64>,
+    /// Rise of the host's TCP `ListenOverflows` counter during the tier (accept-queue
+    /// overflows: a dropped SYN is retried after ~1 s, which shows up as p99 ≈ 1 s).
+    /// Host-wide, so other processes' connections count too; `None` when unreadable.
+    pub listen_overflows: Option<u64>,
+    /// Why this tier broke the ramp, if it did.
+    pub broke: Option<String>,
+}
+
+/// The host's `TcpExt: ListenOverflows` counter from /proc/net/netstat.
+pub fn listen_overflows() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut tcp_ext = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (tcp_ext.next()?, tcp_ext.next()?);
+    let i = names
+        .split_whitespace()
+        .position(|n| n == "ListenOverflows")?;
+    values.split_whitespace().nth(i)?.parse().ok()
+}
+
+/// The ramp's outcome (`val08-ramp.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RampOutcome {
+    /// Tiers run, in order.
+    pub tiers: Vec<RampTier>,
+    /// The first tier that broke (any error, or p99 over the limit); `None` if none did.
+    pub breaking_point: Option<usize>,
+    /// The last tier before it that held.
+    pub last_good: Option<usize>,
+    /// The ramp's top tier.
+    pub ramp_max: usize,
+    /// Soft RLIMIT_NOFILE during the ramp (inherited by the control-plane).
+    pub nofile_soft: u64,
+    /// The run directory.
+    pub run_dir: PathBuf,
+}
+
+/// Raises the soft open-files limit to the hard limit (capped); returns the new soft limit.
+pub fn raise_nofile_limit(want: u64) -> anyhow::Result<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).context("getrlimit(NOFILE)")?;
+    let target = want.min(hard);
+    if soft < target {
+        setrlimit(Resource::RLIMIT_NOFILE, target, hard).context("setrlimit(NOFILE)")?;
+        return Ok(target);
+    }
+    Ok(soft)
+}
+
+/// The ramp's top tier: `VAL08_RAMP_MAX` or [`RAMP_MAX_DEFAULT`].
+pub fn ramp_max_from_env() -> anyhow::Result<usize> {
+    match std::env::var("VAL08_RAMP_MAX") {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .with_context(|| format!("VAL08_RAMP_MAX={v:?} is not a positive integer")),
+        _ => Ok(RAMP_MAX_DEFAULT),
+    }
+}
+
+/// The saturation ramp: tiers 200, 400, … up to `ramp_max` against a fresh
+/// control-plane, stopping at the first tier with any error or p99 over 500 ms.
+/// Writes `<evidence>/val08-ramp/<run>/` (per-tier worker lines, `val08-ramp.json`,
+/// `val08-ramp.txt`, `manifest.json`). Errors only when the harness itself fails.
+pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOutcome> {
+    // Each in-flight create holds a socket in the harness and one in the server (which
+    // inherits this limit); the rest is headroom for the store, logs and the runtime.
+    let nofile_soft = raise_nofile_limit((4 * ramp_max as u64 + 1024).max(4096))?;
+    let run = RunDir::create(root, "val08-ramp")?;
+    let work = tempfile::tempdir().context("ramp work directory")?;
+    let started = chrono::Utc::now();
+    let cp = ControlPlane::start(CpConfig::new(
+        SUITE,
+        work.path(),
+        &run.path().join("val08-ramp-cp.log"),
+    ))
+    .context("starting the control-plane for the ramp")?;
+    let client = Client::with_timeout(cp.url(), cp.metrics_url(), RAMP_TIMEOUT);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+
+    let mut tiers = Vec::new();
+    let mut load_model = BTreeMap::new();
+    let mut n = RAMP_START;
+    let (mut breaking_point, mut last_good) = (None, None);
+    while n <= ramp_max {
+        let model = ClosedModel {
+            workers: n,
+            per_worker: batch,
+        };
+        load_model.insert(format!("ramp-n{n}"), serde_json::to_value(model)?);
+        let overflows_before = listen_overflows();
+        let result = rt.block_on(load::closed(model, {
+            let c = client.clone();
+            move |w, b| {
+                let c = c.clone();
+                let req = CreateRollout::new(&ramp_id(n, w, b));
+                async move { c.create(&req).await.attempt() }
+            }
+        }));
+        let overflows = overflows_before
+            .zip(listen_overflows())
+            .map(|(a, b)| b.saturating_sub(a));
+        let mut text = String::new();
+        for lines in worker_lines(n, &result, ramp_id).values() {
+            for l in lines {
+                text.push_str(&l.to_line());
+                text.push('\n');
+            }
+        }
+        run.write_text(&format!("ramp-n{n}/requests.txt"), &text)?;
+        let ok_lat: Vec<u64> = result
+            .records
+            .iter()
+            .filter(|r| r.status == Some(201))
+            .map(|r| r.latency_us)
+            .collect();
+        let mut non_201 = BTreeMap::new();
+        for r in result.records.iter().filter(|r| r.status != Some(201)) {
+            let k = r
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "000".into());
+            *non_201.entry(k).or_default() += 1;
+        }
+        let s = stats::ExactSummary::of(&ok_lat);
+        let errors = n * batch - ok_lat.len();
+        let broke = if errors > 0 {
+            Some(format!(
+                "{errors} of {} creates not answered 201: {non_201:?}",
+                n * batch
+            ))
+        } else if s.p99_us.is_some_and(|p| p > RAMP_P99_LIMIT_US) {
+            Some(format!(
+                "p99 {} µs > {RAMP_P99_LIMIT_US} µs",
+                s.p99_us.unwrap_or_default()
+            ))
+        } else {
+            None
+        };
+        tiers.push(RampTier {
+            n,
+            batch,
+            ok: ok_lat.len(),
+            errors,
+            non_201,
+            p50_us: s.p50_us,
+            p95_us: s.p95_us,
+            p99_us: s.p99_us,
+            max_us: s.max_us,
+            wall_us: result.wall_us,
+            throughput_per_sec: result
+                .wall()
+                .and_then(|w| stats::throughput(ok_lat.len() as u64, w)),
+            listen_overflows: overflows,
+            broke: broke.clone(),
+        });
+        if broke.is_some() {
+            breaking_point = Some(n);
+            break;
+        }
+        last_good = Some(n);
+        n *= 2;
+    }
+    let outcome = RampOutcome {
+        tiers,
+        breaking_point,
+        last_good,
+        ramp_max,
+        nofile_soft,
+        run_dir: run.path().to_path_buf(),
+    };
+    run.write_json("val08-ramp.json", &outcome)?;
+    let mut txt = format!(
+        "VAL08 saturation ramp (context, not gating)\nstop rule: first tier with any error or p99 > {} ms\nramp_max={ramp_max} batch={batch} nofile_soft={nofile_soft}\nbreaking_point={}\nlast_good={}\n\n",
+        RAMP_P99_LIMIT_US / 1000,
+        breaking_point.map(|n| n.to_string()).unwrap_or_else(|| "none (no tier broke)".into()),
+        last_good.map(|n| n.to_string()).unwrap_or_else(|| "none".into()),
+    );
+    for t in &outcome.tiers {
+        txt.push_str(&format!(
+            "n={} ok={} errors={} p50_us={:?} p99_us={:?} max_us={:?} wall_us={:?} tput={:.1} listen_overflows={:?} {}\n",
+            t.n,
+            t.ok,
+            t.errors,
+            t.p50_us,
+            t.p99_us,
+            t.max_us,
+            t.wall_us,
+            t.throughput_per_sec.unwrap_or(0.0),
+            t.listen_overflows,
+            t.broke.as_deref().unwrap_or("held")
+        ));
+    }
+    run.write_text("val08-ramp.txt", &txt)?;
+    let record = cp.record();
+    drop(cp);
+    let mut config = BTreeMap::new();
+    config.insert(
+        "ramp".to_string(),
+        serde_json::json!({"start": RAMP_START, "max": ramp_max, "batch": batch,
+            "p99_limit_us": RAMP_P99_LIMIT_US, "timeout_ms": RAMP_TIMEOUT.as_millis() as u64,
+            "nofile_soft": nofile_soft}),
+    );
+    let prov = Provenance {
+        started_at: Some(started),
+        faults: Vec::new(),
+        config,
+        load_model,
+        control_plane: Some(record),
+        negative: false,
+    };
+    evidence::write_manifest(&run, &prov, chrono::Utc::now(), None)?;
+    run.mark_latest()?;
+    Ok(outcome)
+}

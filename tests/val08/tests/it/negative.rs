@@ -1,0 +1,181 @@
+//! One negative lab per check: the control-plane runs with the fault that breaks the
+//! claim, and the check must turn red with what was observed. Each test asserts the
+//! exact set of red checks; where one fault must turn two red, the reason is given.
+
+use std::collections::BTreeSet;
+
+use rstest::rstest;
+use val_support::check::Status;
+use val_support::plans::val08::{tier_check, Config};
+use val_support::Lab;
+
+use crate::{red_checks, serial};
+
+/// Runs a negative lab and asserts that exactly `red` failed, each with an observation
+/// (or, where `unobservable` names it, a note saying what was missing).
+fn assert_red(faults: &[&str], cfg: &Config, red: &[&str], unobservable: &[&str]) -> Lab {
+    let lab = val08::isolated(faults, cfg).expect("the negative lab ran");
+    let report = lab.report();
+    let want: BTreeSet<String> = red.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        red_checks(&lab),
+        want,
+        "faults {faults:?}: red checks differ\n{}",
+        report.to_text()
+    );
+    for id in red {
+        let c = report.check(id).expect("plan check");
+        assert_eq!(c.status, Status::Fail, "{id}");
+        if unobservable.contains(id) {
+            assert!(
+                c.note.as_deref().is_some_and(|n| !n.is_empty()),
+                "{id}: an absent observation must be explained\n{}",
+                report.to_text()
+            );
+        } else {
+            assert!(
+                c.observed.is_some(),
+                "{id}: FAIL without the observed value\n{}",
+                report.to_text()
+            );
+        }
+    }
+    assert!(!report.verdict.full, "a red check fails the full verdict");
+    lab
+}
+
+#[test]
+fn val08_01_negative_health_fail() {
+    let _g = serial();
+    let lab = assert_red(&["health-fail"], &Config::default(), &["VAL08-01"], &[]);
+    let c = lab.report().check("VAL08-01").unwrap();
+    assert_eq!(c.observed, Some(serde_json::json!({"code": 503})));
+    assert!(!lab.report().verdict.minimum_acceptable);
+}
+
+/// One worker of one tier fails all its creates (`create-5xx-prefix`): that tier's
+/// check and the aggregate (VAL08-08, which sums every tier) turn red; the list check
+/// stays green because failed creates are not expected in the list.
+#[rstest]
+#[case::val08_02_negative_create_5xx(1, "val08-n1-w1-b3")]
+#[case::val08_03_negative_create_5xx(10, "val08-n10-w3-")]
+#[case::val08_04_negative_create_5xx(50, "val08-n50-w7-")]
+#[case::val08_05_negative_create_5xx(100, "val08-n100-w42-")]
+fn val08_tier_negative_create_5xx(#[case] n: usize, #[case] prefix: &str) {
+    let _g = serial();
+    let id = tier_check(n).unwrap();
+    let fault = format!("create-5xx-prefix={prefix}");
+    let lab = assert_red(&[&fault], &Config::default(), &[id, "VAL08-08"], &[]);
+    let c = lab.report().check(id).unwrap();
+    let errors = c.observed.as_ref().unwrap()["errors"].as_u64();
+    assert!(errors.is_some_and(|e| e > 0), "{id}: {c:?}");
+    assert!(
+        c.note.as_deref().is_some_and(|n| n.contains("500")),
+        "{id}: {c:?}"
+    );
+}
+
+/// Every create waits 6.1 s, so N=100 (5 sequential creates per worker) takes > 30 s.
+/// The only slow test of the suite (about 2 minutes: every tier pays the delay).
+#[test]
+fn val08_06_negative_create_delay() {
+    let _g = serial();
+    let lab = assert_red(
+        &["create-delay-ms=6100"],
+        &Config::default(),
+        &["VAL08-06"],
+        &[],
+    );
+    let ms = lab
+        .report()
+        .check("VAL08-06")
+        .unwrap()
+        .observed
+        .as_ref()
+        .unwrap()["elapsed_ms"]
+        .as_f64()
+        .unwrap();
+    assert!(ms > 30_000.0, "{ms}");
+}
+
+/// Creates serialise and each waits 1 ms × creates in flight: throughput falls as
+/// concurrency rises. With one create per worker the N=100 tier stays far below 30 s,
+/// so only the scaling check turns red.
+#[test]
+fn val08_07_negative_contention_penalty() {
+    let cfg = Config {
+        batch: 1,
+        ..Config::default()
+    };
+    let _g = serial();
+    let lab = assert_red(&["contention-penalty"], &cfg, &["VAL08-07"], &[]);
+    let o = lab
+        .report()
+        .check("VAL08-07")
+        .unwrap()
+        .observed
+        .clone()
+        .unwrap();
+    assert!(o["tput_n100"].as_f64() < o["tput_n1"].as_f64(), "{o}");
+}
+
+/// An extra tier (N=2, as `VAL08_TIERS` allows) fails: the aggregate counts every tier
+/// run, while the four plan tiers stay clean, so VAL08-08 alone turns red.
+#[test]
+fn val08_08_negative_create_errors() {
+    let cfg = Config {
+        tiers: vec![1, 10, 50, 100, 2],
+        ..Config::default()
+    };
+    let _g = serial();
+    let lab = assert_red(&["create-5xx-prefix=val08-n2-"], &cfg, &["VAL08-08"], &[]);
+    let o = lab
+        .report()
+        .check("VAL08-08")
+        .unwrap()
+        .observed
+        .clone()
+        .unwrap();
+    assert_eq!(o["total_errors"], 10, "{o}");
+    assert_eq!(o["per_tier"]["n2"], 10, "{o}");
+}
+
+/// A list that skips a page, or repeats plans across pages, turns VAL08-09 red.
+#[rstest]
+#[case::val08_09_negative_list_skip_page("list-skip-page")]
+#[case::val08_09_negative_list_duplicate("list-duplicate")]
+fn val08_09_negative_list(#[case] fault: &str) {
+    let _g = serial();
+    let lab = assert_red(&[fault], &Config::default(), &["VAL08-09"], &[]);
+    let o = lab
+        .report()
+        .check("VAL08-09")
+        .unwrap()
+        .observed
+        .clone()
+        .unwrap();
+    let missing = o["missing"].as_u64().unwrap_or(0);
+    let dups = o["duplicates"].as_u64().unwrap_or(0);
+    assert!(missing + dups > 0, "{fault}: {o}");
+}
+
+/// `cp_http_requests_total` left out of /metrics: absent is FAIL, never 0 or PASS.
+#[test]
+fn val08_10_negative_metrics_missing() {
+    let _g = serial();
+    let lab = assert_red(
+        &["metrics-missing"],
+        &Config::default(),
+        &["VAL08-10"],
+        &["VAL08-10"],
+    );
+    let c = lab.report().check("VAL08-10").unwrap();
+    assert_eq!(c.observed, None);
+    assert!(
+        c.note
+            .as_deref()
+            .unwrap()
+            .contains("cp_http_requests_total"),
+        "{c:?}"
+    );
+}
