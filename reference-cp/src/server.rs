@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
 use crate::api::{self, AppState};
@@ -55,11 +55,34 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Accept-queue length asked of the kernel (capped by net.core.somaxconn). The default
+/// that `TcpListener::bind` uses overflows when hundreds of clients connect at once,
+/// and a dropped SYN is retried only after a second: a 1 s p99 that is not the server's.
+const LISTEN_BACKLOG: u32 = 4096;
+
 /// Binds a listener, naming the flag in the error.
 async fn bind(addr: &str, flag: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
-    let l = TcpListener::bind(addr)
+    let sock_addr = tokio::net::lookup_host(addr)
         .await
+        .with_context(|| format!("{flag} {addr}: cannot resolve"))?
+        .next()
+        .with_context(|| format!("{flag} {addr}: resolves to no address"))?;
+    let socket = if sock_addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .with_context(|| format!("{flag} {addr}: cannot create a socket"))?;
+    // Same as TcpListener::bind: a restart on the same port must not wait out TIME_WAIT.
+    socket
+        .set_reuseaddr(true)
+        .with_context(|| format!("{flag} {addr}: SO_REUSEADDR"))?;
+    socket
+        .bind(sock_addr)
         .with_context(|| format!("{flag} {addr}: cannot bind"))?;
+    let l = socket
+        .listen(LISTEN_BACKLOG)
+        .with_context(|| format!("{flag} {addr}: cannot listen"))?;
     let local = l.local_addr().context("reading the bound address")?;
     Ok((l, local))
 }

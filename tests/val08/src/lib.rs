@@ -538,18 +538,22 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
         breaking_point.map(|n| n.to_string()).unwrap_or_else(|| "none (no tier broke)".into()),
         last_good.map(|n| n.to_string()).unwrap_or_else(|| "none".into()),
     );
+    // An unmeasured figure is written as "absent", never as a number.
+    fn shown<T: std::fmt::Display>(v: Option<T>) -> String {
+        v.map_or_else(|| "absent".to_string(), |v| v.to_string())
+    }
     for t in &outcome.tiers {
         txt.push_str(&format!(
-            "n={} ok={} errors={} p50_us={:?} p99_us={:?} max_us={:?} wall_us={:?} tput={:.1} listen_overflows={:?} {}\n",
+            "n={} ok={} errors={} p50_us={} p99_us={} max_us={} wall_us={} tput={} listen_overflows={} {}\n",
             t.n,
             t.ok,
             t.errors,
-            t.p50_us,
-            t.p99_us,
-            t.max_us,
-            t.wall_us,
-            t.throughput_per_sec.unwrap_or(0.0),
-            t.listen_overflows,
+            shown(t.p50_us),
+            shown(t.p99_us),
+            shown(t.max_us),
+            shown(t.wall_us),
+            shown(t.throughput_per_sec.map(|v| format!("{v:.1}"))),
+            shown(t.listen_overflows),
             t.broke.as_deref().unwrap_or("held")
         ));
     }
