@@ -4,12 +4,17 @@
 //! temp dir (fresh store per tier) and drives it with closed-loop clients: each client sends its next
 //! create when the previous answer arrives, so the figures are durable, acknowledged creates.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+// The integration tests' harness starts and reaps the server (clean environment, ready file,
+// log on failure); the bench only uses `Server` and `Opts` from it, hence the allow.
+#[allow(dead_code)]
+#[path = "../tests/it/harness.rs"]
+mod harness;
+
+use harness::{Opts, Server};
 
 /// Concurrency tiers.
 const TIERS: [usize; 4] = [1, 10, 100, 1000];
@@ -17,55 +22,6 @@ const TIERS: [usize; 4] = [1, 10, 100, 1000];
 const CREATES: usize = 10_000;
 /// Wall-clock bound per tier.
 const TIER_LIMIT: Duration = Duration::from_secs(8);
-
-/// The server child, SIGKILLed and reaped on drop.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the server in `dir` and returns it with its API URL.
-fn start(dir: &std::path::Path) -> anyhow::Result<(Server, String)> {
-    let ready = dir.join("ready.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_autonomy"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.join("data"))
-        .arg("--ready-file")
-        .arg(&ready)
-        .env_remove("AUTONOMY_FAULTS")
-        .env_remove("AUTONOMY_RBAC_ENFORCEMENT")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("server.log"))?)
-        .spawn()
-        .context("spawning autonomy")?;
-    let mut server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if let Some(st) = server.0.try_wait()? {
-            bail!("autonomy exited at start: {st}");
-        }
-        if let Ok(text) = std::fs::read_to_string(&ready) {
-            let v: serde_json::Value = serde_json::from_str(&text)?;
-            let listen = v["listen"].as_str().context("listen")?.to_owned();
-            return Ok((server, format!("http://{listen}")));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    bail!("autonomy not ready in 15 s")
-}
 
 /// One tier's observations.
 struct TierResult {
@@ -90,7 +46,15 @@ async fn tier(clients: usize) -> anyhow::Result<TierResult> {
     let dir = tempfile::Builder::new()
         .prefix("autonomy-bench-")
         .tempdir()?;
-    let (_server, url) = start(dir.path())?;
+    // RUST_LOG=warn: per-request logging would be measured along with the store.
+    let server = Server::start(
+        dir.path(),
+        Opts {
+            env: vec![("RUST_LOG".into(), "warn".into())],
+            ..Opts::default()
+        },
+    );
+    let url = server.url.clone();
     let target = CREATES.max(clients * 5);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -153,7 +117,8 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     println!(
         "cores: {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        std::thread::available_parallelism()
+            .map_or_else(|e| format!("unknown ({e})"), |n| n.get().to_string())
     );
     println!(
         "| clients | acknowledged creates | errors | elapsed s | creates/s | p50 ms | p99 ms |"

@@ -22,6 +22,9 @@ pub enum FaultError {
         /// The value as written.
         value: String,
     },
+    /// The fault needs `=PREFIX` with a non-empty plan-ID prefix.
+    #[error("fault {0:?} needs a plan-ID prefix value (`{0}=PREFIX`)")]
+    NeedsPrefix(String),
     /// A flag-only fault was given a value.
     #[error("fault {0:?} takes no value")]
     TakesNoValue(String),
@@ -116,7 +119,7 @@ impl Faults {
                 "create-delay-ms" => f.create_delay_ms = Some(required(value)?),
                 "create-5xx-prefix" => match value.filter(|v| !v.is_empty()) {
                     Some(v) => f.create_5xx_prefix = Some(v.to_owned()),
-                    None => return Err(FaultError::NeedsValue(name.to_owned())),
+                    None => return Err(FaultError::NeedsPrefix(name.to_owned())),
                 },
                 "contention-penalty" => f.contention_penalty_ms = Some(optional(value, 1)?),
                 "ack-before-commit" => f.ack_before_commit_ms = Some(optional(value, 600_000)?),
@@ -176,6 +179,12 @@ mod tests {
             Faults::parse("create-5xx-every"),
             Err(FaultError::NeedsValue(_))
         ));
+        for spec in ["create-5xx-prefix", "create-5xx-prefix="] {
+            let e = Faults::parse(spec).unwrap_err();
+            assert_eq!(e, FaultError::NeedsPrefix("create-5xx-prefix".into()));
+            assert!(e.to_string().contains("prefix"), "{e}");
+            assert!(!e.to_string().contains("integer"), "{e}");
+        }
         assert!(matches!(
             Faults::parse("create-5xx-every=0"),
             Err(FaultError::BadValue { .. })

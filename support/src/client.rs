@@ -229,6 +229,23 @@ impl<T> Recorded<T> {
             .unwrap_or_else(|| "000".into())
     }
 
+    /// The same request with its parsed body replaced by `f(body)`; status, timings,
+    /// errors and the raw text are kept verbatim.
+    pub fn map_body<U>(self, f: impl FnOnce(Option<T>) -> Option<U>) -> Recorded<U> {
+        Recorded {
+            method: self.method,
+            path: self.path,
+            status: self.status,
+            latency_us: self.latency_us,
+            outcome: self.outcome,
+            error: self.error,
+            api_error: self.api_error,
+            retry_after: self.retry_after,
+            body: f(self.body),
+            text: self.text,
+        }
+    }
+
     /// The latency as a duration.
     pub fn latency(&self) -> Duration {
         Duration::from_micros(self.latency_us)
@@ -260,10 +277,7 @@ impl<T> Recorded<T> {
             self.path,
             self.code(),
             self.latency_us,
-            serde_json::to_value(self.outcome)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
+            self.outcome.as_str()
         );
         if let Some(e) = self.error_text() {
             s.push_str(&format!(" error={e:?}"));
@@ -490,18 +504,7 @@ impl Client {
             .await;
         let body = r.is_ok().then(|| r.text.clone());
         r.error = r.error.filter(|_| body.is_none());
-        Recorded {
-            method: r.method,
-            path: r.path,
-            status: r.status,
-            latency_us: r.latency_us,
-            outcome: r.outcome,
-            error: r.error,
-            api_error: r.api_error,
-            retry_after: r.retry_after,
-            body,
-            text: r.text,
-        }
+        r.map_body(|_| body)
     }
 
     /// Any request against the API listener; `body` is sent as JSON bytes verbatim
@@ -727,8 +730,77 @@ impl CliRun {
         self.stdout.to_lowercase().contains(&n) || self.stderr.to_lowercase().contains(&n)
     }
 
+    /// The value following `flag` on the command line.
+    pub fn arg(&self, flag: &str) -> Option<&str> {
+        let i = self.args.iter().position(|a| a == flag)?;
+        self.args.get(i + 1).map(String::as_str)
+    }
+
+    /// The first line of stderr (the CLI's error sentence); empty when stderr is.
+    pub fn error_line(&self) -> &str {
+        self.stderr.lines().next().unwrap_or_default()
+    }
+
+    /// Parses a block written by [`to_evidence`](Self::to_evidence); lines before its
+    /// `$ ` command line (a caller's header) are skipped. The error names what is absent.
+    pub fn parse_evidence(text: &str) -> Result<CliRun, String> {
+        let start = if text.starts_with("$ ") {
+            0
+        } else {
+            text.find("\n$ ").ok_or("no `$ ` command line")? + 1
+        };
+        let (cmd, rest) = text[start + 2..]
+            .split_once('\n')
+            .ok_or("nothing after the command line")?;
+        // `$ {env} autonomy {args}`: env values are paths and may contain "autonomy",
+        // but never a space.
+        let (env, args) = cmd
+            .split_once(" autonomy ")
+            .ok_or("the command line names no autonomy call")?;
+        let (header, streams) = rest
+            .split_once("--- stdout ---\n")
+            .ok_or("no stdout section")?;
+        let (stdout, stderr) = streams
+            .split_once("\n--- stderr ---\n")
+            .ok_or("no stderr section")?;
+        let field = |k: &str| {
+            header
+                .lines()
+                .find_map(|l| l.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
+                .ok_or_else(|| format!("no {k}= line"))
+        };
+        let optional = |k: &str| -> Result<Option<i32>, String> {
+            match field(k)? {
+                "none" => Ok(None),
+                v => v.parse().map(Some).map_err(|e| format!("{k}={v}: {e}")),
+            }
+        };
+        let duration = field("duration_ms")?;
+        Ok(CliRun {
+            args: args.split_whitespace().map(str::to_string).collect(),
+            exit_code: optional("exit_code")?,
+            signal: optional("signal")?,
+            stdout: stdout.trim_end().to_string(),
+            stderr: stderr.trim_end().to_string(),
+            duration_ms: duration
+                .parse()
+                .map_err(|e| format!("duration_ms={duration}: {e}"))?,
+            timed_out: match field("timed_out")? {
+                "true" => true,
+                "false" => false,
+                v => return Err(format!("timed_out={v} is not a boolean")),
+            },
+            spawn_error: field("spawn_error").ok().map(str::to_string),
+            env: env
+                .split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+    }
+
     /// The invocation as an evidence text block: command, env, exit code, duration,
-    /// stdout and stderr.
+    /// stdout and stderr. [`parse_evidence`](Self::parse_evidence) reads it back.
     pub fn to_evidence(&self) -> String {
         let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!(

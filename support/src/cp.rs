@@ -756,7 +756,9 @@ impl ControlPlane {
                         self.log_note(&format!(
                             "healthy after {} ms: listen={l} metrics={m} pid={}",
                             started.elapsed().as_millis(),
-                            self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+                            self.child
+                                .as_ref()
+                                .map_or_else(|| "none".into(), |c| c.id().to_string())
                         ));
                         return Ok(());
                     }

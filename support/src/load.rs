@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{self, ExactSummary, Latencies};
+use crate::stats::{self, Latencies, LatencySummary};
 
 /// What a request's client knows about its effect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -28,6 +28,17 @@ pub enum Outcome {
     Failed,
     /// Unknown: a timeout or reset after the request was sent; it may have been applied.
     Indeterminate,
+}
+
+impl Outcome {
+    /// The name written into evidence (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::Indeterminate => "indeterminate",
+        }
+    }
 }
 
 /// The result of one operation, as the load driver needs it.
@@ -129,7 +140,7 @@ pub struct LoadSummary {
     /// ok answers / wall-clock seconds.
     pub throughput_ok_per_sec: Option<f64>,
     /// Nearest-rank latency summary of the ok answers.
-    pub ok_latency: ExactSummary,
+    pub ok_latency: LatencySummary,
 }
 
 impl LoadResult {
@@ -192,7 +203,7 @@ impl LoadResult {
             indeterminate: self.count(Outcome::Indeterminate),
             wall_us: self.wall_us,
             throughput_ok_per_sec: self.throughput(),
-            ok_latency: ExactSummary::of(&self.latencies_us(Outcome::Ok)),
+            ok_latency: LatencySummary::of(&self.latencies_us(Outcome::Ok)),
         }
     }
 }
@@ -308,5 +319,17 @@ fn assemble(
             (Some(f), Some(l)) => Some(us_between(f, l)),
             _ => None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_names_are_the_serde_names() {
+        for o in [Outcome::Ok, Outcome::Failed, Outcome::Indeterminate] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
     }
 }

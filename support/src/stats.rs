@@ -128,8 +128,8 @@ impl Latencies {
     }
 
     /// A serialisable summary (histogram precision; method named in the summary).
-    pub fn summary(&self) -> HistogramSummary {
-        HistogramSummary {
+    pub fn summary(&self) -> LatencySummary {
+        LatencySummary {
             count: self.count(),
             min_us: self.min_us(),
             p50_us: self.percentile_us(50.0),
@@ -141,9 +141,12 @@ impl Latencies {
     }
 }
 
-/// Histogram summary written into evidence; every field absent when nothing was recorded.
+/// Latency summary written into evidence: exact nearest rank over raw samples
+/// ([`LatencySummary::of`], as the plans define percentiles) or histogram buckets
+/// ([`Latencies::summary`]); `method` says which. Every figure is absent when there
+/// were no samples.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct HistogramSummary {
+pub struct LatencySummary {
     /// Number of samples.
     pub count: u64,
     /// Minimum in µs.
@@ -156,34 +159,15 @@ pub struct HistogramSummary {
     pub p99_us: Option<u64>,
     /// Maximum in µs.
     pub max_us: Option<u64>,
-    /// How the percentiles were computed.
+    /// How the percentiles were computed ([`PERCENTILE_METHOD`] for exact ones).
     pub method: String,
 }
 
-/// Exact nearest-rank summary of raw samples, as the plans define percentiles.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ExactSummary {
-    /// Number of samples.
-    pub count: usize,
-    /// Minimum in µs.
-    pub min_us: Option<u64>,
-    /// Median (nearest rank) in µs.
-    pub p50_us: Option<u64>,
-    /// 95th percentile (nearest rank) in µs.
-    pub p95_us: Option<u64>,
-    /// 99th percentile (nearest rank) in µs.
-    pub p99_us: Option<u64>,
-    /// Maximum in µs.
-    pub max_us: Option<u64>,
-    /// [`PERCENTILE_METHOD`].
-    pub method: String,
-}
-
-impl ExactSummary {
+impl LatencySummary {
     /// Summarises raw µs samples with [`nearest_rank`].
     pub fn of(samples_us: &[u64]) -> Self {
         Self {
-            count: samples_us.len(),
+            count: samples_us.len() as u64,
             min_us: samples_us.iter().min().copied(),
             p50_us: nearest_rank(samples_us, 50.0),
             p95_us: nearest_rank(samples_us, 95.0),

@@ -20,7 +20,7 @@ fn raw(s: &Server, method: &str, path: &str) -> (u16, String) {
         .split(' ')
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+        .unwrap_or_else(|| panic!("no HTTP status line in the answer: {out:?}"));
     let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
     (status, body)
 }

@@ -9,16 +9,7 @@ use crate::harness::*;
 #[test]
 fn unknown_fault_stops_the_server_at_start() {
     let dir = tempdir();
-    let out = command()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.path().join("data"))
+    let out = serve_command(&dir.path().join("data"))
         .env("AUTONOMY_FAULTS", "health-fail,no-such-fault")
         .output()
         .unwrap();

@@ -29,6 +29,21 @@ pub fn command() -> Command {
     c
 }
 
+/// `autonomy serve` on port 0 (API and metrics) with its data under `data_dir`, clean environment.
+pub fn serve_command(data_dir: &Path) -> Command {
+    let mut c = command();
+    c.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+    ])
+    .arg(data_dir);
+    c
+}
+
 /// A running server; SIGKILLed and reaped on drop.
 pub struct Server {
     child: Option<Child>,
@@ -103,22 +118,13 @@ impl Server {
             .append(true)
             .open(&self.log)
             .expect("open server log");
-        let mut cmd = command();
-        cmd.args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(self.data_dir())
-        .arg("--ready-file")
-        .arg(&ready)
-        .args(&self.args)
-        .envs(self.env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::null())
-        .stderr(log);
+        let mut cmd = serve_command(&self.data_dir());
+        cmd.arg("--ready-file")
+            .arg(&ready)
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(log);
         let mut child = cmd.spawn().expect("spawn autonomy");
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {

@@ -118,16 +118,7 @@ async fn bootstrap_mode_allows_everything() {
 #[test]
 fn enforcement_without_tokens_file_fails_at_start() {
     let dir = tempdir();
-    let out = command()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.path().join("data"))
+    let out = serve_command(&dir.path().join("data"))
         .env("AUTONOMY_RBAC_ENFORCEMENT", "1")
         .output()
         .unwrap();

@@ -226,6 +226,16 @@ impl Kv {
             .map_err(|e| Missing(format!("{}: {key}={v}: {e}", self.file)))
     }
 
+    /// `key` as an HTTP status; `000` (no answer arrived) is `None`.
+    pub fn status(&self, key: &str) -> Result<Option<u16>, Missing> {
+        let v = self.get(key)?;
+        match v.parse::<u16>() {
+            Ok(0) => Ok(None),
+            Ok(s) => Ok(Some(s)),
+            Err(e) => Err(Missing(format!("{}: {key}={v}: {e}", self.file))),
+        }
+    }
+
     /// `key` as a signed integer.
     pub fn i64(&self, key: &str) -> Result<i64, Missing> {
         let v = self.get(key)?;

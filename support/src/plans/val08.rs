@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Files, JudgeError, Missing, Plan};
 use crate::check::{Check, CheckSpec};
+use crate::client::Recorded;
 use crate::stats;
 
 /// The VAL08 plan.
@@ -90,12 +91,76 @@ pub fn scenario_dir(n: usize) -> String {
 
 /// Run-relative path of worker `w`'s file in tier `n`.
 pub fn worker_file(n: usize, w: usize) -> String {
-    format!("scenario-n{n}/worker-{w}.txt")
+    worker_file_in(&scenario_dir(n), w)
 }
 
 /// Run-relative path of tier `n`'s scenario report.
 pub fn scenario_report_file(n: usize) -> String {
-    format!("scenario-n{n}/scenario-report.txt")
+    report_file_in(&scenario_dir(n))
+}
+
+/// Worker `w`'s file in the scenario directory `dir` (the plan's tiers or the ramp's).
+pub fn worker_file_in(dir: &str, w: usize) -> String {
+    format!("{dir}/worker-{w}.txt")
+}
+
+/// The scenario report in the scenario directory `dir`.
+pub fn report_file_in(dir: &str) -> String {
+    format!("{dir}/scenario-report.txt")
+}
+
+/// [`HEALTH_FILE`]'s text. `code=` is written last and alone on its line: the
+/// key=value reader lets later keys win, and the body could hold anything.
+pub fn health_file_text<T>(url: &str, health: &Recorded<T>) -> String {
+    format!(
+        "# GET {url}/v1/health latency_us={}\n# body: {}\n# error: {}\ncode={}\n",
+        health.latency_us,
+        health.text.trim().replace('\n', " "),
+        health.error_text().unwrap_or_else(|| "-".into()),
+        health.code()
+    )
+}
+
+/// The health answer's status from [`HEALTH_FILE`]; no answer (`code=000`) is [`Missing`].
+pub fn health_code(f: &Files) -> Result<u16, Missing> {
+    f.kv(HEALTH_FILE)?.status("code")?.ok_or_else(|| {
+        Missing(format!(
+            "{HEALTH_FILE}: code=000: /v1/health never answered"
+        ))
+    })
+}
+
+/// The raw part of a scenario report: the wall-clock observation (first send, last
+/// answer) as UTC and as Unix µs, or a comment that none was observed.
+pub fn scenario_report_text(first_send_unix_us: Option<u64>, wall_us: Option<u64>) -> String {
+    let (Some(first), Some(wall)) = (first_send_unix_us, wall_us) else {
+        return "# no request was sent (or the clock could not be read): no wall-clock\n".into();
+    };
+    let utc = |us: u64| {
+        crate::evidence::rfc3339(chrono::DateTime::<chrono::Utc>::from(
+            std::time::UNIX_EPOCH + std::time::Duration::from_micros(us),
+        ))
+    };
+    format!(
+        "# wall-clock: first send to last answer, observed by the lab\nfirst_send_utc={}\nlast_answer_utc={}\nfirst_send_unix_us={first}\nlast_answer_unix_us={}\n",
+        utc(first),
+        utc(first + wall),
+        first + wall
+    )
+}
+
+/// The wall-clock (µs) of the scenario report `rel`, from its Unix µs pair.
+fn wall_clock(f: &Files, rel: &str) -> Result<u64, Missing> {
+    let kv = f.kv(rel)?;
+    let (first, last) = (
+        kv.u64("first_send_unix_us")?,
+        kv.u64("last_answer_unix_us")?,
+    );
+    last.checked_sub(first).ok_or_else(|| {
+        Missing(format!(
+            "{rel}: last_answer_unix_us={last} before first_send_unix_us={first}"
+        ))
+    })
 }
 
 /// The lab's configuration, as written to [`CONFIG_FILE`].
@@ -191,16 +256,9 @@ impl WorkerLine {
             None => (line, None),
         };
         let kv = super::Kv::parse(file, head);
-        let status = match kv.u64("status")? {
-            0 => None,
-            s => Some(
-                u16::try_from(s)
-                    .map_err(|_| Missing(format!("{file}: status={s} out of range")))?,
-            ),
-        };
         Ok(WorkerLine {
             id: kv.get("id")?.to_string(),
-            status,
+            status: kv.status("status")?,
             latency_us: kv.u64("latency_us")?,
             outcome: kv.get("outcome")?.to_string(),
             send_offset_us: kv.u64("send_offset_us")?,
@@ -301,8 +359,19 @@ const FAILURES_KEPT: usize = 5;
 /// directory itself being absent is [`Missing`]; a missing worker file counts its
 /// creates as errors.
 pub fn scenario(f: &Files, n: usize, batch: usize) -> Result<Scenario, Missing> {
-    let dir = scenario_dir(n);
-    f.list(&dir)?;
+    scenario_in(f, &scenario_dir(n), n, batch, plan_id)
+}
+
+/// [`scenario`] for any scenario directory `dir` whose plan IDs are `id(n, w, b)`
+/// (the saturation ramp writes its tiers in the same format).
+pub fn scenario_in(
+    f: &Files,
+    dir: &str,
+    n: usize,
+    batch: usize,
+    id: fn(usize, usize, usize) -> String,
+) -> Result<Scenario, Missing> {
+    f.list(dir)?;
     let mut sc = Scenario {
         n,
         batch,
@@ -323,7 +392,7 @@ pub fn scenario(f: &Files, n: usize, batch: usize) -> Result<Scenario, Missing> 
     };
     let mut lat = Vec::with_capacity(n * batch);
     for w in 1..=n {
-        let rel = worker_file(n, w);
+        let rel = worker_file_in(dir, w);
         let lines = match f.text(&rel).and_then(|t| parse_worker_file(&rel, &t)) {
             Ok(l) => l,
             Err(e) => {
@@ -335,7 +404,7 @@ pub fn scenario(f: &Files, n: usize, batch: usize) -> Result<Scenario, Missing> 
                 continue;
             }
         };
-        let expected: BTreeSet<String> = (1..=batch).map(|b| plan_id(n, w, b)).collect();
+        let expected: BTreeSet<String> = (1..=batch).map(|b| id(n, w, b)).collect();
         let mut seen = BTreeSet::new();
         for l in lines {
             sc.sent += 1;
@@ -367,16 +436,12 @@ pub fn scenario(f: &Files, n: usize, batch: usize) -> Result<Scenario, Missing> 
     }
     sc.non_201.retain(|_, c| *c > 0);
     sc.errors = sc.expected.saturating_sub(sc.ok);
-    let summary = stats::ExactSummary::of(&lat);
+    let summary = stats::LatencySummary::of(&lat);
     sc.p50_us = summary.p50_us;
     sc.p95_us = summary.p95_us;
     sc.p99_us = summary.p99_us;
     sc.max_us = summary.max_us;
-    if let Ok(kv) = f.kv(&scenario_report_file(n)) {
-        if let (Ok(a), Ok(b)) = (kv.u64("first_send_unix_us"), kv.u64("last_answer_unix_us")) {
-            sc.wall_us = b.checked_sub(a);
-        }
-    }
+    sc.wall_us = wall_clock(f, &report_file_in(dir)).ok();
     sc.throughput_per_sec = sc
         .wall_us
         .and_then(|w| stats::throughput(sc.ok as u64, std::time::Duration::from_micros(w)))
@@ -386,6 +451,35 @@ pub fn scenario(f: &Files, n: usize, batch: usize) -> Result<Scenario, Missing> 
 }
 
 impl Scenario {
+    /// The lab's summary lines appended to the scenario report (every figure as
+    /// recomputed here; an unmeasured one is `absent`).
+    pub fn summary_text(&self) -> String {
+        fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+            v.map_or_else(|| "absent".into(), |v| v.to_string())
+        }
+        let mut s = format!(
+            "scenario=n{n}\nworkers={n}\nbatch={}\nexpected={}\nsent={}\nok={}\nerrors={}\nnon_201={}\nwall_us={}\nthroughput_plans_per_sec={}\np50_us={}\np95_us={}\np99_us={}\nmax_us={}\n# percentiles: {}\n",
+            self.batch,
+            self.expected,
+            self.sent,
+            self.ok,
+            self.errors,
+            serde_json::to_string(&self.non_201).expect("a string map serialises"),
+            opt(self.wall_us),
+            opt(self.throughput_per_sec.map(|t| format!("{t:.3}"))),
+            opt(self.p50_us),
+            opt(self.p95_us),
+            opt(self.p99_us),
+            opt(self.max_us),
+            stats::PERCENTILE_METHOD,
+            n = self.n,
+        );
+        if let Some(note) = self.note() {
+            s.push_str(&format!("# {note}\n"));
+        }
+        s
+    }
+
     /// The scenario's failures as a note (`None` when there are none).
     pub fn note(&self) -> Option<String> {
         if self.errors == 0 && self.failures.is_empty() {
@@ -575,16 +669,23 @@ pub struct Observations {
 
 impl Observations {
     /// Reads the configuration and every configured tier, plus the plan's own tiers.
+    /// Without the configuration no tier is judged: the batch decides which plan IDs
+    /// count, and a default in its place would be a configured value posing as observed.
     pub fn read(f: &Files) -> Observations {
         let config = Config::read(f);
-        let batch = config.as_ref().map(|c| c.batch).unwrap_or(DEFAULT_BATCH);
         let mut tiers: BTreeSet<usize> = DEFAULT_TIERS.iter().copied().collect();
         if let Ok(c) = &config {
             tiers.extend(c.tiers.iter().copied());
         }
         let scenarios = tiers
             .into_iter()
-            .map(|n| (n, scenario(f, n, batch)))
+            .map(|n| {
+                let s = match &config {
+                    Ok(c) => scenario(f, n, c.batch),
+                    Err(e) => Err(Missing(format!("N={n} not judged: {e}"))),
+                };
+                (n, s)
+            })
             .collect();
         Observations { config, scenarios }
     }
@@ -673,6 +774,45 @@ impl Observations {
     }
 }
 
+/// VAL08-06's criterion on the N=100 wall-clock.
+pub fn wall_pass(wall_us: u64) -> bool {
+    wall_us <= WALL_LIMIT_US
+}
+
+impl PromObs {
+    /// VAL08-10's criterion: the counter is present and rose by at least what the
+    /// harness had answered.
+    pub fn pass(&self) -> bool {
+        self.after > 0.0 && self.delta >= self.requests_answered as f64
+    }
+}
+
+impl Aggregate {
+    /// VAL08-08's criterion.
+    pub fn pass(&self) -> bool {
+        self.total_errors == 0
+    }
+}
+
+impl Scaling {
+    /// VAL08-07's criterion. N=1 must have measured some throughput: `0 >= 0` would
+    /// certify scaling on a run in which nothing was created.
+    pub fn pass(&self) -> bool {
+        self.tput_n1 > 0.0 && self.tput_n100 >= self.tput_n1
+    }
+
+    /// The observation of tiers 1 and 100.
+    pub fn of(obs: &Observations) -> Result<Scaling, Missing> {
+        let t1 = obs.tput(1)?;
+        let t100 = obs.tput(100)?;
+        Ok(Scaling {
+            tput_n1: t1,
+            tput_n100: t100,
+            ratio: (t1 > 0.0).then(|| milli(t100 / t1)),
+        })
+    }
+}
+
 /// VAL08-08's observation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Aggregate {
@@ -720,9 +860,7 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
             &[HEALTH_FILE],
         )
         .observe(
-            f.kv(HEALTH_FILE)
-                .and_then(|kv| kv.u64("code"))
-                .map(|code| serde_json::json!({ "code": code })),
+            health_code(&f).map(|code| serde_json::json!({ "code": code })),
             |v| v["code"] == 200,
         ),
     );
@@ -734,7 +872,7 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
             .iter()
             .find(|(c, _)| *c == id)
             .map(|(_, t)| *t)
-            .unwrap_or_default();
+            .expect("tier checks are plan checks");
         let batch = obs
             .config
             .as_ref()
@@ -775,31 +913,24 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
             |v| {
                 v["elapsed_ms"]
                     .as_f64()
-                    .is_some_and(|ms| ms * 1000.0 <= WALL_LIMIT_US as f64)
+                    .is_some_and(|ms| wall_pass((ms * 1000.0).round() as u64))
             },
         ),
     );
 
-    let scaling = obs.tput(1).and_then(|t1| {
-        let t100 = obs.tput(100)?;
-        Ok(Scaling {
-            tput_n1: t1,
-            tput_n100: t100,
-            ratio: (t1 > 0.0).then(|| milli(t100 / t1)),
-        })
-    });
+    let scaling = Scaling::of(&obs);
     checks.push(
         CheckSpec::new(
             "VAL08-07",
             "Throughput scaling (N=100 >= N=1)",
-            "tput_n100 >= tput_n1 (plans answered 201 per second of scenario wall-clock)",
+            "tput_n100 >= tput_n1 > 0 (plans answered 201 per second of scenario wall-clock)",
             &[
                 &scenario_report_file(1),
                 &scenario_report_file(100),
                 SCALING_FILE,
             ],
         )
-        .observe(scaling, |s| s.tput_n100 >= s.tput_n1),
+        .observe(scaling, Scaling::pass),
     );
 
     let agg = obs.aggregate();
@@ -827,7 +958,7 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
                 })
                 .unwrap_or_default(),
         )
-        .observe_with_note(agg, |a| a.total_errors == 0, agg_note),
+        .observe_with_note(agg, Aggregate::pass, agg_note),
     );
 
     let list = obs.ok_ids().and_then(|ids| list_obs(&f, &ids));
@@ -849,9 +980,7 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
             "cp_http_requests_total present, and its rise over the run >= requests the harness had answered (creates + list pages)",
             &[METRICS_BEFORE_FILE, METRICS_AFTER_FILE, PROM_CHECK_FILE],
         )
-        .observe(obs.prom(&f), |p| {
-            p.after > 0.0 && p.delta >= p.requests_answered as f64
-        }),
+        .observe(obs.prom(&f), PromObs::pass),
     );
 
     Ok(checks)
@@ -872,7 +1001,7 @@ pub fn summaries(run_dir: &Path) -> Vec<(String, String)> {
             "scenario=n100\nelapsed_ms={}\nlimit_ms={}\npass={}\n",
             show(wall.clone().map(|us| format!("{:.3}", us as f64 / 1000.0))),
             WALL_LIMIT_US / 1000,
-            wall.is_ok_and(|us| us <= WALL_LIMIT_US)
+            wall.is_ok_and(wall_pass)
         ),
     ));
 
@@ -887,10 +1016,9 @@ pub fn summaries(run_dir: &Path) -> Vec<(String, String)> {
             show(t.map(|t| format!("{t:.3}")))
         ));
     }
-    let (t1, t100) = (obs.tput(1), obs.tput(100));
     scaling.push_str(&format!(
         "pass={}\n",
-        matches!((&t1, &t100), (Ok(a), Ok(b)) if b >= a)
+        Scaling::of(&obs).is_ok_and(|s| s.pass())
     ));
     out.push((SCALING_FILE.to_string(), scaling));
 
@@ -908,10 +1036,7 @@ pub fn summaries(run_dir: &Path) -> Vec<(String, String)> {
         }
         Err(m) => format!("total_errors=absent ({m})\n"),
     };
-    text.push_str(&format!(
-        "pass={}\n",
-        agg.is_ok_and(|a| a.total_errors == 0)
-    ));
+    text.push_str(&format!("pass={}\n", agg.is_ok_and(|a| a.pass())));
     out.push((AGGREGATE_FILE.to_string(), text));
 
     let list = obs.ok_ids().and_then(|ids| list_obs(&f, &ids));
@@ -946,7 +1071,7 @@ pub fn summaries(run_dir: &Path) -> Vec<(String, String)> {
                 p.after,
                 p.delta,
                 p.requests_answered,
-                p.after > 0.0 && p.delta >= p.requests_answered as f64
+                p.pass()
             ),
             Err(m) => format!("metric={REQUESTS_METRIC}\nsum=absent ({m})\npass=false\n"),
         },
@@ -976,6 +1101,56 @@ mod tests {
             ..l
         };
         assert_eq!(WorkerLine::parse("w", &none.to_line()), Ok(none));
+    }
+
+    /// The check `id` of a judged directory.
+    fn check(dir: &Path, id: &str) -> Check {
+        judge(dir)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap()
+    }
+
+    #[test]
+    fn no_health_answer_fails_without_a_code() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(HEALTH_FILE), "# error: refused\ncode=000\n").unwrap();
+        let c = check(dir.path(), "VAL08-01");
+        assert_eq!(c.status, crate::Status::Fail);
+        assert_eq!(c.observed, None, "no answer is not code 0");
+        assert!(c.note.unwrap().contains("never answered"));
+    }
+
+    #[test]
+    fn without_the_configuration_no_tier_is_judged() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Files::new(dir.path());
+        std::fs::create_dir_all(dir.path().join(scenario_dir(100))).unwrap();
+        std::fs::write(
+            dir.path().join(scenario_report_file(100)),
+            scenario_report_text(Some(1_000_000), Some(2_000_000)),
+        )
+        .unwrap();
+        let obs = Observations::read(&f);
+        assert!(obs.wall_n100_us().unwrap_err().0.contains(CONFIG_FILE));
+        assert_eq!(check(dir.path(), "VAL08-06").status, crate::Status::Fail);
+    }
+
+    #[test]
+    fn scaling_on_nothing_created_fails() {
+        let zero = Scaling {
+            tput_n1: 0.0,
+            tput_n100: 0.0,
+            ratio: None,
+        };
+        assert!(!zero.pass(), "0 >= 0 certifies nothing");
+        assert!(Scaling {
+            tput_n1: 1.0,
+            tput_n100: 2.0,
+            ratio: Some(2.0)
+        }
+        .pass());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::{Files, JudgeError, Missing, Plan};
 use crate::check::{Check, CheckSpec};
-use crate::client::{PageRecord, PagingError, Recorded, Rollout, StuckScan};
+use crate::client::{CliRun, PageRecord, PagingError, Recorded, Rollout, StuckScan};
 use crate::load::Outcome;
 
 /// The VAL11 plan: the ten plan checks and the three beyond the plan.
@@ -137,23 +137,20 @@ struct HttpText {
     body: Option<String>,
 }
 
-/// Parses an HTTP text record written by the lab.
+/// An HTTP record as evidence text: `METHOD path status=.. latency_us=.. outcome=..`,
+/// then `body=` with the body on one line ([`http_text`] reads it back).
+pub fn http_record_text<T>(r: &Recorded<T>) -> String {
+    format!("{}\nbody={}\n", r.line(), r.text.replace('\n', " "))
+}
+
+/// Parses an HTTP text record written with [`http_record_text`].
 fn http_text(f: &Files, rel: &str) -> Result<HttpText, Missing> {
     let text = f.text(rel)?;
     let first = text
         .lines()
         .next()
         .ok_or_else(|| Missing(format!("{rel}: empty")))?;
-    let kv = super::Kv::parse(rel, first);
-    let code = kv.get("status")?;
-    let status = if code == "000" {
-        None
-    } else {
-        Some(
-            code.parse()
-                .map_err(|e| Missing(format!("{rel}: status={code}: {e}")))?,
-        )
-    };
+    let status = super::Kv::parse(rel, first).status("status")?;
     let body = text
         .lines()
         .find_map(|l| l.strip_prefix("body="))
@@ -161,73 +158,9 @@ fn http_text(f: &Files, rel: &str) -> Result<HttpText, Missing> {
     Ok(HttpText { status, body })
 }
 
-/// A CLI transcript (`CliRun::to_evidence`) parsed back.
-#[derive(Clone, Debug, Serialize)]
-struct CliText {
-    args: Vec<String>,
-    exit_code: Option<i32>,
-    timed_out: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl CliText {
-    /// Whether stdout or stderr contains `needle`, case-insensitively.
-    fn contains(&self, needle: &str) -> bool {
-        let n = needle.to_lowercase();
-        self.stdout.to_lowercase().contains(&n) || self.stderr.to_lowercase().contains(&n)
-    }
-
-    /// The value following `flag` on the command line.
-    fn arg(&self, flag: &str) -> Option<&str> {
-        let i = self.args.iter().position(|a| a == flag)?;
-        self.args.get(i + 1).map(String::as_str)
-    }
-
-    /// The first line of stderr (the CLI's error sentence).
-    fn error_line(&self) -> String {
-        self.stderr.lines().next().unwrap_or_default().to_string()
-    }
-}
-
 /// Parses a CLI transcript written with `CliRun::to_evidence` (header lines allowed).
-fn cli_text(f: &Files, rel: &str) -> Result<CliText, Missing> {
-    let text = f.text(rel)?;
-    let cmd = text
-        .lines()
-        .find(|l| l.starts_with("$ "))
-        .ok_or_else(|| Missing(format!("{rel}: no command line")))?;
-    let args: Vec<String> = cmd
-        .split_once(" autonomy ")
-        .map(|(_, a)| a.split_whitespace().map(str::to_string).collect())
-        .ok_or_else(|| Missing(format!("{rel}: command line names no autonomy call")))?;
-    let field = |k: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .map(str::trim)
-            .ok_or_else(|| Missing(format!("{rel}: no {k} line")))
-    };
-    let exit_code = match field("exit_code=")? {
-        "none" => None,
-        v => Some(
-            v.parse()
-                .map_err(|e| Missing(format!("{rel}: exit_code={v}: {e}")))?,
-        ),
-    };
-    let timed_out = field("timed_out=")? == "true";
-    let (_, rest) = text
-        .split_once("--- stdout ---\n")
-        .ok_or_else(|| Missing(format!("{rel}: no stdout section")))?;
-    let (stdout, stderr) = rest
-        .split_once("\n--- stderr ---\n")
-        .ok_or_else(|| Missing(format!("{rel}: no stderr section")))?;
-    Ok(CliText {
-        args,
-        exit_code,
-        timed_out,
-        stdout: stdout.trim().to_string(),
-        stderr: stderr.trim().to_string(),
-    })
+fn cli_text(f: &Files, rel: &str) -> Result<CliRun, Missing> {
+    CliRun::parse_evidence(&f.text(rel)?).map_err(|e| Missing(format!("{rel}: {e}")))
 }
 
 /// A JSON HTTP record (`Recorded` serialised), with its body text parsed as `T`.
@@ -317,7 +250,7 @@ fn check_02(f: &Files) -> Check {
             let cli = cli_text(f, "val11-kill-client-error.txt")?;
             let keyword = ["connection refused", "dial", "connect"]
                 .into_iter()
-                .find(|k| cli.contains(k));
+                .find(|k| cli.output_contains(k));
             Ok(json!({
                 "cp_reaped": reaped,
                 "exit_code": cli.exit_code,
@@ -336,15 +269,18 @@ fn check_02(f: &Files) -> Check {
     })
 }
 
-/// The create codes of the pre-kill plans.
+/// The create codes of the pre-kill plans (`None`: no answer); a plan of
+/// [`PRE_KILL_PLANS`] without a line is [`Missing`], not "not acknowledged".
 fn created_codes(f: &Files) -> Result<BTreeMap<String, Option<u16>>, Missing> {
     let rel = "val11-plans-created.txt";
     let text = f.text(rel)?;
     let mut out = BTreeMap::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let kv = super::Kv::parse(rel, line);
-        let code = kv.get("status")?;
-        out.insert(kv.get("id")?.to_string(), code.parse::<u16>().ok());
+        out.insert(kv.get("id")?.to_string(), kv.status("status")?);
+    }
+    if let Some(absent) = PRE_KILL_PLANS.iter().find(|id| !out.contains_key(**id)) {
+        return Err(Missing(format!("{rel}: no line for {absent}")));
     }
     Ok(out)
 }
@@ -429,7 +365,10 @@ fn check_04(f: &Files) -> Check {
         spec.observe(obs, |o| {
             o["healthy_restarts"] == 3
                 && o["paging_complete"] == true
-                && o["list_count_final"].as_u64() >= o["list_count_before"].as_u64()
+                && o["list_count_final"]
+                    .as_u64()
+                    .zip(o["list_count_before"].as_u64())
+                    .is_some_and(|(fin, before)| fin >= before)
                 && o["missing_after_restarts"]
                     .as_array()
                     .is_some_and(Vec::is_empty)
@@ -536,8 +475,8 @@ fn check_07(f: &Files) -> Check {
 }
 
 /// Exit code and outcome of a successful rollback CLI call.
-fn cli_success(cli: &CliText) -> bool {
-    cli.exit_code == Some(0) && !cli.timed_out && cli.contains("outcome=success")
+fn cli_success(cli: &CliRun) -> bool {
+    cli.success() && !cli.timed_out && cli.output_contains("outcome=success")
 }
 
 /// VAL11-08: the rollback of the corrupt plan succeeds through the CLI.
@@ -640,8 +579,43 @@ fn is_2xx(s: Option<u16>) -> bool {
     s.is_some_and(|s| (200..300).contains(&s))
 }
 
+/// One kill round as judged (VAL11-11's per-round observation).
+#[derive(Clone, Debug, Serialize)]
+struct Round {
+    round: usize,
+    seed: String,
+    kill_at_ms: u64,
+    attempted: usize,
+    acked: usize,
+    failed: usize,
+    indeterminate: usize,
+    indeterminate_present: usize,
+    indeterminate_absent: usize,
+    present: usize,
+    lost: Vec<String>,
+    unexpected: Vec<String>,
+    duplicates: Vec<String>,
+    ids_attempted_twice: Vec<String>,
+    paging_complete: bool,
+    interrupted: bool,
+}
+
+impl Round {
+    /// The round's own conditions: something acknowledged, the load cut by the kill,
+    /// the list complete, no ID sent twice, and no lost, phantom or duplicate plan.
+    fn pass(&self) -> bool {
+        self.acked >= 1
+            && self.interrupted
+            && self.paging_complete
+            && self.ids_attempted_twice.is_empty()
+            && self.lost.is_empty()
+            && self.unexpected.is_empty()
+            && self.duplicates.is_empty()
+    }
+}
+
 /// One kill round judged: the set check of Jepsen.
-fn judge_round(f: &Files, round: usize) -> Result<Value, Missing> {
+fn judge_round(f: &Files, round: usize) -> Result<Round, Missing> {
     let ops_rel = format!("kill-rounds/round-{round}-ops.json");
     let list_rel = format!("kill-rounds/round-{round}-list.json");
     let kill_rel = format!("kill-rounds/round-{round}-kill.txt");
@@ -694,25 +668,25 @@ fn judge_round(f: &Files, round: usize) -> Result<Value, Missing> {
         .copied()
         .filter(|id| by_id.get(id).is_none_or(|o| *o == Outcome::Failed))
         .collect();
-    let duplicates = list.duplicates();
-    Ok(json!({
-        "round": round,
-        "seed": seed,
-        "kill_at_ms": kill_at_ms,
-        "attempted": by_id.len(),
-        "acked": acked.len(),
-        "failed": by_id.values().filter(|o| **o == Outcome::Failed).count(),
-        "indeterminate": indet.len(),
-        "indeterminate_present": indet_present,
-        "indeterminate_absent": indet.len() - indet_present,
-        "present": present.len(),
-        "lost": lost,
-        "unexpected": unexpected,
-        "duplicates": duplicates,
-        "ids_attempted_twice": attempted_twice,
-        "paging_complete": list.complete,
-        "interrupted": by_id.values().any(|o| *o != Outcome::Ok),
-    }))
+    let owned = |v: Vec<&str>| v.into_iter().map(str::to_string).collect::<Vec<_>>();
+    Ok(Round {
+        round,
+        seed,
+        kill_at_ms,
+        attempted: by_id.len(),
+        acked: acked.len(),
+        failed: by_id.values().filter(|o| **o == Outcome::Failed).count(),
+        indeterminate: indet.len(),
+        indeterminate_present: indet_present,
+        indeterminate_absent: indet.len() - indet_present,
+        present: present.len(),
+        lost: owned(lost),
+        unexpected: owned(unexpected),
+        duplicates: list.duplicates(),
+        ids_attempted_twice: attempted_twice,
+        paging_complete: list.complete,
+        interrupted: by_id.values().any(|o| *o != Outcome::Ok),
+    })
 }
 
 /// VAL11-11: every acknowledged create survives a SIGKILL at a random instant.
@@ -744,40 +718,24 @@ fn check_11(f: &Files) -> Check {
                     "val11-kill-rounds.txt: rounds=0, nothing was killed".into(),
                 ));
             }
-            let per: Vec<Value> = (1..=rounds)
+            let per: Vec<Round> = (1..=rounds)
                 .map(|r| judge_round(f, r))
                 .collect::<Result<_, _>>()?;
-            let sum = |k: &str| per.iter().map(|v| v[k].as_u64().unwrap_or(0)).sum::<u64>();
-            let len = |k: &str| {
-                per.iter()
-                    .map(|v| v[k].as_array().map_or(0, Vec::len) as u64)
-                    .sum::<u64>()
-            };
+            let sum = |k: fn(&Round) -> usize| per.iter().map(k).sum::<usize>();
             Ok(json!({
                 "rounds": rounds,
-                "acked": sum("acked"),
-                "lost": len("lost"),
-                "unexpected": len("unexpected"),
-                "duplicates": len("duplicates"),
-                "indeterminate": sum("indeterminate"),
-                "indeterminate_present": sum("indeterminate_present"),
+                "acked": sum(|r| r.acked),
+                "lost": sum(|r| r.lost.len()),
+                "unexpected": sum(|r| r.unexpected.len()),
+                "duplicates": sum(|r| r.duplicates.len()),
+                "indeterminate": sum(|r| r.indeterminate),
+                "indeterminate_present": sum(|r| r.indeterminate_present),
+                "rounds_passed": per.iter().filter(|r| r.pass()).count(),
                 "per_round": per,
             }))
         })();
         spec.observe(obs, |o| {
-            o["lost"] == 0
-                && o["unexpected"] == 0
-                && o["duplicates"] == 0
-                && o["per_round"].as_array().is_some_and(|a| {
-                    a.iter().all(|r| {
-                        r["acked"].as_u64().is_some_and(|n| n >= 1)
-                            && r["interrupted"] == true
-                            && r["paging_complete"] == true
-                            && r["ids_attempted_twice"]
-                                .as_array()
-                                .is_some_and(Vec::is_empty)
-                    })
-                })
+            o["rounds"].as_u64().is_some_and(|n| n >= 1) && o["rounds_passed"] == o["rounds"]
         })
     })
 }
@@ -925,4 +883,28 @@ fn check_13(f: &Files) -> Check {
                 && o["plan_attempts"] == 1
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pre_kill_plan_without_a_line_is_missing_not_unacknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines: String = PRE_KILL_PLANS[1..]
+            .iter()
+            .map(|id| format!("id={id} POST /v1/rollouts status=201 latency_us=5\n"))
+            .collect();
+        std::fs::write(dir.path().join("val11-plans-created.txt"), &lines).unwrap();
+        let f = Files::new(dir.path());
+        let e = created_codes(&f).unwrap_err();
+        assert!(e.0.contains(PRE_KILL_PLANS[0]), "{e}");
+        let first = format!("id={} POST /v1/rollouts status=abc\n", PRE_KILL_PLANS[0]);
+        std::fs::write(dir.path().join("val11-plans-created.txt"), first + &lines).unwrap();
+        assert!(
+            created_codes(&f).is_err(),
+            "an unparsable status is not `no answer`"
+        );
+    }
 }

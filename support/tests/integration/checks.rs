@@ -186,6 +186,13 @@ fn files_reader_reports_what_is_missing() {
     .unwrap();
     let f = Files::new(dir.path());
     let kv = f.kv("k.txt").unwrap();
+    assert_eq!(kv.status("ok"), Ok(Some(5)));
+    assert_eq!(
+        kv.status("errors"),
+        Ok(None),
+        "000 / 0: no answer, not a status"
+    );
+    assert!(kv.status("pass").is_err());
     assert_eq!(kv.u64("errors"), Ok(0));
     assert_eq!(kv.u64("ok"), Ok(5));
     assert_eq!(kv.bool("pass"), Ok(true));

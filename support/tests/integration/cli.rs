@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use val_support::client::Cli;
+use val_support::client::{Cli, CliRun};
 
 #[test]
 fn captures_exit_code_and_output() {
@@ -53,4 +53,33 @@ fn a_missing_binary_is_reported_not_panicked() {
     let run = Cli::new(Path::new("/nonexistent/autonomy")).run(["--version"]);
     assert!(run.spawn_error.is_some());
     assert!(!run.success());
+}
+
+#[test]
+fn evidence_block_reads_back_after_a_header() {
+    // The block keeps arguments space-separated, as the suites' arguments are.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("cli.sh");
+    std::fs::write(&script, "echo out; echo 'error: no route' >&2; exit 3\n").unwrap();
+    let run = Cli::new(Path::new("/bin/sh"))
+        .env("AUTONOMY_AUDIT_DIR", "/tmp/autonomy-audit")
+        .run([script.to_str().unwrap(), "--resource", "val11-dur-1"]);
+    let text = format!("cp_reaped=true stop_graceful=true\n{}", run.to_evidence());
+    let back = CliRun::parse_evidence(&text).expect("the block reads back");
+    assert_eq!(back.args, run.args);
+    assert_eq!(back.env, run.env);
+    assert_eq!((back.exit_code, back.signal), (Some(3), None));
+    assert_eq!(
+        (back.stdout.as_str(), back.error_line()),
+        ("out", "error: no route")
+    );
+    assert_eq!((back.timed_out, back.duration_ms), (false, run.duration_ms));
+    assert_eq!(back.arg("--resource"), Some("val11-dur-1"));
+
+    let cut = text.replace("exit_code=3\n", "");
+    assert_eq!(
+        CliRun::parse_evidence(&cut).unwrap_err(),
+        "no exit_code= line",
+        "an absent exit code is an error, never a default"
+    );
 }

@@ -1,7 +1,7 @@
 //! Nearest-rank percentiles against hand-computed cases, and histogram merging.
 
 use rstest::rstest;
-use val_support::stats::{nearest_rank, ExactSummary, Latencies, PERCENTILE_METHOD};
+use val_support::stats::{nearest_rank, Latencies, LatencySummary, PERCENTILE_METHOD};
 
 /// 1..=n in a scrambled but fixed order, so sorting is exercised.
 fn scrambled(n: u64) -> Vec<u64> {
@@ -46,13 +46,13 @@ fn nearest_rank_scrambled(#[case] n: u64, #[case] p: f64, #[case] expected: u64)
 #[test]
 fn nearest_rank_of_nothing_is_absent() {
     assert_eq!(nearest_rank(&[], 99.0), None);
-    let s = ExactSummary::of(&[]);
+    let s = LatencySummary::of(&[]);
     assert_eq!((s.count, s.p99_us, s.max_us), (0, None, None));
 }
 
 #[test]
 fn exact_summary_names_its_method() {
-    let s = ExactSummary::of(&scrambled(100));
+    let s = LatencySummary::of(&scrambled(100));
     assert_eq!(s.p99_us, Some(99));
     assert_eq!(s.p50_us, Some(50));
     assert_eq!(s.method, PERCENTILE_METHOD);

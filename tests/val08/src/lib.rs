@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use tokio::runtime::Runtime;
+
 use anyhow::{bail, Context as _};
 use serde::{Deserialize, Serialize};
 use val_support::client::{Client, CreateRollout};
@@ -21,7 +23,7 @@ use val_support::cp::{ControlPlane, CpConfig, Selection};
 use val_support::evidence::{self, Provenance, RunDir};
 use val_support::lab::{self, Lab, LabCtx};
 use val_support::load::{self, ClosedModel, LoadResult};
-use val_support::plans::val08::{self as plan, Config, WorkerLine};
+use val_support::plans::val08::{self as plan, Config, Scenario, WorkerLine};
 use val_support::plans::Files;
 use val_support::stats;
 
@@ -91,9 +93,10 @@ pub fn isolated(faults: &[&str], cfg: &Config) -> anyhow::Result<Lab> {
     Ok(lab::isolated(SUITE, faults, cfg, run_lab)?)
 }
 
-/// Microseconds since the Unix epoch of a wall-clock time.
-fn unix_us(t: SystemTime) -> u64 {
-    stats::duration_us(t.duration_since(UNIX_EPOCH).unwrap_or_default())
+/// Microseconds since the Unix epoch of a wall-clock time; `None` for a clock set
+/// before 1970 (no timestamp rather than a wrong one).
+fn unix_us(t: SystemTime) -> Option<u64> {
+    t.duration_since(UNIX_EPOCH).ok().map(stats::duration_us)
 }
 
 /// The VAL08 lab: start, health, scrape, scenarios, list walk, scrape, summaries.
@@ -131,24 +134,27 @@ pub fn run_lab(ctx: &mut LabCtx, cfg: &Config) -> anyhow::Result<()> {
     let client = Client::with_timeout(cp.url(), cp.metrics_url(), REQUEST_TIMEOUT);
 
     let health = ctx.block_on(client.health());
-    // `code=` is written last: the judge's key=value reader lets later keys win, and
-    // the body could hold anything.
     ctx.write_text(
         plan::HEALTH_FILE,
-        &format!(
-            "# GET {}/v1/health latency_us={}\n# body: {}\n# error: {}\ncode={}\n",
-            cp.url(),
-            health.latency_us,
-            health.text.trim().replace('\n', " "),
-            health.error_text().unwrap_or_else(|| "-".into()),
-            health.code()
-        ),
+        &plan::health_file_text(cp.url(), &health),
     )?;
 
     scrape(ctx, &client, plan::METRICS_BEFORE_FILE)?;
 
     for &n in &cfg.tiers {
-        run_scenario(ctx, &client, n, cfg.batch)?;
+        let model = ClosedModel {
+            workers: n,
+            per_worker: cfg.batch,
+        };
+        ctx.load_model(&plan::scenario_dir(n), &model);
+        run_tier(
+            ctx.run(),
+            ctx.runtime(),
+            &client,
+            &plan::scenario_dir(n),
+            model,
+            plan::plan_id,
+        )?;
     }
 
     let max_pages = cfg.grand_total() / LIST_LIMIT as usize + 100;
@@ -199,9 +205,9 @@ pub struct Timed {
     pub first_send_unix_us: Option<u64>,
 }
 
-/// Runs N workers × `batch` sequential creates of `id(w, b)` on `client`.
+/// Runs N workers × `batch` sequential creates of `id(n, w, b)` on `client`.
 pub fn run_creates(
-    ctx: &LabCtx,
+    rt: &Runtime,
     client: &Client,
     model: ClosedModel,
     id: fn(usize, usize, usize) -> String,
@@ -213,7 +219,7 @@ pub fn run_creates(
     let first: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let c = client.clone();
     let first_in = first.clone();
-    let result = ctx.block_on(load::closed(model, move |w, b| {
+    let result = rt.block_on(load::closed(model, move |w, b| {
         let now = Instant::now();
         {
             let mut f = first_in.lock().unwrap_or_else(|e| e.into_inner());
@@ -228,7 +234,7 @@ pub fn run_creates(
     let first = *first.lock().unwrap_or_else(|e| e.into_inner());
     Timed {
         result,
-        first_send_unix_us: first.map(|t| unix_us(sys0 + t.saturating_duration_since(inst0))),
+        first_send_unix_us: first.and_then(|t| unix_us(sys0 + t.saturating_duration_since(inst0))),
     }
 }
 
@@ -244,10 +250,7 @@ pub fn worker_lines(
             id: id(n, r.worker, r.index),
             status: r.status,
             latency_us: r.latency_us,
-            outcome: serde_json::to_value(r.outcome)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            outcome: r.outcome.as_str().to_string(),
             send_offset_us: r.start_offset_us,
             answer_offset_us: r.end_offset_us,
             error: r.error.clone(),
@@ -256,66 +259,35 @@ pub fn worker_lines(
     out
 }
 
-/// One tier: load, worker files, scenario report.
-fn run_scenario(ctx: &mut LabCtx, client: &Client, n: usize, batch: usize) -> anyhow::Result<()> {
-    let model = ClosedModel {
-        workers: n,
-        per_worker: batch,
-    };
-    ctx.load_model(&plan::scenario_dir(n), &model);
-    let timed = run_creates(ctx, client, model, plan::plan_id);
-    let by_worker = worker_lines(n, &timed.result, plan::plan_id);
+/// One closed-model tier under the scenario directory `dir`: the creates, a worker
+/// file per worker and the scenario report (plan formats), then the tier recomputed
+/// from those files with the judge's code, whose summary completes the report.
+pub fn run_tier(
+    run: &RunDir,
+    rt: &Runtime,
+    client: &Client,
+    dir: &str,
+    model: ClosedModel,
+    id: fn(usize, usize, usize) -> String,
+) -> anyhow::Result<Scenario> {
+    let n = model.workers;
+    let timed = run_creates(rt, client, model, id);
+    let mut by_worker = worker_lines(n, &timed.result, id);
     for w in 1..=n {
-        let lines = by_worker.get(&w).map(Vec::as_slice).unwrap_or_default();
-        ctx.write_text(
-            &plan::worker_file(n, w),
-            &plan::worker_file_text(n, w, lines),
+        // A worker without records gets an empty file: its creates count as errors.
+        let lines = by_worker.remove(&w).unwrap_or_default();
+        run.write_text(
+            &plan::worker_file_in(dir, w),
+            &plan::worker_file_text(n, w, &lines),
         )?;
     }
-    let mut report = String::new();
-    if let (Some(first), Some(wall)) = (timed.first_send_unix_us, timed.result.wall_us) {
-        let utc = |us: u64| {
-            evidence::rfc3339(chrono::DateTime::<chrono::Utc>::from(
-                UNIX_EPOCH + Duration::from_micros(us),
-            ))
-        };
-        report.push_str(&format!(
-            "# wall-clock: first send to last answer, observed by the lab\nfirst_send_utc={}\nlast_answer_utc={}\nfirst_send_unix_us={first}\nlast_answer_unix_us={}\n",
-            utc(first),
-            utc(first + wall),
-            first + wall
-        ));
-    } else {
-        report.push_str("# no request was sent: no wall-clock\n");
-    }
-    let path = plan::scenario_report_file(n);
-    ctx.write_text(&path, &report)?;
-    // The summary is recomputed from the files just written, with the judge's code.
-    let s = plan::scenario(&Files::new(ctx.run_dir()), n, batch)
-        .map_err(|m| anyhow::anyhow!("scenario n{n}: {m}"))?;
-    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "absent".into());
-    report.push_str(&format!(
-        "scenario=n{n}\nworkers={n}\nbatch={batch}\nexpected={}\nsent={}\nok={}\nerrors={}\nnon_201={}\nwall_us={}\nthroughput_plans_per_sec={}\np50_us={}\np95_us={}\np99_us={}\nmax_us={}\n# percentiles: {}\n",
-        s.expected,
-        s.sent,
-        s.ok,
-        s.errors,
-        serde_json::to_string(&s.non_201)?,
-        opt(s.wall_us),
-        s.throughput_per_sec
-            .map(|t| format!("{t:.3}"))
-            .unwrap_or_else(|| "absent".into()),
-        opt(s.p50_us),
-        opt(s.p95_us),
-        opt(s.p99_us),
-        opt(s.max_us),
-        stats::PERCENTILE_METHOD,
-    ));
-    if let Some(note) = s.note() {
-        report.push_str(&format!("# {note}\n"));
-    }
-    ctx.write_text(&path, &report)?;
-    Ok(())
+    let path = plan::report_file_in(dir);
+    let raw = plan::scenario_report_text(timed.first_send_unix_us, timed.result.wall_us);
+    run.write_text(&path, &raw)?;
+    let s = plan::scenario_in(&Files::new(run.path()), dir, n, model.per_worker, id)
+        .map_err(|m| anyhow::anyhow!("{dir}: {m}"))?;
+    run.write_text(&path, &format!("{raw}{}", s.summary_text()))?;
+    Ok(s)
 }
 
 /// Default top tier of the saturation ramp (`VAL08_RAMP_MAX` overrides).
@@ -332,31 +304,12 @@ pub fn ramp_id(n: usize, w: usize, b: usize) -> String {
     format!("val08-ramp-n{n}-w{w}-b{b}")
 }
 
-/// One ramp tier.
+/// One ramp tier: the tier as the plan's scenarios are counted, and why it broke.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RampTier {
-    /// Workers.
-    pub n: usize,
-    /// Creates per worker.
-    pub batch: usize,
-    /// Creates answered 201.
-    pub ok: usize,
-    /// N × batch − ok.
-    pub errors: usize,
-    /// Answers other than 201 (status → count; `000` = no answer).
-    pub non_201: BTreeMap<String, usize>,
-    /// Nearest-rank latency percentiles of the ok creates, µs.
-    pub p50_us: Option<u64>,
-    /// p95, µs.
-    pub p95_us: Option<u64>,
-    /// p99, µs.
-    pub p99_us: Option<u64>,
-    /// Max, µs.
-    pub max_us: Option<u64>,
-    /// First send → last answer, µs.
-    pub wall_us: Option<u64>,
-    /// ok / wall-clock seconds.
-    pub throughput_per_sec: Option<f64>,
+    /// Counts, latency percentiles, wall-clock and throughput of the tier.
+    #[serde(flatten)]
+    pub tier: Scenario,
     /// Rise of the host's TCP `ListenOverflows` counter during the tier (accept-queue
     /// overflows: a dropped SYN is retried after ~1 s, which shows up as p99 ≈ 1 s).
     /// Host-wide, so other processes' connections count too; `None` when unreadable.
@@ -451,68 +404,24 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
         };
         load_model.insert(format!("ramp-n{n}"), serde_json::to_value(model)?);
         let overflows_before = listen_overflows();
-        let result = rt.block_on(load::closed(model, {
-            let c = client.clone();
-            move |w, b| {
-                let c = c.clone();
-                let req = CreateRollout::new(&ramp_id(n, w, b));
-                async move { c.create(&req).await.attempt() }
-            }
-        }));
+        let tier = run_tier(&run, &rt, &client, &format!("ramp-n{n}"), model, ramp_id)?;
         let overflows = overflows_before
             .zip(listen_overflows())
             .map(|(a, b)| b.saturating_sub(a));
-        let mut text = String::new();
-        for lines in worker_lines(n, &result, ramp_id).values() {
-            for l in lines {
-                text.push_str(&l.to_line());
-                text.push('\n');
-            }
-        }
-        run.write_text(&format!("ramp-n{n}/requests.txt"), &text)?;
-        let ok_lat: Vec<u64> = result
-            .records
-            .iter()
-            .filter(|r| r.status == Some(201))
-            .map(|r| r.latency_us)
-            .collect();
-        let mut non_201 = BTreeMap::new();
-        for r in result.records.iter().filter(|r| r.status != Some(201)) {
-            let k = r
-                .status
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "000".into());
-            *non_201.entry(k).or_default() += 1;
-        }
-        let s = stats::ExactSummary::of(&ok_lat);
-        let errors = n * batch - ok_lat.len();
-        let broke = if errors > 0 {
+        let broke = if tier.errors > 0 {
             Some(format!(
-                "{errors} of {} creates not answered 201: {non_201:?}",
-                n * batch
-            ))
-        } else if s.p99_us.is_some_and(|p| p > RAMP_P99_LIMIT_US) {
-            Some(format!(
-                "p99 {} µs > {RAMP_P99_LIMIT_US} µs",
-                s.p99_us.unwrap_or_default()
+                "{} of {} creates not answered 201: {}",
+                tier.errors,
+                tier.expected,
+                serde_json::to_string(&tier.non_201)?
             ))
         } else {
-            None
+            tier.p99_us
+                .filter(|p| *p > RAMP_P99_LIMIT_US)
+                .map(|p| format!("p99 {p} µs > {RAMP_P99_LIMIT_US} µs"))
         };
         tiers.push(RampTier {
-            n,
-            batch,
-            ok: ok_lat.len(),
-            errors,
-            non_201,
-            p50_us: s.p50_us,
-            p95_us: s.p95_us,
-            p99_us: s.p99_us,
-            max_us: s.max_us,
-            wall_us: result.wall_us,
-            throughput_per_sec: result
-                .wall()
-                .and_then(|w| stats::throughput(ok_lat.len() as u64, w)),
+            tier,
             listen_overflows: overflows,
             broke: broke.clone(),
         });
@@ -542,7 +451,12 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
     fn shown<T: std::fmt::Display>(v: Option<T>) -> String {
         v.map_or_else(|| "absent".to_string(), |v| v.to_string())
     }
-    for t in &outcome.tiers {
+    for RampTier {
+        tier: t,
+        listen_overflows,
+        broke,
+    } in &outcome.tiers
+    {
         txt.push_str(&format!(
             "n={} ok={} errors={} p50_us={} p99_us={} max_us={} wall_us={} tput={} listen_overflows={} {}\n",
             t.n,
@@ -553,8 +467,8 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
             shown(t.max_us),
             shown(t.wall_us),
             shown(t.throughput_per_sec.map(|v| format!("{v:.1}"))),
-            shown(t.listen_overflows),
-            t.broke.as_deref().unwrap_or("held")
+            shown(*listen_overflows),
+            broke.as_deref().unwrap_or("held")
         ));
     }
     run.write_text("val08-ramp.txt", &txt)?;

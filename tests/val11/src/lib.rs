@@ -139,12 +139,7 @@ pub fn run_lab(ctx: &mut LabCtx, cfg: &LabConfig) -> Result<()> {
         }
         Ok(())
     };
-    let remote = cp.is_remote();
-    let remote_reason = cp
-        .config()
-        .selection
-        .not_controllable_reason()
-        .unwrap_or_default();
+    let remote_reason = cp.config().selection.not_controllable_reason();
     let section_off = "not part of this lab configuration (negative lab scoped to other checks)";
     if cfg.plan {
         plan_chain(ctx, &mut cp, cfg)?;
@@ -158,8 +153,8 @@ pub fn run_lab(ctx: &mut LabCtx, cfg: &LabConfig) -> Result<()> {
             section_off,
         )?;
     }
-    if remote {
-        skipped(ctx, &["VAL11-11", "VAL11-12", "VAL11-13"], &remote_reason)?;
+    if let Some(why) = &remote_reason {
+        skipped(ctx, &["VAL11-11", "VAL11-12", "VAL11-13"], why)?;
     } else {
         if cfg.kill_rounds > 0 {
             kill_rounds(ctx, &mut cp, cfg)?;
@@ -182,11 +177,6 @@ pub fn run_lab(ctx: &mut LabCtx, cfg: &LabConfig) -> Result<()> {
     }
     drop(cp);
     write_summaries(ctx, cfg)
-}
-
-/// An HTTP record as evidence text: `METHOD path status=.. latency_us=.. outcome=..` + `body=`.
-fn http_text<T>(r: &Recorded<T>) -> String {
-    format!("{}\nbody={}\n", r.line(), r.text.replace('\n', " "))
 }
 
 /// A CLI transcript, optionally preceded by `key=value` header lines.
@@ -228,9 +218,30 @@ fn execute(cli: &Cli, resource: &str, strategy: &str, reason: &str) -> CliRun {
     ])
 }
 
+/// `autonomy audit query` for the suite operator's `rollback.executed` events since `start`, as JSON.
+fn audit_query(cli: &Cli, start: &str) -> CliRun {
+    cli.run([
+        "audit",
+        "query",
+        "--event-type",
+        "rollback.executed",
+        "--actor",
+        plan::OPERATOR,
+        "--start-time",
+        start,
+        "--output",
+        "json",
+    ])
+}
+
 /// The CLI runner of this control-plane with the suite's operator identity.
 fn suite_cli(ctx: &LabCtx, cp: &ControlPlane) -> Result<Cli> {
     Ok(ctx.cli(cp)?.operator(plan::OPERATOR))
+}
+
+/// A value for a `key=value` token: `none` when it was not observed.
+fn or_none<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "none".into(), |v| v.to_string())
 }
 
 /// A stop outcome as `key=value` tokens.
@@ -238,8 +249,8 @@ fn stop_tokens(s: &StopOutcome) -> String {
     format!(
         "stop_graceful={} stop_exit_code={} stop_signal={} stop_elapsed_ms={}",
         s.graceful,
-        s.exit_code.map_or("none".into(), |c| c.to_string()),
-        s.signal.map_or("none".into(), |c| c.to_string()),
+        or_none(s.exit_code),
+        or_none(s.signal),
         s.elapsed_ms
     )
 }
@@ -249,7 +260,7 @@ fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resul
     let client = ctx.client(cp);
     // VAL11-01
     let health = ctx.block_on(client.health());
-    ctx.write_text("val11-health.txt", &http_text(&health))?;
+    ctx.write_text("val11-health.txt", &plan::http_record_text(&health))?;
 
     // The audit slice of VAL11-10 starts before the first CLI call of the session.
     let session_start = rfc3339(chrono::Utc::now());
@@ -266,7 +277,7 @@ fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resul
         let r = ctx.block_on(client.create(&req));
         created.push_str(&format!("id={id} {}\n", r.line()));
         if *id == "val11-corrupt-1" {
-            ctx.write_text("val11-corrupt-plan-create.txt", &http_text(&r))?;
+            ctx.write_text("val11-corrupt-plan-create.txt", &plan::http_record_text(&r))?;
         }
     }
     ctx.write_text("val11-plans-created.txt", &created)?;
@@ -337,12 +348,7 @@ fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resul
         )?;
     }
 
-    if cp.is_remote() {
-        let why = cp
-            .config()
-            .selection
-            .not_controllable_reason()
-            .unwrap_or_default();
+    if let Some(why) = cp.config().selection.not_controllable_reason() {
         for id in ["VAL11-02", "VAL11-03", "VAL11-04", "VAL11-05"] {
             ctx.not_run(id, &why)?;
         }
@@ -395,23 +401,15 @@ fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resul
             &list_evidence(ctx, &client),
         )?;
         let post = ctx.block_on(client.create(&CreateRollout::new("val11-post-chaos-1")));
-        ctx.write_text("val11-post-chaos-create.txt", &http_text(&post))?;
+        ctx.write_text(
+            "val11-post-chaos-create.txt",
+            &plan::http_record_text(&post),
+        )?;
     }
 
     // VAL11-10: from the retained audit store.
     let cli = suite_cli(ctx, cp)?;
-    let q = cli.run([
-        "audit",
-        "query",
-        "--event-type",
-        "rollback.executed",
-        "--actor",
-        plan::OPERATOR,
-        "--start-time",
-        &session_start,
-        "--output",
-        "json",
-    ]);
+    let q = audit_query(&cli, &session_start);
     ctx.write_text("val11-audit-query.txt", &q.to_evidence())?;
     ctx.write_text("val11-audit-executed.json", &q.stdout)?;
     Ok(())
@@ -469,7 +467,7 @@ fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resu
         let line = format!(
             "round={round} seed={} kill_at_ms={kill_at_ms} killed_after_us={killed_after_us} kill_signal={} ops={}\n",
             cfg.seed,
-            kill.signal.map_or("none".into(), |s| s.to_string()),
+            or_none(kill.signal),
             ops.len()
         );
         ctx.write_text(&format!("kill-rounds/round-{round}-kill.txt"), &line)?;
@@ -481,22 +479,12 @@ fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resu
 
 /// A typed record as a JSON-bodied one (the text, status and timings are kept verbatim).
 fn to_value_rec<T: Serialize>(r: Recorded<T>) -> Recorded<Value> {
-    Recorded {
-        method: r.method,
-        path: r.path,
-        status: r.status,
-        latency_us: r.latency_us,
-        outcome: r.outcome,
-        error: r.error,
-        api_error: r.api_error,
-        retry_after: r.retry_after,
-        body: r.body.and_then(|b| serde_json::to_value(b).ok()),
-        text: r.text,
-    }
+    r.map_body(|b| b.and_then(|b| serde_json::to_value(b).ok()))
 }
 
 /// Runs `n` creates (`<prefix>-<i>`) and a health call concurrently, as operations.
-fn burst(ctx: &LabCtx, client: &Client, prefix: &str, n: usize, t0: Instant) -> Vec<Op> {
+/// A call whose task panicked is an error of the lab, never an operation left out.
+fn burst(ctx: &LabCtx, client: &Client, prefix: &str, n: usize, t0: Instant) -> Result<Vec<Op>> {
     let mut handles = Vec::new();
     for i in 0..=n {
         let client = client.clone();
@@ -517,7 +505,10 @@ fn burst(ctx: &LabCtx, client: &Client, prefix: &str, n: usize, t0: Instant) -> 
     }
     handles
         .into_iter()
-        .filter_map(|h| ctx.block_on(h).ok())
+        .map(|h| {
+            ctx.block_on(h)
+                .with_context(|| format!("pause burst {prefix}: a call's task failed"))
+        })
         .collect()
 }
 
@@ -531,7 +522,7 @@ fn pause_scenario(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> R
         "before",
         5,
         t0,
-    );
+    )?;
     ctx.write_json("pause/before.json", &before)?;
     let paused_at = rfc3339(chrono::Utc::now());
     cp.pause().context("SIGSTOP")?;
@@ -544,6 +535,8 @@ fn pause_scenario(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> R
     );
     let resumed_at = rfc3339(chrono::Utc::now());
     cp.resume().context("SIGCONT")?;
+    // Resumed before a lab error propagates, so nothing else meets a stopped process.
+    let during = during?;
     ctx.write_json("pause/during.json", &during)?;
     // A fresh client: the paused calls' connections were abandoned by their timeouts.
     let after = burst(
@@ -552,7 +545,7 @@ fn pause_scenario(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> R
         "after",
         5,
         t0,
-    );
+    )?;
     ctx.write_json("pause/after.json", &after)?;
     let list = list_evidence(ctx, &ctx.client(cp));
     ctx.write_json("pause/list.json", &list)?;
@@ -562,19 +555,19 @@ fn pause_scenario(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> R
             "client_timeout_ms={} after_timeout_ms={} paused_at={paused_at} resumed_at={resumed_at} pid={}\n",
             cfg.pause_timeout_ms,
             cfg.pause_timeout_ms * 10,
-            cp.pid().map_or("none".into(), |p| p.to_string())
+            or_none(cp.pid())
         ),
     )?;
     Ok(())
 }
 
 /// Bytes waiting unread in established server-side sockets on `port` (`/proc/net/tcp`):
-/// with the server stopped, a request the CLI has sent sits there.
-fn queued_bytes_on(port: u16) -> u64 {
-    let Ok(text) = std::fs::read_to_string("/proc/net/tcp") else {
-        return 0;
-    };
-    text.lines()
+/// with the server stopped, a request the CLI has sent sits there. `None` when the
+/// table cannot be read (unobserved, not zero).
+fn queued_bytes_on(port: u16) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let bytes = text
+        .lines()
         .skip(1)
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
@@ -583,7 +576,8 @@ fn queued_bytes_on(port: u16) -> u64 {
             let rx = u64::from_str_radix(f.get(4)?.rsplit(':').next()?, 16).ok()?;
             (local_port == port && established).then_some(rx)
         })
-        .sum()
+        .sum();
+    Some(bytes)
 }
 
 /// VAL11-13: the CLI's request reaches a stopped control-plane, which is then SIGKILLed.
@@ -617,10 +611,10 @@ fn cli_restart(ctx: &mut LabCtx, cp: &mut ControlPlane) -> Result<()> {
     // Kill only once the request is observably in the server's socket, so the call is cut
     // mid-flight rather than refused.
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut queued = 0;
+    let mut queued = None;
     while Instant::now() < deadline && !call.is_finished() {
         queued = queued_bytes_on(port);
-        if queued > 0 {
+        if queued.is_none_or(|b| b > 0) {
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -639,18 +633,7 @@ fn cli_restart(ctx: &mut LabCtx, cp: &mut ControlPlane) -> Result<()> {
         "chaos-restart-under-cli",
     );
     ctx.write_text("cli-restart/execute-retry.txt", &retry.to_evidence())?;
-    let q = cli.run([
-        "audit",
-        "query",
-        "--event-type",
-        "rollback.executed",
-        "--actor",
-        plan::OPERATOR,
-        "--start-time",
-        &start_time,
-        "--output",
-        "json",
-    ]);
+    let q = audit_query(&cli, &start_time);
     ctx.write_text("cli-restart/audit-query.txt", &q.to_evidence())?;
     ctx.write_text("cli-restart/audit.json", &q.stdout)?;
     let after = ctx.block_on(ctx.client(cp).get(plan::CLI_RESTART_PLAN));
@@ -658,12 +641,13 @@ fn cli_restart(ctx: &mut LabCtx, cp: &mut ControlPlane) -> Result<()> {
     ctx.write_text(
         "val11-cli-restart.txt",
         &format!(
-            "plan={} create_status={} start_time={start_time} request_queued_bytes={queued} kill_signal={} cut_exit_code={} retry_exit_code={}\n",
+            "plan={} create_status={} start_time={start_time} request_queued_bytes={} kill_signal={} cut_exit_code={} retry_exit_code={}\n",
             plan::CLI_RESTART_PLAN,
             created.code(),
-            kill.signal.map_or("none".into(), |s| s.to_string()),
-            cut.exit_code.map_or("none".into(), |c| c.to_string()),
-            retry.exit_code.map_or("none".into(), |c| c.to_string()),
+            or_none(queued),
+            or_none(kill.signal),
+            or_none(cut.exit_code),
+            or_none(retry.exit_code),
         ),
     )?;
     Ok(())

@@ -44,6 +44,23 @@ fn assert_red(faults: &[&str], cfg: &Config, red: &[&str], unobservable: &[&str]
     lab
 }
 
+/// The observed value of `check`, which a FAIL with an observation must have.
+#[track_caller]
+fn observed(lab: &Lab, check: &str) -> serde_json::Value {
+    let c = lab.report().check(check).expect("plan check");
+    c.observed
+        .clone()
+        .unwrap_or_else(|| panic!("{check}: no observed value: {c:?}"))
+}
+
+/// The count `k` of an observation; a missing or non-integer field fails the test.
+#[track_caller]
+fn count(obs: &serde_json::Value, k: &str) -> u64 {
+    obs[k]
+        .as_u64()
+        .unwrap_or_else(|| panic!("observed has no count {k}: {obs}"))
+}
+
 #[test]
 fn val08_01_negative_health_fail() {
     let _g = serial();
@@ -67,8 +84,7 @@ fn val08_tier_negative_create_5xx(#[case] n: usize, #[case] prefix: &str) {
     let fault = format!("create-5xx-prefix={prefix}");
     let lab = assert_red(&[&fault], &Config::default(), &[id, "VAL08-08"], &[]);
     let c = lab.report().check(id).unwrap();
-    let errors = c.observed.as_ref().unwrap()["errors"].as_u64();
-    assert!(errors.is_some_and(|e| e > 0), "{id}: {c:?}");
+    assert!(count(&observed(&lab, id), "errors") > 0, "{id}: {c:?}");
     assert!(
         c.note.as_deref().is_some_and(|n| n.contains("500")),
         "{id}: {c:?}"
@@ -86,15 +102,10 @@ fn val08_06_negative_create_delay() {
         &["VAL08-06"],
         &[],
     );
-    let ms = lab
-        .report()
-        .check("VAL08-06")
-        .unwrap()
-        .observed
-        .as_ref()
-        .unwrap()["elapsed_ms"]
+    let o = observed(&lab, "VAL08-06");
+    let ms = o["elapsed_ms"]
         .as_f64()
-        .unwrap();
+        .unwrap_or_else(|| panic!("observed has no elapsed_ms: {o}"));
     assert!(ms > 30_000.0, "{ms}");
 }
 
@@ -109,14 +120,12 @@ fn val08_07_negative_contention_penalty() {
     };
     let _g = serial();
     let lab = assert_red(&["contention-penalty"], &cfg, &["VAL08-07"], &[]);
-    let o = lab
-        .report()
-        .check("VAL08-07")
-        .unwrap()
-        .observed
-        .clone()
-        .unwrap();
-    assert!(o["tput_n100"].as_f64() < o["tput_n1"].as_f64(), "{o}");
+    let o = observed(&lab, "VAL08-07");
+    let tput = |k: &str| {
+        o[k].as_f64()
+            .unwrap_or_else(|| panic!("observed has no {k}: {o}"))
+    };
+    assert!(tput("tput_n100") < tput("tput_n1"), "{o}");
 }
 
 /// An extra tier (N=2, as `VAL08_TIERS` allows) fails: the aggregate counts every tier
@@ -129,13 +138,7 @@ fn val08_08_negative_create_errors() {
     };
     let _g = serial();
     let lab = assert_red(&["create-5xx-prefix=val08-n2-"], &cfg, &["VAL08-08"], &[]);
-    let o = lab
-        .report()
-        .check("VAL08-08")
-        .unwrap()
-        .observed
-        .clone()
-        .unwrap();
+    let o = observed(&lab, "VAL08-08");
     assert_eq!(o["total_errors"], 10, "{o}");
     assert_eq!(o["per_tier"]["n2"], 10, "{o}");
 }
@@ -147,15 +150,8 @@ fn val08_08_negative_create_errors() {
 fn val08_09_negative_list(#[case] fault: &str) {
     let _g = serial();
     let lab = assert_red(&[fault], &Config::default(), &["VAL08-09"], &[]);
-    let o = lab
-        .report()
-        .check("VAL08-09")
-        .unwrap()
-        .observed
-        .clone()
-        .unwrap();
-    let missing = o["missing"].as_u64().unwrap_or(0);
-    let dups = o["duplicates"].as_u64().unwrap_or(0);
+    let o = observed(&lab, "VAL08-09");
+    let (missing, dups) = (count(&o, "missing"), count(&o, "duplicates"));
     assert!(missing + dups > 0, "{fault}: {o}");
 }
 
