@@ -52,6 +52,11 @@ pub struct SoakConfig {
     pub ports: Option<(u16, u16)>,
     /// `AUTONOMY_FAULTS` items (negative tests only).
     pub faults: Vec<String>,
+    /// Tests only: the control-plane gets `PR_SET_PDEATHSIG=SIGKILL`, so it dies with
+    /// the thread that started it (setup, or the round that restarted it) instead of
+    /// outliving a killed test. The `soak` CLI never sets it: its control-plane must
+    /// outlive `soak setup`.
+    pub cp_dies_with_parent: bool,
 }
 
 impl Default for SoakConfig {
@@ -70,6 +75,7 @@ impl Default for SoakConfig {
             restart_deadline_ms: 30_000,
             ports: Some((19000, 19100)),
             faults: Vec::new(),
+            cp_dies_with_parent: false,
         }
     }
 }
@@ -157,6 +163,10 @@ impl SoakConfig {
             .into(),
         );
         m.insert("FAULTS", self.faults.join(","));
+        m.insert(
+            "CP_DIES_WITH_PARENT",
+            if self.cp_dies_with_parent { "1" } else { "0" }.into(),
+        );
         m
     }
 
@@ -186,6 +196,12 @@ impl SoakConfig {
             restart_deadline_ms: u("RESTART_DEADLINE_MS")?,
             ports: None,
             faults,
+            // Absent in directories written before the setting existed: detached.
+            cp_dies_with_parent: match m.get("CP_DIES_WITH_PARENT").map(String::as_str) {
+                None | Some("0") => false,
+                Some("1") => true,
+                Some(v) => bail!("config.env CP_DIES_WITH_PARENT must be 0 or 1, got {v:?}"),
+            },
         };
         cfg.validate()?;
         Ok(cfg)
@@ -222,6 +238,7 @@ mod tests {
     fn env_round_trip_keeps_every_setting() {
         let cfg = SoakConfig {
             faults: vec!["retry-fails".into(), "create-delay-ms=5".into()],
+            cp_dies_with_parent: true,
             ..SoakConfig::lite(18000.0, 0.25)
         };
         let m: BTreeMap<String, String> = cfg
@@ -237,6 +254,11 @@ mod tests {
                 ..cfg.clone()
             }
         );
+        // A directory written before the setting existed keeps its detached control-plane.
+        let mut old = m.clone();
+        old.remove("CP_DIES_WITH_PARENT");
+        assert!(!SoakConfig::from_env_map(&old).unwrap().cp_dies_with_parent);
+        assert!(!SoakConfig::default().cp_dies_with_parent);
         assert_eq!(cfg.scheduled_rounds(), 12);
         assert!((cfg.interval_real_s() - 0.1).abs() < 1e-9);
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use val_support::cp::{self, BinaryInfo, Selection};
 
@@ -56,6 +56,11 @@ pub fn binary() -> Result<BinaryInfo> {
 /// `cp.log`), waits for the ready file and `/v1/health` = 200 until `deadline`, and
 /// writes `cp.pid`. When it is not healthy in time it is stopped again and the
 /// observation is returned with `healthy_after_ms: None`.
+///
+/// With `dies_with_parent` (tests only, see `SoakConfig::cp_dies_with_parent`) the
+/// child gets `PR_SET_PDEATHSIG=SIGKILL`. The kernel fires it when the *thread* that
+/// spawned it exits, not the process: call this from a thread that lives as long as
+/// the control-plane should (the test's own thread), never from a short-lived one.
 pub fn start(
     layout: &Layout,
     bin: &Path,
@@ -63,6 +68,7 @@ pub fn start(
     metrics: SocketAddr,
     faults: &[String],
     deadline: Duration,
+    dies_with_parent: bool,
 ) -> Result<Started> {
     let ready = layout.path("cp-ready.json");
     let _ = std::fs::remove_file(&ready);
@@ -84,8 +90,8 @@ pub fn start(
     let t0 = Instant::now();
     let child = {
         use std::os::unix::process::CommandExt;
-        Command::new(bin)
-            .args(["serve", "--listen", &listen.to_string()])
+        let mut cmd = Command::new(bin);
+        cmd.args(["serve", "--listen", &listen.to_string()])
             .args(["--metrics-listen", &metrics.to_string()])
             .args(["--data-dir", &path_str(&layout.path("cp-data"))])
             .args(["--audit-dir", &path_str(&layout.path("audit-store"))])
@@ -96,8 +102,26 @@ pub fn start(
             .stdout(log.try_clone().context("dup cp.log")?)
             .stderr(log)
             // Its own process group: a Ctrl-C aimed at `soak` must not stop the soak's CP.
-            .process_group(0)
-            .spawn()
+            .process_group(0);
+        if dies_with_parent {
+            // A test killed by nextest's timeout runs no Drop guard; the kernel then
+            // kills the control-plane instead of leaving it orphaned.
+            let parent = std::process::id() as i32;
+            // SAFETY: prctl and getppid are async-signal-safe and touch no parent memory.
+            unsafe {
+                cmd.pre_exec(move || {
+                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+                        .map_err(std::io::Error::from)?;
+                    // Had the parent died before prctl, no signal would ever come. (No
+                    // allocation between fork and exec: ESRCH is a bare errno.)
+                    if nix::unistd::getppid().as_raw() != parent {
+                        return Err(nix::errno::Errno::ESRCH.into());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        cmd.spawn()
             .with_context(|| format!("spawn {}", bin.display()))?
     };
     let pid = child.id();
@@ -186,18 +210,28 @@ fn read_ready(path: &Path, pid: u32) -> Result<Option<(SocketAddr, SocketAddr)>>
 }
 
 /// Whether `pid` is a live (not zombie) process. Reaps it first when it is our own
-/// exited child, so a dead control-plane never lingers as a zombie of `soak run`.
+/// exited child, so a dead control-plane never lingers as a zombie of `soak run`; our
+/// own child that is exiting but not yet reapable still counts as alive.
 pub fn alive(pid: u32) -> bool {
     let p = Pid::from_raw(pid as i32);
     let _ = waitpid(p, Some(WaitPidFlag::WNOHANG));
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !matches!(
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next()),
-            Some("Z") | Some("X") | None
-        ),
-        Err(_) => false,
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    if matches!(state, Some("Z") | Some("X") | None) {
+        // A multi-threaded child's leader shows Z before its last thread is gone, and
+        // cannot be reaped yet: report it alive until waitpid reaps it, so a caller
+        // polling for its end reaps it instead of leaving a zombie (which `pgrep -x
+        // autonomy` lists) until this process exits. Not our child: plainly dead.
+        return matches!(
+            waitpid(p, Some(WaitPidFlag::WNOHANG)),
+            Ok(WaitStatus::StillAlive)
+        );
     }
+    true
 }
 
 /// Whether `pid` is alive and is this soak's control-plane (its command line names

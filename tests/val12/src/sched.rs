@@ -84,6 +84,7 @@ impl Soak {
             self.metrics,
             &self.cfg.faults,
             deadline,
+            self.cfg.cp_dies_with_parent,
         )
     }
 
@@ -123,7 +124,9 @@ pub struct SetupOutcome {
 
 /// `soak setup`: the plan's layout, the persistent control-plane, `config.env`,
 /// `cp.pid` and `setup-summary.txt`. Fails (after writing the summary) when the
-/// control-plane is not healthy within the setup deadline.
+/// control-plane is not healthy within the setup deadline. With
+/// `cfg.cp_dies_with_parent` (tests) the control-plane dies with the calling thread,
+/// and so do the ones later rounds restart, with theirs.
 pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
     cfg.validate()?;
     let layout = Layout::new(dir);
@@ -153,6 +156,7 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
         lo(m),
         &cfg.faults,
         Duration::from_millis(cfg.setup_deadline_ms),
+        cfg.cp_dies_with_parent,
     )?;
     let ok = started.healthy_after_ms.is_some();
     // The soak clock starts when the control-plane is up, so round 1 is on time.

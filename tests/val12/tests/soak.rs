@@ -7,6 +7,10 @@
 //!   with an observation, and the exact set of red checks is asserted.
 //! - `soak_run_survives_its_own_restart_and_cp_death`: the `soak` binary, killed and
 //!   restarted, with the control-plane SIGKILLed in between; no round is lost.
+//! - `soak_cp_dies_with_a_killed_test_process`: a test process that started a soak is
+//!   SIGKILLed; its control-plane must be gone within seconds (and, as the control, a
+//!   detached one, as `soak setup` starts it, must survive).
+//! - `val12_report_json_snapshot`: the JSON report's shape (insta, measured values redacted).
 //! - `#[ignore]`d nightly soak-lite (profile `soak`): 30 simulated days, 1440 rounds,
 //!   one control-plane kill, all 10 checks PASS.
 
@@ -32,11 +36,14 @@ impl Drop for Teardown {
     }
 }
 
-/// A soak-lite of `rounds` rounds at compression `factor`.
+/// A soak-lite of `rounds` rounds at compression `factor`. Its control-plane dies with
+/// the test's thread (which starts it and every restart), so a test killed by nextest's
+/// timeout leaves no orphan.
 fn lite(factor: f64, rounds: u64, faults: &[&str]) -> SoakConfig {
     SoakConfig {
         faults: faults.iter().map(|s| s.to_string()).collect(),
         setup_deadline_ms: 10_000,
+        cp_dies_with_parent: true,
         ..SoakConfig::lite(factor, rounds as f64 * 1800.0 / 86400.0)
     }
 }
@@ -155,6 +162,90 @@ fn val12_smoke_writes_the_plan_layout_and_reports() {
     }
     let fin = std::fs::read_to_string(d.join("final-report.txt")).unwrap();
     assert!(fin.contains("Overall: PASS (10/10 checks)"), "{fin}");
+}
+
+/// `rounds/2026-11-23/round-114732/x` → `rounds/[date]/round-[hhmmss]/x`: round
+/// directories are named by the (simulated) clock, which starts at the real start time.
+fn redact_round_dir(path: &str) -> String {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    if parts.len() >= 3 && parts[0] == "rounds" && parts[1] != "*" {
+        parts[1] = "[date]";
+        parts[2] = "round-[hhmmss]";
+    }
+    parts.join("/")
+}
+
+/// The JSON report's shape on the smoke soak-lite. Measured values (latencies, start
+/// time, recovery counts and rates, which depend on how many plans the host's timing
+/// made stuck) are redacted; what a PASS pins down (round counts, create counts of
+/// round 1, plans at round 10, healthy rounds, the scaled VAL12-09 target) is kept.
+#[test]
+fn val12_report_json_snapshot() {
+    let lab = smoke();
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.run_dir().join("val12-report.json")).unwrap(),
+    )
+    .unwrap();
+    insta::assert_json_snapshot!("val12_report_json", report, {
+        ".run_id" => "[run_id]",
+        ".checks[].evidence[]" => insta::dynamic_redaction(|v, _| {
+            redact_round_dir(v.as_str().expect("evidence entries are strings"))
+        }),
+        ".checks[0].observed.start_ms" => "[ms]",
+        ".checks[3].observed" => "[p99_ms]",
+        ".checks[5].observed.attempts" => "[count]",
+        ".checks[5].observed.ok" => "[count]",
+        ".checks[5].observed.fail" => "[count]",
+        ".checks[5].observed.rate" => "[rate]",
+        ".checks[6].observed" => "[p99_ms]",
+        ".checks[8].observed.total_creates" => "[count]",
+        ".checks[9].observed.attempts" => "[count]",
+        ".checks[9].observed.ok" => "[count]",
+        ".checks[9].observed.fail" => "[count]",
+        ".checks[9].observed.rate" => "[rate]",
+    });
+}
+
+/// A JSON value's shape: every leaf becomes its type name, arrays keep the shape of
+/// their first element, so measured values never reach a snapshot.
+fn shape(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Null => "<null>".into(),
+        Value::Bool(_) => "<bool>".into(),
+        Value::Number(_) => "<number>".into(),
+        Value::String(_) => "<string>".into(),
+        Value::Array(a) => Value::Array(a.iter().take(1).map(shape).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+    }
+}
+
+/// The soak's own `final-report.json` (what an operator's tooling reads): its keys and
+/// value types. The checks inside it are the ones snapshotted above, so only their IDs
+/// and verdicts are kept.
+#[test]
+fn val12_final_report_json_shape_snapshot() {
+    let lab = smoke();
+    let mut fin: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.run_dir().join("final-report.json")).unwrap(),
+    )
+    .unwrap();
+    let checks: Vec<String> = fin["checks"]
+        .as_array()
+        .expect("final-report.json has checks")
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["id"].as_str().unwrap(),
+                c["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    fin["checks"] = serde_json::Value::Null;
+    let mut snap = shape(&fin);
+    snap["checks"] = serde_json::json!(checks);
+    insta::assert_json_snapshot!("val12_final_report_json_shape", snap);
 }
 
 /// Checks that are not PASS in a report.
@@ -451,5 +542,99 @@ fn soak_lite_30_days_with_a_kill_passes_all_checks() {
     .expect("soak-lite ran");
     for id in ALL {
         lab.assert_check(id);
+    }
+}
+
+/// Env var that turns [`orphan_helper_process`] into the helper: the soak directory.
+const ORPHAN_DIR_ENV: &str = "VAL12_ORPHAN_HELPER_DIR";
+/// Env var of the helper: `1` = control-plane dies with it, `0` = detached (as the CLI).
+const ORPHAN_DIES_ENV: &str = "VAL12_ORPHAN_HELPER_DIES";
+
+/// Not a check: the process [`soak_cp_dies_with_a_killed_test_process`] starts and
+/// SIGKILLs. It runs `sched::setup` from its test thread and waits to be killed.
+#[test]
+#[ignore = "helper process of soak_cp_dies_with_a_killed_test_process; does nothing alone"]
+fn orphan_helper_process() {
+    let Some(dir) = std::env::var_os(ORPHAN_DIR_ENV) else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let cfg = SoakConfig {
+        cp_dies_with_parent: std::env::var(ORPHAN_DIES_ENV).as_deref() == Ok("1"),
+        ..lite(36000.0, 4, &[])
+    };
+    // Runs only if nobody kills this process: then it must not leak its control-plane.
+    let _guard = Teardown(dir.clone());
+    sched::setup(&dir, &cfg).expect("helper: soak setup");
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+/// Starts this test binary as the helper on `dir`, waits for its soak setup, SIGKILLs
+/// and reaps it, and returns the pid of the control-plane it started.
+fn start_helper_then_kill_it(dir: &Path, dies: bool) -> u32 {
+    let log = dir.with_extension("helper.log");
+    let mut helper = SoakProc(
+        Command::new(std::env::current_exe().expect("test binary"))
+            .args(["orphan_helper_process", "--exact", "--ignored"])
+            .args(["--nocapture", "--test-threads=1"])
+            .env(ORPHAN_DIR_ENV, dir)
+            .env(ORPHAN_DIES_ENV, if dies { "1" } else { "0" })
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("helper log"))
+            .spawn()
+            .expect("spawn helper"),
+    );
+    // setup-summary.txt is setup's last write: the control-plane is up and in cp.pid.
+    let t0 = Instant::now();
+    while !dir.join("setup-summary.txt").is_file() {
+        if let Some(status) = helper.0.try_wait().expect("poll helper") {
+            panic!(
+                "helper exited ({status}) before its setup finished:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "helper setup hangs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let layout = Layout::new(dir);
+    let pid = cpproc::read_pid(&layout).expect("cp.pid after setup");
+    assert!(
+        cpproc::is_soak_cp(&layout, pid),
+        "helper's control-plane is not running"
+    );
+    helper.0.kill().expect("SIGKILL helper");
+    helper.0.wait().expect("reap helper");
+    pid
+}
+
+#[test]
+fn soak_cp_dies_with_a_killed_test_process() {
+    // Orphans are re-parented to this process, which reaps them (no zombie counts as alive).
+    nix::sys::prctl::set_child_subreaper(true).expect("subreaper");
+    let tmp = tempfile::tempdir().unwrap();
+
+    // The control: detached, as `soak setup` starts it, the control-plane outlives the
+    // killed process that started it. Without this the check below could not fail.
+    let detached = tmp.path().join("detached");
+    let _g1 = Teardown(detached.clone());
+    let pid = start_helper_then_kill_it(&detached, false);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        cpproc::is_soak_cp(&Layout::new(&detached), pid),
+        "a detached control-plane died with the process that started it"
+    );
+    assert_eq!(sched::teardown(&detached).unwrap(), Some(pid));
+
+    // Started from a test (PR_SET_PDEATHSIG), it dies with the killed test process.
+    let dies = tmp.path().join("dies");
+    let _g2 = Teardown(dies.clone());
+    let pid = start_helper_then_kill_it(&dies, true);
+    let t0 = Instant::now();
+    while cpproc::alive(pid) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "control-plane pid {pid} outlived the SIGKILLed test process by 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -121,6 +121,8 @@ fn main() -> Result<()> {
                     .filter(|s| !s.is_empty())
                     .map(str::to_string)
                     .collect(),
+                // The control-plane must outlive `soak setup`, which exits right away.
+                cp_dies_with_parent: false,
                 ..SoakConfig::default()
             };
             let out = sched::setup(&dir, &cfg)?;
