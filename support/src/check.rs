@@ -394,3 +394,12 @@ impl Report {
         }
     }
 }
+
+/// The integer field `key` of an observation; panics when it is missing or not an
+/// integer, so a test that reads an observation never mistakes "absent" for 0.
+#[track_caller]
+pub fn observed_count(obs: &Value, key: &str) -> u64 {
+    obs[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("observed has no count {key}: {obs}"))
+}

@@ -162,6 +162,30 @@ impl Lab {
         }
     }
 
+    /// The IDs of the checks that are not PASS: what a negative test compares with
+    /// the set of checks its fault is expected to turn red.
+    pub fn red_checks(&self) -> std::collections::BTreeSet<String> {
+        self.report
+            .checks
+            .iter()
+            .filter(|c| c.status != Status::Pass)
+            .map(|c| c.id.clone())
+            .collect()
+    }
+
+    /// The observed value of a check; panics when the plan has no such check or the
+    /// check has no observation (a negative test must show what was measured).
+    #[track_caller]
+    pub fn observed(&self, id: &str) -> &serde_json::Value {
+        let c = self
+            .report
+            .check(id)
+            .unwrap_or_else(|| panic!("{id}: not a check of this plan"));
+        c.observed
+            .as_ref()
+            .unwrap_or_else(|| panic!("{id}: no observed value: {c:?}"))
+    }
+
     /// Loads the judged report of a run directory.
     fn load(suite: &str, run_dir: &Path) -> Result<Lab, LabError> {
         let report =

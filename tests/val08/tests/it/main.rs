@@ -9,11 +9,7 @@ mod checks;
 mod negative;
 mod ramp;
 
-use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard};
-
-use val_support::check::Status;
-use val_support::Lab;
 
 /// Held by every test for its whole duration (see the crate docs).
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -22,14 +18,4 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// poison it for the others).
 pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The IDs of the checks that are not PASS.
-pub fn red_checks(lab: &Lab) -> BTreeSet<String> {
-    lab.report()
-        .checks
-        .iter()
-        .filter(|c| c.status != Status::Pass)
-        .map(|c| c.id.clone())
-        .collect()
 }

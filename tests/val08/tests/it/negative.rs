@@ -5,11 +5,11 @@
 use std::collections::BTreeSet;
 
 use rstest::rstest;
-use val_support::check::Status;
+use val_support::check::{observed_count as count, Status};
 use val_support::plans::val08::{tier_check, Config};
 use val_support::Lab;
 
-use crate::{red_checks, serial};
+use crate::serial;
 
 /// Runs a negative lab and asserts that exactly `red` failed, each with an observation
 /// (or, where `unobservable` names it, a note saying what was missing).
@@ -18,7 +18,7 @@ fn assert_red(faults: &[&str], cfg: &Config, red: &[&str], unobservable: &[&str]
     let report = lab.report();
     let want: BTreeSet<String> = red.iter().map(|s| s.to_string()).collect();
     assert_eq!(
-        red_checks(&lab),
+        lab.red_checks(),
         want,
         "faults {faults:?}: red checks differ\n{}",
         report.to_text()
@@ -44,23 +44,6 @@ fn assert_red(faults: &[&str], cfg: &Config, red: &[&str], unobservable: &[&str]
     lab
 }
 
-/// The observed value of `check`, which a FAIL with an observation must have.
-#[track_caller]
-fn observed(lab: &Lab, check: &str) -> serde_json::Value {
-    let c = lab.report().check(check).expect("plan check");
-    c.observed
-        .clone()
-        .unwrap_or_else(|| panic!("{check}: no observed value: {c:?}"))
-}
-
-/// The count `k` of an observation; a missing or non-integer field fails the test.
-#[track_caller]
-fn count(obs: &serde_json::Value, k: &str) -> u64 {
-    obs[k]
-        .as_u64()
-        .unwrap_or_else(|| panic!("observed has no count {k}: {obs}"))
-}
-
 #[test]
 fn val08_01_negative_health_fail() {
     let _g = serial();
@@ -84,7 +67,7 @@ fn val08_tier_negative_create_5xx(#[case] n: usize, #[case] prefix: &str) {
     let fault = format!("create-5xx-prefix={prefix}");
     let lab = assert_red(&[&fault], &Config::default(), &[id, "VAL08-08"], &[]);
     let c = lab.report().check(id).unwrap();
-    assert!(count(&observed(&lab, id), "errors") > 0, "{id}: {c:?}");
+    assert!(count(lab.observed(id), "errors") > 0, "{id}: {c:?}");
     assert!(
         c.note.as_deref().is_some_and(|n| n.contains("500")),
         "{id}: {c:?}"
@@ -102,7 +85,7 @@ fn val08_06_negative_create_delay() {
         &["VAL08-06"],
         &[],
     );
-    let o = observed(&lab, "VAL08-06");
+    let o = lab.observed("VAL08-06");
     let ms = o["elapsed_ms"]
         .as_f64()
         .unwrap_or_else(|| panic!("observed has no elapsed_ms: {o}"));
@@ -120,7 +103,7 @@ fn val08_07_negative_contention_penalty() {
     };
     let _g = serial();
     let lab = assert_red(&["contention-penalty"], &cfg, &["VAL08-07"], &[]);
-    let o = observed(&lab, "VAL08-07");
+    let o = lab.observed("VAL08-07");
     let tput = |k: &str| {
         o[k].as_f64()
             .unwrap_or_else(|| panic!("observed has no {k}: {o}"))
@@ -138,7 +121,7 @@ fn val08_08_negative_create_errors() {
     };
     let _g = serial();
     let lab = assert_red(&["create-5xx-prefix=val08-n2-"], &cfg, &["VAL08-08"], &[]);
-    let o = observed(&lab, "VAL08-08");
+    let o = lab.observed("VAL08-08");
     assert_eq!(o["total_errors"], 10, "{o}");
     assert_eq!(o["per_tier"]["n2"], 10, "{o}");
 }
@@ -150,8 +133,8 @@ fn val08_08_negative_create_errors() {
 fn val08_09_negative_list(#[case] fault: &str) {
     let _g = serial();
     let lab = assert_red(&[fault], &Config::default(), &["VAL08-09"], &[]);
-    let o = observed(&lab, "VAL08-09");
-    let (missing, dups) = (count(&o, "missing"), count(&o, "duplicates"));
+    let o = lab.observed("VAL08-09");
+    let (missing, dups) = (count(o, "missing"), count(o, "duplicates"));
     assert!(missing + dups > 0, "{fault}: {o}");
 }
 

@@ -4,7 +4,7 @@
 //! of red (FAIL) checks is exact and any collateral is spelled out here.
 
 use val11::LabConfig;
-use val_support::check::Status;
+use val_support::check::{observed_count as count, Status};
 use val_support::lab::{self, Lab};
 
 /// Runs an isolated lab with `faults` and `cfg`.
@@ -39,23 +39,6 @@ fn assert_red(lab: &Lab, check: &str, red: &[&str]) {
     assert!(!r.verdict.full);
 }
 
-/// The observed value of `check`, which a FAIL with an observation must have.
-#[track_caller]
-fn observed(lab: &Lab, check: &str) -> serde_json::Value {
-    let c = lab.report().check(check).expect("plan check");
-    c.observed
-        .clone()
-        .unwrap_or_else(|| panic!("{check}: no observed value: {c:?}"))
-}
-
-/// The count `k` of an observation; a missing or non-integer field fails the test.
-#[track_caller]
-fn count(obs: &serde_json::Value, k: &str) -> u64 {
-    obs[k]
-        .as_u64()
-        .unwrap_or_else(|| panic!("observed has no count {k}: {obs}"))
-}
-
 /// The plan chain alone.
 fn plan_only() -> LabConfig {
     LabConfig::plan_only()
@@ -70,7 +53,7 @@ fn val11_01_negative_health_fail() {
             ..plan_only()
         },
     );
-    let obs = observed(&lab, "VAL11-01");
+    let obs = lab.observed("VAL11-01");
     assert_eq!(obs["code"], 503);
     assert_red(&lab, "VAL11-01", &["VAL11-01"]);
     assert!(!lab.report().verdict.minimum_acceptable);
@@ -79,7 +62,7 @@ fn val11_01_negative_health_fail() {
 #[test]
 fn val11_02_negative_cli_exit_zero_on_connection_error() {
     let lab = negative(&["cli-exit-zero-on-connection-error"], plan_only());
-    let obs = observed(&lab, "VAL11-02");
+    let obs = lab.observed("VAL11-02");
     assert_eq!(obs["exit_code"], 0);
     assert_red(&lab, "VAL11-02", &["VAL11-02"]);
 }
@@ -90,7 +73,7 @@ fn val11_02_negative_cli_exit_zero_on_connection_error() {
 #[test]
 fn val11_03_negative_ack_before_commit() {
     let lab = negative(&["ack-before-commit"], plan_only());
-    let obs = observed(&lab, "VAL11-03");
+    let obs = lab.observed("VAL11-03");
     assert_eq!(obs["list_count"], 0);
     assert_red(
         &lab,
@@ -106,9 +89,9 @@ fn val11_03_negative_ack_before_commit() {
 #[test]
 fn val11_04_negative_lose_writes_on_restart() {
     let lab = negative(&["lose-writes-on-restart"], plan_only());
-    let obs = observed(&lab, "VAL11-04");
+    let obs = lab.observed("VAL11-04");
     assert!(
-        count(&obs, "list_count_final") < count(&obs, "list_count_before"),
+        count(obs, "list_count_final") < count(obs, "list_count_before"),
         "{obs}"
     );
     assert_red(&lab, "VAL11-04", &["VAL11-03", "VAL11-04"]);
@@ -117,7 +100,7 @@ fn val11_04_negative_lose_writes_on_restart() {
 #[test]
 fn val11_05_negative_phase_reset_on_restart() {
     let lab = negative(&["phase-reset-on-restart"], plan_only());
-    let obs = observed(&lab, "VAL11-05");
+    let obs = lab.observed("VAL11-05");
     assert_eq!(obs["phase"], "active");
     assert_red(&lab, "VAL11-05", &["VAL11-05"]);
 }
@@ -125,7 +108,7 @@ fn val11_05_negative_phase_reset_on_restart() {
 #[test]
 fn val11_06_negative_stuck_no_diagnosis() {
     let lab = negative(&["stuck-no-diagnosis"], plan_only());
-    let obs = observed(&lab, "VAL11-06");
+    let obs = lab.observed("VAL11-06");
     assert_eq!(obs["diagnosis_ok"], false);
     assert_red(&lab, "VAL11-06", &["VAL11-06"]);
 }
@@ -135,7 +118,7 @@ fn val11_06_negative_stuck_no_diagnosis() {
 #[test]
 fn val11_07_negative_reject_corrupt_artifact() {
     let lab = negative(&["reject-corrupt-artifact"], plan_only());
-    let obs = observed(&lab, "VAL11-07");
+    let obs = lab.observed("VAL11-07");
     assert_eq!(obs["create_code"], 400);
     assert_red(&lab, "VAL11-07", &["VAL11-03", "VAL11-07", "VAL11-08"]);
 }
@@ -143,7 +126,7 @@ fn val11_07_negative_reject_corrupt_artifact() {
 #[test]
 fn val11_08_negative_rollback_fails() {
     let lab = negative(&["rollback-fails"], plan_only());
-    let obs = observed(&lab, "VAL11-08");
+    let obs = lab.observed("VAL11-08");
     assert_eq!(obs["exit_code"], 6);
     assert_red(&lab, "VAL11-08", &["VAL11-08"]);
 }
@@ -151,7 +134,7 @@ fn val11_08_negative_rollback_fails() {
 #[test]
 fn val11_09_negative_retry_fails() {
     let lab = negative(&["retry-fails"], plan_only());
-    let obs = observed(&lab, "VAL11-09");
+    let obs = lab.observed("VAL11-09");
     assert_eq!(obs["cascade_fail"], 3);
     assert_red(&lab, "VAL11-09", &["VAL11-09"]);
 }
@@ -159,7 +142,7 @@ fn val11_09_negative_retry_fails() {
 #[test]
 fn val11_10_negative_audit_drop() {
     let lab = negative(&["audit-drop"], plan_only());
-    let obs = observed(&lab, "VAL11-10");
+    let obs = lab.observed("VAL11-10");
     assert_eq!(obs["success_in_scope"], 0);
     assert_red(&lab, "VAL11-10", &["VAL11-10"]);
 }
@@ -173,8 +156,8 @@ fn val11_11_negative_ack_before_commit() {
             ..LabConfig::none()
         },
     );
-    let obs = observed(&lab, "VAL11-11");
-    assert!(count(&obs, "lost") > 0, "{obs}");
+    let obs = lab.observed("VAL11-11");
+    assert!(count(obs, "lost") > 0, "{obs}");
     assert_red(&lab, "VAL11-11", &["VAL11-11"]);
 }
 
@@ -187,11 +170,8 @@ fn val11_12_negative_writes_fail_after_sigcont() {
             ..LabConfig::none()
         },
     );
-    let obs = observed(&lab, "VAL11-12");
-    assert!(
-        count(&obs, "after_ok") < count(&obs, "after_calls"),
-        "{obs}"
-    );
+    let obs = lab.observed("VAL11-12");
+    assert!(count(obs, "after_ok") < count(obs, "after_calls"), "{obs}");
     assert_red(&lab, "VAL11-12", &["VAL11-12"]);
 }
 
@@ -204,7 +184,7 @@ fn val11_13_negative_audit_drop() {
             ..LabConfig::none()
         },
     );
-    let obs = observed(&lab, "VAL11-13");
+    let obs = lab.observed("VAL11-13");
     assert_eq!(obs["rollback_executed_events"], 0);
     assert_red(&lab, "VAL11-13", &["VAL11-13"]);
 }
