@@ -240,3 +240,50 @@ fn binary_info_for_the_manifest() {
     assert_eq!(r.mode, "reference");
     assert_eq!(r.starts, 1);
 }
+
+#[test]
+fn fixed_ports_are_used_as_given_and_kept_across_restarts() {
+    assert_eq!(cp::plan_ports("val08"), Some((18993, 19093)));
+    assert_eq!(cp::plan_ports("val11"), Some((18996, 19096)));
+    assert_eq!(cp::plan_ports("val12"), Some((19000, 19100)));
+    // The plans' own ports may be taken on a shared machine; any two fixed ports
+    // exercise the same path (`FLEETVAL_FIXED_PORTS=1` only fills `cfg.ports`).
+    let (listen, metrics) = {
+        let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        (
+            a.local_addr().unwrap().port(),
+            b.local_addr().unwrap().port(),
+        )
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = reference_config(tmp.path());
+    cfg.ports = Some((listen, metrics));
+    let mut cp = ControlPlane::start(cfg).unwrap();
+    assert_eq!(cp.listen_addr().unwrap().port(), listen);
+    assert_eq!(
+        cp.metrics_url(),
+        Some(format!("http://127.0.0.1:{metrics}").as_str())
+    );
+    cp.kill().unwrap();
+    cp.start_again().unwrap();
+    assert_eq!(
+        cp.listen_addr().unwrap().port(),
+        listen,
+        "restart keeps the port"
+    );
+}
+
+#[test]
+fn a_taken_fixed_port_is_an_early_exit_with_the_log() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = held.local_addr().unwrap().port();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = reference_config(tmp.path());
+    cfg.ports = Some((taken, 0));
+    let err = ControlPlane::start(cfg).unwrap_err();
+    assert!(
+        matches!(err, CpError::EarlyExit { .. }),
+        "a fixed port is never silently replaced: {err}"
+    );
+}
