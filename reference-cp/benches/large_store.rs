@@ -87,7 +87,10 @@ async fn main() -> anyhow::Result<()> {
     server.terminate(Duration::from_secs(10));
     let t = Instant::now();
     bulk_insert(&data_dir.join("autonomy.db"), n)?;
-    println!("bulk insert of {n} plans: {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "bulk insert of {n} plans: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
     server.restart();
@@ -141,7 +144,10 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(code == 200, "stuck scan answered {code}");
         count = body["stuck_count"].as_u64();
     }
-    report("GET /v1/rollouts/stuck?threshold_seconds=3600&limit=50", scans);
+    report(
+        "GET /v1/rollouts/stuck?threshold_seconds=3600&limit=50",
+        scans,
+    );
     match count {
         Some(c) => println!("stuck_count reported: {c}"),
         None => println!("stuck_count: absent from the answer"),

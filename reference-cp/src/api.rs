@@ -475,7 +475,7 @@ async fn list(
     Ok(Json(json!({"plans": plans, "next_cursor": next_cursor})).into_response())
 }
 
-/// `GET /v1/rollouts/stuck?threshold_seconds=T`.
+/// `GET /v1/rollouts/stuck?threshold_seconds=T[&limit=L]`.
 async fn stuck(
     State(st): State<Shared>,
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
@@ -492,16 +492,31 @@ async fn stuck(
             )))
         }
     };
+    // Optional, unlike the list's: without it the whole stuck set is returned, as it
+    // was before `limit` existed.
+    let limit = match q.get("limit") {
+        None => None,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Some(n),
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "limit must be an integer in 1..={MAX_LIMIT}, got {s:?}"
+                )))
+            }
+        },
+    };
     if st.faults.stuck_scan_error {
         return Err(ApiError::internal("injected fault stuck-scan-error"));
     }
+    // A control-plane written before `limit` existed answers with every stuck plan.
+    let limit = limit.filter(|_| !st.faults.stuck_ignore_limit);
     let now = Utc::now();
     let window =
         chrono::Duration::microseconds((threshold * 1e6).min(i64::MAX as f64 / 2.0) as i64);
     let cutoff = now
         .checked_sub_signed(window)
         .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
-    let rows = st.store.stuck(cutoff).await?;
+    let (stuck_count, rows) = st.store.stuck(cutoff, limit).await?;
     let now_us = now.timestamp_micros();
     let stuck: Vec<Value> = rows
         .into_iter()
@@ -521,7 +536,7 @@ async fn stuck(
         .collect();
     Ok(Json(json!({
         "threshold_seconds": threshold,
-        "stuck_count": stuck.len(),
+        "stuck_count": stuck_count,
         "stuck": stuck,
     }))
     .into_response())

@@ -55,6 +55,8 @@ pub struct Faults {
     pub stuck_no_diagnosis: bool,
     /// The stuck scan answers 500.
     pub stuck_scan_error: bool,
+    /// The stuck scan ignores `limit` and returns every stuck plan.
+    pub stuck_ignore_limit: bool,
     /// Creates whose artifact scheme is not oci/https/http/file answer 400.
     pub reject_corrupt_artifact: bool,
     /// `strategy=rollback` answers 500.
@@ -129,6 +131,7 @@ impl Faults {
                 "list-duplicate" => f.list_duplicate = flag(value)?,
                 "stuck-no-diagnosis" => f.stuck_no_diagnosis = flag(value)?,
                 "stuck-scan-error" => f.stuck_scan_error = flag(value)?,
+                "stuck-ignore-limit" => f.stuck_ignore_limit = flag(value)?,
                 "reject-corrupt-artifact" => f.reject_corrupt_artifact = flag(value)?,
                 "rollback-fails" => f.rollback_fails = flag(value)?,
                 "retry-fails" => f.retry_fails = flag(value)?,

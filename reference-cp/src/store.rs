@@ -410,26 +410,60 @@ impl Store {
         .await
     }
 
-    /// Plans in `published`/`active` not updated since `cutoff`: (id, phase, updated_us), oldest first.
+    /// Plans in `published`/`active` not updated since `cutoff`: the full count, and
+    /// (id, phase, updated_us) of the oldest `limit` of them (all when `None`), oldest first.
     pub async fn stuck(
         &self,
         cutoff: DateTime<Utc>,
-    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        limit: Option<usize>,
+    ) -> Result<(u64, Vec<StuckRow>), StoreError> {
         let cutoff = micros(cutoff);
+        // SQLite reads `LIMIT -1` as "no limit".
+        let limit = limit.map_or(-1, |n| n as i64);
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, phase, updated_us FROM plans
-                 WHERE phase IN ('published', 'active') AND updated_us <= ?1
-                 ORDER BY updated_us, seq",
+            // One snapshot for both statements, so the count and the page agree.
+            let tx = c.unchecked_transaction()?;
+            // Index-only: a range of `plans_phase_updated` per phase, no table rows read.
+            let count: i64 = tx
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM plans
+                 WHERE phase IN ('published', 'active') AND updated_us <= ?1",
+                )?
+                .query_row([cutoff], |r| r.get(0))?;
+            // Within one phase the index is already in (updated_us, seq) order (seq is
+            // the rowid it carries), so each phase is an ordered index range that stops
+            // after `limit` entries; only the merged page is sorted and joined to its rows.
+            // A single `phase IN (...) ORDER BY` would sort every stuck plan instead.
+            let mut stmt = tx.prepare_cached(
+                "SELECT p.id, p.phase, p.updated_us FROM (
+                     SELECT seq, updated_us FROM (
+                         SELECT seq, updated_us FROM plans
+                         WHERE phase = 'published' AND updated_us <= ?1
+                         ORDER BY updated_us, seq LIMIT ?2)
+                     UNION ALL
+                     SELECT seq, updated_us FROM (
+                         SELECT seq, updated_us FROM plans
+                         WHERE phase = 'active' AND updated_us <= ?1
+                         ORDER BY updated_us, seq LIMIT ?2)
+                     ORDER BY updated_us, seq LIMIT ?2
+                 ) AS s JOIN plans AS p ON p.seq = s.seq
+                 ORDER BY s.updated_us, s.seq",
             )?;
             let rows = stmt
-                .query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map(params![cutoff, limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
+            drop(stmt);
+            tx.finish()?;
+            Ok((count as u64, rows))
         })
         .await
     }
 }
+
+/// One stuck plan as the store reports it: (id, phase, updated_us).
+pub type StuckRow = (String, String, i64);
 
 /// The writer thread's state: the only connection that writes.
 struct Writer {

@@ -162,6 +162,62 @@ async fn pagination_is_keyset_stable_and_cursor_authenticated() {
     }
 }
 
+/// The IDs of a stuck scan's entries, in answer order.
+fn stuck_ids(v: &serde_json::Value) -> Vec<&str> {
+    v["stuck"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no stuck array: {v}"))
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn stuck_scan_limit_returns_the_oldest_and_counts_all() {
+    let dir = tempdir();
+    let s = Server::start(dir.path(), Opts::default());
+    let c = client();
+    for id in ["l-1", "l-2", "l-3", "l-4", "l-5"] {
+        create(&c, &s, &plan(id, "oci://a")).await;
+    }
+    // A retry moves a plan to `active` and makes it younger than every `published`
+    // one, so oldest-first interleaves the two phases the store scans separately.
+    for id in ["l-2", "l-4"] {
+        let (st, v) = rollback(&c, &s, id, "retry").await;
+        assert_eq!(st, 200, "{v}");
+    }
+    create(&c, &s, &plan("l-6", "oci://a")).await;
+    // Terminal plans are never stuck, with or without a limit.
+    create(&c, &s, &plan("l-7", "oci://a")).await;
+    rollback(&c, &s, "l-7", "rollback").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let oldest_first = ["l-1", "l-3", "l-5", "l-2", "l-4", "l-6"];
+    let (st, all) = get(&c, &s, "/v1/rollouts/stuck?threshold_seconds=0.2").await;
+    assert_eq!(st, 200, "{all}");
+    assert_eq!(all["stuck_count"], 6);
+    assert_eq!(stuck_ids(&all), oldest_first);
+    for (limit, want) in [(1, 1), (3, 3), (4, 4), (6, 6), (7, 6), (1000, 6)] {
+        let path = format!("/v1/rollouts/stuck?threshold_seconds=0.2&limit={limit}");
+        let (st, v) = get(&c, &s, &path).await;
+        assert_eq!(st, 200, "{path}: {v}");
+        assert_eq!(v["stuck_count"], 6, "{path}: the count is never limited");
+        assert_eq!(v["threshold_seconds"], 0.2);
+        assert_eq!(stuck_ids(&v), oldest_first[..want], "{path}");
+        for e in v["stuck"].as_array().unwrap() {
+            assert!(
+                matches!(e["phase"].as_str(), Some("published" | "active")),
+                "{e}"
+            );
+            assert!(!e["diagnosis"].as_str().unwrap().is_empty(), "{e}");
+            assert!(e["stale_seconds"].as_f64().unwrap() >= 0.2, "{e}");
+        }
+    }
+    let (st, v) = get(&c, &s, "/v1/rollouts/stuck?threshold_seconds=3600&limit=5").await;
+    assert_eq!((st, v["stuck_count"].as_u64()), (200, Some(0)));
+    assert_eq!(stuck_ids(&v), Vec::<&str>::new());
+}
+
 #[tokio::test]
 async fn stuck_scan_and_rollback_lifecycle() {
     let dir = tempdir();

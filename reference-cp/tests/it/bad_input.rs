@@ -170,6 +170,36 @@ async fn bad_input_is_rejected_and_changes_nothing() {
             400,
             "invalid_argument",
         ),
+        (
+            "/v1/rollouts/stuck?threshold_seconds=1&limit=0",
+            400,
+            "invalid_argument",
+        ),
+        (
+            "/v1/rollouts/stuck?threshold_seconds=1&limit=1001",
+            400,
+            "invalid_argument",
+        ),
+        (
+            "/v1/rollouts/stuck?threshold_seconds=1&limit=-1",
+            400,
+            "invalid_argument",
+        ),
+        (
+            "/v1/rollouts/stuck?threshold_seconds=1&limit=ten",
+            400,
+            "invalid_argument",
+        ),
+        (
+            "/v1/rollouts/stuck?threshold_seconds=1&limit=",
+            400,
+            "invalid_argument",
+        ),
+        (
+            "/v1/rollouts/stuck?threshold_seconds=1&limit=2.5",
+            400,
+            "invalid_argument",
+        ),
         ("/v1/rollouts/a%00b", 400, "invalid_argument"),
         ("/v1/rollouts/a%2Fb", 400, "invalid_argument"),
         ("/v1/rollouts/%ff", 400, "invalid_argument"),

@@ -189,6 +189,23 @@ async fn fault_stuck_no_diagnosis_and_scan_error() {
 }
 
 #[tokio::test]
+async fn fault_stuck_ignore_limit() {
+    let dir = tempdir();
+    let s = Server::start(dir.path(), Opts::faults("stuck-ignore-limit"));
+    let c = client();
+    for id in ["sl-1", "sl-2", "sl-3"] {
+        create(&c, &s, &plan(id, "oci://a")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (st, v) = get(&c, &s, "/v1/rollouts/stuck?threshold_seconds=0.05&limit=1").await;
+    assert_eq!((st, v["stuck_count"].as_u64()), (200, Some(3)));
+    assert_eq!(v["stuck"].as_array().map(Vec::len), Some(3), "{v}");
+    // Only valid limits are ignored: a bad one is still rejected.
+    let (st, v) = get(&c, &s, "/v1/rollouts/stuck?threshold_seconds=0.05&limit=0").await;
+    assert_eq!((st, error_code(&v)), (400, "invalid_argument"));
+}
+
+#[tokio::test]
 async fn fault_reject_corrupt_artifact() {
     let dir = tempdir();
     let s = Server::start(dir.path(), Opts::faults("reject-corrupt-artifact"));

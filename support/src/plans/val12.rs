@@ -2,8 +2,9 @@
 //! written by the `soak` program of package `val12`) and recomputes every observation
 //! from the rounds' raw files: create codes from `plans-created.txt`, latencies from
 //! `create-times.txt`, scan validity from `stuck-scan.json`, recoveries from
-//! `recovery.txt`. Only health, restarts and the paged plan count are taken from
-//! `round-summary.json`, because no other file records them.
+//! `recovery.txt`. Only health, restarts, the paged plan count and the `limit` the
+//! round sent with its stuck scan are taken from `round-summary.json`, because no
+//! other file records them.
 //!
 //! Verification times follow the plan; in a time-compressed soak-lite the checkpoint
 //! days and the VAL12-09 target scale with `CALENDAR_SCALE = duration / 30 days`
@@ -173,14 +174,53 @@ fn scan_ok(f: &Files, r: &Round) -> bool {
         .summary
         .as_ref()
         .is_some_and(|s| s["scan_http_code"].as_str() == Some("200"));
+    // Absent in rounds written before the round asked for a limit: the whole set is due.
+    let limit = r.summary.as_ref().and_then(|s| s["scan_limit"].as_u64());
     let body: Option<Value> = f.json(&format!("{}/stuck-scan.json", r.rel)).ok();
-    let valid = body.is_some_and(
-        |b| match (b["stuck_count"].as_u64(), b["stuck"].as_array()) {
-            (Some(n), Some(list)) => n as usize == list.len(),
-            _ => false,
-        },
-    );
-    code_ok && valid
+    code_ok && body.is_some_and(|b| stuck_scan_problem(&b, limit).is_none())
+}
+
+/// Why a stuck-scan answer is not a valid payload for a request with `limit` (`None`
+/// when it is valid). `stuck_count` is the full count, and `stuck` either holds every
+/// stuck plan (the limit was absent, not reached, or ignored by the control-plane) or
+/// exactly the `limit` oldest; each entry is well-formed, oldest first.
+pub fn stuck_scan_problem(body: &Value, limit: Option<u64>) -> Option<String> {
+    let Some(count) = body["stuck_count"].as_u64() else {
+        return Some("stuck_count is not a non-negative integer".into());
+    };
+    let Some(list) = body["stuck"].as_array() else {
+        return Some("stuck is not an array".into());
+    };
+    let len = list.len() as u64;
+    let truncated_to_limit = limit == Some(len) && len < count;
+    if len != count && !truncated_to_limit {
+        return Some(match limit {
+            Some(l) => format!(
+                "stuck holds {len} entries: neither stuck_count ({count}) nor the limit ({l})"
+            ),
+            None => format!("stuck holds {len} entries but stuck_count is {count}"),
+        });
+    }
+    let mut prev_stale = f64::INFINITY;
+    for (i, e) in list.iter().enumerate() {
+        let id_ok = e["id"].as_str().is_some_and(|s| !s.is_empty());
+        let phase_ok = matches!(e["phase"].as_str(), Some("published" | "active"));
+        let stale = e["stale_seconds"]
+            .as_f64()
+            .filter(|s| s.is_finite() && *s >= 0.0);
+        if !id_ok || !phase_ok || stale.is_none() || !e["diagnosis"].is_string() {
+            return Some(format!("stuck[{i}] is not a well-formed entry: {e}"));
+        }
+        let stale = stale.unwrap_or_default();
+        if stale > prev_stale {
+            return Some(format!(
+                "stuck[{i}] is older than stuck[{}]: not oldest first",
+                i - 1
+            ));
+        }
+        prev_stale = stale;
+    }
+    None
 }
 
 /// Healthy: `health = ok`, not restarted, no round errors, process measured.
@@ -495,4 +535,65 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         ),
     );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A stuck-scan answer with `count` and entries of the given staleness.
+    fn scan(count: u64, stale: &[f64]) -> Value {
+        let stuck: Vec<Value> = stale
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                json!({"id": format!("p-{i}"), "phase": "published", "stale_seconds": s,
+                       "diagnosis": "retry it"})
+            })
+            .collect();
+        json!({"threshold_seconds": 1.0, "stuck_count": count, "stuck": stuck})
+    }
+
+    #[test]
+    fn stuck_scan_full_or_exactly_the_limit_is_valid() {
+        assert_eq!(stuck_scan_problem(&scan(3, &[3.0, 2.0, 2.0]), None), None);
+        assert_eq!(stuck_scan_problem(&scan(0, &[]), None), None);
+        // Limit honoured and biting; not reached; ignored by the control-plane.
+        assert_eq!(stuck_scan_problem(&scan(9, &[3.0, 2.0]), Some(2)), None);
+        assert_eq!(stuck_scan_problem(&scan(2, &[3.0, 2.0]), Some(50)), None);
+        assert_eq!(
+            stuck_scan_problem(&scan(3, &[3.0, 2.0, 1.0]), Some(2)),
+            None
+        );
+    }
+
+    #[test]
+    fn stuck_scan_with_a_wrong_length_or_bad_entries_is_invalid() {
+        // Shorter than the count without a limit, or shorter than the limit.
+        assert!(stuck_scan_problem(&scan(3, &[3.0, 2.0]), None).is_some());
+        assert!(stuck_scan_problem(&scan(9, &[3.0]), Some(2)).is_some());
+        // Longer than the count, with or without a limit.
+        assert!(stuck_scan_problem(&scan(1, &[3.0, 2.0]), None).is_some());
+        assert!(stuck_scan_problem(&scan(1, &[3.0, 2.0]), Some(2)).is_some());
+        // Not oldest first.
+        assert!(stuck_scan_problem(&scan(2, &[1.0, 2.0]), None).is_some());
+        for (field, bad) in [
+            ("id", json!("")),
+            ("phase", json!("rolled_back")),
+            ("stale_seconds", json!(-1.0)),
+            ("stale_seconds", json!("3")),
+            ("diagnosis", Value::Null),
+        ] {
+            let mut b = scan(1, &[3.0]);
+            b["stuck"][0][field] = bad.clone();
+            assert!(
+                stuck_scan_problem(&b, None).is_some(),
+                "{field} = {bad} passed"
+            );
+        }
+        assert!(stuck_scan_problem(&json!({"stuck": []}), None).is_some());
+        assert!(stuck_scan_problem(&json!({"stuck_count": 0}), None).is_some());
+        assert!(stuck_scan_problem(&json!({"error": "boom"}), Some(5)).is_some());
+    }
 }

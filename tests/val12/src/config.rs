@@ -36,7 +36,7 @@ pub struct SoakConfig {
     pub duration_days: f64,
     /// Creates per round.
     pub creates_per_round: u32,
-    /// Recoveries per round at most (oldest stuck plans first).
+    /// Recoveries per round at most (oldest stuck plans first); 0 = no cap.
     pub recovery_cap: u32,
     /// Rounds excluded from the drift fit.
     pub warmup_rounds: u32,
@@ -107,6 +107,11 @@ impl SoakConfig {
             bail!("duration and creates per round must be positive");
         }
         Ok(())
+    }
+
+    /// The recovery cap, `None` when it is 0 (every stuck plan is recovered each round).
+    pub fn cap_per_round(&self) -> Option<u32> {
+        (self.recovery_cap > 0).then_some(self.recovery_cap)
     }
 
     /// True when the soak clock is the wall clock (no compression).

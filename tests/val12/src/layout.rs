@@ -140,10 +140,14 @@ pub struct RoundSummary {
     pub p99_ms: Option<f64>,
     /// Stuck plans reported by the scan (in full, not capped).
     pub stuck_count: Option<u64>,
+    /// The `limit` sent with the stuck scan (`None`: the whole set was asked for).
+    pub scan_limit: Option<u64>,
     /// Status code of the stuck scan (`000` when no answer).
     pub scan_http_code: Option<String>,
     /// The scan answered 200 with a valid stuck-scan payload.
     pub scan_ok: Option<bool>,
+    /// Why the scan was not valid (`None` when it was).
+    pub scan_problem: Option<String>,
     /// Recoveries attempted (≤ the cap).
     pub recovery_attempted: Option<u64>,
     /// Recoveries answered success.

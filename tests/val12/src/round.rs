@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use val_support::client::{Client, CreateRollout, RollbackRequest, StuckScan};
+use serde_json::Value;
+use val_support::client::{Client, CreateRollout, Method, Recorded, RollbackRequest, StuckScan};
 use val_support::evidence::{rfc3339, write_atomic};
+use val_support::plans::val12 as val12_judge;
 use val_support::stats;
 
 use crate::config::{DAY_S, OPERATOR};
@@ -21,6 +23,8 @@ use crate::sched::Soak;
 const PAGE_LIMIT: u32 = 100;
 /// Upper bound on pages in one walk, so a cursor loop cannot hang a round.
 const MAX_PAGES: usize = 100_000;
+/// The largest stuck-scan `limit` the contract allows.
+const MAX_SCAN_LIMIT: u64 = 1000;
 /// Per-request timeout of the round's client.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -167,31 +171,40 @@ async fn workload(soak: &Soak, client: &Client, dir: &Path, s: &mut RoundSummary
     s.create_errors = Some(err);
     s.p99_ms = stats::nearest_rank(&lat_us, 99.0).map(|us| us as f64 / 1000.0);
 
-    // Step 3: stuck scan at the (compressed) threshold.
-    let scan = client.stuck(soak.cfg.stuck_threshold_real_s()).await;
+    // Step 3: stuck scan at the (compressed) threshold. Every plan ends up stuck, so
+    // the round asks only for the page it can recover (`limit`), and `stuck_count`
+    // still counts every stuck plan.
+    let cap = soak.cfg.cap_per_round();
+    let limit = scan_limit(cap);
+    let scan = stuck_scan(client, soak.cfg.stuck_threshold_real_s(), limit).await;
     s.scan_http_code = Some(scan.code());
+    s.scan_limit = limit;
     let body = if scan.status.is_some() {
         scan.text.clone()
     } else {
         serde_json::json!({"error": scan.error_text()}).to_string()
     };
     write(dir, "stuck-scan.json", &body)?;
-    let parsed: Option<StuckScan> = (scan.status == Some(200))
-        .then(|| serde_json::from_str(&scan.text).ok())
+    let parsed: Option<(StuckScan, Value)> = (scan.status == Some(200))
+        .then(|| {
+            let raw: Value = serde_json::from_str(&scan.text).ok()?;
+            Some((serde_json::from_value(raw.clone()).ok()?, raw))
+        })
         .flatten();
-    s.scan_ok = Some(
-        parsed
-            .as_ref()
-            .is_some_and(|p| p.stuck_count as usize == p.stuck.len()),
-    );
-    s.stuck_count = parsed.as_ref().map(|p| p.stuck_count);
+    let problem = match &parsed {
+        Some((_, raw)) => val12_judge::stuck_scan_problem(raw, limit),
+        None => Some(format!("stuck scan answered {}", scan.code())),
+    };
+    s.scan_ok = Some(problem.is_none());
+    s.scan_problem = problem;
+    s.stuck_count = parsed.as_ref().map(|(p, _)| p.stuck_count);
 
-    // Step 4: recovery of the oldest stuck plans, at most `recovery_cap` per round.
+    // Step 4: recovery of the oldest stuck plans, at most the cap per round. The cap is
+    // applied here too: a control-plane that ignores `limit` answers with every plan.
     let mut rec = String::new();
-    if let Some(p) = &parsed {
-        let cap = soak.cfg.recovery_cap as usize;
+    if let Some((p, _)) = &parsed {
         let (mut rok, mut rfail) = (0u64, 0u64);
-        for e in p.stuck.iter().take(cap) {
+        for e in p.stuck.iter().take(cap.map_or(usize::MAX, |c| c as usize)) {
             let req = RollbackRequest {
                 strategy: "retry".into(),
                 reason: "soak-auto-recovery".into(),
@@ -215,7 +228,8 @@ async fn workload(soak: &Soak, client: &Client, dir: &Path, s: &mut RoundSummary
         s.recovery_attempted = Some(rok + rfail);
         s.recovery_ok = Some(rok);
         s.recovery_fail = Some(rfail);
-        s.recovery_deferred = Some(p.stuck.len().saturating_sub(cap) as u64);
+        // Counted against the full count: the scan's page holds at most the cap.
+        s.recovery_deferred = Some(p.stuck_count.saturating_sub(rok + rfail));
     }
     write(dir, "recovery.txt", &rec)?;
 
@@ -241,6 +255,24 @@ async fn workload(soak: &Soak, client: &Client, dir: &Path, s: &mut RoundSummary
             .push(format!("metrics scrape answered {}", m.code()));
     }
     Ok(())
+}
+
+/// The `limit` a round sends with its stuck scan: the recovery cap when the contract
+/// allows it (1..=1000); without a cap, or above the contract's maximum, the whole set.
+pub fn scan_limit(cap: Option<u32>) -> Option<u64> {
+    cap.map(u64::from)
+        .filter(|c| (1..=MAX_SCAN_LIMIT).contains(c))
+}
+
+/// `GET /v1/rollouts/stuck?threshold_seconds=T[&limit=L]`.
+async fn stuck_scan(client: &Client, threshold_s: f64, limit: Option<u64>) -> Recorded<StuckScan> {
+    let mut query = vec![("threshold_seconds", threshold_s.to_string())];
+    if let Some(l) = limit {
+        query.push(("limit", l.to_string()));
+    }
+    client
+        .request(Method::GET, "/v1/rollouts/stuck", &query, None)
+        .await
 }
 
 /// Writes one file of a round directory atomically.

@@ -10,6 +10,9 @@
 //! - `soak_cp_dies_with_a_killed_test_process`: a test process that started a soak is
 //!   SIGKILLed; its control-plane must be gone within seconds (and, as the control, a
 //!   detached one, as `soak setup` starts it, must survive).
+//! - `val12_smoke_scan_*` and `val12_cp_that_ignores_the_scan_limit_*`: the round asks the
+//!   stuck scan for `limit = RECOVERY_CAP`, records the full `stuck_count`, and recovers
+//!   only the cap even from a control-plane that ignores `limit`.
 //! - `val12_report_json_snapshot`: the JSON report's shape (insta, measured values redacted).
 //! - `#[ignore]`d nightly soak-lite (profile `soak`): 30 simulated days, 1440 rounds,
 //!   one control-plane kill, all 10 checks PASS.
@@ -162,6 +165,99 @@ fn val12_smoke_writes_the_plan_layout_and_reports() {
     }
     let fin = std::fs::read_to_string(d.join("final-report.txt")).unwrap();
     assert!(fin.contains("Overall: PASS (10/10 checks)"), "{fin}");
+}
+
+/// One round's stuck scan and recovery, as its files record them.
+#[derive(Debug)]
+struct ScanPage {
+    /// `scan_limit` of `round-summary.json`.
+    limit: Option<u64>,
+    /// `stuck_count` of `stuck-scan.json`.
+    count: u64,
+    /// Entries in `stuck-scan.json`.
+    listed: u64,
+    /// Lines of `recovery.txt`.
+    recovered: u64,
+    /// `recovery_deferred` of `round-summary.json`.
+    deferred: Option<u64>,
+}
+
+/// Every round's [`ScanPage`], in round order.
+fn scan_pages(d: &Path) -> Vec<ScanPage> {
+    let rounds = Layout::new(d).rounds().unwrap();
+    rounds
+        .iter()
+        .map(|r| {
+            let s = r.summary.as_ref().expect("round-summary.json");
+            let scan: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(d.join(&r.rel).join("stuck-scan.json")).unwrap(),
+            )
+            .unwrap();
+            let count = scan["stuck_count"].as_u64().expect("stuck_count");
+            assert_eq!(s.stuck_count, Some(count), "{}", r.rel);
+            ScanPage {
+                limit: s.scan_limit,
+                count,
+                listed: scan["stuck"].as_array().expect("stuck array").len() as u64,
+                recovered: std::fs::read_to_string(d.join(&r.rel).join("recovery.txt"))
+                    .unwrap()
+                    .lines()
+                    .count() as u64,
+                deferred: s.recovery_deferred,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn val12_smoke_scan_asks_for_the_cap_and_records_the_full_count() {
+    let lab = smoke();
+    let pages = scan_pages(lab.run_dir());
+    for (i, p) in pages.iter().enumerate() {
+        let round = i + 1;
+        assert_eq!(p.limit, Some(50), "round {round}");
+        assert_eq!(p.listed, p.count.min(50), "round {round}");
+        assert_eq!(p.recovered, p.listed, "round {round}");
+        assert_eq!(p.deferred, Some(p.count - p.recovered), "round {round}");
+    }
+    // Without a round whose stuck set outgrew the cap, the limit was never exercised.
+    assert!(
+        pages.iter().any(|p| p.count > p.listed),
+        "no round had more than 50 stuck plans: {pages:?}"
+    );
+}
+
+#[test]
+fn val12_cp_that_ignores_the_scan_limit_still_gets_only_the_cap_recovered() {
+    // A control-plane written before `limit` existed returns every stuck plan; the round
+    // must still recover only the oldest `cap`, and every check must still PASS.
+    let cfg = SoakConfig {
+        recovery_cap: 5,
+        ..lite(36000.0, 18, &["stuck-ignore-limit"])
+    };
+    let lab = lab::isolated("val12", &["stuck-ignore-limit"], &cfg, |ctx, cfg| {
+        soak(ctx, cfg, &mut |_, _| Ok(()))
+    })
+    .expect("lab ran");
+    assert_eq!(
+        red(&lab),
+        BTreeSet::new(),
+        "run {}",
+        lab.run_dir().display()
+    );
+    let pages = scan_pages(lab.run_dir());
+    assert_eq!(pages.len(), 18);
+    for (i, p) in pages.iter().enumerate() {
+        let round = i + 1;
+        assert_eq!(p.limit, Some(5), "round {round}");
+        assert_eq!(p.listed, p.count, "round {round}: the limit was ignored");
+        assert_eq!(p.recovered, p.count.min(5), "round {round}");
+        assert_eq!(p.deferred, Some(p.count - p.recovered), "round {round}");
+    }
+    assert!(
+        pages.iter().any(|p| p.listed > 5),
+        "no round listed more than the cap: {pages:?}"
+    );
 }
 
 /// `rounds/2026-11-23/round-114732/x` → `rounds/[date]/round-[hhmmss]/x`: round

@@ -27,7 +27,7 @@ enum Cmd {
         /// Soak length in simulated days (checkpoints scale with duration/30).
         #[arg(long, default_value_t = 30.0)]
         duration_days: f64,
-        /// Recoveries per round at most (oldest stuck plans first).
+        /// Recoveries per round at most (oldest stuck plans first); 0 = no cap.
         #[arg(long, default_value_t = 50)]
         recovery_cap: u32,
         /// Bind port 0 and record the bound ports instead of 19000/19100.
