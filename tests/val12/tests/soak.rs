@@ -240,7 +240,7 @@ fn val12_cp_that_ignores_the_scan_limit_still_gets_only_the_cap_recovered() {
     })
     .expect("lab ran");
     assert_eq!(
-        red(&lab),
+        lab.red_checks(),
         BTreeSet::new(),
         "run {}",
         lab.run_dir().display()
@@ -344,16 +344,6 @@ fn val12_final_report_json_shape_snapshot() {
     insta::assert_json_snapshot!("val12_final_report_json_shape", snap);
 }
 
-/// Checks that are not PASS in a report.
-fn red(lab: &Lab) -> BTreeSet<String> {
-    lab.report()
-        .checks
-        .iter()
-        .filter(|c| c.status != Status::Pass)
-        .map(|c| c.id.clone())
-        .collect()
-}
-
 /// Runs an isolated short soak with `faults`, asserts the `target` checks FAIL with an
 /// observation (or a note) and that exactly `expected_red` is red.
 fn negative(faults: &[&str], rounds: u64, kills: &[u64], target: &[&str], expected_red: &[&str]) {
@@ -388,7 +378,7 @@ fn negative(faults: &[&str], rounds: u64, kills: &[u64], target: &[&str], expect
     }
     let want: BTreeSet<String> = expected_red.iter().map(|s| s.to_string()).collect();
     assert_eq!(
-        red(&lab),
+        lab.red_checks(),
         want,
         "red checks of {faults:?} (run {})",
         lab.run_dir().display()
