@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::check::{Report, Status};
 use crate::client::{Cli, Client};
-use crate::cp::{ControlPlane, CpConfig, CpError};
+use crate::cp::{ControlPlane, CpConfig, CpError, Selection};
 use crate::evidence::{self, EvidenceError, Provenance, RunDir};
 
 /// An exclusive `flock` on a file, released on drop (and by the kernel if the process dies).
@@ -521,9 +521,18 @@ impl LabCtx {
     /// A control-plane configuration for this lab: store and audit dir in the work dir,
     /// log `<suite>-cp.log` in the run dir, this lab's faults, plan ports when
     /// `FLEETVAL_FIXED_PORTS=1`.
+    ///
+    /// A negative lab always selects the reference binary: its faults are test hooks of
+    /// the reference control-plane only, so neither a running control-plane
+    /// (`AUTONOMY_CP_URL`) nor another binary (`AUTONOMY_BIN`) could turn a check red
+    /// on purpose, and the negative test would fail for the wrong reason.
     pub fn cp_config(&self) -> CpConfig {
         let log = self.run.path().join(format!("{}-cp.log", self.suite()));
-        CpConfig::new(self.suite(), self.work.path(), &log).faults(&self.prov.faults)
+        let mut cfg = CpConfig::new(self.suite(), self.work.path(), &log).faults(&self.prov.faults);
+        if self.is_negative() {
+            cfg.selection = Selection::Reference;
+        }
+        cfg
     }
 
     /// Starts the control-plane with [`cp_config`](Self::cp_config).

@@ -19,7 +19,7 @@ use tokio::runtime::Runtime;
 use anyhow::{bail, Context as _};
 use serde::{Deserialize, Serialize};
 use val_support::client::{Client, CreateRollout};
-use val_support::cp::{ControlPlane, CpConfig, Selection};
+use val_support::cp::{ControlPlane, CpConfig};
 use val_support::evidence::{self, Provenance, RunDir};
 use val_support::lab::{self, Lab, LabCtx};
 use val_support::load::{self, ClosedModel, LoadResult};
@@ -108,16 +108,7 @@ pub fn run_lab(ctx: &mut LabCtx, cfg: &Config) -> anyhow::Result<()> {
 
     // VAL08-01 must be able to observe an unhealthy control-plane, so start waits for
     // any answer of /v1/health instead of a 200.
-    let mut cp_cfg = ctx.cp_config().accept_unhealthy();
-    if ctx.is_negative() && matches!(cp_cfg.selection, Selection::Remote { .. }) {
-        // Faults cannot be injected into a control-plane the harness did not start; a
-        // negative lab shows that the checks can fail, so it uses the reference binary.
-        cp_cfg.selection = Selection::Reference;
-        ctx.config(
-            "negative_lab_selection",
-            &"reference (AUTONOMY_CP_URL ignored)",
-        );
-    }
+    let cp_cfg = ctx.cp_config().accept_unhealthy();
     let cp = ctx
         .start_cp_with(cp_cfg)
         .context("starting the control-plane")?;

@@ -407,7 +407,16 @@ fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resul
         )?;
     }
 
-    // VAL11-10: from the retained audit store.
+    // VAL11-10: from the retained audit store. The CLI reads the store's files, which
+    // for a control-plane given by AUTONOMY_CP_URL only the operator can point at.
+    if cp.is_remote() && std::env::var_os("AUTONOMY_AUDIT_DIR").is_none() {
+        ctx.not_run(
+            "VAL11-10",
+            "the control-plane was given by AUTONOMY_CP_URL and AUTONOMY_AUDIT_DIR is not set, \
+             so its audit store cannot be read; set AUTONOMY_AUDIT_DIR to its audit directory",
+        )?;
+        return Ok(());
+    }
     let cli = suite_cli(ctx, cp)?;
     let q = audit_query(&cli, &session_start);
     ctx.write_text("val11-audit-query.txt", &q.to_evidence())?;
