@@ -285,8 +285,14 @@ impl Store {
         }
     }
 
-    /// Awaits a writer reply.
-    async fn reply<T>(rx: oneshot::Receiver<Result<T, StoreError>>) -> Result<T, StoreError> {
+    /// Queues the write that `op` builds around a reply channel, and awaits the writer's
+    /// answer, which comes only after the batch holding it has committed.
+    async fn call<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> WriteOp,
+    ) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(op(reply))?;
         rx.await
             .unwrap_or_else(|_| Err(StoreError::Internal("the store writer has stopped".into())))
     }
@@ -298,14 +304,13 @@ impl Store {
         spec: Value,
         actor: String,
     ) -> Result<CreateOutcome, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.submit(WriteOp::Create {
+        self.call(|reply| WriteOp::Create {
             id,
             spec,
             actor,
             reply,
-        })?;
-        Self::reply(rx).await
+        })
+        .await
     }
 
     /// Executes a retry or rollback; `fail` injects a failure after validation.
@@ -317,16 +322,15 @@ impl Store {
         actor: String,
         fail: bool,
     ) -> Result<RollbackOutcome, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.submit(WriteOp::Rollback {
+        self.call(|reply| WriteOp::Rollback {
             id,
             strategy,
             reason,
             actor,
             fail,
             reply,
-        })?;
-        Self::reply(rx).await
+        })
+        .await
     }
 
     /// Drains queued writes, checkpoints the WAL and stops the writer.
