@@ -26,10 +26,9 @@ use nix::sys::signal::{kill as send_signal, Signal};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
-use crate::evidence::{self, ControlPlaneRecord};
-
-/// Environment variables passed through from the harness's environment to children.
-pub const ENV_WHITELIST: &[&str] = &["PATH", "HOME", "RUST_LOG", "RUST_BACKTRACE", "TZ", "LANG"];
+use val_core::env::{self, base_env};
+use val_core::evidence::{BinaryInfo, ControlPlaneRecord};
+use val_core::fsx::{self, FileLock};
 
 /// Plan ports `(listen, metrics)` reproduced when `FLEETVAL_FIXED_PORTS=1`.
 pub const PLAN_PORTS: &[(&str, u16, u16)] = &[
@@ -161,25 +160,20 @@ pub enum Selection {
     },
 }
 
-/// Reads a non-empty environment variable.
-fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 impl Selection {
     /// The selection made by `AUTONOMY_CP_URL`, `AUTONOMY_BIN` and `AUTONOMY_CP_ARGS`.
     pub fn from_env() -> Selection {
-        if let Some(url) = env_nonempty("AUTONOMY_CP_URL") {
+        if let Some(url) = env::nonempty("AUTONOMY_CP_URL") {
             return Selection::Remote {
                 url: url.trim_end_matches('/').to_string(),
-                metrics_url: env_nonempty("AUTONOMY_METRICS_URL")
+                metrics_url: env::nonempty("AUTONOMY_METRICS_URL")
                     .map(|u| u.trim_end_matches('/').to_string()),
             };
         }
-        if let Some(bin) = env_nonempty("AUTONOMY_BIN") {
+        if let Some(bin) = env::nonempty("AUTONOMY_BIN") {
             return Selection::Binary {
                 path: PathBuf::from(bin),
-                args_template: env_nonempty("AUTONOMY_CP_ARGS"),
+                args_template: env::nonempty("AUTONOMY_CP_ARGS"),
             };
         }
         Selection::Reference
@@ -208,7 +202,7 @@ impl Selection {
     pub fn cli_binary(&self) -> Result<PathBuf, CpError> {
         match self {
             Selection::Binary { path, .. } => Ok(path.clone()),
-            Selection::Remote { .. } => match env_nonempty("AUTONOMY_BIN") {
+            Selection::Remote { .. } => match env::nonempty("AUTONOMY_BIN") {
                 Some(p) => Ok(PathBuf::from(p)),
                 None => reference_binary(),
             },
@@ -219,7 +213,7 @@ impl Selection {
 
 /// Whether `FLEETVAL_FIXED_PORTS=1` asks for the plans' fixed ports.
 pub fn fixed_ports_enabled() -> bool {
-    env_nonempty("FLEETVAL_FIXED_PORTS").as_deref() == Some("1")
+    env::flag("FLEETVAL_FIXED_PORTS")
 }
 
 /// The plan's `(listen, metrics)` ports of a suite, if the plan names them.
@@ -230,52 +224,12 @@ pub fn plan_ports(suite: &str) -> Option<(u16, u16)> {
         .map(|(_, l, m)| (*l, *m))
 }
 
-/// The executed control-plane binary, for the manifest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BinaryInfo {
-    /// Absolute path.
-    pub path: String,
-    /// Hex sha256 of the file.
-    pub sha256: String,
-    /// First line of `--version`, when it answered.
-    pub version: Option<String>,
-}
-
-impl BinaryInfo {
-    /// Hashes the binary and asks it for `--version`.
-    pub fn of(path: &Path) -> Result<BinaryInfo, CpError> {
-        let sha256 = evidence::sha256_file(path).map_err(|e| CpError::Io {
-            what: format!("hash {}", path.display()),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-        let version = Command::new(path)
-            .arg("--version")
-            .env_clear()
-            .envs(base_env())
-            .stdin(Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .next()
-                    .map(|l| l.trim().to_string())
-            });
-        Ok(BinaryInfo {
-            path: path.display().to_string(),
-            sha256,
-            version,
-        })
-    }
-}
-
-/// The whitelisted part of the harness environment that children may see.
-pub fn base_env() -> BTreeMap<String, String> {
-    ENV_WHITELIST
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
-        .collect()
+/// [`BinaryInfo::of`] with the error as a lifecycle error.
+pub fn binary_info(path: &Path) -> Result<BinaryInfo, CpError> {
+    BinaryInfo::of(path).map_err(|e| CpError::Io {
+        what: format!("hash {}", path.display()),
+        source: std::io::Error::other(e.to_string()),
+    })
 }
 
 /// Process-wide cache of the reference binary path (cargo test runs tests as threads).
@@ -291,10 +245,10 @@ pub fn reference_binary() -> Result<PathBuf, CpError> {
     if let Some(p) = cached.as_ref() {
         return Ok(p.clone());
     }
-    let dir = crate::lab::run_key_dir().map_err(|e| CpError::Build(e.to_string()))?;
+    let dir = crate::runkey::run_key_dir().map_err(|e| CpError::Build(e.to_string()))?;
     let lock_path = dir.join("reference-bin.lock");
     let stamp = dir.join("reference-bin.path");
-    let _lock = crate::lab::FileLock::acquire(&lock_path)
+    let _lock = FileLock::acquire(&lock_path)
         .map_err(|e| CpError::Build(format!("lock {}: {e}", lock_path.display())))?;
     if let Ok(text) = std::fs::read_to_string(&stamp) {
         let p = PathBuf::from(text.trim());
@@ -304,7 +258,7 @@ pub fn reference_binary() -> Result<PathBuf, CpError> {
         }
     }
     let path = build_reference()?;
-    evidence::write_atomic(&stamp, path.display().to_string().as_bytes())
+    fsx::write_atomic(&stamp, path.display().to_string().as_bytes())
         .map_err(|e| CpError::Build(e.to_string()))?;
     *cached = Some(path.clone());
     Ok(path)
@@ -314,7 +268,7 @@ pub fn reference_binary() -> Result<PathBuf, CpError> {
 fn build_reference() -> Result<PathBuf, CpError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
-    cmd.current_dir(evidence::workspace_root()).args([
+    cmd.current_dir(fsx::workspace_root()).args([
         "build",
         "-p",
         "autonomy-cp",
@@ -529,8 +483,8 @@ impl ControlPlane {
     /// early exit is reported at once with the log tail.
     pub fn start(cfg: CpConfig) -> Result<ControlPlane, CpError> {
         let binary = match &cfg.selection {
-            Selection::Reference => Some(BinaryInfo::of(&reference_binary()?)?),
-            Selection::Binary { path, .. } => Some(BinaryInfo::of(path)?),
+            Selection::Reference => Some(binary_info(&reference_binary()?)?),
+            Selection::Binary { path, .. } => Some(binary_info(path)?),
             Selection::Remote { .. } => None,
         };
         let (url, metrics_url) = match &cfg.selection {
@@ -631,7 +585,7 @@ impl ControlPlane {
             let _ = writeln!(
                 f,
                 "=== fleetval {} {note}",
-                evidence::rfc3339(chrono::Utc::now())
+                fsx::rfc3339(chrono::Utc::now())
             );
         }
     }

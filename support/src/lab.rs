@@ -15,102 +15,18 @@
 //! root, without touching `latest`.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
+use val_core::check::{Report, Status};
+use val_core::evidence::{self, EvidenceError, Provenance, RunDir};
+use val_core::fsx::{self, FileLock};
 
-use crate::check::{Report, Status};
 use crate::client::{Cli, Client};
 use crate::cp::{ControlPlane, CpConfig, CpError, Selection};
-use crate::evidence::{self, EvidenceError, Provenance, RunDir};
-
-/// An exclusive `flock` on a file, released on drop (and by the kernel if the process dies).
-#[derive(Debug)]
-pub struct FileLock {
-    _lock: Flock<File>,
-}
-
-impl FileLock {
-    /// Blocks until the exclusive lock on `path` (created if absent) is held.
-    pub fn acquire(path: &Path) -> std::io::Result<FileLock> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)?;
-        let lock = Flock::lock(f, FlockArg::LockExclusive)
-            .map_err(|(_, errno)| std::io::Error::from(errno))?;
-        Ok(FileLock { _lock: lock })
-    }
-}
-
-/// The key of the current test run: `nextest-<NEXTEST_RUN_ID>`, else
-/// `pid-<pid>-<process start time>` (the start time keeps a reused pid from
-/// picking up an old run's marker).
-pub fn run_key() -> String {
-    if let Ok(id) = std::env::var("NEXTEST_RUN_ID") {
-        if !id.is_empty() {
-            return format!("nextest-{id}");
-        }
-    }
-    let pid = std::process::id();
-    let start = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            // Field 22 (starttime) counted after the ")" that closes the command name.
-            s.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(19).map(str::to_string))
-        })
-        .unwrap_or_else(|| "0".into());
-    format!("pid-{pid}-{start}")
-}
-
-/// `target/fleetval-labs/<run key>/`, created.
-pub fn run_key_dir() -> std::io::Result<PathBuf> {
-    let base = evidence::target_dir().join("fleetval-labs");
-    let dir = base.join(run_key());
-    if !dir.exists() {
-        prune_old_keys(&base);
-    }
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
-/// Removes the coordination directories of runs older than a day (one per `cargo test`
-/// process otherwise accumulates); a day is far beyond any live run's lifetime.
-fn prune_old_keys(base: &Path) {
-    let Ok(entries) = std::fs::read_dir(base) else {
-        return;
-    };
-    let day = std::time::Duration::from_secs(24 * 3600);
-    for e in entries.flatten() {
-        let old = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > day);
-        if old {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
-}
-
-/// Root of the run directories of negative (isolated) labs:
-/// `FLEETVAL_NEGATIVE_DIR`, else `<evidence root>/negative` (no `latest` link there).
-pub fn negative_root() -> PathBuf {
-    match std::env::var_os("FLEETVAL_NEGATIVE_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => evidence::evidence_root().join("negative"),
-    }
-}
+use crate::runkey::{negative_root, run_key_dir};
 
 /// A lab that failed before it could be judged, or a judged lab that could not be loaded.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -228,7 +144,7 @@ pub fn try_shared<F>(suite: &str, lab_fn: F) -> Result<Lab, LabError>
 where
     F: FnOnce(&mut LabCtx) -> anyhow::Result<()>,
 {
-    try_shared_at(&evidence::evidence_root(), suite, lab_fn)
+    try_shared_at(&fsx::evidence_root(), suite, lab_fn)
 }
 
 /// [`try_shared`] with an explicit evidence root (the harness's own tests use a temp dir).
@@ -260,14 +176,13 @@ where
     };
     let dir = run_key_dir().map_err(|e| err(format!("cannot create the lab directory: {e}")))?;
     // The root is part of the name so that two evidence roots never share a marker.
-    let root_tag = &evidence::sha256_hex(root.display().to_string().as_bytes())[..12];
+    let root_tag = &fsx::sha256_hex(root.display().to_string().as_bytes())[..12];
     let lock_path = dir.join(format!("{suite}-{root_tag}.lock"));
     let marker_path = dir.join(format!("{suite}-{root_tag}.done.json"));
     let _lock = FileLock::acquire(&lock_path)
         .map_err(|e| err(format!("cannot lock {}: {e}", lock_path.display())))?;
     if marker_path.exists() {
-        let marker: DoneMarker =
-            evidence::read_json(&marker_path).map_err(|e| err(e.to_string()))?;
+        let marker: DoneMarker = fsx::read_json(&marker_path).map_err(|e| err(e.to_string()))?;
         return match (marker.run_dir, marker.error) {
             (run_dir, Some(message)) => Err(LabError {
                 suite: suite.to_string(),
@@ -289,7 +204,7 @@ where
             error: Some(e.message.clone()),
         },
     };
-    evidence::write_json_atomic(&marker_path, &marker).map_err(|e| err(e.to_string()))?;
+    fsx::write_json_atomic(&marker_path, &marker).map_err(|e| err(e.to_string()))?;
     outcome
 }
 

@@ -1,17 +1,17 @@
-//! `val-support`: everything the fleetval VAL suites share, so that a suite file holds
-//! checks, not plumbing.
+//! `val-support`: the harness the fleetval VAL suites share, so that a suite file holds
+//! checks, not plumbing. It measures; judging lives below it in `val-core`, which it
+//! re-exports ([`check`], [`plans`], [`evidence`], [`stats`], [`prom`], [`fsx`],
+//! [`env`]) so that a suite depends on one crate.
+//!
+//! Layers, each using only those above it (and `val-core`):
 //!
 //! | module | job |
 //! |---|---|
+//! | [`runkey`] | leaf: the directory the test processes of one run share |
 //! | [`cp`] | control-plane lifecycle (start, stop, kill, pause, restart, Drop) and target selection |
+//! | [`load`] | closed and open load drivers (the records are `val_core::load_result`) |
 //! | [`client`] | typed async client of docs/contract.md, paging helper, `autonomy` CLI runner |
-//! | [`load`] | closed and open load drivers; ok / failed / indeterminate outcomes |
-//! | [`stats`] | HDR histograms in µs and exact nearest-rank percentiles |
-//! | [`prom`] | Prometheus scrape parsing; an absent metric is an error, never 0 |
-//! | [`evidence`] | run directory, atomic writes, manifest, `verify`, JUnit attachment |
-//! | [`check`] | `Check` / `Status` / `Report`, text and versioned JSON |
 //! | [`lab`] | run-once coordination of a suite's lab, negative (isolated) labs |
-//! | [`plans`] | the judges: pure functions of a run directory's files |
 //!
 //! # How a suite uses it
 //!
@@ -67,22 +67,20 @@
 //! The judge of that suite (see [`plans::demo`]) uses [`check::CheckSpec::observe`],
 //! which takes the observation as a `Result`: a missing file or field is FAIL with a
 //! note, never a default. Verdicts can be recomputed offline with
-//! `cargo run -p val-support --bin evidence -- verify evidence/<suite>/latest`.
+//! `cargo run -p val-core --bin evidence -- verify evidence/<suite>/latest`.
 //!
 //! Environment: `EVIDENCE_DIR` (evidence root), `AUTONOMY_BIN`, `AUTONOMY_CP_ARGS`,
 //! `AUTONOMY_CP_URL`, `AUTONOMY_METRICS_URL` (target selection, see [`cp`]),
 //! `FLEETVAL_FIXED_PORTS=1` (the plans' ports), `FLEETVAL_NEGATIVE_DIR`.
 //! docs/evidence.md documents the run directory, the manifest and the report schema.
 
-pub mod check;
 pub mod client;
 pub mod cp;
-pub mod evidence;
 pub mod lab;
 pub mod load;
-pub mod plans;
-pub mod prom;
-pub mod stats;
+pub mod runkey;
+
+pub use val_core::{check, env, evidence, fsx, plans, prom, stats, wire};
 
 pub use check::{Check, CheckSpec, Report, Status};
 pub use client::{Cli, CliRun, Client, CreateRollout, Recorded};

@@ -197,7 +197,7 @@ fn shared_lab_runs_once_across_processes() {
         .collect();
     assert!(dirs.windows(2).all(|w| w[0] == w[1]), "{dirs:?}");
     let _ = std::fs::remove_dir_all(
-        val_support::evidence::target_dir()
+        val_support::fsx::target_dir()
             .join("fleetval-labs")
             .join(format!("nextest-{run_id}")),
     );

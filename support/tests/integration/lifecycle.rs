@@ -172,7 +172,7 @@ fn running_child_sees_only_whitelisted_environment() {
     for var in environ.split(|b| *b == 0).filter(|v| !v.is_empty()) {
         let key = String::from_utf8_lossy(var.split(|b| *b == b'=').next().unwrap()).into_owned();
         assert!(
-            cp::ENV_WHITELIST.contains(&key.as_str()) || key.starts_with("AUTONOMY_"),
+            val_support::env::ENV_WHITELIST.contains(&key.as_str()) || key.starts_with("AUTONOMY_"),
             "{key} leaked into the control-plane"
         );
     }

@@ -18,7 +18,7 @@ use serde_json::Value;
 use val_support::check::{Check, Status};
 use val_support::client::{Cli, CliRun, Client, CreateRollout, Recorded};
 use val_support::cp::{ControlPlane, StopOutcome};
-use val_support::evidence::rfc3339;
+use val_support::fsx::rfc3339;
 use val_support::lab::LabCtx;
 use val_support::plans::val11::{self as plan, ListEvidence, Op};
 

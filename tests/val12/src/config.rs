@@ -231,7 +231,7 @@ pub fn write_env_file(path: &Path, pairs: &BTreeMap<String, String>) -> Result<(
     for (k, v) in pairs {
         s.push_str(&format!("{k}={v}\n"));
     }
-    val_support::evidence::write_atomic(path, s.as_bytes())
+    val_support::fsx::write_atomic(path, s.as_bytes())
         .with_context(|| format!("write {}", path.display()))
 }
 

@@ -15,7 +15,9 @@ use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use val_support::cp::{self, BinaryInfo, Selection};
+use val_support::cp::{self, Selection};
+use val_support::env::base_env;
+use val_support::evidence::BinaryInfo;
 
 use crate::config::OPERATOR;
 use crate::layout::Layout;
@@ -77,7 +79,7 @@ pub fn start(
         .append(true)
         .open(layout.path("cp.log"))
         .context("open cp.log")?;
-    let mut env = cp::base_env();
+    let mut env = base_env();
     env.insert(
         "AUTONOMY_AUDIT_DIR".into(),
         path_str(&layout.path("audit-store")),
@@ -179,7 +181,7 @@ fn path_str(p: &Path) -> String {
 
 /// Writes `cp.pid` atomically.
 fn write_pid(layout: &Layout, pid: u32) -> Result<()> {
-    val_support::evidence::write_atomic(&layout.path("cp.pid"), format!("{pid}\n").as_bytes())
+    val_support::fsx::write_atomic(&layout.path("cp.pid"), format!("{pid}\n").as_bytes())
         .context("write cp.pid")
 }
 

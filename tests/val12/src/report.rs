@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 use serde_json::{json, Value};
 use val_support::check::Status;
-use val_support::evidence::{rfc3339, write_atomic, write_json_atomic};
+use val_support::fsx::{rfc3339, write_atomic, write_json_atomic};
 use val_support::stats;
 
 use crate::config::DAY_S;

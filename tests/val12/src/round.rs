@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use val_support::client::{Client, CreateRollout, Method, Recorded, RollbackRequest, StuckScan};
-use val_support::evidence::{rfc3339, write_atomic};
+use val_support::fsx::{rfc3339, write_atomic};
 use val_support::plans::val12 as val12_judge;
 use val_support::stats;
 

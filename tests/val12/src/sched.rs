@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
-use val_support::evidence::rfc3339;
+use val_support::fsx::rfc3339;
 
 use crate::config::{self, SoakConfig, DAY_S};
 use crate::cpproc::{self, Started};
@@ -206,7 +206,7 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
     );
     kv("started_at", rfc3339(started_at));
     kv("faults", cfg.faults.join(","));
-    val_support::evidence::write_atomic(&layout.path("setup-summary.txt"), s.as_bytes())
+    val_support::fsx::write_atomic(&layout.path("setup-summary.txt"), s.as_bytes())
         .context("write setup-summary.txt")?;
     if !ok {
         bail!(

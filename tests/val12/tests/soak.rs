@@ -600,7 +600,7 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
     let out = soak_cmd(&["archive", "--dir", d, "--out", tmp.path().to_str().unwrap()]);
     let tgz = PathBuf::from(out.lines().next().unwrap());
     let sha = std::fs::read_to_string(format!("{}.sha256", tgz.display())).unwrap();
-    let want = val_support::evidence::sha256_file(&tgz).unwrap();
+    let want = val_support::fsx::sha256_file(&tgz).unwrap();
     assert!(sha.starts_with(&want), "{sha} vs {want}");
     soak_cmd(&["teardown", "--dir", d]);
     assert!(!cpproc::is_soak_cp(

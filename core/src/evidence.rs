@@ -6,16 +6,17 @@
 //! `EVIDENCE_DIR` when set.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::check::Report;
-use crate::cp::BinaryInfo;
+use crate::fsx::{
+    read_json, rfc3339, sha256_file, sha256_hex, workspace_root, write_atomic, write_json_atomic,
+    FsError,
+};
 use crate::plans;
 
 /// Version tag of `manifest.json`.
@@ -56,100 +57,19 @@ pub enum EvidenceError {
     Judge(#[from] plans::JudgeError),
 }
 
+impl From<FsError> for EvidenceError {
+    fn from(e: FsError) -> Self {
+        match e {
+            FsError::Io { what, path, source } => EvidenceError::Io { what, path, source },
+            FsError::Json { path, message } => EvidenceError::Json { path, message },
+        }
+    }
+}
+
 /// Shorthand for an I/O error with context.
 fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError {
     let path = path.to_path_buf();
     move |source| EvidenceError::Io { what, path, source }
-}
-
-/// The workspace root (parent of this crate's directory, fixed at compile time).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("support/ has a parent")
-        .to_path_buf()
-}
-
-/// The evidence root: `EVIDENCE_DIR`, else `<workspace>/evidence`.
-pub fn evidence_root() -> PathBuf {
-    match std::env::var_os("EVIDENCE_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => workspace_root().join("evidence"),
-    }
-}
-
-/// The cargo target directory (`CARGO_TARGET_DIR` or `<workspace>/target`).
-pub fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) if !d.is_empty() => {
-            let p = PathBuf::from(d);
-            if p.is_absolute() {
-                p
-            } else {
-                workspace_root().join(p)
-            }
-        }
-        _ => workspace_root().join("target"),
-    }
-}
-
-/// Hex sha256 of a byte slice.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// Hex sha256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String, EvidenceError> {
-    let mut f = std::fs::File::open(path).map_err(io_err("open", path))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = std::io::Read::read(&mut f, &mut buf).map_err(io_err("read", path))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory,
-/// fsync, then rename, so a reader sees the old file or the whole new one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EvidenceError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".fleetval-tmp-")
-        .tempfile_in(dir)
-        .map_err(io_err("create temporary file in", dir))?;
-    tmp.write_all(bytes).map_err(io_err("write", path))?;
-    tmp.as_file().sync_all().map_err(io_err("fsync", path))?;
-    tmp.persist(path)
-        .map_err(|e| EvidenceError::Io {
-            what: "rename into",
-            path: path.to_path_buf(),
-            source: e.error,
-        })
-        .map(|_| ())
-}
-
-/// Serialises `value` as pretty JSON (with a trailing newline) and writes it atomically.
-pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), EvidenceError> {
-    let mut text = serde_json::to_string_pretty(value).map_err(|e| EvidenceError::Json {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    text.push('\n');
-    write_atomic(path, text.as_bytes())
-}
-
-/// Reads and parses a JSON file.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, EvidenceError> {
-    let text = std::fs::read_to_string(path).map_err(io_err("read", path))?;
-    serde_json::from_str(&text).map_err(|e| EvidenceError::Json {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
 }
 
 /// Checks that `rel` is a plain relative path (no `..`, no root) and joins it.
@@ -345,6 +265,43 @@ pub struct Host {
     pub kernel: Option<String>,
     /// CPU model name.
     pub cpu_model: Option<String>,
+}
+
+/// The executed control-plane binary, for the manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BinaryInfo {
+    /// Absolute path.
+    pub path: String,
+    /// Hex sha256 of the file.
+    pub sha256: String,
+    /// First line of `--version`, when it answered.
+    pub version: Option<String>,
+}
+
+impl BinaryInfo {
+    /// Hashes the binary and asks it for `--version`.
+    pub fn of(path: &Path) -> Result<BinaryInfo, FsError> {
+        let sha256 = sha256_file(path)?;
+        let version = Command::new(path)
+            .arg("--version")
+            .env_clear()
+            .envs(crate::env::base_env())
+            .stdin(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .map(|l| l.trim().to_string())
+            });
+        Ok(BinaryInfo {
+            path: path.display().to_string(),
+            sha256,
+            version,
+        })
+    }
 }
 
 /// Which control-plane was exercised.
@@ -561,11 +518,6 @@ pub fn write_manifest(
     };
     write_json_atomic(&run.path().join(MANIFEST_FILE), &manifest)?;
     Ok(manifest)
-}
-
-/// RFC 3339 UTC with microseconds, as the contract writes timestamps.
-pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// The result of [`verify`]: empty `mismatches` means the run directory is consistent.

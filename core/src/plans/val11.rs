@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 
 use super::{Files, JudgeError, Missing, Plan};
 use crate::check::{Check, CheckSpec};
-use crate::client::{CliRun, PageRecord, PagingError, Recorded, Rollout, StuckScan};
-use crate::load::Outcome;
+use crate::load_result::Outcome;
+use crate::wire::{CliRun, PageRecord, PagingError, Recorded, Rollout, StuckScan};
 
 /// The VAL11 plan: the ten plan checks and the three beyond the plan.
 pub const PLAN: Plan = Plan {

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use val_support::evidence;
+use val_core::{evidence, fsx};
 
 /// Command line.
 #[derive(Parser)]
@@ -73,7 +73,7 @@ fn run() -> anyhow::Result<ExitCode> {
             })
         }
         Cmd::AttachJunit { junit, root } => {
-            let root = root.unwrap_or_else(evidence::evidence_root);
+            let root = root.unwrap_or_else(fsx::evidence_root);
             if !junit.is_file() {
                 println!("no JUnit file at {}; nothing attached", junit.display());
                 return Ok(ExitCode::SUCCESS);

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Files, JudgeError, Missing, Plan};
 use crate::check::{Check, CheckSpec};
-use crate::client::Recorded;
 use crate::stats;
+use crate::wire::Recorded;
 
 /// The VAL08 plan.
 pub const PLAN: Plan = Plan {
@@ -137,7 +137,7 @@ pub fn scenario_report_text(first_send_unix_us: Option<u64>, wall_us: Option<u64
         return "# no request was sent (or the clock could not be read): no wall-clock\n".into();
     };
     let utc = |us: u64| {
-        crate::evidence::rfc3339(chrono::DateTime::<chrono::Utc>::from(
+        crate::fsx::rfc3339(chrono::DateTime::<chrono::Utc>::from(
             std::time::UNIX_EPOCH + std::time::Duration::from_micros(us),
         ))
     };
@@ -1117,7 +1117,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(HEALTH_FILE), "# error: refused\ncode=000\n").unwrap();
         let c = check(dir.path(), "VAL08-01");
-        assert_eq!(c.status, crate::Status::Fail);
+        assert_eq!(c.status, crate::check::Status::Fail);
         assert_eq!(c.observed, None, "no answer is not code 0");
         assert!(c.note.unwrap().contains("never answered"));
     }
@@ -1134,7 +1134,10 @@ mod tests {
         .unwrap();
         let obs = Observations::read(&f);
         assert!(obs.wall_n100_us().unwrap_err().0.contains(CONFIG_FILE));
-        assert_eq!(check(dir.path(), "VAL08-06").status, crate::Status::Fail);
+        assert_eq!(
+            check(dir.path(), "VAL08-06").status,
+            crate::check::Status::Fail
+        );
     }
 
     #[test]

@@ -1,0 +1,158 @@
+//! Files, hashes and paths: the leaf every other module may use and that uses none.
+//!
+//! Writes are atomic (temporary file, fsync, rename) so that a reader, a crash or a
+//! concurrent test process sees either the old file or the whole new one.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Errors of file operations, with the path and what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    /// A file operation failed.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A JSON file could not be (de)serialised.
+    #[error("JSON {path}: {message}")]
+    Json {
+        /// The path involved.
+        path: PathBuf,
+        /// Cause.
+        message: String,
+    },
+}
+
+/// Shorthand for an I/O error with context.
+pub fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> FsError {
+    let path = path.to_path_buf();
+    move |source| FsError::Io { what, path, source }
+}
+
+/// The workspace root (parent of this crate's directory, fixed at compile time).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("core/ has a parent")
+        .to_path_buf()
+}
+
+/// The evidence root: `EVIDENCE_DIR`, else `<workspace>/evidence`.
+pub fn evidence_root() -> PathBuf {
+    match std::env::var_os("EVIDENCE_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => workspace_root().join("evidence"),
+    }
+}
+
+/// The cargo target directory (`CARGO_TARGET_DIR` or `<workspace>/target`).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => {
+            let p = PathBuf::from(d);
+            if p.is_absolute() {
+                p
+            } else {
+                workspace_root().join(p)
+            }
+        }
+        _ => workspace_root().join("target"),
+    }
+}
+
+/// Hex sha256 of a byte slice.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Hex sha256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String, FsError> {
+    let mut f = std::fs::File::open(path).map_err(io_err("open", path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf).map_err(io_err("read", path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory,
+/// fsync, then rename, so a reader sees the old file or the whole new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".fleetval-tmp-")
+        .tempfile_in(dir)
+        .map_err(io_err("create temporary file in", dir))?;
+    tmp.write_all(bytes).map_err(io_err("write", path))?;
+    tmp.as_file().sync_all().map_err(io_err("fsync", path))?;
+    tmp.persist(path)
+        .map_err(|e| FsError::Io {
+            what: "rename into",
+            path: path.to_path_buf(),
+            source: e.error,
+        })
+        .map(|_| ())
+}
+
+/// Serialises `value` as pretty JSON (with a trailing newline) and writes it atomically.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), FsError> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| FsError::Json {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+/// Reads and parses a JSON file.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, FsError> {
+    let text = std::fs::read_to_string(path).map_err(io_err("read", path))?;
+    serde_json::from_str(&text).map_err(|e| FsError::Json {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// RFC 3339 UTC with microseconds, as the contract writes timestamps.
+pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// An exclusive lock on a file, released on drop (and by the kernel if the process
+/// dies), so that test processes of one run can take turns without a daemon.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: File,
+}
+
+impl FileLock {
+    /// Blocks until the exclusive lock on `path` (created if absent) is held.
+    pub fn acquire(path: &Path) -> std::io::Result<FileLock> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        file.lock()?;
+        Ok(FileLock { _file: file })
+    }
+}

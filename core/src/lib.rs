@@ -1,0 +1,32 @@
+//! `val-core`: what fleetval knows without touching a network or a process. Every
+//! module here is a pure function of files (or of values read from them), so a run
+//! can be re-judged and verified offline by the `evidence` binary.
+//!
+//! Layers, each using only those above it:
+//!
+//! | module | job |
+//! |---|---|
+//! | [`env`], [`fsx`] | leaves: environment variables; atomic writes, sha256, paths, file locks |
+//! | [`stats`] | HDR histograms in µs and exact nearest-rank percentiles |
+//! | [`prom`] | Prometheus scrape parsing; an absent metric is an error, never 0 |
+//! | [`load_result`] | what a load run recorded: outcomes, models, figures |
+//! | [`wire`] | the contract's JSON types and one request / CLI call as recorded |
+//! | [`check`] | `Check` / `Status` / `Report`, text and versioned JSON |
+//! | [`plans`] | the judges: one per VAL plan, from a run directory's files to checks |
+//! | [`evidence`] | run directory, manifest, report writing, `verify`, JUnit attachment |
+//!
+//! The harness (`val-support`: control-plane process, client, load drivers, labs)
+//! depends on this crate; nothing here depends on it.
+
+pub mod check;
+pub mod env;
+pub mod evidence;
+pub mod fsx;
+pub mod load_result;
+pub mod plans;
+pub mod prom;
+pub mod stats;
+pub mod wire;
+
+pub use check::{Check, CheckSpec, Report, Status};
+pub use plans::{Files, Missing};
