@@ -21,7 +21,8 @@ use crate::faults::Faults;
 use crate::metrics::{self, Metrics};
 use crate::model::{self, rfc3339, Rollout, Strategy};
 use crate::rbac::Tokens;
-use crate::store::{CreateOutcome, Store, StoreError};
+use crate::store::{CreateOutcome, Store, StoreError, StuckOrder};
+use crate::variants::Variants;
 
 /// Largest request body accepted (1 MiB).
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -123,6 +124,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Active faults.
     pub faults: Faults,
+    /// Active variants.
+    pub variants: Variants,
     /// Token table when RBAC is enforced.
     pub tokens: Option<Tokens>,
     creates_seen: AtomicU64,
@@ -140,12 +143,14 @@ impl AppState {
         store: Arc<Store>,
         metrics: Arc<Metrics>,
         faults: Faults,
+        variants: Variants,
         tokens: Option<Tokens>,
     ) -> Self {
         Self {
             store,
             metrics,
             faults,
+            variants,
             tokens,
             creates_seen: AtomicU64::new(0),
             creates_in_flight: AtomicI64::new(0),
@@ -324,6 +329,12 @@ async fn create(
     };
     if let Some(ms) = f.create_delay_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if let Some(n) = f.create_latency_growth {
+        // 1 ms per plan beyond N: a soak's p99 climbs steadily and crosses 500 ms
+        // once the store holds N + 500 plans.
+        let plans = u64::try_from(st.metrics.plans.get()).unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(plans.saturating_sub(n))).await;
     }
     Ok(match outcome {
         CreateOutcome::Created(r) => (StatusCode::CREATED, Json(r.to_json())).into_response(),
@@ -509,14 +520,24 @@ async fn stuck(
         return Err(ApiError::internal("injected fault stuck-scan-error"));
     }
     // A control-plane written before `limit` existed answers with every stuck plan.
-    let limit = limit.filter(|_| !st.faults.stuck_ignore_limit);
+    let ignore_limit = st.variants.stuck_ignore_limit || st.faults.stuck_ignore_limit;
+    let limit = limit.filter(|_| !ignore_limit);
+    let order = if st.variants.stuck_creation_order {
+        StuckOrder::Creation
+    } else {
+        StuckOrder::Staleness
+    };
     let now = Utc::now();
     let window =
         chrono::Duration::microseconds((threshold * 1e6).min(i64::MAX as f64 / 2.0) as i64);
-    let cutoff = now
-        .checked_sub_signed(window)
-        .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
-    let (stuck_count, rows) = st.store.stuck(cutoff, limit).await?;
+    let cutoff = if st.faults.stuck_ignore_threshold {
+        // Stale for zero seconds or more: every plan not rolled back.
+        now
+    } else {
+        now.checked_sub_signed(window)
+            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC)
+    };
+    let (stuck_count, rows) = st.store.stuck(cutoff, limit, order).await?;
     let now_us = now.timestamp_micros();
     let stuck: Vec<Value> = rows
         .into_iter()

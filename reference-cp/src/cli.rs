@@ -4,11 +4,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{Arg, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::audit;
 use crate::faults::Faults;
 use crate::server::{self, ServeConfig, AUDIT_DIR_ENV};
+use crate::variants::{Variants, VARIANT_ENV};
 
 /// Exit code: control-plane unreachable.
 pub const EXIT_UNREACHABLE: i32 = 3;
@@ -177,22 +180,124 @@ pub enum AuditCommand {
     },
 }
 
+/// The flags the VAL plans name, by subcommand; variant `cli-strict-flags` refuses the
+/// rest. `serve` is absent: it is how a harness starts the reference, not a plan command.
+const PLAN_FLAGS: &[(&str, &str, &[&str])] = &[
+    (
+        "rollback",
+        "execute",
+        &["target", "resource", "strategy", "reason", "output"],
+    ),
+    (
+        "audit",
+        "query",
+        &["event_type", "actor", "start_time", "output"],
+    ),
+    ("audit", "prune", &["older_than"]),
+];
+
+/// The command line as the variants shape it: under `cli-json-default`, `--output`
+/// of `rollback execute` and `audit query` defaults to `json`.
+fn command(variants: &Variants) -> clap::Command {
+    let cmd = Cli::command();
+    if !variants.cli_json_default {
+        return cmd;
+    }
+    let json = |a: Arg| a.required(false).default_value("json");
+    cmd.mut_subcommand("rollback", |c| {
+        c.mut_subcommand("execute", |c| c.mut_arg("output", json))
+    })
+    .mut_subcommand("audit", |c| {
+        c.mut_subcommand("query", |c| c.mut_arg("output", json))
+    })
+}
+
+/// Variant `cli-strict-flags`: a usage error for any flag given on the command line
+/// that the plans do not name. Environment values (`AUTONOMY_CP_URL`,
+/// `AUTONOMY_AUDIT_DIR`) stay allowed: the plans configure the CLI through them.
+fn refuse_unplanned_flags(cmd: &mut clap::Command, m: &ArgMatches) -> Result<(), clap::Error> {
+    let Some((group, m)) = m.subcommand() else {
+        return Ok(());
+    };
+    let Some((leaf, m)) = m.subcommand() else {
+        return Ok(());
+    };
+    let Some((_, _, allowed)) = PLAN_FLAGS
+        .iter()
+        .find(|(g, l, _)| *g == group && *l == leaf)
+    else {
+        return Ok(());
+    };
+    let Some(sub) = cmd
+        .find_subcommand_mut(group)
+        .and_then(|c| c.find_subcommand_mut(leaf))
+    else {
+        return Ok(());
+    };
+    let refused = sub
+        .get_arguments()
+        .map(|a| a.get_id().as_str())
+        .find(|id| !allowed.contains(id) && m.value_source(id) == Some(ValueSource::CommandLine))
+        .map(str::to_owned);
+    match refused {
+        None => Ok(()),
+        Some(id) => {
+            let flags: Vec<String> = allowed
+                .iter()
+                .map(|a| format!("--{}", a.replace('_', "-")))
+                .collect();
+            Err(sub.error(
+                ErrorKind::UnknownArgument,
+                format!(
+                    "unexpected argument '--{}' ({VARIANT_ENV}=cli-strict-flags accepts only {})",
+                    id.replace('_', "-"),
+                    flags.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+/// Prints a clap error (or help) and returns its exit code.
+fn clap_exit(e: &clap::Error) -> i32 {
+    let _ = e.print();
+    e.exit_code()
+}
+
 /// Parses arguments and runs; returns the process exit code.
 pub fn run() -> i32 {
-    let cli = Cli::parse();
-    let faults = match Faults::from_env() {
-        Ok(f) => f,
-        Err(e) => {
+    // Read before the arguments: the variants decide which arguments are valid.
+    let (faults, variants) = match (Faults::from_env(), Variants::from_env()) {
+        (Ok(f), Ok(v)) => (f, v),
+        (Err(e), _) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+        (_, Err(e)) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
+    let mut cmd = command(&variants);
+    let matches = match cmd.try_get_matches_from_mut(std::env::args_os()) {
+        Ok(m) => m,
+        Err(e) => return clap_exit(&e),
+    };
+    if variants.cli_strict_flags {
+        if let Err(e) = refuse_unplanned_flags(&mut cmd, &matches) {
+            return clap_exit(&e);
+        }
+    }
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => return clap_exit(&e),
+    };
     match cli.command {
-        Command::Serve(args) => run_serve(args, faults),
+        Command::Serve(args) => run_serve(args, faults, variants),
         Command::Rollback {
             command: RollbackCommand::Execute(args),
         } => run_execute(args, &faults),
-        Command::Audit { command } => run_audit(command),
+        Command::Audit { command } => run_audit(command, &faults),
     }
 }
 
@@ -210,7 +315,7 @@ fn runtime(multi: bool) -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 /// `autonomy serve`.
-fn run_serve(args: ServeArgs, faults: Faults) -> i32 {
+fn run_serve(args: ServeArgs, faults: Faults, variants: Variants) -> i32 {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
@@ -239,6 +344,7 @@ fn run_serve(args: ServeArgs, faults: Faults) -> i32 {
         ready_file: args.ready_file,
         rbac,
         faults,
+        variants,
     };
     let rt = match runtime(true) {
         Ok(rt) => rt,
@@ -386,7 +492,7 @@ async fn execute(args: ExecuteArgs, faults: &Faults) -> i32 {
 }
 
 /// `autonomy audit query|prune`.
-fn run_audit(cmd: AuditCommand) -> i32 {
+fn run_audit(cmd: AuditCommand, faults: &Faults) -> i32 {
     match cmd {
         AuditCommand::Query {
             event_type,
@@ -398,9 +504,9 @@ fn run_audit(cmd: AuditCommand) -> i32 {
         } => {
             let q = audit::Query {
                 event_type: Some(event_type),
-                actor,
-                start: start_time,
-                end: end_time,
+                actor: actor.filter(|_| !faults.audit_ignore_actor),
+                start: start_time.filter(|_| !faults.audit_ignore_window),
+                end: end_time.filter(|_| !faults.audit_ignore_window),
             };
             match audit::query(&audit_dir, &q) {
                 Ok((events, bad)) => {

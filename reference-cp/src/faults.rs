@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+use crate::envlist;
+
 /// The environment variable that names the active faults.
 pub const FAULTS_ENV: &str = "AUTONOMY_FAULTS";
 
@@ -55,8 +57,11 @@ pub struct Faults {
     pub stuck_no_diagnosis: bool,
     /// The stuck scan answers 500.
     pub stuck_scan_error: bool,
-    /// The stuck scan ignores `limit` and returns every stuck plan.
+    /// The stuck scan ignores `limit`: the older name of the variant of the same name,
+    /// kept because labs written before variants existed inject it as a fault.
     pub stuck_ignore_limit: bool,
+    /// The stuck scan lists every non-terminal plan, however fresh.
+    pub stuck_ignore_threshold: bool,
     /// Creates whose artifact scheme is not oci/https/http/file answer 400.
     pub reject_corrupt_artifact: bool,
     /// `strategy=rollback` answers 500.
@@ -65,6 +70,16 @@ pub struct Faults {
     pub retry_fails: bool,
     /// No `rollback.executed` events are written.
     pub audit_drop: bool,
+    /// `audit query` ignores `--actor`.
+    pub audit_ignore_actor: bool,
+    /// `audit query` ignores `--start-time` and `--end-time`.
+    pub audit_ignore_window: bool,
+    /// Once the store holds more than N plans, each create waits (plans − N) ms after commit.
+    pub create_latency_growth: Option<u64>,
+    /// After each commit that created plans, all but the newest N plans are deleted.
+    pub evict_oldest: Option<u64>,
+    /// `cp_http_requests_total` is exported but never counts up.
+    pub requests_counter_frozen: bool,
     /// `cp_http_requests_total` is left out of `/metrics`.
     pub metrics_missing: bool,
     /// `/v1/health` answers 503.
@@ -89,20 +104,13 @@ fn positive(name: &str, value: &str) -> Result<u64, FaultError> {
 impl Faults {
     /// Reads `AUTONOMY_FAULTS`; unset or empty means no fault.
     pub fn from_env() -> Result<Self, FaultError> {
-        match std::env::var(FAULTS_ENV) {
-            Ok(spec) => Self::parse(&spec),
-            Err(_) => Ok(Self::default()),
-        }
+        envlist::from_env(FAULTS_ENV, Self::parse)
     }
 
     /// Parses a comma-separated list of `name` or `name=value`.
     pub fn parse(spec: &str) -> Result<Self, FaultError> {
         let mut f = Self::default();
-        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (name, value) = match item.split_once('=') {
-                Some((n, v)) => (n.trim(), Some(v.trim())),
-                None => (item, None),
-            };
+        for (name, value) in envlist::items(spec) {
             let required = |v: Option<&str>| -> Result<u64, FaultError> {
                 let v = v.ok_or_else(|| FaultError::NeedsValue(name.to_owned()))?;
                 positive(name, v)
@@ -132,10 +140,16 @@ impl Faults {
                 "stuck-no-diagnosis" => f.stuck_no_diagnosis = flag(value)?,
                 "stuck-scan-error" => f.stuck_scan_error = flag(value)?,
                 "stuck-ignore-limit" => f.stuck_ignore_limit = flag(value)?,
+                "stuck-ignore-threshold" => f.stuck_ignore_threshold = flag(value)?,
                 "reject-corrupt-artifact" => f.reject_corrupt_artifact = flag(value)?,
                 "rollback-fails" => f.rollback_fails = flag(value)?,
                 "retry-fails" => f.retry_fails = flag(value)?,
                 "audit-drop" => f.audit_drop = flag(value)?,
+                "audit-ignore-actor" => f.audit_ignore_actor = flag(value)?,
+                "audit-ignore-window" => f.audit_ignore_window = flag(value)?,
+                "create-latency-growth" => f.create_latency_growth = Some(required(value)?),
+                "evict-oldest" => f.evict_oldest = Some(required(value)?),
+                "requests-counter-frozen" => f.requests_counter_frozen = flag(value)?,
                 "metrics-missing" => f.metrics_missing = flag(value)?,
                 "health-fail" => f.health_fail = flag(value)?,
                 "cli-exit-zero-on-connection-error" => {
@@ -170,6 +184,33 @@ mod tests {
         assert_eq!(f.ack_before_commit_ms, Some(50));
         assert!(!f.health_fail);
         assert!(Faults::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn parses_the_faults_for_negative_suite_checks() {
+        let f = Faults::parse(
+            "stuck-ignore-threshold,audit-ignore-actor,audit-ignore-window,\
+             create-latency-growth=200,evict-oldest=50,requests-counter-frozen",
+        )
+        .unwrap();
+        assert!(f.stuck_ignore_threshold && f.audit_ignore_actor && f.audit_ignore_window);
+        assert_eq!(f.create_latency_growth, Some(200));
+        assert_eq!(f.evict_oldest, Some(50));
+        assert!(f.requests_counter_frozen);
+        for spec in ["create-latency-growth", "evict-oldest"] {
+            assert_eq!(
+                Faults::parse(spec),
+                Err(FaultError::NeedsValue(spec.into()))
+            );
+        }
+        assert!(matches!(
+            Faults::parse("evict-oldest=0"),
+            Err(FaultError::BadValue { .. })
+        ));
+        assert!(matches!(
+            Faults::parse("audit-ignore-actor=1"),
+            Err(FaultError::TakesNoValue(_))
+        ));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::faults::Faults;
 use crate::metrics::Metrics;
 use crate::rbac::{self, Tokens};
 use crate::store::{Store, StoreOptions};
+use crate::variants::Variants;
 
 /// Environment variable naming the audit directory.
 pub const AUDIT_DIR_ENV: &str = "AUTONOMY_AUDIT_DIR";
@@ -38,6 +39,8 @@ pub struct ServeConfig {
     pub rbac: bool,
     /// Active faults.
     pub faults: Faults,
+    /// Active variants.
+    pub variants: Variants,
 }
 
 /// Writes `contents` to `path` atomically: a temporary file in the same directory, fsynced, then renamed.
@@ -103,6 +106,9 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     if !cfg.faults.is_empty() {
         tracing::warn!("test-only faults active: {:?}", cfg.faults);
     }
+    if !cfg.variants.is_empty() {
+        tracing::info!("variants active: {:?}", cfg.variants);
+    }
     let tokens = match (cfg.rbac, &cfg.tokens_file) {
         (true, Some(p)) => Some(Tokens::load(p)?),
         (true, None) => bail!("{}=1 requires --tokens-file", rbac::RBAC_ENV),
@@ -112,13 +118,14 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let signal = shutdown_signal();
     tokio::pin!(signal);
 
-    let metrics = Arc::new(Metrics::new(cfg.faults.metrics_missing));
+    let metrics = Arc::new(Metrics::new(&cfg.faults));
     let audit = AuditLog::open(&cfg.audit_dir)
         .with_context(|| format!("opening audit dir {}", cfg.audit_dir.display()))?;
     let opts = StoreOptions {
         audit_drop: cfg.faults.audit_drop,
         lose_newest: cfg.faults.lose_writes_on_restart,
         phase_reset: cfg.faults.phase_reset_on_restart,
+        evict_beyond: cfg.faults.evict_oldest,
     };
     let store = Arc::new(
         Store::open(&cfg.data_dir, audit, metrics.plans.clone(), opts)
@@ -131,6 +138,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         store.clone(),
         metrics.clone(),
         cfg.faults.clone(),
+        cfg.variants.clone(),
         tokens,
     ));
     if cfg.faults.writes_fail_after_sigcont {

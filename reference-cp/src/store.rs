@@ -117,6 +117,17 @@ pub struct StoreOptions {
     pub lose_newest: bool,
     /// Set every phase to `active` at start (fault `phase-reset-on-restart`).
     pub phase_reset: bool,
+    /// Keep only the newest N plans, deleting older ones after each create (fault `evict-oldest`).
+    pub evict_beyond: Option<u64>,
+}
+
+/// The order of the stuck scan's list, which is also the order `limit` cuts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StuckOrder {
+    /// Oldest `updated_at` first: the reference's order.
+    Staleness,
+    /// Creation order (variant `stuck-creation-order`).
+    Creation,
 }
 
 /// Handle to the store, shared by all requests.
@@ -237,6 +248,7 @@ impl Store {
             conn,
             audit,
             audit_drop: opts.audit_drop,
+            evict_beyond: opts.evict_beyond,
             gauge: plans_gauge,
             writable: writable.clone(),
         };
@@ -415,11 +427,12 @@ impl Store {
     }
 
     /// Plans in `published`/`active` not updated since `cutoff`: the full count, and
-    /// (id, phase, updated_us) of the oldest `limit` of them (all when `None`), oldest first.
+    /// (id, phase, updated_us) of the first `limit` of them (all when `None`) in `order`.
     pub async fn stuck(
         &self,
         cutoff: DateTime<Utc>,
         limit: Option<usize>,
+        order: StuckOrder,
     ) -> Result<(u64, Vec<StuckRow>), StoreError> {
         let cutoff = micros(cutoff);
         // SQLite reads `LIMIT -1` as "no limit".
@@ -438,8 +451,15 @@ impl Store {
             // the rowid it carries), so each phase is an ordered index range that stops
             // after `limit` entries; only the merged page is sorted and joined to its rows.
             // A single `phase IN (...) ORDER BY` would sort every stuck plan instead.
-            let mut stmt = tx.prepare_cached(
-                "SELECT p.id, p.phase, p.updated_us FROM (
+            // Creation order is only a variant, so it may walk the table by rowid.
+            let sql = match order {
+                StuckOrder::Creation => {
+                    "SELECT id, phase, updated_us FROM plans
+                     WHERE phase IN ('published', 'active') AND updated_us <= ?1
+                     ORDER BY seq LIMIT ?2"
+                }
+                StuckOrder::Staleness => {
+                    "SELECT p.id, p.phase, p.updated_us FROM (
                      SELECT seq, updated_us FROM (
                          SELECT seq, updated_us FROM plans
                          WHERE phase = 'published' AND updated_us <= ?1
@@ -451,8 +471,10 @@ impl Store {
                          ORDER BY updated_us, seq LIMIT ?2)
                      ORDER BY updated_us, seq LIMIT ?2
                  ) AS s JOIN plans AS p ON p.seq = s.seq
-                 ORDER BY s.updated_us, s.seq",
-            )?;
+                 ORDER BY s.updated_us, s.seq"
+                }
+            };
+            let mut stmt = tx.prepare_cached(sql)?;
             let rows = stmt
                 .query_map(params![cutoff, limit], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -474,6 +496,7 @@ struct Writer {
     conn: Connection,
     audit: AuditLog,
     audit_drop: bool,
+    evict_beyond: Option<u64>,
     gauge: Gauge,
     writable: Arc<AtomicBool>,
 }
@@ -642,12 +665,39 @@ impl Writer {
             });
         self.gauge.inc_by(created);
         match durable {
-            Ok(()) => pending.into_iter().for_each(Pending::send),
+            Ok(()) => {
+                if created > 0 {
+                    self.evict();
+                }
+                pending.into_iter().for_each(Pending::send)
+            }
             Err(msg) => {
                 tracing::error!("batch not durable: {msg}");
                 self.writable.store(false, Ordering::Relaxed);
                 pending.into_iter().for_each(|p| p.fail(&msg).send());
             }
+        }
+    }
+
+    /// Fault `evict-oldest`: deletes all but the newest N plans, in its own transaction
+    /// after the creates committed, and before they are acknowledged so that a client
+    /// sees the eviction as soon as it sees its 201.
+    fn evict(&mut self) {
+        let Some(keep) = self.evict_beyond else {
+            return;
+        };
+        // With N or fewer plans the subquery is NULL and nothing matches.
+        let evicted = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM plans WHERE seq <= (SELECT seq FROM plans ORDER BY seq DESC LIMIT 1 OFFSET ?1)",
+            )
+            .and_then(|mut stmt| stmt.execute([i64::try_from(keep).unwrap_or(i64::MAX)]));
+        match evicted {
+            Ok(n) => {
+                self.gauge.dec_by(n as i64);
+            }
+            Err(e) => tracing::warn!("evict-oldest: deleting plans beyond {keep} failed: {e}"),
         }
     }
 

@@ -162,16 +162,6 @@ async fn pagination_is_keyset_stable_and_cursor_authenticated() {
     }
 }
 
-/// The IDs of a stuck scan's entries, in answer order.
-fn stuck_ids(v: &serde_json::Value) -> Vec<&str> {
-    v["stuck"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no stuck array: {v}"))
-        .iter()
-        .map(|e| e["id"].as_str().unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn stuck_scan_limit_returns_the_oldest_and_counts_all() {
     let dir = tempdir();

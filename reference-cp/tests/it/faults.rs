@@ -1,8 +1,10 @@
 //! Contract §10: each fault does what it says (the suites' negative tests rely on these).
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
+use serde_json::Value;
 
 use crate::harness::*;
 
@@ -189,20 +191,18 @@ async fn fault_stuck_no_diagnosis_and_scan_error() {
 }
 
 #[tokio::test]
-async fn fault_stuck_ignore_limit() {
+async fn fault_stuck_ignore_threshold() {
     let dir = tempdir();
-    let s = Server::start(dir.path(), Opts::faults("stuck-ignore-limit"));
+    let s = Server::start(dir.path(), Opts::faults("stuck-ignore-threshold"));
     let c = client();
-    for id in ["sl-1", "sl-2", "sl-3"] {
+    for id in ["t-1", "t-2", "t-3"] {
         create(&c, &s, &plan(id, "oci://a")).await;
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let (st, v) = get(&c, &s, "/v1/rollouts/stuck?threshold_seconds=0.05&limit=1").await;
-    assert_eq!((st, v["stuck_count"].as_u64()), (200, Some(3)));
-    assert_eq!(v["stuck"].as_array().map(Vec::len), Some(3), "{v}");
-    // Only valid limits are ignored: a bad one is still rejected.
-    let (st, v) = get(&c, &s, "/v1/rollouts/stuck?threshold_seconds=0.05&limit=0").await;
-    assert_eq!((st, error_code(&v)), (400, "invalid_argument"));
+    assert_eq!(rollback(&c, &s, "t-2", "rollback").await.0, 200);
+    // Seconds old at most, yet listed under a one-hour threshold; the terminal one is not.
+    let (st, v) = get(&c, &s, "/v1/rollouts/stuck?threshold_seconds=3600").await;
+    assert_eq!((st, v["stuck_count"].as_u64()), (200, Some(2)), "{v}");
+    assert_eq!(stuck_ids(&v), ["t-1", "t-3"]);
 }
 
 #[tokio::test]
@@ -344,5 +344,154 @@ async fn fault_create_5xx_prefix() {
         list_all(&c, &s, 100).await,
         ["val08-n10-w30-b1", "val08-n1-w3-b1"],
         "a failed create stores nothing"
+    );
+}
+
+/// Writes three `rollback.executed` events (actors a, b, a at 10:00, 12:00, 14:00) to
+/// a day file in `dir`, so the audit faults act on known data without a server.
+fn write_three_events(dir: &Path) {
+    let lines: Vec<String> = [("10", "a"), ("12", "b"), ("14", "a")]
+        .iter()
+        .map(|(hour, actor)| {
+            serde_json::json!({
+                "ts": format!("2026-01-01T{hour}:00:00.000000Z"),
+                "event_type": "rollback.executed", "actor": actor, "resource": "p",
+                "outcome": "success", "strategy": "retry", "reason": "r",
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(dir.join("audit-2026-01-01.jsonl"), lines.join("\n") + "\n").unwrap();
+}
+
+/// `autonomy audit query --event-type rollback.executed FILTERS --output json` on `dir`
+/// with `faults`; returns the events' timestamps.
+fn audit_query(dir: &Path, faults: &str, filters: &[&str]) -> Vec<String> {
+    let out = command()
+        .args(["audit", "query", "--event-type", "rollback.executed"])
+        .args(filters)
+        .args(["--output", "json"])
+        .env("AUTONOMY_AUDIT_DIR", dir)
+        .env("AUTONOMY_FAULTS", faults)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{filters:?} with {faults:?}: {stderr}"
+    );
+    let events: Vec<Value> = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    events
+        .iter()
+        .map(|e| e["ts"].as_str().unwrap()[11..13].to_owned())
+        .collect()
+}
+
+#[test]
+fn fault_audit_ignore_actor() {
+    let dir = tempdir();
+    write_three_events(dir.path());
+    let by_a = ["--actor", "a"];
+    assert_eq!(audit_query(dir.path(), "", &by_a), ["10", "14"]);
+    assert_eq!(
+        audit_query(dir.path(), "audit-ignore-actor", &by_a),
+        ["10", "12", "14"],
+        "b's event is returned too"
+    );
+}
+
+#[test]
+fn fault_audit_ignore_window() {
+    let dir = tempdir();
+    write_three_events(dir.path());
+    let window = [
+        "--start-time",
+        "2026-01-01T11:00:00Z",
+        "--end-time",
+        "2026-01-01T13:00:00Z",
+    ];
+    assert_eq!(audit_query(dir.path(), "", &window[..2]), ["12", "14"]);
+    assert_eq!(audit_query(dir.path(), "", &window), ["12"]);
+    for filters in [&window[..2], &window[..]] {
+        assert_eq!(
+            audit_query(dir.path(), "audit-ignore-window", filters),
+            ["10", "12", "14"],
+            "{filters:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn fault_create_latency_growth() {
+    let dir = tempdir();
+    // Fill the store without the fault, then restart with it on the same data: the
+    // delay comes from the store's size, not from how many creates this process saw.
+    let s = Server::start(dir.path(), Opts::default());
+    let c = client();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let (c, url) = (c.clone(), s.at("/v1/rollouts"));
+        set.spawn(async move {
+            let body = plan(&format!("g-{i:03}"), "oci://a");
+            c.post(url).json(&body).send().await.unwrap().status()
+        });
+    }
+    assert!(set.join_all().await.iter().all(|st| st.as_u16() == 201));
+    drop(s);
+    let s = Server::start(dir.path(), Opts::faults("create-latency-growth=100"));
+    assert_eq!(metric(&c, &s, "cp_rollout_plans_total ").await, Some(300.0));
+    let t = Instant::now();
+    assert_eq!(create(&c, &s, &plan("g-late", "oci://a")).await.0, 201);
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(201),
+        "301 plans with N=100 must add 201 ms, took {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn fault_evict_oldest() {
+    let dir = tempdir();
+    let s = Server::start(dir.path(), Opts::faults("evict-oldest=3"));
+    let c = client();
+    for i in 1..=5 {
+        assert_eq!(
+            create(&c, &s, &plan(&format!("e-{i}"), "oci://a")).await.0,
+            201
+        );
+    }
+    assert_eq!(list_all(&c, &s, 100).await, ["e-3", "e-4", "e-5"]);
+    assert_eq!(get(&c, &s, "/v1/rollouts/e-1").await.0, 404);
+    assert_eq!(metric(&c, &s, "cp_rollout_plans_total ").await, Some(3.0));
+}
+
+#[tokio::test]
+async fn fault_requests_counter_frozen() {
+    let dir = tempdir();
+    let s = Server::start(dir.path(), Opts::faults("requests-counter-frozen"));
+    let c = client();
+    for _ in 0..3 {
+        assert_eq!(get(&c, &s, "/v1/health").await.0, 200);
+    }
+    let health = r#"{method="GET",route="/v1/health""#;
+    assert_eq!(
+        metric(
+            &c,
+            &s,
+            &format!("cp_http_requests_total{health},code=\"200\"}}")
+        )
+        .await,
+        Some(0.0),
+        "exported, never counted"
+    );
+    assert_eq!(
+        metric(
+            &c,
+            &s,
+            &format!("cp_http_request_duration_seconds_count{health}}}")
+        )
+        .await,
+        Some(3.0),
+        "the requests were served and timed"
     );
 }

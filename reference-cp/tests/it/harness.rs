@@ -76,6 +76,14 @@ impl Opts {
             ..Self::default()
         }
     }
+
+    /// Options with `AUTONOMY_VARIANT=variants`.
+    pub fn variants(variants: &str) -> Self {
+        Self {
+            env: vec![("AUTONOMY_VARIANT".into(), variants.into())],
+            ..Self::default()
+        }
+    }
 }
 
 impl Server {
@@ -310,6 +318,16 @@ pub fn audit_events(dir: &Path) -> Vec<Value> {
         }
     }
     out
+}
+
+/// The IDs of a stuck scan's entries, in answer order.
+pub fn stuck_ids(v: &Value) -> Vec<&str> {
+    v["stuck"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no stuck array: {v}"))
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect()
 }
 
 /// Asserts the contract's error shape and returns its code.

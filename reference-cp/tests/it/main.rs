@@ -7,3 +7,4 @@ mod durability;
 mod faults;
 mod harness;
 mod rbac;
+mod variants;
