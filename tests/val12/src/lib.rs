@@ -6,6 +6,7 @@
 //! | [`config`] | the soak settings (`config.env`), time compression, the soak clock |
 //! | [`cpproc`] | the persistent, detached control-plane: start, adopt by pid, liveness, stop |
 //! | [`layout`] | the plan's directory layout and the round directories on disk |
+//! | [`soakdir`] | an opened soak directory and a round's slot on the soak clock |
 //! | [`round`] | one round: plan steps 1–7 plus process and store measurements |
 //! | [`report`] | daily summaries and alerts, checkpoints, the final report |
 //! | [`sched`] | `soak run`: the built-in scheduler, resumable from the directory |
@@ -21,5 +22,6 @@ pub mod layout;
 pub mod report;
 pub mod round;
 pub mod sched;
+pub mod soakdir;
 
 pub use config::SoakConfig;

@@ -15,7 +15,7 @@ use val_support::stats;
 
 use crate::config::DAY_S;
 use crate::layout::{RoundOnDisk, RoundSummary};
-use crate::sched::Soak;
+use crate::soakdir::Soak;
 
 /// Checkpoint days of the plan (scaled by `duration / 30` in a soak-lite).
 pub const CHECKPOINT_DAYS: [u32; 3] = [7, 14, 21];

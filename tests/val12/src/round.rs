@@ -17,7 +17,7 @@ use val_support::stats;
 use crate::config::{DAY_S, OPERATOR};
 use crate::cpproc;
 use crate::layout::{Layout, RoundSummary};
-use crate::sched::Soak;
+use crate::soakdir::{Slot, Soak};
 
 /// Page size of the plan-count walk (the plan's `limit=100`).
 const PAGE_LIMIT: u32 = 100;
@@ -27,24 +27,6 @@ const MAX_PAGES: usize = 100_000;
 const MAX_SCAN_LIMIT: u64 = 1000;
 /// Per-request timeout of the round's client.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Where a round sits on the soak clock.
-#[derive(Clone, Copy, Debug)]
-pub struct Slot {
-    /// 1-based round number.
-    pub round: u64,
-    /// Simulated seconds since the start.
-    pub sim_elapsed_s: f64,
-    /// Real ms behind schedule (scheduler only).
-    pub late_ms: Option<u64>,
-}
-
-impl Slot {
-    /// The simulated instant of this slot.
-    pub fn sim_ts(&self, soak: &Soak) -> DateTime<Utc> {
-        soak.sim_start + chrono::Duration::milliseconds((self.sim_elapsed_s * 1000.0) as i64)
-    }
-}
 
 /// Runs one round in `slot` and writes its directory; returns the summary.
 pub fn run_round(soak: &Soak, slot: Slot) -> Result<(String, RoundSummary)> {

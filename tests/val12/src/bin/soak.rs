@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use val12::config::{self, SoakConfig};
-use val12::{archive, report, sched};
+use val12::{archive, report, sched, soakdir};
 
 #[derive(Parser)]
 #[command(name = "soak", about = "VAL12 fleet rollout soak")]
@@ -139,7 +139,7 @@ fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&s)?);
         }
         Cmd::Report { dir, kind } => {
-            let soak = sched::Soak::open(&dir)?;
+            let soak = soakdir::Soak::open(&dir)?;
             match kind {
                 Kind::Daily => report::daily(&soak)?.iter().for_each(|f| println!("{f}")),
                 Kind::Checkpoint => report::checkpoints(&soak)?
@@ -157,7 +157,7 @@ fn main() -> Result<()> {
             duration,
             max_rounds,
         } => {
-            let soak = sched::Soak::open(&dir)?;
+            let soak = soakdir::Soak::open(&dir)?;
             if let Some(i) = interval {
                 let want = parse_span(&i)?;
                 if (want - soak.cfg.interval_s).abs() > 1e-6 {
