@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use crate::check::Report;
 use crate::fsx::{
-    read_json, rfc3339, sha256_file, sha256_hex, workspace_root, write_atomic, write_json_atomic,
-    FsError,
+    self, read_json, rfc3339, sha256_file, sha256_hex, workspace_root, write_atomic,
+    write_json_atomic, FsError,
 };
 use crate::plans;
 
@@ -31,24 +31,9 @@ pub const LAB_ERROR_FILE: &str = "lab-error.txt";
 /// Errors of the evidence layer.
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
-    /// A file operation failed.
-    #[error("{what} {path}: {source}")]
-    Io {
-        /// What was being done.
-        what: &'static str,
-        /// The path involved.
-        path: PathBuf,
-        /// Cause.
-        source: std::io::Error,
-    },
-    /// A JSON file could not be (de)serialised.
-    #[error("JSON {path}: {message}")]
-    Json {
-        /// The path involved.
-        path: PathBuf,
-        /// Cause.
-        message: String,
-    },
+    /// A file could not be read, written or parsed.
+    #[error(transparent)]
+    Fs(#[from] FsError),
     /// A relative path tried to leave the run directory.
     #[error("path {0:?} is not a plain relative path inside the run directory")]
     BadPath(String),
@@ -57,19 +42,10 @@ pub enum EvidenceError {
     Judge(#[from] plans::JudgeError),
 }
 
-impl From<FsError> for EvidenceError {
-    fn from(e: FsError) -> Self {
-        match e {
-            FsError::Io { what, path, source } => EvidenceError::Io { what, path, source },
-            FsError::Json { path, message } => EvidenceError::Json { path, message },
-        }
-    }
-}
-
 /// Shorthand for an I/O error with context.
 fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError {
-    let path = path.to_path_buf();
-    move |source| EvidenceError::Io { what, path, source }
+    let to_fs = fsx::io_err(what, path);
+    move |source| EvidenceError::Fs(to_fs(source))
 }
 
 /// Checks that `rel` is a plain relative path (no `..`, no root) and joins it.

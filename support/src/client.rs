@@ -374,7 +374,7 @@ impl Cli {
     pub fn for_cp(cp: &ControlPlane) -> Result<Cli, CpError> {
         let bin = match cp.binary() {
             Some(b) => PathBuf::from(&b.path),
-            None => cp.config().selection.cli_binary()?,
+            None => cp.config().target.cli_binary()?,
         };
         let mut cli = Cli::new(&bin).env("AUTONOMY_CP_URL", cp.url());
         let audit = if cp.is_remote() {

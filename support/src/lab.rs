@@ -25,7 +25,7 @@ use val_core::evidence::{self, EvidenceError, Provenance, RunDir};
 use val_core::fsx::{self, FileLock};
 
 use crate::client::{Cli, Client};
-use crate::cp::{ControlPlane, CpConfig, CpError, Selection};
+use crate::cp::{ControlPlane, CpConfig, CpError, Target};
 use crate::runkey::{negative_root, run_key_dir};
 
 /// A lab that failed before it could be judged, or a judged lab that could not be loaded.
@@ -78,15 +78,49 @@ impl Lab {
         }
     }
 
-    /// The IDs of the checks that are not PASS: what a negative test compares with
-    /// the set of checks its fault is expected to turn red.
+    /// The IDs of the FAIL checks ("red"): what a negative test compares with the set
+    /// of checks its fault must turn red. NOT_RUN is not red: a negative lab may run
+    /// only the sections its check needs.
     pub fn red_checks(&self) -> std::collections::BTreeSet<String> {
         self.report
             .checks
             .iter()
-            .filter(|c| c.status != Status::Pass)
+            .filter(|c| c.status == Status::Fail)
             .map(|c| c.id.clone())
             .collect()
+    }
+
+    /// The one way a negative test says "these checks are red": exactly `red` are
+    /// FAIL, each explained by an observation or a note, every other check is PASS or
+    /// NOT_RUN, and the full verdict is not PASS. Panics with the report otherwise.
+    #[track_caller]
+    pub fn assert_red(&self, red: &[&str]) -> &Self {
+        let want: std::collections::BTreeSet<String> = red.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            self.red_checks(),
+            want,
+            "red checks differ (run {})\n{}",
+            self.run_dir.display(),
+            self.report.to_text()
+        );
+        for id in red {
+            let c = self
+                .report
+                .check(id)
+                .unwrap_or_else(|| panic!("{id}: not a check of this plan"));
+            assert!(
+                c.observed.is_some() || c.note.as_deref().is_some_and(|n| !n.is_empty()),
+                "{id} is FAIL without an observation or a note\n{}",
+                self.report.explain(id, &self.run_dir)
+            );
+        }
+        if !red.is_empty() {
+            assert!(
+                !self.report.verdict.full,
+                "red checks but a full PASS verdict"
+            );
+        }
+        self
     }
 
     /// The observed value of a check; panics when the plan has no such check or the
@@ -445,7 +479,7 @@ impl LabCtx {
         let log = self.run.path().join(format!("{}-cp.log", self.suite()));
         let mut cfg = CpConfig::new(self.suite(), self.work.path(), &log).faults(&self.prov.faults);
         if self.is_negative() {
-            cfg.selection = Selection::Reference;
+            cfg.target = Target::Reference;
         }
         cfg
     }

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::{Files, JudgeError, Plan};
-use crate::check::{Check, CheckSpec};
+use crate::check::Check;
 use crate::stats;
 
 /// The demo plan.
@@ -39,12 +39,7 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
         });
     }
 
-    let spec = CheckSpec::new(
-        "DEMO-01",
-        "Health answered 200",
-        "code=200",
-        &["demo-health.txt"],
-    );
+    let spec = PLAN.spec("DEMO-01", "code=200", &["demo-health.txt"]);
     let c1 = match f.not_run(&spec) {
         Some(c) => c,
         None => spec.observe(f.kv("demo-health.txt").and_then(|kv| kv.u64("code")), |c| {
@@ -52,33 +47,33 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
         }),
     };
 
-    let c2 = CheckSpec::new(
-        "DEMO-02",
-        "Requests counted in Prometheus",
-        "sum(demo_requests_total) > 0",
-        &["demo-metrics-raw.txt"],
-    )
-    .observe(
-        f.prom("demo-metrics-raw.txt").and_then(|s| {
-            s.sum("demo_requests_total")
-                .map_err(|e| super::Missing(e.to_string()))
-        }),
-        |v| *v > 0.0,
-    );
+    let c2 = PLAN
+        .spec(
+            "DEMO-02",
+            "sum(demo_requests_total) > 0",
+            &["demo-metrics-raw.txt"],
+        )
+        .observe(
+            f.prom("demo-metrics-raw.txt").and_then(|s| {
+                s.sum("demo_requests_total")
+                    .map_err(|e| super::Missing(e.to_string()))
+            }),
+            |v| *v > 0.0,
+        );
 
-    let c3 = CheckSpec::new(
-        "DEMO-03",
-        "p99 latency <= 500 ms",
-        "p99_us <= 500000 (nearest rank)",
-        &["demo-latencies-us.txt"],
-    )
-    .observe(
-        f.u64_lines("demo-latencies-us.txt").and_then(|s| {
-            stats::nearest_rank(&s, 99.0)
-                .ok_or_else(|| super::Missing("demo-latencies-us.txt: no samples".into()))
-        }),
-        |p99| *p99 <= P99_LIMIT_US,
-    );
+    let c3 = PLAN
+        .spec(
+            "DEMO-03",
+            "p99_us <= 500000 (nearest rank)",
+            &["demo-latencies-us.txt"],
+        )
+        .observe(
+            f.u64_lines("demo-latencies-us.txt").and_then(|s| {
+                stats::nearest_rank(&s, 99.0)
+                    .ok_or_else(|| super::Missing("demo-latencies-us.txt: no samples".into()))
+            }),
+            |p99| *p99 <= P99_LIMIT_US,
+        );
 
     Ok(vec![c1, c2, c3])
 }

@@ -36,6 +36,22 @@ pub struct Plan {
     pub judge: fn(&Path) -> Result<Vec<Check>, JudgeError>,
 }
 
+impl Plan {
+    /// The title of check `id`, from the plan's check list (written once, there).
+    pub fn title(&self, id: &str) -> Option<&'static str> {
+        self.checks.iter().find(|(c, _)| *c == id).map(|(_, t)| *t)
+    }
+
+    /// The spec of check `id` with its title from the plan; panics on an ID the plan
+    /// does not list, which is a judge defect, not a run's failure.
+    pub fn spec(&self, id: &str, threshold: &str, evidence: &[&str]) -> CheckSpec {
+        let title = self
+            .title(id)
+            .unwrap_or_else(|| panic!("{id} is not a check of the {} plan", self.suite));
+        CheckSpec::new(id, title, threshold, evidence)
+    }
+}
+
 /// Errors of judging as a whole (a single check's missing data is a FAIL, not this).
 #[derive(Debug, thiserror::Error)]
 pub enum JudgeError {

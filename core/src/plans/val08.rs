@@ -23,7 +23,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{Files, JudgeError, Missing, Plan};
-use crate::check::{Check, CheckSpec};
+use crate::check::Check;
 use crate::stats;
 use crate::wire::Recorded;
 
@@ -348,7 +348,7 @@ pub struct Scenario {
 /// Rounds to 3 decimals. serde_json (without `float_roundtrip`) may read a
 /// 17-digit float back one ulp off, and `evidence verify` compares the stored report
 /// with a fresh judgement; a value of at most 15 significant digits reads back exactly.
-pub fn milli(x: f64) -> f64 {
+pub fn round_3dp(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
@@ -445,7 +445,7 @@ pub fn scenario_in(
     sc.throughput_per_sec = sc
         .wall_us
         .and_then(|w| stats::throughput(sc.ok as u64, std::time::Duration::from_micros(w)))
-        .map(milli);
+        .map(round_3dp);
     sc.failures.truncate(FAILURES_KEPT);
     Ok(sc)
 }
@@ -614,14 +614,14 @@ impl ListObs {
             parts.push(format!(
                 "{} acknowledged plans never listed, e.g. {}",
                 self.missing,
-                shown(&self.missing_ids)
+                first_ids(&self.missing_ids)
             ));
         }
         if self.duplicates > 0 {
             parts.push(format!(
                 "{} plans listed more than once, e.g. {}",
                 self.duplicates,
-                shown(&self.duplicate_ids)
+                first_ids(&self.duplicate_ids)
             ));
         }
         parts.join("; ")
@@ -629,7 +629,7 @@ impl ListObs {
 }
 
 /// The first [`IDS_SHOWN`] IDs, comma-separated.
-fn shown(ids: &[String]) -> String {
+fn first_ids(ids: &[String]) -> String {
     ids.iter()
         .take(IDS_SHOWN)
         .cloned()
@@ -808,7 +808,7 @@ impl Scaling {
         Ok(Scaling {
             tput_n1: t1,
             tput_n100: t100,
-            ratio: (t1 > 0.0).then(|| milli(t100 / t1)),
+            ratio: (t1 > 0.0).then(|| round_3dp(t100 / t1)),
         })
     }
 }
@@ -846,6 +846,63 @@ pub fn tier_check(n: usize) -> Option<&'static str> {
     }
 }
 
+/// VAL08-02..05: the tier of `n` workers answered every create 201.
+fn tier_zero_errors(obs: &Observations, n: usize) -> Check {
+    let id = tier_check(n).expect("plan tiers have checks");
+    let batch = obs
+        .config
+        .as_ref()
+        .map(|c| c.batch)
+        .unwrap_or(DEFAULT_BATCH);
+    let threshold = format!("errors=0, ok={} (N={n} x batch={batch})", n * batch);
+    let spec = PLAN.spec(id, &threshold, &[CONFIG_FILE]);
+    match (obs.config.as_ref(), obs.tier(n)) {
+        (Err(e), _) => spec.fail_unobserved(e.to_string()),
+        (Ok(cfg), _) if !cfg.tiers.contains(&n) => spec.fail_unobserved(format!(
+            "tier N={n} is not in the configured tiers {:?}",
+            cfg.tiers
+        )),
+        (Ok(_), Err(e)) => spec.fail_unobserved(e.to_string()),
+        (Ok(_), Ok(s)) => {
+            let note = s.note().unwrap_or_default();
+            spec.with_evidence([scenario_report_file(n), scenario_dir(n) + "/"])
+                .observe_with_note(
+                    Ok::<_, Missing>(s.clone()),
+                    |s| s.errors == 0 && s.ok == s.expected,
+                    note,
+                )
+        }
+    }
+}
+
+/// VAL08-08: no error in any scenario of the run.
+fn aggregate_zero_errors(obs: &Observations) -> Check {
+    let agg = obs.aggregate();
+    let agg_note = obs
+        .scenarios
+        .values()
+        .filter_map(|s| s.as_ref().ok().and_then(Scenario::note))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    PLAN.spec(
+        "VAL08-08",
+        "total_errors=0 across every scenario run",
+        &[CONFIG_FILE, AGGREGATE_FILE],
+    )
+    .with_evidence(
+        obs.config
+            .as_ref()
+            .map(|c| {
+                c.tiers
+                    .iter()
+                    .map(|n| scenario_dir(*n) + "/")
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default(),
+    )
+    .observe_with_note(agg, Aggregate::pass, agg_note)
+}
+
 /// Judges a VAL08 run directory.
 pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
     let f = Files::new(run_dir);
@@ -853,9 +910,8 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
     let mut checks = Vec::with_capacity(10);
 
     checks.push(
-        CheckSpec::new(
+        PLAN.spec(
             "VAL08-01",
-            "Control-plane reachable",
             "GET /v1/health answers code=200",
             &[HEALTH_FILE],
         )
@@ -865,45 +921,11 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
         ),
     );
 
-    for n in DEFAULT_TIERS {
-        let id = tier_check(*n).expect("plan tiers have checks");
-        let title = PLAN
-            .checks
-            .iter()
-            .find(|(c, _)| *c == id)
-            .map(|(_, t)| *t)
-            .expect("tier checks are plan checks");
-        let batch = obs
-            .config
-            .as_ref()
-            .map(|c| c.batch)
-            .unwrap_or(DEFAULT_BATCH);
-        let threshold = format!("errors=0, ok={} (N={n} x batch={batch})", n * batch);
-        let spec = CheckSpec::new(id, title, &threshold, &[CONFIG_FILE]);
-        let check = match (obs.config.as_ref(), obs.tier(*n)) {
-            (Err(e), _) => spec.fail_unobserved(e.to_string()),
-            (Ok(cfg), _) if !cfg.tiers.contains(n) => spec.fail_unobserved(format!(
-                "tier N={n} is not in the configured tiers {:?}",
-                cfg.tiers
-            )),
-            (Ok(_), Err(e)) => spec.fail_unobserved(e.to_string()),
-            (Ok(_), Ok(s)) => {
-                let note = s.note().unwrap_or_default();
-                spec.with_evidence([scenario_report_file(*n), scenario_dir(*n) + "/"])
-                    .observe_with_note(
-                        Ok::<_, Missing>(s.clone()),
-                        |s| s.errors == 0 && s.ok == s.expected,
-                        note,
-                    )
-            }
-        };
-        checks.push(check);
-    }
+    checks.extend(DEFAULT_TIERS.iter().map(|n| tier_zero_errors(&obs, *n)));
 
     checks.push(
-        CheckSpec::new(
+        PLAN.spec(
             "VAL08-06",
-            "N=100 wall-clock <= 30 s",
             "elapsed_ms <= 30000 (first send to last answer of the N=100 scenario)",
             &[&scenario_report_file(100), WALL_CLOCK_FILE],
         )
@@ -920,9 +942,8 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
 
     let scaling = Scaling::of(&obs);
     checks.push(
-        CheckSpec::new(
+        PLAN.spec(
             "VAL08-07",
-            "Throughput scaling (N=100 >= N=1)",
             "tput_n100 >= tput_n1 > 0 (plans answered 201 per second of scenario wall-clock)",
             &[
                 &scenario_report_file(1),
@@ -933,40 +954,13 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
         .observe(scaling, Scaling::pass),
     );
 
-    let agg = obs.aggregate();
-    let agg_note = obs
-        .scenarios
-        .values()
-        .filter_map(|s| s.as_ref().ok().and_then(Scenario::note))
-        .collect::<Vec<_>>()
-        .join(" | ");
-    checks.push(
-        CheckSpec::new(
-            "VAL08-08",
-            "Aggregate zero errors",
-            "total_errors=0 across every scenario run",
-            &[CONFIG_FILE, AGGREGATE_FILE],
-        )
-        .with_evidence(
-            obs.config
-                .as_ref()
-                .map(|c| {
-                    c.tiers
-                        .iter()
-                        .map(|n| scenario_dir(*n) + "/")
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default(),
-        )
-        .observe_with_note(agg, Aggregate::pass, agg_note),
-    );
+    checks.push(aggregate_zero_errors(&obs));
 
     let list = obs.ok_ids().and_then(|ids| list_obs(&f, &ids));
     let list_note = list.as_ref().map(ListObs::note).unwrap_or_default();
     checks.push(
-        CheckSpec::new(
+        PLAN.spec(
             "VAL08-09",
-            "List count consistent",
             "paging GET /v1/rollouts?limit=100 to the end returns every plan answered 201 exactly once, and list_count >= expected_min (= grand_total - total_errors)",
             &[LIST_IDS_FILE, LIST_PAGES_FILE, LIST_FILE],
         )
@@ -974,9 +968,8 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
     );
 
     checks.push(
-        CheckSpec::new(
+        PLAN.spec(
             "VAL08-10",
-            "Prometheus observations recorded",
             "cp_http_requests_total present, and its rise over the run >= requests the harness had answered (creates + list pages)",
             &[METRICS_BEFORE_FILE, METRICS_AFTER_FILE, PROM_CHECK_FILE],
         )

@@ -199,27 +199,26 @@ fn unless_not_run(f: &Files, spec: CheckSpec, judge: impl FnOnce(CheckSpec) -> C
 pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
     let f = Files::new(run_dir);
     Ok(vec![
-        check_01(&f),
-        check_02(&f),
-        check_03(&f),
-        check_04(&f),
-        check_05(&f),
-        check_06(&f),
-        check_07(&f),
-        check_08(&f),
-        check_09(&f),
-        check_10(&f),
-        check_11(&f),
-        check_12(&f),
-        check_13(&f),
+        baseline_reachable(&f),
+        kill_gives_client_error(&f),
+        durable_after_restart(&f),
+        rapid_restarts_lose_nothing(&f),
+        gate_plan_survives_restart(&f),
+        stuck_plans_detected(&f),
+        corrupt_artifact_plan_accepted(&f),
+        corrupt_plan_rolls_back(&f),
+        cascade_recovery(&f),
+        audit_intact_after_chaos(&f),
+        acked_writes_survive_sigkill(&f),
+        pause_times_out_then_recovers(&f),
+        restart_under_cli_applies_once(&f),
     ])
 }
 
 /// VAL11-01: health 200 with status ok.
-fn check_01(f: &Files) -> Check {
-    let spec = CheckSpec::new(
+fn baseline_reachable(f: &Files) -> Check {
+    let spec = PLAN.spec(
         "VAL11-01",
-        "Control-plane baseline reachable",
         "GET /v1/health: HTTP 200 and status=ok",
         &["val11-health.txt"],
     );
@@ -237,10 +236,9 @@ fn check_01(f: &Files) -> Check {
 }
 
 /// VAL11-02: the CLI against a reaped control-plane exits non-zero with a connection error.
-fn check_02(f: &Files) -> Check {
-    let spec = CheckSpec::new(
-        "VAL11-02",
-        "CP kill -> client error",
+fn kill_gives_client_error(f: &Files) -> Check {
+    let spec = PLAN.spec(
+            "VAL11-02",
         "control-plane reaped before the call; exit code != 0; output contains `connection refused`, `dial` or `connect`",
         &["val11-kill-client-error.txt"],
     );
@@ -286,10 +284,9 @@ fn created_codes(f: &Files) -> Result<BTreeMap<String, Option<u16>>, Missing> {
 }
 
 /// VAL11-03: every pre-kill plan is listed after the first restart.
-fn check_03(f: &Files) -> Check {
-    let spec = CheckSpec::new(
-        "VAL11-03",
-        "Data durability post-restart",
+fn durable_after_restart(f: &Files) -> Check {
+    let spec = PLAN.spec(
+            "VAL11-03",
         "list_count >= 10 after the first restart, paging complete, and every pre-kill plan acknowledged with 2xx is listed",
         &["val11-plans-created.txt", "val11-durability-list.json"],
     );
@@ -325,10 +322,9 @@ fn check_03(f: &Files) -> Check {
 }
 
 /// VAL11-04: three more kill/restart cycles keep every plan; a new create answers 201.
-fn check_04(f: &Files) -> Check {
-    let spec = CheckSpec::new(
-        "VAL11-04",
-        "Rapid restart resilience",
+fn rapid_restarts_lose_nothing(f: &Files) -> Check {
+    let spec = PLAN.spec(
+            "VAL11-04",
         "3 kill+restart cycles healthy; list_count_final >= list_count_before with no plan of the before-list missing; new_plan_code = 201",
         &[
             "val11-rapid-restart.txt",
@@ -378,10 +374,9 @@ fn check_04(f: &Files) -> Check {
 }
 
 /// VAL11-05: the gate plan is still `published` after the restart.
-fn check_05(f: &Files) -> Check {
-    let spec = CheckSpec::new(
+fn gate_plan_survives_restart(f: &Files) -> Check {
+    let spec = PLAN.spec(
         "VAL11-05",
-        "Gate-wait plan survives CP restart",
         "GET /v1/rollouts/val11-gate-1 after restart: HTTP 200, phase=published",
         &["val11-gate-plan.json"],
     );
@@ -400,10 +395,9 @@ fn check_05(f: &Files) -> Check {
 }
 
 /// VAL11-06: the stuck scan lists at least three plans, the dev plans among them, each diagnosed.
-fn check_06(f: &Files) -> Check {
-    let spec = CheckSpec::new(
+fn stuck_plans_detected(f: &Files) -> Check {
+    let spec = PLAN.spec(
         "VAL11-06",
-        "Device-unresponsive detection (stuck proxy)",
         "stuck_count >= 3, val11-dev-{1..3} all stuck, every stuck entry has a non-empty diagnosis",
         &["val11-stuck-wait.txt", "val11-scan-stuck.json"],
     );
@@ -448,10 +442,9 @@ fn check_06(f: &Files) -> Check {
 }
 
 /// VAL11-07: the corrupt-artifact plan is accepted and readable, its spec verbatim.
-fn check_07(f: &Files) -> Check {
-    let spec = CheckSpec::new(
-        "VAL11-07",
-        "Artifact corruption proxy: plan accepted",
+fn corrupt_artifact_plan_accepted(f: &Files) -> Check {
+    let spec = PLAN.spec(
+            "VAL11-07",
         "create_code = 201; GET: HTTP 200 with plan.metadata.id = val11-corrupt-1 and the artifact_ref stored verbatim",
         &["val11-corrupt-plan-create.txt", "val11-corrupt-plan.json"],
     );
@@ -480,10 +473,9 @@ fn cli_success(cli: &CliRun) -> bool {
 }
 
 /// VAL11-08: the rollback of the corrupt plan succeeds through the CLI.
-fn check_08(f: &Files) -> Check {
-    let spec = CheckSpec::new(
-        "VAL11-08",
-        "Artifact corruption proxy: rollback succeeds",
+fn corrupt_plan_rolls_back(f: &Files) -> Check {
+    let spec = PLAN.spec(
+            "VAL11-08",
         "`autonomy rollback execute --strategy rollback` on val11-corrupt-1: exit code 0 and outcome=success",
         &["val11-execute-rollback-corrupt.txt"],
     );
@@ -501,14 +493,13 @@ fn check_08(f: &Files) -> Check {
 }
 
 /// VAL11-09: the three cascade retries succeed.
-fn check_09(f: &Files) -> Check {
+fn cascade_recovery(f: &Files) -> Check {
     let files: Vec<String> = (1..=DEV_PLANS.len())
         .map(|n| format!("cascade/execute-retry-dev-{n}.txt"))
         .collect();
     let refs: Vec<&str> = files.iter().map(String::as_str).collect();
-    let spec = CheckSpec::new(
+    let spec = PLAN.spec(
         "VAL11-09",
-        "Bulk cascade recovery",
         "cascade_ok = 3, cascade_fail = 0 (each retry exits 0 with outcome=success)",
         &refs,
     );
@@ -533,10 +524,9 @@ fn check_09(f: &Files) -> Check {
 }
 
 /// VAL11-10: the audit store holds this session's successful rollback events.
-fn check_10(f: &Files) -> Check {
-    let spec = CheckSpec::new(
-        "VAL11-10",
-        "Chaos audit integrity",
+fn audit_intact_after_chaos(f: &Files) -> Check {
+    let spec = PLAN.spec(
+            "VAL11-10",
         "audit query exits 0; >= 1 rollback.executed event with outcome=success, actor val11-chaos-op, ts >= the session start",
         &["val11-audit-query.txt", "val11-audit-executed.json"],
     );
@@ -690,10 +680,9 @@ fn judge_round(f: &Files, round: usize) -> Result<Round, Missing> {
 }
 
 /// VAL11-11: every acknowledged create survives a SIGKILL at a random instant.
-fn check_11(f: &Files) -> Check {
-    let base = CheckSpec::new(
-        "VAL11-11",
-        "Acknowledged writes survive SIGKILL under load",
+fn acked_writes_survive_sigkill(f: &Files) -> Check {
+    let base = PLAN.spec(
+            "VAL11-11",
         "every round: >= 1 create acknowledged and the load interrupted by the kill; after restart every 2xx-acknowledged plan is listed, no phantom (failed or unattempted) plan, no duplicate, paging complete; indeterminate creates are reported",
         &["val11-kill-rounds.txt"],
     );
@@ -749,10 +738,9 @@ fn is_timeout_error(e: Option<&str>) -> bool {
 }
 
 /// VAL11-12: calls to a paused control-plane time out cleanly; after SIGCONT all works, nothing lost.
-fn check_12(f: &Files) -> Check {
-    let spec = CheckSpec::new(
-        "VAL11-12",
-        "Paused control-plane: client timeouts, then recovery",
+fn pause_times_out_then_recovers(f: &Files) -> Check {
+    let spec = PLAN.spec(
+            "VAL11-12",
         "while SIGSTOPped: every call indeterminate with a timeout error within client_timeout + 1 s; after SIGCONT: every call 2xx; every 2xx-acknowledged create listed; indeterminate creates reported",
         &[
             "val11-pause.txt",
@@ -827,10 +815,9 @@ fn check_12(f: &Files) -> Check {
 }
 
 /// VAL11-13: a CLI call cut by a kill fails clearly; the retry after restart applies once.
-fn check_13(f: &Files) -> Check {
-    let spec = CheckSpec::new(
-        "VAL11-13",
-        "Restart under the CLI: clear error, retry applied once",
+fn restart_under_cli_applies_once(f: &Files) -> Check {
+    let spec = PLAN.spec(
+            "VAL11-13",
         "request reached the server before the kill; cut call exits != 0 on its own (no harness timeout) with an `error:` line; retry exits 0 with outcome=success; audit shows exactly 1 rollback.executed for the plan since the first call; plan attempts = 1",
         &[
             "val11-cli-restart.txt",

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Files, JudgeError, Missing, Plan};
-use crate::check::{Check, CheckSpec};
+use crate::check::Check;
 use crate::stats;
 
 /// The VAL12 plan.
@@ -281,9 +281,8 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
     let mut out = Vec::new();
 
     out.push(
-        CheckSpec::new(
+        PLAN.spec(
             "VAL12-01",
-            "Framework provisioned",
             "setup status=ok, GET /v1/health = 200, start_ms <= 10000",
             &["setup-summary.txt"],
         )
@@ -312,61 +311,48 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
             .unwrap_or_default()
     };
     out.push(
-        CheckSpec::new(
-            "VAL12-02",
-            "Initial workload round",
-            "round 1: create_errors = 0 and ok = 10",
-            &[],
-        )
-        .with_evidence(ev1("plans-created.txt"))
-        .observe(
-            r1.clone()
-                .and_then(|r| creates(&f, r))
-                .map(|(ok, errors)| serde_json::json!({"ok": ok, "create_errors": errors})),
-            |v| v["create_errors"] == 0 && v["ok"] == 10,
-        ),
+        PLAN.spec("VAL12-02", "round 1: create_errors = 0 and ok = 10", &[])
+            .with_evidence(ev1("plans-created.txt"))
+            .observe(
+                r1.clone()
+                    .and_then(|r| creates(&f, r))
+                    .map(|(ok, errors)| serde_json::json!({"ok": ok, "create_errors": errors})),
+                |v| v["create_errors"] == 0 && v["ok"] == 10,
+            ),
     );
 
     let r10 = round_n(&rs, 10);
     out.push(
-        CheckSpec::new(
-            "VAL12-03",
-            "Fleet target reached",
-            "round 10: paginated plan_count >= 100",
-            &[],
-        )
-        .with_evidence(
-            r10.as_ref()
-                .map(|r| vec![format!("{}/round-summary.json", r.rel)])
-                .unwrap_or_default(),
-        )
-        .observe(
-            r10.clone().and_then(|r| {
-                r.summary
-                    .as_ref()
-                    .and_then(|s| s["plan_count"].as_u64())
-                    .ok_or_else(|| Missing(format!("{}/round-summary.json: no plan_count", r.rel)))
-            }),
-            |c| *c >= 100,
-        ),
+        PLAN.spec("VAL12-03", "round 10: paginated plan_count >= 100", &[])
+            .with_evidence(
+                r10.as_ref()
+                    .map(|r| vec![format!("{}/round-summary.json", r.rel)])
+                    .unwrap_or_default(),
+            )
+            .observe(
+                r10.clone().and_then(|r| {
+                    r.summary
+                        .as_ref()
+                        .and_then(|s| s["plan_count"].as_u64())
+                        .ok_or_else(|| {
+                            Missing(format!("{}/round-summary.json: no plan_count", r.rel))
+                        })
+                }),
+                |c| *c >= 100,
+            ),
     );
 
     out.push(
-        CheckSpec::new(
-            "VAL12-04",
-            "P99 latency baseline",
-            "round 1: nearest-rank p99_ms <= 500",
-            &[],
-        )
-        .with_evidence(ev1("create-times.txt"))
-        .observe(
-            r1.clone().and_then(|r| latencies_us(&f, r)).and_then(|l| {
-                stats::nearest_rank(&l, 99.0)
-                    .map(|us| us as f64 / 1000.0)
-                    .ok_or_else(|| Missing("round 1 create-times.txt: no samples".into()))
-            }),
-            |p| *p <= P99_LIMIT_MS,
-        ),
+        PLAN.spec("VAL12-04", "round 1: nearest-rank p99_ms <= 500", &[])
+            .with_evidence(ev1("create-times.txt"))
+            .observe(
+                r1.clone().and_then(|r| latencies_us(&f, r)).and_then(|l| {
+                    stats::nearest_rank(&l, 99.0)
+                        .map(|us| us as f64 / 1000.0)
+                        .ok_or_else(|| Missing("round 1 create-times.txt: no samples".into()))
+                }),
+                |p| *p <= P99_LIMIT_MS,
+            ),
     );
 
     // A missing round number counts as a failed scan: that round scanned nothing.
@@ -386,9 +372,8 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         )
     })();
     out.push(
-        CheckSpec::new(
+        PLAN.spec(
             "VAL12-05",
-            "Stuck detection operational",
             "every round: scan_http_code = 200 and a valid stuck-scan payload",
             &["rounds/*/round-*/stuck-scan.json"],
         )
@@ -423,9 +408,8 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         .map_err(Clone::clone)
         .and_then(|c| window(c, 7.0));
     out.push(
-        CheckSpec::new(
+        PLAN.spec(
             "VAL12-06",
-            "7-day rollback rate >= 99%",
             "recovery_attempts_7d > 0 and rollback_rate_7d >= 0.990",
             &[cp7, "rounds/*/round-*/recovery.txt"],
         )
@@ -438,9 +422,8 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         ),
     );
     out.push(
-        CheckSpec::new(
+        PLAN.spec(
             "VAL12-07",
-            "P99 latency maintained at 7 days",
             "p99_ms_7d (nearest rank over every create of days 1-7) <= 500",
             &[cp7, "rounds/*/round-*/create-times.txt"],
         )
@@ -471,9 +454,8 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         }
     });
     out.push(
-        CheckSpec::new(
+        PLAN.spec(
             "VAL12-08",
-            "CP availability >= 99.9%",
             "healthy_rounds / total_rounds x 100 >= 99.9 (health=ok, not restarted, fully measured; missing rounds count as failed)",
             &["rounds/*/round-*/round-summary.json"],
         )
@@ -496,9 +478,8 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         .map(|c| (CREATES_TARGET_30D * c.scale).ceil() as u64)
         .ok();
     out.push(
-        CheckSpec::new(
+        PLAN.spec(
             "VAL12-09",
-            "Total plans created >= 4,000",
             &format!(
                 "total_creates >= 4000 x duration/30 days (= {})",
                 target.map(|t| t.to_string()).unwrap_or_else(|| "?".into())
@@ -523,9 +504,8 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
     );
 
     out.push(
-        CheckSpec::new(
+        PLAN.spec(
             "VAL12-10",
-            "30-day aggregate rollback rate >= 99%",
             "total_recovery_attempts > 0 and agg_rollback_rate >= 0.990",
             &["final-report.json", "rounds/*/round-*/recovery.txt"],
         )

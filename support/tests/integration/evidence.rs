@@ -114,7 +114,7 @@ fn manifest_records_the_control_plane_binary() {
         &serde_json::json!({"n": 1}),
         |ctx, _| {
             let mut cfg = ctx.cp_config();
-            cfg.selection = val_support::cp::Selection::Reference;
+            cfg.target = val_support::cp::Target::Reference;
             cfg.ports = None;
             let cp = ctx.start_cp_with(cfg)?;
             let health = ctx.block_on(ctx.client(&cp).health());

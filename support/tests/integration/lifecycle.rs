@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use val_support::client::{Client, CreateRollout};
-use val_support::cp::{self, ControlPlane, CpError, Selection};
+use val_support::cp::{self, ControlPlane, CpError, Target};
 
 use super::util::{pid_exists, reference_config};
 
@@ -183,7 +183,7 @@ fn launch_template_with_picked_ports() {
     let tmp = tempfile::tempdir().unwrap();
     let bin = cp::reference_binary().unwrap();
     let mut cfg = reference_config(tmp.path());
-    cfg.selection = Selection::Binary {
+    cfg.target = Target::Binary {
         path: bin,
         args_template: Some(
             "serve --listen {listen} --metrics-listen {metrics} --data-dir {data_dir} --audit-dir {audit_dir}".into(),
@@ -206,7 +206,7 @@ fn remote_target_cannot_be_killed() {
     let tmp = tempfile::tempdir().unwrap();
     let local = ControlPlane::start(reference_config(tmp.path())).unwrap();
     let mut cfg = reference_config(tmp.path());
-    cfg.selection = Selection::Remote {
+    cfg.target = Target::Remote {
         url: local.url().to_string(),
         metrics_url: local.metrics_url().map(str::to_string),
     };

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use axum::Router;
-use val_support::cp::{CpConfig, Selection};
+use val_support::cp::{CpConfig, Target};
 
 /// Serves `router` on a loopback port 0 and returns its base URL; the server lives
 /// as long as the test's runtime.
@@ -19,10 +19,10 @@ pub async fn serve(router: Router) -> String {
 }
 
 /// A control-plane config for the reference binary, regardless of the environment's
-/// `AUTONOMY_*` selection, with its data under `dir`.
+/// `AUTONOMY_*` target, with its data under `dir`.
 pub fn reference_config(dir: &Path) -> CpConfig {
     let mut cfg = CpConfig::new("demo", dir, &dir.join("demo-cp.log"));
-    cfg.selection = Selection::Reference;
+    cfg.target = Target::Reference;
     cfg.ports = None;
     cfg
 }

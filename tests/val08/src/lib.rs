@@ -20,6 +20,7 @@ use anyhow::{bail, Context as _};
 use serde::{Deserialize, Serialize};
 use val_support::client::{Client, CreateRollout};
 use val_support::cp::{ControlPlane, CpConfig};
+use val_support::env;
 use val_support::evidence::{self, Provenance, RunDir};
 use val_support::lab::{self, Lab, LabCtx};
 use val_support::load::{self, ClosedModel, LoadResult};
@@ -41,18 +42,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// `VAL08_TIERS` (comma-separated) and `VAL08_BATCH`.
 pub fn config_from_env() -> anyhow::Result<Config> {
     let mut cfg = Config::default();
-    if let Ok(t) = std::env::var("VAL08_TIERS") {
-        if !t.trim().is_empty() {
-            cfg.tiers = parse_tiers(&t).context("VAL08_TIERS")?;
-        }
+    if let Some(t) = env::nonempty("VAL08_TIERS") {
+        cfg.tiers = parse_tiers(&t).context("VAL08_TIERS")?;
     }
-    if let Ok(b) = std::env::var("VAL08_BATCH") {
-        if !b.trim().is_empty() {
-            cfg.batch = b
-                .trim()
-                .parse()
-                .with_context(|| format!("VAL08_BATCH={b:?} is not a positive integer"))?;
-        }
+    if let Some(b) = env::parsed("VAL08_BATCH").map_err(anyhow::Error::msg)? {
+        cfg.batch = b;
     }
     if cfg.batch == 0 {
         bail!("VAL08_BATCH must be at least 1");
@@ -189,7 +183,7 @@ fn scrape(ctx: &LabCtx, client: &Client, rel: &str) -> anyhow::Result<()> {
 }
 
 /// A closed-model scenario whose first send is anchored to the wall clock.
-pub struct Timed {
+pub struct AnchoredLoad {
     /// Every request.
     pub result: LoadResult,
     /// Wall-clock time of the first send, µs since the Unix epoch.
@@ -202,7 +196,7 @@ pub fn run_creates(
     client: &Client,
     model: ClosedModel,
     id: fn(usize, usize, usize) -> String,
-) -> Timed {
+) -> AnchoredLoad {
     let n = model.workers;
     let (sys0, inst0) = (SystemTime::now(), Instant::now());
     // The driver calls the operation right after it reads its own send instant, so the
@@ -223,7 +217,7 @@ pub fn run_creates(
         async move { c.create(&req).await.attempt() }
     }));
     let first = *first.lock().unwrap_or_else(|e| e.into_inner());
-    Timed {
+    AnchoredLoad {
         result,
         first_send_unix_us: first.and_then(|t| unix_us(sys0 + t.saturating_duration_since(inst0))),
     }
@@ -351,13 +345,9 @@ pub fn raise_nofile_limit(want: u64) -> anyhow::Result<u64> {
 
 /// The ramp's top tier: `VAL08_RAMP_MAX` or [`RAMP_MAX_DEFAULT`].
 pub fn ramp_max_from_env() -> anyhow::Result<usize> {
-    match std::env::var("VAL08_RAMP_MAX") {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .with_context(|| format!("VAL08_RAMP_MAX={v:?} is not a positive integer")),
-        _ => Ok(RAMP_MAX_DEFAULT),
-    }
+    Ok(env::parsed("VAL08_RAMP_MAX")
+        .map_err(anyhow::Error::msg)?
+        .unwrap_or(RAMP_MAX_DEFAULT))
 }
 
 /// The saturation ramp: tiers 200, 400, … up to `ramp_max` against a fresh
@@ -439,7 +429,7 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
         last_good.map(|n| n.to_string()).unwrap_or_else(|| "none".into()),
     );
     // An unmeasured figure is written as "absent", never as a number.
-    fn shown<T: std::fmt::Display>(v: Option<T>) -> String {
+    fn or_absent<T: std::fmt::Display>(v: Option<T>) -> String {
         v.map_or_else(|| "absent".to_string(), |v| v.to_string())
     }
     for RampTier {
@@ -453,12 +443,12 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
             t.n,
             t.ok,
             t.errors,
-            shown(t.p50_us),
-            shown(t.p99_us),
-            shown(t.max_us),
-            shown(t.wall_us),
-            shown(t.throughput_per_sec.map(|v| format!("{v:.1}"))),
-            shown(*listen_overflows),
+            or_absent(t.p50_us),
+            or_absent(t.p99_us),
+            or_absent(t.max_us),
+            or_absent(t.wall_us),
+            or_absent(t.throughput_per_sec.map(|v| format!("{v:.1}"))),
+            or_absent(*listen_overflows),
             broke.as_deref().unwrap_or("held")
         ));
     }

@@ -18,8 +18,9 @@ use serde_json::Value;
 use val_support::check::{Check, Status};
 use val_support::client::{Cli, CliRun, Client, CreateRollout, Recorded};
 use val_support::cp::{ControlPlane, StopOutcome};
+use val_support::env;
 use val_support::fsx::rfc3339;
-use val_support::lab::LabCtx;
+use val_support::lab::{self, Lab, LabCtx};
 use val_support::plans::val11::{self as plan, ListEvidence, Op};
 
 /// Default number of SIGKILL rounds of VAL11-11 (`VAL11_KILL_ROUNDS`).
@@ -60,18 +61,14 @@ pub struct LabConfig {
     pub accept_unhealthy: bool,
 }
 
-/// Reads an environment variable and parses it, with the variable named in the error.
+/// `name` parsed, or `default` when unset (see [`val_support::env::parsed`]).
 fn env_parse<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
 where
     T::Err: std::fmt::Display,
 {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{name}={v:?}: {e}")),
-        _ => Ok(default),
-    }
+    Ok(env::parsed(name)
+        .map_err(anyhow::Error::msg)?
+        .unwrap_or(default))
 }
 
 impl LabConfig {
@@ -123,6 +120,19 @@ impl LabConfig {
     }
 }
 
+/// The shared lab of this test run (runs once; every check test reuses it).
+pub fn shared() -> Lab {
+    lab::shared("val11", |ctx| {
+        let cfg = LabConfig::from_env()?;
+        run_lab(ctx, &cfg)
+    })
+}
+
+/// A negative lab: `faults` injected into the reference control-plane, `cfg`'s sections.
+pub fn isolated(faults: &[&str], cfg: &LabConfig) -> Result<Lab> {
+    Ok(lab::isolated("val11", faults, cfg, run_lab)?)
+}
+
 /// The lab: the plan's chain, then VAL11-11..13, each as configured.
 pub fn run_lab(ctx: &mut LabCtx, cfg: &LabConfig) -> Result<()> {
     ctx.config("val11", cfg);
@@ -139,7 +149,7 @@ pub fn run_lab(ctx: &mut LabCtx, cfg: &LabConfig) -> Result<()> {
         }
         Ok(())
     };
-    let remote_reason = cp.config().selection.not_controllable_reason();
+    let remote_reason = cp.config().target.not_controllable_reason();
     let section_off = "not part of this lab configuration (negative lab scoped to other checks)";
     if cfg.plan {
         plan_chain(ctx, &mut cp, cfg)?;
@@ -266,7 +276,44 @@ fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resul
     let session_start = rfc3339(chrono::Utc::now());
     ctx.config("val11_session_start", &session_start);
 
-    // Plan inventory, created in order.
+    create_inventory(ctx, &client)?;
+    scan_when_dev_plans_are_stale(ctx, &client, cfg)?;
+
+    // VAL11-07
+    let corrupt = ctx.block_on(client.get("val11-corrupt-1"));
+    ctx.write_json("val11-corrupt-plan.json", &corrupt)?;
+
+    // VAL11-08
+    let cli = suite_cli(ctx, cp)?;
+    let run = execute(
+        &cli,
+        "val11-corrupt-1",
+        "rollback",
+        "chaos-artifact-corruption",
+    );
+    ctx.write_text("val11-execute-rollback-corrupt.txt", &run.to_evidence())?;
+
+    // VAL11-09
+    for (n, id) in plan::DEV_PLANS.iter().enumerate() {
+        let run = execute(&cli, id, "retry", "chaos-cascade-recovery");
+        ctx.write_text(
+            &format!("cascade/execute-retry-dev-{}.txt", n + 1),
+            &run.to_evidence(),
+        )?;
+    }
+
+    if let Some(why) = cp.config().target.not_controllable_reason() {
+        for id in ["VAL11-02", "VAL11-03", "VAL11-04", "VAL11-05"] {
+            ctx.not_run(id, &why)?;
+        }
+    } else {
+        stop_and_restarts(ctx, cp, &cli)?;
+    }
+    audit_of_the_session(ctx, cp, &session_start)
+}
+
+/// The plan's inventory, created in order (`val11-plans-created.txt`).
+fn create_inventory(ctx: &mut LabCtx, client: &Client) -> Result<()> {
     let mut created = String::new();
     for id in plan::PRE_KILL_PLANS {
         let req = if *id == "val11-corrupt-1" {
@@ -282,7 +329,12 @@ fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resul
     }
     ctx.write_text("val11-plans-created.txt", &created)?;
 
-    // VAL11-06: wait (by observation) until the newest dev plan is older than the threshold.
+    Ok(())
+}
+
+/// VAL11-06: waits (by observation) until the newest dev plan is older than the
+/// threshold, then scans.
+fn scan_when_dev_plans_are_stale(ctx: &mut LabCtx, client: &Client, cfg: &LabConfig) -> Result<()> {
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs_f64(cfg.stuck_wait_max_s);
     let mut polls = 0u64;
@@ -325,91 +377,70 @@ fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resul
     let scan = ctx.block_on(client.stuck(cfg.stuck_threshold_s));
     ctx.write_json("val11-scan-stuck.json", &scan)?;
 
-    // VAL11-07
-    let corrupt = ctx.block_on(client.get("val11-corrupt-1"));
-    ctx.write_json("val11-corrupt-plan.json", &corrupt)?;
+    Ok(())
+}
 
-    // VAL11-08
-    let cli = suite_cli(ctx, cp)?;
-    let run = execute(
-        &cli,
-        "val11-corrupt-1",
-        "rollback",
-        "chaos-artifact-corruption",
-    );
-    ctx.write_text("val11-execute-rollback-corrupt.txt", &run.to_evidence())?;
+/// VAL11-02..05: SIGTERM under the CLI, the restart, three more stop/start cycles.
+fn stop_and_restarts(ctx: &mut LabCtx, cp: &mut ControlPlane, cli: &Cli) -> Result<()> {
+    // VAL11-02: SIGTERM; the CLI runs only after the process has been reaped.
+    let stop = cp.stop().context("VAL11-02 stop")?;
+    let reaped = cp.pid().is_none();
+    let run = execute(cli, "val11-dur-1", "retry", "chaos-test");
+    ctx.write_text(
+        "val11-kill-client-error.txt",
+        &cli_evidence(
+            &format!("cp_reaped={reaped} {}\n", stop_tokens(&stop)),
+            &run,
+        ),
+    )?;
 
-    // VAL11-09
-    for (n, id) in plan::DEV_PLANS.iter().enumerate() {
-        let run = execute(&cli, id, "retry", "chaos-cascade-recovery");
-        ctx.write_text(
-            &format!("cascade/execute-retry-dev-{}.txt", n + 1),
-            &run.to_evidence(),
-        )?;
+    // VAL11-03 and VAL11-05 after the restart.
+    cp.start_again().context("restart after VAL11-02")?;
+    let client = ctx.client(cp);
+    let list = list_evidence(ctx, &client);
+    ctx.write_json("val11-durability-list.json", &list)?;
+    let gate = ctx.block_on(client.get("val11-gate-1"));
+    ctx.write_json("val11-gate-plan.json", &gate)?;
+
+    // VAL11-04: three more stop/start cycles, then the final list and a new create.
+    ctx.write_json(
+        "val11-rapid-restart-before.json",
+        &list_evidence(ctx, &client),
+    )?;
+    let mut log = String::new();
+    for cycle in 1..=3 {
+        let t = Instant::now();
+        let stop = cp
+            .stop()
+            .with_context(|| format!("VAL11-04 cycle {cycle} stop"))?;
+        let start = cp.start_again();
+        log.push_str(&format!(
+            "cycle={cycle} {} healthy={} start_error={:?} cycle_ms={}\n",
+            stop_tokens(&stop),
+            start.is_ok(),
+            start.as_ref().err().map(|e| e.to_string()),
+            t.elapsed().as_millis()
+        ));
+        start.with_context(|| format!("VAL11-04 cycle {cycle} start"))?;
     }
+    ctx.write_text("val11-rapid-restart.txt", &log)?;
+    let client = ctx.client(cp);
+    ctx.write_json(
+        "val11-rapid-restart-final.json",
+        &list_evidence(ctx, &client),
+    )?;
+    let post = ctx.block_on(client.create(&CreateRollout::new("val11-post-chaos-1")));
+    ctx.write_text(
+        "val11-post-chaos-create.txt",
+        &plan::http_record_text(&post),
+    )?;
+    Ok(())
+}
 
-    if let Some(why) = cp.config().selection.not_controllable_reason() {
-        for id in ["VAL11-02", "VAL11-03", "VAL11-04", "VAL11-05"] {
-            ctx.not_run(id, &why)?;
-        }
-    } else {
-        // VAL11-02: SIGTERM; the CLI runs only after the process has been reaped.
-        let stop = cp.stop().context("VAL11-02 stop")?;
-        let reaped = cp.pid().is_none();
-        let run = execute(&cli, "val11-dur-1", "retry", "chaos-test");
-        ctx.write_text(
-            "val11-kill-client-error.txt",
-            &cli_evidence(
-                &format!("cp_reaped={reaped} {}\n", stop_tokens(&stop)),
-                &run,
-            ),
-        )?;
-
-        // VAL11-03 and VAL11-05 after the restart.
-        cp.start_again().context("restart after VAL11-02")?;
-        let client = ctx.client(cp);
-        let list = list_evidence(ctx, &client);
-        ctx.write_json("val11-durability-list.json", &list)?;
-        let gate = ctx.block_on(client.get("val11-gate-1"));
-        ctx.write_json("val11-gate-plan.json", &gate)?;
-
-        // VAL11-04: three more stop/start cycles, then the final list and a new create.
-        ctx.write_json(
-            "val11-rapid-restart-before.json",
-            &list_evidence(ctx, &client),
-        )?;
-        let mut log = String::new();
-        for cycle in 1..=3 {
-            let t = Instant::now();
-            let stop = cp
-                .stop()
-                .with_context(|| format!("VAL11-04 cycle {cycle} stop"))?;
-            let start = cp.start_again();
-            log.push_str(&format!(
-                "cycle={cycle} {} healthy={} start_error={:?} cycle_ms={}\n",
-                stop_tokens(&stop),
-                start.is_ok(),
-                start.as_ref().err().map(|e| e.to_string()),
-                t.elapsed().as_millis()
-            ));
-            start.with_context(|| format!("VAL11-04 cycle {cycle} start"))?;
-        }
-        ctx.write_text("val11-rapid-restart.txt", &log)?;
-        let client = ctx.client(cp);
-        ctx.write_json(
-            "val11-rapid-restart-final.json",
-            &list_evidence(ctx, &client),
-        )?;
-        let post = ctx.block_on(client.create(&CreateRollout::new("val11-post-chaos-1")));
-        ctx.write_text(
-            "val11-post-chaos-create.txt",
-            &plan::http_record_text(&post),
-        )?;
-    }
-
-    // VAL11-10: from the retained audit store. The CLI reads the store's files, which
-    // for a control-plane given by AUTONOMY_CP_URL only the operator can point at.
-    if cp.is_remote() && std::env::var_os("AUTONOMY_AUDIT_DIR").is_none() {
+/// VAL11-10: from the retained audit store. The CLI reads the store's files, which
+/// for a control-plane given by AUTONOMY_CP_URL only the operator can point at.
+fn audit_of_the_session(ctx: &mut LabCtx, cp: &ControlPlane, session_start: &str) -> Result<()> {
+    if cp.is_remote() && env::nonempty("AUTONOMY_AUDIT_DIR").is_none() {
         ctx.not_run(
             "VAL11-10",
             "the control-plane was given by AUTONOMY_CP_URL and AUTONOMY_AUDIT_DIR is not set, \
@@ -418,7 +449,7 @@ fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resul
         return Ok(());
     }
     let cli = suite_cli(ctx, cp)?;
-    let q = audit_query(&cli, &session_start);
+    let q = audit_query(&cli, session_start);
     ctx.write_text("val11-audit-query.txt", &q.to_evidence())?;
     ctx.write_text("val11-audit-executed.json", &q.stdout)?;
     Ok(())
@@ -493,7 +524,13 @@ fn to_value_rec<T: Serialize>(r: Recorded<T>) -> Recorded<Value> {
 
 /// Runs `n` creates (`<prefix>-<i>`) and a health call concurrently, as operations.
 /// A call whose task panicked is an error of the lab, never an operation left out.
-fn burst(ctx: &LabCtx, client: &Client, prefix: &str, n: usize, t0: Instant) -> Result<Vec<Op>> {
+fn concurrent_creates_and_health(
+    ctx: &LabCtx,
+    client: &Client,
+    prefix: &str,
+    n: usize,
+    t0: Instant,
+) -> Result<Vec<Op>> {
     let mut handles = Vec::new();
     for i in 0..=n {
         let client = client.clone();
@@ -525,7 +562,7 @@ fn burst(ctx: &LabCtx, client: &Client, prefix: &str, n: usize, t0: Instant) -> 
 fn pause_scenario(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Result<()> {
     let t0 = Instant::now();
     let timeout = Duration::from_millis(cfg.pause_timeout_ms);
-    let before = burst(
+    let before = concurrent_creates_and_health(
         ctx,
         &Client::with_timeout(cp.url(), None, timeout),
         "before",
@@ -535,7 +572,7 @@ fn pause_scenario(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> R
     ctx.write_json("pause/before.json", &before)?;
     let paused_at = rfc3339(chrono::Utc::now());
     cp.pause().context("SIGSTOP")?;
-    let during = burst(
+    let during = concurrent_creates_and_health(
         ctx,
         &Client::with_timeout(cp.url(), None, timeout),
         "during",
@@ -548,7 +585,7 @@ fn pause_scenario(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> R
     let during = during?;
     ctx.write_json("pause/during.json", &during)?;
     // A fresh client: the paused calls' connections were abandoned by their timeouts.
-    let after = burst(
+    let after = concurrent_creates_and_health(
         ctx,
         &Client::with_timeout(cp.url(), None, timeout * 10),
         "after",

@@ -107,7 +107,7 @@ fn val08_report_json_snapshot() {
     let lab = val08::shared();
     let overridden = ["VAL08_TIERS", "VAL08_BATCH"]
         .iter()
-        .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()));
+        .any(|k| val_support::env::nonempty(k).is_some());
     if overridden {
         // The snapshot is of the plan's matrix; another matrix has other counts.
         eprintln!("VAL08_TIERS/VAL08_BATCH set: the snapshot of the plan's matrix is not compared");

@@ -1,77 +1,75 @@
 //! One test per VAL11 check, all judged from the same shared lab.
 
-use crate::shared_lab;
-
 #[test]
 fn val11_01_baseline_reachable() {
-    shared_lab().assert_check("VAL11-01");
+    val11::shared().assert_check("VAL11-01");
 }
 
 #[test]
 fn val11_02_kill_client_error() {
-    shared_lab().assert_check("VAL11-02");
+    val11::shared().assert_check("VAL11-02");
 }
 
 #[test]
 fn val11_03_durability_post_restart() {
-    shared_lab().assert_check("VAL11-03");
+    val11::shared().assert_check("VAL11-03");
 }
 
 #[test]
 fn val11_04_rapid_restart_resilience() {
-    shared_lab().assert_check("VAL11-04");
+    val11::shared().assert_check("VAL11-04");
 }
 
 #[test]
 fn val11_05_gate_plan_survives_restart() {
-    shared_lab().assert_check("VAL11-05");
+    val11::shared().assert_check("VAL11-05");
 }
 
 #[test]
 fn val11_06_stuck_detection() {
-    shared_lab().assert_check("VAL11-06");
+    val11::shared().assert_check("VAL11-06");
 }
 
 #[test]
 fn val11_07_corrupt_artifact_accepted() {
-    shared_lab().assert_check("VAL11-07");
+    val11::shared().assert_check("VAL11-07");
 }
 
 #[test]
 fn val11_08_corrupt_rollback_succeeds() {
-    shared_lab().assert_check("VAL11-08");
+    val11::shared().assert_check("VAL11-08");
 }
 
 #[test]
 fn val11_09_cascade_recovery() {
-    shared_lab().assert_check("VAL11-09");
+    val11::shared().assert_check("VAL11-09");
 }
 
 #[test]
 fn val11_10_audit_integrity() {
-    shared_lab().assert_check("VAL11-10");
+    val11::shared().assert_check("VAL11-10");
 }
 
 #[test]
 fn val11_11_acked_writes_survive_sigkill() {
-    shared_lab().assert_check("VAL11-11");
+    val11::shared().assert_check("VAL11-11");
 }
 
 #[test]
 fn val11_12_pause_timeouts_then_recovery() {
-    shared_lab().assert_check("VAL11-12");
+    val11::shared().assert_check("VAL11-12");
 }
 
 #[test]
 fn val11_13_restart_under_cli() {
-    shared_lab().assert_check("VAL11-13");
+    val11::shared().assert_check("VAL11-13");
 }
 
 /// The suite fails when any check fails: the full verdict is the gate, and the report
 /// carries the plan's minimum-acceptable verdict.
 #[test]
 fn val11_verdict_full_and_minimum() {
-    let lab = shared_lab();
+    let lab = val11::shared();
     let v = &lab.report().verdict;
     assert_eq!(
         v.minimum_checks,
@@ -86,7 +84,7 @@ fn val11_verdict_full_and_minimum() {
 /// The plan's evidence files, exactly, plus the suite's own.
 #[test]
 fn val11_evidence_files_present() {
-    let lab = shared_lab();
+    let lab = val11::shared();
     let mut files: Vec<String> = [
         "val11-cp.log",
         "val11-health.txt",

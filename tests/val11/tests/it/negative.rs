@@ -4,39 +4,13 @@
 //! of red (FAIL) checks is exact and any collateral is spelled out here.
 
 use val11::LabConfig;
-use val_support::check::{observed_count as count, Status};
-use val_support::lab::{self, Lab};
+use val_support::check::observed_count as count;
+use val_support::lab::Lab;
 
 /// Runs an isolated lab with `faults` and `cfg`.
 fn negative(faults: &[&str], cfg: LabConfig) -> Lab {
-    lab::isolated("val11", faults, &cfg, val11::run_lab)
+    val11::isolated(faults, &cfg)
         .unwrap_or_else(|e| panic!("negative lab with {faults:?} failed to run: {e}"))
-}
-
-/// Asserts `check` is FAIL with an observation or an explaining note, and that exactly
-/// `red` are FAIL.
-#[track_caller]
-fn assert_red(lab: &Lab, check: &str, red: &[&str]) {
-    let r = lab.report();
-    let c = r.check(check).expect("check exists");
-    assert_eq!(
-        c.status,
-        Status::Fail,
-        "{}",
-        r.explain(check, lab.run_dir())
-    );
-    assert!(
-        c.observed.is_some() || c.note.as_deref().is_some_and(|n| !n.is_empty()),
-        "{check} failed without an observation or a note"
-    );
-    let got: Vec<&str> = r
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Fail)
-        .map(|c| c.id.as_str())
-        .collect();
-    assert_eq!(got, red, "red checks\n{}", r.to_text());
-    assert!(!r.verdict.full);
 }
 
 /// The plan chain alone.
@@ -55,7 +29,7 @@ fn val11_01_negative_health_fail() {
     );
     let obs = lab.observed("VAL11-01");
     assert_eq!(obs["code"], 503);
-    assert_red(&lab, "VAL11-01", &["VAL11-01"]);
+    lab.assert_red(&["VAL11-01"]);
     assert!(!lab.report().verdict.minimum_acceptable);
 }
 
@@ -64,7 +38,7 @@ fn val11_02_negative_cli_exit_zero_on_connection_error() {
     let lab = negative(&["cli-exit-zero-on-connection-error"], plan_only());
     let obs = lab.observed("VAL11-02");
     assert_eq!(obs["exit_code"], 0);
-    assert_red(&lab, "VAL11-02", &["VAL11-02"]);
+    lab.assert_red(&["VAL11-02"]);
 }
 
 /// Acknowledged-but-uncommitted creates are lost at the SIGTERM. Collateral, all from
@@ -75,13 +49,9 @@ fn val11_03_negative_ack_before_commit() {
     let lab = negative(&["ack-before-commit"], plan_only());
     let obs = lab.observed("VAL11-03");
     assert_eq!(obs["list_count"], 0);
-    assert_red(
-        &lab,
-        "VAL11-03",
-        &[
-            "VAL11-03", "VAL11-05", "VAL11-06", "VAL11-08", "VAL11-09", "VAL11-10",
-        ],
-    );
+    lab.assert_red(&[
+        "VAL11-03", "VAL11-05", "VAL11-06", "VAL11-08", "VAL11-09", "VAL11-10",
+    ]);
 }
 
 /// The newest plan disappears at every restart: dev-3 after the first (03 too, as the
@@ -94,7 +64,7 @@ fn val11_04_negative_lose_writes_on_restart() {
         count(obs, "list_count_final") < count(obs, "list_count_before"),
         "{obs}"
     );
-    assert_red(&lab, "VAL11-04", &["VAL11-03", "VAL11-04"]);
+    lab.assert_red(&["VAL11-03", "VAL11-04"]);
 }
 
 #[test]
@@ -102,7 +72,7 @@ fn val11_05_negative_phase_reset_on_restart() {
     let lab = negative(&["phase-reset-on-restart"], plan_only());
     let obs = lab.observed("VAL11-05");
     assert_eq!(obs["phase"], "active");
-    assert_red(&lab, "VAL11-05", &["VAL11-05"]);
+    lab.assert_red(&["VAL11-05"]);
 }
 
 #[test]
@@ -110,7 +80,7 @@ fn val11_06_negative_stuck_no_diagnosis() {
     let lab = negative(&["stuck-no-diagnosis"], plan_only());
     let obs = lab.observed("VAL11-06");
     assert_eq!(obs["diagnosis_ok"], false);
-    assert_red(&lab, "VAL11-06", &["VAL11-06"]);
+    lab.assert_red(&["VAL11-06"]);
 }
 
 /// The corrupt plan is refused (07), so its rollback finds nothing (08) and only 9 of
@@ -120,7 +90,7 @@ fn val11_07_negative_reject_corrupt_artifact() {
     let lab = negative(&["reject-corrupt-artifact"], plan_only());
     let obs = lab.observed("VAL11-07");
     assert_eq!(obs["create_code"], 400);
-    assert_red(&lab, "VAL11-07", &["VAL11-03", "VAL11-07", "VAL11-08"]);
+    lab.assert_red(&["VAL11-03", "VAL11-07", "VAL11-08"]);
 }
 
 #[test]
@@ -128,7 +98,7 @@ fn val11_08_negative_rollback_fails() {
     let lab = negative(&["rollback-fails"], plan_only());
     let obs = lab.observed("VAL11-08");
     assert_eq!(obs["exit_code"], 6);
-    assert_red(&lab, "VAL11-08", &["VAL11-08"]);
+    lab.assert_red(&["VAL11-08"]);
 }
 
 #[test]
@@ -136,7 +106,7 @@ fn val11_09_negative_retry_fails() {
     let lab = negative(&["retry-fails"], plan_only());
     let obs = lab.observed("VAL11-09");
     assert_eq!(obs["cascade_fail"], 3);
-    assert_red(&lab, "VAL11-09", &["VAL11-09"]);
+    lab.assert_red(&["VAL11-09"]);
 }
 
 #[test]
@@ -144,7 +114,7 @@ fn val11_10_negative_audit_drop() {
     let lab = negative(&["audit-drop"], plan_only());
     let obs = lab.observed("VAL11-10");
     assert_eq!(obs["success_in_scope"], 0);
-    assert_red(&lab, "VAL11-10", &["VAL11-10"]);
+    lab.assert_red(&["VAL11-10"]);
 }
 
 #[test]
@@ -158,7 +128,7 @@ fn val11_11_negative_ack_before_commit() {
     );
     let obs = lab.observed("VAL11-11");
     assert!(count(obs, "lost") > 0, "{obs}");
-    assert_red(&lab, "VAL11-11", &["VAL11-11"]);
+    lab.assert_red(&["VAL11-11"]);
 }
 
 #[test]
@@ -172,7 +142,7 @@ fn val11_12_negative_writes_fail_after_sigcont() {
     );
     let obs = lab.observed("VAL11-12");
     assert!(count(obs, "after_ok") < count(obs, "after_calls"), "{obs}");
-    assert_red(&lab, "VAL11-12", &["VAL11-12"]);
+    lab.assert_red(&["VAL11-12"]);
 }
 
 #[test]
@@ -186,5 +156,5 @@ fn val11_13_negative_audit_drop() {
     );
     let obs = lab.observed("VAL11-13");
     assert_eq!(obs["rollback_executed_events"], 0);
-    assert_red(&lab, "VAL11-13", &["VAL11-13"]);
+    lab.assert_red(&["VAL11-13"]);
 }

@@ -1,10 +1,8 @@
 //! The JSON report's shape, snapshotted with every measured value redacted.
 
-use crate::shared_lab;
-
 #[test]
 fn val11_report_json_shape() {
-    let lab = shared_lab();
+    let lab = val11::shared();
     let report: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(lab.run_dir().join("val11-report.json")).unwrap(),
     )

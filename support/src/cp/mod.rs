@@ -1,6 +1,6 @@
-//! Control-plane lifecycle and target selection.
+//! Control-plane lifecycle and the choice of target.
 //!
-//! Which control-plane a lab exercises ([`Selection::from_env`]):
+//! Which control-plane a lab exercises ([`Target::from_env`]):
 //! - default: the reference binary `autonomy`, built from this workspace by a nested
 //!   `cargo build -p autonomy-cp` once per test run ([`reference_binary`]);
 //! - `AUTONOMY_BIN=/path`: another binary; `AUTONOMY_CP_ARGS` is then an optional launch
@@ -9,22 +9,26 @@
 //!   control-plane. Every operation that needs the process returns
 //!   [`CpError::NotControllable`], which a lab records as NOT_RUN.
 //!
-//! A [`ControlPlane`] is a real child process with its stdout/stderr appended to one
-//! log file across restarts. `Drop` kills it with SIGKILL and reaps it (also while
-//! unwinding from a panic, when the log tail is printed), so no process outlives its
-//! test even when the test fails.
+//! A [`ControlPlane`] is a real child process ([`process::CpProcess`], the one process
+//! handle of the project) with its stdout/stderr appended to one log file across
+//! restarts. `Drop` kills it with SIGKILL and reaps it (also while unwinding from a
+//! panic, when the log tail is printed), so no process outlives its test even when the
+//! test fails. The soak's control-plane is the exception by design
+//! ([`Lifetime::Detached`]): it outlives the command that started it and is found
+//! again by pid.
 
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::io::Write as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill as send_signal, Signal};
-use nix::unistd::Pid;
-use serde::{Deserialize, Serialize};
+pub mod process;
+
+use process::POLL;
+pub use process::{http_status, log_tail, CpProcess, Launch, Lifetime, ProcessError, StopOutcome};
 
 use val_core::env::{self, base_env};
 use val_core::evidence::{BinaryInfo, ControlPlaneRecord};
@@ -42,12 +46,8 @@ pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long [`ControlPlane::stop`] waits after SIGTERM before SIGKILL by default
 /// (the contract promises exit within 5 s of SIGTERM).
 pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
-/// Poll interval of readiness and exit waits.
-const POLL: Duration = Duration::from_millis(25);
 /// Attempts to start a template-launched binary on freshly picked ports.
 const PICK_PORT_ATTEMPTS: u32 = 4;
-/// Bytes of log shown in errors and on panic.
-const LOG_TAIL_BYTES: u64 = 4000;
 
 /// Errors of the control-plane lifecycle.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +89,10 @@ pub enum CpError {
         waited: Duration,
         /// Last health observation.
         last: String,
+        /// Last HTTP status `/v1/health` answered, if any.
+        last_status: Option<u16>,
+        /// The process that was given up on (and killed), when local.
+        pid: Option<u32>,
         /// Log file.
         log: String,
         /// Last lines of the log.
@@ -100,16 +104,9 @@ pub enum CpError {
     /// `start_again` while the process still runs.
     #[error("the control-plane process is still running (pid {0})")]
     StillRunning(u32),
-    /// Sending a signal failed.
-    #[error("signal {signal} to pid {pid}: {errno}")]
-    Signal {
-        /// Signal name.
-        signal: &'static str,
-        /// Target pid.
-        pid: u32,
-        /// Cause.
-        errno: nix::errno::Errno,
-    },
+    /// Signalling or reaping the process failed.
+    #[error(transparent)]
+    Process(#[from] ProcessError),
     /// A file or process operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -141,7 +138,7 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CpError {
 
 /// The control-plane the harness targets.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Selection {
+pub enum Target {
     /// The reference `autonomy` built from this workspace.
     Reference,
     /// Another binary (`AUTONOMY_BIN`), optionally with a launch template (`AUTONOMY_CP_ARGS`).
@@ -160,38 +157,38 @@ pub enum Selection {
     },
 }
 
-impl Selection {
-    /// The selection made by `AUTONOMY_CP_URL`, `AUTONOMY_BIN` and `AUTONOMY_CP_ARGS`.
-    pub fn from_env() -> Selection {
+impl Target {
+    /// The target made by `AUTONOMY_CP_URL`, `AUTONOMY_BIN` and `AUTONOMY_CP_ARGS`.
+    pub fn from_env() -> Target {
         if let Some(url) = env::nonempty("AUTONOMY_CP_URL") {
-            return Selection::Remote {
+            return Target::Remote {
                 url: url.trim_end_matches('/').to_string(),
                 metrics_url: env::nonempty("AUTONOMY_METRICS_URL")
                     .map(|u| u.trim_end_matches('/').to_string()),
             };
         }
         if let Some(bin) = env::nonempty("AUTONOMY_BIN") {
-            return Selection::Binary {
+            return Target::Binary {
                 path: PathBuf::from(bin),
                 args_template: env::nonempty("AUTONOMY_CP_ARGS"),
             };
         }
-        Selection::Reference
+        Target::Reference
     }
 
     /// `reference`, `binary` or `remote`, as recorded in the manifest.
     pub fn mode(&self) -> &'static str {
         match self {
-            Selection::Reference => "reference",
-            Selection::Binary { .. } => "binary",
-            Selection::Remote { .. } => "remote",
+            Target::Reference => "reference",
+            Target::Binary { .. } => "binary",
+            Target::Remote { .. } => "remote",
         }
     }
 
     /// Why process-level operations are impossible, for a remote control-plane.
     pub fn not_controllable_reason(&self) -> Option<String> {
         match self {
-            Selection::Remote { url, .. } => Some(format!(
+            Target::Remote { url, .. } => Some(format!(
                 "the control-plane at {url} was not started by the harness (AUTONOMY_CP_URL), so it cannot be killed, paused or restarted"
             )),
             _ => None,
@@ -201,12 +198,12 @@ impl Selection {
     /// The binary to use for the `autonomy` CLI: `AUTONOMY_BIN` or the reference build.
     pub fn cli_binary(&self) -> Result<PathBuf, CpError> {
         match self {
-            Selection::Binary { path, .. } => Ok(path.clone()),
-            Selection::Remote { .. } => match env::nonempty("AUTONOMY_BIN") {
+            Target::Binary { path, .. } => Ok(path.clone()),
+            Target::Remote { .. } => match env::nonempty("AUTONOMY_BIN") {
                 Some(p) => Ok(PathBuf::from(p)),
                 None => reference_binary(),
             },
-            Selection::Reference => reference_binary(),
+            Target::Reference => reference_binary(),
         }
     }
 }
@@ -315,19 +312,6 @@ fn tail_str(s: &str, max: usize) -> &str {
     &s[start..]
 }
 
-/// The last few KiB of a log file (empty when unreadable).
-pub fn log_tail(path: &Path) -> String {
-    use std::io::{Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return String::new();
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES)));
-    let mut buf = Vec::new();
-    let _ = f.read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
 /// Everything needed to start a control-plane. Build with [`CpConfig::new`], then adjust.
 #[derive(Clone, Debug)]
 pub struct CpConfig {
@@ -356,15 +340,17 @@ pub struct CpConfig {
     /// SIGTERM → SIGKILL grace of [`ControlPlane::stop`].
     pub stop_grace: Duration,
     /// Which control-plane.
-    pub selection: Selection,
+    pub target: Target,
     /// Readiness accepts any HTTP answer of `/v1/health`, not only 200 (for a negative
     /// lab whose injected fault makes health fail, so that the check can observe it).
     pub accept_unhealthy: bool,
+    /// Whether the process dies with its handle (labs) or outlives it (the soak).
+    pub lifetime: Lifetime,
 }
 
 impl CpConfig {
     /// A configuration with data, audit and ready file under `work_dir`, the log at
-    /// `log_file`, the selection from the environment, and the plan's ports when
+    /// `log_file`, the target from the environment, and the plan's ports when
     /// `FLEETVAL_FIXED_PORTS=1`.
     pub fn new(suite: &str, work_dir: &Path, log_file: &Path) -> CpConfig {
         CpConfig {
@@ -384,8 +370,9 @@ impl CpConfig {
             },
             ready_timeout: DEFAULT_READY_TIMEOUT,
             stop_grace: DEFAULT_STOP_GRACE,
-            selection: Selection::from_env(),
+            target: Target::from_env(),
             accept_unhealthy: false,
+            lifetime: Lifetime::DiesWithHandle,
         }
     }
 
@@ -428,33 +415,6 @@ impl CpConfig {
     }
 }
 
-/// How a stop ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StopOutcome {
-    /// True when the process exited after SIGTERM within the grace period.
-    pub graceful: bool,
-    /// Exit code, when it exited normally.
-    pub exit_code: Option<i32>,
-    /// Terminating signal, when it died of one.
-    pub signal: Option<i32>,
-    /// Time from the first signal to the reap, in ms.
-    pub elapsed_ms: u64,
-}
-
-/// Exit code and signal of a status.
-fn status_parts(s: &ExitStatus) -> (Option<i32>, Option<i32>) {
-    use std::os::unix::process::ExitStatusExt;
-    (s.code(), s.signal())
-}
-
-/// The `ready-file` JSON the reference server writes.
-#[derive(Debug, Deserialize)]
-struct ReadyFile {
-    listen: String,
-    metrics: String,
-    pid: u32,
-}
-
 /// A control-plane under test: a child process, or a remote URL.
 ///
 /// Start and restart it from the lab's own thread (not from `spawn_blocking`): the
@@ -464,8 +424,7 @@ struct ReadyFile {
 pub struct ControlPlane {
     cfg: CpConfig,
     binary: Option<BinaryInfo>,
-    child: Option<Child>,
-    paused: bool,
+    process: Option<CpProcess>,
     listen: Option<SocketAddr>,
     metrics: Option<SocketAddr>,
     url: String,
@@ -482,20 +441,19 @@ impl ControlPlane {
     /// `/v1/health` answers 200 (any answer with [`CpConfig::accept_unhealthy`]). An
     /// early exit is reported at once with the log tail.
     pub fn start(cfg: CpConfig) -> Result<ControlPlane, CpError> {
-        let binary = match &cfg.selection {
-            Selection::Reference => Some(binary_info(&reference_binary()?)?),
-            Selection::Binary { path, .. } => Some(binary_info(path)?),
-            Selection::Remote { .. } => None,
+        let binary = match &cfg.target {
+            Target::Reference => Some(binary_info(&reference_binary()?)?),
+            Target::Binary { path, .. } => Some(binary_info(path)?),
+            Target::Remote { .. } => None,
         };
-        let (url, metrics_url) = match &cfg.selection {
-            Selection::Remote { url, metrics_url } => (url.clone(), metrics_url.clone()),
+        let (url, metrics_url) = match &cfg.target {
+            Target::Remote { url, metrics_url } => (url.clone(), metrics_url.clone()),
             _ => (String::new(), None),
         };
         let mut cp = ControlPlane {
             cfg,
             binary,
-            child: None,
-            paused: false,
+            process: None,
             listen: None,
             metrics: None,
             url,
@@ -516,6 +474,8 @@ impl ControlPlane {
                     return Err(CpError::StartTimeout {
                         waited: cp.cfg.ready_timeout,
                         last,
+                        last_status: None,
+                        pid: None,
                         log: "(remote control-plane, no log)".into(),
                         tail: String::new(),
                     });
@@ -530,12 +490,12 @@ impl ControlPlane {
 
     /// True for a remote control-plane (`AUTONOMY_CP_URL`).
     pub fn is_remote(&self) -> bool {
-        matches!(self.cfg.selection, Selection::Remote { .. })
+        matches!(self.cfg.target, Target::Remote { .. })
     }
 
     /// Error for a process operation on a remote control-plane.
     fn require_local(&self, op: &'static str) -> Result<(), CpError> {
-        match self.cfg.selection.not_controllable_reason() {
+        match self.cfg.target.not_controllable_reason() {
             Some(reason) => Err(CpError::NotControllable { op, reason }),
             None => Ok(()),
         }
@@ -544,8 +504,8 @@ impl ControlPlane {
     /// Spawns the process and waits for health; retries on fresh ports for a
     /// template-launched binary whose picked port was taken meanwhile.
     fn spawn_until_healthy(&mut self) -> Result<(), CpError> {
-        let template = match &self.cfg.selection {
-            Selection::Binary { args_template, .. } => args_template.clone(),
+        let template = match &self.cfg.target {
+            Target::Binary { args_template, .. } => args_template.clone(),
             _ => None,
         };
         // Pick-and-pass races with other processes for the port, hence the retry;
@@ -570,7 +530,13 @@ impl ControlPlane {
                     ));
                     continue;
                 }
-                other => return other,
+                Err(e) => {
+                    // A detached process is not killed by its handle's drop: a start
+                    // that failed must not leave it behind.
+                    self.kill_and_reap();
+                    return Err(e);
+                }
+                Ok(()) => return Ok(()),
             }
         }
     }
@@ -598,44 +564,10 @@ impl ControlPlane {
         template: Option<&str>,
     ) -> Result<(), CpError> {
         let bin = PathBuf::from(&self.binary.as_ref().expect("local has a binary").path);
-        for d in [&self.cfg.data_dir, &self.cfg.audit_dir] {
-            std::fs::create_dir_all(d).map_err(io(format!("create {}", d.display())))?;
-        }
-        if let Some(parent) = self.cfg.log_file.parent() {
-            std::fs::create_dir_all(parent).map_err(io(format!("create {}", parent.display())))?;
-        }
-        let _ = std::fs::remove_file(&self.cfg.ready_file);
-        let use_ready_file = template.is_none();
-        let args: Vec<String> = match template {
-            Some(t) => t
-                .split_whitespace()
-                .map(|tok| {
-                    tok.replace("{listen}", &listen.to_string())
-                        .replace("{metrics}", &metrics.to_string())
-                        .replace("{data_dir}", &self.cfg.data_dir.display().to_string())
-                        .replace("{audit_dir}", &self.cfg.audit_dir.display().to_string())
-                })
-                .collect(),
-            None => {
-                let mut a = vec![
-                    "serve".to_string(),
-                    "--listen".into(),
-                    listen.to_string(),
-                    "--metrics-listen".into(),
-                    metrics.to_string(),
-                    "--data-dir".into(),
-                    self.cfg.data_dir.display().to_string(),
-                    "--audit-dir".into(),
-                    self.cfg.audit_dir.display().to_string(),
-                    "--ready-file".into(),
-                    self.cfg.ready_file.display().to_string(),
-                ];
-                if let Some(t) = &self.cfg.tokens_file {
-                    a.push("--tokens-file".into());
-                    a.push(t.display().to_string());
-                }
-                a
-            }
+        self.prepare_dirs()?;
+        let args = match template {
+            Some(t) => self.template_args(t, listen, metrics),
+            None => self.reference_args(listen, metrics),
         };
         let env = self.cfg.child_env();
         self.log_note(&format!(
@@ -650,73 +582,126 @@ impl ControlPlane {
                 .collect::<Vec<_>>()
                 .join(" ")
         ));
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.cfg.log_file)
-            .map_err(io(format!("open log {}", self.cfg.log_file.display())))?;
-        let log2 = log
-            .try_clone()
-            .map_err(io(format!("dup log {}", self.cfg.log_file.display())))?;
-        let mut cmd = Command::new(&bin);
-        cmd.args(&args)
-            .env_clear()
-            .envs(&env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2));
-        // Drop cannot run when the test process itself is killed (a nextest timeout
-        // sends SIGKILL), so the kernel kills the child when the spawning thread dies.
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-            });
-        }
-        let child = cmd.spawn().map_err(|source| CpError::Spawn {
+        let launch = Launch {
+            binary: bin.clone(),
+            args,
+            env,
+            log_file: self.cfg.log_file.clone(),
+            lifetime: self.cfg.lifetime,
+        };
+        let process = CpProcess::spawn(&launch).map_err(|source| CpError::Spawn {
             binary: bin.display().to_string(),
             source,
         })?;
-        self.child = Some(child);
-        self.paused = false;
+        self.process = Some(process);
         self.starts += 1;
+        // A launch template has no ready file: its addresses are the ones passed.
+        let known = template.is_some().then_some((listen, metrics));
+        let (l, m) = self.wait_healthy(known)?;
+        self.listen = Some(l);
+        self.metrics = Some(m);
+        self.url = format!("http://{l}");
+        self.metrics_url = Some(format!("http://{m}"));
+        self.update_record();
+        Ok(())
+    }
 
+    /// Creates the store, audit and log directories, and removes the previous ready
+    /// file so that only this start's can be read.
+    fn prepare_dirs(&self) -> Result<(), CpError> {
+        let log_dir = self.cfg.log_file.parent();
+        for d in [&self.cfg.data_dir, &self.cfg.audit_dir]
+            .into_iter()
+            .map(PathBuf::as_path)
+            .chain(log_dir)
+        {
+            std::fs::create_dir_all(d).map_err(io(format!("create {}", d.display())))?;
+        }
+        let _ = std::fs::remove_file(&self.cfg.ready_file);
+        Ok(())
+    }
+
+    /// The arguments of `AUTONOMY_CP_ARGS` with its placeholders filled in.
+    fn template_args(
+        &self,
+        template: &str,
+        listen: SocketAddr,
+        metrics: SocketAddr,
+    ) -> Vec<String> {
+        template
+            .split_whitespace()
+            .map(|tok| {
+                tok.replace("{listen}", &listen.to_string())
+                    .replace("{metrics}", &metrics.to_string())
+                    .replace("{data_dir}", &self.cfg.data_dir.display().to_string())
+                    .replace("{audit_dir}", &self.cfg.audit_dir.display().to_string())
+            })
+            .collect()
+    }
+
+    /// The reference `autonomy serve` arguments (contract §1), with a ready file.
+    fn reference_args(&self, listen: SocketAddr, metrics: SocketAddr) -> Vec<String> {
+        let mut a = vec![
+            "serve".to_string(),
+            "--listen".into(),
+            listen.to_string(),
+            "--metrics-listen".into(),
+            metrics.to_string(),
+            "--data-dir".into(),
+            self.cfg.data_dir.display().to_string(),
+            "--audit-dir".into(),
+            self.cfg.audit_dir.display().to_string(),
+            "--ready-file".into(),
+            self.cfg.ready_file.display().to_string(),
+        ];
+        if let Some(t) = &self.cfg.tokens_file {
+            a.push("--tokens-file".into());
+            a.push(t.display().to_string());
+        }
+        a
+    }
+
+    /// Polls until the just-spawned process answers `/v1/health` (200, or anything with
+    /// [`CpConfig::accept_unhealthy`]) and returns its `(listen, metrics)` addresses:
+    /// `known` ones, else those of its ready file. Every poll first checks that the
+    /// process still lives, so an early crash is reported at once with the log.
+    fn wait_healthy(
+        &mut self,
+        known: Option<(SocketAddr, SocketAddr)>,
+    ) -> Result<(SocketAddr, SocketAddr), CpError> {
         let started = Instant::now();
         let deadline = started + self.cfg.ready_timeout;
-        let mut addrs = (!use_ready_file).then_some((listen, metrics));
+        let mut addrs = known;
         let mut last;
+        let mut last_status = None;
         loop {
-            let child = self.child.as_mut().expect("just spawned");
-            if let Some(status) = child.try_wait().map_err(io("wait for control-plane"))? {
-                self.child = None;
+            let process = self.process.as_mut().expect("just spawned");
+            let pid = process.pid();
+            if !process.is_alive() {
+                let status = describe_exit(process.exit());
+                self.process = None;
                 return Err(CpError::EarlyExit {
-                    status: status.to_string(),
+                    status,
                     log: self.cfg.log_file.display().to_string(),
                     tail: log_tail(&self.cfg.log_file),
                 });
             }
             if addrs.is_none() {
-                addrs = read_ready(&self.cfg.ready_file, child.id())?;
+                addrs = process::read_ready(&self.cfg.ready_file, pid).map_err(CpError::Config)?;
             }
             if let Some((l, m)) = addrs {
                 match http_status(&format!("http://{l}"), "/v1/health", Duration::from_secs(1)) {
                     Ok(code) if code == 200 || self.cfg.accept_unhealthy => {
-                        self.listen = Some(l);
-                        self.metrics = Some(m);
-                        self.url = format!("http://{l}");
-                        self.metrics_url = Some(format!("http://{m}"));
-                        self.update_record();
                         self.log_note(&format!(
-                            "healthy after {} ms: listen={l} metrics={m} pid={}",
+                            "healthy after {} ms: listen={l} metrics={m} pid={pid}",
                             started.elapsed().as_millis(),
-                            self.child
-                                .as_ref()
-                                .map_or_else(|| "none".into(), |c| c.id().to_string())
                         ));
-                        return Ok(());
+                        return Ok((l, m));
                     }
-                    Ok(code) => last = format!("/v1/health answered {code}"),
+                    Ok(code) => {
+                        last = format!("/v1/health answered {code}");
+                        last_status = Some(code);
+                    }
                     Err(e) => last = format!("/v1/health: {e}"),
                 }
             } else {
@@ -730,6 +715,8 @@ impl ControlPlane {
                 return Err(CpError::StartTimeout {
                     waited: self.cfg.ready_timeout,
                     last,
+                    last_status,
+                    pid: Some(pid),
                     log: self.cfg.log_file.display().to_string(),
                     tail: log_tail(&self.cfg.log_file),
                 });
@@ -758,109 +745,76 @@ impl ControlPlane {
     /// SIGTERM, wait up to the grace period, then SIGKILL; always reaps.
     pub fn stop(&mut self) -> Result<StopOutcome, CpError> {
         self.require_local("stop")?;
-        let mut child = self.child.take().ok_or(CpError::NotRunning("stop"))?;
-        let pid = child.id();
-        let t0 = Instant::now();
-        if let Some(status) = child.try_wait().map_err(io("wait"))? {
-            let (exit_code, signal) = status_parts(&status);
-            return Ok(StopOutcome {
-                graceful: false,
-                exit_code,
-                signal,
-                elapsed_ms: 0,
-            });
-        }
-        signal(pid, Signal::SIGTERM)?;
-        if self.paused {
-            // A stopped process cannot handle SIGTERM until it is continued.
-            signal(pid, Signal::SIGCONT)?;
-            self.paused = false;
-        }
-        let deadline = t0 + self.cfg.stop_grace;
-        loop {
-            if let Some(status) = child.try_wait().map_err(io("wait"))? {
-                let (exit_code, signal) = status_parts(&status);
-                self.log_note(&format!("stopped by SIGTERM: {status}"));
-                return Ok(StopOutcome {
-                    graceful: true,
-                    exit_code,
-                    signal,
-                    elapsed_ms: t0.elapsed().as_millis() as u64,
-                });
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let status = child.wait().map_err(io("reap"))?;
-                let (exit_code, signal) = status_parts(&status);
-                self.log_note(&format!(
-                    "no exit {:?} after SIGTERM; SIGKILLed: {status}",
-                    self.cfg.stop_grace
-                ));
-                return Ok(StopOutcome {
-                    graceful: false,
-                    exit_code,
-                    signal,
-                    elapsed_ms: t0.elapsed().as_millis() as u64,
-                });
-            }
-            std::thread::sleep(POLL);
-        }
+        let mut process = self.process.take().ok_or(CpError::NotRunning("stop"))?;
+        let outcome = process.stop(self.cfg.stop_grace)?;
+        self.log_note(&if outcome.graceful {
+            format!("stopped by SIGTERM: {}", describe_exit(process.exit()))
+        } else {
+            format!(
+                "no exit {:?} after SIGTERM; SIGKILLed: {}",
+                self.cfg.stop_grace,
+                describe_exit(process.exit())
+            )
+        });
+        Ok(outcome)
     }
 
     /// SIGKILL and reap; returns only after the process is gone.
     pub fn kill(&mut self) -> Result<StopOutcome, CpError> {
         self.require_local("kill")?;
-        let mut child = self.child.take().ok_or(CpError::NotRunning("kill"))?;
-        let t0 = Instant::now();
-        // kill() on an already-exited child is harmless; the wait reaps it either way.
-        let _ = child.kill();
-        let status = child.wait().map_err(io("reap"))?;
-        self.paused = false;
-        self.log_note(&format!("SIGKILLed by the harness: {status}"));
-        let (exit_code, signal) = status_parts(&status);
-        Ok(StopOutcome {
-            graceful: false,
-            exit_code,
-            signal,
-            elapsed_ms: t0.elapsed().as_millis() as u64,
-        })
+        let mut process = self.process.take().ok_or(CpError::NotRunning("kill"))?;
+        let outcome = process.kill()?;
+        self.log_note(&format!(
+            "SIGKILLed by the harness: {}",
+            describe_exit(process.exit())
+        ));
+        Ok(outcome)
     }
 
-    /// SIGSTOP: the process stays alive but answers nothing. Returns once every thread
-    /// is observed stopped (`/proc/<pid>/task/*/stat`), because signal delivery is
-    /// asynchronous: a call made right after `kill(2)` could otherwise still be served.
+    /// SIGSTOP: the process stays alive but answers nothing; returns once every
+    /// thread is stopped (see [`CpProcess::pause`]).
     pub fn pause(&mut self) -> Result<(), CpError> {
         self.require_local("pause")?;
-        let pid = self.running_pid().ok_or(CpError::NotRunning("pause"))?;
-        signal(pid, Signal::SIGSTOP)?;
-        self.paused = true;
-        wait_stopped(pid, Duration::from_secs(5))
+        self.running("pause")?.pause()?;
+        Ok(())
     }
 
     /// SIGCONT after [`pause`](Self::pause).
     pub fn resume(&mut self) -> Result<(), CpError> {
         self.require_local("resume")?;
-        let pid = self.running_pid().ok_or(CpError::NotRunning("resume"))?;
-        signal(pid, Signal::SIGCONT)?;
-        self.paused = false;
+        self.running("resume")?.resume()?;
         Ok(())
+    }
+
+    /// The running process, for an operation that needs one.
+    fn running(&mut self, op: &'static str) -> Result<&mut CpProcess, CpError> {
+        self.running_pid().ok_or(CpError::NotRunning(op))?;
+        Ok(self.process.as_mut().expect("running"))
     }
 
     /// The pid while the process runs (reaps it if it has exited).
     pub fn running_pid(&mut self) -> Option<u32> {
-        let child = self.child.as_mut()?;
-        match child.try_wait() {
-            Ok(None) => Some(child.id()),
-            _ => {
-                self.child = None;
-                None
-            }
+        let process = self.process.as_mut()?;
+        if process.is_alive() {
+            Some(process.pid())
+        } else {
+            self.process = None;
+            None
         }
     }
 
     /// The pid of the current process, if one was spawned and not yet reaped.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
+        self.process.as_ref().map(CpProcess::pid)
+    }
+
+    /// Lets a detached control-plane (see [`Lifetime::Detached`]) outlive this handle
+    /// and returns its pid; a control-plane that dies with its handle is not released.
+    pub fn release(mut self) -> Option<u32> {
+        match self.cfg.lifetime {
+            Lifetime::Detached { .. } => self.process.take().map(CpProcess::release),
+            Lifetime::DiesWithHandle => None,
+        }
     }
 
     /// API base URL, e.g. `http://127.0.0.1:41234`.
@@ -916,12 +870,12 @@ impl ControlPlane {
     /// The manifest record of this control-plane.
     pub fn record(&self) -> ControlPlaneRecord {
         ControlPlaneRecord {
-            mode: self.cfg.selection.mode().to_string(),
+            mode: self.cfg.target.mode().to_string(),
             binary: self.binary.clone(),
             url: (!self.url.is_empty()).then(|| self.url.clone()),
             metrics_url: self.metrics_url.clone(),
-            args_template: match &self.cfg.selection {
-                Selection::Binary { args_template, .. } => args_template.clone(),
+            args_template: match &self.cfg.target {
+                Target::Binary { args_template, .. } => args_template.clone(),
                 _ => None,
             },
             env: if self.is_remote() {
@@ -946,22 +900,20 @@ impl ControlPlane {
         }
     }
 
-    /// SIGKILL + reap, ignoring errors (for Drop and failed starts).
+    /// SIGKILL + reap, ignoring errors (for failed starts).
     fn kill_and_reap(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
         }
     }
 }
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        let had_child = self.child.is_some();
-        // Kill and reap before anything else, so the ports and the store are released
-        // before a following test (or a restarted lab) needs them.
-        self.kill_and_reap();
-        if had_child && std::thread::panicking() {
+        let had_process = self.process.is_some();
+        // The process handle kills and reaps (unless detached) before the log is read.
+        self.process = None;
+        if had_process && std::thread::panicking() {
             eprintln!(
                 "--- control-plane log tail ({}) ---\n{}\n--- end of log tail ---",
                 self.cfg.log_file.display(),
@@ -971,48 +923,13 @@ impl Drop for ControlPlane {
     }
 }
 
-/// Waits until every thread of `pid` is in state `T` (stopped); no-op without `/proc`.
-fn wait_stopped(pid: u32, limit: Duration) -> Result<(), CpError> {
-    let tasks = PathBuf::from(format!("/proc/{pid}/task"));
-    if !tasks.is_dir() {
-        return Ok(());
+/// An exit as the log shows it.
+fn describe_exit(exit: Option<(Option<i32>, Option<i32>)>) -> String {
+    match exit {
+        Some((Some(code), _)) => format!("exit status: {code}"),
+        Some((None, Some(sig))) => format!("signal: {sig}"),
+        _ => "exit status unknown".into(),
     }
-    let deadline = Instant::now() + limit;
-    loop {
-        let all_stopped = std::fs::read_dir(&tasks)
-            .map_err(io(format!("list {}", tasks.display())))?
-            .filter_map(|e| e.ok())
-            .all(|e| {
-                std::fs::read_to_string(e.path().join("stat"))
-                    .ok()
-                    .and_then(|s| {
-                        s.rsplit_once(')').and_then(|(_, rest)| {
-                            rest.split_whitespace().next().map(str::to_string)
-                        })
-                    })
-                    // A thread that exited meanwhile no longer matters.
-                    .is_none_or(|state| state == "T" || state == "t")
-            });
-        if all_stopped {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(CpError::Io {
-                what: format!("pid {pid} not stopped {limit:?} after SIGSTOP"),
-                source: std::io::Error::other("some threads still running"),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// Sends a signal to a pid.
-fn signal(pid: u32, sig: Signal) -> Result<(), CpError> {
-    send_signal(Pid::from_raw(pid as i32), sig).map_err(|errno| CpError::Signal {
-        signal: sig.as_str(),
-        pid,
-        errno,
-    })
 }
 
 /// `127.0.0.1:port`.
@@ -1024,63 +941,4 @@ fn loopback(port: u16) -> SocketAddr {
 fn free_port() -> Result<SocketAddr, CpError> {
     let l = std::net::TcpListener::bind(loopback(0)).map_err(io("bind a free port"))?;
     l.local_addr().map_err(io("read a free port"))
-}
-
-/// Parses the ready file once it exists and names this pid.
-fn read_ready(path: &Path, pid: u32) -> Result<Option<(SocketAddr, SocketAddr)>, CpError> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(None);
-    };
-    // The server writes it atomically, so a parse error is a real defect, not a race.
-    let ready: ReadyFile = serde_json::from_str(&text)
-        .map_err(|e| CpError::Config(format!("ready file {} is not valid: {e}", path.display())))?;
-    if ready.pid != pid {
-        return Err(CpError::Config(format!(
-            "ready file {} names pid {}, the child is {pid}",
-            path.display(),
-            ready.pid
-        )));
-    }
-    let parse = |s: &str| {
-        s.parse::<SocketAddr>()
-            .map_err(|e| CpError::Config(format!("ready file address {s:?}: {e}")))
-    };
-    Ok(Some((parse(&ready.listen)?, parse(&ready.metrics)?)))
-}
-
-/// Minimal blocking `GET` returning the HTTP status; used for readiness only, so that
-/// the synchronous lifecycle API never needs an async runtime.
-pub fn http_status(base_url: &str, path: &str, timeout: Duration) -> std::io::Result<u16> {
-    let hostport = base_url
-        .strip_prefix("http://")
-        .ok_or_else(|| std::io::Error::other(format!("{base_url}: only http:// is supported")))?
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let addr = hostport
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| std::io::Error::other(format!("{hostport}: no address")))?;
-    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
-    s.set_read_timeout(Some(timeout))?;
-    s.set_write_timeout(Some(timeout))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut buf = [0u8; 64];
-    let mut got = 0;
-    while got < 12 {
-        let n = s.read(&mut buf[got..])?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    let head = String::from_utf8_lossy(&buf[..got]);
-    head.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {head:?}")))
 }

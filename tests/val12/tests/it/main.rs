@@ -17,7 +17,6 @@
 //! - `#[ignore]`d nightly soak-lite (profile `soak`): 30 simulated days, 1440 rounds,
 //!   one control-plane kill, all 10 checks PASS.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,7 +24,6 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use val12::config::SoakConfig;
 use val12::{cpproc, layout::Layout, sched};
-use val_support::check::Status;
 use val_support::lab::{self, Lab, LabCtx};
 
 /// Stops the soak's control-plane when dropped (also while unwinding from a panic).
@@ -80,7 +78,7 @@ fn kill_cp(dir: &Path) -> Result<()> {
 
 /// The shared smoke soak-lite: 24 rounds at F = 36000 (interval 50 ms, stuck threshold
 /// 100 ms, a simulated day in 2.4 s), no faults.
-fn smoke() -> Lab {
+fn shared() -> Lab {
     lab::shared("val12", |ctx| {
         soak(ctx, &lite(36000.0, 24, &[]), &mut |_, _| Ok(()))
     })
@@ -88,48 +86,48 @@ fn smoke() -> Lab {
 
 #[test]
 fn val12_01_framework_provisioned() {
-    smoke().assert_check("VAL12-01");
+    shared().assert_check("VAL12-01");
 }
 #[test]
 fn val12_02_initial_round() {
-    smoke().assert_check("VAL12-02");
+    shared().assert_check("VAL12-02");
 }
 #[test]
 fn val12_03_fleet_target() {
-    smoke().assert_check("VAL12-03");
+    shared().assert_check("VAL12-03");
 }
 #[test]
 fn val12_04_latency_baseline() {
-    smoke().assert_check("VAL12-04");
+    shared().assert_check("VAL12-04");
 }
 #[test]
 fn val12_05_stuck_detection() {
-    smoke().assert_check("VAL12-05");
+    shared().assert_check("VAL12-05");
 }
 #[test]
 fn val12_06_rollback_rate_7d() {
-    smoke().assert_check("VAL12-06");
+    shared().assert_check("VAL12-06");
 }
 #[test]
 fn val12_07_latency_7d() {
-    smoke().assert_check("VAL12-07");
+    shared().assert_check("VAL12-07");
 }
 #[test]
 fn val12_08_availability() {
-    smoke().assert_check("VAL12-08");
+    shared().assert_check("VAL12-08");
 }
 #[test]
 fn val12_09_total_creates() {
-    smoke().assert_check("VAL12-09");
+    shared().assert_check("VAL12-09");
 }
 #[test]
 fn val12_10_agg_rollback_rate() {
-    smoke().assert_check("VAL12-10");
+    shared().assert_check("VAL12-10");
 }
 
 #[test]
 fn val12_smoke_writes_the_plan_layout_and_reports() {
-    let lab = smoke();
+    let lab = shared();
     let d = lab.run_dir();
     for f in [
         "config.env",
@@ -211,7 +209,7 @@ fn scan_pages(d: &Path) -> Vec<ScanPage> {
 
 #[test]
 fn val12_smoke_scan_asks_for_the_cap_and_records_the_full_count() {
-    let lab = smoke();
+    let lab = shared();
     let pages = scan_pages(lab.run_dir());
     for (i, p) in pages.iter().enumerate() {
         let round = i + 1;
@@ -239,12 +237,7 @@ fn val12_cp_that_ignores_the_scan_limit_still_gets_only_the_cap_recovered() {
         soak(ctx, cfg, &mut |_, _| Ok(()))
     })
     .expect("lab ran");
-    assert_eq!(
-        lab.red_checks(),
-        BTreeSet::new(),
-        "run {}",
-        lab.run_dir().display()
-    );
+    lab.assert_red(&[]);
     let pages = scan_pages(lab.run_dir());
     assert_eq!(pages.len(), 18);
     for (i, p) in pages.iter().enumerate() {
@@ -277,7 +270,7 @@ fn redact_round_dir(path: &str) -> String {
 /// round 1, plans at round 10, healthy rounds, the scaled VAL12-09 target) is kept.
 #[test]
 fn val12_report_json_snapshot() {
-    let lab = smoke();
+    let lab = shared();
     let report: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(lab.run_dir().join("val12-report.json")).unwrap(),
     )
@@ -321,7 +314,7 @@ fn shape(v: &serde_json::Value) -> serde_json::Value {
 /// and verdicts are kept.
 #[test]
 fn val12_final_report_json_shape_snapshot() {
-    let lab = smoke();
+    let lab = shared();
     let mut fin: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(lab.run_dir().join("final-report.json")).unwrap(),
     )
@@ -362,27 +355,18 @@ fn negative(faults: &[&str], rounds: u64, kills: &[u64], target: &[&str], expect
         })
     })
     .expect("negative lab ran");
+    lab.assert_red(expected_red);
     for id in target {
-        let c = lab.report().check(id).unwrap();
-        assert_eq!(
-            c.status,
-            Status::Fail,
-            "{}",
-            lab.report().explain(id, lab.run_dir())
+        assert!(
+            expected_red.contains(id),
+            "{id} is a target, so it must be red"
         );
         assert!(
-            c.observed.is_some(),
-            "{id} FAIL without an observation: {:?}",
-            c.note
+            lab.report().check(id).is_some_and(|c| c.observed.is_some()),
+            "{id} FAIL without an observation\n{}",
+            lab.report().explain(id, lab.run_dir())
         );
     }
-    let want: BTreeSet<String> = expected_red.iter().map(|s| s.to_string()).collect();
-    assert_eq!(
-        lab.red_checks(),
-        want,
-        "red checks of {faults:?} (run {})",
-        lab.run_dir().display()
-    );
 }
 
 /// All ten IDs.
