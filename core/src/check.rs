@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Version tag of the JSON report format (see docs/evidence.md).
-pub const REPORT_SCHEMA: &str = "fleetval.report/v1";
+pub const REPORT_SCHEMA: &str = "fleetval.report/v2";
 
 /// The status of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,19 +164,145 @@ impl Check {
     }
 }
 
-/// Overall verdicts of a report.
+/// What was tested, as the run recorded it (`target.json`, written by the lab from
+/// the control-plane it started or attached to). Never a configured value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// `reference`, `binary` (AUTONOMY_BIN), `remote` (AUTONOMY_CP_URL), or
+    /// `unrecorded` when the run wrote no `target.json`.
+    pub kind: String,
+    /// Path of the executed binary.
+    pub path: Option<String>,
+    /// Hex sha256 of the executed binary.
+    pub sha256: Option<String>,
+    /// First line of its `--version`.
+    pub version: Option<String>,
+    /// API base URL it answered on.
+    pub url: Option<String>,
+}
+
+impl TargetInfo {
+    /// One line for the text report.
+    pub fn line(&self) -> String {
+        let mut s = self.kind.clone();
+        if let Some(p) = &self.path {
+            s.push_str(&format!(" binary {p}"));
+        }
+        if let Some(h) = &self.sha256 {
+            s.push_str(&format!(" sha256 {h}"));
+        }
+        if let Some(v) = &self.version {
+            s.push_str(&format!(" version {v:?}"));
+        }
+        if let Some(u) = &self.url {
+            s.push_str(&format!(" url {u}"));
+        }
+        s
+    }
+}
+
+/// What workload and thresholds the run used, compared with the plan's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Profile {
+    /// Exactly the plan's workload and thresholds: the plan's verdicts apply.
+    Plan,
+    /// Something else; every difference from the plan is listed.
+    Custom {
+        /// `what: this run's value (plan: the plan's value)`, one per difference.
+        differences: Vec<String>,
+    },
+    /// A time-compressed soak: `factor` times faster than the plan's clock.
+    Compressed {
+        /// Compression factor (> 1).
+        factor: f64,
+        /// Simulated days covered.
+        simulated_days: f64,
+        /// Every other difference from the plan.
+        differences: Vec<String>,
+    },
+}
+
+impl Profile {
+    /// `custom` when `differences` is not empty, else `plan`.
+    pub fn from_differences(differences: Vec<String>) -> Profile {
+        if differences.is_empty() {
+            Profile::Plan
+        } else {
+            Profile::Custom { differences }
+        }
+    }
+
+    /// True for the plan's own workload and thresholds.
+    pub fn is_plan(&self) -> bool {
+        matches!(self, Profile::Plan)
+    }
+
+    /// `plan`, `custom` or `compressed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Profile::Plan => "plan",
+            Profile::Custom { .. } => "custom",
+            Profile::Compressed { .. } => "compressed",
+        }
+    }
+}
+
+/// The checks of a plan as a report needs them.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanShape<'a> {
+    /// `(check ID, title)` in plan order, the plan's own checks first.
+    pub checks: &'a [(&'a str, &'a str)],
+    /// The IDs of the checks that go beyond the plan (judged, but not part of its verdict).
+    pub beyond: &'a [&'a str],
+    /// The check IDs of the plan's "minimum acceptable" rule.
+    pub minimum: &'a [&'a str],
+}
+
+/// Overall verdicts of a report. The plan's verdicts exist only for a `plan` run; any
+/// other run has a custom verdict instead, so it cannot be quoted as the plan's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
-    /// Every check of the plan passed.
-    pub full: bool,
-    /// Every check named by the plan's "minimum acceptable" rule passed.
-    pub minimum_acceptable: bool,
+    /// Every check of the plan passed (`null` unless the profile is `plan`).
+    pub full: Option<bool>,
+    /// Every check of the "minimum acceptable" rule passed (`null` unless `plan`).
+    pub minimum_acceptable: Option<bool>,
+    /// For a run that is not the plan's: every plan check passed under this run's
+    /// own workload (`null` for a `plan` run).
+    pub custom: Option<bool>,
     /// The check IDs of the minimum-acceptable rule.
     pub minimum_checks: Vec<String>,
-    /// Number of PASS checks.
+    /// Number of the plan's checks that PASS.
     pub passed: usize,
-    /// Number of checks in the plan.
+    /// Number of checks in the plan (checks beyond it not counted).
     pub total: usize,
+    /// The checks beyond the plan: how many PASS of how many.
+    pub beyond: Option<BeyondVerdict>,
+}
+
+/// The verdict of the checks that go beyond the plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BeyondVerdict {
+    /// Every one passed.
+    pub pass: bool,
+    /// PASS count.
+    pub passed: usize,
+    /// Number of such checks.
+    pub total: usize,
+}
+
+impl Verdict {
+    /// True only for a `plan` run whose full verdict is PASS.
+    pub fn plan_pass(&self) -> bool {
+        self.full == Some(true)
+    }
+
+    /// True when every plan check passed, under whatever profile (the plan's full
+    /// verdict, or the custom one), and every check beyond the plan passed.
+    pub fn all_pass(&self) -> bool {
+        (self.full == Some(true) || self.custom == Some(true))
+            && self.beyond.as_ref().is_none_or(|b| b.pass)
+    }
 }
 
 /// A suite's composite report, written as `<suite>-report.json` and `<suite>-report.txt`.
@@ -188,11 +314,15 @@ pub struct Report {
     pub suite: String,
     /// Run id (the run directory's name).
     pub run_id: String,
+    /// What was tested.
+    pub target: TargetInfo,
+    /// The run's workload and thresholds against the plan's.
+    pub profile: Profile,
     /// Faults injected into the control-plane (`AUTONOMY_FAULTS`); empty for a real run.
     pub faults: Vec<String>,
-    /// Full and minimum-acceptable verdicts.
+    /// Verdicts.
     pub verdict: Verdict,
-    /// One entry per plan check, in plan order.
+    /// One entry per plan check, in plan order, then the checks beyond the plan.
     pub checks: Vec<Check>,
 }
 
@@ -218,20 +348,20 @@ pub enum ReportError {
 }
 
 impl Report {
-    /// Builds a report: one check per plan ID in `plan_checks` order. A plan check the
+    /// Builds a report: one check per plan ID in `shape.checks` order. A plan check the
     /// judge did not return becomes FAIL; a returned ID that is not in the plan is kept
-    /// last and fails the full verdict, so a judge cannot quietly add or drop checks.
+    /// last and fails every verdict, so a judge cannot quietly add or drop checks.
     pub fn build(
         suite: &str,
         run_id: &str,
         faults: &[String],
-        plan_checks: &[(&str, &str)],
-        minimum: &[&str],
+        (target, profile): (TargetInfo, Profile),
+        shape: PlanShape<'_>,
         judged: Vec<Check>,
     ) -> Report {
         let mut judged: Vec<Check> = judged.into_iter().map(Check::normalised).collect();
-        let mut checks = Vec::with_capacity(plan_checks.len());
-        for (id, title) in plan_checks {
+        let mut checks = Vec::with_capacity(shape.checks.len());
+        for (id, title) in shape.checks {
             match judged.iter().position(|c| c.id == *id) {
                 Some(i) => checks.push(judged.remove(i)),
                 None => checks.push(
@@ -249,23 +379,47 @@ impl Report {
             ));
             checks.push(c);
         }
-        let passed = checks.iter().filter(|c| c.status == Status::Pass).count();
+        let is_beyond = |c: &Check| shape.beyond.contains(&c.id.as_str());
+        let plan_checks: Vec<&Check> = checks.iter().filter(|c| !is_beyond(c)).collect();
+        let passed = plan_checks
+            .iter()
+            .filter(|c| c.status == Status::Pass)
+            .count();
+        let all_plan_pass = !extra && !plan_checks.is_empty() && passed == plan_checks.len();
         let pass_of = |id: &str| {
             checks
                 .iter()
                 .any(|c| c.id == id && c.status == Status::Pass)
         };
+        let minimum = !shape.minimum.is_empty() && shape.minimum.iter().all(|id| pass_of(id));
+        let beyond_checks: Vec<&Check> = checks.iter().filter(|c| is_beyond(c)).collect();
+        let beyond = (!shape.beyond.is_empty()).then(|| {
+            let passed = beyond_checks
+                .iter()
+                .filter(|c| c.status == Status::Pass)
+                .count();
+            BeyondVerdict {
+                pass: !extra && passed == shape.beyond.len(),
+                passed,
+                total: shape.beyond.len(),
+            }
+        });
+        let plan_run = profile.is_plan() && faults.is_empty();
         let verdict = Verdict {
-            full: !extra && !checks.is_empty() && passed == checks.len(),
-            minimum_acceptable: !minimum.is_empty() && minimum.iter().all(|id| pass_of(id)),
-            minimum_checks: minimum.iter().map(|s| s.to_string()).collect(),
+            full: plan_run.then_some(all_plan_pass),
+            minimum_acceptable: plan_run.then_some(minimum),
+            custom: (!plan_run).then_some(all_plan_pass),
+            minimum_checks: shape.minimum.iter().map(|s| s.to_string()).collect(),
             passed,
-            total: plan_checks.len(),
+            total: shape.checks.len() - shape.beyond.len(),
+            beyond,
         };
         Report {
             schema: REPORT_SCHEMA.to_string(),
             suite: suite.to_string(),
             run_id: run_id.to_string(),
+            target,
+            profile,
             faults: faults.to_vec(),
             verdict,
             checks,
@@ -310,6 +464,8 @@ impl Report {
             self.suite.to_uppercase(),
             self.run_id
         );
+        let _ = writeln!(s, "target:  {}", self.target.line());
+        let _ = writeln!(s, "profile: {}", self.profile_line());
         if self.faults.is_empty() {
             let _ = writeln!(s, "faults injected: none");
         } else {
@@ -339,20 +495,77 @@ impl Report {
         let _ = writeln!(s);
         let v = &self.verdict;
         let word = |b: bool| if b { "PASS" } else { "FAIL" };
-        let _ = writeln!(
-            s,
-            "full verdict:               {} ({}/{} checks PASS)",
-            word(v.full),
-            v.passed,
-            v.total
-        );
-        let _ = writeln!(
-            s,
-            "minimum acceptable verdict: {} (requires {})",
-            word(v.minimum_acceptable),
-            v.minimum_checks.join(", ")
-        );
+        let beyond = v
+            .beyond
+            .as_ref()
+            .map(|b| format!(", beyond: {}/{}", b.passed, b.total))
+            .unwrap_or_default();
+        let _ = writeln!(s, "plan: {}/{}{beyond}", v.passed, v.total);
+        match (v.full, v.minimum_acceptable, v.custom) {
+            (Some(full), Some(min), _) => {
+                let _ = writeln!(
+                    s,
+                    "full verdict:               {} ({}/{} checks PASS)",
+                    word(full),
+                    v.passed,
+                    v.total
+                );
+                let _ = writeln!(
+                    s,
+                    "minimum acceptable verdict: {} (requires {})",
+                    word(min),
+                    v.minimum_checks.join(", ")
+                );
+            }
+            (_, _, custom) => {
+                let _ = writeln!(
+                    s,
+                    "plan verdicts:              NOT APPLICABLE (profile {}, not the plan's workload{})",
+                    self.profile.name(),
+                    if self.faults.is_empty() { "" } else { "; faults injected" }
+                );
+                let _ = writeln!(
+                    s,
+                    "custom verdict ({}):   {} ({}/{} checks PASS under this run's own workload)",
+                    self.profile.name(),
+                    word(custom == Some(true)),
+                    v.passed,
+                    v.total
+                );
+            }
+        }
+        if let Some(b) = &v.beyond {
+            let _ = writeln!(
+                s,
+                "beyond the plan:            {} ({}/{} checks PASS)",
+                word(b.pass),
+                b.passed,
+                b.total
+            );
+        }
         s
+    }
+
+    /// The profile as one line: its name and every difference from the plan.
+    pub fn profile_line(&self) -> String {
+        match &self.profile {
+            Profile::Plan => "plan (the plan's workload and thresholds)".to_string(),
+            Profile::Custom { differences } => format!("custom: {}", differences.join("; ")),
+            Profile::Compressed {
+                factor,
+                simulated_days,
+                differences,
+            } => {
+                let mut s = format!(
+                    "compressed x{factor} ({simulated_days} simulated days, NOT a real-time soak)"
+                );
+                for d in differences {
+                    s.push_str("; ");
+                    s.push_str(d);
+                }
+                s
+            }
+        }
     }
 
     /// A one-paragraph explanation of a check, used by failing assertions.

@@ -650,11 +650,23 @@ fn compare_reports(stored: &Report, fresh: &Report, v: &mut Verification) {
     }
     if stored.verdict != fresh.verdict {
         v.mismatches.push(format!(
-            "verdict: stored full={} minimum_acceptable={}, recomputed full={} minimum_acceptable={}",
-            stored.verdict.full,
-            stored.verdict.minimum_acceptable,
-            fresh.verdict.full,
-            fresh.verdict.minimum_acceptable
+            "verdict: stored {}, recomputed {}",
+            serde_json::to_string(&stored.verdict).unwrap_or_default(),
+            serde_json::to_string(&fresh.verdict).unwrap_or_default()
+        ));
+    }
+    if stored.target != fresh.target {
+        v.mismatches.push(format!(
+            "target: stored {}, recomputed {}",
+            stored.target.line(),
+            fresh.target.line()
+        ));
+    }
+    if stored.profile != fresh.profile {
+        v.mismatches.push(format!(
+            "profile: stored {}, recomputed {}",
+            stored.profile_line(),
+            fresh.profile_line()
         ));
     }
 }

@@ -388,6 +388,10 @@ impl Cli {
         if !cp.config().faults.is_empty() {
             cli = cli.env("AUTONOMY_FAULTS", &cp.config().faults.join(","));
         }
+        // The CLI is the same program: it must behave as the server's variant does.
+        if !cp.config().variants.is_empty() {
+            cli = cli.env("AUTONOMY_VARIANT", &cp.config().variants.join(","));
+        }
         if let Some(op) = &cp.config().operator {
             cli = cli.env("AUTONOMY_OPERATOR", op);
         }

@@ -116,8 +116,8 @@ impl Lab {
         }
         if !red.is_empty() {
             assert!(
-                !self.report.verdict.full,
-                "red checks but a full PASS verdict"
+                !self.report.verdict.all_pass(),
+                "red checks but an all-PASS verdict"
             );
         }
         self
@@ -272,6 +272,34 @@ where
     })
 }
 
+/// A fresh lab like [`isolated`], against the reference control-plane behaving as a
+/// different but valid control-plane may (`AUTONOMY_VARIANT`, contract §11) and with no
+/// fault: every check must PASS, which shows the suite does not depend on the
+/// reference's own choices (list order, `limit`, extra CLI flags, text output).
+pub fn variant<C, F>(suite: &str, variants: &[&str], config: &C, lab_fn: F) -> Result<Lab, LabError>
+where
+    C: Serialize,
+    F: FnOnce(&mut LabCtx, &C) -> anyhow::Result<()>,
+{
+    let variants: Vec<String> = variants.iter().map(|s| s.to_string()).collect();
+    let config_json = serde_json::to_value(config).ok();
+    run_lab(&negative_root(), suite, &[], config_json, true, |ctx| {
+        ctx.config("variants", &variants);
+        ctx.variants = variants;
+        lab_fn(ctx, config)
+    })
+}
+
+/// Records, as raw files the judge reads, what was tested (the control-plane record)
+/// and the lab's configuration: a report's target and profile come from these.
+fn write_run_header(run: &RunDir, prov: &Provenance) -> Result<(), EvidenceError> {
+    if let Some(cp) = &prov.control_plane {
+        run.write_json(crate::plans::TARGET_FILE, cp)?;
+    }
+    run.write_json(crate::plans::LAB_CONFIG_FILE, &prov.config)?;
+    Ok(())
+}
+
 /// Creates the run directory, runs the lab (catching panics), judges, writes the report,
 /// the manifest and (for shared labs) the `latest` link.
 fn run_lab<F>(
@@ -307,6 +335,11 @@ where
         Ok(Err(e)) => Some(format!("{e:#}")),
         Err(panic) => Some(format!("lab panicked: {}", panic_message(&panic))),
     };
+    if error.is_none() {
+        if let Err(e) = write_run_header(&run, &prov) {
+            error = Some(format!("cannot record the target and configuration: {e}"));
+        }
+    }
     if error.is_none() {
         if let Err(e) = evidence::write_report(&run, &prov.faults) {
             error = Some(format!("judging failed: {e}"));
@@ -348,6 +381,8 @@ pub struct LabCtx {
     rt: tokio::runtime::Runtime,
     prov: Provenance,
     cp_record: Arc<Mutex<Option<evidence::ControlPlaneRecord>>>,
+    /// `AUTONOMY_VARIANT` items of a [`variant`] lab.
+    variants: Vec<String>,
 }
 
 impl std::fmt::Debug for LabCtx {
@@ -383,6 +418,7 @@ impl LabCtx {
                 ..Provenance::default()
             },
             cp_record: Arc::new(Mutex::new(None)),
+            variants: Vec::new(),
         })
     }
 
@@ -477,7 +513,9 @@ impl LabCtx {
     /// on purpose, and the negative test would fail for the wrong reason.
     pub fn cp_config(&self) -> CpConfig {
         let log = self.run.path().join(format!("{}-cp.log", self.suite()));
-        let mut cfg = CpConfig::new(self.suite(), self.work.path(), &log).faults(&self.prov.faults);
+        let mut cfg = CpConfig::new(self.suite(), self.work.path(), &log)
+            .faults(&self.prov.faults)
+            .variants(&self.variants);
         if self.is_negative() {
             cfg.target = Target::Reference;
         }

@@ -19,7 +19,9 @@ pub const PLAN: Plan = Plan {
         ("DEMO-03", "p99 latency <= 500 ms"),
     ],
     minimum: &["DEMO-01", "DEMO-02"],
+    beyond: &[],
     judge,
+    profile,
 };
 
 /// p99 bound of DEMO-03, in µs.
@@ -76,4 +78,9 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
         );
 
     Ok(vec![c1, c2, c3])
+}
+
+/// The demo plan has no workload to vary: every run is the plan's.
+fn profile(_f: &Files) -> crate::check::Profile {
+    crate::check::Profile::Plan
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::check::{Check, CheckSpec, Report};
+use crate::check::{Check, CheckSpec, PlanShape, Profile, Report, TargetInfo};
 use crate::prom;
 
 pub mod demo;
@@ -32,8 +32,14 @@ pub struct Plan {
     pub checks: &'static [(&'static str, &'static str)],
     /// The check IDs of the plan's "minimum acceptable" verdict.
     pub minimum: &'static [&'static str],
+    /// The IDs (listed in `checks` too) of the checks this project adds beyond the
+    /// plan: judged and reported, but outside the plan's own verdict.
+    pub beyond: &'static [&'static str],
     /// The judge: raw files of a run directory → one check per plan ID.
     pub judge: fn(&Path) -> Result<Vec<Check>, JudgeError>,
+    /// The run's profile from its raw files: `plan` only when its workload and
+    /// thresholds are exactly the plan's; anything unreadable is a difference.
+    pub profile: fn(&Files) -> Profile,
 }
 
 impl Plan {
@@ -97,14 +103,54 @@ pub fn report(
 ) -> Result<Report, JudgeError> {
     let plan = plan(suite)?;
     let checks = (plan.judge)(run_dir)?;
-    Ok(Report::build(
-        suite,
-        run_id,
-        faults,
-        plan.checks,
-        plan.minimum,
-        checks,
-    ))
+    let files = Files::new(run_dir);
+    let header = (target_info(&files), (plan.profile)(&files));
+    let shape = PlanShape {
+        checks: plan.checks,
+        beyond: plan.beyond,
+        minimum: plan.minimum,
+    };
+    Ok(Report::build(suite, run_id, faults, header, shape, checks))
+}
+
+/// File (inside a run directory) where the lab records what it tested: the
+/// control-plane record of the manifest (mode, binary path, sha256, version, URL).
+pub const TARGET_FILE: &str = "target.json";
+
+/// File (inside a run directory) where the lab records its configuration values
+/// (`LabCtx::config`), so that a run's profile is derived from its own files.
+pub const LAB_CONFIG_FILE: &str = "lab-config.json";
+
+/// The lab configuration value `key` of [`LAB_CONFIG_FILE`].
+pub fn lab_config(f: &Files, key: &str) -> Result<serde_json::Value, Missing> {
+    let all: serde_json::Value = f.json(LAB_CONFIG_FILE)?;
+    match all.get(key) {
+        Some(v) => Ok(v.clone()),
+        None => Err(Missing(format!("{LAB_CONFIG_FILE}: no {key:?} entry"))),
+    }
+}
+
+/// A difference line: `what: run value (plan: plan value)`.
+pub fn difference(what: &str, run: impl std::fmt::Display, plan: impl std::fmt::Display) -> String {
+    format!("{what}: {run} (plan: {plan})")
+}
+
+/// What was tested, from [`TARGET_FILE`]; `unrecorded` when the run has none.
+pub fn target_info(f: &Files) -> TargetInfo {
+    let Ok(v) = f.json::<serde_json::Value>(TARGET_FILE) else {
+        return TargetInfo {
+            kind: "unrecorded".into(),
+            ..TargetInfo::default()
+        };
+    };
+    let text = |x: &serde_json::Value| x.as_str().map(str::to_string);
+    TargetInfo {
+        kind: text(&v["mode"]).unwrap_or_else(|| "unrecorded".into()),
+        path: text(&v["binary"]["path"]),
+        sha256: text(&v["binary"]["sha256"]),
+        version: text(&v["binary"]["version"]),
+        url: text(&v["url"]),
+    }
 }
 
 /// What a judge could not find: the file or field, and why.

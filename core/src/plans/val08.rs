@@ -44,7 +44,9 @@ pub const PLAN: Plan = Plan {
         ("VAL08-10", "Prometheus observations recorded"),
     ],
     minimum: &["VAL08-01", "VAL08-05", "VAL08-08"],
+    beyond: &[],
     judge,
+    profile,
 };
 
 /// The plan's tiers N.
@@ -901,6 +903,33 @@ fn aggregate_zero_errors(obs: &Observations) -> Check {
             .unwrap_or_default(),
     )
     .observe_with_note(agg, Aggregate::pass, agg_note)
+}
+
+/// `plan` when the run used the plan's tiers and batch (read from [`CONFIG_FILE`]),
+/// else `custom` with each difference; an unreadable configuration is a difference.
+fn profile(f: &Files) -> crate::check::Profile {
+    let differences = match Config::read(f) {
+        Err(e) => vec![format!("configuration unknown ({e})")],
+        Ok(cfg) => {
+            let mut d = Vec::new();
+            if cfg.tiers != DEFAULT_TIERS {
+                d.push(super::difference(
+                    "tiers N",
+                    format!("{:?}", cfg.tiers),
+                    format!("{DEFAULT_TIERS:?}"),
+                ));
+            }
+            if cfg.batch != DEFAULT_BATCH {
+                d.push(super::difference(
+                    "plans per worker",
+                    cfg.batch,
+                    DEFAULT_BATCH,
+                ));
+            }
+            d
+        }
+    };
+    crate::check::Profile::from_differences(differences)
 }
 
 /// Judges a VAL08 run directory.

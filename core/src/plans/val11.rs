@@ -43,7 +43,9 @@ pub const PLAN: Plan = Plan {
         ),
     ],
     minimum: &["VAL11-01", "VAL11-02", "VAL11-03", "VAL11-05"],
+    beyond: &["VAL11-11", "VAL11-12", "VAL11-13"],
     judge,
+    profile,
 };
 
 /// Operator identity of every CLI call of the suite.
@@ -193,6 +195,35 @@ fn unless_not_run(f: &Files, spec: CheckSpec, judge: impl FnOnce(CheckSpec) -> C
         Some(c) => c,
         None => judge(spec),
     }
+}
+
+/// The plan's stuck-scan threshold (VAL11-06), s.
+pub const PLAN_STUCK_THRESHOLD_S: f64 = 2.0;
+
+/// `plan` when the lab ran the plan's chain (VAL11-01..10) with the plan's stuck
+/// threshold (read from the lab configuration), else `custom` with each difference.
+/// The checks beyond the plan (11..13) do not change the profile.
+fn profile(f: &Files) -> crate::check::Profile {
+    let differences = match super::lab_config(f, "val11") {
+        Err(e) => vec![format!("configuration unknown ({e})")],
+        Ok(cfg) => {
+            let mut d = Vec::new();
+            if cfg["plan"].as_bool() != Some(true) {
+                d.push("the plan's chain VAL11-01..10 was not run".to_string());
+            }
+            match cfg["stuck_threshold_s"].as_f64() {
+                Some(t) if (t - PLAN_STUCK_THRESHOLD_S).abs() < 1e-9 => {}
+                Some(t) => d.push(super::difference(
+                    "stuck threshold, s",
+                    t,
+                    PLAN_STUCK_THRESHOLD_S,
+                )),
+                None => d.push("stuck threshold unknown".to_string()),
+            }
+            d
+        }
+    };
+    crate::check::Profile::from_differences(differences)
 }
 
 /// Judges a VAL11 run directory.

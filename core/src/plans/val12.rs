@@ -36,7 +36,9 @@ pub const PLAN: Plan = Plan {
         ("VAL12-10", "30-day aggregate rollback rate >= 99%"),
     ],
     minimum: &["VAL12-03", "VAL12-10"],
+    beyond: &[],
     judge,
+    profile,
 };
 
 /// p99 create budget, ms.
@@ -79,6 +81,47 @@ fn cfg(f: &Files) -> Result<Cfg, Missing> {
         duration_days: kv.f64("DURATION_DAYS")?,
         creates_per_round: kv.u64("CREATES_PER_ROUND")?,
     })
+}
+
+/// The plan's soak: 30 days, a round every 30 minutes, 10 creates per round, p99
+/// limit 500 ms, stuck threshold 1 h, real time.
+const PLAN_SETTINGS: &[(&str, f64, &str)] = &[
+    ("DURATION_DAYS", 30.0, "soak length, days"),
+    ("ROUND_INTERVAL_S", 1800.0, "round interval, s"),
+    ("CREATES_PER_ROUND", 10.0, "creates per round"),
+    ("P99_LIMIT_MS", 500.0, "p99 limit, ms"),
+    ("STUCK_THRESHOLD_S", 3600.0, "stuck threshold, s"),
+];
+
+/// `compressed` when the soak clock ran faster than real time (`TIME_FACTOR` > 1),
+/// `plan` only for the plan's settings in real time, else `custom`; read from
+/// `config.env`, where anything unreadable is a difference.
+fn profile(f: &Files) -> crate::check::Profile {
+    use crate::check::Profile;
+    let kv = match f.kv("config.env") {
+        Ok(kv) => kv,
+        Err(e) => return Profile::from_differences(vec![format!("configuration unknown ({e})")]),
+    };
+    let mut differences = Vec::new();
+    for (key, plan, what) in PLAN_SETTINGS {
+        match kv.f64(key) {
+            Ok(v) if (v - plan).abs() < 1e-9 => {}
+            Ok(v) => differences.push(super::difference(what, v, plan)),
+            Err(e) => differences.push(format!("{what}: unknown ({e})")),
+        }
+    }
+    match kv.f64("TIME_FACTOR") {
+        Ok(factor) if factor > 1.0 => Profile::Compressed {
+            factor,
+            simulated_days: kv.f64("DURATION_DAYS").unwrap_or(f64::NAN),
+            differences,
+        },
+        Ok(_) => Profile::from_differences(differences),
+        Err(e) => {
+            differences.push(format!("time factor unknown ({e})"));
+            Profile::from_differences(differences)
+        }
+    }
 }
 
 /// Every round directory under `rounds/`, sorted by round number.

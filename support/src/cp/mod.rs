@@ -327,6 +327,9 @@ pub struct CpConfig {
     pub log_file: PathBuf,
     /// `AUTONOMY_FAULTS` items; empty means the variable is not set.
     pub faults: Vec<String>,
+    /// `AUTONOMY_VARIANT` items (contract §11: behaviour a valid control-plane may
+    /// have); empty means the variable is not set.
+    pub variants: Vec<String>,
     /// `AUTONOMY_RBAC_ENFORCEMENT=1` when true, `0` when false.
     pub rbac: bool,
     /// `AUTONOMY_OPERATOR` for the server, when set.
@@ -360,6 +363,7 @@ impl CpConfig {
             ready_file: work_dir.join("cp-ready.json"),
             log_file: log_file.to_path_buf(),
             faults: Vec::new(),
+            variants: Vec::new(),
             rbac: false,
             operator: None,
             tokens_file: None,
@@ -388,6 +392,12 @@ impl CpConfig {
         self
     }
 
+    /// Sets the reference's valid alternative behaviours (`AUTONOMY_VARIANT` items).
+    pub fn variants<S: AsRef<str>>(mut self, variants: &[S]) -> Self {
+        self.variants = variants.iter().map(|v| v.as_ref().to_string()).collect();
+        self
+    }
+
     /// Sets `AUTONOMY_OPERATOR` for the server.
     pub fn operator(mut self, op: &str) -> Self {
         self.operator = Some(op.to_string());
@@ -410,6 +420,9 @@ impl CpConfig {
         }
         if !self.faults.is_empty() {
             env.insert("AUTONOMY_FAULTS".into(), self.faults.join(","));
+        }
+        if !self.variants.is_empty() {
+            env.insert("AUTONOMY_VARIANT".into(), self.variants.join(","));
         }
         env
     }

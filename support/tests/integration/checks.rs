@@ -1,7 +1,7 @@
 //! Fail-closed judging: a missing file, field or metric is FAIL with a note, never a
 //! default; a report cannot pass with checks missing or without observations.
 
-use val_support::check::{Check, CheckSpec, Report, Status};
+use val_support::check::{Check, CheckSpec, PlanShape, Profile, Report, Status, TargetInfo};
 use val_support::plans::{self, Files, Missing};
 
 #[test]
@@ -67,8 +67,8 @@ fn not_run_marker_is_never_a_pass() {
         r.check("DEMO-01").unwrap().note.as_deref(),
         Some("remote control-plane")
     );
-    assert!(!r.verdict.full);
-    assert!(!r.verdict.minimum_acceptable);
+    assert_eq!(r.verdict.full, Some(false));
+    assert_eq!(r.verdict.minimum_acceptable, Some(false));
 }
 
 #[test]
@@ -90,9 +90,9 @@ fn observe_fails_closed() {
     assert_eq!(c.status, Status::Fail, "a null observation cannot pass");
 }
 
-#[test]
-fn report_fills_missing_checks_and_rejects_unknown_ones() {
-    let pass = |id: &str| Check {
+/// A check that passed with an observation.
+fn pass(id: &str) -> Check {
+    Check {
         id: id.into(),
         title: "t".into(),
         status: Status::Pass,
@@ -100,57 +100,120 @@ fn report_fills_missing_checks_and_rejects_unknown_ones() {
         threshold: "x".into(),
         evidence: vec![],
         note: None,
+    }
+}
+
+/// A report of the two-check plan `A-01`, `A-02` (minimum: `A-01`; beyond: `beyond`).
+fn build(profile: Profile, faults: &[String], beyond: &[&str], judged: Vec<Check>) -> Report {
+    let checks = [("A-01", "a"), ("A-02", "b"), ("A-03", "c")];
+    let n = 2 + beyond.len();
+    let shape = PlanShape {
+        checks: &checks[..n],
+        beyond,
+        minimum: &["A-01"],
     };
-    let plan = [("A-01", "a"), ("A-02", "b")];
-    let r = Report::build("a", "r", &[], &plan, &["A-01"], vec![pass("A-01")]);
+    Report::build(
+        "a",
+        "r",
+        faults,
+        (TargetInfo::default(), profile),
+        shape,
+        judged,
+    )
+}
+
+#[test]
+fn report_fills_missing_checks_and_rejects_unknown_ones() {
+    let r = build(Profile::Plan, &[], &[], vec![pass("A-01")]);
     assert_eq!(
         r.status("A-02"),
         Some(Status::Fail),
         "a check the judge forgot fails"
     );
-    assert!(!r.verdict.full);
-    assert!(r.verdict.minimum_acceptable);
+    assert_eq!(r.verdict.full, Some(false));
+    assert_eq!(r.verdict.minimum_acceptable, Some(true));
 
-    let r = Report::build(
-        "a",
-        "r",
+    let r = build(
+        Profile::Plan,
         &[],
-        &plan,
-        &["A-01"],
+        &[],
         vec![pass("A-01"), pass("A-02"), pass("A-99")],
     );
-    assert!(
-        !r.verdict.full,
+    assert_eq!(
+        r.verdict.full,
+        Some(false),
         "an unknown check ID fails the full verdict"
     );
     assert_eq!(r.status("A-99"), Some(Status::Fail));
 
     let mut unobserved = pass("A-02");
     unobserved.observed = None;
-    let r = Report::build(
-        "a",
-        "r",
-        &[],
-        &plan,
-        &["A-01"],
-        vec![pass("A-01"), unobserved],
-    );
+    let r = build(Profile::Plan, &[], &[], vec![pass("A-01"), unobserved]);
     assert_eq!(
         r.status("A-02"),
         Some(Status::Fail),
         "PASS without an observation is demoted"
     );
 
-    let r = Report::build(
-        "a",
-        "r",
-        &[],
-        &plan,
-        &["A-01"],
-        vec![pass("A-01"), pass("A-02")],
-    );
-    assert!(r.verdict.full && r.verdict.minimum_acceptable);
+    let r = build(Profile::Plan, &[], &[], vec![pass("A-01"), pass("A-02")]);
+    assert!(r.verdict.plan_pass() && r.verdict.minimum_acceptable == Some(true));
     assert_eq!((r.verdict.passed, r.verdict.total), (2, 2));
+}
+
+#[test]
+fn only_a_plan_run_carries_the_plan_verdict() {
+    let all = || vec![pass("A-01"), pass("A-02")];
+    let custom = Profile::Custom {
+        differences: vec!["plans per worker: 1 (plan: 5)".into()],
+    };
+    let r = build(custom, &[], &[], all());
+    assert_eq!((r.verdict.full, r.verdict.minimum_acceptable), (None, None));
+    assert_eq!(r.verdict.custom, Some(true));
+    let text = r.to_text();
+    assert!(
+        text.contains("profile: custom: plans per worker: 1 (plan: 5)"),
+        "{text}"
+    );
+    assert!(text.contains("NOT APPLICABLE"), "{text}");
+    assert!(!text.contains("full verdict"), "{text}");
+
+    let r = build(Profile::Plan, &["health-fail".into()], &[], all());
+    assert_eq!(r.verdict.full, None, "a run with faults is not the plan's");
+
+    let r = build(
+        Profile::Compressed {
+            factor: 36000.0,
+            simulated_days: 10.0,
+            differences: vec![],
+        },
+        &[],
+        &[],
+        all(),
+    );
+    assert_eq!(r.verdict.full, None);
+    assert!(r.to_text().contains("compressed x36000"), "{}", r.to_text());
+}
+
+#[test]
+fn checks_beyond_the_plan_have_their_own_verdict() {
+    let mut red = pass("A-03");
+    red.status = Status::Fail;
+    let r = build(
+        Profile::Plan,
+        &[],
+        &["A-03"],
+        vec![pass("A-01"), pass("A-02"), red],
+    );
+    assert_eq!(r.verdict.full, Some(true), "the plan's checks all passed");
+    assert_eq!((r.verdict.passed, r.verdict.total), (2, 2));
+    let b = r.verdict.beyond.as_ref().unwrap();
+    assert_eq!((b.pass, b.passed, b.total), (false, 0, 1));
+    assert!(!r.verdict.all_pass());
+    assert!(
+        r.to_text().contains("plan: 2/2, beyond: 0/1"),
+        "{}",
+        r.to_text()
+    );
 }
 
 #[test]

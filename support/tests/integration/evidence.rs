@@ -52,7 +52,11 @@ fn run_directory_layout_and_latest() {
     ] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
-    assert!(lab.report().verdict.full, "{}", lab.report().to_text());
+    assert!(
+        lab.report().verdict.plan_pass(),
+        "{}",
+        lab.report().to_text()
+    );
     lab.assert_check("DEMO-01");
 }
 
@@ -93,7 +97,10 @@ fn manifest_contents() {
             "demo-latencies-us.txt",
             "demo-metrics-raw.txt",
             "demo-report.json",
-            "demo-report.txt"
+            "demo-report.txt",
+            // The lab's configuration, from which the report's profile is derived (no
+            // target.json: the demo lab starts no control-plane).
+            "lab-config.json"
         ]
     );
     for f in &m.files {

@@ -406,6 +406,8 @@ pub fn final_report(soak: &Soak) -> Result<Value> {
         .context("judge the soak directory")?;
     doc["checks"] = serde_json::to_value(&report.checks).context("serialise checks")?;
     doc["verdict"] = serde_json::to_value(&report.verdict).context("serialise verdict")?;
+    doc["profile"] = serde_json::to_value(&report.profile).context("serialise profile")?;
+    doc["target"] = serde_json::to_value(&report.target).context("serialise target")?;
     write_json_atomic(&soak.layout.path("final-report.json"), &doc)
         .context("write final-report.json")?;
     let alerts = std::fs::read_to_string(soak.layout.path("alerts.log")).unwrap_or_default();
@@ -485,25 +487,46 @@ fn final_text(d: &Value, report: &val_support::Report, alerts: &str) -> String {
         );
     }
     let v = &report.verdict;
+    let word = |b: bool| if b { "PASS" } else { "FAIL" };
+    let overall = match v.full {
+        Some(full) => word(full).to_string(),
+        None => format!(
+            "{} under profile {} (NOT the plan's verdict)",
+            word(v.custom == Some(true)),
+            report.profile.name()
+        ),
+    };
     let _ = writeln!(
         w,
-        "Overall: {} ({}/{} checks)\n",
-        if v.full { "PASS" } else { "FAIL" },
+        "Profile: {}\nTarget: {}\nOverall: {overall} ({}/{} checks)\n",
+        report.profile_line(),
+        report.target.line(),
         v.passed,
         v.total
     );
     let gate = ["VAL12-03", "VAL12-10"]
         .iter()
         .all(|id| report.status(id) == Some(Status::Pass));
-    let _ = writeln!(
-        w,
-        "## Gate D Assessment\n{}\n",
-        if gate {
-            "PASS: All Gate D criteria met — fleet soak demonstrates ≥99% rollback reliability across ≥100 concurrent plans."
+    let assessment = match &report.profile {
+        val_support::check::Profile::Plan if report.faults.is_empty() => if gate {
+            "PASS: All Gate D criteria met — fleet soak demonstrates ≥99% rollback reliability across ≥100 concurrent plans.".to_string()
         } else {
-            "FAIL: Gate D criteria not met — see check results above. Required: VAL12-03 + VAL12-10."
-        }
-    );
+            "FAIL: Gate D criteria not met — see check results above. Required: VAL12-03 + VAL12-10.".to_string()
+        },
+        val_support::check::Profile::Compressed {
+            factor,
+            simulated_days,
+            ..
+        } => format!(
+            "NOT APPLICABLE (compressed ×{factor}, {simulated_days} simulated days): Gate D is judged only on the plan's real-time 30-day soak."
+        ),
+        other => format!(
+            "NOT APPLICABLE (profile {}{}): Gate D is judged only on the plan's real-time 30-day soak.",
+            other.name(),
+            if report.faults.is_empty() { "" } else { ", faults injected" }
+        ),
+    };
+    let _ = writeln!(w, "## Gate D Assessment\n{assessment}\n");
     let _ = writeln!(
         w,
         "## Artifact\nWritten by `soak archive` (soak-val12-<YYYY-MM-DD>.tar.gz + .sha256)."

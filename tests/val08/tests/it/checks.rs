@@ -115,6 +115,9 @@ fn val08_report_json_snapshot() {
     }
     insta::assert_json_snapshot!("val08_report_json", lab.report(), {
         ".run_id" => "[run_id]",
+        ".target.path" => "[binary path]",
+        ".target.sha256" => "[binary sha256]",
+        ".target.url" => "[url]",
         ".checks[].observed.p50_us" => "[us]",
         ".checks[].observed.p95_us" => "[us]",
         ".checks[].observed.p99_us" => "[us]",

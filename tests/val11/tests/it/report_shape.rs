@@ -9,6 +9,9 @@ fn val11_report_json_shape() {
     .unwrap();
     insta::assert_json_snapshot!("val11_report_shape", report, {
         ".run_id" => "[run_id]",
+        ".target.path" => "[binary path]",
+        ".target.sha256" => "[binary sha256]",
+        ".target.url" => "[url]",
         ".checks[].observed" => "[observed]",
         ".checks[].note" => "[note]",
         // The kill-round files depend on VAL11_KILL_ROUNDS.

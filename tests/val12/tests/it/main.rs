@@ -162,7 +162,19 @@ fn val12_smoke_writes_the_plan_layout_and_reports() {
         assert!(s.rss_kb.is_some() && s.open_fds.is_some() && s.wal_bytes.is_some());
     }
     let fin = std::fs::read_to_string(d.join("final-report.txt")).unwrap();
-    assert!(fin.contains("Overall: PASS (10/10 checks)"), "{fin}");
+    // A soak-lite is compressed: its verdict is its own, never the plan's, and Gate D
+    // is not assessed on it.
+    assert!(
+        fin.contains(
+            "Overall: PASS under profile compressed (NOT the plan's verdict) (10/10 checks)"
+        ),
+        "{fin}"
+    );
+    assert!(
+        fin.contains("## Gate D Assessment\nNOT APPLICABLE (compressed ×36000"),
+        "{fin}"
+    );
+    assert!(!fin.contains("PASS: All Gate D criteria met"), "{fin}");
 }
 
 /// One round's stuck scan and recovery, as its files record them.
@@ -277,6 +289,9 @@ fn val12_report_json_snapshot() {
     .unwrap();
     insta::assert_json_snapshot!("val12_report_json", report, {
         ".run_id" => "[run_id]",
+        ".target.path" => "[binary path]",
+        ".target.sha256" => "[binary sha256]",
+        ".target.url" => "[url]",
         ".checks[].evidence[]" => insta::dynamic_redaction(|v, _| {
             redact_round_dir(v.as_str().expect("evidence entries are strings"))
         }),
