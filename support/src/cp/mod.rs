@@ -1,8 +1,8 @@
 //! Control-plane lifecycle and the choice of target.
 //!
 //! Which control-plane a lab exercises ([`Target::from_env`]):
-//! - default: the reference binary `autonomy`, built from this workspace by a nested
-//!   `cargo build -p autonomy-cp` once per test run ([`reference_binary`]);
+//! - default: the reference binary `autonomy`, built by the same cargo command as the
+//!   tests as each test package's `<package>-autonomy` target ([`reference_binary`]);
 //! - `AUTONOMY_BIN=/path`: another binary; `AUTONOMY_CP_ARGS` is then an optional launch
 //!   template with `{listen} {metrics} {data_dir} {audit_dir}` placeholders;
 //! - `AUTONOMY_CP_URL=http://host:port` (+ `AUTONOMY_METRICS_URL`): an already-running
@@ -21,7 +21,6 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -32,7 +31,7 @@ pub use process::{http_status, log_tail, CpProcess, Launch, Lifetime, ProcessErr
 
 use val_core::env::{self, base_env};
 use val_core::evidence::{BinaryInfo, ControlPlaneRecord};
-use val_core::fsx::{self, FileLock};
+use val_core::fsx;
 
 /// Plan ports `(listen, metrics)` reproduced when `FLEETVAL_FIXED_PORTS=1`.
 pub const PLAN_PORTS: &[(&str, u16, u16)] = &[
@@ -229,87 +228,72 @@ pub fn binary_info(path: &Path) -> Result<BinaryInfo, CpError> {
     })
 }
 
-/// Process-wide cache of the reference binary path (cargo test runs tests as threads).
-static REFERENCE_BIN: Mutex<Option<PathBuf>> = Mutex::new(None);
+/// The reference control-plane's entry point, for the thin `<package>-autonomy` binary
+/// each test package declares (see [`reference_binary`]). The process renames itself
+/// `autonomy`, so it reads as the control-plane it is in `ps` and `pgrep -x autonomy`.
+pub fn reference_main() -> i32 {
+    let _ = nix::sys::prctl::set_name(c"autonomy");
+    autonomy_cp::cli::run()
+}
 
-/// The reference `autonomy` binary of this workspace, built by a nested
-/// `cargo build -p autonomy-cp --bin autonomy` (same profile as the harness) once per
-/// test run: the first process builds under a file lock and stamps the path; others
-/// reuse the stamp. Cargo's own freshness check makes the build a no-op when nothing
-/// changed, and a stale binary is never used because every run builds once.
+/// Suffix of the name of every test package's reference binary target.
+const REFERENCE_BIN_SUFFIX: &str = "autonomy";
+
+/// The reference `autonomy` binary, built by the same cargo invocation as the tests:
+/// every test package declares a thin binary target `<package>-autonomy` (calling
+/// [`reference_main`]), whose path cargo and nextest hand to the test at run time as
+/// `CARGO_BIN_EXE_<name>` / `NEXTEST_BIN_EXE_<name>`. Outside a test (the `soak`
+/// program), the newest `autonomy` or `*-autonomy` executable beside the running
+/// program is used. Nothing is ever built from here: a stale or missing binary is
+/// reported, not rebuilt behind the user's back.
 pub fn reference_binary() -> Result<PathBuf, CpError> {
-    let mut cached = REFERENCE_BIN.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(p) = cached.as_ref() {
-        return Ok(p.clone());
-    }
-    let dir = crate::runkey::run_key_dir().map_err(|e| CpError::Build(e.to_string()))?;
-    let lock_path = dir.join("reference-bin.lock");
-    let stamp = dir.join("reference-bin.path");
-    let _lock = FileLock::acquire(&lock_path)
-        .map_err(|e| CpError::Build(format!("lock {}: {e}", lock_path.display())))?;
-    if let Ok(text) = std::fs::read_to_string(&stamp) {
-        let p = PathBuf::from(text.trim());
-        if p.is_file() {
-            *cached = Some(p.clone());
-            return Ok(p);
+    let from_env: std::collections::BTreeSet<PathBuf> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let k = k.to_str()?;
+            let name = k
+                .strip_prefix("CARGO_BIN_EXE_")
+                .or_else(|| k.strip_prefix("NEXTEST_BIN_EXE_"))?;
+            name.ends_with(REFERENCE_BIN_SUFFIX)
+                .then(|| PathBuf::from(v))
+        })
+        .collect();
+    match from_env.len() {
+        1 => return Ok(from_env.into_iter().next().expect("one")),
+        0 => {}
+        _ => {
+            return Err(CpError::Build(format!(
+                "more than one reference binary in the environment: {from_env:?}"
+            )))
         }
     }
-    let path = build_reference()?;
-    fsx::write_atomic(&stamp, path.display().to_string().as_bytes())
-        .map_err(|e| CpError::Build(e.to_string()))?;
-    *cached = Some(path.clone());
-    Ok(path)
+    let exe = std::env::current_exe().map_err(io("locate the running program"))?;
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    newest_reference_beside(dir).ok_or_else(|| {
+        CpError::Build(format!(
+            "no reference binary: not run by cargo test or cargo nextest, and no `autonomy` or \
+             `*-autonomy` executable in {} (build it with the same cargo command, e.g. \
+             `cargo build -p val12`, or set AUTONOMY_BIN)",
+            dir.display()
+        ))
+    })
 }
 
-/// Runs the nested cargo build and returns the executable path it reports.
-fn build_reference() -> Result<PathBuf, CpError> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(&cargo);
-    cmd.current_dir(fsx::workspace_root()).args([
-        "build",
-        "-p",
-        "autonomy-cp",
-        "--bin",
-        "autonomy",
-        "--message-format=json-render-diagnostics",
-    ]);
-    if !cfg!(debug_assertions) {
-        cmd.arg("--release");
-    }
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| CpError::Build(format!("cannot run {cargo:?}: {e}")))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(CpError::Build(format!(
-            "cargo build -p autonomy-cp exited {}:\n{}",
-            out.status,
-            tail_str(&stderr, 6000)
-        )));
-    }
-    stdout
-        .lines()
-        .rev()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "autonomy")
-        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| {
-            CpError::Build("cargo reported no executable for the autonomy binary".into())
+/// The most recently built `autonomy` / `*-autonomy` executable in `dir`.
+fn newest_reference_beside(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name == REFERENCE_BIN_SUFFIX || name.ends_with(&format!("-{REFERENCE_BIN_SUFFIX}"))
         })
-}
-
-/// The last `max` bytes of a string, on a char boundary.
-fn tail_str(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut start = s.len() - max;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
+        .filter_map(|e| {
+            let md = e.metadata().ok()?;
+            (md.is_file()).then(|| (md.modified().ok(), e.path()))
+        })
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, p)| p)
 }
 
 /// Everything needed to start a control-plane. Build with [`CpConfig::new`], then adjust.

@@ -1,0 +1,6 @@
+//! `val11-autonomy`: the reference control-plane, built by the same cargo command as
+//! this package's tests, which find it as `CARGO_BIN_EXE_val11-autonomy`.
+
+fn main() {
+    std::process::exit(val_support::cp::reference_main());
+}
