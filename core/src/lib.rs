@@ -14,6 +14,7 @@
 //! | [`check`] | `Check` / `Status` / `Report`, text and versioned JSON |
 //! | [`plans`] | the judges: one per VAL plan, from a run directory's files to checks |
 //! | [`evidence`] | run directory, manifest, report writing, `verify`, JUnit attachment |
+//! | [`summary`], [`retention`] | one screen per run for a person; `gc --keep N` |
 //!
 //! The harness (`val-support`: control-plane process, client, load drivers, labs)
 //! depends on this crate; nothing here depends on it.
@@ -25,7 +26,9 @@ pub mod fsx;
 pub mod load_result;
 pub mod plans;
 pub mod prom;
+pub mod retention;
 pub mod stats;
+pub mod summary;
 pub mod wire;
 
 pub use check::{Check, CheckSpec, Report, Status};

@@ -49,6 +49,9 @@ pub struct Metadata {
     pub created_at: Option<String>,
 }
 
+/// The request template of [`CreateRollout::new`].
+pub const ROLLOUT_TEMPLATE: &str = include_str!("../../fixtures/rollout-plan.json");
+
 /// Body of `POST /v1/rollouts`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CreateRollout {
@@ -57,13 +60,14 @@ pub struct CreateRollout {
 }
 
 impl CreateRollout {
-    /// A plan with this ID and a valid placeholder artifact and fingerprint.
+    /// A plan with this ID, otherwise the request template `fixtures/rollout-plan.json`
+    /// (a valid placeholder artifact, fingerprint, fleet and strategy): the one body
+    /// every suite's creates send, kept where a reader of the evidence can find it.
     pub fn new(id: &str) -> Self {
-        Self::with_artifact(
-            id,
-            "oci://registry.example/fleet/agent@sha256:0000000000000000000000000000000000000000000000000000000000000000",
-            "blake3:00000000000000000000000000000000",
-        )
+        let mut req: CreateRollout = serde_json::from_str(ROLLOUT_TEMPLATE)
+            .expect("fixtures/rollout-plan.json is a valid create request (tested)");
+        req.plan.metadata.id = id.to_string();
+        req
     }
 
     /// A plan with this ID, artifact reference and target-lock fingerprint.
@@ -484,5 +488,20 @@ impl CliRun {
             self.stdout.trim_end(),
             self.stderr.trim_end()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_template_is_a_valid_create() {
+        let req = CreateRollout::new("t-1");
+        assert_eq!(req.plan.metadata.id, "t-1");
+        assert!(req.plan.spec["artifact_ref"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("oci://")));
+        assert!(req.plan.spec["target_lock_fingerprint"].is_string());
     }
 }

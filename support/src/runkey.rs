@@ -56,7 +56,9 @@ fn prune_old_keys(base: &Path) {
 }
 
 /// Root of the run directories of negative (isolated) labs:
-/// `FLEETVAL_NEGATIVE_DIR`, else `<evidence root>/negative` (no `latest` link there).
+/// `FLEETVAL_NEGATIVE_DIR`, else `target/fleetval-negative` (no `latest` link there):
+/// self-test runs are build output, removed with `cargo clean`, not evidence to keep.
 pub fn negative_root() -> PathBuf {
-    env::path("FLEETVAL_NEGATIVE_DIR").unwrap_or_else(|| fsx::evidence_root().join("negative"))
+    env::path("FLEETVAL_NEGATIVE_DIR")
+        .unwrap_or_else(|| fsx::target_dir().join("fleetval-negative"))
 }

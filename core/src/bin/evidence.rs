@@ -2,6 +2,9 @@
 //!
 //! - `evidence verify RUN_DIR` recomputes every verdict from the raw files, compares
 //!   with the stored report, checks every sha256 of the manifest; exit 1 on any mismatch.
+//! - `evidence summary [RUN_DIR...]` prints one screen per run (default: every suite's
+//!   `latest`); exit 1 unless every run's checks all passed.
+//! - `evidence gc --keep N [--suite S]` removes old runs, never `latest`'s.
 //! - `evidence attach-junit --junit FILE [--root DIR]` copies the nextest JUnit file
 //!   into every suite's `latest` run directory and adds it to the manifest.
 
@@ -10,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use val_core::{evidence, fsx};
+use val_core::{evidence, fsx, retention, summary};
 
 /// Command line.
 #[derive(Parser)]
@@ -27,6 +30,26 @@ enum Cmd {
     Verify {
         /// Run directory (e.g. evidence/val08/latest).
         run_dir: PathBuf,
+    },
+    /// One screen per run: target, profile, verdicts, failing checks, where the files are.
+    Summary {
+        /// Run directories (default: every suite's `latest` under the evidence root).
+        run_dirs: Vec<PathBuf>,
+        /// Evidence root (default: `EVIDENCE_DIR` or `<workspace>/evidence`).
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
+    /// Remove all but the newest N run directories of each suite (never `latest`).
+    Gc {
+        /// How many runs of each suite to keep (besides `latest`).
+        #[arg(long)]
+        keep: usize,
+        /// Only this suite.
+        #[arg(long)]
+        suite: Option<String>,
+        /// Evidence root (default: `EVIDENCE_DIR` or `<workspace>/evidence`).
+        #[arg(long)]
+        root: Option<PathBuf>,
     },
     /// Copy a nextest JUnit file into each suite's latest run directory.
     AttachJunit {
@@ -72,6 +95,62 @@ fn run() -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Cmd::Summary { run_dirs, root } => {
+            let run_dirs = if run_dirs.is_empty() {
+                latest_runs(&root.unwrap_or_else(fsx::evidence_root))?
+            } else {
+                run_dirs
+            };
+            if run_dirs.is_empty() {
+                println!("no runs yet: run a suite first (see README)");
+                return Ok(ExitCode::from(1));
+            }
+            let mut all_pass = true;
+            for dir in &run_dirs {
+                let dir = std::fs::canonicalize(dir)
+                    .with_context(|| format!("run directory {}", dir.display()))?;
+                match summary::summary(&dir) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => {
+                        all_pass = false;
+                        println!("{}: no report ({e})\n", dir.display());
+                        continue;
+                    }
+                }
+                let report_ok = val_core::check::Report::load(&dir.join(format!(
+                    "{}-report.json",
+                    dir.parent()
+                        .and_then(|p| p.file_name())
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                )))
+                .is_ok_and(|r| r.verdict.all_pass());
+                all_pass &= report_ok;
+            }
+            Ok(if all_pass {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Gc { keep, suite, root } => {
+            let root = root.unwrap_or_else(fsx::evidence_root);
+            for c in retention::gc(&root, keep, suite.as_deref())? {
+                for r in &c.removed {
+                    println!("removed {}", r.display());
+                }
+                println!(
+                    "kept {} run(s){}",
+                    c.kept.len(),
+                    c.kept
+                        .first()
+                        .and_then(|p| p.parent())
+                        .map(|p| format!(" of {}", p.display()))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::AttachJunit { junit, root } => {
             let root = root.unwrap_or_else(fsx::evidence_root);
             if !junit.is_file() {
@@ -85,4 +164,25 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Every suite's `latest` run under `root`, in suite order.
+fn latest_runs(root: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Ok(Vec::new());
+    };
+    // Only judged suites: a directory such as `val08-ramp` keeps evidence but no report.
+    let mut out: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| {
+            let suite = e.file_name().to_string_lossy().into_owned();
+            e.path()
+                .join("latest")
+                .join(format!("{suite}-report.json"))
+                .is_file()
+        })
+        .map(|e| e.path().join("latest"))
+        .collect();
+    out.sort();
+    Ok(out)
 }
