@@ -326,6 +326,7 @@ where
     if let Some(c) = config {
         ctx.prov.config.insert("lab".into(), c);
     }
+    tracing::info!(suite, run_dir = %run.path().display(), ?faults, negative, "lab start");
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| lab_fn(&mut ctx)));
     let ended = chrono::Utc::now();
     let mut prov = ctx.provenance();
@@ -360,8 +361,23 @@ where
         error.get_or_insert(format!("cannot write the manifest: {e}"));
     }
     match error {
-        Some(message) => Err(fail(Some(run.path()), message)),
-        None => Lab::load(suite, run.path()),
+        Some(message) => {
+            tracing::error!(suite, run_dir = %run.path().display(), %message, "lab failed");
+            Err(fail(Some(run.path()), message))
+        }
+        None => {
+            let lab = Lab::load(suite, run.path())?;
+            let v = &lab.report().verdict;
+            tracing::info!(
+                suite,
+                run_dir = %run.path().display(),
+                passed = v.passed,
+                total = v.total,
+                red = ?lab.red_checks(),
+                "lab judged"
+            );
+            Ok(lab)
+        }
     }
 }
 
@@ -500,6 +516,7 @@ impl LabCtx {
     /// Records a scenario's load model in the manifest.
     pub fn load_model<T: Serialize>(&mut self, scenario: &str, model: &T) {
         let v = serde_json::to_value(model).unwrap_or(serde_json::Value::Null);
+        tracing::info!(scenario, model = %v, "scenario");
         self.prov.load_model.insert(scenario.to_string(), v);
     }
 

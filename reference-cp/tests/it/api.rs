@@ -18,9 +18,11 @@ async fn health_version_and_ready_file() {
         "autonomy ready listen={}",
         s.url.trim_start_matches("http://")
     )));
-    let out = command().arg("--version").output().unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("autonomy "));
+    cli()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicates::str::starts_with("autonomy "));
 }
 
 #[tokio::test]

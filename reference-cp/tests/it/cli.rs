@@ -2,11 +2,13 @@
 
 use std::process::Output;
 
+use predicates::prelude::*;
+
 use crate::harness::*;
 
 /// Runs `autonomy rollback execute` against `url` as operator `actor`.
 fn execute(url: &str, id: &str, strategy: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
-    command()
+    cli()
         .args([
             "rollback",
             "execute",
@@ -73,7 +75,7 @@ async fn rollback_execute_exit_codes_and_output() {
         "actor comes from AUTONOMY_OPERATOR: {events:?}"
     );
 
-    let out = command()
+    let out = cli()
         .args([
             "audit",
             "query",
@@ -86,13 +88,12 @@ async fn rollback_execute_exit_codes_and_output() {
         ])
         .arg("--audit-dir")
         .arg(s.audit_dir())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let arr: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        .assert()
+        .success();
+    let arr: Vec<serde_json::Value> = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(arr.len(), 2);
     assert_eq!(arr[0]["strategy"], "retry");
-    let out = command()
+    cli()
         .args([
             "audit",
             "query",
@@ -103,15 +104,15 @@ async fn rollback_execute_exit_codes_and_output() {
         ])
         .args(["--start-time", "2999-01-01T00:00:00Z"])
         .env("AUTONOMY_AUDIT_DIR", s.audit_dir())
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
-    let out = command()
+        .assert()
+        .success()
+        .stdout(predicates::str::diff("[]").trim());
+    cli()
         .args(["audit", "prune", "--older-than", "31d"])
         .env("AUTONOMY_AUDIT_DIR", s.audit_dir())
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "pruned=0");
+        .assert()
+        .success()
+        .stdout(predicates::str::diff("pruned=0").trim());
 }
 
 #[tokio::test]
@@ -148,6 +149,17 @@ async fn server_error_exits_6() {
     let dir = tempdir();
     let s = Server::start(dir.path(), Opts::faults("retry-fails"));
     create(&client(), &s, &plan("cli-6", "oci://a")).await;
-    let o = execute(&s.url, "cli-6", "retry", &[], &[]);
-    assert_eq!(o.status.code(), Some(6), "{}", text(&o).1);
+    cli()
+        .args(["rollback", "execute", "--target", "rollout_plan"])
+        .args([
+            "--resource",
+            "cli-6",
+            "--strategy",
+            "retry",
+            "--reason",
+            "cli-test",
+        ])
+        .args(["--cp-url", &s.url])
+        .assert()
+        .code(6);
 }

@@ -29,6 +29,17 @@ pub fn command() -> Command {
     c
 }
 
+/// The binary as a CLI under test (assert_cmd), with a clean environment: only PATH
+/// and what the test adds reach it.
+pub fn cli() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::new(bin());
+    c.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        c.env("PATH", path);
+    }
+    c
+}
+
 /// `autonomy serve` on port 0 (API and metrics) with its data under `data_dir`, clean environment.
 pub fn serve_command(data_dir: &Path) -> Command {
     let mut c = command();

@@ -693,6 +693,13 @@ impl ControlPlane {
                             "healthy after {} ms: listen={l} metrics={m} pid={pid}",
                             started.elapsed().as_millis(),
                         ));
+                        tracing::info!(
+                            suite = %self.cfg.suite,
+                            pid,
+                            %l,
+                            after_ms = started.elapsed().as_millis() as u64,
+                            "control-plane healthy"
+                        );
                         return Ok((l, m));
                     }
                     Ok(code) => {
@@ -744,6 +751,7 @@ impl ControlPlane {
         self.require_local("stop")?;
         let mut process = self.process.take().ok_or(CpError::NotRunning("stop"))?;
         let outcome = process.stop(self.cfg.stop_grace)?;
+        tracing::info!(suite = %self.cfg.suite, pid = process.pid(), ?outcome, "control-plane stopped");
         self.log_note(&if outcome.graceful {
             format!("stopped by SIGTERM: {}", describe_exit(process.exit()))
         } else {
@@ -761,6 +769,7 @@ impl ControlPlane {
         self.require_local("kill")?;
         let mut process = self.process.take().ok_or(CpError::NotRunning("kill"))?;
         let outcome = process.kill()?;
+        tracing::info!(suite = %self.cfg.suite, pid = process.pid(), ?outcome, "control-plane SIGKILLed");
         self.log_note(&format!(
             "SIGKILLed by the harness: {}",
             describe_exit(process.exit())
@@ -773,6 +782,7 @@ impl ControlPlane {
     pub fn pause(&mut self) -> Result<(), CpError> {
         self.require_local("pause")?;
         self.running("pause")?.pause()?;
+        tracing::info!(suite = %self.cfg.suite, pid = ?self.pid(), "control-plane paused (SIGSTOP)");
         Ok(())
     }
 
@@ -780,6 +790,7 @@ impl ControlPlane {
     pub fn resume(&mut self) -> Result<(), CpError> {
         self.require_local("resume")?;
         self.running("resume")?.resume()?;
+        tracing::info!(suite = %self.cfg.suite, pid = ?self.pid(), "control-plane resumed (SIGCONT)");
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use val_support::lab;
 
 use super::util::write_demo_files;
 
-#[test]
+#[test_log::test]
 fn shared_lab_runs_once_across_threads() {
     let root = tempfile::tempdir().unwrap();
     let runs = Arc::new(AtomicUsize::new(0));
@@ -36,7 +36,7 @@ fn shared_lab_runs_once_across_threads() {
     assert!(dirs.windows(2).all(|w| w[0] == w[1]));
 }
 
-#[test]
+#[test_log::test]
 fn failed_lab_is_not_rerun_and_fails_every_check() {
     let root = tempfile::tempdir().unwrap();
     let runs = AtomicUsize::new(0);
@@ -60,14 +60,14 @@ fn failed_lab_is_not_rerun_and_fails_every_check() {
     );
 }
 
-#[test]
+#[test_log::test]
 fn panicking_lab_is_an_error_with_the_message() {
     let root = tempfile::tempdir().unwrap();
     let e = lab::try_shared_at(root.path(), "demo", |_ctx| panic!("boom in the lab")).unwrap_err();
     assert!(e.message.contains("boom in the lab"), "{e}");
 }
 
-#[test]
+#[test_log::test]
 fn judge_error_fails_the_lab() {
     let root = tempfile::tempdir().unwrap();
     let e = lab::try_shared_at(root.path(), "demo", |ctx| {
@@ -90,14 +90,14 @@ fn judge_error_fails_the_lab() {
     );
 }
 
-#[test]
+#[test_log::test]
 fn unknown_suite_fails_before_running() {
     let root = tempfile::tempdir().unwrap();
     let e = lab::try_shared_at(root.path(), "val99", |_ctx| panic!("must not run")).unwrap_err();
     assert!(e.message.contains("no plan named"), "{e}");
 }
 
-#[test]
+#[test_log::test]
 fn assert_check_explains_a_failure() {
     let root = tempfile::tempdir().unwrap();
     let l = lab::isolated_at(root.path(), "demo", &[], &(), |ctx, _| {
@@ -126,7 +126,7 @@ fn assert_check_explains_a_failure() {
 
 /// Child side of `shared_lab_runs_once_across_processes`: run by that test as a
 /// separate process of this binary; it does nothing useful on its own.
-#[test]
+#[test_log::test]
 #[ignore = "helper process started by lab::shared_lab_runs_once_across_processes"]
 fn child_process_lab() {
     let root = std::path::PathBuf::from(std::env::var("FLEETVAL_TEST_ROOT").unwrap());
@@ -146,7 +146,7 @@ fn child_process_lab() {
     println!("\nRUN_DIR={}", lab.run_dir().display());
 }
 
-#[test]
+#[test_log::test]
 fn shared_lab_runs_once_across_processes() {
     let root = tempfile::tempdir().unwrap();
     let run_id = format!("fleetval-selftest-{}-{}", std::process::id(), rand_suffix());

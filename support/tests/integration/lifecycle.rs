@@ -17,7 +17,7 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-#[test]
+#[test_log::test]
 fn start_kill_restart_keeps_data_and_ports() {
     let tmp = tempfile::tempdir().unwrap();
     let mut cp = ControlPlane::start(reference_config(tmp.path())).unwrap();
@@ -64,7 +64,7 @@ fn start_kill_restart_keeps_data_and_ports() {
     );
 }
 
-#[test]
+#[test_log::test]
 fn pause_and_resume() {
     let tmp = tempfile::tempdir().unwrap();
     let mut cp = ControlPlane::start(reference_config(tmp.path())).unwrap();
@@ -86,7 +86,7 @@ fn pause_and_resume() {
     assert!(out.graceful, "{out:?}");
 }
 
-#[test]
+#[test_log::test]
 fn drop_kills_and_reaps() {
     let tmp = tempfile::tempdir().unwrap();
     let cp = ControlPlane::start(reference_config(tmp.path())).unwrap();
@@ -96,7 +96,7 @@ fn drop_kills_and_reaps() {
     assert!(!pid_exists(pid), "pid {pid} survived Drop");
 }
 
-#[test]
+#[test_log::test]
 fn drop_on_panic_leaves_no_process() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = reference_config(tmp.path());
@@ -112,7 +112,7 @@ fn drop_on_panic_leaves_no_process() {
     assert!(!pid_exists(pid), "pid {pid} survived a panic");
 }
 
-#[test]
+#[test_log::test]
 fn early_exit_is_reported_at_once_with_the_log() {
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = reference_config(tmp.path()).faults(&["no-such-fault"]);
@@ -130,7 +130,7 @@ fn early_exit_is_reported_at_once_with_the_log() {
     );
 }
 
-#[test]
+#[test_log::test]
 fn faults_reach_the_child_and_unhealthy_can_be_accepted() {
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = reference_config(tmp.path())
@@ -164,7 +164,7 @@ fn faults_reach_the_child_and_unhealthy_can_be_accepted() {
     );
 }
 
-#[test]
+#[test_log::test]
 fn running_child_sees_only_whitelisted_environment() {
     let tmp = tempfile::tempdir().unwrap();
     let cp = ControlPlane::start(reference_config(tmp.path())).unwrap();
@@ -178,7 +178,7 @@ fn running_child_sees_only_whitelisted_environment() {
     }
 }
 
-#[test]
+#[test_log::test]
 fn launch_template_with_picked_ports() {
     let tmp = tempfile::tempdir().unwrap();
     let bin = cp::reference_binary().unwrap();
@@ -201,7 +201,7 @@ fn launch_template_with_picked_ports() {
     assert_eq!(cp.listen_addr().unwrap().port(), port);
 }
 
-#[test]
+#[test_log::test]
 fn remote_target_cannot_be_killed() {
     let tmp = tempfile::tempdir().unwrap();
     let local = ControlPlane::start(reference_config(tmp.path())).unwrap();
@@ -226,7 +226,7 @@ fn remote_target_cannot_be_killed() {
     );
 }
 
-#[test]
+#[test_log::test]
 fn binary_info_for_the_manifest() {
     let tmp = tempfile::tempdir().unwrap();
     let cp = ControlPlane::start(reference_config(tmp.path())).unwrap();
@@ -241,7 +241,7 @@ fn binary_info_for_the_manifest() {
     assert_eq!(r.starts, 1);
 }
 
-#[test]
+#[test_log::test]
 fn fixed_ports_are_used_as_given_and_kept_across_restarts() {
     assert_eq!(cp::plan_ports("val08"), Some((18993, 19093)));
     assert_eq!(cp::plan_ports("val11"), Some((18996, 19096)));
@@ -274,7 +274,7 @@ fn fixed_ports_are_used_as_given_and_kept_across_restarts() {
     );
 }
 
-#[test]
+#[test_log::test]
 fn a_taken_fixed_port_is_an_early_exit_with_the_log() {
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = held.local_addr().unwrap().port();
