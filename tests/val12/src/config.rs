@@ -81,12 +81,15 @@ impl Default for SoakConfig {
 }
 
 impl SoakConfig {
-    /// A compressed soak-lite: port 0, `factor` compression, `days` simulated days.
+    /// A compressed soak-lite: `factor` compression, `days` simulated days, port 0
+    /// (the plan's 19000/19100 with `FLEETVAL_FIXED_PORTS=1`).
     pub fn lite(factor: f64, days: f64) -> SoakConfig {
         SoakConfig {
             time_factor: factor,
             duration_days: days,
-            ports: None,
+            ports: val_support::cp::fixed_ports_enabled()
+                .then(|| val_support::cp::plan_ports("val12"))
+                .flatten(),
             ..SoakConfig::default()
         }
     }
