@@ -3,9 +3,11 @@
 //!
 //! Raw files the judge reads (everything else in the run directory is a summary the
 //! lab derived with [`summaries`], i.e. with this same code):
-//! - `val08-config.txt`: `tiers=1,10,50,100 batch=5` — which scenarios were run;
+//! - `val08-config.txt`: `tiers=1,10,50,100 batch=5 schedule=concurrent` — which
+//!   scenarios were run, and how their workers were started;
 //! - `val08-health.txt`: `code=200` and the body;
-//! - `scenario-n{N}/worker-{w}.txt`: one [`WorkerLine`] per create the worker sent;
+//! - `scenario-n{N}/worker-{w}.txt`: one [`WorkerLine`] per create the worker sent,
+//!   with its send and answer offsets (the source of [`peak_concurrency`]);
 //! - `scenario-n{N}/scenario-report.txt`: `first_send_unix_us` / `last_answer_unix_us`
 //!   (the wall-clock observation) beside the lab's own summary;
 //! - `val08-list-ids.txt` (plan IDs in the order the list endpoint returned them) and
