@@ -55,6 +55,26 @@ where
     assemble(LoadModel::Closed(model), raw, None)
 }
 
+/// Runs the closed model's workers one after another instead of together: worker w+1
+/// sends its first request after worker w's last answer, so at most one request is in
+/// flight. The same requests as [`closed`] under the same model; it exists for negative
+/// tests of checks that must tell observed concurrency from configured concurrency.
+pub async fn closed_sequential<F, Fut>(model: ClosedModel, op: F) -> LoadResult
+where
+    F: Fn(usize, usize) -> Fut,
+    Fut: Future<Output = Attempt>,
+{
+    let mut raw = Vec::with_capacity(model.workers * model.per_worker);
+    for w in 1..=model.workers {
+        for b in 1..=model.per_worker {
+            let start = Instant::now();
+            let a = op(w, b).await;
+            raw.push((w, b, start, Instant::now(), a));
+        }
+    }
+    assemble(LoadModel::Closed(model), raw, None)
+}
+
 /// Runs the open model: `op(index)` (1-based) at `rate_per_sec` for `duration_ms`,
 /// each request timed from its intended send time.
 pub async fn open<F, Fut>(model: OpenModel, op: F) -> LoadResult

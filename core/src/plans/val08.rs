@@ -3,9 +3,11 @@
 //!
 //! Raw files the judge reads (everything else in the run directory is a summary the
 //! lab derived with [`summaries`], i.e. with this same code):
-//! - `val08-config.txt`: `tiers=1,10,50,100 batch=5` — which scenarios were run;
+//! - `val08-config.txt`: `tiers=1,10,50,100 batch=5 schedule=concurrent` — which
+//!   scenarios were run, and how their workers were started;
 //! - `val08-health.txt`: `code=200` and the body;
-//! - `scenario-n{N}/worker-{w}.txt`: one [`WorkerLine`] per create the worker sent;
+//! - `scenario-n{N}/worker-{w}.txt`: one [`WorkerLine`] per create the worker sent,
+//!   with its send and answer offsets (the source of [`peak_concurrency`]);
 //! - `scenario-n{N}/scenario-report.txt`: `first_send_unix_us` / `last_answer_unix_us`
 //!   (the wall-clock observation) beside the lab's own summary;
 //! - `val08-list-ids.txt` (plan IDs in the order the list endpoint returned them) and
@@ -165,6 +167,38 @@ fn wall_clock(f: &Files, rel: &str) -> Result<u64, Missing> {
     })
 }
 
+/// How the workers of a tier are started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// All N workers released together (the plan's `&` + `wait`).
+    #[default]
+    Concurrent,
+    /// Worker w+1 starts after worker w's last answer: the same requests with at most
+    /// one in flight. Not the plan's; it exists so that a negative test can show the
+    /// concurrency checks telling the two apart.
+    Sequential,
+}
+
+impl Schedule {
+    /// The word written to [`CONFIG_FILE`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Schedule::Concurrent => "concurrent",
+            Schedule::Sequential => "sequential",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s words.
+    pub fn parse(text: &str) -> Option<Schedule> {
+        match text {
+            "concurrent" => Some(Schedule::Concurrent),
+            "sequential" => Some(Schedule::Sequential),
+            _ => None,
+        }
+    }
+}
+
 /// The lab's configuration, as written to [`CONFIG_FILE`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
@@ -172,6 +206,9 @@ pub struct Config {
     pub tiers: Vec<usize>,
     /// Sequential creates per worker.
     pub batch: usize,
+    /// How each tier's workers are started.
+    #[serde(default)]
+    pub schedule: Schedule,
 }
 
 impl Default for Config {
@@ -179,15 +216,21 @@ impl Default for Config {
         Config {
             tiers: DEFAULT_TIERS.to_vec(),
             batch: DEFAULT_BATCH,
+            schedule: Schedule::Concurrent,
         }
     }
 }
 
 impl Config {
-    /// The file text: `tiers=1,10,50,100` and `batch=5` lines.
+    /// The file text: `tiers=1,10,50,100`, `batch=5` and `schedule=concurrent` lines.
     pub fn to_text(&self) -> String {
         let tiers: Vec<String> = self.tiers.iter().map(|t| t.to_string()).collect();
-        format!("tiers={}\nbatch={}\n", tiers.join(","), self.batch)
+        format!(
+            "tiers={}\nbatch={}\nschedule={}\n",
+            tiers.join(","),
+            self.batch,
+            self.schedule.as_str()
+        )
     }
 
     /// Reads [`CONFIG_FILE`].
@@ -203,7 +246,18 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let batch = kv.u64("batch")? as usize;
-        Ok(Config { tiers, batch })
+        // No default: a file without the schedule does not say the workers ran together.
+        let schedule = kv.get("schedule")?;
+        let schedule = Schedule::parse(schedule).ok_or_else(|| {
+            Missing(format!(
+                "{CONFIG_FILE}: schedule={schedule:?} is neither concurrent nor sequential"
+            ))
+        })?;
+        Ok(Config {
+            tiers,
+            batch,
+            schedule,
+        })
     }
 
     /// Plan IDs the lab sends, over every tier.
@@ -336,6 +390,9 @@ pub struct Scenario {
     pub wall_us: Option<u64>,
     /// ok / wall-clock seconds.
     pub throughput_per_sec: Option<f64>,
+    /// The most workers with a create in flight at one instant ([`peak_concurrency`]),
+    /// from the send/answer offsets of the worker files; `None` when no line was read.
+    pub peak_concurrency: Option<usize>,
     /// The first few failures, for the note.
     #[serde(skip)]
     pub failures: Vec<Failure>,
@@ -388,11 +445,13 @@ pub fn scenario_in(
         max_us: None,
         wall_us: None,
         throughput_per_sec: None,
+        peak_concurrency: None,
         failures: Vec::new(),
         ok_ids: Vec::new(),
         answered: 0,
     };
     let mut lat = Vec::with_capacity(n * batch);
+    let mut in_flight: Vec<Vec<(u64, u64)>> = Vec::with_capacity(n);
     for w in 1..=n {
         let rel = worker_file_in(dir, w);
         let lines = match f.text(&rel).and_then(|t| parse_worker_file(&rel, &t)) {
@@ -406,6 +465,14 @@ pub fn scenario_in(
                 continue;
             }
         };
+        // Every create the worker sent was in flight until it ended, whatever its
+        // outcome: errors are judged by the counts, concurrency by these intervals.
+        in_flight.push(
+            lines
+                .iter()
+                .map(|l| (l.send_offset_us, l.answer_offset_us))
+                .collect(),
+        );
         let expected: BTreeSet<String> = (1..=batch).map(|b| id(n, w, b)).collect();
         let mut seen = BTreeSet::new();
         for l in lines {
@@ -448,8 +515,54 @@ pub fn scenario_in(
         .wall_us
         .and_then(|w| stats::throughput(sc.ok as u64, std::time::Duration::from_micros(w)))
         .map(round_3dp);
+    sc.peak_concurrency = peak_concurrency(&in_flight);
     sc.failures.truncate(FAILURES_KEPT);
     Ok(sc)
+}
+
+/// The most workers that had a request in flight at one instant: `workers[i]` holds
+/// worker i's `(send, answer)` offsets (µs, one clock for the whole scenario).
+///
+/// A request is in flight over the half-open interval `[send, answer)`: at an instant
+/// when one request is answered and another sent, only the new one counts, so two
+/// requests that merely touch never make 2. A worker counts once however many of its
+/// intervals overlap (they should not: a worker sends sequentially), so the result
+/// never exceeds the number of workers. A line whose answer precedes its send, or
+/// equals it, was in flight for no instant and adds nothing. `None` when no worker has
+/// a line: nothing was observed, which is not an observation of 0.
+pub fn peak_concurrency(workers: &[Vec<(u64, u64)>]) -> Option<usize> {
+    if workers.iter().all(Vec::is_empty) {
+        return None;
+    }
+    // +1 at a send, −1 at an answer; at equal times the answer sorts first (false < true).
+    let mut events: Vec<(u64, bool)> = Vec::new();
+    for intervals in workers {
+        let mut iv: Vec<(u64, u64)> = intervals.iter().copied().filter(|(s, a)| a > s).collect();
+        iv.sort_unstable();
+        // The worker's union of intervals: overlapping or touching ones merge.
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(iv.len());
+        for (s, a) in iv {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(a),
+                _ => merged.push((s, a)),
+            }
+        }
+        for (s, a) in merged {
+            events.push((s, true));
+            events.push((a, false));
+        }
+    }
+    events.sort_unstable();
+    let (mut now, mut peak) = (0usize, 0usize);
+    for (_, send) in events {
+        if send {
+            now += 1;
+            peak = peak.max(now);
+        } else {
+            now -= 1;
+        }
+    }
+    Some(peak)
 }
 
 impl Scenario {
@@ -460,13 +573,14 @@ impl Scenario {
             v.map_or_else(|| "absent".into(), |v| v.to_string())
         }
         let mut s = format!(
-            "scenario=n{n}\nworkers={n}\nbatch={}\nexpected={}\nsent={}\nok={}\nerrors={}\nnon_201={}\nwall_us={}\nthroughput_plans_per_sec={}\np50_us={}\np95_us={}\np99_us={}\nmax_us={}\n# percentiles: {}\n",
+            "scenario=n{n}\nworkers={n}\nbatch={}\nexpected={}\nsent={}\nok={}\nerrors={}\nnon_201={}\npeak_concurrency={}\nwall_us={}\nthroughput_plans_per_sec={}\np50_us={}\np95_us={}\np99_us={}\nmax_us={}\n# percentiles: {}\n# peak_concurrency: the most workers with a create in flight [send, answer) at one instant\n",
             self.batch,
             self.expected,
             self.sent,
             self.ok,
             self.errors,
             serde_json::to_string(&self.non_201).expect("a string map serialises"),
+            opt(self.peak_concurrency),
             opt(self.wall_us),
             opt(self.throughput_per_sec.map(|t| format!("{t:.3}"))),
             opt(self.p50_us),
@@ -480,6 +594,25 @@ impl Scenario {
             s.push_str(&format!("# {note}\n"));
         }
         s
+    }
+
+    /// All N workers were observed with a create in flight at one instant.
+    pub fn reached_n(&self) -> bool {
+        self.peak_concurrency.is_some_and(|p| p >= self.n)
+    }
+
+    /// Why the tier does not show N concurrent workers (`None` when it does).
+    pub fn concurrency_note(&self) -> Option<String> {
+        if self.reached_n() {
+            return None;
+        }
+        Some(match self.peak_concurrency {
+            Some(p) => format!(
+                "N={}: peak_concurrency={p} < {}: at no instant were {} workers' creates in flight at once",
+                self.n, self.n, self.n
+            ),
+            None => format!("N={}: no create line with send/answer offsets: concurrency not observed", self.n),
+        })
     }
 
     /// The scenario's failures as a note (`None` when there are none).
@@ -736,6 +869,11 @@ impl Observations {
             grand_total: cfg.grand_total(),
             total_errors,
             per_tier,
+            plan_tiers_not_run: DEFAULT_TIERS
+                .iter()
+                .copied()
+                .filter(|n| !cfg.tiers.contains(n))
+                .collect(),
         })
     }
 
@@ -790,17 +928,24 @@ impl PromObs {
 }
 
 impl Aggregate {
-    /// VAL08-08's criterion.
+    /// VAL08-08's criterion: no error in any tier run, and every plan tier run (the
+    /// plan sums "all four scenarios"; an unrun one has no error count to add).
     pub fn pass(&self) -> bool {
-        self.total_errors == 0
+        self.total_errors == 0 && self.plan_tiers_not_run.is_empty()
     }
 }
 
 impl Scaling {
     /// VAL08-07's criterion. N=1 must have measured some throughput: `0 >= 0` would
     /// certify scaling on a run in which nothing was created.
+    ///
+    /// The N=100 figure must also come from 100 workers observed in flight together:
+    /// the claim is "no regression under concurrency", and throughput of 100 workers
+    /// that ran one after another would be N=1's throughput under another name.
     pub fn pass(&self) -> bool {
-        self.tput_n1 > 0.0 && self.tput_n100 >= self.tput_n1
+        self.tput_n1 > 0.0
+            && self.tput_n100 >= self.tput_n1
+            && self.peak_concurrency_n100.is_some_and(|p| p >= 100)
     }
 
     /// The observation of tiers 1 and 100.
@@ -811,6 +956,7 @@ impl Scaling {
             tput_n1: t1,
             tput_n100: t100,
             ratio: (t1 > 0.0).then(|| round_3dp(t100 / t1)),
+            peak_concurrency_n100: obs.tier(100)?.peak_concurrency,
         })
     }
 }
@@ -824,6 +970,8 @@ pub struct Aggregate {
     pub total_errors: usize,
     /// `n{N}` → errors.
     pub per_tier: BTreeMap<String, usize>,
+    /// Plan tiers (1, 10, 50, 100) missing from the configured tiers.
+    pub plan_tiers_not_run: Vec<usize>,
 }
 
 /// VAL08-07's observation.
@@ -835,6 +983,8 @@ pub struct Scaling {
     pub tput_n100: f64,
     /// tput_n100 / tput_n1 (`None` when nothing succeeded at N=1).
     pub ratio: Option<f64>,
+    /// The N=100 tier's [`peak_concurrency`].
+    pub peak_concurrency_n100: Option<usize>,
 }
 
 /// Check ID of the zero-errors check of a plan tier.
@@ -856,7 +1006,10 @@ fn tier_zero_errors(obs: &Observations, n: usize) -> Check {
         .as_ref()
         .map(|c| c.batch)
         .unwrap_or(DEFAULT_BATCH);
-    let threshold = format!("errors=0, ok={} (N={n} x batch={batch})", n * batch);
+    let threshold = format!(
+        "errors=0, ok={} (N={n} x batch={batch}), peak_concurrency>={n} (workers with a create in flight at one instant)",
+        n * batch
+    );
     let spec = PLAN.spec(id, &threshold, &[CONFIG_FILE]);
     match (obs.config.as_ref(), obs.tier(n)) {
         (Err(e), _) => spec.fail_unobserved(e.to_string()),
@@ -866,11 +1019,15 @@ fn tier_zero_errors(obs: &Observations, n: usize) -> Check {
         )),
         (Ok(_), Err(e)) => spec.fail_unobserved(e.to_string()),
         (Ok(_), Ok(s)) => {
-            let note = s.note().unwrap_or_default();
+            let note = [s.note(), s.concurrency_note()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ");
             spec.with_evidence([scenario_report_file(n), scenario_dir(n) + "/"])
                 .observe_with_note(
                     Ok::<_, Missing>(s.clone()),
-                    |s| s.errors == 0 && s.ok == s.expected,
+                    |s| s.errors == 0 && s.ok == s.expected && s.reached_n(),
                     note,
                 )
         }
@@ -880,15 +1037,24 @@ fn tier_zero_errors(obs: &Observations, n: usize) -> Check {
 /// VAL08-08: no error in any scenario of the run.
 fn aggregate_zero_errors(obs: &Observations) -> Check {
     let agg = obs.aggregate();
-    let agg_note = obs
-        .scenarios
-        .values()
-        .filter_map(|s| s.as_ref().ok().and_then(Scenario::note))
-        .collect::<Vec<_>>()
-        .join(" | ");
+    let mut notes: Vec<String> = Vec::new();
+    if let Ok(a) = &agg {
+        if !a.plan_tiers_not_run.is_empty() {
+            notes.push(format!(
+                "plan tiers not run: N={:?}; their errors are unknown, not 0",
+                a.plan_tiers_not_run
+            ));
+        }
+    }
+    notes.extend(
+        obs.scenarios
+            .values()
+            .filter_map(|s| s.as_ref().ok().and_then(Scenario::note)),
+    );
+    let agg_note = notes.join(" | ");
     PLAN.spec(
         "VAL08-08",
-        "total_errors=0 across every scenario run",
+        "total_errors=0 across every scenario run, and every plan tier (N=1, 10, 50, 100) run",
         &[CONFIG_FILE, AGGREGATE_FILE],
     )
     .with_evidence(
@@ -924,6 +1090,13 @@ fn profile(f: &Files) -> crate::check::Profile {
                     "plans per worker",
                     cfg.batch,
                     DEFAULT_BATCH,
+                ));
+            }
+            if cfg.schedule != Schedule::Concurrent {
+                d.push(super::difference(
+                    "workers started",
+                    "one after another (sequential)",
+                    "all together (concurrent)",
                 ));
             }
             d
@@ -973,7 +1146,7 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
     checks.push(
         PLAN.spec(
             "VAL08-07",
-            "tput_n100 >= tput_n1 > 0 (plans answered 201 per second of scenario wall-clock)",
+            "tput_n100 >= tput_n1 > 0 (plans answered 201 per second of scenario wall-clock), with N=100 observed concurrent (peak_concurrency_n100>=100)",
             &[
                 &scenario_report_file(1),
                 &scenario_report_file(100),
@@ -1038,8 +1211,16 @@ pub fn summaries(run_dir: &Path) -> Vec<(String, String)> {
             show(t.map(|t| format!("{t:.3}")))
         ));
     }
+    let peak_n100 = obs
+        .tier(100)
+        .and_then(|s| {
+            s.peak_concurrency
+                .ok_or_else(|| Missing("no create line with offsets".into()))
+        })
+        .map(|p| p.to_string());
     scaling.push_str(&format!(
-        "pass={}\n",
+        "peak_concurrency_n100={}\npass={}\n",
+        show(peak_n100),
         Scaling::of(&obs).is_ok_and(|s| s.pass())
     ));
     out.push((SCALING_FILE.to_string(), scaling));
@@ -1054,6 +1235,15 @@ pub fn summaries(run_dir: &Path) -> Vec<(String, String)> {
             for (k, v) in &a.per_tier {
                 t.push_str(&format!("errors_{k}={v}\n"));
             }
+            let not_run: Vec<String> = a.plan_tiers_not_run.iter().map(|n| n.to_string()).collect();
+            t.push_str(&format!(
+                "plan_tiers_not_run={}\n",
+                if not_run.is_empty() {
+                    "none".into()
+                } else {
+                    not_run.join(",")
+                }
+            ));
             t
         }
         Err(m) => format!("total_errors=absent ({m})\n"),
@@ -1168,14 +1358,150 @@ mod tests {
             tput_n1: 0.0,
             tput_n100: 0.0,
             ratio: None,
+            peak_concurrency_n100: Some(100),
         };
         assert!(!zero.pass(), "0 >= 0 certifies nothing");
-        assert!(Scaling {
+        let good = Scaling {
             tput_n1: 1.0,
             tput_n100: 2.0,
-            ratio: Some(2.0)
+            ratio: Some(2.0),
+            peak_concurrency_n100: Some(100),
+        };
+        assert!(good.pass());
+        for peak in [None, Some(1), Some(99)] {
+            let s = Scaling {
+                peak_concurrency_n100: peak,
+                ..good.clone()
+            };
+            assert!(!s.pass(), "N=100 not observed concurrent ({peak:?})");
         }
-        .pass());
+    }
+
+    #[test]
+    fn peak_concurrency_counts_workers_in_flight_at_one_instant() {
+        assert_eq!(peak_concurrency(&[]), None);
+        assert_eq!(
+            peak_concurrency(&[vec![], vec![]]),
+            None,
+            "nothing observed"
+        );
+        // Touching intervals of two workers: an answer at 10 and a send at 10 is 1.
+        assert_eq!(peak_concurrency(&[vec![(0, 10)], vec![(10, 20)]]), Some(1));
+        assert_eq!(peak_concurrency(&[vec![(0, 10)], vec![(9, 20)]]), Some(2));
+        // One worker is one, even if its (tampered) lines overlap.
+        assert_eq!(
+            peak_concurrency(&[vec![(0, 10), (5, 15), (15, 30)]]),
+            Some(1)
+        );
+        // Zero-length or reversed lines were in flight for no instant.
+        assert_eq!(peak_concurrency(&[vec![(5, 5)], vec![(9, 3)]]), Some(0));
+        // Three workers overlap only in [8, 9).
+        let w = [vec![(0, 9), (9, 20)], vec![(8, 12)], vec![(2, 4), (5, 9)]];
+        assert_eq!(peak_concurrency(&w), Some(3));
+        // Sequential workers: each starts when the previous one ends.
+        let seq: Vec<Vec<(u64, u64)>> = (0..100u64)
+            .map(|w| vec![(w * 50, w * 50 + 25), (w * 50 + 25, w * 50 + 50)])
+            .collect();
+        assert_eq!(peak_concurrency(&seq), Some(1));
+    }
+
+    /// The configuration file of `cfg` in a fresh directory.
+    fn config_dir(cfg: &Config) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), cfg.to_text()).unwrap();
+        dir
+    }
+
+    #[test]
+    fn profile_is_custom_for_every_difference_from_the_plan() {
+        let plan = config_dir(&Config::default());
+        assert_eq!(
+            profile(&Files::new(plan.path())),
+            crate::check::Profile::Plan
+        );
+        let cases = [
+            (
+                Config {
+                    batch: 1,
+                    ..Config::default()
+                },
+                "plans per worker: 1 (plan: 5)",
+            ),
+            (
+                Config {
+                    tiers: vec![100],
+                    ..Config::default()
+                },
+                "tiers N: [100] (plan: [1, 10, 50, 100])",
+            ),
+            (
+                Config {
+                    schedule: Schedule::Sequential,
+                    ..Config::default()
+                },
+                "workers started: one after another (sequential) (plan: all together (concurrent))",
+            ),
+        ];
+        for (cfg, want) in cases {
+            let dir = config_dir(&cfg);
+            assert_eq!(
+                profile(&Files::new(dir.path())),
+                crate::check::Profile::Custom {
+                    differences: vec![want.to_string()]
+                },
+                "{cfg:?}"
+            );
+        }
+        let none = tempfile::tempdir().unwrap();
+        assert!(!profile(&Files::new(none.path())).is_plan());
+        let no_schedule = tempfile::tempdir().unwrap();
+        std::fs::write(
+            no_schedule.path().join(CONFIG_FILE),
+            "tiers=1,10,50,100\nbatch=5\n",
+        )
+        .unwrap();
+        assert!(
+            !profile(&Files::new(no_schedule.path())).is_plan(),
+            "a configuration that does not say the workers ran together is not the plan's"
+        );
+    }
+
+    #[test]
+    fn aggregate_fails_when_a_plan_tier_was_not_run() {
+        let dir = config_dir(&Config {
+            tiers: vec![1],
+            batch: 1,
+            ..Config::default()
+        });
+        std::fs::create_dir_all(dir.path().join(scenario_dir(1))).unwrap();
+        let line = WorkerLine {
+            id: plan_id(1, 1, 1),
+            status: Some(201),
+            latency_us: 10,
+            outcome: "ok".into(),
+            send_offset_us: 0,
+            answer_offset_us: 10,
+            error: None,
+        };
+        std::fs::write(
+            dir.path().join(worker_file(1, 1)),
+            worker_file_text(1, 1, &[line]),
+        )
+        .unwrap();
+        let obs = Observations::read(&Files::new(dir.path()));
+        let agg = obs.aggregate().unwrap();
+        assert_eq!(
+            (agg.total_errors, agg.plan_tiers_not_run.clone()),
+            (0, vec![10, 50, 100])
+        );
+        assert!(!agg.pass());
+        let c = check(dir.path(), "VAL08-08");
+        assert_eq!(c.status, crate::check::Status::Fail);
+        assert!(c.note.unwrap().contains("plan tiers not run"));
+        assert_eq!(
+            check(dir.path(), "VAL08-02").status,
+            crate::check::Status::Pass
+        );
     }
 
     #[test]

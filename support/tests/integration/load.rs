@@ -43,6 +43,38 @@ async fn server() -> String {
     serve(app).await
 }
 
+/// The sequential schedule sends the same requests, worker after worker, and never has
+/// two in flight: each record starts no earlier than the previous one ended.
+#[tokio::test]
+async fn closed_sequential_runs_workers_one_after_another() {
+    let c = Client::new(&server().await, None);
+    let model = ClosedModel {
+        workers: 4,
+        per_worker: 3,
+    };
+    let r = load::closed_sequential(model, move |_w, _b| {
+        let c = c.clone();
+        async move {
+            c.request::<Value>(Method::POST, "/ok", &[], Some(b"{}".to_vec()))
+                .await
+                .attempt()
+        }
+    })
+    .await;
+    assert_eq!((r.records.len(), r.ok()), (12, 12));
+    let order: Vec<(usize, usize)> = r.records.iter().map(|x| (x.worker, x.index)).collect();
+    let want: Vec<(usize, usize)> = (1..=4).flat_map(|w| (1..=3).map(move |b| (w, b))).collect();
+    assert_eq!(order, want);
+    for pair in r.records.windows(2) {
+        assert!(
+            pair[1].start_offset_us >= pair[0].end_offset_us,
+            "overlap: {:?} then {:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
 #[tokio::test]
 async fn closed_model_records_every_worker_and_request() {
     let c = Client::new(&server().await, None);

@@ -24,7 +24,7 @@ use val_support::env;
 use val_support::evidence::{self, Provenance, RunDir};
 use val_support::lab::{self, Lab, LabCtx};
 use val_support::load::{self, ClosedModel, LoadResult};
-use val_support::plans::val08::{self as plan, Config, Scenario, WorkerLine};
+use val_support::plans::val08::{self as plan, Config, Scenario, Schedule, WorkerLine};
 use val_support::plans::Files;
 use val_support::stats;
 
@@ -87,6 +87,12 @@ pub fn isolated(faults: &[&str], cfg: &Config) -> anyhow::Result<Lab> {
     Ok(lab::isolated(SUITE, faults, cfg, run_lab)?)
 }
 
+/// A fresh VAL08 lab against the reference in the valid alternative modes `variants`
+/// (contract §11), with no fault: every check must PASS.
+pub fn variant(variants: &[&str], cfg: &Config) -> anyhow::Result<Lab> {
+    Ok(lab::variant(SUITE, variants, cfg, run_lab)?)
+}
+
 /// Microseconds since the Unix epoch of a wall-clock time; `None` for a clock set
 /// before 1970 (no timestamp rather than a wrong one).
 fn unix_us(t: SystemTime) -> Option<u64> {
@@ -131,13 +137,20 @@ pub fn run_lab(ctx: &mut LabCtx, cfg: &Config) -> anyhow::Result<()> {
             workers: n,
             per_worker: cfg.batch,
         };
-        ctx.load_model(&plan::scenario_dir(n), &model);
+        ctx.load_model(
+            &plan::scenario_dir(n),
+            &serde_json::json!({
+                "workers": model.workers,
+                "per_worker": model.per_worker,
+                "schedule": cfg.schedule,
+            }),
+        );
         run_tier(
             ctx.run(),
             ctx.runtime(),
             &client,
             &plan::scenario_dir(n),
-            model,
+            (model, cfg.schedule),
             plan::plan_id,
         )?;
     }
@@ -190,11 +203,12 @@ pub struct AnchoredLoad {
     pub first_send_unix_us: Option<u64>,
 }
 
-/// Runs N workers × `batch` sequential creates of `id(n, w, b)` on `client`.
+/// Runs N workers × `batch` sequential creates of `id(n, w, b)` on `client`, the
+/// workers started as `schedule` says.
 pub fn run_creates(
     rt: &Runtime,
     client: &Client,
-    model: ClosedModel,
+    (model, schedule): (ClosedModel, Schedule),
     id: fn(usize, usize, usize) -> String,
 ) -> AnchoredLoad {
     let n = model.workers;
@@ -204,7 +218,7 @@ pub fn run_creates(
     let first: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let c = client.clone();
     let first_in = first.clone();
-    let result = rt.block_on(load::closed(model, move |w, b| {
+    let op = move |w, b| {
         let now = Instant::now();
         {
             let mut f = first_in.lock().unwrap_or_else(|e| e.into_inner());
@@ -215,7 +229,11 @@ pub fn run_creates(
         let c = c.clone();
         let req = CreateRollout::new(&id(n, w, b));
         async move { c.create(&req).await.attempt() }
-    }));
+    };
+    let result = match schedule {
+        Schedule::Concurrent => rt.block_on(load::closed(model, op)),
+        Schedule::Sequential => rt.block_on(load::closed_sequential(model, op)),
+    };
     let first = *first.lock().unwrap_or_else(|e| e.into_inner());
     AnchoredLoad {
         result,
@@ -252,11 +270,11 @@ pub fn run_tier(
     rt: &Runtime,
     client: &Client,
     dir: &str,
-    model: ClosedModel,
+    (model, schedule): (ClosedModel, Schedule),
     id: fn(usize, usize, usize) -> String,
 ) -> anyhow::Result<Scenario> {
     let n = model.workers;
-    let timed = run_creates(rt, client, model, id);
+    let timed = run_creates(rt, client, (model, schedule), id);
     let mut by_worker = worker_lines(n, &timed.result, id);
     for w in 1..=n {
         // A worker without records gets an empty file: its creates count as errors.
@@ -385,7 +403,14 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
         };
         load_model.insert(format!("ramp-n{n}"), serde_json::to_value(model)?);
         let overflows_before = listen_overflows();
-        let tier = run_tier(&run, &rt, &client, &format!("ramp-n{n}"), model, ramp_id)?;
+        let tier = run_tier(
+            &run,
+            &rt,
+            &client,
+            &format!("ramp-n{n}"),
+            (model, Schedule::Concurrent),
+            ramp_id,
+        )?;
         let overflows = overflows_before
             .zip(listen_overflows())
             .map(|(a, b)| b.saturating_sub(a));
@@ -439,10 +464,11 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
     } in &outcome.tiers
     {
         txt.push_str(&format!(
-            "n={} ok={} errors={} p50_us={} p99_us={} max_us={} wall_us={} tput={} listen_overflows={} {}\n",
+            "n={} ok={} errors={} peak_concurrency={} p50_us={} p99_us={} max_us={} wall_us={} tput={} listen_overflows={} {}\n",
             t.n,
             t.ok,
             t.errors,
+            or_absent(t.peak_concurrency),
             or_absent(t.p50_us),
             or_absent(t.p99_us),
             or_absent(t.max_us),

@@ -2,8 +2,9 @@
 //! snapshot, and the offline re-verification of the run directory.
 
 use rstest::rstest;
+use val_support::check::Profile;
 use val_support::evidence;
-use val_support::plans::val08::tier_check;
+use val_support::plans::val08::{tier_check, Config};
 
 use crate::serial;
 
@@ -53,6 +54,45 @@ fn val08_09_list_consistent() {
 fn val08_10_prometheus_observations_recorded() {
     let _g = serial();
     val08::shared().assert_check("VAL08-10");
+}
+
+/// The shared lab's profile follows its configuration: `plan` with the plan's verdicts
+/// for the plan's matrix; under `VAL08_TIERS`/`VAL08_BATCH` overrides `custom`, with
+/// each difference listed, no plan verdict and a custom verdict instead.
+#[test]
+fn val08_profile_matches_the_configuration() {
+    let _g = serial();
+    let lab = val08::shared();
+    let cfg = val08::config_from_env().expect("VAL08_TIERS / VAL08_BATCH");
+    let r = lab.report();
+    let v = &r.verdict;
+    if cfg == Config::default() {
+        assert_eq!(r.profile, Profile::Plan, "{}", r.to_text());
+        assert_eq!(
+            (v.full.is_some(), v.minimum_acceptable.is_some(), v.custom),
+            (true, true, None)
+        );
+        return;
+    }
+    let Profile::Custom { differences } = &r.profile else {
+        panic!(
+            "{cfg:?} is not the plan's matrix, yet the profile is {:?}",
+            r.profile
+        );
+    };
+    assert_eq!(
+        differences.len(),
+        usize::from(cfg.tiers != val08::DEFAULT_TIERS)
+            + usize::from(cfg.batch != val08::DEFAULT_BATCH),
+        "{differences:?}"
+    );
+    assert_eq!(
+        (v.full, v.minimum_acceptable),
+        (None, None),
+        "{}",
+        r.to_text()
+    );
+    assert!(v.custom.is_some(), "{}", r.to_text());
 }
 
 /// The plan's evidence files exist, and `evidence verify` recomputes the same verdicts
@@ -105,12 +145,10 @@ fn val08_evidence_is_complete_and_verifies() {
 fn val08_report_json_snapshot() {
     let _g = serial();
     let lab = val08::shared();
-    let overridden = ["VAL08_TIERS", "VAL08_BATCH"]
-        .iter()
-        .any(|k| val_support::env::nonempty(k).is_some());
-    if overridden {
+    let cfg = val08::config_from_env().expect("VAL08_TIERS / VAL08_BATCH");
+    if cfg != Config::default() {
         // The snapshot is of the plan's matrix; another matrix has other counts.
-        eprintln!("VAL08_TIERS/VAL08_BATCH set: the snapshot of the plan's matrix is not compared");
+        eprintln!("VAL08_TIERS/VAL08_BATCH change the matrix: the snapshot of the plan's matrix is not compared");
         return;
     }
     insta::assert_json_snapshot!("val08_report_json", lab.report(), {

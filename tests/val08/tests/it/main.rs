@@ -7,7 +7,9 @@
 
 mod checks;
 mod negative;
+mod profile;
 mod ramp;
+mod variants;
 
 use std::sync::{Mutex, MutexGuard};
 

@@ -4,7 +4,7 @@
 
 use rstest::rstest;
 use val_support::check::observed_count as count;
-use val_support::plans::val08::{tier_check, Config};
+use val_support::plans::val08::{tier_check, Config, Schedule};
 use val_support::Lab;
 
 use crate::serial;
@@ -105,6 +105,79 @@ fn val08_08_negative_create_errors() {
     let o = lab.observed("VAL08-08");
     assert_eq!(o["total_errors"], 10, "{o}");
     assert_eq!(o["per_tier"]["n2"], 10, "{o}");
+}
+
+/// Only tiers 1, 10 and 50 run (as `VAL08_TIERS=1,10,50` allows): with no error in the
+/// tiers that ran, VAL08-08 still fails, because the plan sums all four scenarios and an
+/// unrun one has no error count. 05, 06 and 07 need the N=100 tier and fail unobserved.
+#[test]
+fn val08_08_negative_plan_tier_not_run() {
+    let cfg = Config {
+        tiers: vec![1, 10, 50],
+        ..Config::default()
+    };
+    let _g = serial();
+    let lab = negative_lab(
+        &[],
+        &cfg,
+        &["VAL08-05", "VAL08-06", "VAL08-07", "VAL08-08"],
+        &["VAL08-05", "VAL08-06", "VAL08-07"],
+    );
+    let o = lab.observed("VAL08-08");
+    assert_eq!(o["total_errors"], 0, "{o}");
+    assert_eq!(o["plan_tiers_not_run"], serde_json::json!([100]), "{o}");
+    let v = &lab.report().verdict;
+    assert_eq!(
+        (v.full, v.minimum_acceptable, v.custom),
+        (None, None, Some(false))
+    );
+}
+
+/// The workers of every tier run one after another (the `sequential` schedule): every
+/// create is answered 201, yet no tier above N=1 ever had more than one create in
+/// flight, so 03..05 turn red on `peak_concurrency`, and 07 with them (its N=100
+/// throughput was not measured under concurrency). N=1 is the same either way.
+#[test]
+fn val08_tier_negative_sequential_workers() {
+    let cfg = Config {
+        schedule: Schedule::Sequential,
+        ..Config::default()
+    };
+    let _g = serial();
+    let lab = negative_lab(
+        &[],
+        &cfg,
+        &["VAL08-03", "VAL08-04", "VAL08-05", "VAL08-07"],
+        &[],
+    );
+    for n in [10, 50, 100] {
+        let id = tier_check(n).unwrap();
+        let o = lab.observed(id);
+        assert_eq!(
+            (o["errors"].as_u64(), o["peak_concurrency"].as_u64()),
+            (Some(0), Some(1)),
+            "{id}: {o}"
+        );
+        let c = lab.report().check(id).unwrap();
+        assert!(
+            c.threshold.contains(&format!("peak_concurrency>={n}")),
+            "{c:?}"
+        );
+        assert!(
+            c.note
+                .as_deref()
+                .is_some_and(|t| t.contains("peak_concurrency=1")),
+            "{c:?}"
+        );
+    }
+    assert_eq!(lab.observed("VAL08-02")["peak_concurrency"], 1);
+    assert_eq!(lab.observed("VAL08-07")["peak_concurrency_n100"], 1);
+    assert!(
+        matches!(&lab.report().profile, val_support::check::Profile::Custom { differences }
+            if differences.iter().any(|d| d.contains("sequential"))),
+        "{:?}",
+        lab.report().profile
+    );
 }
 
 /// A list that skips a page, or repeats plans across pages, turns VAL08-09 red.

@@ -1,0 +1,69 @@
+//! The run's profile: a matrix other than the plan's is reported as `custom`, with each
+//! difference, and never carries the plan's verdicts (issue 9 item 1). Isolated labs
+//! with explicit configurations, so no environment variable is needed.
+
+use val_support::check::Profile;
+use val_support::plans::val08::Config;
+
+use crate::serial;
+
+/// One create per worker (`VAL08_BATCH=1`): every check passes under that workload, but
+/// the report says it is not the plan's, and only the custom verdict is set.
+#[test]
+fn val08_profile_batch_1_is_custom() {
+    let cfg = Config {
+        batch: 1,
+        ..Config::default()
+    };
+    let _g = serial();
+    let lab = val08::isolated(&[], &cfg).expect("the lab ran");
+    lab.assert_red(&[]);
+    let r = lab.report();
+    assert_eq!(
+        r.profile,
+        Profile::Custom {
+            differences: vec!["plans per worker: 1 (plan: 5)".into()]
+        }
+    );
+    let v = &r.verdict;
+    assert_eq!(
+        (v.full, v.minimum_acceptable, v.custom),
+        (None, None, Some(true))
+    );
+    assert_eq!(lab.observed("VAL08-05")["ok"], 100);
+    let text = r.to_text();
+    assert!(
+        text.contains("profile: custom: plans per worker: 1 (plan: 5)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("plan verdicts:              NOT APPLICABLE"),
+        "{text}"
+    );
+}
+
+/// Only N=100 (`VAL08_TIERS=100`): custom, no minimum verdict, and the plan tiers that
+/// did not run fail their checks and the aggregate.
+#[test]
+fn val08_profile_tiers_100_is_custom() {
+    let cfg = Config {
+        tiers: vec![100],
+        ..Config::default()
+    };
+    let _g = serial();
+    let lab = val08::isolated(&[], &cfg).expect("the lab ran");
+    lab.assert_red(&["VAL08-02", "VAL08-03", "VAL08-04", "VAL08-07", "VAL08-08"]);
+    let r = lab.report();
+    assert_eq!(
+        r.profile,
+        Profile::Custom {
+            differences: vec!["tiers N: [100] (plan: [1, 10, 50, 100])".into()]
+        }
+    );
+    let v = &r.verdict;
+    assert_eq!(
+        (v.full, v.minimum_acceptable, v.custom),
+        (None, None, Some(false))
+    );
+    lab.assert_check("VAL08-05");
+}
