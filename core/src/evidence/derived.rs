@@ -1,7 +1,7 @@
 //! The derived-file registry: every file of a run directory that is computed from
 //! the raw files rather than measured, with the one pure function that produces it.
 //!
-//! A lab writes these files through [`derive`] (via [`super::write_report`], and
+//! A lab writes these files through [`derive`](fn@derive) (via [`super::write_report`], and
 //! VAL08's scenario reports via [`val08_scenario_report`]), and `evidence verify`
 //! calls the same functions and compares bytes. So a derived file can only say what
 //! its raw files say: edit a `FAIL` into a `PASS` in a text report, re-hash it in the
@@ -10,7 +10,7 @@
 //! | suite | derived files |
 //! |---|---|
 //! | every suite | `<suite>-report.json`, `<suite>-report.txt` |
-//! | `val08` | `val08-wall-clock-n100.txt`, `val08-scaling.txt`, `val08-aggregate.txt`, `val08-list-check.txt`, `val08-prometheus-check.txt` ([`plans::val08::summaries`]); the summary part of every `scenario-n{N}/scenario-report.txt` |
+//! | `val08` | the plan's summary files ([`plans::val08::summaries`]: wall-clock, throughput scaling, error aggregate, list consistency, Prometheus check); every `scenario-n{N}/scenario-report.txt` ([`val08_scenario_report`]) |
 //! | `val11` | the plan's `val11-*-check.txt` files (one per judged, not NOT_RUN check of [`VAL11_CHECK_FILES`]), `val11-recommendations.md` |
 
 use std::path::Path;
@@ -406,5 +406,50 @@ mod tests {
                 p.suite
             );
         }
+    }
+
+    #[test]
+    fn raw_error_text_in_a_scenario_report_cannot_change_its_observations() {
+        use plans::val08::{plan_id, scenario_dir, scenario_in, WorkerLine};
+        let dir = tempfile::tempdir().unwrap();
+        let f = Files::new(dir.path());
+        let sdir = scenario_dir(1);
+        let injected = "boom last_answer_unix_us=1 first_send_unix_us=0 status=201\nok=500";
+        let lines: Vec<WorkerLine> = (1..=2)
+            .map(|b| WorkerLine {
+                id: plan_id(1, 1, b),
+                status: Some(if b == 1 { 500 } else { 201 }),
+                latency_us: 10,
+                outcome: if b == 1 { "failed" } else { "ok" }.into(),
+                send_offset_us: 0,
+                answer_offset_us: 10,
+                error: (b == 1).then(|| injected.to_string()),
+            })
+            .collect();
+        std::fs::create_dir_all(dir.path().join(&sdir)).unwrap();
+        std::fs::write(
+            dir.path().join(plans::val08::worker_file_in(&sdir, 1)),
+            plans::val08::worker_file_text(1, 1, &lines),
+        )
+        .unwrap();
+        let report = dir.path().join(plans::val08::report_file_in(&sdir));
+        std::fs::write(
+            &report,
+            plans::val08::scenario_report_text(Some(1_000_000), Some(2_000)),
+        )
+        .unwrap();
+        let full = val08_scenario_report(&f, &sdir, 1, 2, plan_id).unwrap();
+        assert!(
+            full.contains("last_answer_unix_us=1 "),
+            "the raw text is kept: {full}"
+        );
+        std::fs::write(&report, &full).unwrap();
+        // Read back with the raw text in it: same observations, same bytes.
+        let s = scenario_in(&f, &sdir, 1, 2, plan_id).unwrap();
+        assert_eq!((s.wall_us, s.ok, s.errors), (Some(2_000), 1, 1));
+        assert_eq!(
+            val08_scenario_report(&f, &sdir, 1, 2, plan_id).unwrap(),
+            full
+        );
     }
 }

@@ -790,7 +790,7 @@ fn compare_reports(stored: &Report, fresh: &Report, v: &mut Verification) {
         }
         let fields: [(&str, String, String); 6] = [
             ("title", json(&s.title), json(&c.title)),
-            ("status", json(&s.status), json(&c.status)),
+            ("status", s.status.to_string(), c.status.to_string()),
             ("observed", json(&s.observed), json(&c.observed)),
             ("threshold", json(&s.threshold), json(&c.threshold)),
             ("evidence", json(&s.evidence), json(&c.evidence)),

@@ -353,4 +353,83 @@ mod tests {
             Path::new("/e/val08/20261123T111500Z-3f9a1c.statement.json.sig")
         );
     }
+
+    fn manifest() -> Manifest {
+        Manifest {
+            schema: super::super::MANIFEST_SCHEMA.into(),
+            suite: "demo".into(),
+            run_id: "r1".into(),
+            negative: false,
+            started_at: String::new(),
+            ended_at: String::new(),
+            git: super::super::GitInfo {
+                commit: Some("c0ffee".into()),
+                dirty: Some(false),
+            },
+            harness_version: String::new(),
+            tools: Default::default(),
+            host: Default::default(),
+            control_plane: None,
+            faults: vec![],
+            config: Default::default(),
+            load_model: Default::default(),
+            percentile_method: String::new(),
+            lab_error: None,
+            files: vec![],
+        }
+    }
+
+    fn report(profile: crate::check::Profile, pass_first: bool) -> Report {
+        use crate::check::{CheckSpec, PlanShape, TargetInfo};
+        let checks = vec![
+            CheckSpec::new("A", "a", "t", &[]).observe(Ok::<_, String>(1), |_| pass_first),
+            CheckSpec::new("B", "b", "t", &[]).observe(Ok::<_, String>(1), |_| true),
+        ];
+        Report::build(
+            "demo",
+            "r1",
+            &[],
+            (TargetInfo::default(), profile),
+            PlanShape {
+                checks: &[("A", "a"), ("B", "b")],
+                beyond: &[],
+                minimum: &["A"],
+            },
+            checks,
+        )
+    }
+
+    #[test]
+    fn a_custom_run_that_passes_is_warned_never_passed() {
+        let custom = crate::check::Profile::Custom {
+            differences: vec!["batch: 1 (plan: 5)".into()],
+        };
+        let r = report(custom, true);
+        let st = build(&manifest(), &r, "d1g3st").unwrap();
+        assert_eq!(st["predicate"]["result"], "WARNED");
+        assert_eq!(st["predicate"]["passedTests"], json!([]));
+        assert_eq!(st["predicate"]["warnedTests"], json!(["A", "B"]));
+        assert_eq!(st["subject"][0]["name"], GIT_SUBJECT);
+        assert_eq!(st["subject"][0]["digest"]["gitCommit"], "c0ffee");
+        assert_eq!(
+            st["predicate"]["configuration"][0]["digest"]["sha256"],
+            "d1g3st"
+        );
+
+        let plan = report(crate::check::Profile::Plan, false);
+        let st = build(&manifest(), &plan, "d").unwrap();
+        assert_eq!(st["predicate"]["result"], "FAILED");
+        assert_eq!(st["predicate"]["passedTests"], json!(["B"]));
+        assert_eq!(st["predicate"]["failedTests"], json!(["A"]));
+        let plan = report(crate::check::Profile::Plan, true);
+        assert_eq!(result_of(&plan), "PASSED");
+    }
+
+    #[test]
+    fn nothing_to_attest_is_an_error() {
+        let mut m = manifest();
+        m.git.commit = None;
+        let r = report(crate::check::Profile::Plan, true);
+        assert!(matches!(build(&m, &r, "d"), Err(StatementError::NoSubject)));
+    }
 }
