@@ -496,7 +496,12 @@ pub fn host() -> Host {
 
 /// sha256 entries for every file of the run directory (except the manifest).
 pub fn hash_files(run: &RunDir) -> Result<Vec<FileEntry>, EvidenceError> {
-    run.list_files()?
+    hash_listed(run, run.list_files()?)
+}
+
+/// sha256 entries for the given run-relative regular files.
+fn hash_listed(run: &RunDir, files: Vec<String>) -> Result<Vec<FileEntry>, EvidenceError> {
+    files
         .into_iter()
         .map(|rel| {
             let p = run.path().join(&rel);
@@ -527,6 +532,9 @@ pub fn write_report(run: &RunDir, faults: &[String]) -> Result<Report, EvidenceE
 }
 
 /// Writes `manifest.json` (provenance + sha256 of every other file). Written last.
+/// A run directory holding a symlink, special file or leftover temporary still gets
+/// its manifest (so the failure is archived), with the refusal added to `lab_error`
+/// (such a run never verifies), and the call returns [`EvidenceError::Refused`].
 pub fn write_manifest(
     run: &RunDir,
     prov: &Provenance,
@@ -534,6 +542,16 @@ pub fn write_manifest(
     lab_error: Option<String>,
 ) -> Result<Manifest, EvidenceError> {
     let started = prov.started_at.unwrap_or(ended_at);
+    let scan = scan(run.path())?;
+    let refused = (!scan.refused.is_empty()).then(|| EvidenceError::Refused {
+        dir: run.path().to_path_buf(),
+        entries: scan.refused.clone(),
+    });
+    let lab_error = match (&refused, lab_error) {
+        (None, e) => e,
+        (Some(r), None) => Some(r.to_string()),
+        (Some(r), Some(e)) => Some(format!("{e}; {r}")),
+    };
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA.to_string(),
         suite: run.suite().to_string(),
@@ -551,10 +569,13 @@ pub fn write_manifest(
         load_model: prov.load_model.clone(),
         percentile_method: crate::stats::PERCENTILE_METHOD.to_string(),
         lab_error,
-        files: hash_files(run)?,
+        files: hash_listed(run, scan.files)?,
     };
     write_json_atomic(&run.path().join(MANIFEST_FILE), &manifest)?;
-    Ok(manifest)
+    match refused {
+        Some(e) => Err(e),
+        None => Ok(manifest),
+    }
 }
 
 /// The result of [`verify`]: empty `mismatches` means the run directory is consistent.
