@@ -4,8 +4,9 @@
 //! directory is reused across every restart, then goes beyond the plan (SIGKILL under
 //! write load, SIGSTOP, a kill under the CLI). It writes raw evidence only; the
 //! verdicts come from `val_support::plans::val11::judge`, which `evidence verify`
-//! re-runs. The `*-check.txt` summaries and `val11-recommendations.md` are derived from
-//! that same judge at the end of the lab, so they can never disagree with the report.
+//! re-runs. The `*-check.txt` summaries and `val11-recommendations.md` are derived files
+//! (`evidence::derived`), written after judging by the function `evidence verify`
+//! re-derives them with, so they can never disagree with the report.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
