@@ -13,7 +13,7 @@
 //! | [`wire`] | the contract's JSON types and one request / CLI call as recorded |
 //! | [`check`] | `Check` / `Status` / `Report`, text and versioned JSON |
 //! | [`plans`] | the judges: one per VAL plan, from a run directory's files to checks |
-//! | [`evidence`] | run directory, manifest, report writing, `verify`, JUnit attachment |
+//! | [`evidence`] | run directory, manifest, derived-file registry, `verify`, in-toto statement and SSH signature, JUnit attachment |
 //! | [`summary`], [`retention`] | one screen per run for a person; `gc --keep N` |
 //!
 //! The harness (`val-support`: control-plane process, client, load drivers, labs)

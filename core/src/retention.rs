@@ -41,6 +41,13 @@ pub fn gc_suite(suite_dir: &Path, keep: usize) -> Result<Collected, FsError> {
             out.kept.push(run);
         } else {
             std::fs::remove_dir_all(&run).map_err(io_err("remove", &run))?;
+            // The run's in-toto statement and signature live beside it.
+            for ext in ["statement.json", "statement.json.sig"] {
+                let side = run.with_extension(ext);
+                if side.is_file() {
+                    std::fs::remove_file(&side).map_err(io_err("remove", &side))?;
+                }
+            }
             out.removed.push(run);
         }
     }

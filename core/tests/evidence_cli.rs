@@ -2,11 +2,29 @@
 //! `val-core` alone (the demo plan: no control-plane needed).
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::str::contains;
-use val_core::evidence::{self, Provenance, RunDir};
+use val_core::evidence::{self, statement, BinaryInfo, ControlPlaneRecord, Provenance, RunDir};
 use val_core::fsx;
+
+/// A control-plane record naming a binary, as a lab that started one writes it.
+fn cp_record() -> ControlPlaneRecord {
+    ControlPlaneRecord {
+        mode: "binary".into(),
+        binary: Some(BinaryInfo {
+            path: "/opt/cp/autonomy".into(),
+            sha256: "ab".repeat(32),
+            version: Some("autonomy 1.2.3".into()),
+        }),
+        url: Some("http://127.0.0.1:1".into()),
+        metrics_url: None,
+        args_template: None,
+        env: Default::default(),
+        starts: 1,
+    }
+}
 
 /// Writes a judged demo run under `root` (health answering `health_code`) and marks it
 /// `latest`; returns its directory.
@@ -21,10 +39,13 @@ fn demo_run(root: &Path, health_code: u16) -> PathBuf {
     .unwrap();
     let lat: String = (1..=100).map(|i| format!("{}\n", i * 1000)).collect();
     run.write_text("demo-latencies-us.txt", &lat).unwrap();
+    run.write_json(val_core::plans::TARGET_FILE, &cp_record())
+        .unwrap();
     evidence::write_report(&run, &[]).unwrap();
     let now = chrono::Utc::now();
     let prov = Provenance {
         started_at: Some(now),
+        control_plane: Some(cp_record()),
         ..Provenance::default()
     };
     evidence::write_manifest(&run, &prov, now, None).unwrap();
@@ -99,4 +120,289 @@ fn attach_junit_updates_latest_manifests() {
     assert!(m.files.iter().any(|f| f.path == "junit.xml"));
     let v = evidence::verify(&run);
     assert!(v.ok(), "{:?}", v.mismatches);
+}
+
+/// `evidence verify` on `run`, expecting exit 1 and `needle` in its output.
+fn verify_fails_with(run: &Path, needle: &str) {
+    cargo_bin_cmd!("evidence")
+        .arg("verify")
+        .arg(run)
+        .assert()
+        .code(1)
+        .stdout(contains(needle))
+        .stdout(contains("no statement"));
+}
+
+#[test]
+fn an_edited_derived_text_fails_even_with_its_hash_updated() {
+    let root = tempfile::tempdir().unwrap();
+    let run = demo_run(root.path(), 503);
+    let txt = run.join("demo-report.txt");
+    let text = std::fs::read_to_string(&txt).unwrap();
+    assert!(text.contains("FAIL     DEMO-01"), "{text}");
+    std::fs::write(&txt, text.replace("FAIL     DEMO-01", "PASS     DEMO-01")).unwrap();
+    rehash(&run, "demo-report.txt");
+    verify_fails_with(
+        &run,
+        "MISMATCH derived demo-report.txt: differs from its re-derivation",
+    );
+    assert!(
+        !statement::default_path(&run).exists(),
+        "no statement for a tampered run"
+    );
+}
+
+#[test]
+fn a_symlink_in_the_run_directory_fails_listed_or_not() {
+    let root = tempfile::tempdir().unwrap();
+    let run = demo_run(root.path(), 200);
+    std::os::unix::fs::symlink("demo-health.txt", run.join("extra.txt")).unwrap();
+    verify_fails_with(&run, "MISMATCH refused extra.txt: symlink");
+
+    // Listing it in the manifest with its target's hash does not bless it.
+    let sha = fsx::sha256_file(&run.join("extra.txt")).unwrap();
+    edit_json(&run.join("manifest.json"), |m| {
+        m["files"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"path": "extra.txt", "sha256": sha, "bytes": 9}));
+    });
+    verify_fails_with(&run, "MISMATCH refused extra.txt: symlink");
+
+    // A raw file replaced by a symlink to a copy of itself is refused too.
+    let run2 = demo_run(root.path(), 200);
+    let copy = root.path().join("health-copy.txt");
+    std::fs::copy(run2.join("demo-health.txt"), &copy).unwrap();
+    std::fs::remove_file(run2.join("demo-health.txt")).unwrap();
+    std::os::unix::fs::symlink(&copy, run2.join("demo-health.txt")).unwrap();
+    verify_fails_with(&run2, "MISMATCH refused demo-health.txt: symlink");
+}
+
+#[test]
+fn unlisted_files_and_leftover_temporaries_fail() {
+    let root = tempfile::tempdir().unwrap();
+    let run = demo_run(root.path(), 200);
+    std::fs::write(run.join("sub-note.txt"), "hello").unwrap();
+    verify_fails_with(&run, "MISMATCH file sub-note.txt: present but not listed");
+    std::fs::remove_file(run.join("sub-note.txt")).unwrap();
+    std::fs::write(run.join(".fleetval-tmp-abc123"), "half").unwrap();
+    verify_fails_with(
+        &run,
+        "MISMATCH refused .fleetval-tmp-abc123: leftover temporary",
+    );
+}
+
+#[test]
+fn every_field_of_a_check_is_compared_not_only_its_status() {
+    for (field, value) in [
+        ("note", serde_json::json!("all good")),
+        ("title", serde_json::json!("Health answered something")),
+        ("threshold", serde_json::json!("code=503")),
+        ("evidence", serde_json::json!([])),
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let run = demo_run(root.path(), 503);
+        edit_json(&run.join("demo-report.json"), |r| {
+            r["checks"][0][field] = value.clone();
+        });
+        rehash(&run, "demo-report.json");
+        verify_fails_with(&run, &format!("MISMATCH check DEMO-01: stored {field}"));
+    }
+}
+
+#[test]
+fn verify_prints_the_run_digest_and_writes_the_statement_beside_the_run() {
+    let root = tempfile::tempdir().unwrap();
+    let run = demo_run(root.path(), 503);
+    let digest = fsx::sha256_file(&run.join("manifest.json")).unwrap();
+    cargo_bin_cmd!("evidence")
+        .arg("verify")
+        .arg(root.path().join("demo/latest"))
+        .assert()
+        .success()
+        .stdout(contains(format!("run digest: sha256:{digest}")))
+        .stdout(contains("(FAILED)"));
+    let path = statement::default_path(&run);
+    assert_eq!(path.parent(), run.parent(), "beside the run, not inside it");
+    let st: serde_json::Value = fsx::read_json(&path).unwrap();
+    assert_eq!(st["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(
+        st["predicateType"],
+        "https://in-toto.io/attestation/test-result/v0.1"
+    );
+    assert_eq!(st["subject"][0]["name"], "/opt/cp/autonomy");
+    assert_eq!(st["subject"][0]["digest"]["sha256"], "ab".repeat(32));
+    let m: evidence::Manifest = fsx::read_json(&run.join("manifest.json")).unwrap();
+    if let Some(commit) = &m.git.commit {
+        assert_eq!(st["subject"][1]["name"], "git+commit");
+        assert_eq!(st["subject"][1]["digest"]["gitCommit"], commit.as_str());
+    }
+    let p = &st["predicate"];
+    assert_eq!(p["result"], "FAILED");
+    assert_eq!(p["configuration"][0]["digest"]["sha256"], digest.as_str());
+    assert_eq!(p["passedTests"], serde_json::json!(["DEMO-02", "DEMO-03"]));
+    assert_eq!(p["failedTests"], serde_json::json!(["DEMO-01"]));
+    assert_eq!(p["warnedTests"], serde_json::json!([]));
+
+    // The statement is outside the hashed set: verifying again still passes, and
+    // writes the same bytes.
+    let before = std::fs::read(&path).unwrap();
+    cargo_bin_cmd!("evidence")
+        .arg("verify")
+        .arg(&run)
+        .assert()
+        .success()
+        .stdout(contains("0 mismatches"));
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+/// A throwaway ed25519 key and its allowed-signers file (principal `ci@fleetval`).
+fn keypair(dir: &Path) -> (PathBuf, PathBuf) {
+    let key = dir.join("key");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen is installed");
+    assert!(st.success());
+    let public = std::fs::read_to_string(dir.join("key.pub")).unwrap();
+    let signers = dir.join("allowed_signers");
+    std::fs::write(&signers, format!("ci@fleetval {}", public.trim())).unwrap();
+    (key, signers)
+}
+
+/// `ssh-keygen -Y verify` run by hand, as a reader of the evidence would.
+fn ssh_keygen_verifies(statement: &Path, signers: &Path) -> bool {
+    let sig = statement::sig_path(statement);
+    Command::new("ssh-keygen")
+        .args(["-Y", "verify", "-f"])
+        .arg(signers)
+        .args(["-I", "ci@fleetval", "-n", "fleetval", "-s"])
+        .arg(&sig)
+        .stdin(std::fs::File::open(statement).unwrap())
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn a_signed_statement_verifies_with_ssh_keygen_and_evidence_verify() {
+    let root = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let (key, signers) = keypair(keys.path());
+    let run = demo_run(root.path(), 200);
+    cargo_bin_cmd!("evidence")
+        .arg("verify")
+        .arg(&run)
+        .arg("--sign")
+        .arg(&key)
+        .assert()
+        .success()
+        .stdout(contains("(PASSED)"))
+        .stdout(contains("signature: "));
+    let path = statement::default_path(&run);
+    assert!(ssh_keygen_verifies(&path, &signers));
+    for identity in [None, Some("ci@fleetval")] {
+        let mut cmd = cargo_bin_cmd!("evidence");
+        cmd.arg("verify")
+            .arg(&run)
+            .arg("--allowed-signers")
+            .arg(&signers);
+        if let Some(i) = identity {
+            cmd.args(["--identity", i]);
+        }
+        cmd.assert()
+            .success()
+            .stdout(contains("signature good, signed by ci@fleetval"));
+    }
+    // A principal the file does not name is refused.
+    cargo_bin_cmd!("evidence")
+        .arg("verify")
+        .arg(&run)
+        .arg("--allowed-signers")
+        .arg(&signers)
+        .args(["--identity", "someone@else"])
+        .assert()
+        .code(1)
+        .stdout(contains("MISMATCH statement"));
+}
+
+#[test]
+fn a_tampered_statement_fails_both_verifiers() {
+    let root = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let (key, signers) = keypair(keys.path());
+    let run = demo_run(root.path(), 503);
+    cargo_bin_cmd!("evidence")
+        .arg("verify")
+        .arg(&run)
+        .arg("--sign")
+        .arg(&key)
+        .assert()
+        .success();
+    let path = statement::default_path(&run);
+    edit_json(&path, |st| {
+        st["predicate"]["result"] = serde_json::json!("PASSED")
+    });
+    assert!(!ssh_keygen_verifies(&path, &signers));
+    cargo_bin_cmd!("evidence")
+        .arg("verify")
+        .arg(&run)
+        .arg("--allowed-signers")
+        .arg(&signers)
+        .assert()
+        .code(1)
+        .stdout(contains("MISMATCH statement"));
+
+    // Re-signed by an unlisted key: the content matches the run, the signer does not.
+    let other = tempfile::tempdir().unwrap();
+    let (other_key, _) = keypair(other.path());
+    cargo_bin_cmd!("evidence")
+        .arg("verify")
+        .arg(&run)
+        .arg("--sign")
+        .arg(&other_key)
+        .assert()
+        .success();
+    assert!(!ssh_keygen_verifies(&path, &signers));
+    cargo_bin_cmd!("evidence")
+        .arg("verify")
+        .arg(&run)
+        .arg("--allowed-signers")
+        .arg(&signers)
+        .assert()
+        .code(1)
+        .stdout(contains("MISMATCH statement"));
+}
+
+#[test]
+fn a_signed_statement_does_not_cover_a_run_edited_afterwards() {
+    let root = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let (key, signers) = keypair(keys.path());
+    let run = demo_run(root.path(), 200);
+    cargo_bin_cmd!("evidence")
+        .arg("verify")
+        .arg(&run)
+        .arg("--sign")
+        .arg(&key)
+        .assert()
+        .success();
+    // A raw file changed and re-hashed, and every derived file rewritten from it:
+    // the run is consistent again, but its digest is not the signed one.
+    std::fs::write(run.join("demo-health.txt"), "code=503\n").unwrap();
+    let r = RunDir::open(&run).unwrap();
+    evidence::write_report(&r, &[]).unwrap();
+    for rel in ["demo-health.txt", "demo-report.json", "demo-report.txt"] {
+        rehash(&run, rel);
+    }
+    cargo_bin_cmd!("evidence")
+        .arg("verify")
+        .arg(&run)
+        .arg("--allowed-signers")
+        .arg(&signers)
+        .assert()
+        .code(1)
+        .stdout(contains("MISMATCH statement"));
 }

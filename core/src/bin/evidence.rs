@@ -1,7 +1,13 @@
 //! `evidence`: offline tools over run directories.
 //!
-//! - `evidence verify RUN_DIR` recomputes every verdict from the raw files, compares
-//!   with the stored report, checks every sha256 of the manifest; exit 1 on any mismatch.
+//! - `evidence verify RUN_DIR [--statement PATH] [--sign KEY]` checks the run directory
+//!   (regular files only, exactly the manifest's, each with its sha256), re-derives
+//!   every derived file and compares bytes, recomputes every check; exit 1 on any
+//!   mismatch. On success it prints the run digest (sha256 of `manifest.json`) and
+//!   writes the in-toto statement beside the run (`<run dir>.statement.json`), signed
+//!   with `--sign KEY` (`ssh-keygen -Y sign -n fleetval`).
+//! - `evidence verify RUN_DIR --allowed-signers FILE [--identity ID]` instead checks
+//!   the existing statement: same content as the run's, and a valid signature.
 //! - `evidence summary [RUN_DIR...]` prints one screen per run (default: every suite's
 //!   `latest`); exit 1 unless every run's checks all passed.
 //! - `evidence gc --keep N [--suite S]` removes old runs, never `latest`'s.
@@ -13,7 +19,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use val_core::{evidence, fsx, retention, summary};
+use val_core::evidence::{self, statement};
+use val_core::{fsx, retention, summary};
 
 /// Command line.
 #[derive(Parser)]
@@ -26,10 +33,25 @@ struct Args {
 /// Subcommands.
 #[derive(Subcommand)]
 enum Cmd {
-    /// Recompute the verdicts of a run directory and check its manifest.
+    /// Re-derive and check a run directory; write (and sign) or check its statement.
     Verify {
         /// Run directory (e.g. evidence/val08/latest).
         run_dir: PathBuf,
+        /// Where the in-toto statement is (default: `<run dir>.statement.json`,
+        /// beside the run directory, outside its hashed files).
+        #[arg(long)]
+        statement: Option<PathBuf>,
+        /// Sign the statement with this SSH private key (writes `<statement>.sig`).
+        #[arg(long, value_name = "KEY", conflicts_with = "allowed_signers")]
+        sign: Option<PathBuf>,
+        /// Check the existing statement and its signature against this
+        /// allowed-signers file instead of writing one.
+        #[arg(long, value_name = "FILE")]
+        allowed_signers: Option<PathBuf>,
+        /// The signer's principal in the allowed-signers file (default: any principal
+        /// the file names for the signing key).
+        #[arg(long, requires = "allowed_signers")]
+        identity: Option<String>,
     },
     /// One screen per run: target, profile, verdicts, failing checks, where the files are.
     Summary {
@@ -75,7 +97,13 @@ fn main() -> ExitCode {
 /// Runs the chosen subcommand.
 fn run() -> anyhow::Result<ExitCode> {
     match Args::parse().cmd {
-        Cmd::Verify { run_dir } => {
+        Cmd::Verify {
+            run_dir,
+            statement,
+            sign,
+            allowed_signers,
+            identity,
+        } => {
             let dir = std::fs::canonicalize(&run_dir)
                 .with_context(|| format!("run directory {}", run_dir.display()))?;
             let v = evidence::verify(&dir);
@@ -83,17 +111,59 @@ fn run() -> anyhow::Result<ExitCode> {
                 println!("MISMATCH {m}");
             }
             println!(
-                "{}: {} files checked, {} checks recomputed, {} mismatches",
+                "{}: {} files checked, {} derived files re-derived, {} checks recomputed, {} mismatches",
                 dir.display(),
                 v.files_checked,
+                v.derived_checked,
                 v.checks_recomputed,
                 v.mismatches.len()
             );
-            Ok(if v.ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            if let Some(d) = &v.run_digest {
+                println!("run digest: sha256:{d}");
+            }
+            let (Some(manifest), Some(report), Some(digest), true) =
+                (&v.manifest, &v.report, &v.run_digest, v.ok())
+            else {
+                println!("no statement: the run directory is not consistent");
+                return Ok(ExitCode::from(1));
+            };
+            let path = statement.unwrap_or_else(|| statement::default_path(&dir));
+            let fresh = statement::build(manifest, report, digest)?;
+            if let Some(signers) = allowed_signers {
+                let stored = statement::read(&path)?;
+                if stored != fresh {
+                    println!(
+                        "MISMATCH statement {}: does not match this run (subjects, digest or results differ)",
+                        path.display()
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+                return match statement::check_signature(&path, &signers, identity.as_deref()) {
+                    Ok(who) => {
+                        println!(
+                            "statement {}: signature good, signed by {who} (namespace {})",
+                            path.display(),
+                            statement::SIG_NAMESPACE
+                        );
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(e) => {
+                        println!("MISMATCH statement {}: {e}", path.display());
+                        Ok(ExitCode::from(1))
+                    }
+                };
+            }
+            statement::write(&path, &fresh)?;
+            println!(
+                "statement: {} ({})",
+                path.display(),
+                statement::result_of(report)
+            );
+            if let Some(key) = sign {
+                let sig = statement::sign(&path, &key)?;
+                println!("signature: {}", sig.display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Summary { run_dirs, root } => {
             let run_dirs = if run_dirs.is_empty() {

@@ -253,28 +253,61 @@ impl Files {
 }
 
 /// A parsed `key=value` file; keys missing from it are [`Missing`].
+///
+/// Raw text from a control-plane (error strings, response bodies, CLI output) lands in
+/// the same files as the harness's own `key=value` observations, so the reader is
+/// built so that such text can never be read as an observation:
+/// - a line starting with `#` is a comment and is not read at all;
+/// - reading stops at the first line starting with `$ ` or `--- `: a CLI transcript
+///   (see [`crate::wire::CliRun::to_evidence`]) follows, whose streams are raw;
+/// - a value starting with `"` is a quoted string (Rust/JSON escapes) and runs to its
+///   closing quote, spaces and `=` included (writers quote raw text: `error="..."`);
+/// - a key that appears more than once is ambiguous: reading it is [`Missing`], so
+///   raw text that repeats a key can make a check fail, never change what it observed.
 #[derive(Clone, Debug, Default)]
 pub struct Kv {
     file: String,
     map: BTreeMap<String, String>,
+    duplicates: std::collections::BTreeSet<String>,
 }
 
 impl Kv {
-    /// Parses whitespace-separated `key=value` tokens (later keys win; other tokens ignored).
+    /// Parses `key=value` tokens separated by whitespace (tokens without `=` ignored).
     pub fn parse(file: &str, text: &str) -> Kv {
-        let map = text
-            .split_whitespace()
-            .filter_map(|tok| tok.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Kv {
+        let mut kv = Kv {
             file: file.to_string(),
-            map,
+            ..Kv::default()
+        };
+        for line in text.lines() {
+            let t = line.trim_start();
+            if t.starts_with("$ ") || t.starts_with("--- ") {
+                break;
+            }
+            if t.starts_with('#') {
+                continue;
+            }
+            for (k, v) in kv_tokens(t) {
+                match kv.map.entry(k) {
+                    std::collections::btree_map::Entry::Occupied(e) => {
+                        kv.duplicates.insert(e.key().clone());
+                    }
+                    std::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(v);
+                    }
+                }
+            }
         }
+        kv
     }
 
     /// The raw value of `key`.
     pub fn get(&self, key: &str) -> Result<&str, Missing> {
+        if self.duplicates.contains(key) {
+            return Err(Missing(format!(
+                "{}: {key}= appears more than once (ambiguous, not read)",
+                self.file
+            )));
+        }
         self.map
             .get(key)
             .map(String::as_str)
@@ -325,5 +358,133 @@ impl Kv {
                 self.file
             ))),
         }
+    }
+}
+
+/// The `key=value` tokens of one line: whitespace separates tokens, except inside a
+/// quoted value (`key="a b=c"`), which is unescaped (`\"` and `\\`; other escapes kept).
+fn kv_tokens(line: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    loop {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            return out;
+        }
+        let tok_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let eq = rest[..tok_end].find('=');
+        let Some(eq) = eq else {
+            rest = &rest[tok_end..];
+            continue;
+        };
+        let key = &rest[..eq];
+        let after = &rest[eq + 1..];
+        if let Some(quoted) = after.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => match chars.next() {
+                        Some((_, e @ ('"' | '\\'))) => value.push(e),
+                        Some((_, e)) => {
+                            value.push('\\');
+                            value.push(e);
+                        }
+                        None => value.push('\\'),
+                    },
+                    '"' => {
+                        end = Some(i + 1);
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            // An unterminated quote swallows the rest of the line: still one value.
+            let consumed = end.unwrap_or(quoted.len());
+            if !key.is_empty() {
+                out.push((key.to_string(), value));
+            }
+            rest = &quoted[consumed..];
+        } else {
+            if !key.is_empty() {
+                out.push((key.to_string(), rest[eq + 1..tok_end].to_string()));
+            }
+            rest = &rest[tok_end..];
+        }
+    }
+}
+
+/// Quotes raw text for a `key=value` line so that [`Kv`] reads it back as one value:
+/// `"` and `\\` escaped, line breaks written as `\n`/`\r`.
+pub fn kv_quote(raw: &str) -> String {
+    let mut s = String::with_capacity(raw.len() + 2);
+    s.push('"');
+    for c in raw.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\r' => s.push_str("\\r"),
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_error_text_cannot_inject_a_key() {
+        // Debug-quoted error text on the same line as the status (wire::Recorded::line).
+        let line = format!(
+            "POST /v1/rollouts status=503 latency_us=7 outcome=failed error={:?}",
+            "upstream said status=201 ok"
+        );
+        let kv = Kv::parse("r.txt", &line);
+        assert_eq!(kv.status("status"), Ok(Some(503)));
+        assert_eq!(kv.get("error"), Ok("upstream said status=201 ok"));
+
+        // A line break in raw text, quoted, stays inside its value.
+        let text = format!("ok=3 error={}\n", kv_quote("boom\nok=500 \"x\" \\"));
+        let kv = Kv::parse("r.txt", &text);
+        assert_eq!(kv.u64("ok"), Ok(3));
+        assert_eq!(kv.get("error"), Ok("boom\\nok=500 \"x\" \\"));
+    }
+
+    #[test]
+    fn unquoted_raw_text_makes_a_key_ambiguous_never_different() {
+        // A writer that forgot to quote: the repeated key is refused, not overwritten.
+        let kv = Kv::parse("r.txt", "ok=3 error=boom\nok=500\n");
+        assert!(kv.u64("ok").unwrap_err().0.contains("more than once"));
+        let kv = Kv::parse("r.txt", "status=503 error=x status=201");
+        assert!(kv.status("status").is_err());
+    }
+
+    #[test]
+    fn comments_and_cli_transcripts_are_not_read() {
+        let text = "# body: code=200 status=201\ncode=503\n";
+        assert_eq!(Kv::parse("h.txt", text).u64("code"), Ok(503));
+        let text = "cp_reaped=false\n$ AUTONOMY_CP_URL=http://x autonomy plan list\nexit_code=1\n--- stdout ---\ncp_reaped=true\n--- stderr ---\n";
+        let kv = Kv::parse("k.txt", text);
+        assert_eq!(kv.bool("cp_reaped"), Ok(false));
+        assert!(
+            kv.get("exit_code").is_err(),
+            "the transcript is not key=value"
+        );
+        let kv = Kv::parse("k.txt", "--- stdout ---\nok=1\n");
+        assert!(kv.get("ok").is_err());
+    }
+
+    #[test]
+    fn quoted_values_are_unescaped_and_unterminated_quotes_stay_one_value() {
+        let kv = Kv::parse("q.txt", r#"a="x y" b=2 c="unterminated d=4"#);
+        assert_eq!(kv.get("a"), Ok("x y"));
+        assert_eq!(kv.u64("b"), Ok(2));
+        assert_eq!(kv.get("c"), Ok("unterminated d=4"));
+        assert!(kv.get("d").is_err());
     }
 }

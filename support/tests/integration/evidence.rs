@@ -276,3 +276,46 @@ fn failing_report_json_shape() {
     insta::assert_json_snapshot!("demo_failing_report_json_shape", lab.report(), {".run_id" => "[run_id]"});
     assert!(lab.report().to_text().contains("NEGATIVE RUN"));
 }
+
+#[test]
+fn a_lab_that_leaves_a_symlink_gets_no_manifest_blessing() {
+    let root = tempfile::tempdir().unwrap();
+    let err = lab::try_shared_at(root.path(), "demo", |ctx| {
+        write_demo_files(ctx)?;
+        std::os::unix::fs::symlink("demo-health.txt", ctx.run_dir().join("alias.txt"))?;
+        Ok(())
+    })
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("alias.txt: symlink"),
+        "the lab fails on it: {err}"
+    );
+    let run = err.run_dir.clone().expect("the run directory is named");
+    let v = evidence::verify(&run);
+    assert!(
+        v.mismatches.iter().any(|m| m.contains("refused alias.txt")),
+        "{:?}",
+        v.mismatches
+    );
+}
+
+#[test]
+fn a_lab_run_verifies_with_every_derived_file_re_derived() {
+    let root = tempfile::tempdir().unwrap();
+    let lab = demo_lab(root.path());
+    let v = evidence::verify(&root.path().join("demo/latest"));
+    assert!(v.ok(), "{:?}", v.mismatches);
+    assert_eq!(
+        v.derived_checked, 2,
+        "the demo plan derives its two reports"
+    );
+    assert_eq!(
+        v.run_digest.as_deref(),
+        Some(
+            fsx::sha256_file(&lab.run_dir().join("manifest.json"))
+                .unwrap()
+                .as_str()
+        )
+    );
+    assert_eq!(v.report.as_ref(), Some(lab.report()));
+}

@@ -4,8 +4,9 @@
 //! directory is reused across every restart, then goes beyond the plan (SIGKILL under
 //! write load, SIGSTOP, a kill under the CLI). It writes raw evidence only; the
 //! verdicts come from `val_support::plans::val11::judge`, which `evidence verify`
-//! re-runs. The `*-check.txt` summaries and `val11-recommendations.md` are derived from
-//! that same judge at the end of the lab, so they can never disagree with the report.
+//! re-runs. The `*-check.txt` summaries and `val11-recommendations.md` are derived files
+//! (`evidence::derived`), written after judging by the function `evidence verify`
+//! re-derives them with, so they can never disagree with the report.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -15,7 +16,6 @@ use anyhow::{Context, Result};
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use serde_json::Value;
-use val_support::check::{Check, Status};
 use val_support::client::{Cli, CliRun, Client, CreateRollout, Recorded};
 use val_support::cp::{ControlPlane, StopOutcome};
 use val_support::env;
@@ -186,7 +186,10 @@ pub fn run_lab(ctx: &mut LabCtx, cfg: &LabConfig) -> Result<()> {
         ctx.write_json("val11-final-stop.json", &stop)?;
     }
     drop(cp);
-    write_summaries(ctx, cfg)
+    // The `*-check.txt` summaries and `val11-recommendations.md` are derived files:
+    // the lab framework writes them after judging, through the registry
+    // (`evidence::derived`) that `evidence verify` re-derives them with.
+    Ok(())
 }
 
 /// A CLI transcript, optionally preceded by `key=value` header lines.
@@ -697,156 +700,4 @@ fn cli_restart(ctx: &mut LabCtx, cp: &mut ControlPlane) -> Result<()> {
         ),
     )?;
     Ok(())
-}
-
-/// The plan's `*-check.txt` file of each check that has one.
-const CHECK_FILES: &[(&str, &str)] = &[
-    ("VAL11-02", "val11-kill-check.txt"),
-    ("VAL11-03", "val11-durability-check.txt"),
-    ("VAL11-05", "val11-gate-check.txt"),
-    ("VAL11-06", "val11-stuck-check.txt"),
-    ("VAL11-07", "val11-corrupt-check.txt"),
-    ("VAL11-08", "val11-rollback-corrupt-check.txt"),
-    ("VAL11-09", "val11-cascade-check.txt"),
-    ("VAL11-10", "val11-audit-check.txt"),
-];
-
-/// `key=value` lines of a check's observation (nested values as JSON) plus `pass=`.
-fn check_text(c: &Check) -> String {
-    let mut s = format!("check={} status={}\n", c.id, c.status);
-    match &c.observed {
-        Some(Value::Object(m)) => {
-            for (k, v) in m {
-                let v = match v {
-                    Value::String(s) => s.replace(char::is_whitespace, "_"),
-                    other => other.to_string(),
-                };
-                s.push_str(&format!("{k}={v}\n"));
-            }
-        }
-        Some(v) => s.push_str(&format!("observed={v}\n")),
-        None => s.push_str("observed=none\n"),
-    }
-    if let Some(n) = &c.note {
-        s.push_str(&format!("note={}\n", n.replace('\n', " ")));
-    }
-    s.push_str(&format!("pass={}\n", c.status == Status::Pass));
-    s
-}
-
-/// Writes the plan's check summaries and the operator recommendations from the judge.
-fn write_summaries(ctx: &LabCtx, cfg: &LabConfig) -> Result<()> {
-    let checks = val_support::plans::judge("val11", ctx.run_dir())
-        .map_err(|e| anyhow::anyhow!("judging for the summaries: {e}"))?;
-    for (id, file) in CHECK_FILES {
-        if let Some(c) = checks.iter().find(|c| c.id == *id) {
-            if c.status != Status::NotRun {
-                ctx.write_text(file, &check_text(c))?;
-            }
-        }
-    }
-    ctx.write_text("val11-recommendations.md", &recommendations(&checks, cfg))?;
-    Ok(())
-}
-
-/// The plan's recommendations template, filled from the judged checks.
-fn recommendations(checks: &[Check], cfg: &LabConfig) -> String {
-    let get = |id: &str| checks.iter().find(|c| c.id == id);
-    let mark = |ids: &[&str]| {
-        let st: Vec<Status> = ids
-            .iter()
-            .filter_map(|i| get(i).map(|c| c.status))
-            .collect();
-        if st.len() == ids.len() && st.iter().all(|s| *s == Status::Pass) {
-            "PASS"
-        } else if st.iter().all(|s| *s == Status::NotRun) {
-            "NOT_RUN"
-        } else {
-            "FAIL"
-        }
-    };
-    let finding = |ids: &[&str]| {
-        ids.iter()
-            .filter_map(|i| get(i))
-            .map(|c| {
-                format!(
-                    "{} {}: {}{}",
-                    c.id,
-                    c.status,
-                    c.observed
-                        .as_ref()
-                        .map_or("(not observed)".into(), |v| v.to_string()),
-                    c.note
-                        .as_ref()
-                        .map(|n| format!(" ({n})"))
-                        .unwrap_or_default()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-    let rec = |ids: &[&str], fail: &str| {
-        if mark(ids) == "PASS" {
-            "none (all checks passed)".to_string()
-        } else {
-            fail.to_string()
-        }
-    };
-    let plan_pass = checks
-        .iter()
-        .filter(|c| c.id.as_str() <= "VAL11-10" && c.status == Status::Pass)
-        .count();
-    let all_pass = checks.iter().filter(|c| c.status == Status::Pass).count();
-    let section = |title: &str, claim: &str, ids: &[&str], fail: &str| {
-        format!(
-            "### {title}\n- [{}] {claim} ({})\n- Finding: {}\n- Recommendation: {}\n\n",
-            mark(ids),
-            ids.join(", "),
-            finding(ids),
-            rec(ids, fail)
-        )
-    };
-    let mut s = format!(
-        "## VAL11 Chaos Run — Operator Recommendations\n\nDate: {}\nPass: {plan_pass}/10 (plan checks); {all_pass}/{} including VAL11-11..13\nEnvironment: local-SQLite / port assigned by the kernel (see manifest.json), seed {}\n\n",
-        rfc3339(chrono::Utc::now()),
-        checks.len(),
-        cfg.seed
-    );
-    s.push_str(&section(
-        "Durability",
-        "All pre-kill plans recovered after restart",
-        &["VAL11-03", "VAL11-04", "VAL11-05"],
-        "check WAL checkpoint settings or SQLite build",
-    ));
-    s.push_str(&section(
-        "Client Error Handling",
-        "CLI exits non-zero with connection error after CP kill",
-        &["VAL11-02"],
-        "verify CLI does not silently swallow dial errors",
-    ));
-    s.push_str(&section(
-        "Artifact Corruption",
-        "CP accepts and stores corrupt-artifact plan; rollback succeeds",
-        &["VAL11-07", "VAL11-08"],
-        "Consider adding artifact URI scheme validation at plan-creation time",
-    ));
-    s.push_str(&section(
-        "Cascade Recovery",
-        "All 3 stuck (device-unresponsive proxy) plans recovered via retry",
-        &["VAL11-06", "VAL11-09"],
-        "check stuck detection threshold vs actual staleness",
-    ));
-    s.push_str(&section(
-        "Audit Integrity",
-        "Rollback events captured across CP kill boundary",
-        &["VAL11-10"],
-        "verify AUTONOMY_AUDIT_DIR is the same path for CLI and CP",
-    ));
-    s.push_str(&section(
-        "Beyond the plan: crash, pause and restart under the CLI",
-        "Acknowledged writes survive SIGKILL; paused CP gives clean timeouts; CLI cut by a kill fails clearly and its retry applies once",
-        &["VAL11-11", "VAL11-12", "VAL11-13"],
-        "replay the failing kill round with VAL11_SEED from val11-kill-rounds.txt and inspect the lost/unexpected IDs; check commit-before-acknowledge and CLI error mapping",
-    ));
-    s
 }

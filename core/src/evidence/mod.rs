@@ -1,5 +1,6 @@
 //! Evidence on disk: the run directory, atomic writes, the manifest (provenance and
-//! the sha256 of every file), report writing, `verify` and JUnit attachment.
+//! the sha256 of every file), report and derived-file writing ([`derived`]), `verify`,
+//! the in-toto statement and its SSH signature ([`statement`]) and JUnit attachment.
 //!
 //! Layout (see docs/evidence.md): `<root>/<suite>/<UTC timestamp>-<short id>/` plus
 //! `<root>/<suite>/latest` → that directory. The root is `<workspace>/evidence`, or
@@ -18,6 +19,13 @@ use crate::fsx::{
     write_json_atomic, FsError,
 };
 use crate::plans;
+
+pub mod derived;
+pub mod statement;
+
+/// Prefix of the temporary files of [`fsx::write_atomic`]; one left in a run directory
+/// is a write that never finished.
+pub const TEMP_PREFIX: &str = ".fleetval-tmp-";
 
 /// Version tag of `manifest.json`.
 pub const MANIFEST_SCHEMA: &str = "fleetval.manifest/v1";
@@ -40,6 +48,18 @@ pub enum EvidenceError {
     /// Judging failed.
     #[error(transparent)]
     Judge(#[from] plans::JudgeError),
+    /// A derived file could not be produced.
+    #[error(transparent)]
+    Derive(#[from] derived::DeriveError),
+    /// The run directory holds what evidence may not: a symlink, a special file or a
+    /// leftover temporary file.
+    #[error("run directory {dir}: refused entries: {entries:?}")]
+    Refused {
+        /// The run directory.
+        dir: PathBuf,
+        /// Each refused entry and why.
+        entries: Vec<String>,
+    },
 }
 
 /// Shorthand for an I/O error with context.
@@ -156,38 +176,71 @@ impl RunDir {
         std::fs::rename(&tmp, &latest).map_err(io_err("rename symlink onto", &latest))
     }
 
-    /// Every regular file under the run directory except the manifest and temporaries,
-    /// as sorted `/`-separated relative paths.
+    /// Every regular file under the run directory except the manifest, as sorted
+    /// `/`-separated relative paths. A symlink, a special file or a leftover temporary
+    /// file anywhere under it is an error: evidence is regular files only.
     pub fn list_files(&self) -> Result<Vec<String>, EvidenceError> {
-        let mut out = Vec::new();
-        walk(&self.path, &self.path, &mut out)?;
-        out.retain(|p| p != MANIFEST_FILE);
-        out.sort();
-        Ok(out)
+        let scan = scan(&self.path)?;
+        if !scan.refused.is_empty() {
+            return Err(EvidenceError::Refused {
+                dir: self.path.clone(),
+                entries: scan.refused,
+            });
+        }
+        Ok(scan.files)
     }
 }
 
-/// Recursive directory walk collecting regular files (symlinks are not followed).
-fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), EvidenceError> {
+/// What a run directory holds.
+#[derive(Clone, Debug, Default)]
+pub struct Scan {
+    /// Regular files (except `manifest.json`), sorted run-relative paths.
+    pub files: Vec<String>,
+    /// Entries that evidence may not contain, each with the reason.
+    pub refused: Vec<String>,
+}
+
+/// Walks a run directory without following symlinks: regular files are listed,
+/// symlinks, special files and `.fleetval-tmp-*` entries are refused (by path).
+pub fn scan(dir: &Path) -> Result<Scan, EvidenceError> {
+    let mut out = Scan::default();
+    walk(dir, dir, &mut out)?;
+    out.files.retain(|p| p != MANIFEST_FILE);
+    out.files.sort();
+    out.refused.sort();
+    Ok(out)
+}
+
+/// The `/`-separated path of `p` relative to `base`.
+fn rel_path(base: &Path, p: &Path) -> String {
+    p.strip_prefix(base)
+        .expect("walk stays under base")
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Recursive directory walk (symlinks are never followed, only reported).
+fn walk(base: &Path, dir: &Path, out: &mut Scan) -> Result<(), EvidenceError> {
     for entry in std::fs::read_dir(dir).map_err(io_err("list", dir))? {
         let entry = entry.map_err(io_err("list", dir))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(".fleetval-tmp-") {
-            continue;
-        }
-        let ft = entry.file_type().map_err(io_err("stat", &entry.path()))?;
-        if ft.is_dir() {
-            walk(base, &entry.path(), out)?;
+        let path = entry.path();
+        let rel = rel_path(base, &path);
+        let ft = entry.file_type().map_err(io_err("stat", &path))?;
+        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            out.refused.push(format!(
+                "{rel}: leftover temporary entry (an unfinished write)"
+            ));
+        } else if ft.is_symlink() {
+            out.refused.push(format!("{rel}: symlink"));
+        } else if ft.is_dir() {
+            walk(base, &path, out)?;
         } else if ft.is_file() {
-            let rel = entry
-                .path()
-                .strip_prefix(base)
-                .expect("walk stays under base")
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/");
-            out.push(rel);
+            out.files.push(rel);
+        } else {
+            out.refused
+                .push(format!("{rel}: not a regular file or directory"));
         }
     }
     Ok(())
@@ -443,7 +496,12 @@ pub fn host() -> Host {
 
 /// sha256 entries for every file of the run directory (except the manifest).
 pub fn hash_files(run: &RunDir) -> Result<Vec<FileEntry>, EvidenceError> {
-    run.list_files()?
+    hash_listed(run, run.list_files()?)
+}
+
+/// sha256 entries for the given run-relative regular files.
+fn hash_listed(run: &RunDir, files: Vec<String>) -> Result<Vec<FileEntry>, EvidenceError> {
+    files
         .into_iter()
         .map(|rel| {
             let p = run.path().join(&rel);
@@ -457,15 +515,26 @@ pub fn hash_files(run: &RunDir) -> Result<Vec<FileEntry>, EvidenceError> {
         .collect()
 }
 
-/// Judges the run directory and writes `<suite>-report.json` and `<suite>-report.txt`.
+/// Judges the run directory and writes every derived file of its suite (see
+/// [`derived`]): `<suite>-report.json`, `<suite>-report.txt` and the suite's summaries,
+/// through the same functions `verify` re-derives them with.
 pub fn write_report(run: &RunDir, faults: &[String]) -> Result<Report, EvidenceError> {
-    let report = plans::report(run.suite(), run.run_id(), faults, run.path())?;
-    run.write_json(&format!("{}-report.json", run.suite()), &report)?;
-    run.write_text(&format!("{}-report.txt", run.suite()), &report.to_text())?;
-    Ok(report)
+    let d = derived::derive(&derived::RunRef {
+        dir: run.path(),
+        suite: run.suite(),
+        run_id: run.run_id(),
+        faults,
+    })?;
+    for f in &d.files {
+        run.write_text(&f.path, &f.text)?;
+    }
+    Ok(d.report)
 }
 
 /// Writes `manifest.json` (provenance + sha256 of every other file). Written last.
+/// A run directory holding a symlink, special file or leftover temporary still gets
+/// its manifest (so the failure is archived), with the refusal added to `lab_error`
+/// (such a run never verifies), and the call returns [`EvidenceError::Refused`].
 pub fn write_manifest(
     run: &RunDir,
     prov: &Provenance,
@@ -473,6 +542,16 @@ pub fn write_manifest(
     lab_error: Option<String>,
 ) -> Result<Manifest, EvidenceError> {
     let started = prov.started_at.unwrap_or(ended_at);
+    let scan = scan(run.path())?;
+    let refused = (!scan.refused.is_empty()).then(|| EvidenceError::Refused {
+        dir: run.path().to_path_buf(),
+        entries: scan.refused.clone(),
+    });
+    let lab_error = match (&refused, lab_error) {
+        (None, e) => e,
+        (Some(r), None) => Some(r.to_string()),
+        (Some(r), Some(e)) => Some(format!("{e}; {r}")),
+    };
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA.to_string(),
         suite: run.suite().to_string(),
@@ -490,10 +569,13 @@ pub fn write_manifest(
         load_model: prov.load_model.clone(),
         percentile_method: crate::stats::PERCENTILE_METHOD.to_string(),
         lab_error,
-        files: hash_files(run)?,
+        files: hash_listed(run, scan.files)?,
     };
     write_json_atomic(&run.path().join(MANIFEST_FILE), &manifest)?;
-    Ok(manifest)
+    match refused {
+        Some(e) => Err(e),
+        None => Ok(manifest),
+    }
 }
 
 /// The result of [`verify`]: empty `mismatches` means the run directory is consistent.
@@ -503,8 +585,16 @@ pub struct Verification {
     pub mismatches: Vec<String>,
     /// Number of files whose sha256 was checked.
     pub files_checked: usize,
+    /// Number of derived files re-derived and compared byte for byte.
+    pub derived_checked: usize,
     /// Number of checks whose verdict was recomputed.
     pub checks_recomputed: usize,
+    /// The run digest: hex sha256 of `manifest.json` (`None` when unreadable).
+    pub run_digest: Option<String>,
+    /// The manifest, when it could be read.
+    pub manifest: Option<Manifest>,
+    /// The report as recomputed from the raw files, when judging ran.
+    pub report: Option<Report>,
 }
 
 impl Verification {
@@ -514,40 +604,96 @@ impl Verification {
     }
 }
 
-/// Re-judges a run directory from its raw files, compares every check and the verdicts
-/// with the stored JSON report, and checks every file against the manifest's sha256
-/// list (and that no unlisted file was added).
+/// Verifies a run directory offline, fail closed:
+/// 1. the directory holds regular files only (no symlink, special file or leftover
+///    `.fleetval-tmp-*` entry anywhere; the directory itself may be reached through
+///    a symlink such as `latest`), and exactly the files the manifest lists, each
+///    with its sha256;
+/// 2. a run whose lab failed never verifies;
+/// 3. every derived file of the suite's registry entry ([`derived`]) is rebuilt from
+///    the raw files and must be listed and equal byte for byte;
+/// 4. the stored JSON report is compared field by field with the recomputed one, so
+///    a difference is named precisely.
 pub fn verify(run_dir: &Path) -> Verification {
     let mut v = Verification::default();
-    let manifest: Manifest = match read_json(&run_dir.join(MANIFEST_FILE)) {
+    let run_dir = match std::fs::canonicalize(run_dir) {
+        Ok(d) => d,
+        Err(e) => {
+            v.mismatches
+                .push(format!("run directory {}: {e}", run_dir.display()));
+            return v;
+        }
+    };
+    let run_dir = run_dir.as_path();
+    let manifest_path = run_dir.join(MANIFEST_FILE);
+    match std::fs::symlink_metadata(&manifest_path) {
+        Ok(m) if m.file_type().is_file() => {}
+        Ok(_) => {
+            v.mismatches
+                .push("manifest: manifest.json is not a regular file".into());
+            return v;
+        }
+        Err(e) => {
+            v.mismatches.push(format!("manifest: {e}"));
+            return v;
+        }
+    }
+    v.run_digest = sha256_file(&manifest_path).ok();
+    let manifest: Manifest = match read_json(&manifest_path) {
         Ok(m) => m,
         Err(e) => {
             v.mismatches.push(format!("manifest: {e}"));
             return v;
         }
     };
+    v.manifest = Some(manifest.clone());
     if manifest.schema != MANIFEST_SCHEMA {
         v.mismatches.push(format!(
             "manifest: schema {} is not {MANIFEST_SCHEMA}",
             manifest.schema
         ));
     }
-    let run = RunDir {
-        suite: manifest.suite.clone(),
-        run_id: manifest.run_id.clone(),
-        path: run_dir.to_path_buf(),
-    };
+    let dir_name = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    if dir_name.as_deref() != Some(manifest.run_id.as_str()) {
+        v.mismatches.push(format!(
+            "manifest: run_id {} is not the directory's name {}",
+            manifest.run_id,
+            dir_name.unwrap_or_default()
+        ));
+    }
 
-    // Files: every listed file must hash to its recorded sha256; nothing may be added.
+    // Files: only regular files, each listed with its sha256, nothing added.
+    let scan = match scan(run_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            v.mismatches.push(format!("listing: {e}"));
+            return v;
+        }
+    };
+    for r in &scan.refused {
+        v.mismatches.push(format!("refused {r}"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
     for entry in &manifest.files {
         v.files_checked += 1;
-        let path = match join_inside(run_dir, &entry.path) {
-            Ok(p) => p,
-            Err(e) => {
-                v.mismatches.push(format!("file {}: {e}", entry.path));
-                continue;
-            }
-        };
+        if !seen.insert(entry.path.as_str()) {
+            v.mismatches
+                .push(format!("file {}: listed twice in the manifest", entry.path));
+        }
+        if let Err(e) = join_inside(run_dir, &entry.path) {
+            v.mismatches.push(format!("file {}: {e}", entry.path));
+            continue;
+        }
+        if !scan.files.contains(&entry.path) {
+            v.mismatches.push(format!(
+                "file {}: listed in the manifest but not a regular file of the run",
+                entry.path
+            ));
+            continue;
+        }
+        let path = run_dir.join(&entry.path);
         match sha256_file(&path) {
             Ok(h) if h == entry.sha256 => {}
             Ok(h) => v.mismatches.push(format!(
@@ -557,16 +703,11 @@ pub fn verify(run_dir: &Path) -> Verification {
             Err(e) => v.mismatches.push(format!("file {}: {e}", entry.path)),
         }
     }
-    match run.list_files() {
-        Ok(files) => {
-            for f in files {
-                if !manifest.files.iter().any(|e| e.path == f) {
-                    v.mismatches
-                        .push(format!("file {f}: present but not listed in the manifest"));
-                }
-            }
+    for f in &scan.files {
+        if !manifest.files.iter().any(|e| &e.path == f) {
+            v.mismatches
+                .push(format!("file {f}: present but not listed in the manifest"));
         }
-        Err(e) => v.mismatches.push(format!("listing: {e}")),
     }
 
     if let Some(err) = &manifest.lab_error {
@@ -575,29 +716,76 @@ pub fn verify(run_dir: &Path) -> Verification {
         return v;
     }
 
-    // Verdicts: recompute from the raw files and compare with the stored report.
-    let report_path = run_dir.join(format!("{}-report.json", manifest.suite));
-    let stored = match Report::load(&report_path) {
-        Ok(r) => r,
+    // Derived files: rebuilt from the raw files with the writers' own functions.
+    let derivation = match derived::derive(&derived::RunRef {
+        dir: run_dir,
+        suite: &manifest.suite,
+        run_id: &manifest.run_id,
+        faults: &manifest.faults,
+    }) {
+        Ok(d) => d,
         Err(e) => {
-            v.mismatches.push(format!("report: {e}"));
+            v.mismatches.push(format!("derive: {e}"));
             return v;
         }
     };
-    let recomputed =
-        match plans::report(&manifest.suite, &manifest.run_id, &manifest.faults, run_dir) {
-            Ok(r) => r,
-            Err(e) => {
-                v.mismatches.push(format!("judge: {e}"));
-                return v;
-            }
-        };
-    compare_reports(&stored, &recomputed, &mut v);
+    for d in &derivation.files {
+        v.derived_checked += 1;
+        if !manifest.files.iter().any(|e| e.path == d.path) {
+            v.mismatches.push(format!(
+                "derived {}: not in the manifest (the run should have it)",
+                d.path
+            ));
+        }
+        match std::fs::read(run_dir.join(&d.path)) {
+            Ok(bytes) if bytes == d.text.as_bytes() => {}
+            Ok(bytes) => v.mismatches.push(format!(
+                "derived {}: differs from its re-derivation from the raw files ({})",
+                d.path,
+                first_difference(&String::from_utf8_lossy(&bytes), &d.text)
+            )),
+            Err(e) => v.mismatches.push(format!("derived {}: {e}", d.path)),
+        }
+    }
+
+    // The stored JSON report, field by field (the byte comparison above already
+    // failed if it differs at all; this names what differs).
+    let report_path = run_dir.join(derived::report_json_file(&manifest.suite));
+    match Report::load(&report_path) {
+        Ok(stored) => compare_reports(&stored, &derivation.report, &mut v),
+        Err(e) => v.mismatches.push(format!("report: {e}")),
+    }
+    v.report = Some(derivation.report);
     v
+}
+
+/// The first line where two texts differ, for a mismatch message.
+fn first_difference(stored: &str, fresh: &str) -> String {
+    let (mut a, mut b) = (stored.lines(), fresh.lines());
+    let mut n = 0;
+    loop {
+        n += 1;
+        match (a.next(), b.next()) {
+            (Some(x), Some(y)) if x == y => continue,
+            (None, None) => return "line endings differ".into(),
+            (x, y) => {
+                let show = |l: Option<&str>| {
+                    l.map_or_else(|| "(end of file)".to_string(), |l| format!("{l:?}"))
+                };
+                return format!("line {n}: stored {}, re-derived {}", show(x), show(y));
+            }
+        }
+    }
 }
 
 /// Appends every difference between the stored and the recomputed report.
 fn compare_reports(stored: &Report, fresh: &Report, v: &mut Verification) {
+    if stored.schema != fresh.schema {
+        v.mismatches.push(format!(
+            "report: schema {}, recomputed {}",
+            stored.schema, fresh.schema
+        ));
+    }
     if stored.suite != fresh.suite || stored.run_id != fresh.run_id {
         v.mismatches.push(format!(
             "report: names suite {} run {}, the manifest suite {} run {}",
@@ -610,37 +798,39 @@ fn compare_reports(stored: &Report, fresh: &Report, v: &mut Verification) {
             stored.faults, fresh.faults
         ));
     }
-    for c in &fresh.checks {
+    for (i, c) in fresh.checks.iter().enumerate() {
         v.checks_recomputed += 1;
-        match stored.check(&c.id) {
-            None => v
-                .mismatches
-                .push(format!("check {}: missing from the stored report", c.id)),
-            Some(s) => {
-                if s.status != c.status {
-                    v.mismatches.push(format!(
-                        "check {}: stored status {}, recomputed {}",
-                        c.id, s.status, c.status
-                    ));
-                }
-                if s.observed != c.observed {
-                    v.mismatches.push(format!(
-                        "check {}: stored observed {}, recomputed {}",
-                        c.id,
-                        json_or_null(&s.observed),
-                        json_or_null(&c.observed)
-                    ));
-                }
-                if s.threshold != c.threshold || s.evidence != c.evidence {
-                    v.mismatches.push(format!(
-                        "check {}: stored threshold/evidence differ from the recomputed ones",
-                        c.id
-                    ));
-                }
+        let Some(s) = stored.check(&c.id) else {
+            v.mismatches
+                .push(format!("check {}: missing from the stored report", c.id));
+            continue;
+        };
+        if stored.checks.get(i).map(|x| &x.id) != Some(&c.id) {
+            v.mismatches
+                .push(format!("check {}: stored at another position", c.id));
+        }
+        let fields: [(&str, String, String); 6] = [
+            ("title", json(&s.title), json(&c.title)),
+            ("status", s.status.to_string(), c.status.to_string()),
+            ("observed", json(&s.observed), json(&c.observed)),
+            ("threshold", json(&s.threshold), json(&c.threshold)),
+            ("evidence", json(&s.evidence), json(&c.evidence)),
+            ("note", json(&s.note), json(&c.note)),
+        ];
+        for (name, a, b) in fields {
+            if a != b {
+                v.mismatches
+                    .push(format!("check {}: stored {name} {a}, recomputed {b}", c.id));
             }
         }
     }
     for s in &stored.checks {
+        if stored.checks.iter().filter(|x| x.id == s.id).count() > 1 {
+            v.mismatches.push(format!(
+                "check {}: appears more than once in the stored report",
+                s.id
+            ));
+        }
         if fresh.check(&s.id).is_none() {
             v.mismatches.push(format!(
                 "check {}: in the stored report but not recomputed",
@@ -651,8 +841,8 @@ fn compare_reports(stored: &Report, fresh: &Report, v: &mut Verification) {
     if stored.verdict != fresh.verdict {
         v.mismatches.push(format!(
             "verdict: stored {}, recomputed {}",
-            serde_json::to_string(&stored.verdict).unwrap_or_default(),
-            serde_json::to_string(&fresh.verdict).unwrap_or_default()
+            json(&stored.verdict),
+            json(&fresh.verdict)
         ));
     }
     if stored.target != fresh.target {
@@ -671,11 +861,9 @@ fn compare_reports(stored: &Report, fresh: &Report, v: &mut Verification) {
     }
 }
 
-/// Renders an optional JSON value, `null` when absent.
-fn json_or_null(v: &Option<Value>) -> String {
-    v.as_ref()
-        .map(|v| v.to_string())
-        .unwrap_or_else(|| "null".into())
+/// Compact JSON of a value, for mismatch messages.
+fn json<T: Serialize>(x: &T) -> String {
+    serde_json::to_string(x).unwrap_or_else(|_| "null".into())
 }
 
 /// Copies a JUnit file into every `<root>/<suite>/latest` run directory and adds it
