@@ -379,15 +379,42 @@ fn inventory_mismatches(list: &ListEvidence, rows: &[(&str, &str)]) -> Vec<Value
         .collect()
 }
 
+/// The create codes of the plans the suite adds before the kill (the fresh plan of
+/// VAL11-06 and the audit fixtures of VAL11-10): acknowledged, they must survive too.
+fn suite_created_codes(f: &Files) -> Result<BTreeMap<String, Option<u16>>, Missing> {
+    let mut out = BTreeMap::new();
+    out.insert(
+        FRESH_PLAN.to_string(),
+        http_text(f, "val11-stuck-fresh-create.txt")?.status,
+    );
+    let rel = "val11-audit-fixtures.txt";
+    for line in f.text(rel)?.lines().filter(|l| !l.trim().is_empty()) {
+        let kv = super::Kv::parse(rel, line);
+        out.insert(kv.get("id")?.to_string(), kv.status("create_status")?);
+    }
+    for id in [AUDIT_BEFORE_WINDOW_PLAN, AUDIT_OTHER_ACTOR_PLAN] {
+        if !out.contains_key(id) {
+            return Err(Missing(format!("{rel}: no line for {id}")));
+        }
+    }
+    Ok(out)
+}
+
 /// VAL11-03: every pre-kill plan is listed after the first restart, in its inventory phase.
 fn durable_after_restart(f: &Files) -> Check {
     let spec = PLAN.spec(
             "VAL11-03",
-        "list_count >= 10 after the first restart, paging complete, every pre-kill plan acknowledged with 2xx is listed, and every inventory plan is listed in its expected phase (dur-*, gate-1 published; corrupt-1 rolled_back; dev-* active)",
-        &["val11-plans-created.txt", "val11-durability-list.json"],
+        "list_count >= 10 after the first restart, paging complete, every plan acknowledged with 2xx before the kill (inventory, fresh plan, audit fixtures) is listed, and every inventory plan is listed in its expected phase (dur-*, gate-1 published; corrupt-1 rolled_back; dev-* active)",
+        &[
+            "val11-plans-created.txt",
+            "val11-stuck-fresh-create.txt",
+            "val11-audit-fixtures.txt",
+            "val11-durability-list.json",
+        ],
     );
     unless_not_run(f, spec, |spec| {
-        let obs = created_codes(f).and_then(|codes| {
+        let obs = created_codes(f).and_then(|mut codes| {
+            codes.extend(suite_created_codes(f)?);
             let list: ListEvidence = f.json("val11-durability-list.json")?;
             let ids: BTreeSet<&str> = list.ids().into_iter().collect();
             let acked: Vec<&String> = codes
