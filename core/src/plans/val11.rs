@@ -1105,6 +1105,10 @@ fn restart_under_cli_applies_once(f: &Files) -> Check {
 }
 
 #[cfg(test)]
+#[path = "val11_tests.rs"]
+mod judge_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
