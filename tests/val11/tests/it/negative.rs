@@ -42,6 +42,16 @@ fn val11_02_negative_cli_exit_zero_on_connection_error() {
     lab.assert_red(&["VAL11-02"]);
 }
 
+/// The right exit code, but `disconnected` is the only word near `connect`.
+#[test]
+fn val11_02_negative_cli_disconnected_wording() {
+    let lab = negative(&["cli-disconnected-wording"], plan_only());
+    let obs = lab.observed("VAL11-02");
+    assert_eq!(obs["exit_code"], 3, "{obs}");
+    assert_eq!(obs["has_connection_error"], false, "{obs}");
+    lab.assert_red(&["VAL11-02"]);
+}
+
 /// Acknowledged-but-uncommitted creates are lost at the SIGTERM. Collateral, all from
 /// the same lost rows: 04 (the inventory is still gone after the rapid restarts), 05
 /// (gate plan gone), 06 (the stuck scan reads committed rows only), 08/09 (rollback of
