@@ -705,6 +705,8 @@ fn cli_restart(ctx: &mut LabCtx, cp: &mut ControlPlane) -> Result<()> {
     let cli = suite_cli(ctx, cp)?;
     cp.pause().context("SIGSTOP before the CLI call")?;
     let cli2 = cli.clone();
+    // Only the flags the plan names: the harness's own CLI timeout bounds the call, and a
+    // valid CLI may refuse the reference's `--timeout-ms`.
     let call = std::thread::spawn(move || {
         cli2.run([
             "rollback",
