@@ -422,6 +422,10 @@ async fn execute(args: ExecuteArgs, faults: &Faults) -> i32 {
             if faults.cli_exit_zero_on_connection_error {
                 return 0;
             }
+            if faults.cli_disconnected_wording {
+                eprintln!("error: disconnected from the control-plane");
+                return EXIT_UNREACHABLE;
+            }
             let detail = chain(&e);
             let kind = if detail.to_ascii_lowercase().contains("connection refused") {
                 "connection refused"

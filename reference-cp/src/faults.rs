@@ -86,6 +86,8 @@ pub struct Faults {
     pub health_fail: bool,
     /// The CLI exits 0 silently when it cannot connect.
     pub cli_exit_zero_on_connection_error: bool,
+    /// The CLI reports a failed connect only as `disconnected`, with no connection word.
+    pub cli_disconnected_wording: bool,
     /// Once the process has received SIGCONT (after a SIGSTOP), creates answer 503.
     pub writes_fail_after_sigcont: bool,
 }
@@ -156,6 +158,7 @@ impl Faults {
                     f.cli_exit_zero_on_connection_error = flag(value)?
                 }
                 "writes-fail-after-sigcont" => f.writes_fail_after_sigcont = flag(value)?,
+                "cli-disconnected-wording" => f.cli_disconnected_wording = flag(value)?,
                 other => return Err(FaultError::Unknown(other.to_owned())),
             }
         }

@@ -65,6 +65,35 @@ pub const PRE_KILL_PLANS: &[&str] = &[
 ];
 /// The device-unresponsive proxies.
 pub const DEV_PLANS: &[&str] = &["val11-dev-1", "val11-dev-2", "val11-dev-3"];
+/// The plan's inventory table: each pre-kill plan and the phase it must have after
+/// every restart of the plan's chain (rolled back by VAL11-08, retried by VAL11-09).
+pub const INVENTORY: &[(&str, &str)] = &[
+    ("val11-dur-1", "published"),
+    ("val11-dur-2", "published"),
+    ("val11-dur-3", "published"),
+    ("val11-dur-4", "published"),
+    ("val11-dur-5", "published"),
+    ("val11-gate-1", "published"),
+    ("val11-corrupt-1", "rolled_back"),
+    ("val11-dev-1", "active"),
+    ("val11-dev-2", "active"),
+    ("val11-dev-3", "active"),
+];
+/// The plan created after the rapid restarts (VAL11-04), and its inventory phase.
+pub const POST_CHAOS_PLAN: (&str, &str) = ("val11-post-chaos-1", "published");
+/// The plan created just before the stuck scan: fresher than the threshold, so a
+/// scan that honours the threshold must leave it out (VAL11-06).
+pub const FRESH_PLAN: &str = "val11-stuck-fresh-1";
+/// Plan rolled back by the suite's operator before the audit session starts: the
+/// audit query's `--start-time` must exclude its event (VAL11-10).
+pub const AUDIT_BEFORE_WINDOW_PLAN: &str = "val11-audit-before-1";
+/// Plan rolled back inside the session by another actor: the audit query's
+/// `--actor` must exclude its event (VAL11-10).
+pub const AUDIT_OTHER_ACTOR_PLAN: &str = "val11-audit-other-1";
+/// The other actor of [`AUDIT_OTHER_ACTOR_PLAN`].
+pub const OTHER_ACTOR: &str = "val11-other-op";
+/// The connection-error words of VAL11-02, matched as whole words.
+pub const CONNECTION_ERROR_WORDS: &[&str] = &["connection refused", "dial", "connect"];
 /// The corrupt artifact of VAL11-07.
 pub const CORRUPT_ARTIFACT: &str = "corrupt://chaos/artifact@sha256:deadbeefcorrupt";
 /// The corrupt target-lock fingerprint of VAL11-07.
@@ -266,20 +295,41 @@ fn baseline_reachable(f: &Files) -> Check {
     })
 }
 
+/// Whether `phrase` occurs in `text` as whole words (case-insensitive): the characters
+/// around it are not letters, digits or `_`, so `disconnected` does not contain `connect`.
+pub fn contains_word(text: &str, phrase: &str) -> bool {
+    let (t, p) = (text.to_lowercase(), phrase.to_lowercase());
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    !p.is_empty()
+        && t.match_indices(&p).any(|(i, _)| {
+            !t[..i].chars().next_back().is_some_and(is_word)
+                && !t[i + p.len()..].chars().next().is_some_and(is_word)
+        })
+}
+
+/// The lab's `key=value` header of a CLI transcript: the lines before its `$ `
+/// command line. The CLI's own output is never read as a header field.
+fn cli_header(f: &Files, rel: &str) -> Result<super::Kv, Missing> {
+    let text = f.text(rel)?;
+    let header: Vec<&str> = text.lines().take_while(|l| !l.starts_with("$ ")).collect();
+    Ok(super::Kv::parse(rel, &header.join("\n")))
+}
+
 /// VAL11-02: the CLI against a reaped control-plane exits non-zero with a connection error.
 fn kill_gives_client_error(f: &Files) -> Check {
     let spec = PLAN.spec(
             "VAL11-02",
-        "control-plane reaped before the call; exit code != 0; output contains `connection refused`, `dial` or `connect`",
+        "control-plane reaped before the call; exit code != 0; output contains the word(s) `connection refused`, `dial` or `connect`",
         &["val11-kill-client-error.txt"],
     );
     unless_not_run(f, spec, |spec| {
-        let obs = f.kv("val11-kill-client-error.txt").and_then(|kv| {
+        let obs = cli_header(f, "val11-kill-client-error.txt").and_then(|kv| {
             let reaped = kv.bool("cp_reaped")?;
             let cli = cli_text(f, "val11-kill-client-error.txt")?;
-            let keyword = ["connection refused", "dial", "connect"]
-                .into_iter()
-                .find(|k| cli.output_contains(k));
+            let keyword = CONNECTION_ERROR_WORDS
+                .iter()
+                .copied()
+                .find(|k| contains_word(&cli.stdout, k) || contains_word(&cli.stderr, k));
             Ok(json!({
                 "cp_reaped": reaped,
                 "exit_code": cli.exit_code,
@@ -314,15 +364,57 @@ fn created_codes(f: &Files) -> Result<BTreeMap<String, Option<u16>>, Missing> {
     Ok(out)
 }
 
-/// VAL11-03: every pre-kill plan is listed after the first restart.
+/// The inventory rows of `rows` that `list` does not hold in their expected phase, as
+/// `{id, expected, observed}` (`observed` is null for a plan that is not listed).
+fn inventory_mismatches(list: &ListEvidence, rows: &[(&str, &str)]) -> Vec<Value> {
+    rows.iter()
+        .filter_map(|(id, want)| {
+            let got = list
+                .plans
+                .iter()
+                .find(|p| p.id() == *id)
+                .map(|p| p.phase.as_str());
+            (got != Some(*want)).then(|| json!({"id": id, "expected": want, "observed": got}))
+        })
+        .collect()
+}
+
+/// The create codes of the plans the suite adds before the kill (the fresh plan of
+/// VAL11-06 and the audit fixtures of VAL11-10): acknowledged, they must survive too.
+fn suite_created_codes(f: &Files) -> Result<BTreeMap<String, Option<u16>>, Missing> {
+    let mut out = BTreeMap::new();
+    out.insert(
+        FRESH_PLAN.to_string(),
+        http_text(f, "val11-stuck-fresh-create.txt")?.status,
+    );
+    let rel = "val11-audit-fixtures.txt";
+    for line in f.text(rel)?.lines().filter(|l| !l.trim().is_empty()) {
+        let kv = super::Kv::parse(rel, line);
+        out.insert(kv.get("id")?.to_string(), kv.status("create_status")?);
+    }
+    for id in [AUDIT_BEFORE_WINDOW_PLAN, AUDIT_OTHER_ACTOR_PLAN] {
+        if !out.contains_key(id) {
+            return Err(Missing(format!("{rel}: no line for {id}")));
+        }
+    }
+    Ok(out)
+}
+
+/// VAL11-03: every pre-kill plan is listed after the first restart, in its inventory phase.
 fn durable_after_restart(f: &Files) -> Check {
     let spec = PLAN.spec(
             "VAL11-03",
-        "list_count >= 10 after the first restart, paging complete, and every pre-kill plan acknowledged with 2xx is listed",
-        &["val11-plans-created.txt", "val11-durability-list.json"],
+        "list_count >= 10 after the first restart, paging complete, every plan acknowledged with 2xx before the kill (inventory, fresh plan, audit fixtures) is listed, and every inventory plan is listed in its expected phase (dur-*, gate-1 published; corrupt-1 rolled_back; dev-* active)",
+        &[
+            "val11-plans-created.txt",
+            "val11-stuck-fresh-create.txt",
+            "val11-audit-fixtures.txt",
+            "val11-durability-list.json",
+        ],
     );
     unless_not_run(f, spec, |spec| {
-        let obs = created_codes(f).and_then(|codes| {
+        let obs = created_codes(f).and_then(|mut codes| {
+            codes.extend(suite_created_codes(f)?);
             let list: ListEvidence = f.json("val11-durability-list.json")?;
             let ids: BTreeSet<&str> = list.ids().into_iter().collect();
             let acked: Vec<&String> = codes
@@ -340,6 +432,7 @@ fn durable_after_restart(f: &Files) -> Check {
                 "paging_complete": list.complete,
                 "acked_pre_kill": acked.len(),
                 "missing_acked": missing,
+                "inventory_phase_mismatch": inventory_mismatches(&list, INVENTORY),
             }))
         });
         spec.observe(obs, |o| {
@@ -348,6 +441,9 @@ fn durable_after_restart(f: &Files) -> Check {
                 .is_some_and(|n| n >= MIN_LIST_COUNT as u64)
                 && o["paging_complete"] == true
                 && o["missing_acked"].as_array().is_some_and(Vec::is_empty)
+                && o["inventory_phase_mismatch"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty)
         })
     })
 }
@@ -356,12 +452,13 @@ fn durable_after_restart(f: &Files) -> Check {
 fn rapid_restarts_lose_nothing(f: &Files) -> Check {
     let spec = PLAN.spec(
             "VAL11-04",
-        "3 kill+restart cycles healthy; list_count_final >= list_count_before with no plan of the before-list missing; new_plan_code = 201",
+        "3 kill+restart cycles healthy; list_count_final >= list_count_before with no plan of the before-list missing; every inventory plan listed in its expected phase after the cycles; new_plan_code = 201 and val11-post-chaos-1 then reads back published",
         &[
             "val11-rapid-restart.txt",
             "val11-rapid-restart-before.json",
             "val11-rapid-restart-final.json",
             "val11-post-chaos-create.txt",
+            "val11-post-chaos-plan.json",
         ],
     );
     unless_not_run(f, spec, |spec| {
@@ -380,13 +477,18 @@ fn rapid_restarts_lose_nothing(f: &Files) -> Check {
                 .filter(|id| !fin_ids.contains(id))
                 .collect();
             let create = http_text(f, "val11-post-chaos-create.txt")?;
+            let (get_code, post) = http_json::<Rollout>(f, "val11-post-chaos-plan.json")?;
             Ok(json!({
                 "healthy_restarts": healthy,
                 "list_count_before": before.plans.len(),
                 "list_count_final": fin.plans.len(),
                 "paging_complete": before.complete && fin.complete,
                 "missing_after_restarts": missing,
+                "inventory_phase_mismatch": inventory_mismatches(&fin, INVENTORY),
                 "new_plan_code": create.status,
+                "new_plan_get_code": get_code,
+                "new_plan_id": post.as_ref().map(|p| p.id().to_string()),
+                "new_plan_phase": post.as_ref().map(|p| p.phase.clone()),
             }))
         });
         spec.observe(obs, |o| {
@@ -399,7 +501,13 @@ fn rapid_restarts_lose_nothing(f: &Files) -> Check {
                 && o["missing_after_restarts"]
                     .as_array()
                     .is_some_and(Vec::is_empty)
+                && o["inventory_phase_mismatch"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty)
                 && o["new_plan_code"] == 201
+                && o["new_plan_get_code"] == 200
+                && o["new_plan_id"] == POST_CHAOS_PLAN.0
+                && o["new_plan_phase"] == POST_CHAOS_PLAN.1
         })
     })
 }
@@ -425,15 +533,38 @@ fn gate_plan_survives_restart(f: &Files) -> Check {
     })
 }
 
-/// VAL11-06: the stuck scan lists at least three plans, the dev plans among them, each diagnosed.
+/// An RFC 3339 timestamp field of a lab-written `key=value` file.
+fn kv_time(
+    kv: &super::Kv,
+    rel: &str,
+    key: &str,
+) -> Result<chrono::DateTime<chrono::FixedOffset>, Missing> {
+    let v = kv.get(key)?;
+    chrono::DateTime::parse_from_rfc3339(v).map_err(|e| Missing(format!("{rel}: {key}={v}: {e}")))
+}
+
+/// VAL11-06: the stuck scan lists at least three plans, the dev plans among them, each
+/// diagnosed; it leaves out a plan fresher than the threshold and lists nothing fresher.
 fn stuck_plans_detected(f: &Files) -> Check {
     let spec = PLAN.spec(
         "VAL11-06",
-        "stuck_count >= 3, val11-dev-{1..3} all stuck, every stuck entry has a non-empty diagnosis",
-        &["val11-stuck-wait.txt", "val11-scan-stuck.json"],
+        "stuck_count >= 3, val11-dev-{1..3} all stuck, every stuck entry has a non-empty diagnosis; val11-stuck-fresh-1 created (201) less than the threshold before the scan answered is not listed, and every listed entry has stale_seconds >= the threshold",
+        &[
+            "val11-stuck-wait.txt",
+            "val11-stuck-fresh-create.txt",
+            "val11-scan-stuck.json",
+        ],
     );
     unless_not_run(f, spec, |spec| {
-        let obs = http_json::<StuckScan>(f, "val11-scan-stuck.json").and_then(|(code, scan)| {
+        let obs: Result<Value, Missing> = (|| {
+            let wait_rel = "val11-stuck-wait.txt";
+            let wait = f.kv(wait_rel)?;
+            let threshold = wait.f64("threshold_s")?;
+            let fresh_age_max_s = (kv_time(&wait, wait_rel, "scan_answered_at")?
+                - kv_time(&wait, wait_rel, "fresh_sent_at")?)
+            .as_seconds_f64();
+            let fresh = http_text(f, "val11-stuck-fresh-create.txt")?;
+            let (code, scan) = http_json::<StuckScan>(f, "val11-scan-stuck.json")?;
             let scan = scan.ok_or_else(|| {
                 Missing(format!(
                     "val11-scan-stuck.json: stuck scan answered {code:?}"
@@ -451,15 +582,27 @@ fn stuck_plans_detected(f: &Files) -> Check {
                 .filter(|e| e.diagnosis.trim().is_empty())
                 .map(|e| e.id.as_str())
                 .collect();
+            let fresher: Vec<Value> = scan
+                .stuck
+                .iter()
+                .filter(|e| e.stale_seconds.is_nan() || e.stale_seconds < threshold)
+                .map(|e| json!({"id": e.id, "stale_seconds": e.stale_seconds}))
+                .collect();
             Ok(json!({
+                "threshold_s": threshold,
                 "stuck_count": scan.stuck.len(),
                 "reported_stuck_count": scan.stuck_count,
                 "dev_stuck": dev_stuck,
                 "diagnosis_ok": empty.is_empty(),
                 "empty_diagnosis": empty,
+                "fresh_create_code": fresh.status,
+                "fresh_age_at_scan_max_s": fresh_age_max_s,
+                "fresh_listed": stuck_ids.contains(FRESH_PLAN),
+                "listed_fresher_than_threshold": fresher,
             }))
-        });
+        })();
         spec.observe(obs, |o| {
+            let threshold = o["threshold_s"].as_f64().unwrap_or(f64::NAN);
             o["stuck_count"]
                 .as_u64()
                 .is_some_and(|n| n >= MIN_STUCK as u64)
@@ -468,6 +611,15 @@ fn stuck_plans_detected(f: &Files) -> Check {
                     .as_array()
                     .is_some_and(|a| a.len() == DEV_PLANS.len())
                 && o["diagnosis_ok"] == true
+                // The exclusion is only shown if the fresh plan exists and was fresh.
+                && o["fresh_create_code"] == 201
+                && o["fresh_age_at_scan_max_s"]
+                    .as_f64()
+                    .is_some_and(|a| a < threshold)
+                && o["fresh_listed"] == false
+                && o["listed_fresher_than_threshold"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty)
         })
     })
 }
@@ -498,16 +650,32 @@ fn corrupt_artifact_plan_accepted(f: &Files) -> Check {
     })
 }
 
-/// Exit code and outcome of a successful rollback CLI call.
+/// How a CLI run reported `outcome` success, in either form the plan accepts: the
+/// text token `outcome=success`, or a JSON object on stdout whose `outcome` is
+/// `success` (the whole stdout, or one line of it). `None`: neither.
+pub fn success_outcome_form(cli: &CliRun) -> Option<&'static str> {
+    let text = [&cli.stdout, &cli.stderr]
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .any(|t| t == "outcome=success");
+    if text {
+        return Some("text");
+    }
+    let is_success =
+        |s: &str| serde_json::from_str::<Value>(s.trim()).is_ok_and(|v| v["outcome"] == "success");
+    (is_success(&cli.stdout) || cli.stdout.lines().any(is_success)).then_some("json")
+}
+
+/// Exit code 0 and a success outcome of a rollback CLI call.
 fn cli_success(cli: &CliRun) -> bool {
-    cli.success() && !cli.timed_out && cli.output_contains("outcome=success")
+    cli.success() && !cli.timed_out && success_outcome_form(cli).is_some()
 }
 
 /// VAL11-08: the rollback of the corrupt plan succeeds through the CLI.
 fn corrupt_plan_rolls_back(f: &Files) -> Check {
     let spec = PLAN.spec(
             "VAL11-08",
-        "`autonomy rollback execute --strategy rollback` on val11-corrupt-1: exit code 0 and outcome=success",
+        "`autonomy rollback execute --strategy rollback` on val11-corrupt-1: exit code 0 and outcome=success (text) or an `outcome` field `success` (JSON)",
         &["val11-execute-rollback-corrupt.txt"],
     );
     unless_not_run(f, spec, |spec| {
@@ -515,6 +683,7 @@ fn corrupt_plan_rolls_back(f: &Files) -> Check {
             json!({
                 "exit_code": c.exit_code,
                 "outcome_success": cli_success(&c),
+                "outcome_form": success_outcome_form(&c),
                 "stdout": c.stdout,
                 "error": c.error_line(),
             })
@@ -531,7 +700,7 @@ fn cascade_recovery(f: &Files) -> Check {
     let refs: Vec<&str> = files.iter().map(String::as_str).collect();
     let spec = PLAN.spec(
         "VAL11-09",
-        "cascade_ok = 3, cascade_fail = 0 (each retry exits 0 with outcome=success)",
+        "cascade_ok = 3, cascade_fail = 0 (each retry exits 0 with outcome=success as text or an `outcome` field `success` in JSON)",
         &refs,
     );
     unless_not_run(f, spec, |spec| {
@@ -554,12 +723,25 @@ fn cascade_recovery(f: &Files) -> Check {
     })
 }
 
-/// VAL11-10: the audit store holds this session's successful rollback events.
+/// An audit event's `ts`, when it is RFC 3339.
+fn event_ts(e: &Value) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    e["ts"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+}
+
+/// VAL11-10: the audit store holds this session's successful rollback events, and the
+/// query's actor and time filters exclude what they must.
 fn audit_intact_after_chaos(f: &Files) -> Check {
     let spec = PLAN.spec(
             "VAL11-10",
-        "audit query exits 0; >= 1 rollback.executed event with outcome=success, actor val11-chaos-op, ts >= the session start",
-        &["val11-audit-query.txt", "val11-audit-executed.json"],
+        "audit query exits 0; >= 1 rollback.executed event with outcome=success, actor val11-chaos-op, ts >= the session start; the unfiltered query shows a rollback.executed by another actor in the session and one by val11-chaos-op before it, and the scoped query returns neither (no returned event is of another type or actor, or before the start)",
+        &[
+            "val11-audit-query.txt",
+            "val11-audit-executed.json",
+            "val11-audit-all-query.txt",
+            "val11-audit-all.json",
+        ],
     );
     unless_not_run(f, spec, |spec| {
         let obs = cli_text(f, "val11-audit-query.txt").and_then(|cli| {
@@ -571,26 +753,45 @@ fn audit_intact_after_chaos(f: &Files) -> Check {
                 Missing(format!("val11-audit-query.txt: --start-time {start}: {e}"))
             })?;
             let events = audit_events(f, "val11-audit-executed.json")?;
-            let in_scope = |e: &&Value| {
-                e["event_type"] == "rollback.executed"
-                    && e["actor"] == OPERATOR
-                    && e["ts"]
-                        .as_str()
-                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                        .is_some_and(|t| t >= start_t)
-            };
+            let in_window = |e: &Value| event_ts(e).is_some_and(|t| t >= start_t);
+            let executed = |e: &Value| e["event_type"] == "rollback.executed";
+            let in_scope = |e: &&Value| executed(e) && e["actor"] == OPERATOR && in_window(e);
             let scoped: Vec<&Value> = events.iter().filter(in_scope).collect();
             let success = scoped.iter().filter(|e| e["outcome"] == "success").count();
+            let returned_other_actor = events.iter().filter(|e| e["actor"] != OPERATOR).count();
+            let returned_before_start = events.iter().filter(|e| !in_window(e)).count();
+            // What the filters must exclude has to exist, or excluding it proves nothing.
+            let all_cli = cli_text(f, "val11-audit-all-query.txt")?;
+            let all = audit_events(f, "val11-audit-all.json")?;
+            let other_actor_in_store = all
+                .iter()
+                .filter(|e| executed(e) && e["actor"] != OPERATOR && in_window(e))
+                .count();
+            let before_start_in_store = all
+                .iter()
+                .filter(|e| executed(e) && e["actor"] == OPERATOR && !in_window(e))
+                .count();
             Ok(json!({
                 "query_exit_code": cli.exit_code,
                 "start_time": start,
                 "events": events.len(),
                 "in_scope": scoped.len(),
                 "success_in_scope": success,
+                "returned_out_of_scope": events.len() - scoped.len(),
+                "returned_other_actor": returned_other_actor,
+                "returned_before_start": returned_before_start,
+                "unfiltered_query_exit_code": all_cli.exit_code,
+                "other_actor_in_store": other_actor_in_store,
+                "before_start_in_store": before_start_in_store,
             }))
         });
         spec.observe(obs, |o| {
-            o["query_exit_code"] == 0 && o["success_in_scope"].as_u64().is_some_and(|n| n >= 1)
+            o["query_exit_code"] == 0
+                && o["success_in_scope"].as_u64().is_some_and(|n| n >= 1)
+                && o["returned_out_of_scope"] == 0
+                && o["unfiltered_query_exit_code"] == 0
+                && o["other_actor_in_store"].as_u64().is_some_and(|n| n >= 1)
+                && o["before_start_in_store"].as_u64().is_some_and(|n| n >= 1)
         })
     })
 }
@@ -849,7 +1050,7 @@ fn pause_times_out_then_recovers(f: &Files) -> Check {
 fn restart_under_cli_applies_once(f: &Files) -> Check {
     let spec = PLAN.spec(
             "VAL11-13",
-        "request reached the server before the kill; cut call exits != 0 on its own (no harness timeout) with an `error:` line; retry exits 0 with outcome=success; audit shows exactly 1 rollback.executed for the plan since the first call; plan attempts = 1",
+        "request reached the server before the kill; cut call exits != 0 on its own (no harness timeout) with an `error:` line (any case); retry exits 0 with outcome=success (text or JSON); audit shows exactly 1 rollback.executed for the plan since the first call; plan attempts = 1",
         &[
             "val11-cli-restart.txt",
             "cli-restart/execute-killed.txt",
@@ -893,7 +1094,8 @@ fn restart_under_cli_applies_once(f: &Files) -> Check {
                 && o["cut_timed_out"] == false
                 && o["cut_error"]
                     .as_str()
-                    .is_some_and(|e| e.starts_with("error:"))
+                    // `Error:` (anyhow's, Go's log) reads as well as the reference's `error:`.
+                    .is_some_and(|e| e.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("error:")))
                 && o["retry_success"] == true
                 && o["audit_query_exit_code"] == 0
                 && o["rollback_executed_events"] == 1
@@ -902,6 +1104,10 @@ fn restart_under_cli_applies_once(f: &Files) -> Check {
         })
     })
 }
+
+#[cfg(test)]
+#[path = "val11_tests.rs"]
+mod judge_tests;
 
 #[cfg(test)]
 mod tests {

@@ -142,6 +142,21 @@ async fn unreachable_control_plane_exits_3_with_connection_refused() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0));
     assert!(out.is_empty() && err.is_empty(), "{out}{err}");
+
+    // The other fault keeps the exit code but words it without any connection word.
+    let o = execute(
+        &url,
+        "x",
+        "retry",
+        &[],
+        &[("AUTONOMY_FAULTS", "cli-disconnected-wording")],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert_eq!(
+        (out.as_str(), err.trim()),
+        ("", "error: disconnected from the control-plane")
+    );
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use serde_json::Value;
-use val_support::client::{Cli, CliRun, Client, CreateRollout, Recorded};
+use val_support::client::{Cli, CliRun, Client, CreateRollout, Recorded, RollbackRequest};
 use val_support::cp::{ControlPlane, StopOutcome};
 use val_support::env;
 use val_support::fsx::rfc3339;
@@ -275,9 +275,29 @@ fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resul
     let health = ctx.block_on(client.health());
     ctx.write_text("val11-health.txt", &plan::http_record_text(&health))?;
 
-    // The audit slice of VAL11-10 starts before the first CLI call of the session.
+    // The audit slice of VAL11-10 starts before the first CLI call of the session. Its
+    // filters are shown to exclude a rollback from before the slice and one by another
+    // actor inside it, so both are made to exist first.
+    let mut fixtures = audit_fixture(
+        ctx,
+        &client,
+        "before-window",
+        plan::AUDIT_BEFORE_WINDOW_PLAN,
+        plan::OPERATOR,
+    );
+    // Audit timestamps have microseconds: a few ms apart, the event is strictly older
+    // than the slice's start, whatever the rounding.
+    std::thread::sleep(Duration::from_millis(5));
     let session_start = rfc3339(chrono::Utc::now());
     ctx.config("val11_session_start", &session_start);
+    fixtures.push_str(&audit_fixture(
+        ctx,
+        &client,
+        "other-actor",
+        plan::AUDIT_OTHER_ACTOR_PLAN,
+        plan::OTHER_ACTOR,
+    ));
+    ctx.write_text("val11-audit-fixtures.txt", &fixtures)?;
 
     create_inventory(ctx, &client)?;
     scan_when_dev_plans_are_stale(ctx, &client, cfg)?;
@@ -313,6 +333,26 @@ fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resul
         stop_and_restarts(ctx, cp, &cli)?;
     }
     audit_of_the_session(ctx, cp, &session_start)
+}
+
+/// Creates `id` and rolls it back over HTTP as `actor` (not through the CLI, whose calls
+/// all name the suite's operator); returns one `key=value` line of what happened.
+fn audit_fixture(ctx: &LabCtx, client: &Client, kind: &str, id: &str, actor: &str) -> String {
+    let created = ctx.block_on(client.create(&CreateRollout::new(id)));
+    let rolled = ctx.block_on(client.rollback(
+        id,
+        &RollbackRequest {
+            strategy: "rollback".into(),
+            reason: format!("val11-audit-{kind}"),
+            actor: actor.into(),
+        },
+    ));
+    format!(
+        "fixture={kind} id={id} actor={actor} create_status={} rollback_status={} answered_at={}\n",
+        created.code(),
+        rolled.code(),
+        rfc3339(chrono::Utc::now())
+    )
 }
 
 /// The plan's inventory, created in order (`val11-plans-created.txt`).
@@ -365,20 +405,33 @@ fn scan_when_dev_plans_are_stale(ctx: &mut LabCtx, client: &Client, cfg: &LabCon
         }
         std::thread::sleep(Duration::from_millis(50));
     };
+    let wait_ms = t0.elapsed().as_millis();
+    // A plan created just before the scan is fresher than the threshold: the scan must
+    // leave it out. Both instants are recorded so the judge can bound its age.
+    let fresh_sent_at = chrono::Utc::now();
+    let fresh = ctx.block_on(client.create(&CreateRollout::new(plan::FRESH_PLAN)));
+    ctx.write_text(
+        "val11-stuck-fresh-create.txt",
+        &plan::http_record_text(&fresh),
+    )?;
+    let scan = ctx.block_on(client.stuck(cfg.stuck_threshold_s));
+    let scan_answered_at = chrono::Utc::now();
+    ctx.write_json("val11-scan-stuck.json", &scan)?;
     ctx.write_text(
         "val11-stuck-wait.txt",
         &format!(
-            "threshold_s={} wait_max_s={} polls={polls} waited_ms={} newest_id={} newest_updated_at={} age_s={}\n",
+            "threshold_s={} wait_max_s={} polls={polls} waited_ms={} newest_id={} newest_updated_at={} age_s={} fresh_id={} fresh_sent_at={} scan_answered_at={}\n",
             cfg.stuck_threshold_s,
             cfg.stuck_wait_max_s,
-            t0.elapsed().as_millis(),
+            wait_ms,
             newest.as_ref().map_or("none".into(), |(id, _)| id.clone()),
             newest.as_ref().map_or("none".into(), |(_, t)| rfc3339(*t)),
             age_s.map_or("none".into(), |a| format!("{a:.3}")),
+            plan::FRESH_PLAN,
+            rfc3339(fresh_sent_at),
+            rfc3339(scan_answered_at),
         ),
     )?;
-    let scan = ctx.block_on(client.stuck(cfg.stuck_threshold_s));
-    ctx.write_json("val11-scan-stuck.json", &scan)?;
 
     Ok(())
 }
@@ -432,11 +485,13 @@ fn stop_and_restarts(ctx: &mut LabCtx, cp: &mut ControlPlane, cli: &Cli) -> Resu
         "val11-rapid-restart-final.json",
         &list_evidence(ctx, &client),
     )?;
-    let post = ctx.block_on(client.create(&CreateRollout::new("val11-post-chaos-1")));
+    let post = ctx.block_on(client.create(&CreateRollout::new(plan::POST_CHAOS_PLAN.0)));
     ctx.write_text(
         "val11-post-chaos-create.txt",
         &plan::http_record_text(&post),
     )?;
+    let read_back = ctx.block_on(client.get(plan::POST_CHAOS_PLAN.0));
+    ctx.write_json("val11-post-chaos-plan.json", &read_back)?;
     Ok(())
 }
 
@@ -455,6 +510,18 @@ fn audit_of_the_session(ctx: &mut LabCtx, cp: &ControlPlane, session_start: &str
     let q = audit_query(&cli, session_start);
     ctx.write_text("val11-audit-query.txt", &q.to_evidence())?;
     ctx.write_text("val11-audit-executed.json", &q.stdout)?;
+    // The same event type with no actor or time filter: shows that what the scoped
+    // query must leave out is in the store.
+    let all = cli.run([
+        "audit",
+        "query",
+        "--event-type",
+        "rollback.executed",
+        "--output",
+        "json",
+    ]);
+    ctx.write_text("val11-audit-all-query.txt", &all.to_evidence())?;
+    ctx.write_text("val11-audit-all.json", &all.stdout)?;
     Ok(())
 }
 
@@ -641,6 +708,8 @@ fn cli_restart(ctx: &mut LabCtx, cp: &mut ControlPlane) -> Result<()> {
     let cli = suite_cli(ctx, cp)?;
     cp.pause().context("SIGSTOP before the CLI call")?;
     let cli2 = cli.clone();
+    // Only the flags the plan names: the harness's own CLI timeout bounds the call, and a
+    // valid CLI may refuse the reference's `--timeout-ms`.
     let call = std::thread::spawn(move || {
         cli2.run([
             "rollback",
@@ -653,8 +722,6 @@ fn cli_restart(ctx: &mut LabCtx, cp: &mut ControlPlane) -> Result<()> {
             "retry",
             "--reason",
             "chaos-restart-under-cli",
-            "--timeout-ms",
-            "20000",
         ])
     });
     // Kill only once the request is observably in the server's socket, so the call is cut

@@ -147,3 +147,41 @@ fn val11_evidence_files_present() {
         "{kill}"
     );
 }
+
+/// The reference behaving as another valid control-plane may (JSON CLI output by
+/// default, CLI refusing the reference's extra flags, stuck list in creation order,
+/// `limit` ignored; docs/contract.md §11): every check still passes.
+#[test]
+fn val11_all_checks_pass_against_valid_variants() {
+    let cfg = val11::LabConfig {
+        kill_rounds: 1,
+        ..val11::LabConfig::full()
+    };
+    let lab = val_support::lab::variant(
+        "val11",
+        &[
+            "cli-json-default",
+            "cli-strict-flags",
+            "stuck-creation-order",
+            "stuck-ignore-limit",
+        ],
+        &cfg,
+        val11::run_lab,
+    )
+    .unwrap_or_else(|e| panic!("variant lab failed to run: {e}"));
+    lab.assert_red(&[]);
+    let not_run: Vec<&str> = lab
+        .report()
+        .checks
+        .iter()
+        .filter(|c| c.status != val_support::check::Status::Pass)
+        .map(|c| c.id.as_str())
+        .collect();
+    assert!(
+        not_run.is_empty(),
+        "not PASS: {not_run:?}\n{}",
+        lab.report().to_text()
+    );
+    // The JSON form of the outcome is what the CLI printed here.
+    assert_eq!(lab.observed("VAL11-08")["outcome_form"], "json");
+}

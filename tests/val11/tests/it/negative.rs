@@ -42,21 +42,33 @@ fn val11_02_negative_cli_exit_zero_on_connection_error() {
     lab.assert_red(&["VAL11-02"]);
 }
 
+/// The right exit code, but `disconnected` is the only word near `connect`.
+#[test]
+fn val11_02_negative_cli_disconnected_wording() {
+    let lab = negative(&["cli-disconnected-wording"], plan_only());
+    let obs = lab.observed("VAL11-02");
+    assert_eq!(obs["exit_code"], 3, "{obs}");
+    assert_eq!(obs["has_connection_error"], false, "{obs}");
+    lab.assert_red(&["VAL11-02"]);
+}
+
 /// Acknowledged-but-uncommitted creates are lost at the SIGTERM. Collateral, all from
-/// the same lost rows: 05 (gate plan gone), 06 (the stuck scan reads committed rows
-/// only), 08/09 (rollback of an uncommitted plan is 404), 10 (hence no success event).
+/// the same lost rows: 04 (the inventory is still gone after the rapid restarts), 05
+/// (gate plan gone), 06 (the stuck scan reads committed rows only), 08/09 (rollback of
+/// an uncommitted plan is 404), 10 (hence no success event, and no audit fixture).
 #[test]
 fn val11_03_negative_ack_before_commit() {
     let lab = negative(&["ack-before-commit"], plan_only());
     let obs = lab.observed("VAL11-03");
     assert_eq!(obs["list_count"], 0);
     lab.assert_red(&[
-        "VAL11-03", "VAL11-05", "VAL11-06", "VAL11-08", "VAL11-09", "VAL11-10",
+        "VAL11-03", "VAL11-04", "VAL11-05", "VAL11-06", "VAL11-08", "VAL11-09", "VAL11-10",
     ]);
 }
 
-/// The newest plan disappears at every restart: dev-3 after the first (03 too, as the
-/// plan's count drops to 9), one more per rapid restart (04).
+/// The newest plan disappears at every restart: the fresh plan of the stuck scan after
+/// the first (03: an acknowledged pre-kill plan is lost), then dev-3, dev-2 and dev-1
+/// over the rapid restarts (04).
 #[test]
 fn val11_04_negative_lose_writes_on_restart() {
     let lab = negative(&["lose-writes-on-restart"], plan_only());
@@ -65,15 +77,33 @@ fn val11_04_negative_lose_writes_on_restart() {
         count(obs, "list_count_final") < count(obs, "list_count_before"),
         "{obs}"
     );
+    assert_eq!(
+        lab.observed("VAL11-03")["missing_acked"],
+        serde_json::json!(["val11-stuck-fresh-1"])
+    );
     lab.assert_red(&["VAL11-03", "VAL11-04"]);
 }
 
+/// Every phase becomes `active` at each start: the gate plan (05) and every inventory
+/// row whose expected phase is not `active` after the first restart (03) and after the
+/// rapid restarts (04).
 #[test]
 fn val11_05_negative_phase_reset_on_restart() {
     let lab = negative(&["phase-reset-on-restart"], plan_only());
     let obs = lab.observed("VAL11-05");
     assert_eq!(obs["phase"], "active");
-    lab.assert_red(&["VAL11-05"]);
+    for id in ["VAL11-03", "VAL11-04"] {
+        let wrong: Vec<&str> = lab.observed(id)["inventory_phase_mismatch"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        // dur-1..5, gate-1 (published) and corrupt-1 (rolled_back); dev-* are active anyway.
+        assert_eq!(wrong.len(), 7, "{id}: {wrong:?}");
+        assert!(wrong.contains(&"val11-corrupt-1"), "{id}: {wrong:?}");
+    }
+    lab.assert_red(&["VAL11-03", "VAL11-04", "VAL11-05"]);
 }
 
 #[test]
@@ -84,30 +114,65 @@ fn val11_06_negative_stuck_no_diagnosis() {
     lab.assert_red(&["VAL11-06"]);
 }
 
-/// The corrupt plan is refused (07), so its rollback finds nothing (08) and only 9 of
-/// the plan's 10 pre-kill plans exist (03's count).
+/// A scan that ignores its threshold lists the plan created just before it.
+#[test]
+fn val11_06_negative_stuck_ignore_threshold() {
+    let lab = negative(&["stuck-ignore-threshold"], plan_only());
+    let obs = lab.observed("VAL11-06");
+    assert_eq!(obs["fresh_listed"], true, "{obs}");
+    assert!(
+        obs["listed_fresher_than_threshold"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|e| e["id"] == "val11-stuck-fresh-1")),
+        "{obs}"
+    );
+    lab.assert_red(&["VAL11-06"]);
+}
+
+/// The corrupt plan is refused (07), so its rollback finds nothing (08) and the
+/// inventory misses `val11-corrupt-1` after every restart (03, 04).
 #[test]
 fn val11_07_negative_reject_corrupt_artifact() {
     let lab = negative(&["reject-corrupt-artifact"], plan_only());
     let obs = lab.observed("VAL11-07");
     assert_eq!(obs["create_code"], 400);
-    lab.assert_red(&["VAL11-03", "VAL11-07", "VAL11-08"]);
+    lab.assert_red(&["VAL11-03", "VAL11-04", "VAL11-07", "VAL11-08"]);
 }
 
+/// The inventory row of `id` that `check` found in the wrong phase.
+fn phase_mismatch(lab: &Lab, check: &str, id: &str) -> serde_json::Value {
+    lab.observed(check)["inventory_phase_mismatch"]
+        .as_array()
+        .and_then(|a| a.iter().find(|m| m["id"] == id).cloned())
+        .unwrap_or_else(|| panic!("{check}: no phase mismatch for {id}"))
+}
+
+/// The failed rollback leaves `val11-corrupt-1` published, while the inventory table
+/// expects it rolled_back after every restart (03, 04).
 #[test]
 fn val11_08_negative_rollback_fails() {
     let lab = negative(&["rollback-fails"], plan_only());
     let obs = lab.observed("VAL11-08");
     assert_eq!(obs["exit_code"], 6);
-    lab.assert_red(&["VAL11-08"]);
+    for check in ["VAL11-03", "VAL11-04"] {
+        let m = phase_mismatch(&lab, check, "val11-corrupt-1");
+        assert_eq!(m["observed"], "published", "{check}: {m}");
+    }
+    lab.assert_red(&["VAL11-03", "VAL11-04", "VAL11-08"]);
 }
 
+/// The failed retries leave the dev plans published, while the inventory table expects
+/// them active after every restart (03, 04).
 #[test]
 fn val11_09_negative_retry_fails() {
     let lab = negative(&["retry-fails"], plan_only());
     let obs = lab.observed("VAL11-09");
     assert_eq!(obs["cascade_fail"], 3);
-    lab.assert_red(&["VAL11-09"]);
+    for check in ["VAL11-03", "VAL11-04"] {
+        let m = phase_mismatch(&lab, check, "val11-dev-2");
+        assert_eq!(m["observed"], "published", "{check}: {m}");
+    }
+    lab.assert_red(&["VAL11-03", "VAL11-04", "VAL11-09"]);
 }
 
 #[test]
@@ -115,6 +180,28 @@ fn val11_10_negative_audit_drop() {
     let lab = negative(&["audit-drop"], plan_only());
     let obs = lab.observed("VAL11-10");
     assert_eq!(obs["success_in_scope"], 0);
+    lab.assert_red(&["VAL11-10"]);
+}
+
+/// The query returns the other actor's rollback, which the store does hold.
+#[test]
+fn val11_10_negative_audit_ignore_actor() {
+    let lab = negative(&["audit-ignore-actor"], plan_only());
+    let obs = lab.observed("VAL11-10");
+    assert_eq!(obs["other_actor_in_store"], 1, "{obs}");
+    assert_eq!(obs["returned_other_actor"], 1, "{obs}");
+    assert_eq!(obs["returned_before_start"], 0, "{obs}");
+    lab.assert_red(&["VAL11-10"]);
+}
+
+/// The query returns the operator's rollback from before the session start.
+#[test]
+fn val11_10_negative_audit_ignore_window() {
+    let lab = negative(&["audit-ignore-window"], plan_only());
+    let obs = lab.observed("VAL11-10");
+    assert_eq!(obs["before_start_in_store"], 1, "{obs}");
+    assert_eq!(obs["returned_before_start"], 1, "{obs}");
+    assert_eq!(obs["returned_other_actor"], 0, "{obs}");
     lab.assert_red(&["VAL11-10"]);
 }
 
