@@ -2,15 +2,14 @@
 //! snapshot, and the offline re-verification of the run directory.
 
 use rstest::rstest;
+use serial_test::file_serial;
 use val_support::check::Profile;
 use val_support::evidence;
 use val_support::plans::val08::{tier_check, Config};
 
-use crate::serial;
-
-#[test]
+#[test_log::test]
+#[file_serial(val08)]
 fn val08_01_control_plane_reachable() {
-    let _g = serial();
     val08::shared().assert_check("VAL08-01");
 }
 
@@ -20,48 +19,48 @@ fn val08_01_control_plane_reachable() {
 #[case::val08_03_n10(10)]
 #[case::val08_04_n50(50)]
 #[case::val08_05_n100(100)]
+#[file_serial(val08)]
 fn val08_tier_zero_errors(#[case] n: usize) {
-    let _g = serial();
     let id = tier_check(n).expect("a plan tier");
     val08::shared().assert_check(id);
 }
 
-#[test]
+#[test_log::test]
+#[file_serial(val08)]
 fn val08_06_n100_wall_clock_within_30s() {
-    let _g = serial();
     val08::shared().assert_check("VAL08-06");
 }
 
-#[test]
+#[test_log::test]
+#[file_serial(val08)]
 fn val08_07_throughput_scaling() {
-    let _g = serial();
     val08::shared().assert_check("VAL08-07");
 }
 
-#[test]
+#[test_log::test]
+#[file_serial(val08)]
 fn val08_08_aggregate_zero_errors() {
-    let _g = serial();
     val08::shared().assert_check("VAL08-08");
 }
 
-#[test]
+#[test_log::test]
+#[file_serial(val08)]
 fn val08_09_list_consistent() {
-    let _g = serial();
     val08::shared().assert_check("VAL08-09");
 }
 
-#[test]
+#[test_log::test]
+#[file_serial(val08)]
 fn val08_10_prometheus_observations_recorded() {
-    let _g = serial();
     val08::shared().assert_check("VAL08-10");
 }
 
 /// The shared lab's profile follows its configuration: `plan` with the plan's verdicts
 /// for the plan's matrix; under `VAL08_TIERS`/`VAL08_BATCH` overrides `custom`, with
 /// each difference listed, no plan verdict and a custom verdict instead.
-#[test]
+#[test_log::test]
+#[file_serial(val08)]
 fn val08_profile_matches_the_configuration() {
-    let _g = serial();
     let lab = val08::shared();
     let cfg = val08::config_from_env().expect("VAL08_TIERS / VAL08_BATCH");
     let r = lab.report();
@@ -97,9 +96,9 @@ fn val08_profile_matches_the_configuration() {
 
 /// The plan's evidence files exist, and `evidence verify` recomputes the same verdicts
 /// from the raw files and matches every sha256 of the manifest.
-#[test]
+#[test_log::test]
+#[file_serial(val08)]
 fn val08_evidence_is_complete_and_verifies() {
-    let _g = serial();
     let lab = val08::shared();
     let cfg = val08::config_from_env().expect("VAL08_TIERS / VAL08_BATCH");
     let dir = lab.run_dir();
@@ -141,9 +140,9 @@ fn val08_evidence_is_complete_and_verifies() {
 
 /// The JSON report's shape, with measured values redacted; deterministic values
 /// (counts, IDs, evidence lists, verdicts) are compared as they are.
-#[test]
+#[test_log::test]
+#[file_serial(val08)]
 fn val08_report_json_snapshot() {
-    let _g = serial();
     let lab = val08::shared();
     let cfg = val08::config_from_env().expect("VAL08_TIERS / VAL08_BATCH");
     if cfg != Config::default() {

@@ -2,22 +2,12 @@
 //! report snapshot, and the saturation ramp.
 //!
 //! Every test here is in the nextest `labs` group (one at a time). Under `cargo test`
-//! the tests are threads of one process, so [`serial`] keeps their labs from
-//! overlapping there too: a lab's timings must not include another lab's load.
+//! the tests are threads of one process, so each also holds serial_test's `val08`
+//! file lock (`#[file_serial(val08)]`): a lab's timings must not include another lab's
+//! load, whichever runner runs them.
 
 mod checks;
 mod negative;
 mod profile;
 mod ramp;
 mod variants;
-
-use std::sync::{Mutex, MutexGuard};
-
-/// Held by every test for its whole duration (see the crate docs).
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Serialises the tests of this binary under `cargo test` (a panic elsewhere does not
-/// poison it for the others).
-pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}

@@ -3,11 +3,10 @@
 //! exact set of red checks; where one fault must turn two red, the reason is given.
 
 use rstest::rstest;
+use serial_test::file_serial;
 use val_support::check::observed_count as count;
 use val_support::plans::val08::{tier_check, Config, Schedule};
 use val_support::Lab;
-
-use crate::serial;
 
 /// Runs a negative lab, asserts that exactly `red` is red ([`Lab::assert_red`]) and
 /// that each red check shows its observation, except those in `unobservable`, whose
@@ -26,8 +25,8 @@ fn negative_lab(faults: &[&str], cfg: &Config, red: &[&str], unobservable: &[&st
 }
 
 #[test]
+#[file_serial(val08)]
 fn val08_01_negative_health_fail() {
-    let _g = serial();
     let lab = negative_lab(&["health-fail"], &Config::default(), &["VAL08-01"], &[]);
     let c = lab.report().check("VAL08-01").unwrap();
     assert_eq!(c.observed, Some(serde_json::json!({"code": 503})));
@@ -42,8 +41,8 @@ fn val08_01_negative_health_fail() {
 #[case::val08_03_negative_create_5xx(10, "val08-n10-w3-")]
 #[case::val08_04_negative_create_5xx(50, "val08-n50-w7-")]
 #[case::val08_05_negative_create_5xx(100, "val08-n100-w42-")]
+#[file_serial(val08)]
 fn val08_tier_negative_create_5xx(#[case] n: usize, #[case] prefix: &str) {
-    let _g = serial();
     let id = tier_check(n).unwrap();
     let fault = format!("create-5xx-prefix={prefix}");
     let lab = negative_lab(&[&fault], &Config::default(), &[id, "VAL08-08"], &[]);
@@ -58,8 +57,8 @@ fn val08_tier_negative_create_5xx(#[case] n: usize, #[case] prefix: &str) {
 /// Every create waits 6.1 s, so N=100 (5 sequential creates per worker) takes > 30 s.
 /// The only slow test of the suite (about 2 minutes: every tier pays the delay).
 #[test]
+#[file_serial(val08)]
 fn val08_06_negative_create_delay() {
-    let _g = serial();
     let lab = negative_lab(
         &["create-delay-ms=6100"],
         &Config::default(),
@@ -77,12 +76,12 @@ fn val08_06_negative_create_delay() {
 /// concurrency rises. With one create per worker the N=100 tier stays far below 30 s,
 /// so only the scaling check turns red.
 #[test]
+#[file_serial(val08)]
 fn val08_07_negative_contention_penalty() {
     let cfg = Config {
         batch: 1,
         ..Config::default()
     };
-    let _g = serial();
     let lab = negative_lab(&["contention-penalty"], &cfg, &["VAL08-07"], &[]);
     let o = lab.observed("VAL08-07");
     let tput = |k: &str| {
@@ -95,12 +94,12 @@ fn val08_07_negative_contention_penalty() {
 /// An extra tier (N=2, as `VAL08_TIERS` allows) fails: the aggregate counts every tier
 /// run, while the four plan tiers stay clean, so VAL08-08 alone turns red.
 #[test]
+#[file_serial(val08)]
 fn val08_08_negative_create_errors() {
     let cfg = Config {
         tiers: vec![1, 10, 50, 100, 2],
         ..Config::default()
     };
-    let _g = serial();
     let lab = negative_lab(&["create-5xx-prefix=val08-n2-"], &cfg, &["VAL08-08"], &[]);
     let o = lab.observed("VAL08-08");
     assert_eq!(o["total_errors"], 10, "{o}");
@@ -111,12 +110,12 @@ fn val08_08_negative_create_errors() {
 /// tiers that ran, VAL08-08 still fails, because the plan sums all four scenarios and an
 /// unrun one has no error count. 05, 06 and 07 need the N=100 tier and fail unobserved.
 #[test]
+#[file_serial(val08)]
 fn val08_08_negative_plan_tier_not_run() {
     let cfg = Config {
         tiers: vec![1, 10, 50],
         ..Config::default()
     };
-    let _g = serial();
     let lab = negative_lab(
         &[],
         &cfg,
@@ -138,12 +137,12 @@ fn val08_08_negative_plan_tier_not_run() {
 /// flight, so 03..05 turn red on `peak_concurrency`, and 07 with them (its N=100
 /// throughput was not measured under concurrency). N=1 is the same either way.
 #[test]
+#[file_serial(val08)]
 fn val08_tier_negative_sequential_workers() {
     let cfg = Config {
         schedule: Schedule::Sequential,
         ..Config::default()
     };
-    let _g = serial();
     let lab = negative_lab(
         &[],
         &cfg,
@@ -184,8 +183,8 @@ fn val08_tier_negative_sequential_workers() {
 #[rstest]
 #[case::val08_09_negative_list_skip_page("list-skip-page")]
 #[case::val08_09_negative_list_duplicate("list-duplicate")]
+#[file_serial(val08)]
 fn val08_09_negative_list(#[case] fault: &str) {
-    let _g = serial();
     let lab = negative_lab(&[fault], &Config::default(), &["VAL08-09"], &[]);
     let o = lab.observed("VAL08-09");
     let (missing, dups) = (count(o, "missing"), count(o, "duplicates"));
@@ -194,8 +193,8 @@ fn val08_09_negative_list(#[case] fault: &str) {
 
 /// `cp_http_requests_total` left out of /metrics: absent is FAIL, never 0 or PASS.
 #[test]
+#[file_serial(val08)]
 fn val08_10_negative_metrics_missing() {
-    let _g = serial();
     let lab = negative_lab(
         &["metrics-missing"],
         &Config::default(),

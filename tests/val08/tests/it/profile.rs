@@ -2,20 +2,19 @@
 //! difference, and never carries the plan's verdicts (issue 9 item 1). Isolated labs
 //! with explicit configurations, so no environment variable is needed.
 
+use serial_test::file_serial;
 use val_support::check::Profile;
 use val_support::plans::val08::Config;
-
-use crate::serial;
 
 /// One create per worker (`VAL08_BATCH=1`): every check passes under that workload, but
 /// the report says it is not the plan's, and only the custom verdict is set.
 #[test]
+#[file_serial(val08)]
 fn val08_profile_batch_1_is_custom() {
     let cfg = Config {
         batch: 1,
         ..Config::default()
     };
-    let _g = serial();
     let lab = val08::isolated(&[], &cfg).expect("the lab ran");
     lab.assert_red(&[]);
     let r = lab.report();
@@ -45,12 +44,12 @@ fn val08_profile_batch_1_is_custom() {
 /// Only N=100 (`VAL08_TIERS=100`): custom, no minimum verdict, and the plan tiers that
 /// did not run fail their checks and the aggregate.
 #[test]
+#[file_serial(val08)]
 fn val08_profile_tiers_100_is_custom() {
     let cfg = Config {
         tiers: vec![100],
         ..Config::default()
     };
-    let _g = serial();
     let lab = val08::isolated(&[], &cfg).expect("the lab ran");
     lab.assert_red(&["VAL08-02", "VAL08-03", "VAL08-04", "VAL08-07", "VAL08-08"]);
     let r = lab.report();

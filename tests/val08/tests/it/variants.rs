@@ -2,13 +2,12 @@
 //! (contract §11): every check must PASS. VAL08 uses neither the CLI nor the stuck scan,
 //! so none of the variants should matter; this shows that it does not.
 
+use serial_test::file_serial;
 use val_support::plans::val08::Config;
 
-use crate::serial;
-
 #[test]
+#[file_serial(val08)]
 fn val08_passes_against_every_variant() {
-    let _g = serial();
     let variants = [
         "cli-json-default",
         "cli-strict-flags",

@@ -1,73 +1,73 @@
 //! One test per VAL11 check, all judged from the same shared lab.
 
-#[test]
+#[test_log::test]
 fn val11_01_baseline_reachable() {
     val11::shared().assert_check("VAL11-01");
 }
 
-#[test]
+#[test_log::test]
 fn val11_02_kill_client_error() {
     val11::shared().assert_check("VAL11-02");
 }
 
-#[test]
+#[test_log::test]
 fn val11_03_durability_post_restart() {
     val11::shared().assert_check("VAL11-03");
 }
 
-#[test]
+#[test_log::test]
 fn val11_04_rapid_restart_resilience() {
     val11::shared().assert_check("VAL11-04");
 }
 
-#[test]
+#[test_log::test]
 fn val11_05_gate_plan_survives_restart() {
     val11::shared().assert_check("VAL11-05");
 }
 
-#[test]
+#[test_log::test]
 fn val11_06_stuck_detection() {
     val11::shared().assert_check("VAL11-06");
 }
 
-#[test]
+#[test_log::test]
 fn val11_07_corrupt_artifact_accepted() {
     val11::shared().assert_check("VAL11-07");
 }
 
-#[test]
+#[test_log::test]
 fn val11_08_corrupt_rollback_succeeds() {
     val11::shared().assert_check("VAL11-08");
 }
 
-#[test]
+#[test_log::test]
 fn val11_09_cascade_recovery() {
     val11::shared().assert_check("VAL11-09");
 }
 
-#[test]
+#[test_log::test]
 fn val11_10_audit_integrity() {
     val11::shared().assert_check("VAL11-10");
 }
 
-#[test]
+#[test_log::test]
 fn val11_11_acked_writes_survive_sigkill() {
     val11::shared().assert_check("VAL11-11");
 }
 
-#[test]
+#[test_log::test]
 fn val11_12_pause_timeouts_then_recovery() {
     val11::shared().assert_check("VAL11-12");
 }
 
-#[test]
+#[test_log::test]
 fn val11_13_restart_under_cli() {
     val11::shared().assert_check("VAL11-13");
 }
 
 /// The suite fails when any check fails: the full verdict is the gate, and the report
 /// carries the plan's minimum-acceptable verdict (the default run is the plan's profile).
-#[test]
+#[test_log::test]
 fn val11_verdict_full_and_minimum() {
     let lab = val11::shared();
     let v = &lab.report().verdict;
@@ -90,7 +90,7 @@ fn val11_verdict_full_and_minimum() {
 }
 
 /// The plan's evidence files, exactly, plus the suite's own.
-#[test]
+#[test_log::test]
 fn val11_evidence_files_present() {
     let lab = val11::shared();
     let mut files: Vec<String> = [
@@ -151,7 +151,7 @@ fn val11_evidence_files_present() {
 /// The reference behaving as another valid control-plane may (JSON CLI output by
 /// default, CLI refusing the reference's extra flags, stuck list in creation order,
 /// `limit` ignored; docs/contract.md §11): every check still passes.
-#[test]
+#[test_log::test]
 fn val11_all_checks_pass_against_valid_variants() {
     let cfg = val11::LabConfig {
         kill_rounds: 1,
