@@ -106,6 +106,22 @@ fn run() -> anyhow::Result<ExitCode> {
         } => {
             let dir = std::fs::canonicalize(&run_dir)
                 .with_context(|| format!("run directory {}", run_dir.display()))?;
+            if let Some(p) = &statement {
+                // Writing into the run would change (or destroy) the evidence it describes.
+                let parent = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .map(std::fs::canonicalize)
+                    .transpose()
+                    .with_context(|| format!("statement path {}", p.display()))?
+                    .unwrap_or(std::env::current_dir()?);
+                if parent.starts_with(&dir) {
+                    anyhow::bail!(
+                        "--statement {} is inside the run directory; it must be written beside it",
+                        p.display()
+                    );
+                }
+            }
             let v = evidence::verify(&dir);
             for m in &v.mismatches {
                 println!("MISMATCH {m}");
@@ -125,13 +141,26 @@ fn run() -> anyhow::Result<ExitCode> {
                 (&v.manifest, &v.report, &v.run_digest, v.ok())
             else {
                 println!("no statement: the run directory is not consistent");
+                let stale = statement
+                    .clone()
+                    .unwrap_or_else(|| statement::default_path(&dir));
+                if stale.exists() {
+                    println!(
+                        "STALE statement {}: it no longer describes these files; do not quote it",
+                        stale.display()
+                    );
+                }
                 return Ok(ExitCode::from(1));
             };
             let path = statement.unwrap_or_else(|| statement::default_path(&dir));
             let fresh = statement::build(manifest, report, digest)?;
             if let Some(signers) = allowed_signers {
-                let stored = statement::read(&path)?;
-                if stored != fresh {
+                // Byte for byte: the statement is deterministic, and a reader (or another
+                // parser) must not be able to see other values than the ones checked
+                // (duplicate keys, reordered fields).
+                let stored = std::fs::read(&path)
+                    .with_context(|| format!("statement {}", path.display()))?;
+                if stored != statement::to_bytes(&fresh) {
                     println!(
                         "MISMATCH statement {}: does not match this run (subjects, digest or results differ)",
                         path.display()
@@ -157,11 +186,17 @@ fn run() -> anyhow::Result<ExitCode> {
             println!(
                 "statement: {} ({})",
                 path.display(),
-                statement::result_of(report)
+                statement::result_of(report, manifest)
             );
             if let Some(key) = sign {
                 let sig = statement::sign(&path, &key)?;
                 println!("signature: {}", sig.display());
+            } else {
+                println!(
+                    "UNSIGNED: this shows the files agree with each other, not who wrote them; \
+                     only a statement signed by a key you trust (checked with \
+                     --allowed-signers and --identity) says the run is authentic"
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -179,6 +214,16 @@ fn run() -> anyhow::Result<ExitCode> {
             for dir in &run_dirs {
                 let dir = std::fs::canonicalize(dir)
                     .with_context(|| format!("run directory {}", dir.display()))?;
+                let v = evidence::verify(&dir);
+                if !v.ok() {
+                    all_pass = false;
+                    println!(
+                        "INCONSISTENT {}: {} mismatch(es), first: {}; run `evidence verify` — do not quote this run",
+                        dir.display(),
+                        v.mismatches.len(),
+                        v.mismatches.first().map(String::as_str).unwrap_or("?")
+                    );
+                }
                 match summary::summary(&dir) {
                     Ok(text) => println!("{text}"),
                     Err(e) => {

@@ -353,7 +353,9 @@ pub struct ControlPlaneRecord {
 }
 
 /// `manifest.json`: what was run, where, with what, and the sha256 of every file.
+/// An unknown field is refused: a manifest cannot carry claims nobody checks.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// [`MANIFEST_SCHEMA`].
     pub schema: String,
@@ -694,6 +696,16 @@ pub fn verify(run_dir: &Path) -> Verification {
             continue;
         }
         let path = run_dir.join(&entry.path);
+        match std::fs::metadata(&path) {
+            Ok(md) if md.len() == entry.bytes => {}
+            Ok(md) => v.mismatches.push(format!(
+                "file {}: {} bytes, the manifest says {}",
+                entry.path,
+                md.len(),
+                entry.bytes
+            )),
+            Err(e) => v.mismatches.push(format!("file {}: {e}", entry.path)),
+        }
         match sha256_file(&path) {
             Ok(h) if h == entry.sha256 => {}
             Ok(h) => v.mismatches.push(format!(
@@ -715,6 +727,7 @@ pub fn verify(run_dir: &Path) -> Verification {
             .push(format!("lab: the lab failed before judging: {err}"));
         return v;
     }
+    check_provenance(run_dir, &manifest, &mut v);
 
     // Derived files: rebuilt from the raw files with the writers' own functions.
     let derivation = match derived::derive(&derived::RunRef {
@@ -757,6 +770,90 @@ pub fn verify(run_dir: &Path) -> Verification {
     }
     v.report = Some(derivation.report);
     v
+}
+
+/// Whether `name` is a run id: `<YYYYMMDD>T<HHMMSS>Z-<6 hex digits>`.
+fn is_run_id(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() == 23
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'T'
+        && b[9..15].iter().all(u8::is_ascii_digit)
+        && &b[15..17] == b"Z-"
+        && b[17..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+}
+
+/// The manifest's own claims against each other and against the run's files: the
+/// run id's form and time, the suite directory, and the control-plane record against
+/// `target.json` and the faults it was started with. None of this proves who wrote
+/// the files (only a trusted signature does); it keeps a run from contradicting itself.
+fn check_provenance(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
+    if !is_run_id(&manifest.run_id) {
+        v.mismatches.push(format!(
+            "manifest: run_id {:?} is not a run id (<UTC time>Z-<6 hex>)",
+            manifest.run_id
+        ));
+    } else {
+        let started = chrono::DateTime::parse_from_rfc3339(&manifest.started_at)
+            .map(|t| t.with_timezone(&chrono::Utc));
+        let named = chrono::NaiveDateTime::parse_from_str(&manifest.run_id[..15], "%Y%m%dT%H%M%S")
+            .map(|t| t.and_utc());
+        match (named, started) {
+            (Ok(n), Ok(s)) if (s - n).num_seconds().abs() <= 60 => {}
+            _ => v.mismatches.push(format!(
+                "manifest: run_id {} does not name the start time {}",
+                manifest.run_id, manifest.started_at
+            )),
+        }
+    }
+    let parent = run_dir
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned());
+    if parent.as_deref() != Some(manifest.suite.as_str()) {
+        v.mismatches.push(format!(
+            "manifest: suite {} but the run lies under {:?}",
+            manifest.suite,
+            parent.unwrap_or_default()
+        ));
+    }
+    let target = run_dir.join(crate::plans::TARGET_FILE);
+    match (&manifest.control_plane, target.is_file()) {
+        (Some(cp), true) => {
+            let recorded: Result<Value, _> = read_json(&target);
+            let claimed = serde_json::to_value(cp).unwrap_or(Value::Null);
+            if recorded.as_ref().ok() != Some(&claimed) {
+                v.mismatches.push(
+                    "manifest: control_plane differs from target.json (what the lab recorded it tested)"
+                        .into(),
+                );
+            }
+            let started_with: Vec<String> = cp
+                .env
+                .get("AUTONOMY_FAULTS")
+                .map(|f| f.split(',').map(str::to_string).collect())
+                .unwrap_or_default();
+            if cp.mode != "remote" && started_with != manifest.faults {
+                v.mismatches.push(format!(
+                    "manifest: faults {:?}, but the control-plane was started with {:?}",
+                    manifest.faults, started_with
+                ));
+            }
+        }
+        (Some(_), false) => v
+            .mismatches
+            .push("manifest: names a control-plane but the run has no target.json".into()),
+        (None, true) => v
+            .mismatches
+            .push("manifest: no control-plane, but the run has a target.json".into()),
+        (None, false) => {}
+    }
+    if !manifest.faults.is_empty() && !manifest.negative {
+        v.mismatches
+            .push("manifest: faults were injected but the run is not marked negative".into());
+    }
 }
 
 /// The first line where two texts differ, for a mismatch message.

@@ -75,9 +75,10 @@ pub fn sig_path(statement: &Path) -> PathBuf {
 /// The test-result outcome: `PASSED` only for a `plan` run with no faults whose plan
 /// checks and checks beyond the plan all pass; `WARNED` when every check passed under
 /// a profile that is not the plan's (the custom verdict); `FAILED` otherwise.
-pub fn result_of(report: &Report) -> &'static str {
+pub fn result_of(report: &Report, manifest: &Manifest) -> &'static str {
     let beyond_ok = report.verdict.beyond.as_ref().is_none_or(|b| b.pass);
-    if report.verdict.plan_pass() && beyond_ok {
+    // A self-test (isolated) run is never evidence of the product.
+    if report.verdict.plan_pass() && beyond_ok && !manifest.negative {
         "PASSED"
     } else if report.verdict.all_pass() {
         "WARNED"
@@ -144,7 +145,7 @@ pub fn build(
         "subject": subject,
         "predicateType": PREDICATE_TYPE,
         "predicate": {
-            "result": result_of(report),
+            "result": result_of(report, manifest),
             "configuration": [
                 {
                     "name": MANIFEST_FILE,
@@ -422,7 +423,14 @@ mod tests {
         assert_eq!(st["predicate"]["passedTests"], json!(["B"]));
         assert_eq!(st["predicate"]["failedTests"], json!(["A"]));
         let plan = report(crate::check::Profile::Plan, true);
-        assert_eq!(result_of(&plan), "PASSED");
+        assert_eq!(result_of(&plan, &manifest()), "PASSED");
+        let mut isolated = manifest();
+        isolated.negative = true;
+        assert_eq!(
+            result_of(&plan, &isolated),
+            "WARNED",
+            "a self-test run is never PASSED"
+        );
     }
 
     #[test]

@@ -1,0 +1,131 @@
+//! `evidence verify` refuses a manifest that contradicts itself or the run's files,
+//! even when every sha256 has been recomputed (the red team's re-hashed edits).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use val_core::evidence::{self, BinaryInfo, ControlPlaneRecord, Provenance, RunDir};
+
+/// A judged demo run that records a reference control-plane started with `faults`.
+fn run_with_target(root: &Path, faults: &[&str]) -> PathBuf {
+    let run = RunDir::create(root, "demo").unwrap();
+    run.write_text("demo-health.txt", "code=200\n").unwrap();
+    run.write_text(
+        "demo-metrics-raw.txt",
+        "# TYPE demo_requests counter\ndemo_requests_total{code=\"200\"} 3\n",
+    )
+    .unwrap();
+    let lat: String = (1..=100).map(|i| format!("{}\n", i * 1000)).collect();
+    run.write_text("demo-latencies-us.txt", &lat).unwrap();
+    let mut env = BTreeMap::new();
+    if !faults.is_empty() {
+        env.insert("AUTONOMY_FAULTS".to_string(), faults.join(","));
+    }
+    let cp = ControlPlaneRecord {
+        mode: "reference".into(),
+        binary: Some(BinaryInfo {
+            path: "/bin/autonomy".into(),
+            sha256: "ab".repeat(32),
+            version: Some("autonomy 0.1.0".into()),
+        }),
+        url: Some("http://127.0.0.1:1".into()),
+        metrics_url: None,
+        args_template: None,
+        env,
+        starts: 1,
+    };
+    run.write_json(val_core::plans::TARGET_FILE, &cp).unwrap();
+    let faults: Vec<String> = faults.iter().map(|s| s.to_string()).collect();
+    evidence::write_report(&run, &faults).unwrap();
+    let now = chrono::Utc::now();
+    let prov = Provenance {
+        started_at: Some(now),
+        control_plane: Some(cp),
+        negative: !faults.is_empty(),
+        faults,
+        ..Provenance::default()
+    };
+    evidence::write_manifest(&run, &prov, now, None).unwrap();
+    run.path().to_path_buf()
+}
+
+/// Rewrites `manifest.json` through a closure (no file hash changes: only the
+/// manifest's own claims).
+fn edit_manifest(run: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let p = run.join("manifest.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+/// The mismatches of `run`.
+fn mismatches(run: &Path) -> Vec<String> {
+    evidence::verify(run).mismatches
+}
+
+#[test]
+fn an_untouched_run_with_a_target_verifies() {
+    let root = tempfile::tempdir().unwrap();
+    let run = run_with_target(root.path(), &[]);
+    assert!(mismatches(&run).is_empty(), "{:?}", mismatches(&run));
+}
+
+#[test]
+fn a_claimed_binary_must_be_the_recorded_one() {
+    let root = tempfile::tempdir().unwrap();
+    let run = run_with_target(root.path(), &[]);
+    edit_manifest(&run, |m| {
+        m["control_plane"]["binary"]["sha256"] = serde_json::json!("cd".repeat(32));
+    });
+    let m = mismatches(&run);
+    assert!(m.iter().any(|m| m.contains("target.json")), "{m:?}");
+}
+
+#[test]
+fn faults_cannot_be_erased_from_a_negative_run() {
+    let root = tempfile::tempdir().unwrap();
+    let run = run_with_target(root.path(), &["health-fail"]);
+    assert!(mismatches(&run).is_empty(), "{:?}", mismatches(&run));
+    edit_manifest(&run, |m| {
+        m["faults"] = serde_json::json!([]);
+        m["negative"] = serde_json::json!(false);
+    });
+    let m = mismatches(&run);
+    assert!(
+        m.iter()
+            .any(|m| m.contains("started with [\"health-fail\"]")),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn sizes_unknown_fields_run_ids_and_suites_are_checked() {
+    let root = tempfile::tempdir().unwrap();
+    let run = run_with_target(root.path(), &[]);
+    edit_manifest(&run, |m| m["files"][0]["bytes"] = serde_json::json!(999));
+    assert!(mismatches(&run).iter().any(|m| m.contains("999")));
+
+    let run = run_with_target(root.path(), &[]);
+    edit_manifest(&run, |m| m["attested_by"] = serde_json::json!("ci"));
+    assert!(mismatches(&run).iter().any(|m| m.contains("attested_by")));
+
+    // Renamed (its manifest agreeing): not a run id.
+    let run = run_with_target(root.path(), &[]);
+    let renamed = run.with_file_name("PLAN-PASS-final");
+    std::fs::rename(&run, &renamed).unwrap();
+    edit_manifest(&renamed, |m| {
+        m["run_id"] = serde_json::json!("PLAN-PASS-final")
+    });
+    assert!(mismatches(&renamed)
+        .iter()
+        .any(|m| m.contains("not a run id")));
+
+    // Moved under another suite's directory.
+    let run = run_with_target(root.path(), &[]);
+    let other = root.path().join("val08");
+    std::fs::create_dir_all(&other).unwrap();
+    let moved = other.join(run.file_name().unwrap());
+    std::fs::rename(&run, &moved).unwrap();
+    assert!(mismatches(&moved).iter().any(|m| m.contains("lies under")));
+}
