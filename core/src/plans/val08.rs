@@ -430,7 +430,18 @@ pub fn scenario_in(
     batch: usize,
     id: fn(usize, usize, usize) -> String,
 ) -> Result<Scenario, Missing> {
-    f.list(dir)?;
+    // Only what this scenario's N workers and its report wrote may be there: a file
+    // slipped in (a 101st worker, an edited copy) would otherwise sit unjudged beside
+    // evidence that reads as complete.
+    let allowed: BTreeSet<String> = (1..=n)
+        .map(|w| worker_file_in(dir, w))
+        .chain([report_file_in(dir)])
+        .collect();
+    if let Some(extra) = f.list(dir)?.into_iter().find(|p| !allowed.contains(p)) {
+        return Err(Missing(format!(
+            "{extra}: not a file of this {n}-worker scenario, so the scenario is not judged"
+        )));
+    }
     let mut sc = Scenario {
         n,
         batch,
@@ -510,7 +521,12 @@ pub fn scenario_in(
     sc.p95_us = summary.p95_us;
     sc.p99_us = summary.p99_us;
     sc.max_us = summary.max_us;
-    sc.wall_us = wall_clock(f, &report_file_in(dir)).ok();
+    // The wall-clock spans first send to last answer: it cannot be shorter than any
+    // answer the workers themselves recorded (same clock, same origin).
+    let last_answer = in_flight.iter().flatten().map(|(_, a)| *a).max();
+    sc.wall_us = wall_clock(f, &report_file_in(dir))
+        .ok()
+        .filter(|w| last_answer.is_none_or(|a| *w >= a));
     sc.throughput_per_sec = sc
         .wall_us
         .and_then(|w| stats::throughput(sc.ok as u64, std::time::Duration::from_micros(w)))
@@ -800,6 +816,8 @@ pub struct Observations {
     pub config: Result<Config, Missing>,
     /// Tier N → scenario (or why its directory is missing).
     pub scenarios: BTreeMap<usize, Result<Scenario, Missing>>,
+    /// Scenario directories of tiers the configuration does not list.
+    pub unconfigured_scenarios: Vec<String>,
 }
 
 impl Observations {
@@ -822,7 +840,24 @@ impl Observations {
                 (n, s)
             })
             .collect();
-        Observations { config, scenarios }
+        let configured: BTreeSet<String> = config
+            .as_ref()
+            .map(|c| c.tiers.iter().map(|n| scenario_dir(*n)).collect())
+            .unwrap_or_default();
+        let mut unconfigured_scenarios: Vec<String> = std::fs::read_dir(f.path("."))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|d| d.starts_with("scenario-n") && !configured.contains(d))
+            .collect();
+        unconfigured_scenarios.sort();
+        Observations {
+            config,
+            scenarios,
+            unconfigured_scenarios,
+        }
     }
 
     /// Tier `n`'s scenario, or why it is missing.
@@ -838,7 +873,7 @@ impl Observations {
     pub fn wall_n100_us(&self) -> Result<u64, Missing> {
         self.tier(100)?.wall_us.ok_or_else(|| {
             Missing(format!(
-                "{}: no first_send_unix_us/last_answer_unix_us pair",
+                "{}: no first_send_unix_us/last_answer_unix_us pair, or one shorter than the workers' own last answer",
                 scenario_report_file(100)
             ))
         })
@@ -874,6 +909,7 @@ impl Observations {
                 .copied()
                 .filter(|n| !cfg.tiers.contains(n))
                 .collect(),
+            unconfigured_scenarios: self.unconfigured_scenarios.clone(),
         })
     }
 
@@ -931,7 +967,9 @@ impl Aggregate {
     /// VAL08-08's criterion: no error in any tier run, and every plan tier run (the
     /// plan sums "all four scenarios"; an unrun one has no error count to add).
     pub fn pass(&self) -> bool {
-        self.total_errors == 0 && self.plan_tiers_not_run.is_empty()
+        self.total_errors == 0
+            && self.plan_tiers_not_run.is_empty()
+            && self.unconfigured_scenarios.is_empty()
     }
 }
 
@@ -972,6 +1010,10 @@ pub struct Aggregate {
     pub per_tier: BTreeMap<String, usize>,
     /// Plan tiers (1, 10, 50, 100) missing from the configured tiers.
     pub plan_tiers_not_run: Vec<usize>,
+    /// `scenario-n{N}/` directories of tiers the configuration does not list: a tier
+    /// that ran and was then left out of the configuration (its errors with it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unconfigured_scenarios: Vec<String>,
 }
 
 /// VAL08-07's observation.
@@ -1043,6 +1085,12 @@ fn aggregate_zero_errors(obs: &Observations) -> Check {
             notes.push(format!(
                 "plan tiers not run: N={:?}; their errors are unknown, not 0",
                 a.plan_tiers_not_run
+            ));
+        }
+        if !a.unconfigured_scenarios.is_empty() {
+            notes.push(format!(
+                "scenarios the configuration does not list: {:?}; their errors are not counted",
+                a.unconfigured_scenarios
             ));
         }
     }
@@ -1502,6 +1550,87 @@ mod tests {
             check(dir.path(), "VAL08-02").status,
             crate::check::Status::Pass
         );
+    }
+
+    /// Tier 1 of one create, answered 201 at 10 µs, in a run configured for tier 1.
+    fn one_tier_run() -> tempfile::TempDir {
+        let dir = config_dir(&Config {
+            tiers: vec![1],
+            batch: 1,
+            ..Config::default()
+        });
+        std::fs::create_dir_all(dir.path().join(scenario_dir(1))).unwrap();
+        let line = WorkerLine {
+            id: plan_id(1, 1, 1),
+            status: Some(201),
+            latency_us: 10,
+            outcome: "ok".into(),
+            send_offset_us: 0,
+            answer_offset_us: 10,
+            error: None,
+        };
+        std::fs::write(
+            dir.path().join(worker_file(1, 1)),
+            worker_file_text(1, 1, &[line]),
+        )
+        .unwrap();
+        dir
+    }
+
+    #[test]
+    fn files_the_workers_did_not_write_are_never_judged_as_complete() {
+        let dir = one_tier_run();
+        assert_eq!(
+            check(dir.path(), "VAL08-02").status,
+            crate::check::Status::Pass
+        );
+        // A second "worker" slipped into the 1-worker scenario.
+        std::fs::write(dir.path().join(worker_file(1, 2)), "anything\n").unwrap();
+        let c = check(dir.path(), "VAL08-02");
+        assert_eq!(c.status, crate::check::Status::Fail);
+        assert!(c
+            .note
+            .unwrap()
+            .contains("not a file of this 1-worker scenario"));
+    }
+
+    #[test]
+    fn a_scenario_left_out_of_the_configuration_fails_the_aggregate() {
+        let dir = one_tier_run();
+        let before = check(dir.path(), "VAL08-08");
+        assert!(!before
+            .note
+            .clone()
+            .unwrap_or_default()
+            .contains("does not list"));
+        // A tier that ran (with its errors) and was then deleted from the config.
+        std::fs::create_dir_all(dir.path().join(scenario_dir(2))).unwrap();
+        let c = check(dir.path(), "VAL08-08");
+        assert_eq!(c.status, crate::check::Status::Fail);
+        assert!(c.note.unwrap().contains("scenario-n2"), "note names it");
+    }
+
+    #[test]
+    fn a_wall_clock_shorter_than_the_workers_answers_is_not_observed() {
+        let dir = one_tier_run();
+        std::fs::write(
+            dir.path().join(scenario_report_file(1)),
+            scenario_report_text(Some(1_000_000), Some(5)),
+        )
+        .unwrap();
+        let obs = Observations::read(&Files::new(dir.path()));
+        assert_eq!(
+            obs.tier(1).unwrap().wall_us,
+            None,
+            "5 µs < the 10 µs answer"
+        );
+        std::fs::write(
+            dir.path().join(scenario_report_file(1)),
+            scenario_report_text(Some(1_000_000), Some(10)),
+        )
+        .unwrap();
+        let obs = Observations::read(&Files::new(dir.path()));
+        assert_eq!(obs.tier(1).unwrap().wall_us, Some(10));
     }
 
     #[test]
