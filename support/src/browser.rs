@@ -42,6 +42,10 @@ fn run(bin: &Path, page: &Path, mode: &str) -> Result<String> {
             .with_context(|| format!("page {}", page.display()))?
             .display()
     );
+    // Output goes to files: a pipe nobody reads while waiting would fill and block
+    // the browser once the DOM is larger than the pipe's buffer.
+    let out_path = profile.path().join("stdout.txt");
+    let err_path = profile.path().join("stderr.txt");
     let mut child = Command::new(bin)
         .args([
             "--headless",
@@ -58,14 +62,14 @@ fn run(bin: &Path, page: &Path, mode: &str) -> Result<String> {
         .arg(mode)
         .arg(&url)
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(&out_path).context("chromium stdout file")?)
+        .stderr(std::fs::File::create(&err_path).context("chromium stderr file")?)
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
     let start = Instant::now();
-    loop {
-        if child.try_wait()?.is_some() {
-            break;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
         }
         if start.elapsed() > TIMEOUT {
             let _ = child.kill();
@@ -73,16 +77,13 @@ fn run(bin: &Path, page: &Path, mode: &str) -> Result<String> {
             bail!("chromium did not finish within {TIMEOUT:?} ({mode})");
         }
         std::thread::sleep(Duration::from_millis(50));
+    };
+    let read =
+        |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+    if !status.success() {
+        bail!("chromium {mode} exited {status}: {}", read(&err_path));
     }
-    let out = child.wait_with_output()?;
-    if !out.status.success() {
-        bail!(
-            "chromium {mode} exited {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(read(&out_path))
 }
 
 /// What the browser produced for a page.

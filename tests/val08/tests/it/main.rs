@@ -6,6 +6,7 @@
 //! overlapping there too: a lab's timings must not include another lab's load.
 
 mod checks;
+mod html;
 mod negative;
 mod ramp;
 
