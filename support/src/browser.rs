@@ -2,8 +2,10 @@
 //! takes a screenshot and dumps the DOM it built, and [`check_page`] asserts what a
 //! reader must see (the verdict, every chart as an SVG, no script).
 //!
-//! Chromium is Debian's `chromium` (`.ci/run` installs it). Without it a test is
-//! skipped with a message, except under CI (`CI` set), where its absence is a failure.
+//! The browser is `FLEETVAL_CHROMIUM` when set, else Debian's `chromium` (`.ci/run`
+//! installs it), else a Chrome or Chromium found in `/usr/bin` (GitHub's Ubuntu runners
+//! ship `google-chrome`). Without one a test is skipped with a message, except under
+//! CI (`CI` set), where its absence is a failure.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,14 +15,25 @@ use anyhow::{bail, Context, Result};
 
 /// Where Debian installs Chromium.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// Other headless-capable browsers of the same engine, tried after [`CHROMIUM`].
+const OTHERS: &[&str] = &["/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
 /// Upper bound on one Chromium run.
 const TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The browser, or `None` (skip) when it is absent outside CI; absent under CI is an error.
 pub fn chromium() -> Result<Option<PathBuf>> {
-    let path = PathBuf::from(CHROMIUM);
-    if path.is_file() {
-        return Ok(Some(path));
+    if let Some(p) = crate::env::path("FLEETVAL_CHROMIUM") {
+        if !p.is_file() {
+            bail!("FLEETVAL_CHROMIUM={} is not a file", p.display());
+        }
+        return Ok(Some(p));
+    }
+    if let Some(p) = std::iter::once(CHROMIUM)
+        .chain(OTHERS.iter().copied())
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+    {
+        return Ok(Some(p));
     }
     let ci = crate::env::nonempty("CI").is_some_and(|v| v != "false" && v != "0");
     if ci {
