@@ -765,6 +765,14 @@ fn val12_figures(dir: &Path, r: &Report) -> Vec<Figure> {
     ]
 }
 
+/// A serde name in capitals (`WENT_RED`, `BELOW_FLOOR`) for the table.
+fn word<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_uppercase))
+        .unwrap_or_default()
+}
+
 impl Diff {
     /// 0 when nothing went red or regressed, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
@@ -823,7 +831,7 @@ impl Diff {
                 c.id,
                 st(c.base),
                 st(c.run),
-                format!("{:?}", c.change).to_uppercase(),
+                word(&c.change),
                 c.title
             );
         }
@@ -846,7 +854,7 @@ impl Diff {
                     .map(|c| format!("{c:+.1}%"))
                     .unwrap_or_else(|| "-".into()),
                 f.unit,
-                format!("{:?}", f.verdict).to_uppercase()
+                word(&f.verdict)
             );
         }
         let _ = writeln!(s);
