@@ -178,3 +178,40 @@ pub fn check_run(run_dir: &Path, keep_dir: &Path) -> Result<Option<PathBuf>> {
     })?;
     Ok(Some(r.screenshot))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dom(body: &str) -> Rendered {
+        Rendered {
+            dom: format!("<html><body>{body}</body></html>"),
+            screenshot: PathBuf::new(),
+        }
+    }
+
+    const VERDICT: &str = "<p id=\"verdict\">Plan verdict: PASS</p>";
+
+    #[test]
+    fn a_page_with_the_verdict_and_every_chart_passes() {
+        let r = dom(&format!(
+            "{VERDICT}<figure data-chart=\"a\"><svg></svg></figure><figure data-chart=\"b\"><svg></svg></figure>"
+        ));
+        check_page(&r, &["a", "b"]).unwrap();
+    }
+
+    #[test]
+    fn a_missing_verdict_chart_or_a_script_fails() {
+        let chart = "<figure data-chart=\"a\"><svg></svg></figure>";
+        assert!(check_page(&dom(chart), &["a"]).is_err(), "no verdict");
+        assert!(check_page(&dom(VERDICT), &["a"]).is_err(), "no chart");
+        let placeholder =
+            format!("{VERDICT}<figure data-chart=\"a\" data-nodata=\"1\"><p>no chart</p></figure>");
+        assert!(
+            check_page(&dom(&placeholder), &["a"]).is_err(),
+            "placeholder"
+        );
+        let script = format!("{VERDICT}{chart}<SCRIPT>x()</SCRIPT>");
+        assert!(check_page(&dom(&script), &["a"]).is_err(), "script");
+    }
+}
