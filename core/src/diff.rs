@@ -242,6 +242,8 @@ pub struct Side {
     report: Report,
     #[serde(skip)]
     manifest: Option<Value>,
+    /// The stored report differs from a fresh judgement of the raw files.
+    pub stale: bool,
 }
 
 /// The comparison.
@@ -290,8 +292,13 @@ fn side(dir: &Path) -> Result<Side, DiffError> {
     if let Some(e) = manifest.as_ref().and_then(|m| m["lab_error"].as_str()) {
         return Err(no_report(format!("the lab failed before judging: {e}")));
     }
-    let report = Report::load(&dir.join(format!("{suite}-report.json")))
+    let stored = Report::load(&dir.join(format!("{suite}-report.json")))
         .map_err(|e| no_report(e.to_string()))?;
+    // Figures come from a fresh judgement of the raw files (the same judge on both
+    // sides), never from a stored report that might be stale or edited.
+    let report = plans::report(&suite, &stored.run_id, &stored.faults, dir)
+        .map_err(|e| no_report(format!("cannot re-judge: {e}")))?;
+    let stale = report != stored;
     Ok(Side {
         dir: dir.to_path_buf(),
         suite,
@@ -302,6 +309,7 @@ fn side(dir: &Path) -> Result<Side, DiffError> {
         digest: fsx::sha256_file(&dir.join(MANIFEST_FILE)).ok(),
         report,
         manifest,
+        stale,
     })
 }
 
@@ -335,6 +343,14 @@ pub fn diff(base_dir: &Path, run_dir: &Path, opts: &Options) -> Result<Diff, Dif
         return Err(DiffError::Refused(refuse));
     }
     let mut warnings = Vec::new();
+    for (which, s) in [("base", &base), ("run", &run)] {
+        if s.stale {
+            warnings.push(format!(
+                "{which}: the stored report differs from a fresh judgement of its raw files (the fresh one is compared); run `evidence verify {}`",
+                s.dir.display()
+            ));
+        }
+    }
     if base.target.sha256 != run.target.sha256 {
         warnings.push(format!(
             "control-plane binary differs: base sha256 {} vs run sha256 {} (what is being compared)",
@@ -842,7 +858,11 @@ impl Diff {
             "  {:<42} {:>12} {:>12} {:>9}  {:<8} verdict",
             "figure", "base", "run", "change", "unit"
         );
-        let v = |x: Option<f64>| x.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into());
+        let v = |x: Option<f64>| match x {
+            None => "-".to_string(),
+            Some(x) if x.fract() == 0.0 && x.abs() < 1e12 => format!("{x:.0}"),
+            Some(x) => format!("{x:.3}"),
+        };
         for f in &self.figures {
             let _ = writeln!(
                 s,

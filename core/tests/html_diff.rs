@@ -262,3 +262,29 @@ fn diff_refuses_different_profiles_unless_forced() {
         .unwrap()
         .contains(&serde_json::json!("N=100 throughput")));
 }
+
+#[test]
+fn diff_judges_the_raw_files_and_names_an_edited_report() {
+    let root = tempfile::tempdir().unwrap();
+    let cfg = Config::default();
+    let base = val08_run(root.path(), &cfg, 5, false, &[]);
+    let run = val08_run(root.path(), &cfg, 5, false, &[]);
+    let path = run.join("val08-report.json");
+    let mut r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    r["checks"][1]["status"] = serde_json::json!("FAIL");
+    std::fs::write(&path, serde_json::to_string(&r).unwrap()).unwrap();
+    let d = diff::diff(&base, &run, &diff::Options::default()).unwrap();
+    assert_eq!(
+        d.exit_code(),
+        0,
+        "the raw files are judged, not the stored report"
+    );
+    assert!(
+        d.warnings
+            .iter()
+            .any(|w| w.starts_with("run: the stored report differs")),
+        "{:?}",
+        d.warnings
+    );
+}
