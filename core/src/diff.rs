@@ -612,7 +612,7 @@ fn obs_num(report: &Report, id: &str, key: &str) -> Option<f64> {
     v.as_f64().or_else(|| v.as_array().map(|a| a.len() as f64))
 }
 
-/// VAL11: durability counts (from the verified report's observations).
+/// VAL11: durability counts (the observations of a fresh judgement).
 fn val11_figures(r: &Report) -> Vec<Figure> {
     use Better::{Higher, Lower};
     use Gate::{Exact, Info};
@@ -721,7 +721,7 @@ fn val11_figures(r: &Report) -> Vec<Figure> {
         .collect()
 }
 
-/// VAL12: rates, availability, p99 (the verified report's observations and the rounds).
+/// VAL12: rates, availability, p99 (a fresh judgement's observations and the rounds).
 fn val12_figures(dir: &Path, r: &Report) -> Vec<Figure> {
     use Better::{Higher, Lower};
     let p99 = |name: &str, v: Option<f64>| {
