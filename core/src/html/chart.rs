@@ -7,6 +7,7 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// A colour of the charts.
 pub use plotters::style::RGBColor as Rgb;
@@ -206,11 +207,21 @@ impl LineChart {
                     c.stroke_width(2),
                 )))
                 .map_err(err)?;
+            // Labels of markers in the right half are drawn to their left, so that
+            // none runs past the plot's edge.
+            let h = if m.at > (xlo + xhi) / 2.0 {
+                HPos::Right
+            } else {
+                HPos::Left
+            };
             chart
                 .draw_series(std::iter::once(Text::new(
                     m.label.clone(),
                     (m.at, yhi),
-                    ("sans-serif", 12).into_font().color(&c),
+                    ("sans-serif", 12)
+                        .into_font()
+                        .color(&c)
+                        .pos(Pos::new(h, VPos::Top)),
                 )))
                 .map_err(err)?;
         }
