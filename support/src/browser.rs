@@ -28,14 +28,19 @@ pub fn chromium() -> Result<Option<PathBuf>> {
         }
         return Ok(Some(p));
     }
-    if let Some(p) = std::iter::once(CHROMIUM)
+    let ci = crate::env::nonempty("CI").is_some_and(|v| v != "false" && v != "0");
+    let candidates: Vec<PathBuf> = std::iter::once(CHROMIUM)
         .chain(OTHERS.iter().copied())
         .map(PathBuf::from)
-        .find(|p| p.is_file())
-    {
-        return Ok(Some(p));
+        .collect();
+    find(&candidates, ci)
+}
+
+/// The first of `candidates` that exists; none is a skip, or an error under CI.
+fn find(candidates: &[PathBuf], ci: bool) -> Result<Option<PathBuf>> {
+    if let Some(p) = candidates.iter().find(|p| p.is_file()) {
+        return Ok(Some(p.clone()));
     }
-    let ci = crate::env::nonempty("CI").is_some_and(|v| v != "false" && v != "0");
     if ci {
         bail!("{CHROMIUM} is missing and CI is set: .ci/run installs Debian's chromium");
     }
@@ -191,6 +196,18 @@ mod tests {
     }
 
     const VERDICT: &str = "<p id=\"verdict\">Plan verdict: PASS</p>";
+
+    #[test]
+    fn a_missing_browser_is_a_skip_outside_ci_and_a_failure_under_ci() {
+        let none = [PathBuf::from("/nonexistent/chromium")];
+        assert!(find(&none, false).unwrap().is_none());
+        assert!(find(&none, true).is_err());
+        let exe = std::env::current_exe().unwrap();
+        assert_eq!(
+            find(&[none[0].clone(), exe.clone()], true).unwrap(),
+            Some(exe)
+        );
+    }
 
     #[test]
     fn a_page_with_the_verdict_and_every_chart_passes() {
