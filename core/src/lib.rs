@@ -15,14 +15,17 @@
 //! | [`plans`] | the judges: one per VAL plan, from a run directory's files to checks |
 //! | [`evidence`] | run directory, manifest, derived-file registry, `verify`, in-toto statement and SSH signature, JUnit attachment |
 //! | [`summary`], [`retention`] | one screen per run for a person; `gc --keep N` |
+//! | [`html`], [`diff`] | the HTML report of a run; the A/B comparison of two runs |
 //!
 //! The harness (`val-support`: control-plane process, client, load drivers, labs)
 //! depends on this crate; nothing here depends on it.
 
 pub mod check;
+pub mod diff;
 pub mod env;
 pub mod evidence;
 pub mod fsx;
+pub mod html;
 pub mod load_result;
 pub mod plans;
 pub mod prom;

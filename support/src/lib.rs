@@ -12,6 +12,7 @@
 //! | [`load`] | closed and open load drivers (the records are `val_core::load_result`) |
 //! | [`client`] | typed async client of docs/contract.md, paging helper, `autonomy` CLI runner |
 //! | [`lab`] | run-once coordination of a suite's lab, negative (isolated) labs |
+//! | [`browser`] | the HTML report rendered and checked in headless Chromium |
 //!
 //! # How a suite uses it
 //!
@@ -74,13 +75,14 @@
 //! `FLEETVAL_FIXED_PORTS=1` (the plans' ports), `FLEETVAL_NEGATIVE_DIR`.
 //! docs/evidence.md documents the run directory, the manifest and the report schema.
 
+pub mod browser;
 pub mod client;
 pub mod cp;
 pub mod lab;
 pub mod load;
 pub mod runkey;
 
-pub use val_core::{check, env, evidence, fsx, plans, prom, stats, wire};
+pub use val_core::{check, diff, env, evidence, fsx, html, plans, prom, stats, wire};
 
 pub use check::{Check, CheckSpec, Report, Status};
 pub use client::{Cli, CliRun, Client, CreateRollout, Recorded};

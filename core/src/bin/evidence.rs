@@ -13,6 +13,10 @@
 //! - `evidence gc --keep N [--suite S]` removes old runs, never `latest`'s.
 //! - `evidence attach-junit --junit FILE [--root DIR]` copies the nextest JUnit file
 //!   into every suite's `latest` run directory and adds it to the manifest.
+//! - `evidence html RUN_DIR [--out FILE]` writes the run's one-file HTML report.
+//! - `evidence diff BASE RUN [--margin PCT] [--floor-ms MS] [--force] [--json FILE]
+//!   [--format text|json]` compares two runs check by check and figure by figure;
+//!   exit 1 when a check went red or a figure regressed past the margin.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,7 +24,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use val_core::evidence::{self, statement};
-use val_core::{fsx, retention, summary};
+use val_core::{diff, fsx, html, retention, summary};
 
 /// Command line.
 #[derive(Parser)]
@@ -73,6 +77,37 @@ enum Cmd {
         #[arg(long)]
         root: Option<PathBuf>,
     },
+    /// Write the run's self-contained HTML report (`<suite>-report.html` in the run dir).
+    Html {
+        /// Run directory (e.g. evidence/val08/latest).
+        run_dir: PathBuf,
+        /// Write here instead of into the run directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Compare a run with a baseline: status changes and figures, direction-aware.
+    Diff {
+        /// The baseline run directory.
+        base: PathBuf,
+        /// The run compared with it.
+        run: PathBuf,
+        /// Relative margin, percent, a performance figure may worsen by.
+        #[arg(long, default_value_t = diff::DEFAULT_MARGIN_PCT)]
+        margin: f64,
+        /// Noise floor, ms: a latency (or per-request time) change smaller than this
+        /// is never a regression.
+        #[arg(long, default_value_t = diff::DEFAULT_FLOOR_MS)]
+        floor_ms: f64,
+        /// Compare runs of different suites, profiles or targets anyway.
+        #[arg(long)]
+        force: bool,
+        /// Also write the comparison as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// What to print: a table (`text`) or the JSON document (`json`).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Copy a nextest JUnit file into each suite's latest run directory.
     AttachJunit {
         /// The JUnit XML written by nextest.
@@ -82,6 +117,15 @@ enum Cmd {
         #[arg(long)]
         root: Option<PathBuf>,
     },
+}
+
+/// Output format of `diff`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// A table for a person.
+    Text,
+    /// The JSON document (`fleetval.diff/v1`).
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -265,6 +309,41 @@ fn run() -> anyhow::Result<ExitCode> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Html { run_dir, out } => {
+            let path = match out {
+                Some(out) => {
+                    fsx::write_atomic(&out, html::render(&run_dir)?.as_bytes())?;
+                    out
+                }
+                None => html::write(&run_dir)?,
+            };
+            println!("wrote {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Diff {
+            base,
+            run,
+            margin,
+            floor_ms,
+            force,
+            json,
+            format,
+        } => {
+            let opts = diff::Options {
+                margin_pct: margin,
+                floor_ms,
+                force,
+            };
+            let d = diff::diff(&base, &run, &opts)?;
+            if let Some(path) = &json {
+                fsx::write_atomic(path, (d.to_json() + "\n").as_bytes())?;
+            }
+            match format {
+                Format::Text => print!("{}", d.to_text()),
+                Format::Json => println!("{}", d.to_json()),
+            }
+            Ok(ExitCode::from(d.exit_code()))
         }
         Cmd::AttachJunit { junit, root } => {
             let root = root.unwrap_or_else(fsx::evidence_root);

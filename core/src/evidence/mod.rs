@@ -29,8 +29,7 @@ pub const TEMP_PREFIX: &str = ".fleetval-tmp-";
 
 /// Version tag of `manifest.json`.
 pub const MANIFEST_SCHEMA: &str = "fleetval.manifest/v1";
-/// File name of the manifest inside a run directory.
-pub const MANIFEST_FILE: &str = "manifest.json";
+pub use crate::plans::MANIFEST_FILE;
 /// File name the nextest JUnit file gets inside a run directory.
 pub const JUNIT_FILE: &str = "junit.xml";
 /// File written instead of a report when the lab itself failed.
@@ -716,6 +715,11 @@ pub fn verify(run_dir: &Path) -> Verification {
         }
     }
     for f in &scan.files {
+        // The HTML page shows the manifest's digest, so it is written after the
+        // manifest and checked below by rendering it again.
+        if crate::html::is_derived(f) {
+            continue;
+        }
         if !manifest.files.iter().any(|e| &e.path == f) {
             v.mismatches
                 .push(format!("file {f}: present but not listed in the manifest"));
@@ -760,6 +764,8 @@ pub fn verify(run_dir: &Path) -> Verification {
             Err(e) => v.mismatches.push(format!("derived {}: {e}", d.path)),
         }
     }
+
+    v.mismatches.extend(crate::html::check_derived(run_dir));
 
     // The stored JSON report, field by field (the byte comparison above already
     // failed if it differs at all; this names what differs).

@@ -113,6 +113,9 @@ pub fn report(
     Ok(Report::build(suite, run_id, faults, header, shape, checks))
 }
 
+/// File name of the manifest inside a run directory (written last; `evidence`).
+pub const MANIFEST_FILE: &str = "manifest.json";
+
 /// File (inside a run directory) where the lab records what it tested: the
 /// control-plane record of the manifest (mode, binary path, sha256, version, URL).
 pub const TARGET_FILE: &str = "target.json";

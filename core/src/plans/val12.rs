@@ -560,6 +560,59 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
     Ok(out)
 }
 
+/// One round's figures, read with the judge's own readers, for what charts or
+/// compares a soak (`evidence html`, `evidence diff`); never used to judge.
+#[derive(Clone, Debug)]
+pub struct RoundFigures {
+    /// Round number.
+    pub round: u64,
+    /// Run-relative directory of the round.
+    pub rel: String,
+    /// Simulated seconds since the soak's start (infinite when unrecorded).
+    pub sim_elapsed_s: f64,
+    /// Soak day of the round, from its summary.
+    pub day: Option<u64>,
+    /// Create latencies, µs (empty when `create-times.txt` is unreadable).
+    pub latencies_us: Vec<u64>,
+    /// Nearest-rank p99 of those latencies, ms.
+    pub p99_ms: Option<f64>,
+    /// Paged plan count, from the summary.
+    pub plan_count: Option<u64>,
+    /// Control-plane RSS, KiB, from the summary.
+    pub rss_kb: Option<u64>,
+    /// Healthy as VAL12-08 counts it.
+    pub healthy: bool,
+    /// The round restarted the control-plane.
+    pub restarted: bool,
+    /// `(ok, fail)` recoveries from `recovery.txt`.
+    pub recoveries: Option<(u64, u64)>,
+}
+
+/// Every round of a soak directory, in round order.
+pub fn round_figures(dir: &Path) -> Vec<RoundFigures> {
+    let f = Files::new(dir);
+    rounds(dir)
+        .iter()
+        .map(|r| {
+            let lat = latencies_us(&f, r).unwrap_or_default();
+            let field = |k: &str| r.summary.as_ref().and_then(|s| s[k].as_u64());
+            RoundFigures {
+                round: r.index,
+                rel: r.rel.clone(),
+                sim_elapsed_s: r.sim_elapsed_s,
+                day: field("day"),
+                p99_ms: stats::nearest_rank(&lat, 99.0).map(|us| us as f64 / 1000.0),
+                latencies_us: lat,
+                plan_count: field("plan_count"),
+                rss_kb: field("rss_kb"),
+                healthy: healthy(r),
+                restarted: r.summary.as_ref().is_some_and(|s| s["restarted"] == true),
+                recoveries: recoveries(&f, r).ok(),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -168,13 +168,16 @@ fn edit_json(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
     std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
 }
 
-/// Re-hashes one file in the manifest, as someone covering their tracks would.
+/// Re-hashes (and re-sizes) one file in the manifest, as someone covering their
+/// tracks would.
 fn rehash(run: &Path, rel: &str) {
     let sha = fsx::sha256_file(&run.join(rel)).unwrap();
+    let bytes = std::fs::metadata(run.join(rel)).unwrap().len();
     edit_json(&run.join("manifest.json"), |m| {
         for f in m["files"].as_array_mut().unwrap() {
             if f["path"] == rel {
                 f["sha256"] = serde_json::json!(sha);
+                f["bytes"] = serde_json::json!(bytes);
             }
         }
     });

@@ -7,6 +7,7 @@
 //! load, whichever runner runs them.
 
 mod checks;
+mod html;
 mod negative;
 mod profile;
 mod ramp;

@@ -2,5 +2,6 @@
 //! check against an isolated lab with the matching fault, and the report's shape.
 
 mod checks;
+mod html;
 mod negative;
 mod report_shape;

@@ -26,6 +26,8 @@ use val12::config::SoakConfig;
 use val12::{cpproc, layout::Layout, sched};
 use val_support::lab::{self, Lab, LabCtx};
 
+mod html;
+
 /// Stops the soak's control-plane when dropped (also while unwinding from a panic).
 struct Teardown(PathBuf);
 

@@ -1,0 +1,1013 @@
+//! `evidence diff BASE RUN`: did a change make the control-plane worse?
+//!
+//! Two judged run directories of one suite are compared check by check (a check that
+//! passed in BASE and does not in RUN "went red") and figure by figure, each figure
+//! read from the raw files with the plans' own readers (VAL08: throughput, p50 and p99
+//! per tier from the merged worker samples; VAL11: the durability counts of the kill
+//! rounds, the pause and the restarts; VAL12: rollback rates, availability, p99).
+//!
+//! Every figure knows which direction is worse and how it is gated:
+//! - [`Gate::Exact`]: correctness figures (lost, phantom or duplicate writes, errors,
+//!   success rates, availability): any worsening is a regression;
+//! - [`Gate::MarginAndFloor`]: timings (latency, throughput): a regression only when
+//!   worse by more than the relative margin AND by more than the absolute noise floor
+//!   in milliseconds (for a throughput, the floor applies to the time per sequential
+//!   request, `wall-clock / creates per worker`);
+//! - [`Gate::Margin`]: other performance figures (memory): relative margin only;
+//! - [`Gate::Info`]: shown, never gating (e.g. counts that depend on a random kill
+//!   instant, or a p99 over fewer than 100 samples, which is just the maximum).
+//!
+//! A figure measured in BASE and missing in RUN is a regression (fail closed).
+//! Why the defaults are what they are is in docs/evidence.md ("Comparing two runs").
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::check::{Profile, Report, Status, TargetInfo};
+use crate::fsx;
+use crate::plans::MANIFEST_FILE;
+use crate::plans::{self, Files};
+
+/// Version tag of the JSON document.
+pub const DIFF_SCHEMA: &str = "fleetval.diff/v1";
+/// Default relative margin, percent.
+pub const DEFAULT_MARGIN_PCT: f64 = 25.0;
+/// Default noise floor for timings, ms.
+pub const DEFAULT_FLOOR_MS: f64 = 50.0;
+/// Fewest samples for which a p99 is gated (below, it is the maximum of a handful).
+pub const MIN_P99_SAMPLES: usize = 100;
+
+/// How a comparison is made.
+#[derive(Clone, Debug, Serialize)]
+pub struct Options {
+    /// Relative margin, percent.
+    pub margin_pct: f64,
+    /// Noise floor for timings, ms.
+    pub floor_ms: f64,
+    /// Compare even when suites, profiles or targets differ.
+    pub force: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            margin_pct: DEFAULT_MARGIN_PCT,
+            floor_ms: DEFAULT_FLOOR_MS,
+            force: false,
+        }
+    }
+}
+
+/// Why two runs cannot be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    /// A run directory has no judged report.
+    #[error("{dir}: no judged report: {message}")]
+    NoReport {
+        /// Run directory.
+        dir: String,
+        /// Cause.
+        message: String,
+    },
+    /// The runs differ in what makes figures comparable.
+    #[error("refusing to compare (pass --force to compare anyway): {}", .0.join("; "))]
+    Refused(Vec<String>),
+}
+
+/// Which direction of a figure is worse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Better {
+    /// Higher is better (throughput, rates).
+    Higher,
+    /// Lower is better (latency, losses).
+    Lower,
+}
+
+/// How a worsening is judged (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gate {
+    /// Any worsening.
+    Exact,
+    /// Worse by more than the margin.
+    Margin,
+    /// Worse by more than the margin and than the noise floor.
+    MarginAndFloor,
+    /// Never gates.
+    Info,
+}
+
+/// One figure of one run.
+#[derive(Clone, Debug)]
+pub struct Figure {
+    /// Name, e.g. `N=100 p99`.
+    pub name: String,
+    /// Unit.
+    pub unit: &'static str,
+    /// The value, or `None` when not measured.
+    pub value: Option<f64>,
+    /// Better direction.
+    pub better: Better,
+    /// Gate.
+    pub gate: Gate,
+    /// The figure's time equivalent, ms, for the noise floor.
+    pub time_ms: Option<f64>,
+}
+
+impl Figure {
+    fn new(
+        name: impl Into<String>,
+        unit: &'static str,
+        value: Option<f64>,
+        better: Better,
+        gate: Gate,
+    ) -> Self {
+        Figure {
+            name: name.into(),
+            unit,
+            value,
+            better,
+            gate,
+            time_ms: None,
+        }
+    }
+}
+
+/// What happened to a figure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FigureVerdict {
+    /// Worse past its gate.
+    Regressed,
+    /// Measured in BASE, not in RUN: a regression.
+    Missing,
+    /// Better.
+    Improved,
+    /// Equal.
+    Unchanged,
+    /// Worse, within the margin.
+    WithinMargin,
+    /// Worse past the margin, but by less than the noise floor.
+    BelowFloor,
+    /// Not gated.
+    Info,
+    /// Only in RUN.
+    New,
+    /// In neither run.
+    Unmeasured,
+}
+
+impl FigureVerdict {
+    /// Whether this fails the comparison.
+    pub fn is_regression(self) -> bool {
+        matches!(self, FigureVerdict::Regressed | FigureVerdict::Missing)
+    }
+}
+
+/// One figure compared.
+#[derive(Clone, Debug, Serialize)]
+pub struct FigureDiff {
+    /// Name.
+    pub name: String,
+    /// Unit.
+    pub unit: &'static str,
+    /// BASE value.
+    pub base: Option<f64>,
+    /// RUN value.
+    pub run: Option<f64>,
+    /// (run − base) / |base| × 100, when base ≠ 0.
+    pub change_pct: Option<f64>,
+    /// Better direction.
+    pub better: Better,
+    /// Gate.
+    pub gate: Gate,
+    /// Verdict.
+    pub verdict: FigureVerdict,
+}
+
+/// What happened to a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckChange {
+    /// PASS in BASE, not in RUN (or new in RUN and not PASS): fails the comparison.
+    WentRed,
+    /// Not PASS in BASE, PASS in RUN.
+    Fixed,
+    /// PASS in both.
+    StillPassing,
+    /// Not PASS in both.
+    StillFailing,
+    /// Only in RUN, PASS.
+    New,
+}
+
+/// One check compared.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckDiff {
+    /// Check ID.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// BASE status (`None`: no such check).
+    pub base: Option<Status>,
+    /// RUN status (`None`: no such check).
+    pub run: Option<Status>,
+    /// Change.
+    pub change: CheckChange,
+}
+
+/// One side of the comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct Side {
+    /// Run directory as given.
+    pub dir: PathBuf,
+    /// Suite.
+    pub suite: String,
+    /// Run id.
+    pub run_id: String,
+    /// Profile.
+    pub profile: Profile,
+    /// Target.
+    pub target: TargetInfo,
+    /// Faults injected.
+    pub faults: Vec<String>,
+    /// sha256 of its manifest (the run digest), when present.
+    pub digest: Option<String>,
+    #[serde(skip)]
+    report: Report,
+    #[serde(skip)]
+    manifest: Option<Value>,
+    /// The stored report differs from a fresh judgement of the raw files.
+    pub stale: bool,
+}
+
+/// The comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct Diff {
+    /// [`DIFF_SCHEMA`].
+    pub schema: &'static str,
+    /// The baseline.
+    pub base: Side,
+    /// The run compared.
+    pub run: Side,
+    /// Options used.
+    pub options: Options,
+    /// Differences that would have refused the comparison without `--force`.
+    pub forced_over: Vec<String>,
+    /// What a reader should know (a changed binary, different hosts, faults).
+    pub warnings: Vec<String>,
+    /// Every check.
+    pub checks: Vec<CheckDiff>,
+    /// Every figure.
+    pub figures: Vec<FigureDiff>,
+    /// IDs of the checks that went red.
+    pub went_red: Vec<String>,
+    /// Names of the figures that regressed (or went missing).
+    pub regressed: Vec<String>,
+}
+
+/// Reads one side.
+fn side(dir: &Path) -> Result<Side, DiffError> {
+    let no_report = |m: String| DiffError::NoReport {
+        dir: dir.display().to_string(),
+        message: m,
+    };
+    let manifest: Option<Value> = fsx::read_json(&dir.join(MANIFEST_FILE)).ok();
+    let suite = manifest
+        .as_ref()
+        .and_then(|m| m["suite"].as_str().map(str::to_string))
+        .or_else(|| {
+            dir.canonicalize().ok().and_then(|p| {
+                p.parent()
+                    .and_then(|p| p.file_name())
+                    .map(|s| s.to_string_lossy().into_owned())
+            })
+        })
+        .unwrap_or_default();
+    if let Some(e) = manifest.as_ref().and_then(|m| m["lab_error"].as_str()) {
+        return Err(no_report(format!("the lab failed before judging: {e}")));
+    }
+    let stored = Report::load(&dir.join(format!("{suite}-report.json")))
+        .map_err(|e| no_report(e.to_string()))?;
+    // Figures come from a fresh judgement of the raw files (the same judge on both
+    // sides), never from a stored report that might be stale or edited.
+    let report = plans::report(&suite, &stored.run_id, &stored.faults, dir)
+        .map_err(|e| no_report(format!("cannot re-judge: {e}")))?;
+    let stale = report != stored;
+    Ok(Side {
+        dir: dir.to_path_buf(),
+        suite,
+        run_id: report.run_id.clone(),
+        profile: report.profile.clone(),
+        target: report.target.clone(),
+        faults: report.faults.clone(),
+        digest: fsx::sha256_file(&dir.join(MANIFEST_FILE)).ok(),
+        report,
+        manifest,
+        stale,
+    })
+}
+
+/// Compares RUN with BASE.
+pub fn diff(base_dir: &Path, run_dir: &Path, opts: &Options) -> Result<Diff, DiffError> {
+    let base = side(base_dir)?;
+    let run = side(run_dir)?;
+    let mut refuse = Vec::new();
+    if base.suite != run.suite {
+        refuse.push(format!("suites differ: {} vs {}", base.suite, run.suite));
+    }
+    if base.profile != run.profile {
+        refuse.push(format!(
+            "profiles differ: base {} vs run {}: their workloads or thresholds are not the same",
+            base.report.profile_line(),
+            run.report.profile_line()
+        ));
+    }
+    // The binary is what a pull-request gate changes; what kind of target was run, and
+    // where a remote one answered, is what must match.
+    if base.target.kind != run.target.kind
+        || (base.target.kind == "remote" && base.target.url != run.target.url)
+    {
+        refuse.push(format!(
+            "targets differ: base {} vs run {}",
+            base.target.line(),
+            run.target.line()
+        ));
+    }
+    if !refuse.is_empty() && !opts.force {
+        return Err(DiffError::Refused(refuse));
+    }
+    let mut warnings = Vec::new();
+    for (which, s) in [("base", &base), ("run", &run)] {
+        if s.stale {
+            warnings.push(format!(
+                "{which}: the stored report differs from a fresh judgement of its raw files (the fresh one is compared); run `evidence verify {}`",
+                s.dir.display()
+            ));
+        }
+    }
+    if base.target.sha256 != run.target.sha256 {
+        warnings.push(format!(
+            "control-plane binary differs: base sha256 {} vs run sha256 {} (what is being compared)",
+            base.target.sha256.as_deref().unwrap_or("unrecorded"),
+            run.target.sha256.as_deref().unwrap_or("unrecorded")
+        ));
+    }
+    if base.faults != run.faults {
+        warnings.push(format!(
+            "faults injected differ: base [{}] vs run [{}] (a self-test comparison)",
+            base.faults.join(","),
+            run.faults.join(",")
+        ));
+    }
+    let m = |s: &Side, path: &[&str]| -> Value {
+        let mut v = s.manifest.clone().unwrap_or(Value::Null);
+        for k in path {
+            v = v[*k].take();
+        }
+        v
+    };
+    for (what, path) in [
+        ("host CPUs", &["host", "cpus"][..]),
+        ("CPU model", &["host", "cpu_model"][..]),
+        ("harness build profile", &["tools", "harness_profile"][..]),
+    ] {
+        let (b, r) = (m(&base, path), m(&run, path));
+        if b != r {
+            warnings.push(format!(
+                "{what} differ: base {b} vs run {r}: timings are not comparable like for like"
+            ));
+        }
+    }
+    let checks = compare_checks(&base.report, &run.report);
+    let (bf, rf) = (figures(&base), figures(&run));
+    let figures = compare_figures(&bf, &rf, opts);
+    let went_red = checks
+        .iter()
+        .filter(|c| c.change == CheckChange::WentRed)
+        .map(|c| c.id.clone())
+        .collect();
+    let regressed = figures
+        .iter()
+        .filter(|f| f.verdict.is_regression())
+        .map(|f| f.name.clone())
+        .collect();
+    Ok(Diff {
+        schema: DIFF_SCHEMA,
+        base,
+        run,
+        options: opts.clone(),
+        forced_over: refuse,
+        warnings,
+        checks,
+        figures,
+        went_red,
+        regressed,
+    })
+}
+
+/// Check-by-check comparison, in BASE's order, then RUN's new checks.
+fn compare_checks(base: &Report, run: &Report) -> Vec<CheckDiff> {
+    let mut out = Vec::new();
+    for b in &base.checks {
+        let r = run.check(&b.id).map(|c| c.status);
+        let pass_b = b.status == Status::Pass;
+        let pass_r = r == Some(Status::Pass);
+        out.push(CheckDiff {
+            id: b.id.clone(),
+            title: b.title.clone(),
+            base: Some(b.status),
+            run: r,
+            change: match (pass_b, pass_r) {
+                (true, true) => CheckChange::StillPassing,
+                (true, false) => CheckChange::WentRed,
+                (false, true) => CheckChange::Fixed,
+                (false, false) => CheckChange::StillFailing,
+            },
+        });
+    }
+    for r in run.checks.iter().filter(|r| base.check(&r.id).is_none()) {
+        out.push(CheckDiff {
+            id: r.id.clone(),
+            title: r.title.clone(),
+            base: None,
+            run: Some(r.status),
+            change: if r.status == Status::Pass {
+                CheckChange::New
+            } else {
+                CheckChange::WentRed
+            },
+        });
+    }
+    out
+}
+
+/// Figure-by-figure comparison, in BASE's order, then RUN's new figures.
+fn compare_figures(base: &[Figure], run: &[Figure], opts: &Options) -> Vec<FigureDiff> {
+    let run_by: BTreeMap<&str, &Figure> = run.iter().map(|f| (f.name.as_str(), f)).collect();
+    let mut out: Vec<FigureDiff> = base
+        .iter()
+        .map(|b| compare_one(b, run_by.get(b.name.as_str()).copied(), opts))
+        .collect();
+    for r in run
+        .iter()
+        .filter(|r| !base.iter().any(|b| b.name == r.name))
+    {
+        out.push(FigureDiff {
+            name: r.name.clone(),
+            unit: r.unit,
+            base: None,
+            run: r.value,
+            change_pct: None,
+            better: r.better,
+            gate: r.gate,
+            verdict: if r.value.is_some() {
+                FigureVerdict::New
+            } else {
+                FigureVerdict::Unmeasured
+            },
+        });
+    }
+    out
+}
+
+/// Compares one figure.
+fn compare_one(b: &Figure, r: Option<&Figure>, opts: &Options) -> FigureDiff {
+    let rv = r.and_then(|r| r.value);
+    // A figure is gated as its least strict side says (a p99 over too few samples in
+    // either run is not gated).
+    let gate = match r.map(|r| r.gate) {
+        Some(Gate::Info) => Gate::Info,
+        _ => b.gate,
+    };
+    let change_pct = match (b.value, rv) {
+        (Some(x), Some(y)) if x != 0.0 => Some((y - x) / x.abs() * 100.0),
+        _ => None,
+    };
+    let verdict = match (b.value, rv) {
+        (None, None) => FigureVerdict::Unmeasured,
+        (None, Some(_)) => FigureVerdict::New,
+        (Some(_), None) if gate == Gate::Info => FigureVerdict::Info,
+        (Some(_), None) => FigureVerdict::Missing,
+        (Some(x), Some(y)) => {
+            let worse = match b.better {
+                Better::Higher => y < x,
+                Better::Lower => y > x,
+            };
+            let rel_worse = if x == 0.0 {
+                f64::INFINITY
+            } else {
+                (y - x).abs() / x.abs() * 100.0
+            };
+            if gate == Gate::Info {
+                FigureVerdict::Info
+            } else if y == x {
+                FigureVerdict::Unchanged
+            } else if !worse {
+                FigureVerdict::Improved
+            } else {
+                match gate {
+                    Gate::Exact => FigureVerdict::Regressed,
+                    Gate::Margin | Gate::MarginAndFloor if rel_worse <= opts.margin_pct => {
+                        FigureVerdict::WithinMargin
+                    }
+                    Gate::Margin => FigureVerdict::Regressed,
+                    _ => {
+                        let dt = match (b.time_ms, r.and_then(|r| r.time_ms)) {
+                            (Some(tb), Some(tr)) => (tr - tb).abs(),
+                            _ => f64::INFINITY,
+                        };
+                        if dt > opts.floor_ms {
+                            FigureVerdict::Regressed
+                        } else {
+                            FigureVerdict::BelowFloor
+                        }
+                    }
+                }
+            }
+        }
+    };
+    FigureDiff {
+        name: b.name.clone(),
+        unit: b.unit,
+        base: b.value,
+        run: rv,
+        change_pct,
+        better: b.better,
+        gate,
+        verdict,
+    }
+}
+
+/// The figures of one run, by suite.
+fn figures(s: &Side) -> Vec<Figure> {
+    match s.suite.as_str() {
+        "val08" => val08_figures(&s.dir),
+        "val11" => val11_figures(&s.report),
+        "val12" => val12_figures(&s.dir, &s.report),
+        _ => Vec::new(),
+    }
+}
+
+/// VAL08: per tier, throughput, p50, p99 (merged worker samples) and errors.
+fn val08_figures(dir: &Path) -> Vec<Figure> {
+    use crate::plans::val08::Observations;
+    let obs = Observations::read(&Files::new(dir));
+    let mut out = Vec::new();
+    for (n, s) in &obs.scenarios {
+        let Ok(s) = s else { continue };
+        let ms = |us: Option<u64>| us.map(|u| u as f64 / 1000.0);
+        let mut t = Figure::new(
+            format!("N={n} throughput"),
+            "plans/s",
+            s.throughput_per_sec,
+            Better::Higher,
+            Gate::MarginAndFloor,
+        );
+        // A closed-model tier's wall-clock is `batch` sequential requests per worker.
+        t.time_ms = s.wall_us.map(|w| w as f64 / 1000.0 / s.batch.max(1) as f64);
+        out.push(t);
+        let mut p50 = Figure::new(
+            format!("N={n} p50"),
+            "ms",
+            ms(s.p50_us),
+            Better::Lower,
+            Gate::MarginAndFloor,
+        );
+        p50.time_ms = p50.value;
+        out.push(p50);
+        let gate = if s.ok >= MIN_P99_SAMPLES {
+            Gate::MarginAndFloor
+        } else {
+            Gate::Info
+        };
+        let mut p99 = Figure::new(
+            format!("N={n} p99"),
+            "ms",
+            ms(s.p99_us),
+            Better::Lower,
+            gate,
+        );
+        p99.time_ms = p99.value;
+        out.push(p99);
+        out.push(Figure::new(
+            format!("N={n} errors"),
+            "creates",
+            Some(s.errors as f64),
+            Better::Lower,
+            Gate::Exact,
+        ));
+    }
+    out
+}
+
+/// A number of an observation: a number, or the length of an array.
+fn obs_num(report: &Report, id: &str, key: &str) -> Option<f64> {
+    let v = &report.check(id)?.observed.as_ref()?[key];
+    v.as_f64().or_else(|| v.as_array().map(|a| a.len() as f64))
+}
+
+/// VAL11: durability counts (the observations of a fresh judgement).
+fn val11_figures(r: &Report) -> Vec<Figure> {
+    use Better::{Higher, Lower};
+    use Gate::{Exact, Info};
+    let spec: &[(&str, &str, &str, &'static str, Better, Gate)] = &[
+        (
+            "kill rounds: acknowledged creates",
+            "VAL11-11",
+            "acked",
+            "creates",
+            Higher,
+            Info,
+        ),
+        (
+            "kill rounds: acknowledged then lost",
+            "VAL11-11",
+            "lost",
+            "plans",
+            Lower,
+            Exact,
+        ),
+        (
+            "kill rounds: phantom plans",
+            "VAL11-11",
+            "unexpected",
+            "plans",
+            Lower,
+            Exact,
+        ),
+        (
+            "kill rounds: duplicate plans",
+            "VAL11-11",
+            "duplicates",
+            "plans",
+            Lower,
+            Exact,
+        ),
+        (
+            "kill rounds: indeterminate creates",
+            "VAL11-11",
+            "indeterminate",
+            "creates",
+            Lower,
+            Info,
+        ),
+        (
+            "kill rounds: rounds passed",
+            "VAL11-11",
+            "rounds_passed",
+            "rounds",
+            Higher,
+            Exact,
+        ),
+        (
+            "first restart: acknowledged plans missing",
+            "VAL11-03",
+            "missing_acked",
+            "plans",
+            Lower,
+            Exact,
+        ),
+        (
+            "rapid restarts: plans missing",
+            "VAL11-04",
+            "missing_after_restarts",
+            "plans",
+            Lower,
+            Exact,
+        ),
+        (
+            "pause: acknowledged then lost",
+            "VAL11-12",
+            "lost",
+            "plans",
+            Lower,
+            Exact,
+        ),
+        (
+            "pause: duplicate plans",
+            "VAL11-12",
+            "duplicates",
+            "plans",
+            Lower,
+            Exact,
+        ),
+        (
+            "pause: calls ok after resume",
+            "VAL11-12",
+            "after_ok",
+            "calls",
+            Higher,
+            Exact,
+        ),
+        (
+            "cascade: retries succeeded",
+            "VAL11-09",
+            "cascade_ok",
+            "plans",
+            Higher,
+            Exact,
+        ),
+    ];
+    spec.iter()
+        .map(|(name, id, key, unit, better, gate)| {
+            Figure::new(*name, unit, obs_num(r, id, key), *better, *gate)
+        })
+        .collect()
+}
+
+/// VAL12: rates, availability, p99 (a fresh judgement's observations and the rounds).
+fn val12_figures(dir: &Path, r: &Report) -> Vec<Figure> {
+    use Better::{Higher, Lower};
+    let p99 = |name: &str, v: Option<f64>| {
+        let mut f = Figure::new(name, "ms", v, Lower, Gate::MarginAndFloor);
+        f.time_ms = v;
+        f
+    };
+    let observed = |id: &str| {
+        r.check(id)
+            .and_then(|c| c.observed.as_ref())
+            .and_then(Value::as_f64)
+    };
+    let rounds = plans::val12::round_figures(dir);
+    let all: Vec<u64> = rounds
+        .iter()
+        .flat_map(|r| r.latencies_us.iter().copied())
+        .collect();
+    let pooled = crate::stats::nearest_rank(&all, 99.0).map(|us| us as f64 / 1000.0);
+    let max_rss = rounds
+        .iter()
+        .filter_map(|r| r.rss_kb)
+        .max()
+        .map(|k| k as f64 / 1024.0);
+    vec![
+        p99("round 1 p99", observed("VAL12-04")),
+        p99("days 1-7 p99", observed("VAL12-07")),
+        p99("all rounds p99", pooled),
+        Figure::new(
+            "days 1-7 rollback rate",
+            "ratio",
+            obs_num(r, "VAL12-06", "rate"),
+            Higher,
+            Gate::Exact,
+        ),
+        Figure::new(
+            "aggregate rollback rate",
+            "ratio",
+            obs_num(r, "VAL12-10", "rate"),
+            Higher,
+            Gate::Exact,
+        ),
+        Figure::new(
+            "availability",
+            "%",
+            obs_num(r, "VAL12-08", "uptime_pct"),
+            Higher,
+            Gate::Exact,
+        ),
+        Figure::new(
+            "plans created",
+            "plans",
+            obs_num(r, "VAL12-09", "total_creates"),
+            Higher,
+            Gate::Exact,
+        ),
+        Figure::new("peak RSS", "MiB", max_rss, Lower, Gate::Margin),
+    ]
+}
+
+/// A serde name in capitals (`WENT_RED`, `BELOW_FLOOR`) for the table.
+fn word<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_uppercase))
+        .unwrap_or_default()
+}
+
+impl Diff {
+    /// 0 when nothing went red or regressed, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(!self.went_red.is_empty() || !self.regressed.is_empty())
+    }
+
+    /// The JSON document.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a diff serialises")
+    }
+
+    /// The table for a person.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "evidence diff ({})", self.base.suite);
+        let _ = writeln!(
+            s,
+            "  base: {} ({})",
+            self.base.dir.display(),
+            self.base.run_id
+        );
+        let _ = writeln!(
+            s,
+            "  run:  {} ({})",
+            self.run.dir.display(),
+            self.run.run_id
+        );
+        let _ = writeln!(s, "  profile: {}", self.run.report.profile_line());
+        let _ = writeln!(s, "  target:  {}", self.run.target.line());
+        let _ = writeln!(
+            s,
+            "  gate: checks that went red; figures worse than {}% (timings also by more than {} ms)",
+            self.options.margin_pct, self.options.floor_ms
+        );
+        for f in &self.forced_over {
+            let _ = writeln!(s, "  FORCED: {f}");
+        }
+        for w in &self.warnings {
+            let _ = writeln!(s, "  note: {w}");
+        }
+        let _ = writeln!(s, "\nchecks");
+        let still = self
+            .checks
+            .iter()
+            .filter(|c| c.change == CheckChange::StillPassing)
+            .count();
+        let st = |x: Option<Status>| x.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+        for c in self
+            .checks
+            .iter()
+            .filter(|c| c.change != CheckChange::StillPassing)
+        {
+            let _ = writeln!(
+                s,
+                "  {:<9} {:>7} -> {:<7}  {:<13} {}",
+                c.id,
+                st(c.base),
+                st(c.run),
+                word(&c.change),
+                c.title
+            );
+        }
+        let _ = writeln!(s, "  ({still} still passing)");
+        let _ = writeln!(s, "\nfigures");
+        let _ = writeln!(
+            s,
+            "  {:<42} {:>12} {:>12} {:>9}  {:<8} verdict",
+            "figure", "base", "run", "change", "unit"
+        );
+        let v = |x: Option<f64>| match x {
+            None => "-".to_string(),
+            Some(x) if x.fract() == 0.0 && x.abs() < 1e12 => format!("{x:.0}"),
+            Some(x) => format!("{x:.3}"),
+        };
+        for f in &self.figures {
+            let _ = writeln!(
+                s,
+                "  {:<42} {:>12} {:>12} {:>9}  {:<8} {}",
+                f.name,
+                v(f.base),
+                v(f.run),
+                f.change_pct
+                    .map(|c| format!("{c:+.1}%"))
+                    .unwrap_or_else(|| "-".into()),
+                f.unit,
+                word(&f.verdict)
+            );
+        }
+        let _ = writeln!(s);
+        if self.exit_code() == 0 {
+            let _ = writeln!(s, "result: OK: no check went red, no figure regressed");
+        } else {
+            let _ = writeln!(
+                s,
+                "result: REGRESSED: checks went red: [{}]; figures regressed: [{}]",
+                self.went_red.join(", "),
+                self.regressed.join(", ")
+            );
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fig(value: Option<f64>, better: Better, gate: Gate, time_ms: Option<f64>) -> Figure {
+        Figure {
+            name: "x".into(),
+            unit: "ms",
+            value,
+            better,
+            gate,
+            time_ms,
+        }
+    }
+
+    fn verdict(b: Figure, r: Figure) -> FigureVerdict {
+        compare_one(&b, Some(&r), &Options::default()).verdict
+    }
+
+    #[test]
+    fn direction_margin_and_floor() {
+        use Better::*;
+        use Gate::*;
+        // Latency up 5x but by 4 ms: noise.
+        assert_eq!(
+            verdict(
+                fig(Some(1.0), Lower, MarginAndFloor, Some(1.0)),
+                fig(Some(5.0), Lower, MarginAndFloor, Some(5.0))
+            ),
+            FigureVerdict::BelowFloor
+        );
+        // Latency up by 250 ms: regression.
+        assert_eq!(
+            verdict(
+                fig(Some(5.0), Lower, MarginAndFloor, Some(5.0)),
+                fig(Some(255.0), Lower, MarginAndFloor, Some(255.0))
+            ),
+            FigureVerdict::Regressed
+        );
+        // Latency down: improvement, whatever the size.
+        assert_eq!(
+            verdict(
+                fig(Some(255.0), Lower, MarginAndFloor, Some(255.0)),
+                fig(Some(5.0), Lower, MarginAndFloor, Some(5.0))
+            ),
+            FigureVerdict::Improved
+        );
+        // Throughput down 10%: within the margin; up: improved.
+        assert_eq!(
+            verdict(
+                fig(Some(100.0), Higher, MarginAndFloor, Some(10.0)),
+                fig(Some(90.0), Higher, MarginAndFloor, Some(200.0))
+            ),
+            FigureVerdict::WithinMargin
+        );
+        assert_eq!(
+            verdict(
+                fig(Some(100.0), Higher, MarginAndFloor, Some(10.0)),
+                fig(Some(150.0), Higher, MarginAndFloor, Some(5.0))
+            ),
+            FigureVerdict::Improved
+        );
+        // Exact: one lost write is a regression, from 0 too.
+        assert_eq!(
+            verdict(
+                fig(Some(0.0), Lower, Exact, None),
+                fig(Some(1.0), Lower, Exact, None)
+            ),
+            FigureVerdict::Regressed
+        );
+        assert_eq!(
+            verdict(
+                fig(Some(1.0), Higher, Exact, None),
+                fig(Some(0.999), Higher, Exact, None)
+            ),
+            FigureVerdict::Regressed
+        );
+        // Margin only.
+        assert_eq!(
+            verdict(
+                fig(Some(100.0), Lower, Margin, None),
+                fig(Some(130.0), Lower, Margin, None)
+            ),
+            FigureVerdict::Regressed
+        );
+        assert_eq!(
+            verdict(
+                fig(Some(100.0), Lower, Margin, None),
+                fig(Some(120.0), Lower, Margin, None)
+            ),
+            FigureVerdict::WithinMargin
+        );
+        // Info never gates, on either side.
+        assert_eq!(
+            verdict(
+                fig(Some(1.0), Lower, Info, None),
+                fig(Some(900.0), Lower, Info, None)
+            ),
+            FigureVerdict::Info
+        );
+        assert_eq!(
+            verdict(
+                fig(Some(1.0), Lower, MarginAndFloor, Some(1.0)),
+                fig(Some(900.0), Lower, Info, Some(900.0))
+            ),
+            FigureVerdict::Info
+        );
+    }
+
+    #[test]
+    fn a_figure_that_disappears_is_a_regression() {
+        let b = fig(Some(1.0), Better::Lower, Gate::Exact, None);
+        let d = compare_one(&b, None, &Options::default());
+        assert_eq!(d.verdict, FigureVerdict::Missing);
+        assert!(d.verdict.is_regression());
+        let r = fig(None, Better::Lower, Gate::Exact, None);
+        assert_eq!(verdict(b, r), FigureVerdict::Missing);
+    }
+}

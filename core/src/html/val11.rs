@@ -1,0 +1,338 @@
+//! VAL11 charts: the control-plane's lifecycle (starts, kills, graceful stops, the
+//! pause, the CLI restart), the client outcomes around each SIGKILL of the kill
+//! rounds, and the calls made before, during and after the pause.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset};
+
+use super::chart::{self, Lane, LineChart, Marker, Series, BAD, GREY, OK, WARN};
+use super::{esc, table, Chart, Section};
+use crate::load_result::Outcome;
+use crate::plans::val11::Op;
+use crate::plans::Files;
+
+/// Charts of a VAL11 run.
+pub const CHARTS: &[&str] = &["val11-lifecycle", "val11-kill-rounds", "val11-pause"];
+
+/// The control-plane log the harness annotates with `=== fleetval <time> <note>` lines.
+const CP_LOG: &str = "val11-cp.log";
+/// Width of a bin of the kill-round chart, ms.
+const BIN_MS: f64 = 10.0;
+
+/// The outcome of a recorded call, classified from its raw status as the judge does.
+fn outcome(op: &Op) -> Outcome {
+    match op.rec.status {
+        Some(s) if (200..300).contains(&s) => Outcome::Ok,
+        Some(_) => Outcome::Failed,
+        None => op.rec.outcome,
+    }
+}
+
+/// A harness note of the control-plane log: time and text.
+fn log_events(f: &Files) -> Vec<(DateTime<FixedOffset>, String)> {
+    let Ok(text) = f.text(CP_LOG) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| l.strip_prefix("=== fleetval "))
+        .filter_map(|rest| {
+            let (ts, note) = rest.split_once(' ')?;
+            Some((DateTime::parse_from_rfc3339(ts).ok()?, note.to_string()))
+        })
+        .collect()
+}
+
+/// Seconds from `t0` to `t`.
+fn secs(t0: &DateTime<FixedOffset>, t: &DateTime<FixedOffset>) -> f64 {
+    (*t - *t0).num_microseconds().unwrap_or(0) as f64 / 1e6
+}
+
+/// The lifecycle timeline.
+fn lifecycle(f: &Files) -> Result<String, String> {
+    let events = log_events(f);
+    let Some(t0) = events.first().map(|e| e.0) else {
+        return Err(format!("{CP_LOG}: no `=== fleetval` lines"));
+    };
+    let mut up = Lane {
+        label: "control-plane".into(),
+        spans: Vec::new(),
+        ticks: Vec::new(),
+    };
+    let mut up_since: Option<f64> = None;
+    let (mut kills, mut stops, mut starts) = (0, 0, 0);
+    for (t, note) in &events {
+        let x = secs(&t0, t);
+        if note.starts_with("start #") {
+            starts += 1;
+            up.ticks.push((x, chart::PALETTE[0]));
+        } else if note.starts_with("healthy") {
+            up_since = Some(x);
+        } else if note.starts_with("SIGKILL") || note.starts_with("stopped") {
+            if let Some(s) = up_since.take() {
+                up.spans.push((s, x, OK));
+            }
+            if note.starts_with("SIGKILL") {
+                kills += 1;
+                up.ticks.push((x, BAD));
+            } else {
+                stops += 1;
+                up.ticks.push((x, GREY));
+            }
+        }
+    }
+    if let (Some(s), Some((t, _))) = (up_since, events.last()) {
+        up.spans.push((s, secs(&t0, t), OK));
+    }
+    let mut lanes = vec![up];
+    let kv = f.kv("val11-pause.txt").ok();
+    let at = |k: &str| {
+        kv.as_ref()
+            .and_then(|kv| kv.get(k).ok())
+            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+            .map(|t| secs(&t0, &t))
+    };
+    if let (Some(p), Some(r)) = (at("paused_at"), at("resumed_at")) {
+        lanes.push(Lane {
+            label: "SIGSTOP pause".into(),
+            spans: vec![(p, r, WARN)],
+            ticks: vec![],
+        });
+    }
+    let cli = f.kv("val11-cli-restart.txt").ok().and_then(|kv| {
+        kv.get("start_time")
+            .ok()
+            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+    });
+    if let Some(t) = cli {
+        lanes.push(Lane {
+            label: "CLI call cut by a kill".into(),
+            spans: vec![],
+            ticks: vec![(secs(&t0, &t), chart::PALETTE[3])],
+        });
+    }
+    chart::timeline(
+        &format!(
+            "Control-plane lifecycle: {starts} starts, {kills} SIGKILLs, {stops} graceful stops"
+        ),
+        &format!("seconds since the first start ({})", t0.to_rfc3339()),
+        &lanes,
+    )
+}
+
+/// One kill round's raw figures.
+struct KillRound {
+    round: usize,
+    killed_after_us: Option<u64>,
+    counts: BTreeMap<&'static str, usize>,
+    ops: Vec<Op>,
+}
+
+/// Every kill round recorded under `kill-rounds/`.
+fn kill_rounds(f: &Files) -> Vec<KillRound> {
+    let rounds = f
+        .kv("val11-kill-rounds.txt")
+        .and_then(|kv| kv.u64("rounds"))
+        .unwrap_or(0) as usize;
+    (1..=rounds)
+        .filter_map(|r| {
+            let kill = f.kv(&format!("kill-rounds/round-{r}-kill.txt")).ok();
+            let ops: Vec<Op> = f.json(&format!("kill-rounds/round-{r}-ops.json")).ok()?;
+            let killed_after_us = kill.and_then(|k| {
+                k.u64("killed_after_us")
+                    .or_else(|_| k.u64("kill_at_ms").map(|ms| ms * 1000))
+                    .ok()
+            });
+            let mut counts = BTreeMap::new();
+            for op in &ops {
+                *counts.entry(outcome(op).as_str()).or_default() += 1;
+            }
+            Some(KillRound {
+                round: r,
+                killed_after_us,
+                counts,
+                ops,
+            })
+        })
+        .collect()
+}
+
+/// Calls started per bin around the kill, per outcome, all rounds aligned on their kill.
+fn kill_chart(rounds: &[KillRound]) -> Result<String, String> {
+    let mut bins: BTreeMap<(&'static str, i64), f64> = BTreeMap::new();
+    let mut any = false;
+    for r in rounds {
+        let Some(k) = r.killed_after_us else { continue };
+        for op in &r.ops {
+            any = true;
+            let rel_ms = (op.start_offset_us as f64 - k as f64) / 1000.0;
+            *bins
+                .entry((outcome(op).as_str(), (rel_ms / BIN_MS).floor() as i64))
+                .or_default() += 1.0;
+        }
+    }
+    if !any {
+        return Err("no kill round with both its operations and its kill time".into());
+    }
+    let (lo, hi) = bins.keys().fold((i64::MAX, i64::MIN), |(lo, hi), (_, b)| {
+        (lo.min(*b), hi.max(*b))
+    });
+    let series = [("ok", OK), ("failed", BAD), ("indeterminate", WARN)]
+        .into_iter()
+        .map(|(name, color)| Series {
+            label: name.to_string(),
+            color,
+            points: (lo..=hi)
+                .map(|b| {
+                    (
+                        b as f64 * BIN_MS,
+                        bins.get(&(name, b)).copied().unwrap_or(0.0),
+                    )
+                })
+                .collect(),
+            dots: false,
+        })
+        .collect();
+    LineChart {
+        title: format!(
+            "Client outcomes around the SIGKILL ({} rounds, aligned on the kill)",
+            rounds.len()
+        ),
+        x_desc: format!("ms from the kill (calls started per {BIN_MS} ms)"),
+        y_desc: "calls started".into(),
+        series,
+        vlines: vec![Marker {
+            at: 0.0,
+            label: "SIGKILL".into(),
+            color: BAD,
+        }],
+        y_from_zero: true,
+        ..LineChart::default()
+    }
+    .svg()
+}
+
+/// The pause scenario: latency of each call by the time it was sent.
+fn pause_chart(f: &Files) -> Result<String, String> {
+    let mut by: BTreeMap<&'static str, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut during_span: Option<(f64, f64)> = None;
+    let mut any = false;
+    for phase in ["before", "during", "after"] {
+        let rel = format!("pause/{phase}.json");
+        let Ok(ops) = f.json::<Vec<Op>>(&rel) else {
+            continue;
+        };
+        for op in &ops {
+            any = true;
+            let x = op.start_offset_us as f64 / 1e6;
+            by.entry(outcome(op).as_str())
+                .or_default()
+                .push((x, op.rec.latency_us as f64 / 1000.0));
+            if phase == "during" {
+                let end = x + op.rec.latency_us as f64 / 1e6;
+                during_span = Some(match during_span {
+                    None => (x, end),
+                    Some((a, b)) => (a.min(x), b.max(end)),
+                });
+            }
+        }
+    }
+    if !any {
+        return Err("pause/*.json: no recorded call".into());
+    }
+    let timeout_ms = f
+        .kv("val11-pause.txt")
+        .and_then(|kv| kv.u64("client_timeout_ms"))
+        .ok();
+    let series = [("ok", OK), ("failed", BAD), ("indeterminate", WARN)]
+        .into_iter()
+        .filter_map(|(name, color)| {
+            by.remove(name).map(|mut points| {
+                points.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+                Series {
+                    label: name.to_string(),
+                    color,
+                    points,
+                    dots: true,
+                }
+            })
+        })
+        .collect();
+    LineChart {
+        title: "Calls before, during and after the SIGSTOP pause".into(),
+        x_desc: "seconds since the scenario's first call (send time)".into(),
+        y_desc: "latency, ms".into(),
+        series,
+        hlines: timeout_ms
+            .map(|t| Marker {
+                at: t as f64,
+                label: format!("client timeout {t} ms"),
+                color: chart::GREY,
+            })
+            .into_iter()
+            .collect(),
+        bands: during_span
+            .map(|(a, b)| chart::Band {
+                from: a,
+                to: b,
+                label: "calls sent while paused".into(),
+                color: WARN,
+            })
+            .into_iter()
+            .collect(),
+        y_from_zero: true,
+        ..LineChart::default()
+    }
+    .svg()
+}
+
+/// Sections of a VAL11 run.
+pub fn sections(f: &Files) -> Vec<Section> {
+    let rounds = kill_rounds(f);
+    let rows: Vec<Vec<String>> = rounds
+        .iter()
+        .map(|r| {
+            vec![
+                r.round.to_string(),
+                r.killed_after_us.map(|k| format!("{:.1}", k as f64 / 1000.0)).unwrap_or_else(|| "absent".into()),
+                r.ops.len().to_string(),
+                r.counts.get("ok").copied().unwrap_or(0).to_string(),
+                r.counts.get("failed").copied().unwrap_or(0).to_string(),
+                r.counts.get("indeterminate").copied().unwrap_or(0).to_string(),
+                format!(
+                    "<a href=\"kill-rounds/round-{0}-ops.json\">ops</a> <a href=\"kill-rounds/round-{0}-list.json\">list</a> <a href=\"kill-rounds/round-{0}-kill.txt\">kill</a>",
+                    r.round
+                ),
+            ]
+        })
+        .collect();
+    vec![Section {
+        title: "Chaos timeline".into(),
+        intro: format!(
+            "<p>From the harness's notes in <a href=\"{CP_LOG}\">{CP_LOG}</a>, <a href=\"val11-pause.txt\">val11-pause.txt</a>, <a href=\"val11-cli-restart.txt\">val11-cli-restart.txt</a> and the per-operation records of the kill rounds and the pause. Outcomes follow Jepsen: ok (2xx), failed (definitely not applied), indeterminate (may have been applied). {}</p>",
+            esc("Whether each acknowledged write survived is in the verdict table (VAL11-03, -04, -11, -12).")
+        ),
+        charts: vec![
+            Chart {
+                id: CHARTS[0],
+                caption: "Each lane is one kind of event; green spans are the control-plane up (healthy until stopped or killed).".into(),
+                svg: lifecycle(f).map(|svg| {
+                    format!(
+                        "{svg}\n<p>{}</p>",
+                        chart::legend_html(&[
+                            ("up (healthy until stopped)", OK),
+                            ("start", chart::PALETTE[0]),
+                            ("SIGKILL", BAD),
+                            ("SIGTERM stop", GREY),
+                            ("SIGSTOP pause", WARN),
+                            ("CLI call cut by a kill", chart::PALETTE[3]),
+                        ])
+                    )
+                }),
+            },
+            Chart { id: CHARTS[1], caption: "Creates started per 10 ms bin, by outcome, summed over the kill rounds with each round's SIGKILL at 0.".into(), svg: kill_chart(&rounds) },
+            Chart { id: CHARTS[2], caption: "Every call of the pause scenario: send time and latency, by outcome; the shaded band spans the calls sent while the process was stopped.".into(), svg: pause_chart(f) },
+        ],
+        after: table(&["kill round", "killed after ms", "creates", "ok", "failed", "indeterminate", "raw files"], &rows),
+    }]
+}

@@ -1,0 +1,13 @@
+//! The HTML report of the shared smoke soak-lite, checked in headless Chromium (a
+//! self-test: it runs under the ci profile).
+
+use val_support::{browser, fsx};
+
+#[test]
+fn val12_html_report_selftest() {
+    let lab = super::shared();
+    let keep = fsx::target_dir().join("fleetval-html").join("val12");
+    if let Some(png) = browser::check_run(lab.run_dir(), &keep).expect("the page reads well") {
+        eprintln!("screenshot: {}", png.display());
+    }
+}
