@@ -119,8 +119,13 @@ pub fn health_file_text<T>(url: &str, health: &Recorded<T>) -> String {
     format!(
         "# GET {url}/v1/health latency_us={}\n# body: {}\n# error: {}\ncode={}\n",
         health.latency_us,
-        health.text.trim().replace('\n', " "),
-        health.error_text().unwrap_or_else(|| "-".into()),
+        health.text.trim().replace(['\n', '\r'], " "),
+        // Control-plane text stays on its comment line: a newline in it could
+        // otherwise start a line the key=value reader (or its transcript marker) sees.
+        health
+            .error_text()
+            .unwrap_or_else(|| "-".into())
+            .replace(['\n', '\r'], " "),
         health.code()
     )
 }

