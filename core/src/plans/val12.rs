@@ -8,7 +8,10 @@
 //!
 //! Verification times follow the plan; in a time-compressed soak-lite the checkpoint
 //! days and the VAL12-09 target scale with `CALENDAR_SCALE = duration / 30 days`
-//! (from `config.env`). A check whose time has not come is FAIL ("not due"), never PASS.
+//! (from `config.env`), and the checks' titles name the window actually covered.
+//! A check whose time has not come is NOT_RUN with a note "not due: ...", never PASS
+//! or FAIL, while the soak is still running; once the soak has ended (its final
+//! report is written, or its setup failed) a check whose time never came is FAIL.
 
 use std::path::Path;
 
@@ -16,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Files, JudgeError, Missing, Plan};
-use crate::check::Check;
+use crate::check::{Check, CheckSpec};
 use crate::stats;
 
 /// The VAL12 plan.
@@ -224,9 +227,13 @@ fn scan_ok(f: &Files, r: &Round) -> bool {
 }
 
 /// Why a stuck-scan answer is not a valid payload for a request with `limit` (`None`
-/// when it is valid). `stuck_count` is the full count, and `stuck` either holds every
-/// stuck plan (the limit was absent, not reached, or ignored by the control-plane) or
-/// exactly the `limit` oldest; each entry is well-formed, oldest first.
+/// when it is valid). The plan's rule: a count (`stuck_count`) and entries that each
+/// have an `id` and a non-empty `diagnosis`. The list holds every stuck plan, or (when a
+/// `limit` was sent and honoured) exactly `limit` of them. Nothing else is required:
+/// the order of the entries and which plans a honoured `limit` keeps are the
+/// control-plane's choice (contract §3), and the round orders by staleness itself. A
+/// `phase` or `stale_seconds` that is present must still make sense (a stuck plan is
+/// `published` or `active`; staleness is a finite number >= 0).
 pub fn stuck_scan_problem(body: &Value, limit: Option<u64>) -> Option<String> {
     let Some(count) = body["stuck_count"].as_u64() else {
         return Some("stuck_count is not a non-negative integer".into());
@@ -244,26 +251,38 @@ pub fn stuck_scan_problem(body: &Value, limit: Option<u64>) -> Option<String> {
             None => format!("stuck holds {len} entries but stuck_count is {count}"),
         });
     }
-    let mut prev_stale = f64::INFINITY;
     for (i, e) in list.iter().enumerate() {
         let id_ok = e["id"].as_str().is_some_and(|s| !s.is_empty());
-        let phase_ok = matches!(e["phase"].as_str(), Some("published" | "active"));
-        let stale = e["stale_seconds"]
-            .as_f64()
-            .filter(|s| s.is_finite() && *s >= 0.0);
-        if !id_ok || !phase_ok || stale.is_none() || !e["diagnosis"].is_string() {
+        let diagnosis_ok = e["diagnosis"]
+            .as_str()
+            .is_some_and(|s| !s.trim().is_empty());
+        let phase_ok = e
+            .get("phase")
+            .is_none_or(|p| matches!(p.as_str(), Some("published" | "active")));
+        let stale_ok = e
+            .get("stale_seconds")
+            .is_none_or(|s| s.as_f64().is_some_and(|s| s.is_finite() && s >= 0.0));
+        if !id_ok || !diagnosis_ok || !phase_ok || !stale_ok {
             return Some(format!("stuck[{i}] is not a well-formed entry: {e}"));
         }
-        let stale = stale.unwrap_or_default();
-        if stale > prev_stale {
-            return Some(format!(
-                "stuck[{i}] is older than stuck[{}]: not oldest first",
-                i - 1
-            ));
-        }
-        prev_stale = stale;
     }
     None
+}
+
+/// The entries of a valid stuck scan ordered by staleness, most stale first (stable:
+/// entries without `stale_seconds` keep their listed order, after those with one).
+/// The round recovers from the front of this list, whatever order the control-plane
+/// listed in.
+pub fn stalest_first(body: &Value) -> Vec<Value> {
+    let mut list: Vec<Value> = body["stuck"].as_array().cloned().unwrap_or_default();
+    let key = |e: &Value| e["stale_seconds"].as_f64().filter(|s| s.is_finite());
+    list.sort_by(|a, b| match (key(a), key(b)) {
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    list
 }
 
 /// Healthy: `health = ok`, not restarted, no round errors, process measured.
@@ -315,12 +334,75 @@ fn rate(f: &Files, rs: &[&Round]) -> Result<RateObs, Missing> {
     })
 }
 
+/// Prefix of the note of a check whose time has not come.
+const NOT_DUE: &str = "not due: ";
+
+/// Whether the soak has ended: its final report is written, or its setup failed (no
+/// round will ever run). Until then a check whose time has not come is not due.
+fn ended(f: &Files) -> bool {
+    f.exists("final-report.json")
+        || f.kv("setup-summary.txt")
+            .is_ok_and(|kv| kv.get("status").is_ok_and(|s| s != "ok"))
+}
+
+/// [`CheckSpec::observe`], except that an observation missing only because the
+/// check's time has not come is NOT_RUN ("not due: ...") while the soak runs, and a
+/// FAIL that says the soak ended first once it has ended.
+fn observe_due<T: Serialize>(
+    spec: CheckSpec,
+    obs: Result<T, Missing>,
+    pass: impl FnOnce(&T) -> bool,
+    ended: bool,
+) -> Check {
+    match obs {
+        Err(Missing(m)) if m.starts_with(NOT_DUE) && !ended => spec.not_run(m),
+        Err(Missing(m)) if m.starts_with(NOT_DUE) => spec.fail_unobserved(format!(
+            "the soak ended before this check was due ({})",
+            &m[NOT_DUE.len()..]
+        )),
+        other => spec.observe(other, pass),
+    }
+}
+
+/// `7.00` days → `7`, `0.1167` → `0.12`: a day count for a title.
+fn days(d: f64) -> String {
+    if (d - d.round()).abs() < 1e-9 {
+        format!("{}", d.round())
+    } else {
+        format!("{d:.2}")
+    }
+}
+
+/// The titles of the time-bound checks, naming the window this soak covers when it is
+/// not the plan's 30 real days (`None`: the plan's own titles apply).
+fn window_title(id: &str, c: &Cfg, time_factor: Option<f64>) -> Option<String> {
+    let compressed = time_factor.is_none_or(|f| f > 1.0);
+    if !compressed && (c.scale - 1.0).abs() < 1e-9 {
+        return None;
+    }
+    let unit = if compressed { "simulated days" } else { "days" };
+    let d7 = days(7.0 * c.scale);
+    let all = days(c.duration_days);
+    let target = (CREATES_TARGET_30D * c.scale).ceil();
+    Some(match id {
+        "VAL12-06" => format!("Rollback rate >= 99% over the first {d7} {unit} (plan: 7 days)"),
+        "VAL12-07" => format!("P99 latency maintained over the first {d7} {unit} (plan: 7 days)"),
+        "VAL12-08" => format!("CP availability >= 99.9% over {all} {unit} (plan: 30 days)"),
+        "VAL12-09" => {
+            format!("Total plans created >= {target} over {all} {unit} (plan: 4,000 in 30 days)")
+        }
+        "VAL12-10" => format!("Aggregate rollback rate >= 99% over {all} {unit} (plan: 30 days)"),
+        _ => return None,
+    })
+}
+
 /// Judges a VAL12 soak directory.
 pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
     let f = Files::new(dir);
     let rs = rounds(dir);
     let cfg = cfg(&f);
     let last = rs.iter().map(|r| r.index).max().unwrap_or(0);
+    let ended = ended(&f);
     let mut out = Vec::new();
 
     out.push(
@@ -429,7 +511,7 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         let covered = last as f64 * c.interval_s;
         if covered + 1e-6 < end {
             return Err(Missing(format!(
-                "not due: the rounds cover {:.2} simulated days, the checkpoint is at {:.2}",
+                "{NOT_DUE}the rounds cover {:.2} simulated days, the checkpoint is at {:.2}",
                 covered / c.day_s,
                 end / c.day_s
             )));
@@ -450,59 +532,57 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         .as_ref()
         .map_err(Clone::clone)
         .and_then(|c| window(c, 7.0));
-    out.push(
+    out.push(observe_due(
         PLAN.spec(
             "VAL12-06",
             "recovery_attempts_7d > 0 and rollback_rate_7d >= 0.990",
             &[cp7, "rounds/*/round-*/recovery.txt"],
-        )
-        .observe(
-            w7.clone().and_then(|(_, w)| {
-                cp7_present()?;
-                rate(&f, &w)
-            }),
-            |o| o.attempts > 0 && o.rate.is_some_and(|r| r >= RATE_MIN),
         ),
-    );
-    out.push(
+        w7.clone().and_then(|(_, w)| {
+            cp7_present()?;
+            rate(&f, &w)
+        }),
+        |o| o.attempts > 0 && o.rate.is_some_and(|r| r >= RATE_MIN),
+        ended,
+    ));
+    out.push(observe_due(
         PLAN.spec(
             "VAL12-07",
             "p99_ms_7d (nearest rank over every create of days 1-7) <= 500",
             &[cp7, "rounds/*/round-*/create-times.txt"],
-        )
-        .observe(
-            w7.and_then(|(_, w)| {
-                cp7_present()?;
-                let mut all = Vec::new();
-                for r in &w {
-                    all.extend(latencies_us(&f, r)?);
-                }
-                stats::nearest_rank(&all, 99.0)
-                    .map(|us| us as f64 / 1000.0)
-                    .ok_or_else(|| Missing("days 1-7: no create latencies".into()))
-            }),
-            |p| *p <= P99_LIMIT_MS,
         ),
-    );
+        w7.and_then(|(_, w)| {
+            cp7_present()?;
+            let mut all = Vec::new();
+            for r in &w {
+                all.extend(latencies_us(&f, r)?);
+            }
+            stats::nearest_rank(&all, 99.0)
+                .map(|us| us as f64 / 1000.0)
+                .ok_or_else(|| Missing("days 1-7: no create latencies".into()))
+        }),
+        |p| *p <= P99_LIMIT_MS,
+        ended,
+    ));
 
     // Day 30 (scaled): every scheduled round must exist.
     let due = cfg.as_ref().map_err(Clone::clone).and_then(|c| {
         let scheduled = (c.duration_days * c.day_s / c.interval_s).round().max(1.0) as u64;
         if last < scheduled {
             Err(Missing(format!(
-                "not due: {last} of {scheduled} scheduled rounds ran"
+                "{NOT_DUE}{last} of {scheduled} scheduled rounds ran"
             )))
         } else {
             Ok(scheduled)
         }
     });
     out.push(
-        PLAN.spec(
-            "VAL12-08",
-            "healthy_rounds / total_rounds x 100 >= 99.9 (health=ok, not restarted, fully measured; missing rounds count as failed)",
-            &["rounds/*/round-*/round-summary.json"],
-        )
-        .observe(
+        observe_due(
+            PLAN.spec(
+                "VAL12-08",
+                "healthy_rounds / total_rounds x 100 >= 99.9 (health=ok, not restarted, fully measured; missing rounds count as failed)",
+                &["rounds/*/round-*/round-summary.json"],
+            ),
             due.clone().map(|_| {
                 let healthy_n = rs.iter().filter(|r| healthy(r)).count() as u64;
                 let restarts = rs
@@ -513,6 +593,7 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
                     "restarts": restarts, "uptime_pct": healthy_n as f64 * 100.0 / last as f64})
             }),
             |v| v["uptime_pct"].as_f64().is_some_and(|u| u >= UPTIME_MIN),
+            ended,
         ),
     );
 
@@ -520,7 +601,7 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         .as_ref()
         .map(|c| (CREATES_TARGET_30D * c.scale).ceil() as u64)
         .ok();
-    out.push(
+    out.push(observe_due(
         PLAN.spec(
             "VAL12-09",
             &format!(
@@ -528,35 +609,44 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
                 target.map(|t| t.to_string()).unwrap_or_else(|| "?".into())
             ),
             &["rounds/*/round-*/plans-created.txt"],
-        )
-        .observe(
-            due.clone().and_then(|_| {
-                let mut total = 0;
-                for r in &rs {
-                    total += creates(&f, r)?.0;
-                }
-                let per_round = cfg.as_ref().map(|c| c.creates_per_round).unwrap_or(0);
-                Ok(serde_json::json!({"total_creates": total, "target": target,
-                                      "attempted": per_round * rs.len() as u64}))
-            }),
-            |v| match (v["total_creates"].as_u64(), v["target"].as_u64()) {
-                (Some(t), Some(min)) => t >= min,
-                _ => false,
-            },
         ),
-    );
+        due.clone().and_then(|_| {
+            let mut total = 0;
+            for r in &rs {
+                total += creates(&f, r)?.0;
+            }
+            let per_round = cfg.as_ref().map(|c| c.creates_per_round).unwrap_or(0);
+            Ok(serde_json::json!({"total_creates": total, "target": target,
+                                      "attempted": per_round * rs.len() as u64}))
+        }),
+        |v| match (v["total_creates"].as_u64(), v["target"].as_u64()) {
+            (Some(t), Some(min)) => t >= min,
+            _ => false,
+        },
+        ended,
+    ));
 
-    out.push(
+    out.push(observe_due(
         PLAN.spec(
             "VAL12-10",
             "total_recovery_attempts > 0 and agg_rollback_rate >= 0.990",
             &["final-report.json", "rounds/*/round-*/recovery.txt"],
-        )
-        .observe(
-            due.and_then(|_| rate(&f, &rs.iter().collect::<Vec<_>>())),
-            |o| o.attempts > 0 && o.rate.is_some_and(|r| r >= RATE_MIN),
         ),
-    );
+        due.and_then(|_| rate(&f, &rs.iter().collect::<Vec<_>>())),
+        |o| o.attempts > 0 && o.rate.is_some_and(|r| r >= RATE_MIN),
+        ended,
+    ));
+    if let Ok(c) = &cfg {
+        let factor = f
+            .kv("config.env")
+            .ok()
+            .and_then(|kv| kv.f64("TIME_FACTOR").ok());
+        for check in &mut out {
+            if let Some(t) = window_title(&check.id, c, factor) {
+                check.title = t;
+            }
+        }
+    }
     Ok(out)
 }
 
@@ -589,6 +679,12 @@ mod tests {
             stuck_scan_problem(&scan(3, &[3.0, 2.0, 1.0]), Some(2)),
             None
         );
+        // Any order: creation order is as valid as oldest first (contract §3).
+        assert_eq!(stuck_scan_problem(&scan(2, &[1.0, 2.0]), None), None);
+        assert_eq!(stuck_scan_problem(&scan(9, &[1.0, 2.0]), Some(2)), None);
+        // Only the plan's fields: a count, an id and a diagnosis per entry.
+        let minimal = json!({"stuck_count": 1, "stuck": [{"id": "p", "diagnosis": "retry it"}]});
+        assert_eq!(stuck_scan_problem(&minimal, None), None);
     }
 
     #[test]
@@ -599,14 +695,14 @@ mod tests {
         // Longer than the count, with or without a limit.
         assert!(stuck_scan_problem(&scan(1, &[3.0, 2.0]), None).is_some());
         assert!(stuck_scan_problem(&scan(1, &[3.0, 2.0]), Some(2)).is_some());
-        // Not oldest first.
-        assert!(stuck_scan_problem(&scan(2, &[1.0, 2.0]), None).is_some());
         for (field, bad) in [
             ("id", json!("")),
+            ("id", Value::Null),
             ("phase", json!("rolled_back")),
             ("stale_seconds", json!(-1.0)),
             ("stale_seconds", json!("3")),
             ("diagnosis", Value::Null),
+            ("diagnosis", json!("  ")),
         ] {
             let mut b = scan(1, &[3.0]);
             b["stuck"][0][field] = bad.clone();
@@ -618,5 +714,25 @@ mod tests {
         assert!(stuck_scan_problem(&json!({"stuck": []}), None).is_some());
         assert!(stuck_scan_problem(&json!({"stuck_count": 0}), None).is_some());
         assert!(stuck_scan_problem(&json!({"error": "boom"}), Some(5)).is_some());
+    }
+
+    #[test]
+    fn stalest_first_orders_any_listing_by_staleness() {
+        let ids = |v: Vec<Value>| -> Vec<String> {
+            v.iter()
+                .map(|e| e["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        // Creation order (youngest staleness first) comes back stalest first.
+        assert_eq!(
+            ids(stalest_first(&scan(3, &[1.0, 3.0, 2.0]))),
+            ["p-1", "p-2", "p-0"]
+        );
+        let mut b = scan(3, &[1.0, 3.0, 2.0]);
+        b["stuck"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("stale_seconds");
+        assert_eq!(ids(stalest_first(&b)), ["p-1", "p-2", "p-0"]);
     }
 }

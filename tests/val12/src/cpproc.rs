@@ -63,6 +63,7 @@ pub fn start(
     listen: SocketAddr,
     metrics: SocketAddr,
     faults: &[String],
+    variants: &[String],
     deadline: Duration,
     dies_with_parent: bool,
 ) -> Result<Started> {
@@ -77,7 +78,7 @@ pub fn start(
     cfg.ports = Some((listen.port(), metrics.port()));
     cfg.ready_timeout = deadline;
     cfg.lifetime = Lifetime::Detached { dies_with_parent };
-    let cfg = cfg.faults(faults).operator(OPERATOR);
+    let cfg = cfg.faults(faults).variants(variants).operator(OPERATOR);
     let t0 = Instant::now();
     match ControlPlane::start(cfg) {
         Ok(cp) => {

@@ -65,6 +65,13 @@ pub struct Agg {
     pub uptime_pct: Option<f64>,
 }
 
+/// The soak's profile (`plan`, `custom` or `compressed` with its factor and simulated
+/// days), derived by the judge's own rule from `config.env`, for every report.
+pub fn profile(soak: &Soak) -> Value {
+    let files = val_support::plans::Files::new(&soak.layout.root);
+    serde_json::to_value((val_support::plans::val12::PLAN.profile)(&files)).unwrap_or(Value::Null)
+}
+
 /// Whether a round counts as healthy: `health = ok` and it was fully measured.
 pub fn healthy(s: &RoundSummary) -> bool {
     s.health == "ok" && !s.restarted && s.errors.is_empty()
@@ -167,6 +174,7 @@ pub fn daily(soak: &Soak) -> Result<Vec<String>> {
         let doc = json!({
             "date": date.format("%Y-%m-%d").to_string(),
             "day": day,
+            "profile": profile(soak),
             "complete": complete,
             "rounds": a.rounds,
             "rounds_healthy": a.rounds_healthy,
@@ -268,6 +276,7 @@ pub fn checkpoints(soak: &Soak) -> Result<Vec<String>> {
         let a = aggregate(soak, &window);
         let doc = json!({
             "checkpoint_day": day,
+            "profile": profile(soak),
             "scaled_day": day as f64 * soak.cfg.calendar_scale(),
             "window_end_sim_s": end,
             "written_at": rfc3339(Utc::now()),
@@ -369,6 +378,7 @@ pub fn final_report(soak: &Soak) -> Result<Value> {
     let end = summaries.last().map(|s| s.ts.clone());
 
     let mut doc = json!({
+        "profile": profile(soak),
         "soak_start": start, "soak_end": end,
         "duration_days": soak.cfg.duration_days, "time_factor": soak.cfg.time_factor,
         "calendar_scale": soak.cfg.calendar_scale(),
@@ -532,4 +542,62 @@ fn final_text(d: &Value, report: &val_support::Report, alerts: &str) -> String {
         "## Artifact\nWritten by `soak archive` (soak-val12-<YYYY-MM-DD>.tar.gz + .sha256)."
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use val_support::check::{CheckSpec, PlanShape, Profile, Report, TargetInfo};
+    use val_support::plans::val12::PLAN;
+
+    /// Every VAL12 check PASS, under `profile`.
+    fn all_pass(profile: Profile) -> Report {
+        let checks = PLAN
+            .checks
+            .iter()
+            .map(|(id, title)| {
+                CheckSpec::new(id, title, "t", &[]).observe(Ok::<_, String>(1), |_| true)
+            })
+            .collect();
+        let shape = PlanShape {
+            checks: PLAN.checks,
+            beyond: PLAN.beyond,
+            minimum: PLAN.minimum,
+        };
+        Report::build(
+            "val12",
+            "r",
+            &[],
+            (TargetInfo::default(), profile),
+            shape,
+            checks,
+        )
+    }
+
+    #[test]
+    fn gate_d_is_never_pass_for_a_compressed_soak() {
+        // Any factor above 1, even barely, is not the plan's soak.
+        for factor in [1.0001, 2.0, 36000.0] {
+            let report = all_pass(Profile::Compressed {
+                factor,
+                simulated_days: 30.0,
+                differences: vec![],
+            });
+            let txt = final_text(&json!({}), &report, "");
+            let gate = txt.split("## Gate D Assessment\n").nth(1).unwrap();
+            assert!(
+                gate.starts_with(&format!(
+                    "NOT APPLICABLE (compressed ×{factor}, 30 simulated days)"
+                )),
+                "{gate}"
+            );
+            assert!(!txt.contains("PASS: All Gate D"), "{txt}");
+        }
+        // The control: the plan's own soak with every check PASS is a Gate D PASS.
+        let txt = final_text(&json!({}), &all_pass(Profile::Plan), "");
+        assert!(
+            txt.contains("## Gate D Assessment\nPASS: All Gate D criteria met"),
+            "{txt}"
+        );
+    }
 }

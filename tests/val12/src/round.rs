@@ -167,32 +167,36 @@ async fn workload(soak: &Soak, client: &Client, dir: &Path, s: &mut RoundSummary
         serde_json::json!({"error": scan.error_text()}).to_string()
     };
     write(dir, "stuck-scan.json", &body)?;
-    let parsed: Option<(StuckScan, Value)> = (scan.status == Some(200))
-        .then(|| {
-            let raw: Value = serde_json::from_str(&scan.text).ok()?;
-            Some((serde_json::from_value(raw.clone()).ok()?, raw))
-        })
+    // Parsed as raw JSON, not the reference's wire type: the plan asks only for a count
+    // and entries with an id and a diagnosis.
+    let parsed: Option<Value> = (scan.status == Some(200))
+        .then(|| serde_json::from_str::<Value>(&scan.text).ok())
         .flatten();
     let problem = match &parsed {
-        Some((_, raw)) => val12_judge::stuck_scan_problem(raw, limit),
+        Some(raw) => val12_judge::stuck_scan_problem(raw, limit),
         None => Some(format!("stuck scan answered {}", scan.code())),
     };
     s.scan_ok = Some(problem.is_none());
     s.scan_problem = problem;
-    s.stuck_count = parsed.as_ref().map(|(p, _)| p.stuck_count);
+    let valid = parsed.filter(|_| s.scan_ok == Some(true));
+    s.stuck_count = valid.as_ref().and_then(|raw| raw["stuck_count"].as_u64());
 
-    // Step 4: recovery of the oldest stuck plans, at most the cap per round. The cap is
-    // applied here too: a control-plane that ignores `limit` answers with every plan.
+    // Step 4: recovery of the stalest listed plans, at most the cap per round. The
+    // round orders by staleness itself (a control-plane may list in creation order),
+    // and applies the cap itself (a control-plane may ignore `limit`).
     let mut rec = String::new();
-    if let Some((p, _)) = &parsed {
+    if let Some(raw) = &valid {
+        let count = s.stuck_count.unwrap_or_default();
         let (mut rok, mut rfail) = (0u64, 0u64);
-        for e in p.stuck.iter().take(cap.map_or(usize::MAX, |c| c as usize)) {
+        let entries = val12_judge::stalest_first(raw);
+        for e in entries.iter().take(cap.map_or(usize::MAX, |c| c as usize)) {
+            let id = e["id"].as_str().unwrap_or_default();
             let req = RollbackRequest {
                 strategy: "retry".into(),
                 reason: "soak-auto-recovery".into(),
                 actor: OPERATOR.into(),
             };
-            let r = client.rollback(&e.id, &req).await;
+            let r = client.rollback(id, &req).await;
             let success = r.body.as_ref().is_some_and(|b| b.outcome == "success");
             if success {
                 rok += 1;
@@ -202,7 +206,7 @@ async fn workload(soak: &Soak, client: &Client, dir: &Path, s: &mut RoundSummary
             let _ = writeln!(
                 rec,
                 "plan_id={} code={} outcome={}",
-                e.id,
+                id,
                 r.code(),
                 if success { "success" } else { "failure" }
             );
@@ -211,7 +215,7 @@ async fn workload(soak: &Soak, client: &Client, dir: &Path, s: &mut RoundSummary
         s.recovery_ok = Some(rok);
         s.recovery_fail = Some(rfail);
         // Counted against the full count: the scan's page holds at most the cap.
-        s.recovery_deferred = Some(p.stuck_count.saturating_sub(rok + rfail));
+        s.recovery_deferred = Some(count.saturating_sub(rok + rfail));
     }
     write(dir, "recovery.txt", &rec)?;
 

@@ -63,6 +63,7 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
         lo(l),
         lo(m),
         &cfg.faults,
+        &cfg.variants,
         Duration::from_millis(cfg.setup_deadline_ms),
         cfg.cp_dies_with_parent,
     )?;
@@ -114,6 +115,7 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
     );
     kv("started_at", rfc3339(started_at));
     kv("faults", cfg.faults.join(","));
+    kv("variants", cfg.variants.join(","));
     val_support::fsx::write_atomic(&layout.path("setup-summary.txt"), s.as_bytes())
         .context("write setup-summary.txt")?;
     if !ok {

@@ -93,6 +93,7 @@ impl Soak {
             self.listen,
             self.metrics,
             &self.cfg.faults,
+            &self.cfg.variants,
             deadline,
             self.cfg.cp_dies_with_parent,
         )

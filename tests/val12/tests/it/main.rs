@@ -175,6 +175,21 @@ fn val12_smoke_writes_the_plan_layout_and_reports() {
         "{fin}"
     );
     assert!(!fin.contains("PASS: All Gate D criteria met"), "{fin}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("final-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["profile"]["kind"], "compressed", "{json}");
+    assert_eq!(json["profile"]["factor"], 36000.0);
+    assert_eq!(json["profile"]["simulated_days"], 0.5);
+    assert_eq!(json["verdict"]["full"], serde_json::Value::Null);
+    let env = std::fs::read_to_string(d.join("config.env")).unwrap();
+    assert!(env.contains("PROFILE=compressed\n"), "{env}");
+    // Titles name the window covered (half a simulated day), never the plan's 30 days.
+    let c10 = lab.report().check("VAL12-10").unwrap();
+    assert_eq!(
+        c10.title,
+        "Aggregate rollback rate >= 99% over 0.50 simulated days (plan: 30 days)"
+    );
 }
 
 /// One round's stuck scan and recovery, as its files record them.
@@ -263,6 +278,123 @@ fn val12_cp_that_ignores_the_scan_limit_still_gets_only_the_cap_recovered() {
         pages.iter().any(|p| p.listed > 5),
         "no round listed more than the cap: {pages:?}"
     );
+}
+
+#[test]
+fn val12_05_passes_against_creation_order_and_an_ignored_limit() {
+    // A valid control-plane may list stuck plans in creation order and ignore `limit`
+    // (contract §11 variants): the scan is still valid, and the round recovers the
+    // stalest plans because it orders the entries itself.
+    let variants = ["stuck-creation-order", "stuck-ignore-limit"];
+    let cfg = SoakConfig {
+        recovery_cap: 5,
+        variants: variants.iter().map(|s| s.to_string()).collect(),
+        ..lite(36000.0, 18, &[])
+    };
+    let lab = lab::variant("val12", &variants, &cfg, |ctx, cfg| {
+        soak(ctx, cfg, &mut |_, _| Ok(()))
+    })
+    .expect("variant lab ran");
+    lab.assert_check("VAL12-05");
+    lab.assert_red(&[]);
+    let d = lab.run_dir();
+    assert!(
+        std::fs::read_to_string(d.join("config.env"))
+            .unwrap()
+            .contains("VARIANTS=stuck-creation-order,stuck-ignore-limit"),
+        "the variants did not reach config.env"
+    );
+    let mut reordered = false;
+    for r in Layout::new(d).rounds().unwrap() {
+        let scan: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join(&r.rel).join("stuck-scan.json")).unwrap(),
+        )
+        .unwrap();
+        let listed: Vec<&str> = scan["stuck"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap())
+            .collect();
+        let stalest: Vec<String> = val_support::plans::val12::stalest_first(&scan)
+            .iter()
+            .take(5)
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect();
+        let recovered: Vec<String> = std::fs::read_to_string(d.join(&r.rel).join("recovery.txt"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                l.split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_start_matches("plan_id=")
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(recovered, stalest, "{}: not the stalest plans", r.rel);
+        reordered |= listed
+            .iter()
+            .take(5)
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            != stalest;
+    }
+    // Without a round whose listing order differed from staleness, the variant never bit.
+    assert!(
+        reordered,
+        "no round listed its stuck plans out of staleness order"
+    );
+}
+
+#[test]
+fn val12_checks_not_yet_due_are_not_run_until_the_soak_ends() {
+    // A soak stopped after 3 of 18 rounds: the day-7 window and the final checks have not
+    // come, so they are NOT_RUN ("not due"), never PASS or FAIL. Once the final report is
+    // written (the soak ended early), the same checks FAIL.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("soak");
+    let _guard = Teardown(dir.clone());
+    sched::setup(&dir, &lite(36000.0, 18, &[])).unwrap();
+    let opts = sched::RunOptions {
+        max_rounds: Some(3),
+        progress: false,
+    };
+    sched::run(&dir, &opts, &mut |_| Ok(())).unwrap();
+    let later = [
+        "VAL12-03", "VAL12-06", "VAL12-07", "VAL12-08", "VAL12-09", "VAL12-10",
+    ];
+    let running = val_support::plans::report("val12", "t", &[], &dir).unwrap();
+    for id in later {
+        let c = running.check(id).unwrap();
+        if id == "VAL12-03" {
+            // Round 10 is named by the plan, not a window: it is simply missing.
+            continue;
+        }
+        assert_eq!(c.status, val_support::check::Status::NotRun, "{id}: {c:?}");
+        assert!(
+            c.note.as_deref().unwrap().starts_with("not due: "),
+            "{id}: {c:?}"
+        );
+    }
+    for id in ["VAL12-01", "VAL12-02", "VAL12-04", "VAL12-05"] {
+        assert_eq!(
+            running.status(id),
+            Some(val_support::check::Status::Pass),
+            "{id}"
+        );
+    }
+    assert_eq!(running.verdict.custom, Some(false));
+    val12::report::final_report(&val12::soakdir::Soak::open(&dir).unwrap()).unwrap();
+    let ended = val_support::plans::report("val12", "t", &[], &dir).unwrap();
+    for id in &later[1..] {
+        let c = ended.check(id).unwrap();
+        assert_eq!(c.status, val_support::check::Status::Fail, "{id}: {c:?}");
+        assert!(
+            c.note.as_deref().unwrap().contains("ended before"),
+            "{id}: {c:?}"
+        );
+    }
 }
 
 /// `rounds/2026-11-23/round-114732/x` → `rounds/[date]/round-[hhmmss]/x`: round
