@@ -16,7 +16,7 @@ use val_support::cp::{
 };
 use val_support::evidence::BinaryInfo;
 
-use crate::config::OPERATOR;
+use crate::config::{SoakConfig, OPERATOR};
 use crate::layout::Layout;
 
 /// SIGTERM → SIGKILL grace of [`stop`] (the contract promises exit within 5 s).
@@ -54,7 +54,8 @@ pub fn binary() -> Result<BinaryInfo> {
 /// 200 until `deadline`, and writes `cp.pid`. When it is not healthy in time it is
 /// killed again and the observation is returned with `healthy_after_ms: None`.
 ///
-/// With `dies_with_parent` (tests only, see `SoakConfig::cp_dies_with_parent`) the
+/// Faults, variants and the parent-death setting come from `soak`. With
+/// `soak.cp_dies_with_parent` (tests only, see `SoakConfig::cp_dies_with_parent`) the
 /// kernel kills it when the *thread* that spawned it exits: call this from a thread
 /// that lives as long as the control-plane should (the test's own thread).
 pub fn start(
@@ -62,10 +63,8 @@ pub fn start(
     bin: &Path,
     listen: SocketAddr,
     metrics: SocketAddr,
-    faults: &[String],
-    variants: &[String],
+    soak: &SoakConfig,
     deadline: Duration,
-    dies_with_parent: bool,
 ) -> Result<Started> {
     let mut cfg = CpConfig::new("val12", &layout.root, &layout.path("cp.log"));
     cfg.data_dir = layout.path("cp-data");
@@ -77,8 +76,13 @@ pub fn start(
     };
     cfg.ports = Some((listen.port(), metrics.port()));
     cfg.ready_timeout = deadline;
-    cfg.lifetime = Lifetime::Detached { dies_with_parent };
-    let cfg = cfg.faults(faults).variants(variants).operator(OPERATOR);
+    cfg.lifetime = Lifetime::Detached {
+        dies_with_parent: soak.cp_dies_with_parent,
+    };
+    let cfg = cfg
+        .faults(&soak.faults)
+        .variants(&soak.variants)
+        .operator(OPERATOR);
     let t0 = Instant::now();
     match ControlPlane::start(cfg) {
         Ok(cp) => {

@@ -62,10 +62,8 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
         Path::new(&bin.path),
         lo(l),
         lo(m),
-        &cfg.faults,
-        &cfg.variants,
+        cfg,
         Duration::from_millis(cfg.setup_deadline_ms),
-        cfg.cp_dies_with_parent,
     )?;
     let ok = started.healthy_after_ms.is_some();
     // The soak clock starts when the control-plane is up, so round 1 is on time.
