@@ -316,6 +316,14 @@ struct RateObs {
     rounds: usize,
 }
 
+/// A ratio cut to 6 decimals, rounding down. A stored report must parse back to the
+/// value the judge recomputes (`evidence verify`), and a JSON reader may not round-trip
+/// a full-precision float exactly, while a 6-decimal one always does. Rounding down
+/// never lifts a ratio over its threshold.
+fn floor6(x: f64) -> f64 {
+    (x * 1e6).floor() / 1e6
+}
+
 /// Recovery totals over `rs`.
 fn rate(f: &Files, rs: &[&Round]) -> Result<RateObs, Missing> {
     let (mut ok, mut fail) = (0, 0);
@@ -329,7 +337,7 @@ fn rate(f: &Files, rs: &[&Round]) -> Result<RateObs, Missing> {
         attempts,
         ok,
         fail,
-        rate: (attempts > 0).then(|| ok as f64 / attempts as f64),
+        rate: (attempts > 0).then(|| floor6(ok as f64 / attempts as f64)),
         rounds: rs.len(),
     })
 }
@@ -590,7 +598,7 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
                     .filter(|r| r.summary.as_ref().is_some_and(|s| s["restarted"] == true))
                     .count();
                 serde_json::json!({"healthy_rounds": healthy_n, "total_rounds": last,
-                    "restarts": restarts, "uptime_pct": healthy_n as f64 * 100.0 / last as f64})
+                    "restarts": restarts, "uptime_pct": floor6(healthy_n as f64 * 100.0 / last as f64)})
             }),
             |v| v["uptime_pct"].as_f64().is_some_and(|u| u >= UPTIME_MIN),
             ended,
@@ -714,6 +722,23 @@ mod tests {
         assert!(stuck_scan_problem(&json!({"stuck": []}), None).is_some());
         assert!(stuck_scan_problem(&json!({"stuck_count": 0}), None).is_some());
         assert!(stuck_scan_problem(&json!({"error": "boom"}), Some(5)).is_some());
+    }
+
+    #[test]
+    fn ratios_survive_a_json_round_trip_and_never_round_up() {
+        for (ok, all) in [
+            (11u64, 12u64),
+            (989, 1000),
+            (98_999, 100_000),
+            (1439, 1440),
+            (2, 3),
+        ] {
+            let x = floor6(ok as f64 / all as f64);
+            assert!(x <= ok as f64 / all as f64);
+            let back: f64 = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
+            assert_eq!(back, x);
+        }
+        assert!(floor6(0.989_999_9) < RATE_MIN);
     }
 
     #[test]

@@ -37,16 +37,23 @@ pub struct Started {
     pub health_code: String,
 }
 
-/// The binary the soak runs: `AUTONOMY_BIN`, else the workspace's reference build.
-pub fn binary() -> Result<BinaryInfo> {
-    let path = match Target::from_env() {
-        Target::Binary { path, .. } => path,
-        Target::Reference => cp::reference_binary().context("build the reference control-plane")?,
+/// The binary the soak runs and its mode (`binary` for `AUTONOMY_BIN`, else
+/// `reference`, the workspace's reference build).
+pub fn binary() -> Result<(&'static str, BinaryInfo)> {
+    let (mode, path) = match Target::from_env() {
+        Target::Binary { path, .. } => ("binary", path),
+        Target::Reference => (
+            "reference",
+            cp::reference_binary().context("build the reference control-plane")?,
+        ),
         Target::Remote { url, .. } => bail!(
             "AUTONOMY_CP_URL={url}: the soak needs a control-plane it can restart; use AUTONOMY_BIN"
         ),
     };
-    BinaryInfo::of(&path).context("inspect the control-plane binary")
+    Ok((
+        mode,
+        BinaryInfo::of(&path).context("inspect the control-plane binary")?,
+    ))
 }
 
 /// Starts the control-plane detached (own process group, output appended to

@@ -537,11 +537,36 @@ fn final_text(d: &Value, report: &val_support::Report, alerts: &str) -> String {
         ),
     };
     let _ = writeln!(w, "## Gate D Assessment\n{assessment}\n");
-    let _ = writeln!(
-        w,
-        "## Artifact\nWritten by `soak archive` (soak-val12-<YYYY-MM-DD>.tar.gz + .sha256)."
-    );
+    let _ = writeln!(w, "{}", artifact_section(d));
     s
+}
+
+/// The final report's artifact section: the archive and its sha256 once `soak archive`
+/// has recorded them.
+fn artifact_section(d: &Value) -> String {
+    match (d["archive"]["file"].as_str(), d["archive"]["sha256"].as_str()) {
+        (Some(f), Some(h)) => format!("## Artifact\nArchive: {f}\nSHA-256: {h}"),
+        _ => "## Artifact\nNot archived yet: `soak archive` writes soak-val12-<YYYY-MM-DD>.tar.gz + .sha256 and records them here.".into(),
+    }
+}
+
+/// Records the archive's name and sha256 in `final-report.json` and in the artifact
+/// section of `final-report.txt`.
+pub fn record_archive(soak: &Soak, file: &str, sha256: &str) -> Result<()> {
+    let jp = soak.layout.path("final-report.json");
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&jp).context("read final-report.json")?)
+            .context("parse final-report.json")?;
+    doc["archive"] = json!({"file": file, "sha256": sha256});
+    write_json_atomic(&jp, &doc).context("write final-report.json")?;
+    let tp = soak.layout.path("final-report.txt");
+    let txt = std::fs::read_to_string(&tp).context("read final-report.txt")?;
+    let head = txt.split("## Artifact").next().unwrap_or_default();
+    write_atomic(
+        &tp,
+        format!("{head}{}\n", artifact_section(&doc)).as_bytes(),
+    )
+    .context("write final-report.txt")
 }
 
 #[cfg(test)]

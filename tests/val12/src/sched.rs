@@ -53,7 +53,7 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
         );
     }
     layout.create()?;
-    let bin = cpproc::binary()?;
+    let (mode, bin) = cpproc::binary()?;
     let (l, m) = cfg.ports.unwrap_or((0, 0));
     let lo = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
     let started_at = Utc::now();
@@ -90,6 +90,7 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
     env.insert("START_REAL".into(), rfc3339(clock_start));
     env.insert("SIM_START".into(), rfc3339(clock_start));
     config::write_env_file(&layout.path("config.env"), &env)?;
+    crate::seal::write_target(dir, mode, &bin, &format!("http://{}", started.listen))?;
 
     let mut s = String::new();
     let mut kv = |k: &str, v: String| s.push_str(&format!("{k}={v}\n"));
@@ -199,28 +200,33 @@ pub fn run(dir: &Path, opts: &RunOptions, hook: &mut dyn FnMut(u64) -> Result<()
     Ok(ran)
 }
 
-/// `soak teardown`: stops the control-plane (SIGTERM, then SIGKILL) and waits for it.
+/// `soak teardown`: stops the control-plane (SIGTERM, then SIGKILL) and waits for it;
+/// then, when the final report is written, seals the directory (`val12-report.json`,
+/// `manifest.json`): only a stopped control-plane leaves its log and store unchanged.
 pub fn teardown(dir: &Path) -> Result<Option<u32>> {
     let layout = Layout::new(dir);
-    let Some(pid) = cpproc::read_pid(&layout) else {
-        return Ok(None);
+    let stopped = match cpproc::read_pid(&layout) {
+        Some(pid) if cpproc::is_soak_cp(&layout, pid) => {
+            let graceful = cpproc::stop(pid)?;
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(layout.path("cp.log"))
+                .map(|mut f| {
+                    use std::io::Write as _;
+                    writeln!(
+                        f,
+                        "=== soak teardown {}: pid {pid} stopped ({})",
+                        rfc3339(Utc::now()),
+                        if graceful { "SIGTERM" } else { "SIGKILL" }
+                    )
+                });
+            Some(pid)
+        }
+        _ => None,
     };
-    if !cpproc::is_soak_cp(&layout, pid) {
-        return Ok(None);
+    if layout.path("final-report.json").is_file() {
+        crate::seal::seal(&Soak::open(dir)?).context("seal the soak directory")?;
     }
-    let graceful = cpproc::stop(pid)?;
-    let _ = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(layout.path("cp.log"))
-        .map(|mut f| {
-            use std::io::Write as _;
-            writeln!(
-                f,
-                "=== soak teardown {}: pid {pid} stopped ({})",
-                rfc3339(Utc::now()),
-                if graceful { "SIGTERM" } else { "SIGKILL" }
-            )
-        });
-    Ok(Some(pid))
+    Ok(stopped)
 }

@@ -191,7 +191,7 @@ fn main() -> Result<()> {
                     .context("soak dir has no parent")?
                     .to_path_buf(),
             };
-            let (path, hex) = archive::archive(&dir, &out)?;
+            let (path, hex) = archive::archive_soak(&dir, &out)?;
             println!("{}\nSHA-256: {hex}", path.display());
         }
         Cmd::Teardown { dir } => match sched::teardown(&dir)? {

@@ -728,16 +728,68 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
         .unwrap();
     assert_eq!(c08["status"], "FAIL");
     assert_eq!(c08["observed"]["healthy_rounds"], 11);
-    let out = soak_cmd(&["archive", "--dir", d, "--out", tmp.path().to_str().unwrap()]);
-    let tgz = PathBuf::from(out.lines().next().unwrap());
-    let sha = std::fs::read_to_string(format!("{}.sha256", tgz.display())).unwrap();
-    let want = val_support::fsx::sha256_file(&tgz).unwrap();
-    assert!(sha.starts_with(&want), "{sha} vs {want}");
+    // A running control-plane still writes its log and store: no archive yet.
+    let refused = Command::new(env!("CARGO_BIN_EXE_soak"))
+        .args(["archive", "--dir", d, "--out", tmp.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "archived a running soak");
     soak_cmd(&["teardown", "--dir", d]);
     assert!(!cpproc::is_soak_cp(
         &layout,
         cpproc::read_pid(&layout).unwrap()
     ));
+    // Teardown sealed the finished soak: it verifies like a lab run.
+    let v = val_support::evidence::verify(&dir);
+    assert!(v.ok(), "{:?}", v.mismatches);
+    assert!(v.checks_recomputed >= 10 && v.files_checked > 12 * 6);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("val12-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["target"]["kind"], "reference");
+    assert!(report["target"]["sha256"]
+        .as_str()
+        .is_some_and(|h| h.len() == 64));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["config"]["TIME_FACTOR"], "7200");
+    assert!(manifest["control_plane"]["binary"]["sha256"].is_string());
+
+    let out = soak_cmd(&["archive", "--dir", d, "--out", tmp.path().to_str().unwrap()]);
+    let tgz = PathBuf::from(out.lines().next().unwrap());
+    let sha = std::fs::read_to_string(format!("{}.sha256", tgz.display())).unwrap();
+    let want = val_support::fsx::sha256_file(&tgz).unwrap();
+    assert!(sha.starts_with(&want), "{sha} vs {want}");
+    // The final report, written after archiving, names the archive and its sha256, and
+    // the directory is sealed again around it.
+    let fin: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("final-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(fin["archive"]["sha256"], want.as_str());
+    let txt = std::fs::read_to_string(dir.join("final-report.txt")).unwrap();
+    assert!(txt.contains(&format!("SHA-256: {want}")), "{txt}");
+    let v = val_support::evidence::verify(&dir);
+    assert!(v.ok(), "{:?}", v.mismatches);
+
+    // One edited raw round file (a failed create turned into a success) fails verify.
+    let r1 = &rounds[0].rel;
+    let created = dir.join(r1).join("plans-created.txt");
+    let text = std::fs::read_to_string(&created).unwrap();
+    std::fs::write(&created, text.replacen(" 201", " 500", 1)).unwrap();
+    let v = val_support::evidence::verify(&dir);
+    assert!(!v.ok(), "an edited round file verified");
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|m| m.contains(&format!("{r1}/plans-created.txt"))),
+        "{:?}",
+        v.mismatches
+    );
+    assert!(
+        v.mismatches.iter().any(|m| m.starts_with("check VAL12-02")),
+        "the verdict was not recomputed: {:?}",
+        v.mismatches
+    );
 }
 
 /// The nightly soak-lite: 30 simulated days (1440 rounds, every check at its plan
