@@ -1,10 +1,13 @@
 //! VAL12 — fleet rollout soak. The judge reads a soak directory (the plan's layout,
 //! written by the `soak` program of package `val12`) and recomputes every observation
-//! from the rounds' raw files: create codes from `plans-created.txt`, latencies from
-//! `create-times.txt`, scan validity from `stuck-scan.json`, recoveries from
-//! `recovery.txt`. Only health, restarts, the paged plan count and the `limit` the
-//! round sent with its stuck scan are taken from `round-summary.json`, because no
-//! other file records them.
+//! from the rounds' raw files: health from `health.txt` (and `restart.txt`), create
+//! codes from `plans-created.txt`, latencies from `create-times.txt`, scan validity
+//! from `stuck-scan.json`, recoveries from the CLI blocks of `recovery.txt`, the paged
+//! plan count from `list-walk.txt`, listed IDs from `plans-listed.txt`, counters from
+//! `metrics-scrape.prom`. From `round-summary.json` it takes only what the harness
+//! itself did or measured outside the control-plane's answers: the round number and
+//! simulated time, the scan's status code and the `limit` it sent, the round's own
+//! errors and the process measurements (RSS, fds).
 //!
 //! Verification times follow the plan; in a time-compressed soak-lite the checkpoint
 //! days and the VAL12-09 target scale with `CALENDAR_SCALE = duration / 30 days`
@@ -21,6 +24,7 @@ use serde_json::Value;
 use super::{Files, JudgeError, Missing, Plan};
 use crate::check::{Check, CheckSpec};
 use crate::stats;
+use crate::wire::CliRun;
 
 /// The VAL12 plan.
 pub const PLAN: Plan = Plan {
@@ -37,9 +41,16 @@ pub const PLAN: Plan = Plan {
         ("VAL12-08", "CP availability >= 99.9%"),
         ("VAL12-09", "Total plans created >= 4,000"),
         ("VAL12-10", "30-day aggregate rollback rate >= 99%"),
+        (
+            "VAL12-X1",
+            "Every created plan still listed at each checkpoint and at the end",
+        ),
+        ("VAL12-X2", "Create p99 <= 500 ms in every round"),
+        ("VAL12-X3", "cp_http_requests_total increasing each round"),
+        ("VAL12-X4", "plan_count increasing each round"),
     ],
     minimum: &["VAL12-03", "VAL12-10"],
-    beyond: &[],
+    beyond: &["VAL12-X1", "VAL12-X2", "VAL12-X3", "VAL12-X4"],
     judge,
     profile,
 };
@@ -72,6 +83,57 @@ struct Cfg {
     scale: f64,
     duration_days: f64,
     creates_per_round: u64,
+}
+
+/// The soak's calendar, as the round needs it to know where it stands.
+#[derive(Clone, Copy, Debug)]
+pub struct Calendar {
+    /// Round interval, simulated s.
+    pub interval_s: f64,
+    /// Simulated seconds per day.
+    pub day_s: f64,
+    /// `duration / 30 days`.
+    pub scale: f64,
+    /// Soak length, simulated days.
+    pub duration_days: f64,
+}
+
+/// The plan's checkpoint days (scaled by `duration / 30` in a shorter soak).
+pub const CHECKPOINT_DAYS: [f64; 3] = [7.0, 14.0, 21.0];
+
+impl Calendar {
+    /// Rounds scheduled over the whole soak.
+    pub fn scheduled(&self) -> u64 {
+        (self.duration_days * self.day_s / self.interval_s)
+            .round()
+            .max(1.0) as u64
+    }
+}
+
+/// Whether the round `round` at `sim_elapsed_s` keeps every listed plan ID
+/// (`plans-listed.txt`): round 10 (the fleet target), the last round of each
+/// checkpoint window, and the last scheduled round. Only these, because the list of
+/// every ID in every round would grow the soak directory with the square of its length.
+pub fn ids_due(round: u64, sim_elapsed_s: f64, cal: &Calendar) -> bool {
+    let closes = |day: f64| {
+        let end = day * cal.day_s * cal.scale;
+        sim_elapsed_s < end && sim_elapsed_s + cal.interval_s + 1e-6 >= end
+    };
+    round == 10 || round >= cal.scheduled() || CHECKPOINT_DAYS.iter().any(|d| closes(*d))
+}
+
+/// Whether one `autonomy rollback execute` call succeeded: exit code 0, not killed by
+/// the harness's timeout, and the outcome `success` on stdout, as the text line
+/// (`outcome=success ...`) or as a JSON `outcome` field (a CLI may print JSON by
+/// default, contract §11).
+pub fn recovery_succeeded(run: &CliRun) -> bool {
+    let text = run
+        .stdout
+        .split_whitespace()
+        .any(|t| t == "outcome=success");
+    let json =
+        serde_json::from_str::<Value>(run.stdout.trim()).is_ok_and(|v| v["outcome"] == "success");
+    run.success() && !run.timed_out && (text || json)
 }
 
 /// Reads the settings.
@@ -199,22 +261,94 @@ fn latencies_us(f: &Files, r: &Round) -> Result<Vec<u64>, Missing> {
         .collect()
 }
 
-/// `(ok, fail)` of a round's recoveries, from `recovery.txt`.
-fn recoveries(f: &Files, r: &Round) -> Result<(u64, u64), Missing> {
+/// The line that opens each recovery's CLI block in `recovery.txt`.
+pub const RECOVERY_MARK: &str = "=== recovery plan_id=";
+
+/// A round's recoveries from `recovery.txt`: `(plan id, CLI call)` per block.
+fn recovery_calls(f: &Files, r: &Round) -> Result<Vec<(String, CliRun)>, Missing> {
     let rel = format!("{}/recovery.txt", r.rel);
     let text = f.text(&rel)?;
-    let (mut ok, mut fail) = (0, 0);
-    for l in text.lines().filter(|l| !l.trim().is_empty()) {
-        if l.split_whitespace().any(|t| t == "outcome=success") {
-            ok += 1;
-        } else {
-            fail += 1;
-        }
+    let mut out = Vec::new();
+    for block in text.split(RECOVERY_MARK).skip(1) {
+        let (id, rest) = block.split_once('\n').unwrap_or((block, ""));
+        let run = CliRun::parse_evidence(rest)
+            .map_err(|e| Missing(format!("{rel}: the recovery of {id}: {e}")))?;
+        out.push((id.trim().to_string(), run));
     }
-    Ok((ok, fail))
+    if out.is_empty() && !text.trim().is_empty() {
+        return Err(Missing(format!("{rel}: no `{RECOVERY_MARK}` block")));
+    }
+    Ok(out)
 }
 
-/// Whether a round's stuck scan answered 200 with a valid payload.
+/// `(ok, fail)` of a round's recoveries (see [`recovery_succeeded`]).
+fn recoveries(f: &Files, r: &Round) -> Result<(u64, u64), Missing> {
+    let calls = recovery_calls(f, r)?;
+    let ok = calls.iter().filter(|(_, c)| recovery_succeeded(c)).count() as u64;
+    Ok((ok, calls.len() as u64 - ok))
+}
+
+/// The number of plans the store held before the soak (`adopted-plans.txt`).
+fn adopted(f: &Files) -> u64 {
+    f.text("adopted-plans.txt")
+        .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count() as u64)
+        .unwrap_or(0)
+}
+
+/// A round's paged plan count from `list-walk.txt`: the items of every page, which
+/// must each have answered 200, the walk complete; minus the adopted plans (an
+/// adopted plan the store lost makes the count smaller, never larger).
+fn plan_count(f: &Files, r: &Round) -> Result<u64, Missing> {
+    let rel = format!("{}/list-walk.txt", r.rel);
+    let text = f.text(&rel)?;
+    let mut items = 0;
+    let mut complete = false;
+    for l in text.lines() {
+        if l.starts_with("complete=true") {
+            complete = true;
+        } else if l.starts_with("complete=") {
+            return Err(Missing(format!("{rel}: the walk did not finish: {l}")));
+        } else if l.starts_with("page=") {
+            let field = |k: &str| {
+                l.split_whitespace()
+                    .find_map(|t| t.strip_prefix(k))
+                    .ok_or_else(|| Missing(format!("{rel}: {l:?} has no {k}")))
+            };
+            if field("code=")? != "200" {
+                return Err(Missing(format!("{rel}: a page did not answer 200: {l}")));
+            }
+            items += field("items=")?
+                .parse::<u64>()
+                .map_err(|e| Missing(format!("{rel}: {l:?}: {e}")))?;
+        }
+    }
+    if !complete {
+        return Err(Missing(format!("{rel}: no complete=true line")));
+    }
+    Ok(items.saturating_sub(adopted(f)))
+}
+
+/// The plan IDs a round answered 201 (or 200) to, from `plans-created.txt`.
+fn created_ids(f: &Files, r: &Round) -> Result<Vec<String>, Missing> {
+    let rel = format!("{}/plans-created.txt", r.rel);
+    Ok(f.text(&rel)?
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let id = it.next()?;
+            matches!(it.next(), Some("200" | "201")).then(|| id.to_string())
+        })
+        .collect())
+}
+
+/// Whether a round ran its workload (it wrote create results).
+fn ran_workload(f: &Files, r: &Round) -> bool {
+    f.text(&format!("{}/plans-created.txt", r.rel))
+        .is_ok_and(|t| !t.trim().is_empty())
+}
+
+/// Whether a round's stuck scan answered 200 with a valid payload. The status code and
+/// the `limit` sent are the round's own record of its request (`round-summary.json`).
 fn scan_ok(f: &Files, r: &Round) -> bool {
     let code_ok = r
         .summary
@@ -285,15 +419,20 @@ pub fn stalest_first(body: &Value) -> Vec<Value> {
     list
 }
 
-/// Healthy: `health = ok`, not restarted, no round errors, process measured.
-fn healthy(r: &Round) -> bool {
-    r.summary.as_ref().is_some_and(|s| {
-        s["health"] == "ok"
-            && s["restarted"] == false
-            && s["errors"].as_array().is_some_and(|e| e.is_empty())
-            && s["rss_kb"].is_u64()
-            && s["open_fds"].is_u64()
-    })
+/// Healthy: `/v1/health` answered 200 (`health.txt`), the round did not restart the
+/// control-plane (no `restart.txt`), it met no error and measured the process.
+fn healthy(f: &Files, r: &Round) -> bool {
+    let answered_200 = f
+        .text(&format!("{}/health.txt", r.rel))
+        .is_ok_and(|t| t.lines().next() == Some("code=200"));
+    let restarted = f.exists(&format!("{}/restart.txt", r.rel));
+    answered_200
+        && !restarted
+        && r.summary.as_ref().is_some_and(|s| {
+            s["errors"].as_array().is_some_and(|e| e.is_empty())
+                && s["rss_kb"].is_u64()
+                && s["open_fds"].is_u64()
+        })
 }
 
 /// The round with number `n`.
@@ -456,23 +595,17 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
 
     let r10 = round_n(&rs, 10);
     out.push(
-        PLAN.spec("VAL12-03", "round 10: paginated plan_count >= 100", &[])
-            .with_evidence(
-                r10.as_ref()
-                    .map(|r| vec![format!("{}/round-summary.json", r.rel)])
-                    .unwrap_or_default(),
-            )
-            .observe(
-                r10.clone().and_then(|r| {
-                    r.summary
-                        .as_ref()
-                        .and_then(|s| s["plan_count"].as_u64())
-                        .ok_or_else(|| {
-                            Missing(format!("{}/round-summary.json: no plan_count", r.rel))
-                        })
-                }),
-                |c| *c >= 100,
-            ),
+        PLAN.spec(
+            "VAL12-03",
+            "round 10: paginated plan_count (items of every page until next_cursor is empty, adopted plans excluded) >= 100",
+            &[],
+        )
+        .with_evidence(
+            r10.as_ref()
+                .map(|r| vec![format!("{}/list-walk.txt", r.rel)])
+                .unwrap_or_default(),
+        )
+        .observe(r10.clone().and_then(|r| plan_count(&f, r)), |c| *c >= 100),
     );
 
     out.push(
@@ -589,13 +722,13 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
             PLAN.spec(
                 "VAL12-08",
                 "healthy_rounds / total_rounds x 100 >= 99.9 (health=ok, not restarted, fully measured; missing rounds count as failed)",
-                &["rounds/*/round-*/round-summary.json"],
+                &["rounds/*/round-*/health.txt", "rounds/*/round-*/restart.txt", "rounds/*/round-*/round-summary.json"],
             ),
             due.clone().map(|_| {
-                let healthy_n = rs.iter().filter(|r| healthy(r)).count() as u64;
+                let healthy_n = rs.iter().filter(|r| healthy(&f, r)).count() as u64;
                 let restarts = rs
                     .iter()
-                    .filter(|r| r.summary.as_ref().is_some_and(|s| s["restarted"] == true))
+                    .filter(|r| f.exists(&format!("{}/restart.txt", r.rel)))
                     .count();
                 serde_json::json!({"healthy_rounds": healthy_n, "total_rounds": last,
                     "restarts": restarts, "uptime_pct": floor6(healthy_n as f64 * 100.0 / last as f64)})
@@ -644,6 +777,7 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         |o| o.attempts > 0 && o.rate.is_some_and(|r| r >= RATE_MIN),
         ended,
     ));
+    out.extend(claims(&f, &rs, ended));
     if let Ok(c) = &cfg {
         let factor = f
             .kv("config.env")
@@ -656,6 +790,142 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         }
     }
     Ok(out)
+}
+
+/// The claims over the whole soak (beyond the plan's ten checks).
+fn claims(f: &Files, rs: &[Round], ended: bool) -> Vec<Check> {
+    let mut out = Vec::new();
+    let _ = ended;
+
+    // X1: every plan answered 201 in any round up to a listing round is in its listing.
+    let listed = (|| -> Result<Value, Missing> {
+        let mut created: Vec<String> = Vec::new();
+        let mut listings = Vec::new();
+        let mut missing_total = 0u64;
+        let mut first_missing: Vec<String> = Vec::new();
+        for r in rs {
+            if ran_workload(f, r) {
+                created.extend(created_ids(f, r)?);
+            }
+            let rel = format!("{}/plans-listed.txt", r.rel);
+            if !f.exists(&rel) {
+                continue;
+            }
+            let ids: std::collections::HashSet<String> = f
+                .text(&rel)?
+                .lines()
+                .map(|l| l.trim().to_string())
+                .collect();
+            let missing: Vec<&String> = created.iter().filter(|id| !ids.contains(*id)).collect();
+            missing_total += missing.len() as u64;
+            if first_missing.is_empty() {
+                first_missing = missing.iter().take(10).map(|s| s.to_string()).collect();
+            }
+            listings.push(serde_json::json!({"round": r.index, "created": created.len(), "missing": missing.len()}));
+        }
+        if listings.is_empty() {
+            return Err(Missing(
+                "no round kept its listed IDs (plans-listed.txt)".into(),
+            ));
+        }
+        Ok(
+            serde_json::json!({"listings": listings, "missing_total": missing_total,
+                              "first_missing_ids": first_missing}),
+        )
+    })();
+    out.push(
+        PLAN.spec(
+            "VAL12-X1",
+            "every ID answered 201 in plans-created.txt up to a listing round is in that round's plans-listed.txt (round 10, the last round of each checkpoint window, the last round); missing = 0",
+            &["rounds/*/round-*/plans-created.txt", "rounds/*/round-*/plans-listed.txt"],
+        )
+        .observe(listed, |v| v["missing_total"] == 0),
+    );
+
+    // X2: the nearest-rank p99 of each round's creates (rounds that ran their workload).
+    let p99s = (|| -> Result<Value, Missing> {
+        let mut worst: Option<(u64, f64)> = None;
+        let mut over = Vec::new();
+        let mut n = 0;
+        for r in rs.iter().filter(|r| ran_workload(f, r)) {
+            let l = latencies_us(f, r)?;
+            let p = stats::nearest_rank(&l, 99.0)
+                .map(|us| us as f64 / 1000.0)
+                .ok_or_else(|| Missing(format!("{}/create-times.txt: no samples", r.rel)))?;
+            n += 1;
+            if worst.is_none_or(|(_, w)| p > w) {
+                worst = Some((r.index, p));
+            }
+            if p > P99_LIMIT_MS {
+                over.push(r.index);
+            }
+        }
+        let (round, max) = worst.ok_or_else(|| Missing("no round ran its creates".into()))?;
+        Ok(
+            serde_json::json!({"rounds": n, "max_round_p99_ms": max, "worst_round": round,
+                              "rounds_over": over.len(), "first_rounds_over": over.iter().take(10).collect::<Vec<_>>()}),
+        )
+    })();
+    out.push(
+        PLAN.spec(
+            "VAL12-X2",
+            "in every round that ran its creates: nearest-rank p99 of its create-times.txt <= 500 ms",
+            &["rounds/*/round-*/create-times.txt"],
+        )
+        .observe(p99s, |v| v["rounds_over"] == 0),
+    );
+
+    // X3 / X4: strictly increasing from each round that ran its workload to the next
+    // one; a restart resets the control-plane's counters, so a restarted round starts a
+    // new run of comparisons for X3.
+    let series = |name: &str, value: &dyn Fn(&Round) -> Result<f64, Missing>, reset: bool| {
+        let mut prev: Option<(u64, f64)> = None;
+        let mut compared = 0;
+        let mut not_increasing = Vec::new();
+        for r in rs.iter().filter(|r| ran_workload(f, r)) {
+            let v = value(r)?;
+            if reset && f.exists(&format!("{}/restart.txt", r.rel)) {
+                prev = None;
+            }
+            if let Some((_, p)) = prev {
+                compared += 1;
+                if v <= p {
+                    not_increasing.push(r.index);
+                }
+            }
+            prev = Some((r.index, v));
+        }
+        if compared == 0 {
+            return Err(Missing(format!("{name}: fewer than two rounds to compare")));
+        }
+        Ok(
+            serde_json::json!({"compared": compared, "not_increasing": not_increasing.len(),
+                              "first_rounds_not_increasing": not_increasing.iter().take(10).collect::<Vec<_>>()}),
+        )
+    };
+    let requests = |r: &Round| -> Result<f64, Missing> {
+        f.prom(&format!("{}/metrics-scrape.prom", r.rel))?
+            .sum("cp_http_requests_total")
+            .map_err(|e| Missing(format!("{}/metrics-scrape.prom: {e}", r.rel)))
+    };
+    out.push(
+        PLAN.spec(
+            "VAL12-X3",
+            "sum of cp_http_requests_total in metrics-scrape.prom > the previous round's (rounds that ran their workload; a restart starts over)",
+            &["rounds/*/round-*/metrics-scrape.prom"],
+        )
+        .observe(series("cp_http_requests_total", &requests, true), |v| v["not_increasing"] == 0),
+    );
+    let count = |r: &Round| plan_count(f, r).map(|c| c as f64);
+    out.push(
+        PLAN.spec(
+            "VAL12-X4",
+            "paginated plan_count (list-walk.txt) > the previous round's, in every round that ran its workload",
+            &["rounds/*/round-*/list-walk.txt"],
+        )
+        .observe(series("plan_count", &count, false), |v| v["not_increasing"] == 0),
+    );
+    out
 }
 
 #[cfg(test)]

@@ -55,6 +55,9 @@ pub struct SoakConfig {
     /// `AUTONOMY_VARIANT` items: valid alternative behaviours of the reference
     /// (contract §11), so a test can show the soak does not depend on its choices.
     pub variants: Vec<String>,
+    /// Setup: a data dir that already holds plans is adopted (its plans recorded in
+    /// `adopted-plans.txt` and excluded from every count) instead of refused.
+    pub adopt_existing: bool,
     /// Tests only: the control-plane gets `PR_SET_PDEATHSIG=SIGKILL`, so it dies with
     /// the thread that started it (setup, or the round that restarted it) instead of
     /// outliving a killed test. The `soak` CLI never sets it: its control-plane must
@@ -79,6 +82,7 @@ impl Default for SoakConfig {
             ports: Some((19000, 19100)),
             faults: Vec::new(),
             variants: Vec::new(),
+            adopt_existing: false,
             cp_dies_with_parent: false,
         }
     }
@@ -193,6 +197,10 @@ impl SoakConfig {
         );
         m.insert("FAULTS", self.faults.join(","));
         m.insert("VARIANTS", self.variants.join(","));
+        m.insert(
+            "ADOPT_EXISTING",
+            if self.adopt_existing { "1" } else { "0" }.into(),
+        );
         m.insert("PROFILE", self.profile_name().into());
         m.insert(
             "CP_DIES_WITH_PARENT",
@@ -232,6 +240,7 @@ impl SoakConfig {
             ports: None,
             faults,
             variants,
+            adopt_existing: m.get("ADOPT_EXISTING").is_some_and(|v| v == "1"),
             // Absent in directories written before the setting existed: detached.
             cp_dies_with_parent: match m.get("CP_DIES_WITH_PARENT").map(String::as_str) {
                 None | Some("0") => false,
@@ -276,6 +285,7 @@ mod tests {
             faults: vec!["retry-fails".into(), "create-delay-ms=5".into()],
             variants: vec!["stuck-creation-order".into(), "stuck-ignore-limit".into()],
             cp_dies_with_parent: true,
+            adopt_existing: true,
             ..SoakConfig::lite(18000.0, 0.25)
         };
         let m: BTreeMap<String, String> = cfg

@@ -66,6 +66,37 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
         Duration::from_millis(cfg.setup_deadline_ms),
     )?;
     let ok = started.healthy_after_ms.is_some();
+    let mut adopted = 0;
+    if ok {
+        // A store that already holds plans would count them as this soak's.
+        let existing = match existing_plans(&started) {
+            Ok(ids) => ids,
+            Err(e) => {
+                let _ = cpproc::stop(started.pid);
+                return Err(e);
+            }
+        };
+        if !existing.is_empty() && !cfg.adopt_existing {
+            let _ = cpproc::stop(started.pid);
+            bail!(
+                "{} already holds {} plans (first: {}); use a fresh directory, or adopt them \
+                 (--adopt-existing) to exclude them from every count",
+                layout.path("cp-data").display(),
+                existing.len(),
+                existing[0]
+            );
+        }
+        if !existing.is_empty() {
+            let mut text = existing.join("\n");
+            text.push('\n');
+            val_support::fsx::write_atomic(
+                &layout.path(crate::layout::ADOPTED_FILE),
+                text.as_bytes(),
+            )
+            .context("write adopted-plans.txt")?;
+        }
+        adopted = existing.len();
+    }
     // The soak clock starts when the control-plane is up, so round 1 is on time.
     let clock_start = Utc::now();
 
@@ -87,6 +118,7 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
     env.insert("CP_BIN_SHA256".into(), bin.sha256.clone());
     env.insert("OPERATOR".into(), config::OPERATOR.into());
     env.insert("RBAC".into(), "0".into());
+    env.insert("ADOPTED_PLANS".into(), adopted.to_string());
     env.insert("START_REAL".into(), rfc3339(clock_start));
     env.insert("SIM_START".into(), rfc3339(clock_start));
     config::write_env_file(&layout.path("config.env"), &env)?;
@@ -125,6 +157,23 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
         );
     }
     Ok(SetupOutcome { started, ok })
+}
+
+/// The IDs the store already holds (a full list walk).
+fn existing_plans(started: &Started) -> Result<Vec<String>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let client = val_support::client::Client::with_timeout(
+        &format!("http://{}", started.listen),
+        None,
+        Duration::from_secs(10),
+    );
+    let walk = rt
+        .block_on(client.list_all(100, 100_000))
+        .map_err(|e| anyhow::anyhow!("list the existing plans: {:?}", e.error))?;
+    Ok(walk.ids().into_iter().map(str::to_string).collect())
 }
 
 /// `soak round`: one round now, in the next slot.

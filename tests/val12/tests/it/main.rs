@@ -126,6 +126,23 @@ fn val12_10_agg_rollback_rate() {
 }
 
 #[test]
+fn val12_x1_created_plans_stay_listed() {
+    shared().assert_check("VAL12-X1");
+}
+#[test]
+fn val12_x2_p99_every_round() {
+    shared().assert_check("VAL12-X2");
+}
+#[test]
+fn val12_x3_requests_counter_increasing() {
+    shared().assert_check("VAL12-X3");
+}
+#[test]
+fn val12_x4_plan_count_increasing() {
+    shared().assert_check("VAL12-X4");
+}
+
+#[test]
 fn val12_smoke_writes_the_plan_layout_and_reports() {
     let lab = shared();
     let d = lab.run_dir();
@@ -207,6 +224,16 @@ struct ScanPage {
     deferred: Option<u64>,
 }
 
+/// The plan IDs a round's `recovery.txt` holds a CLI call for, in call order.
+fn recovered_ids(round_dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(round_dir.join("recovery.txt"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix(val12::round::RECOVERY_MARK))
+        .map(str::to_string)
+        .collect()
+}
+
 /// Every round's [`ScanPage`], in round order.
 fn scan_pages(d: &Path) -> Vec<ScanPage> {
     let rounds = Layout::new(d).rounds().unwrap();
@@ -224,10 +251,7 @@ fn scan_pages(d: &Path) -> Vec<ScanPage> {
                 limit: s.scan_limit,
                 count,
                 listed: scan["stuck"].as_array().expect("stuck array").len() as u64,
-                recovered: std::fs::read_to_string(d.join(&r.rel).join("recovery.txt"))
-                    .unwrap()
-                    .lines()
-                    .count() as u64,
+                recovered: recovered_ids(&d.join(&r.rel)).len() as u64,
                 deferred: s.recovery_deferred,
             }
         })
@@ -321,17 +345,7 @@ fn val12_05_passes_against_creation_order_and_an_ignored_limit() {
             .take(5)
             .map(|e| e["id"].as_str().unwrap().to_string())
             .collect();
-        let recovered: Vec<String> = std::fs::read_to_string(d.join(&r.rel).join("recovery.txt"))
-            .unwrap()
-            .lines()
-            .map(|l| {
-                l.split_whitespace()
-                    .next()
-                    .unwrap()
-                    .trim_start_matches("plan_id=")
-                    .to_string()
-            })
-            .collect();
+        let recovered = recovered_ids(&d.join(&r.rel));
         assert_eq!(recovered, stalest, "{}: not the stalest plans", r.rel);
         reordered |= listed
             .iter()
@@ -439,6 +453,8 @@ fn val12_report_json_snapshot() {
         ".checks[9].observed.ok" => "[count]",
         ".checks[9].observed.fail" => "[count]",
         ".checks[9].observed.rate" => "[rate]",
+        ".checks[11].observed.max_round_p99_ms" => "[p99_ms]",
+        ".checks[11].observed.worst_round" => "[round]",
     });
 }
 
@@ -516,6 +532,12 @@ fn negative(faults: &[&str], rounds: u64, kills: &[u64], target: &[&str], expect
     }
 }
 
+/// All ten IDs and the four claim checks beyond the plan.
+const ALL_WITH_CLAIMS: [&str; 14] = [
+    "VAL12-01", "VAL12-02", "VAL12-03", "VAL12-04", "VAL12-05", "VAL12-06", "VAL12-07", "VAL12-08",
+    "VAL12-09", "VAL12-10", "VAL12-X1", "VAL12-X2", "VAL12-X3", "VAL12-X4",
+];
+
 /// All ten IDs.
 const ALL: [&str; 10] = [
     "VAL12-01", "VAL12-02", "VAL12-03", "VAL12-04", "VAL12-05", "VAL12-06", "VAL12-07", "VAL12-08",
@@ -525,7 +547,7 @@ const ALL: [&str; 10] = [
 #[test]
 fn val12_01_negative_health_fail() {
     // Nothing runs after a failed setup, so every later check has no rounds to judge.
-    negative(&["health-fail"], 18, &[], &["VAL12-01"], &ALL);
+    negative(&["health-fail"], 18, &[], &["VAL12-01"], &ALL_WITH_CLAIMS);
 }
 
 #[test]
@@ -555,13 +577,14 @@ fn val12_03_negative_half_the_creates_fail() {
 
 #[test]
 fn val12_04_07_negative_create_delay() {
-    // 520 ms per create: 4 rounds only (20 s), so there is no round 10 (03 red too).
+    // 520 ms per create: 4 rounds only (20 s), so there is no round 10 (03 red too);
+    // every round is over 500 ms (X2).
     negative(
         &["create-delay-ms=520"],
         4,
         &[],
         &["VAL12-04", "VAL12-07"],
-        &["VAL12-03", "VAL12-04", "VAL12-07"],
+        &["VAL12-03", "VAL12-04", "VAL12-07", "VAL12-X2"],
     );
 }
 
@@ -596,14 +619,125 @@ fn val12_08_negative_cp_kills() {
 
 #[test]
 fn val12_09_negative_every_create_fails() {
-    // No plan is ever stored: no fleet, no stuck plans, no recoveries.
+    // No plan is ever stored: no fleet, no stuck plans, no recoveries, and the paged
+    // count never increases (X4).
     negative(
         &["create-5xx-every=1"],
         18,
         &[],
         &["VAL12-09"],
-        &["VAL12-02", "VAL12-03", "VAL12-06", "VAL12-09", "VAL12-10"],
+        &[
+            "VAL12-02", "VAL12-03", "VAL12-06", "VAL12-09", "VAL12-10", "VAL12-X4",
+        ],
     );
+}
+
+#[test]
+fn val12_x1_x4_negative_store_evicts_its_oldest_plans() {
+    // The store keeps only the newest 150 plans: round 10 still holds 100 (03 passes),
+    // but from round 16 on created plans vanish from the listing and the count stops
+    // growing.
+    negative(
+        &["evict-oldest=150"],
+        18,
+        &[],
+        &["VAL12-X1", "VAL12-X4"],
+        &["VAL12-X1", "VAL12-X4"],
+    );
+}
+
+#[test]
+fn val12_x3_negative_requests_counter_frozen() {
+    negative(
+        &["requests-counter-frozen"],
+        18,
+        &[],
+        &["VAL12-X3"],
+        &["VAL12-X3"],
+    );
+}
+
+/// Plans already in the store before the soak (adopted by setup).
+const SEEDED: u64 = 480;
+
+#[test]
+fn val12_x2_negative_create_latency_grows_with_the_store() {
+    // At the plan's own 500 ms: the store already holds 480 plans, and each create
+    // waits 1 ms per plan beyond 10. Round 1's creates wait 471-480 ms (04 and the
+    // day-7 window, which is round 1 in a 4-round soak, pass); from round 3 a create
+    // waits over 500 ms. Setup must refuse the seeded data dir unless told to adopt
+    // it, and the adopted plans are left out of every count.
+    let faults = ["create-latency-growth=10"];
+    let cfg = SoakConfig {
+        adopt_existing: true,
+        ..lite(36000.0, 4, &faults)
+    };
+    let lab = lab::isolated("val12", &faults, &cfg, |ctx, cfg| {
+        let dir = ctx.run_dir().to_path_buf();
+        ctx.config("soak", cfg);
+        seed_plans(ctx, &dir, SEEDED)?;
+        let _guard = Teardown(dir.clone());
+        let refused = sched::setup(
+            &dir,
+            &SoakConfig {
+                adopt_existing: false,
+                ..cfg.clone()
+            },
+        )
+        .expect_err("setup took a data dir that already holds plans");
+        anyhow::ensure!(
+            format!("{refused:#}").contains(&format!("already holds {SEEDED} plans")),
+            "{refused:#}"
+        );
+        sched::setup(&dir, cfg)?;
+        sched::run(&dir, &sched::RunOptions::default(), &mut |_| Ok(()))?;
+        Ok(())
+    })
+    .expect("negative lab ran");
+    lab.assert_red(&["VAL12-03", "VAL12-X2"]);
+    let x2 = lab.observed("VAL12-X2");
+    assert!(x2["rounds_over"].as_u64().unwrap() >= 2, "{x2}");
+    let d = lab.run_dir();
+    let adopted = std::fs::read_to_string(d.join("adopted-plans.txt")).unwrap();
+    assert_eq!(adopted.lines().count() as u64, SEEDED);
+    // Adopted plans are in the store but in no count: 10 plans per round.
+    let rounds = Layout::new(d).rounds().unwrap();
+    let counts: Vec<Option<u64>> = rounds
+        .iter()
+        .map(|r| r.summary.as_ref().unwrap().plan_count)
+        .collect();
+    assert_eq!(counts, [Some(10), Some(20), Some(30), Some(40)]);
+    for r in &rounds {
+        for id in recovered_ids(&d.join(&r.rel)) {
+            assert!(
+                id.starts_with("soak-"),
+                "{}: recovered adopted plan {id}",
+                r.rel
+            );
+        }
+    }
+}
+
+/// Stores `n` plans in `dir`'s `cp-data/` through a control-plane of its own, stopped
+/// before the soak starts on the same data dir.
+fn seed_plans(ctx: &mut LabCtx, dir: &Path, n: u64) -> Result<()> {
+    let mut cfg = val_support::CpConfig::new("val12", dir, &dir.join("seed-cp.log"));
+    cfg.data_dir = dir.join("cp-data");
+    cfg.audit_dir = dir.join("audit-store");
+    cfg.ready_file = dir.join("seed-ready.json");
+    let cp = val_support::ControlPlane::start(cfg)?;
+    let client = val_support::Client::for_cp(&cp);
+    ctx.block_on(async {
+        for i in 0..n {
+            let r = client
+                .create(&val_support::CreateRollout::new(&format!("seeded-{i:04}")))
+                .await;
+            anyhow::ensure!(r.status == Some(201), "seed create {i}: {}", r.code());
+        }
+        Ok(())
+    })?;
+    drop(cp);
+    Ok(())
 }
 
 /// A `soak` child process that is SIGKILLed and reaped on drop.
