@@ -189,6 +189,12 @@ pub struct RoundSummary {
     pub data_dir_bytes: Option<u64>,
     /// Bytes of `cp-data/autonomy.db-wal`.
     pub wal_bytes: Option<u64>,
+    /// Consecutive rounds up to this one with `stuck_count > 0` (0 when none here).
+    #[serde(default)]
+    pub stuck_streak: u64,
+    /// Consecutive rounds up to this one whose health failed (0 when healthy here).
+    #[serde(default)]
+    pub failed_streak: u64,
     /// Real ms the round took.
     pub duration_ms: u64,
     /// Errors met during the round (each one makes the round unmeasured).

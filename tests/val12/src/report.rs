@@ -200,7 +200,8 @@ pub fn daily(soak: &Soak) -> Result<Vec<String>> {
     Ok(written)
 }
 
-/// Appends the plan's daily alerts (format of the plan's `alerts.log`) for one day.
+/// Appends the plan's daily alerts (format of the plan's `alerts.log`) for one day:
+/// create errors, rollback rate, max p99 over 2x the budget, uptime.
 fn append_alerts(soak: &Soak, day: u64, a: &Agg) -> Result<()> {
     let now = rfc3339(Utc::now());
     let mut lines = Vec::new();
@@ -226,18 +227,12 @@ fn append_alerts(soak: &Soak, day: u64, a: &Agg) -> Result<()> {
             "{now} ALERT daily_uptime_pct={u:.1} threshold=99.9 day={day}"
         ));
     }
-    if a.longest_downtime_streak > 0 {
-        lines.push(format!(
-            "{now} ALERT cp_health_failed consecutive_failures={} day={day}",
-            a.longest_downtime_streak
-        ));
-    }
-    if a.max_consecutive_stuck > 3 {
-        lines.push(format!(
-            "{now} ALERT daily_stuck_rounds consecutive={} threshold=3 day={day}",
-            a.max_consecutive_stuck
-        ));
-    }
+    // Health failures and stuck streaks are alerted by the round when they happen.
+    append_alert_lines(soak, &lines)
+}
+
+/// Appends lines to `alerts.log`.
+pub fn append_alert_lines(soak: &Soak, lines: &[String]) -> Result<()> {
     if lines.is_empty() {
         return Ok(());
     }

@@ -142,6 +142,19 @@ pub fn run_round(soak: &Soak, slot: Slot) -> Result<(String, RoundSummary)> {
         s.errors
             .push("control-plane RSS / fds not measurable".into());
     }
+    // The plan's per-round alerts, written when they happen (not when the day ends).
+    let prev = previous(soak, slot);
+    s.stuck_streak = if s.stuck_count.unwrap_or(0) > 0 {
+        prev.as_ref().map_or(0, |p| p.stuck_streak) + 1
+    } else {
+        0
+    };
+    s.failed_streak = if s.health != "ok" {
+        prev.as_ref().map_or(0, |p| p.failed_streak) + 1
+    } else {
+        0
+    };
+    round_alerts(soak, &s)?;
     s.duration_ms = t0.elapsed().as_millis() as u64;
     let json = serde_json::to_string_pretty(&s).context("serialise round summary")?;
     write(&dir, "round-summary.json", &(json + "\n"))?;
@@ -310,6 +323,48 @@ async fn workload(
             .push(format!("metrics scrape answered {}", m.code()));
     }
     Ok(())
+}
+
+/// The summary of the round before `slot` (its directory follows from the schedule),
+/// `None` for round 1 or a round that never ran.
+fn previous(soak: &Soak, slot: Slot) -> Option<RoundSummary> {
+    if slot.round <= 1 {
+        return None;
+    }
+    let prev = Slot {
+        round: slot.round - 1,
+        sim_elapsed_s: (slot.round - 2) as f64 * soak.cfg.interval_s,
+        late_ms: None,
+    };
+    let rel = Layout::round_rel(prev.sim_ts(soak));
+    let text =
+        std::fs::read_to_string(soak.layout.path(&format!("{rel}/round-summary.json"))).ok()?;
+    serde_json::from_str::<RoundSummary>(&text)
+        .ok()
+        .filter(|p| p.round == prev.round)
+}
+
+/// Appends the plan's per-round alerts to `alerts.log`: every round whose health
+/// failed (with the length of the failure streak), and stuck plans in 3 consecutive
+/// rounds (once, when the streak reaches 3).
+fn round_alerts(soak: &Soak, s: &RoundSummary) -> Result<()> {
+    let now = rfc3339(Utc::now());
+    let mut lines = Vec::new();
+    if s.failed_streak > 0 {
+        lines.push(format!(
+            "{now} ALERT cp_health_failed consecutive_failures={} round={} day={}",
+            s.failed_streak, s.round, s.day
+        ));
+    }
+    if s.stuck_streak == 3 {
+        lines.push(format!(
+            "{now} ALERT stuck_plans consecutive_rounds=3 stuck_count={} threshold=0 round={} day={}",
+            s.stuck_count.unwrap_or(0),
+            s.round,
+            s.day
+        ));
+    }
+    crate::report::append_alert_lines(soak, &lines)
 }
 
 /// The raw `/v1/health` answer (`code=NNN`, then the body).

@@ -192,6 +192,17 @@ fn val12_smoke_writes_the_plan_layout_and_reports() {
         "{fin}"
     );
     assert!(!fin.contains("PASS: All Gate D criteria met"), "{fin}");
+    // Stuck plans in 3 consecutive rounds: one alert when the streak reaches 3; no
+    // health alert in a soak without failures.
+    let alerts = std::fs::read_to_string(d.join("alerts.log")).unwrap();
+    assert_eq!(
+        alerts
+            .matches(" ALERT stuck_plans consecutive_rounds=3 ")
+            .count(),
+        1,
+        "{alerts}"
+    );
+    assert!(!alerts.contains("cp_health_failed"), "{alerts}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("final-report.json")).unwrap())
             .unwrap();
@@ -502,7 +513,13 @@ fn val12_final_report_json_shape_snapshot() {
 
 /// Runs an isolated short soak with `faults`, asserts the `target` checks FAIL with an
 /// observation (or a note) and that exactly `expected_red` is red.
-fn negative(faults: &[&str], rounds: u64, kills: &[u64], target: &[&str], expected_red: &[&str]) {
+fn negative(
+    faults: &[&str],
+    rounds: u64,
+    kills: &[u64],
+    target: &[&str],
+    expected_red: &[&str],
+) -> Lab {
     let mut cfg = lite(36000.0, rounds, faults);
     if faults.contains(&"health-fail") {
         cfg.setup_deadline_ms = 1_000;
@@ -530,6 +547,7 @@ fn negative(faults: &[&str], rounds: u64, kills: &[u64], target: &[&str], expect
             lab.report().explain(id, lab.run_dir())
         );
     }
+    lab
 }
 
 /// All ten IDs and the four claim checks beyond the plan.
@@ -614,7 +632,22 @@ fn val12_06_10_negative_retry_fails() {
 #[test]
 fn val12_08_negative_cp_kills() {
     // Two SIGKILLs: two restarted rounds of 18 count as failed.
-    negative(&[], 18, &[4, 8], &["VAL12-08"], &["VAL12-08"]);
+    let lab = negative(&[], 18, &[4, 8], &["VAL12-08"], &["VAL12-08"]);
+    // Each failed health round is alerted by the round itself, in the plan's format.
+    let alerts = std::fs::read_to_string(lab.run_dir().join("alerts.log")).unwrap();
+    let health: Vec<&str> = alerts
+        .lines()
+        .filter(|l| l.contains(" ALERT cp_health_failed "))
+        .collect();
+    assert_eq!(health.len(), 2, "{alerts}");
+    assert!(
+        health[0].contains("consecutive_failures=1 round=4 day=1"),
+        "{alerts}"
+    );
+    assert!(
+        health[1].contains("consecutive_failures=1 round=8 day=1"),
+        "{alerts}"
+    );
 }
 
 #[test]
