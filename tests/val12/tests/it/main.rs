@@ -965,20 +965,29 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
 #[test]
 #[ignore = "nightly soak-lite: cargo nextest run -p val12 --run-ignored only --profile soak"]
 fn soak_lite_30_days_with_a_kill_passes_all_checks() {
-    let cfg = lite(14400.0, 1440, &[]);
-    let lab = lab::isolated("val12", &[], &cfg, |ctx, cfg| {
-        soak(ctx, cfg, &mut |dir, k| {
+    // A normal run, not a negative lab: its directory is evidence/val12/<run> with the
+    // `latest` link, and the nightly workflow attaches its JUnit there.
+    let lab = lab::shared("val12", |ctx| {
+        soak(ctx, &lite(14400.0, 1440, &[]), &mut |dir, k| {
             if k == 720 {
                 kill_cp(dir)
             } else {
                 Ok(())
             }
         })
-    })
-    .expect("soak-lite ran");
+    });
+    // In a test run that also ran the smoke tests, "the" shared val12 lab is the smoke
+    // soak-lite: it must never stand in for the 30-day one.
+    assert_eq!(
+        lab.observed("VAL12-08")["total_rounds"],
+        1440,
+        "the shared val12 lab is not the nightly soak-lite: run the nightly alone (--run-ignored only)"
+    );
     for id in ALL {
         lab.assert_check(id);
     }
+    // The claims beyond the plan are judged and reported (val12-report.txt), not asserted:
+    // on a shared host a single round's p99 (the slowest of 10 creates) can pass 500 ms.
 }
 
 /// Env var that turns [`orphan_helper_process`] into the helper: the soak directory.
