@@ -1030,4 +1030,204 @@ mod tests {
             .remove("stale_seconds");
         assert_eq!(ids(stalest_first(&b)), ["p-1", "p-2", "p-0"]);
     }
+
+    /// A finished soak of the plan's own calendar (30 days, 1440 rounds, real time),
+    /// written file by file as the soak would, with one recovery per round.
+    struct Synth {
+        /// Rounds whose `/v1/health` answered 503.
+        unhealthy: Vec<u64>,
+        /// Rounds whose recovery failed.
+        failed_recoveries: Vec<u64>,
+        /// `(round, seconds)`: one create of that round took this long.
+        slow_create: Option<(u64, f64)>,
+    }
+
+    impl Synth {
+        fn good() -> Synth {
+            Synth {
+                unhealthy: vec![],
+                failed_recoveries: vec![],
+                slow_create: None,
+            }
+        }
+
+        fn write(&self, dir: &Path) {
+            let w = |rel: &str, text: &str| {
+                let p = dir.join(rel);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, text).unwrap();
+            };
+            w(
+                "config.env",
+                "TIME_FACTOR=1\nROUND_INTERVAL_S=1800\nDAY_S=86400\nCALENDAR_SCALE=1\n\
+                 DURATION_DAYS=30\nCREATES_PER_ROUND=10\nP99_LIMIT_MS=500\nSTUCK_THRESHOLD_S=3600\n",
+            );
+            w(
+                "setup-summary.txt",
+                "status=ok\nhealth_code=200\nstart_ms=120\n",
+            );
+            w("checkpoints/checkpoint-7d.json", "{}");
+            w("final-report.json", "{}");
+            let cal = Calendar {
+                interval_s: 1800.0,
+                day_s: 86400.0,
+                scale: 1.0,
+                duration_days: 30.0,
+            };
+            let mut all_ids = Vec::new();
+            for k in 1..=1440u64 {
+                let sim = (k - 1) as f64 * 1800.0;
+                let rel = format!("rounds/d{:02}/round-{k:04}", (k - 1) / 48 + 1);
+                w(
+                    &format!("{rel}/round-summary.json"),
+                    &json!({"round": k, "sim_elapsed_s": sim, "errors": [], "rss_kb": 1000,
+                            "open_fds": 20, "scan_http_code": "200", "scan_limit": null})
+                    .to_string(),
+                );
+                let code = if self.unhealthy.contains(&k) {
+                    503
+                } else {
+                    200
+                };
+                w(
+                    &format!("{rel}/health.txt"),
+                    &format!("code={code}\n{{}}\n"),
+                );
+                let ids: Vec<String> = (1..=10).map(|i| format!("soak-{k}-{i:02}")).collect();
+                let created: String = ids.iter().map(|id| format!("{id} 201\n")).collect();
+                w(&format!("{rel}/plans-created.txt"), &created);
+                all_ids.extend(ids);
+                let mut times = vec![0.010; 10];
+                if let Some((_, t)) = self.slow_create.filter(|(r, _)| *r == k) {
+                    times[0] = t;
+                }
+                let times: String = times.iter().map(|t| format!("{t:.6}\n")).collect();
+                w(&format!("{rel}/create-times.txt"), &times);
+                w(
+                    &format!("{rel}/stuck-scan.json"),
+                    &json!({"stuck_count": 1, "stuck": [{"id": "soak-1-01", "diagnosis": "retry it"}]})
+                        .to_string(),
+                );
+                let ok = !self.failed_recoveries.contains(&k);
+                let run = CliRun {
+                    args: vec!["rollback".into(), "execute".into()],
+                    exit_code: Some(if ok { 0 } else { 5 }),
+                    signal: None,
+                    stdout: if ok {
+                        "outcome=success plan_id=soak-1-01".into()
+                    } else {
+                        String::new()
+                    },
+                    stderr: if ok {
+                        String::new()
+                    } else {
+                        "error: 500".into()
+                    },
+                    duration_ms: 5,
+                    timed_out: false,
+                    spawn_error: None,
+                    env: Default::default(),
+                };
+                w(
+                    &format!("{rel}/recovery.txt"),
+                    &format!("{RECOVERY_MARK}soak-1-01\n{}", run.to_evidence()),
+                );
+                let n = all_ids.len();
+                w(
+                    &format!("{rel}/list-walk.txt"),
+                    &format!("page=1 code=200 items={n} next_cursor=\"\" latency_us=100\ncomplete=true\n"),
+                );
+                if ids_due(k, sim, &cal) {
+                    w(
+                        &format!("{rel}/plans-listed.txt"),
+                        &(all_ids.join("\n") + "\n"),
+                    );
+                }
+                w(
+                    &format!("{rel}/metrics-scrape.prom"),
+                    &format!("cp_http_requests_total{{route=\"x\"}} {}\n", k * 30),
+                );
+            }
+        }
+
+        /// The report of this soak and its red checks.
+        fn red(&self) -> (crate::check::Report, Vec<String>) {
+            let tmp = tempfile::tempdir().unwrap();
+            self.write(tmp.path());
+            let r = crate::plans::report("val12", "synth", &[], tmp.path()).unwrap();
+            let red = r
+                .checks
+                .iter()
+                .filter(|c| c.status != crate::check::Status::Pass)
+                .map(|c| c.id.clone())
+                .collect();
+            (r, red)
+        }
+    }
+
+    #[test]
+    fn the_plans_own_soak_passes_at_its_thresholds() {
+        // 1 failed round of 1440 (99.93 %), 3 failed recoveries of 336 in days 1-7
+        // (0.9911) and 14 of 1440 overall (0.9903): every check PASS, Gate D's profile.
+        let (r, red) = Synth {
+            unhealthy: vec![700],
+            failed_recoveries: vec![
+                10, 20, 30, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1300, 1400,
+            ],
+            slow_create: Some((900, 0.499)),
+        }
+        .red();
+        assert_eq!(red, Vec::<String>::new(), "{}", r.to_text());
+        assert!(r.profile.is_plan());
+        assert_eq!(r.verdict.full, Some(true));
+        assert_eq!(
+            r.check("VAL12-06").unwrap().title,
+            "7-day rollback rate >= 99%"
+        );
+    }
+
+    #[test]
+    fn one_failure_past_each_plan_threshold_turns_exactly_its_check_red() {
+        // Uptime: 2 failed rounds of 1440 = 99.86 % < 99.9 %.
+        let (_, red) = Synth {
+            unhealthy: vec![100, 1000],
+            ..Synth::good()
+        }
+        .red();
+        assert_eq!(red, ["VAL12-08"]);
+        // Days 1-7: 4 failures of 336 = 0.9881 < 0.990 (the 30-day rate, 1436/1440, passes).
+        let (_, red) = Synth {
+            failed_recoveries: vec![1, 2, 3, 4],
+            ..Synth::good()
+        }
+        .red();
+        assert_eq!(red, ["VAL12-06"]);
+        // 30 days: 15 failures after day 7 = 0.98958 < 0.990 (days 1-7 pass).
+        let late: Vec<u64> = (0..15).map(|i| 400 + i * 60).collect();
+        let (_, red) = Synth {
+            failed_recoveries: late,
+            ..Synth::good()
+        }
+        .red();
+        assert_eq!(red, ["VAL12-10"]);
+        // One create of 501 ms on day 20: the pooled day 1-7 p99 and round 1 cannot see
+        // it; "p99 <= 500 ms throughout" (X2) does. One on day 3 is still invisible to
+        // the pooled VAL12-07 (1 of 3360 creates).
+        let (r, red) = Synth {
+            slow_create: Some((960, 0.501)),
+            ..Synth::good()
+        }
+        .red();
+        assert_eq!(red, ["VAL12-X2"]);
+        assert_eq!(
+            r.check("VAL12-X2").unwrap().observed.as_ref().unwrap()["worst_round"],
+            960
+        );
+        let (_, red) = Synth {
+            slow_create: Some((100, 0.501)),
+            ..Synth::good()
+        }
+        .red();
+        assert_eq!(red, ["VAL12-X2"]);
+    }
 }
