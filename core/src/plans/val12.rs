@@ -1097,7 +1097,7 @@ mod tests {
                 let created: String = ids.iter().map(|id| format!("{id} 201\n")).collect();
                 w(&format!("{rel}/plans-created.txt"), &created);
                 all_ids.extend(ids);
-                let mut times = vec![0.010; 10];
+                let mut times = [0.010; 10];
                 if let Some((_, t)) = self.slow_create.filter(|(r, _)| *r == k) {
                     times[0] = t;
                 }
