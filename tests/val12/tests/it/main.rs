@@ -753,19 +753,20 @@ fn val12_x3_negative_requests_counter_frozen() {
 }
 
 /// Plans already in the store before the soak (adopted by setup).
-const SEEDED: u64 = 480;
+const SEEDED: u64 = 450;
 
 #[test]
 fn val12_x2_negative_create_latency_grows_with_the_store() {
-    // At the plan's own 500 ms: the store already holds 480 plans, and each create
-    // waits 1 ms per plan beyond 10. Round 1's creates wait 471-480 ms (04 and the
-    // day-7 window, which is round 1 in a 4-round soak, pass); from round 3 a create
-    // waits over 500 ms. Setup must refuse the seeded data dir unless told to adopt
-    // it, and the adopted plans are left out of every count.
+    // At the plan's own 500 ms: the store already holds 450 plans, and each create
+    // waits 1 ms per plan beyond 10. Round 1's creates wait 441-450 ms and round 2's
+    // 451-460 ms (04, and the day-7 window, rounds 1-2 of a 7-round soak, pass with a
+    // 40 ms margin for a loaded host); round 7's creates wait 501-510 ms. Setup must
+    // refuse the seeded data dir unless told to adopt it, and the adopted plans are
+    // left out of every count.
     let faults = ["create-latency-growth=10"];
     let cfg = SoakConfig {
         adopt_existing: true,
-        ..lite(36000.0, 4, &faults)
+        ..lite(36000.0, 7, &faults)
     };
     let lab = lab::isolated("val12", &faults, &cfg, |ctx, cfg| {
         let dir = ctx.run_dir().to_path_buf();
@@ -791,7 +792,7 @@ fn val12_x2_negative_create_latency_grows_with_the_store() {
     .expect("negative lab ran");
     lab.assert_red(&["VAL12-03", "VAL12-X2"]);
     let x2 = lab.observed("VAL12-X2");
-    assert!(x2["rounds_over"].as_u64().unwrap() >= 2, "{x2}");
+    assert!(x2["rounds_over"].as_u64().unwrap() >= 1, "{x2}");
     let d = lab.run_dir();
     let adopted = std::fs::read_to_string(d.join("adopted-plans.txt")).unwrap();
     assert_eq!(adopted.lines().count() as u64, SEEDED);
@@ -801,7 +802,8 @@ fn val12_x2_negative_create_latency_grows_with_the_store() {
         .iter()
         .map(|r| r.summary.as_ref().unwrap().plan_count)
         .collect();
-    assert_eq!(counts, [Some(10), Some(20), Some(30), Some(40)]);
+    let want: Vec<Option<u64>> = (1..=7).map(|k| Some(10 * k)).collect();
+    assert_eq!(counts, want);
     for r in &rounds {
         for id in recovered_ids(&d.join(&r.rel)) {
             assert!(
