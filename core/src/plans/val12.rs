@@ -777,7 +777,16 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         |o| o.attempts > 0 && o.rate.is_some_and(|r| r >= RATE_MIN),
         ended,
     ));
-    out.extend(claims(&f, &rs, ended));
+    let scheduled = cfg.as_ref().ok().map(|c| {
+        Calendar {
+            interval_s: c.interval_s,
+            day_s: c.day_s,
+            scale: c.scale,
+            duration_days: c.duration_days,
+        }
+        .scheduled()
+    });
+    out.extend(claims(&f, &rs, scheduled));
     if let Ok(c) = &cfg {
         let factor = f
             .kv("config.env")
@@ -793,9 +802,10 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
 }
 
 /// The claims over the whole soak (beyond the plan's ten checks).
-fn claims(f: &Files, rs: &[Round], ended: bool) -> Vec<Check> {
+/// They hold for the rounds run so far: they have no single time of their own.
+/// `scheduled` is the soak's last round, whose listing is "the end" of X1.
+fn claims(f: &Files, rs: &[Round], scheduled: Option<u64>) -> Vec<Check> {
     let mut out = Vec::new();
-    let _ = ended;
 
     // X1: every plan answered 201 in any round up to a listing round is in its listing.
     let listed = (|| -> Result<Value, Missing> {
@@ -828,18 +838,23 @@ fn claims(f: &Files, rs: &[Round], ended: bool) -> Vec<Check> {
                 "no round kept its listed IDs (plans-listed.txt)".into(),
             ));
         }
+        // "At the end": once the last scheduled round ran, it must have kept its listing.
+        let last = rs.iter().find(|r| Some(r.index) == scheduled);
+        let end_listed = last.map(|r| f.exists(&format!("{}/plans-listed.txt", r.rel)));
         Ok(
             serde_json::json!({"listings": listings, "missing_total": missing_total,
-                              "first_missing_ids": first_missing}),
+                              "first_missing_ids": first_missing, "end_listed": end_listed}),
         )
     })();
     out.push(
         PLAN.spec(
             "VAL12-X1",
-            "every ID answered 201 in plans-created.txt up to a listing round is in that round's plans-listed.txt (round 10, the last round of each checkpoint window, the last round); missing = 0",
+            "every ID answered 201 in plans-created.txt up to a listing round is in that round's plans-listed.txt (round 10, the last round of each checkpoint window, the last round); missing = 0, and the last scheduled round, once run, kept its listing",
             &["rounds/*/round-*/plans-created.txt", "rounds/*/round-*/plans-listed.txt"],
         )
-        .observe(listed, |v| v["missing_total"] == 0),
+        .observe(listed, |v| {
+            v["missing_total"] == 0 && v["end_listed"] != Value::Bool(false)
+        }),
     );
 
     // X2: the nearest-rank p99 of each round's creates (rounds that ran their workload).
@@ -1152,8 +1167,14 @@ mod tests {
 
         /// The report of this soak and its red checks.
         fn red(&self) -> (crate::check::Report, Vec<String>) {
+            self.red_after(|_| {})
+        }
+
+        /// [`red`](Self::red) after `edit` changed the written soak.
+        fn red_after(&self, edit: impl Fn(&Path)) -> (crate::check::Report, Vec<String>) {
             let tmp = tempfile::tempdir().unwrap();
             self.write(tmp.path());
+            edit(tmp.path());
             let r = crate::plans::report("val12", "synth", &[], tmp.path()).unwrap();
             let red = r
                 .checks
