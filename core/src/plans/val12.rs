@@ -435,8 +435,14 @@ fn healthy(f: &Files, r: &Round) -> bool {
         })
 }
 
-/// The round with number `n`.
+/// The round with number `n`; "not due" while the soak has not reached it.
 fn round_n(rs: &[Round], n: u64) -> Result<&Round, Missing> {
+    let last = rs.iter().map(|r| r.index).max().unwrap_or(0);
+    if last < n {
+        return Err(Missing(format!(
+            "{NOT_DUE}round {n} has not run ({last} rounds so far)"
+        )));
+    }
     rs.iter().find(|r| r.index == n).ok_or_else(|| {
         Missing(format!(
             "no round {n} in rounds/ (soak has {} rounds)",
@@ -582,19 +588,18 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
             .map(|r| vec![format!("{}/{file}", r.rel)])
             .unwrap_or_default()
     };
-    out.push(
+    out.push(observe_due(
         PLAN.spec("VAL12-02", "round 1: create_errors = 0 and ok = 10", &[])
-            .with_evidence(ev1("plans-created.txt"))
-            .observe(
-                r1.clone()
-                    .and_then(|r| creates(&f, r))
-                    .map(|(ok, errors)| serde_json::json!({"ok": ok, "create_errors": errors})),
-                |v| v["create_errors"] == 0 && v["ok"] == 10,
-            ),
-    );
+            .with_evidence(ev1("plans-created.txt")),
+        r1.clone()
+            .and_then(|r| creates(&f, r))
+            .map(|(ok, errors)| serde_json::json!({"ok": ok, "create_errors": errors})),
+        |v| v["create_errors"] == 0 && v["ok"] == 10,
+        ended,
+    ));
 
     let r10 = round_n(&rs, 10);
-    out.push(
+    out.push(observe_due(
         PLAN.spec(
             "VAL12-03",
             "round 10: paginated plan_count (items of every page until next_cursor is empty, adopted plans excluded) >= 100",
@@ -604,27 +609,28 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
             r10.as_ref()
                 .map(|r| vec![format!("{}/list-walk.txt", r.rel)])
                 .unwrap_or_default(),
-        )
-        .observe(r10.clone().and_then(|r| plan_count(&f, r)), |c| *c >= 100),
-    );
+        ),
+        r10.clone().and_then(|r| plan_count(&f, r)),
+        |c| *c >= 100,
+        ended,
+    ));
 
-    out.push(
+    out.push(observe_due(
         PLAN.spec("VAL12-04", "round 1: nearest-rank p99_ms <= 500", &[])
-            .with_evidence(ev1("create-times.txt"))
-            .observe(
-                r1.clone().and_then(|r| latencies_us(&f, r)).and_then(|l| {
-                    stats::nearest_rank(&l, 99.0)
-                        .map(|us| us as f64 / 1000.0)
-                        .ok_or_else(|| Missing("round 1 create-times.txt: no samples".into()))
-                }),
-                |p| *p <= P99_LIMIT_MS,
-            ),
-    );
+            .with_evidence(ev1("create-times.txt")),
+        r1.clone().and_then(|r| latencies_us(&f, r)).and_then(|l| {
+            stats::nearest_rank(&l, 99.0)
+                .map(|us| us as f64 / 1000.0)
+                .ok_or_else(|| Missing("round 1 create-times.txt: no samples".into()))
+        }),
+        |p| *p <= P99_LIMIT_MS,
+        ended,
+    ));
 
     // A missing round number counts as a failed scan: that round scanned nothing.
     let scan = (|| -> Result<Value, Missing> {
         if rs.is_empty() {
-            return Err(Missing("rounds/: no rounds".into()));
+            return Err(Missing(format!("{NOT_DUE}no round has run")));
         }
         let bad: Vec<u64> = rs
             .iter()
@@ -637,14 +643,16 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
                               "failed_rounds": bad.iter().take(20).collect::<Vec<_>>()}),
         )
     })();
-    out.push(
+    out.push(observe_due(
         PLAN.spec(
             "VAL12-05",
             "every round: scan_http_code = 200 and a valid stuck-scan payload",
             &["rounds/*/round-*/stuck-scan.json"],
-        )
-        .observe(scan, |v| v["scan_failures"] == 0),
-    );
+        ),
+        scan,
+        |v| v["scan_failures"] == 0,
+        ended,
+    ));
 
     // Checkpoint windows: the rounds whose simulated time is before day 7 (scaled).
     let window = |c: &Cfg, day: f64| -> Result<(f64, Vec<&Round>), Missing> {
