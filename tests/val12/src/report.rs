@@ -501,9 +501,21 @@ fn final_text(d: &Value, report: &val_support::Report, alerts: &str) -> String {
             report.profile.name()
         ),
     };
+    let beyond = v
+        .beyond
+        .as_ref()
+        .map(|b| {
+            format!(
+                "Claims beyond the plan (VAL12-X*): {} ({}/{} checks)\n",
+                word(b.pass),
+                b.passed,
+                b.total
+            )
+        })
+        .unwrap_or_default();
     let _ = writeln!(
         w,
-        "Profile: {}\nTarget: {}\nOverall: {overall} ({}/{} checks)\n",
+        "Profile: {}\nTarget: {}\nOverall: {overall} ({}/{} checks)\n{beyond}",
         report.profile_line(),
         report.target.line(),
         v.passed,

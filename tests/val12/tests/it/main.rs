@@ -192,6 +192,10 @@ fn val12_smoke_writes_the_plan_layout_and_reports() {
         "{fin}"
     );
     assert!(!fin.contains("PASS: All Gate D criteria met"), "{fin}");
+    assert!(
+        fin.contains("Claims beyond the plan (VAL12-X*): PASS (4/4 checks)"),
+        "{fin}"
+    );
     // Stuck plans in 3 consecutive rounds: one alert when the streak reaches 3; no
     // health alert in a soak without failures.
     let alerts = std::fs::read_to_string(d.join("alerts.log")).unwrap();
