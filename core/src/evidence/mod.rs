@@ -796,6 +796,62 @@ fn is_run_id(name: &str) -> bool {
 /// `target.json` and the faults it was started with. None of this proves who wrote
 /// the files (only a trusted signature does); it keeps a run from contradicting itself.
 fn check_provenance(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
+    // A soak directory (val12's `config.env` names it) is named by its operator, not
+    // by the lab; every lab run is `<suite>/<run id>/`.
+    let soak_dir = manifest.suite == "val12" && run_dir.join("config.env").is_file();
+    if !soak_dir {
+        check_lab_naming(run_dir, manifest, v);
+    }
+    let target = run_dir.join(crate::plans::TARGET_FILE);
+    match (&manifest.control_plane, target.is_file()) {
+        (Some(cp), true) => {
+            // What a reader and the statement see of the target must be what the run
+            // recorded it tested: kind, binary (path, sha256, version) and URL.
+            let recorded: Value = read_json(&target).unwrap_or(Value::Null);
+            let claimed = serde_json::to_value(cp).unwrap_or(Value::Null);
+            for key in ["mode", "binary", "url"] {
+                if recorded.get(key).unwrap_or(&Value::Null)
+                    != claimed.get(key).unwrap_or(&Value::Null)
+                {
+                    v.mismatches.push(format!(
+                        "manifest: control_plane.{key} differs from target.json (what the lab recorded it tested)"
+                    ));
+                }
+            }
+            let started_with: Vec<String> = cp
+                .env
+                .get("AUTONOMY_FAULTS")
+                .map(|f| {
+                    f.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if cp.mode != "remote" && started_with != manifest.faults {
+                v.mismatches.push(format!(
+                    "manifest: faults {:?}, but the control-plane was started with {:?}",
+                    manifest.faults, started_with
+                ));
+            }
+        }
+        (Some(_), false) => v
+            .mismatches
+            .push("manifest: names a control-plane but the run has no target.json".into()),
+        (None, true) => v
+            .mismatches
+            .push("manifest: no control-plane, but the run has a target.json".into()),
+        (None, false) => {}
+    }
+    if !manifest.faults.is_empty() && !manifest.negative {
+        v.mismatches
+            .push("manifest: faults were injected but the run is not marked negative".into());
+    }
+}
+
+/// A lab run's name: a run id naming its start time, under its suite's directory.
+fn check_lab_naming(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
     if !is_run_id(&manifest.run_id) {
         v.mismatches.push(format!(
             "manifest: run_id {:?} is not a run id (<UTC time>Z-<6 hex>)",
@@ -824,41 +880,6 @@ fn check_provenance(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
             manifest.suite,
             parent.unwrap_or_default()
         ));
-    }
-    let target = run_dir.join(crate::plans::TARGET_FILE);
-    match (&manifest.control_plane, target.is_file()) {
-        (Some(cp), true) => {
-            let recorded: Result<Value, _> = read_json(&target);
-            let claimed = serde_json::to_value(cp).unwrap_or(Value::Null);
-            if recorded.as_ref().ok() != Some(&claimed) {
-                v.mismatches.push(
-                    "manifest: control_plane differs from target.json (what the lab recorded it tested)"
-                        .into(),
-                );
-            }
-            let started_with: Vec<String> = cp
-                .env
-                .get("AUTONOMY_FAULTS")
-                .map(|f| f.split(',').map(str::to_string).collect())
-                .unwrap_or_default();
-            if cp.mode != "remote" && started_with != manifest.faults {
-                v.mismatches.push(format!(
-                    "manifest: faults {:?}, but the control-plane was started with {:?}",
-                    manifest.faults, started_with
-                ));
-            }
-        }
-        (Some(_), false) => v
-            .mismatches
-            .push("manifest: names a control-plane but the run has no target.json".into()),
-        (None, true) => v
-            .mismatches
-            .push("manifest: no control-plane, but the run has a target.json".into()),
-        (None, false) => {}
-    }
-    if !manifest.faults.is_empty() && !manifest.negative {
-        v.mismatches
-            .push("manifest: faults were injected but the run is not marked negative".into());
     }
 }
 

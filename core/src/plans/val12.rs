@@ -1,14 +1,20 @@
 //! VAL12 — fleet rollout soak. The judge reads a soak directory (the plan's layout,
 //! written by the `soak` program of package `val12`) and recomputes every observation
-//! from the rounds' raw files: create codes from `plans-created.txt`, latencies from
-//! `create-times.txt`, scan validity from `stuck-scan.json`, recoveries from
-//! `recovery.txt`. Only health, restarts, the paged plan count and the `limit` the
-//! round sent with its stuck scan are taken from `round-summary.json`, because no
-//! other file records them.
+//! from the rounds' raw files: health from `health.txt` (and `restart.txt`), create
+//! codes from `plans-created.txt`, latencies from `create-times.txt`, scan validity
+//! from `stuck-scan.json`, recoveries from the CLI blocks of `recovery.txt`, the paged
+//! plan count from `list-walk.txt`, listed IDs from `plans-listed.txt`, counters from
+//! `metrics-scrape.prom`. From `round-summary.json` it takes only what the harness
+//! itself did or measured outside the control-plane's answers: the round number and
+//! simulated time, the scan's status code and the `limit` it sent, the round's own
+//! errors and the process measurements (RSS, fds).
 //!
 //! Verification times follow the plan; in a time-compressed soak-lite the checkpoint
 //! days and the VAL12-09 target scale with `CALENDAR_SCALE = duration / 30 days`
-//! (from `config.env`). A check whose time has not come is FAIL ("not due"), never PASS.
+//! (from `config.env`), and the checks' titles name the window actually covered.
+//! A check whose time has not come is NOT_RUN with a note "not due: ...", never PASS
+//! or FAIL, while the soak is still running; once the soak has ended (its final
+//! report is written, or its setup failed) a check whose time never came is FAIL.
 
 use std::path::Path;
 
@@ -16,8 +22,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Files, JudgeError, Missing, Plan};
-use crate::check::Check;
+use crate::check::{Check, CheckSpec};
 use crate::stats;
+use crate::wire::CliRun;
 
 /// The VAL12 plan.
 pub const PLAN: Plan = Plan {
@@ -34,9 +41,16 @@ pub const PLAN: Plan = Plan {
         ("VAL12-08", "CP availability >= 99.9%"),
         ("VAL12-09", "Total plans created >= 4,000"),
         ("VAL12-10", "30-day aggregate rollback rate >= 99%"),
+        (
+            "VAL12-X1",
+            "Every created plan still listed at each checkpoint and at the end",
+        ),
+        ("VAL12-X2", "Create p99 <= 500 ms in every round"),
+        ("VAL12-X3", "cp_http_requests_total increasing each round"),
+        ("VAL12-X4", "plan_count increasing each round"),
     ],
     minimum: &["VAL12-03", "VAL12-10"],
-    beyond: &[],
+    beyond: &["VAL12-X1", "VAL12-X2", "VAL12-X3", "VAL12-X4"],
     judge,
     profile,
 };
@@ -69,6 +83,57 @@ struct Cfg {
     scale: f64,
     duration_days: f64,
     creates_per_round: u64,
+}
+
+/// The soak's calendar, as the round needs it to know where it stands.
+#[derive(Clone, Copy, Debug)]
+pub struct Calendar {
+    /// Round interval, simulated s.
+    pub interval_s: f64,
+    /// Simulated seconds per day.
+    pub day_s: f64,
+    /// `duration / 30 days`.
+    pub scale: f64,
+    /// Soak length, simulated days.
+    pub duration_days: f64,
+}
+
+/// The plan's checkpoint days (scaled by `duration / 30` in a shorter soak).
+pub const CHECKPOINT_DAYS: [f64; 3] = [7.0, 14.0, 21.0];
+
+impl Calendar {
+    /// Rounds scheduled over the whole soak.
+    pub fn scheduled(&self) -> u64 {
+        (self.duration_days * self.day_s / self.interval_s)
+            .round()
+            .max(1.0) as u64
+    }
+}
+
+/// Whether the round `round` at `sim_elapsed_s` keeps every listed plan ID
+/// (`plans-listed.txt`): round 10 (the fleet target), the last round of each
+/// checkpoint window, and the last scheduled round. Only these, because the list of
+/// every ID in every round would grow the soak directory with the square of its length.
+pub fn ids_due(round: u64, sim_elapsed_s: f64, cal: &Calendar) -> bool {
+    let closes = |day: f64| {
+        let end = day * cal.day_s * cal.scale;
+        sim_elapsed_s < end && sim_elapsed_s + cal.interval_s + 1e-6 >= end
+    };
+    round == 10 || round >= cal.scheduled() || CHECKPOINT_DAYS.iter().any(|d| closes(*d))
+}
+
+/// Whether one `autonomy rollback execute` call succeeded: exit code 0, not killed by
+/// the harness's timeout, and the outcome `success` on stdout, as the text line
+/// (`outcome=success ...`) or as a JSON `outcome` field (a CLI may print JSON by
+/// default, contract §11).
+pub fn recovery_succeeded(run: &CliRun) -> bool {
+    let text = run
+        .stdout
+        .split_whitespace()
+        .any(|t| t == "outcome=success");
+    let json =
+        serde_json::from_str::<Value>(run.stdout.trim()).is_ok_and(|v| v["outcome"] == "success");
+    run.success() && !run.timed_out && (text || json)
 }
 
 /// Reads the settings.
@@ -196,22 +261,94 @@ fn latencies_us(f: &Files, r: &Round) -> Result<Vec<u64>, Missing> {
         .collect()
 }
 
-/// `(ok, fail)` of a round's recoveries, from `recovery.txt`.
-fn recoveries(f: &Files, r: &Round) -> Result<(u64, u64), Missing> {
+/// The line that opens each recovery's CLI block in `recovery.txt`.
+pub const RECOVERY_MARK: &str = "=== recovery plan_id=";
+
+/// A round's recoveries from `recovery.txt`: `(plan id, CLI call)` per block.
+fn recovery_calls(f: &Files, r: &Round) -> Result<Vec<(String, CliRun)>, Missing> {
     let rel = format!("{}/recovery.txt", r.rel);
     let text = f.text(&rel)?;
-    let (mut ok, mut fail) = (0, 0);
-    for l in text.lines().filter(|l| !l.trim().is_empty()) {
-        if l.split_whitespace().any(|t| t == "outcome=success") {
-            ok += 1;
-        } else {
-            fail += 1;
-        }
+    let mut out = Vec::new();
+    for block in text.split(RECOVERY_MARK).skip(1) {
+        let (id, rest) = block.split_once('\n').unwrap_or((block, ""));
+        let run = CliRun::parse_evidence(rest)
+            .map_err(|e| Missing(format!("{rel}: the recovery of {id}: {e}")))?;
+        out.push((id.trim().to_string(), run));
     }
-    Ok((ok, fail))
+    if out.is_empty() && !text.trim().is_empty() {
+        return Err(Missing(format!("{rel}: no `{RECOVERY_MARK}` block")));
+    }
+    Ok(out)
 }
 
-/// Whether a round's stuck scan answered 200 with a valid payload.
+/// `(ok, fail)` of a round's recoveries (see [`recovery_succeeded`]).
+fn recoveries(f: &Files, r: &Round) -> Result<(u64, u64), Missing> {
+    let calls = recovery_calls(f, r)?;
+    let ok = calls.iter().filter(|(_, c)| recovery_succeeded(c)).count() as u64;
+    Ok((ok, calls.len() as u64 - ok))
+}
+
+/// The number of plans the store held before the soak (`adopted-plans.txt`).
+fn adopted(f: &Files) -> u64 {
+    f.text("adopted-plans.txt")
+        .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count() as u64)
+        .unwrap_or(0)
+}
+
+/// A round's paged plan count from `list-walk.txt`: the items of every page, which
+/// must each have answered 200, the walk complete; minus the adopted plans (an
+/// adopted plan the store lost makes the count smaller, never larger).
+fn plan_count(f: &Files, r: &Round) -> Result<u64, Missing> {
+    let rel = format!("{}/list-walk.txt", r.rel);
+    let text = f.text(&rel)?;
+    let mut items = 0;
+    let mut complete = false;
+    for l in text.lines() {
+        if l.starts_with("complete=true") {
+            complete = true;
+        } else if l.starts_with("complete=") {
+            return Err(Missing(format!("{rel}: the walk did not finish: {l}")));
+        } else if l.starts_with("page=") {
+            let field = |k: &str| {
+                l.split_whitespace()
+                    .find_map(|t| t.strip_prefix(k))
+                    .ok_or_else(|| Missing(format!("{rel}: {l:?} has no {k}")))
+            };
+            if field("code=")? != "200" {
+                return Err(Missing(format!("{rel}: a page did not answer 200: {l}")));
+            }
+            items += field("items=")?
+                .parse::<u64>()
+                .map_err(|e| Missing(format!("{rel}: {l:?}: {e}")))?;
+        }
+    }
+    if !complete {
+        return Err(Missing(format!("{rel}: no complete=true line")));
+    }
+    Ok(items.saturating_sub(adopted(f)))
+}
+
+/// The plan IDs a round answered 201 (or 200) to, from `plans-created.txt`.
+fn created_ids(f: &Files, r: &Round) -> Result<Vec<String>, Missing> {
+    let rel = format!("{}/plans-created.txt", r.rel);
+    Ok(f.text(&rel)?
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let id = it.next()?;
+            matches!(it.next(), Some("200" | "201")).then(|| id.to_string())
+        })
+        .collect())
+}
+
+/// Whether a round ran its workload (it wrote create results).
+fn ran_workload(f: &Files, r: &Round) -> bool {
+    f.text(&format!("{}/plans-created.txt", r.rel))
+        .is_ok_and(|t| !t.trim().is_empty())
+}
+
+/// Whether a round's stuck scan answered 200 with a valid payload. The status code and
+/// the `limit` sent are the round's own record of its request (`round-summary.json`).
 fn scan_ok(f: &Files, r: &Round) -> bool {
     let code_ok = r
         .summary
@@ -224,9 +361,13 @@ fn scan_ok(f: &Files, r: &Round) -> bool {
 }
 
 /// Why a stuck-scan answer is not a valid payload for a request with `limit` (`None`
-/// when it is valid). `stuck_count` is the full count, and `stuck` either holds every
-/// stuck plan (the limit was absent, not reached, or ignored by the control-plane) or
-/// exactly the `limit` oldest; each entry is well-formed, oldest first.
+/// when it is valid). The plan's rule: a count (`stuck_count`) and entries that each
+/// have an `id` and a non-empty `diagnosis`. The list holds every stuck plan, or (when a
+/// `limit` was sent and honoured) exactly `limit` of them. Nothing else is required:
+/// the order of the entries and which plans a honoured `limit` keeps are the
+/// control-plane's choice (contract §3), and the round orders by staleness itself. A
+/// `phase` or `stale_seconds` that is present must still make sense (a stuck plan is
+/// `published` or `active`; staleness is a finite number >= 0).
 pub fn stuck_scan_problem(body: &Value, limit: Option<u64>) -> Option<String> {
     let Some(count) = body["stuck_count"].as_u64() else {
         return Some("stuck_count is not a non-negative integer".into());
@@ -244,41 +385,64 @@ pub fn stuck_scan_problem(body: &Value, limit: Option<u64>) -> Option<String> {
             None => format!("stuck holds {len} entries but stuck_count is {count}"),
         });
     }
-    let mut prev_stale = f64::INFINITY;
     for (i, e) in list.iter().enumerate() {
         let id_ok = e["id"].as_str().is_some_and(|s| !s.is_empty());
-        let phase_ok = matches!(e["phase"].as_str(), Some("published" | "active"));
-        let stale = e["stale_seconds"]
-            .as_f64()
-            .filter(|s| s.is_finite() && *s >= 0.0);
-        if !id_ok || !phase_ok || stale.is_none() || !e["diagnosis"].is_string() {
+        let diagnosis_ok = e["diagnosis"]
+            .as_str()
+            .is_some_and(|s| !s.trim().is_empty());
+        let phase_ok = e
+            .get("phase")
+            .is_none_or(|p| matches!(p.as_str(), Some("published" | "active")));
+        let stale_ok = e
+            .get("stale_seconds")
+            .is_none_or(|s| s.as_f64().is_some_and(|s| s.is_finite() && s >= 0.0));
+        if !id_ok || !diagnosis_ok || !phase_ok || !stale_ok {
             return Some(format!("stuck[{i}] is not a well-formed entry: {e}"));
         }
-        let stale = stale.unwrap_or_default();
-        if stale > prev_stale {
-            return Some(format!(
-                "stuck[{i}] is older than stuck[{}]: not oldest first",
-                i - 1
-            ));
-        }
-        prev_stale = stale;
     }
     None
 }
 
-/// Healthy: `health = ok`, not restarted, no round errors, process measured.
-fn healthy(r: &Round) -> bool {
-    r.summary.as_ref().is_some_and(|s| {
-        s["health"] == "ok"
-            && s["restarted"] == false
-            && s["errors"].as_array().is_some_and(|e| e.is_empty())
-            && s["rss_kb"].is_u64()
-            && s["open_fds"].is_u64()
-    })
+/// The entries of a valid stuck scan ordered by staleness, most stale first (stable:
+/// entries without `stale_seconds` keep their listed order, after those with one).
+/// The round recovers from the front of this list, whatever order the control-plane
+/// listed in.
+pub fn stalest_first(body: &Value) -> Vec<Value> {
+    let mut list: Vec<Value> = body["stuck"].as_array().cloned().unwrap_or_default();
+    let key = |e: &Value| e["stale_seconds"].as_f64().filter(|s| s.is_finite());
+    list.sort_by(|a, b| match (key(a), key(b)) {
+        (Some(x), Some(y)) => y.total_cmp(&x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    list
 }
 
-/// The round with number `n`.
+/// Healthy: `/v1/health` answered 200 (`health.txt`), the round did not restart the
+/// control-plane (no `restart.txt`), it met no error and measured the process.
+fn healthy(f: &Files, r: &Round) -> bool {
+    let answered_200 = f
+        .text(&format!("{}/health.txt", r.rel))
+        .is_ok_and(|t| t.lines().next() == Some("code=200"));
+    let restarted = f.exists(&format!("{}/restart.txt", r.rel));
+    answered_200
+        && !restarted
+        && r.summary.as_ref().is_some_and(|s| {
+            s["errors"].as_array().is_some_and(|e| e.is_empty())
+                && s["rss_kb"].is_u64()
+                && s["open_fds"].is_u64()
+        })
+}
+
+/// The round with number `n`; "not due" while the soak has not reached it.
 fn round_n(rs: &[Round], n: u64) -> Result<&Round, Missing> {
+    let last = rs.iter().map(|r| r.index).max().unwrap_or(0);
+    if last < n {
+        return Err(Missing(format!(
+            "{NOT_DUE}round {n} has not run ({last} rounds so far)"
+        )));
+    }
     rs.iter().find(|r| r.index == n).ok_or_else(|| {
         Missing(format!(
             "no round {n} in rounds/ (soak has {} rounds)",
@@ -297,6 +461,14 @@ struct RateObs {
     rounds: usize,
 }
 
+/// A ratio cut to 6 decimals, rounding down. A stored report must parse back to the
+/// value the judge recomputes (`evidence verify`), and a JSON reader may not round-trip
+/// a full-precision float exactly, while a 6-decimal one always does. Rounding down
+/// never lifts a ratio over its threshold.
+fn floor6(x: f64) -> f64 {
+    (x * 1e6).floor() / 1e6
+}
+
 /// Recovery totals over `rs`.
 fn rate(f: &Files, rs: &[&Round]) -> Result<RateObs, Missing> {
     let (mut ok, mut fail) = (0, 0);
@@ -310,8 +482,70 @@ fn rate(f: &Files, rs: &[&Round]) -> Result<RateObs, Missing> {
         attempts,
         ok,
         fail,
-        rate: (attempts > 0).then(|| ok as f64 / attempts as f64),
+        rate: (attempts > 0).then(|| floor6(ok as f64 / attempts as f64)),
         rounds: rs.len(),
+    })
+}
+
+/// Prefix of the note of a check whose time has not come.
+const NOT_DUE: &str = "not due: ";
+
+/// Whether the soak has ended: its final report is written, or its setup failed (no
+/// round will ever run). Until then a check whose time has not come is not due.
+fn ended(f: &Files) -> bool {
+    f.exists("final-report.json")
+        || f.kv("setup-summary.txt")
+            .is_ok_and(|kv| kv.get("status").is_ok_and(|s| s != "ok"))
+}
+
+/// [`CheckSpec::observe`], except that an observation missing only because the
+/// check's time has not come is NOT_RUN ("not due: ...") while the soak runs, and a
+/// FAIL that says the soak ended first once it has ended.
+fn observe_due<T: Serialize>(
+    spec: CheckSpec,
+    obs: Result<T, Missing>,
+    pass: impl FnOnce(&T) -> bool,
+    ended: bool,
+) -> Check {
+    match obs {
+        Err(Missing(m)) if m.starts_with(NOT_DUE) && !ended => spec.not_run(m),
+        Err(Missing(m)) if m.starts_with(NOT_DUE) => spec.fail_unobserved(format!(
+            "the soak ended before this check was due ({})",
+            &m[NOT_DUE.len()..]
+        )),
+        other => spec.observe(other, pass),
+    }
+}
+
+/// `7.00` days → `7`, `0.1167` → `0.12`: a day count for a title.
+fn days(d: f64) -> String {
+    if (d - d.round()).abs() < 1e-9 {
+        format!("{}", d.round())
+    } else {
+        format!("{d:.2}")
+    }
+}
+
+/// The titles of the time-bound checks, naming the window this soak covers when it is
+/// not the plan's 30 real days (`None`: the plan's own titles apply).
+fn window_title(id: &str, c: &Cfg, time_factor: Option<f64>) -> Option<String> {
+    let compressed = time_factor.is_none_or(|f| f > 1.0);
+    if !compressed && (c.scale - 1.0).abs() < 1e-9 {
+        return None;
+    }
+    let unit = if compressed { "simulated days" } else { "days" };
+    let d7 = days(7.0 * c.scale);
+    let all = days(c.duration_days);
+    let target = (CREATES_TARGET_30D * c.scale).ceil();
+    Some(match id {
+        "VAL12-06" => format!("Rollback rate >= 99% over the first {d7} {unit} (plan: 7 days)"),
+        "VAL12-07" => format!("P99 latency maintained over the first {d7} {unit} (plan: 7 days)"),
+        "VAL12-08" => format!("CP availability >= 99.9% over {all} {unit} (plan: 30 days)"),
+        "VAL12-09" => {
+            format!("Total plans created >= {target} over {all} {unit} (plan: 4,000 in 30 days)")
+        }
+        "VAL12-10" => format!("Aggregate rollback rate >= 99% over {all} {unit} (plan: 30 days)"),
+        _ => return None,
     })
 }
 
@@ -321,6 +555,7 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
     let rs = rounds(dir);
     let cfg = cfg(&f);
     let last = rs.iter().map(|r| r.index).max().unwrap_or(0);
+    let ended = ended(&f);
     let mut out = Vec::new();
 
     out.push(
@@ -353,55 +588,49 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
             .map(|r| vec![format!("{}/{file}", r.rel)])
             .unwrap_or_default()
     };
-    out.push(
+    out.push(observe_due(
         PLAN.spec("VAL12-02", "round 1: create_errors = 0 and ok = 10", &[])
-            .with_evidence(ev1("plans-created.txt"))
-            .observe(
-                r1.clone()
-                    .and_then(|r| creates(&f, r))
-                    .map(|(ok, errors)| serde_json::json!({"ok": ok, "create_errors": errors})),
-                |v| v["create_errors"] == 0 && v["ok"] == 10,
-            ),
-    );
+            .with_evidence(ev1("plans-created.txt")),
+        r1.clone()
+            .and_then(|r| creates(&f, r))
+            .map(|(ok, errors)| serde_json::json!({"ok": ok, "create_errors": errors})),
+        |v| v["create_errors"] == 0 && v["ok"] == 10,
+        ended,
+    ));
 
     let r10 = round_n(&rs, 10);
-    out.push(
-        PLAN.spec("VAL12-03", "round 10: paginated plan_count >= 100", &[])
-            .with_evidence(
-                r10.as_ref()
-                    .map(|r| vec![format!("{}/round-summary.json", r.rel)])
-                    .unwrap_or_default(),
-            )
-            .observe(
-                r10.clone().and_then(|r| {
-                    r.summary
-                        .as_ref()
-                        .and_then(|s| s["plan_count"].as_u64())
-                        .ok_or_else(|| {
-                            Missing(format!("{}/round-summary.json: no plan_count", r.rel))
-                        })
-                }),
-                |c| *c >= 100,
-            ),
-    );
+    out.push(observe_due(
+        PLAN.spec(
+            "VAL12-03",
+            "round 10: paginated plan_count (items of every page until next_cursor is empty, adopted plans excluded) >= 100",
+            &[],
+        )
+        .with_evidence(
+            r10.as_ref()
+                .map(|r| vec![format!("{}/list-walk.txt", r.rel)])
+                .unwrap_or_default(),
+        ),
+        r10.clone().and_then(|r| plan_count(&f, r)),
+        |c| *c >= 100,
+        ended,
+    ));
 
-    out.push(
+    out.push(observe_due(
         PLAN.spec("VAL12-04", "round 1: nearest-rank p99_ms <= 500", &[])
-            .with_evidence(ev1("create-times.txt"))
-            .observe(
-                r1.clone().and_then(|r| latencies_us(&f, r)).and_then(|l| {
-                    stats::nearest_rank(&l, 99.0)
-                        .map(|us| us as f64 / 1000.0)
-                        .ok_or_else(|| Missing("round 1 create-times.txt: no samples".into()))
-                }),
-                |p| *p <= P99_LIMIT_MS,
-            ),
-    );
+            .with_evidence(ev1("create-times.txt")),
+        r1.clone().and_then(|r| latencies_us(&f, r)).and_then(|l| {
+            stats::nearest_rank(&l, 99.0)
+                .map(|us| us as f64 / 1000.0)
+                .ok_or_else(|| Missing("round 1 create-times.txt: no samples".into()))
+        }),
+        |p| *p <= P99_LIMIT_MS,
+        ended,
+    ));
 
     // A missing round number counts as a failed scan: that round scanned nothing.
     let scan = (|| -> Result<Value, Missing> {
         if rs.is_empty() {
-            return Err(Missing("rounds/: no rounds".into()));
+            return Err(Missing(format!("{NOT_DUE}no round has run")));
         }
         let bad: Vec<u64> = rs
             .iter()
@@ -414,14 +643,16 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
                               "failed_rounds": bad.iter().take(20).collect::<Vec<_>>()}),
         )
     })();
-    out.push(
+    out.push(observe_due(
         PLAN.spec(
             "VAL12-05",
             "every round: scan_http_code = 200 and a valid stuck-scan payload",
             &["rounds/*/round-*/stuck-scan.json"],
-        )
-        .observe(scan, |v| v["scan_failures"] == 0),
-    );
+        ),
+        scan,
+        |v| v["scan_failures"] == 0,
+        ended,
+    ));
 
     // Checkpoint windows: the rounds whose simulated time is before day 7 (scaled).
     let window = |c: &Cfg, day: f64| -> Result<(f64, Vec<&Round>), Missing> {
@@ -429,7 +660,7 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         let covered = last as f64 * c.interval_s;
         if covered + 1e-6 < end {
             return Err(Missing(format!(
-                "not due: the rounds cover {:.2} simulated days, the checkpoint is at {:.2}",
+                "{NOT_DUE}the rounds cover {:.2} simulated days, the checkpoint is at {:.2}",
                 covered / c.day_s,
                 end / c.day_s
             )));
@@ -450,69 +681,68 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         .as_ref()
         .map_err(Clone::clone)
         .and_then(|c| window(c, 7.0));
-    out.push(
+    out.push(observe_due(
         PLAN.spec(
             "VAL12-06",
             "recovery_attempts_7d > 0 and rollback_rate_7d >= 0.990",
             &[cp7, "rounds/*/round-*/recovery.txt"],
-        )
-        .observe(
-            w7.clone().and_then(|(_, w)| {
-                cp7_present()?;
-                rate(&f, &w)
-            }),
-            |o| o.attempts > 0 && o.rate.is_some_and(|r| r >= RATE_MIN),
         ),
-    );
-    out.push(
+        w7.clone().and_then(|(_, w)| {
+            cp7_present()?;
+            rate(&f, &w)
+        }),
+        |o| o.attempts > 0 && o.rate.is_some_and(|r| r >= RATE_MIN),
+        ended,
+    ));
+    out.push(observe_due(
         PLAN.spec(
             "VAL12-07",
             "p99_ms_7d (nearest rank over every create of days 1-7) <= 500",
             &[cp7, "rounds/*/round-*/create-times.txt"],
-        )
-        .observe(
-            w7.and_then(|(_, w)| {
-                cp7_present()?;
-                let mut all = Vec::new();
-                for r in &w {
-                    all.extend(latencies_us(&f, r)?);
-                }
-                stats::nearest_rank(&all, 99.0)
-                    .map(|us| us as f64 / 1000.0)
-                    .ok_or_else(|| Missing("days 1-7: no create latencies".into()))
-            }),
-            |p| *p <= P99_LIMIT_MS,
         ),
-    );
+        w7.and_then(|(_, w)| {
+            cp7_present()?;
+            let mut all = Vec::new();
+            for r in &w {
+                all.extend(latencies_us(&f, r)?);
+            }
+            stats::nearest_rank(&all, 99.0)
+                .map(|us| us as f64 / 1000.0)
+                .ok_or_else(|| Missing("days 1-7: no create latencies".into()))
+        }),
+        |p| *p <= P99_LIMIT_MS,
+        ended,
+    ));
 
     // Day 30 (scaled): every scheduled round must exist.
     let due = cfg.as_ref().map_err(Clone::clone).and_then(|c| {
         let scheduled = (c.duration_days * c.day_s / c.interval_s).round().max(1.0) as u64;
         if last < scheduled {
             Err(Missing(format!(
-                "not due: {last} of {scheduled} scheduled rounds ran"
+                "{NOT_DUE}{last} of {scheduled} scheduled rounds ran"
             )))
         } else {
             Ok(scheduled)
         }
     });
     out.push(
-        PLAN.spec(
-            "VAL12-08",
-            "healthy_rounds / total_rounds x 100 >= 99.9 (health=ok, not restarted, fully measured; missing rounds count as failed)",
-            &["rounds/*/round-*/round-summary.json"],
-        )
-        .observe(
+        observe_due(
+            PLAN.spec(
+                "VAL12-08",
+                "healthy_rounds / total_rounds x 100 >= 99.9 (health=ok, not restarted, fully measured; missing rounds count as failed)",
+                &["rounds/*/round-*/health.txt", "rounds/*/round-*/restart.txt", "rounds/*/round-*/round-summary.json"],
+            ),
             due.clone().map(|_| {
-                let healthy_n = rs.iter().filter(|r| healthy(r)).count() as u64;
+                let healthy_n = rs.iter().filter(|r| healthy(&f, r)).count() as u64;
                 let restarts = rs
                     .iter()
-                    .filter(|r| r.summary.as_ref().is_some_and(|s| s["restarted"] == true))
+                    .filter(|r| f.exists(&format!("{}/restart.txt", r.rel)))
                     .count();
                 serde_json::json!({"healthy_rounds": healthy_n, "total_rounds": last,
-                    "restarts": restarts, "uptime_pct": healthy_n as f64 * 100.0 / last as f64})
+                    "restarts": restarts, "uptime_pct": floor6(healthy_n as f64 * 100.0 / last as f64)})
             }),
             |v| v["uptime_pct"].as_f64().is_some_and(|u| u >= UPTIME_MIN),
+            ended,
         ),
     );
 
@@ -520,7 +750,7 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         .as_ref()
         .map(|c| (CREATES_TARGET_30D * c.scale).ceil() as u64)
         .ok();
-    out.push(
+    out.push(observe_due(
         PLAN.spec(
             "VAL12-09",
             &format!(
@@ -528,35 +758,54 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
                 target.map(|t| t.to_string()).unwrap_or_else(|| "?".into())
             ),
             &["rounds/*/round-*/plans-created.txt"],
-        )
-        .observe(
-            due.clone().and_then(|_| {
-                let mut total = 0;
-                for r in &rs {
-                    total += creates(&f, r)?.0;
-                }
-                let per_round = cfg.as_ref().map(|c| c.creates_per_round).unwrap_or(0);
-                Ok(serde_json::json!({"total_creates": total, "target": target,
-                                      "attempted": per_round * rs.len() as u64}))
-            }),
-            |v| match (v["total_creates"].as_u64(), v["target"].as_u64()) {
-                (Some(t), Some(min)) => t >= min,
-                _ => false,
-            },
         ),
-    );
+        due.clone().and_then(|_| {
+            let mut total = 0;
+            for r in &rs {
+                total += creates(&f, r)?.0;
+            }
+            let per_round = cfg.as_ref().map(|c| c.creates_per_round).unwrap_or(0);
+            Ok(serde_json::json!({"total_creates": total, "target": target,
+                                      "attempted": per_round * rs.len() as u64}))
+        }),
+        |v| match (v["total_creates"].as_u64(), v["target"].as_u64()) {
+            (Some(t), Some(min)) => t >= min,
+            _ => false,
+        },
+        ended,
+    ));
 
-    out.push(
+    out.push(observe_due(
         PLAN.spec(
             "VAL12-10",
             "total_recovery_attempts > 0 and agg_rollback_rate >= 0.990",
             &["final-report.json", "rounds/*/round-*/recovery.txt"],
-        )
-        .observe(
-            due.and_then(|_| rate(&f, &rs.iter().collect::<Vec<_>>())),
-            |o| o.attempts > 0 && o.rate.is_some_and(|r| r >= RATE_MIN),
         ),
-    );
+        due.and_then(|_| rate(&f, &rs.iter().collect::<Vec<_>>())),
+        |o| o.attempts > 0 && o.rate.is_some_and(|r| r >= RATE_MIN),
+        ended,
+    ));
+    let scheduled = cfg.as_ref().ok().map(|c| {
+        Calendar {
+            interval_s: c.interval_s,
+            day_s: c.day_s,
+            scale: c.scale,
+            duration_days: c.duration_days,
+        }
+        .scheduled()
+    });
+    out.extend(claims(&f, &rs, scheduled));
+    if let Ok(c) = &cfg {
+        let factor = f
+            .kv("config.env")
+            .ok()
+            .and_then(|kv| kv.f64("TIME_FACTOR").ok());
+        for check in &mut out {
+            if let Some(t) = window_title(&check.id, c, factor) {
+                check.title = t;
+            }
+        }
+    }
     Ok(out)
 }
 
@@ -576,7 +825,7 @@ pub struct RoundFigures {
     pub latencies_us: Vec<u64>,
     /// Nearest-rank p99 of those latencies, ms.
     pub p99_ms: Option<f64>,
-    /// Paged plan count, from the summary.
+    /// Paged plan count, from the round's list walk.
     pub plan_count: Option<u64>,
     /// Control-plane RSS, KiB, from the summary.
     pub rss_kb: Option<u64>,
@@ -603,14 +852,156 @@ pub fn round_figures(dir: &Path) -> Vec<RoundFigures> {
                 day: field("day"),
                 p99_ms: stats::nearest_rank(&lat, 99.0).map(|us| us as f64 / 1000.0),
                 latencies_us: lat,
-                plan_count: field("plan_count"),
+                plan_count: plan_count(&f, r).ok(),
                 rss_kb: field("rss_kb"),
-                healthy: healthy(r),
-                restarted: r.summary.as_ref().is_some_and(|s| s["restarted"] == true),
+                healthy: healthy(&f, r),
+                restarted: f.exists(&format!("{}/restart.txt", r.rel)),
                 recoveries: recoveries(&f, r).ok(),
             }
         })
         .collect()
+}
+
+/// The claims over the whole soak (beyond the plan's ten checks).
+/// They hold for the rounds run so far: they have no single time of their own.
+/// `scheduled` is the soak's last round, whose listing is "the end" of X1.
+fn claims(f: &Files, rs: &[Round], scheduled: Option<u64>) -> Vec<Check> {
+    let mut out = Vec::new();
+
+    // X1: every plan answered 201 in any round up to a listing round is in its listing.
+    let listed = (|| -> Result<Value, Missing> {
+        let mut created: Vec<String> = Vec::new();
+        let mut listings = Vec::new();
+        let mut missing_total = 0u64;
+        let mut first_missing: Vec<String> = Vec::new();
+        for r in rs {
+            if ran_workload(f, r) {
+                created.extend(created_ids(f, r)?);
+            }
+            let rel = format!("{}/plans-listed.txt", r.rel);
+            if !f.exists(&rel) {
+                continue;
+            }
+            let ids: std::collections::HashSet<String> = f
+                .text(&rel)?
+                .lines()
+                .map(|l| l.trim().to_string())
+                .collect();
+            let missing: Vec<&String> = created.iter().filter(|id| !ids.contains(*id)).collect();
+            missing_total += missing.len() as u64;
+            if first_missing.is_empty() {
+                first_missing = missing.iter().take(10).map(|s| s.to_string()).collect();
+            }
+            listings.push(serde_json::json!({"round": r.index, "created": created.len(), "missing": missing.len()}));
+        }
+        if listings.is_empty() {
+            return Err(Missing(
+                "no round kept its listed IDs (plans-listed.txt)".into(),
+            ));
+        }
+        // "At the end": once the last scheduled round ran, it must have kept its listing.
+        let last = rs.iter().find(|r| Some(r.index) == scheduled);
+        let end_listed = last.map(|r| f.exists(&format!("{}/plans-listed.txt", r.rel)));
+        Ok(
+            serde_json::json!({"listings": listings, "missing_total": missing_total,
+                              "first_missing_ids": first_missing, "end_listed": end_listed}),
+        )
+    })();
+    out.push(
+        PLAN.spec(
+            "VAL12-X1",
+            "every ID answered 201 in plans-created.txt up to a listing round is in that round's plans-listed.txt (round 10, the last round of each checkpoint window, the last round); missing = 0, and the last scheduled round, once run, kept its listing",
+            &["rounds/*/round-*/plans-created.txt", "rounds/*/round-*/plans-listed.txt"],
+        )
+        .observe(listed, |v| {
+            v["missing_total"] == 0 && v["end_listed"] != Value::Bool(false)
+        }),
+    );
+
+    // X2: the nearest-rank p99 of each round's creates (rounds that ran their workload).
+    let p99s = (|| -> Result<Value, Missing> {
+        let mut worst: Option<(u64, f64)> = None;
+        let mut over = Vec::new();
+        let mut n = 0;
+        for r in rs.iter().filter(|r| ran_workload(f, r)) {
+            let l = latencies_us(f, r)?;
+            let p = stats::nearest_rank(&l, 99.0)
+                .map(|us| us as f64 / 1000.0)
+                .ok_or_else(|| Missing(format!("{}/create-times.txt: no samples", r.rel)))?;
+            n += 1;
+            if worst.is_none_or(|(_, w)| p > w) {
+                worst = Some((r.index, p));
+            }
+            if p > P99_LIMIT_MS {
+                over.push(r.index);
+            }
+        }
+        let (round, max) = worst.ok_or_else(|| Missing("no round ran its creates".into()))?;
+        Ok(
+            serde_json::json!({"rounds": n, "max_round_p99_ms": max, "worst_round": round,
+                              "rounds_over": over.len(), "first_rounds_over": over.iter().take(10).collect::<Vec<_>>()}),
+        )
+    })();
+    out.push(
+        PLAN.spec(
+            "VAL12-X2",
+            "in every round that ran its creates: nearest-rank p99 of its create-times.txt <= 500 ms",
+            &["rounds/*/round-*/create-times.txt"],
+        )
+        .observe(p99s, |v| v["rounds_over"] == 0),
+    );
+
+    // X3 / X4: strictly increasing from each round that ran its workload to the next
+    // one; a restart resets the control-plane's counters, so a restarted round starts a
+    // new run of comparisons for X3.
+    let series = |name: &str, value: &dyn Fn(&Round) -> Result<f64, Missing>, reset: bool| {
+        let mut prev: Option<(u64, f64)> = None;
+        let mut compared = 0;
+        let mut not_increasing = Vec::new();
+        for r in rs.iter().filter(|r| ran_workload(f, r)) {
+            let v = value(r)?;
+            if reset && f.exists(&format!("{}/restart.txt", r.rel)) {
+                prev = None;
+            }
+            if let Some((_, p)) = prev {
+                compared += 1;
+                if v <= p {
+                    not_increasing.push(r.index);
+                }
+            }
+            prev = Some((r.index, v));
+        }
+        if compared == 0 {
+            return Err(Missing(format!("{name}: fewer than two rounds to compare")));
+        }
+        Ok(
+            serde_json::json!({"compared": compared, "not_increasing": not_increasing.len(),
+                              "first_rounds_not_increasing": not_increasing.iter().take(10).collect::<Vec<_>>()}),
+        )
+    };
+    let requests = |r: &Round| -> Result<f64, Missing> {
+        f.prom(&format!("{}/metrics-scrape.prom", r.rel))?
+            .sum("cp_http_requests_total")
+            .map_err(|e| Missing(format!("{}/metrics-scrape.prom: {e}", r.rel)))
+    };
+    out.push(
+        PLAN.spec(
+            "VAL12-X3",
+            "sum of cp_http_requests_total in metrics-scrape.prom > the previous round's (rounds that ran their workload; a restart starts over)",
+            &["rounds/*/round-*/metrics-scrape.prom"],
+        )
+        .observe(series("cp_http_requests_total", &requests, true), |v| v["not_increasing"] == 0),
+    );
+    let count = |r: &Round| plan_count(f, r).map(|c| c as f64);
+    out.push(
+        PLAN.spec(
+            "VAL12-X4",
+            "paginated plan_count (list-walk.txt) > the previous round's, in every round that ran its workload",
+            &["rounds/*/round-*/list-walk.txt"],
+        )
+        .observe(series("plan_count", &count, false), |v| v["not_increasing"] == 0),
+    );
+    out
 }
 
 #[cfg(test)]
@@ -642,6 +1033,12 @@ mod tests {
             stuck_scan_problem(&scan(3, &[3.0, 2.0, 1.0]), Some(2)),
             None
         );
+        // Any order: creation order is as valid as oldest first (contract §3).
+        assert_eq!(stuck_scan_problem(&scan(2, &[1.0, 2.0]), None), None);
+        assert_eq!(stuck_scan_problem(&scan(9, &[1.0, 2.0]), Some(2)), None);
+        // Only the plan's fields: a count, an id and a diagnosis per entry.
+        let minimal = json!({"stuck_count": 1, "stuck": [{"id": "p", "diagnosis": "retry it"}]});
+        assert_eq!(stuck_scan_problem(&minimal, None), None);
     }
 
     #[test]
@@ -652,14 +1049,14 @@ mod tests {
         // Longer than the count, with or without a limit.
         assert!(stuck_scan_problem(&scan(1, &[3.0, 2.0]), None).is_some());
         assert!(stuck_scan_problem(&scan(1, &[3.0, 2.0]), Some(2)).is_some());
-        // Not oldest first.
-        assert!(stuck_scan_problem(&scan(2, &[1.0, 2.0]), None).is_some());
         for (field, bad) in [
             ("id", json!("")),
+            ("id", Value::Null),
             ("phase", json!("rolled_back")),
             ("stale_seconds", json!(-1.0)),
             ("stale_seconds", json!("3")),
             ("diagnosis", Value::Null),
+            ("diagnosis", json!("  ")),
         ] {
             let mut b = scan(1, &[3.0]);
             b["stuck"][0][field] = bad.clone();
@@ -671,5 +1068,248 @@ mod tests {
         assert!(stuck_scan_problem(&json!({"stuck": []}), None).is_some());
         assert!(stuck_scan_problem(&json!({"stuck_count": 0}), None).is_some());
         assert!(stuck_scan_problem(&json!({"error": "boom"}), Some(5)).is_some());
+    }
+
+    #[test]
+    fn ratios_survive_a_json_round_trip_and_never_round_up() {
+        for (ok, all) in [
+            (11u64, 12u64),
+            (989, 1000),
+            (98_999, 100_000),
+            (1439, 1440),
+            (2, 3),
+        ] {
+            let x = floor6(ok as f64 / all as f64);
+            assert!(x <= ok as f64 / all as f64);
+            let back: f64 = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
+            assert_eq!(back, x);
+        }
+        assert!(floor6(0.989_999_9) < RATE_MIN);
+    }
+
+    #[test]
+    fn stalest_first_orders_any_listing_by_staleness() {
+        let ids = |v: Vec<Value>| -> Vec<String> {
+            v.iter()
+                .map(|e| e["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        // Creation order (youngest staleness first) comes back stalest first.
+        assert_eq!(
+            ids(stalest_first(&scan(3, &[1.0, 3.0, 2.0]))),
+            ["p-1", "p-2", "p-0"]
+        );
+        let mut b = scan(3, &[1.0, 3.0, 2.0]);
+        b["stuck"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("stale_seconds");
+        assert_eq!(ids(stalest_first(&b)), ["p-1", "p-2", "p-0"]);
+    }
+
+    /// A finished soak of the plan's own calendar (30 days, 1440 rounds, real time),
+    /// written file by file as the soak would, with one recovery per round.
+    struct Synth {
+        /// Rounds whose `/v1/health` answered 503.
+        unhealthy: Vec<u64>,
+        /// Rounds whose recovery failed.
+        failed_recoveries: Vec<u64>,
+        /// `(round, seconds)`: one create of that round took this long.
+        slow_create: Option<(u64, f64)>,
+    }
+
+    impl Synth {
+        fn good() -> Synth {
+            Synth {
+                unhealthy: vec![],
+                failed_recoveries: vec![],
+                slow_create: None,
+            }
+        }
+
+        fn write(&self, dir: &Path) {
+            let w = |rel: &str, text: &str| {
+                let p = dir.join(rel);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, text).unwrap();
+            };
+            w(
+                "config.env",
+                "TIME_FACTOR=1\nROUND_INTERVAL_S=1800\nDAY_S=86400\nCALENDAR_SCALE=1\n\
+                 DURATION_DAYS=30\nCREATES_PER_ROUND=10\nP99_LIMIT_MS=500\nSTUCK_THRESHOLD_S=3600\n",
+            );
+            w(
+                "setup-summary.txt",
+                "status=ok\nhealth_code=200\nstart_ms=120\n",
+            );
+            w("checkpoints/checkpoint-7d.json", "{}");
+            w("final-report.json", "{}");
+            let cal = Calendar {
+                interval_s: 1800.0,
+                day_s: 86400.0,
+                scale: 1.0,
+                duration_days: 30.0,
+            };
+            let mut all_ids = Vec::new();
+            for k in 1..=1440u64 {
+                let sim = (k - 1) as f64 * 1800.0;
+                let rel = format!("rounds/d{:02}/round-{k:04}", (k - 1) / 48 + 1);
+                w(
+                    &format!("{rel}/round-summary.json"),
+                    &json!({"round": k, "sim_elapsed_s": sim, "errors": [], "rss_kb": 1000,
+                            "open_fds": 20, "scan_http_code": "200", "scan_limit": null})
+                    .to_string(),
+                );
+                let code = if self.unhealthy.contains(&k) {
+                    503
+                } else {
+                    200
+                };
+                w(
+                    &format!("{rel}/health.txt"),
+                    &format!("code={code}\n{{}}\n"),
+                );
+                let ids: Vec<String> = (1..=10).map(|i| format!("soak-{k}-{i:02}")).collect();
+                let created: String = ids.iter().map(|id| format!("{id} 201\n")).collect();
+                w(&format!("{rel}/plans-created.txt"), &created);
+                all_ids.extend(ids);
+                let mut times = [0.010; 10];
+                if let Some((_, t)) = self.slow_create.filter(|(r, _)| *r == k) {
+                    times[0] = t;
+                }
+                let times: String = times.iter().map(|t| format!("{t:.6}\n")).collect();
+                w(&format!("{rel}/create-times.txt"), &times);
+                w(
+                    &format!("{rel}/stuck-scan.json"),
+                    &json!({"stuck_count": 1, "stuck": [{"id": "soak-1-01", "diagnosis": "retry it"}]})
+                        .to_string(),
+                );
+                let ok = !self.failed_recoveries.contains(&k);
+                let run = CliRun {
+                    args: vec!["rollback".into(), "execute".into()],
+                    exit_code: Some(if ok { 0 } else { 5 }),
+                    signal: None,
+                    stdout: if ok {
+                        "outcome=success plan_id=soak-1-01".into()
+                    } else {
+                        String::new()
+                    },
+                    stderr: if ok {
+                        String::new()
+                    } else {
+                        "error: 500".into()
+                    },
+                    duration_ms: 5,
+                    timed_out: false,
+                    spawn_error: None,
+                    env: Default::default(),
+                };
+                w(
+                    &format!("{rel}/recovery.txt"),
+                    &format!("{RECOVERY_MARK}soak-1-01\n{}", run.to_evidence()),
+                );
+                let n = all_ids.len();
+                w(
+                    &format!("{rel}/list-walk.txt"),
+                    &format!("page=1 code=200 items={n} next_cursor=\"\" latency_us=100\ncomplete=true\n"),
+                );
+                if ids_due(k, sim, &cal) {
+                    w(
+                        &format!("{rel}/plans-listed.txt"),
+                        &(all_ids.join("\n") + "\n"),
+                    );
+                }
+                w(
+                    &format!("{rel}/metrics-scrape.prom"),
+                    &format!("cp_http_requests_total{{route=\"x\"}} {}\n", k * 30),
+                );
+            }
+        }
+
+        /// The report of this soak and its red checks.
+        fn red(&self) -> (crate::check::Report, Vec<String>) {
+            self.red_after(|_| {})
+        }
+
+        /// [`red`](Self::red) after `edit` changed the written soak.
+        fn red_after(&self, edit: impl Fn(&Path)) -> (crate::check::Report, Vec<String>) {
+            let tmp = tempfile::tempdir().unwrap();
+            self.write(tmp.path());
+            edit(tmp.path());
+            let r = crate::plans::report("val12", "synth", &[], tmp.path()).unwrap();
+            let red = r
+                .checks
+                .iter()
+                .filter(|c| c.status != crate::check::Status::Pass)
+                .map(|c| c.id.clone())
+                .collect();
+            (r, red)
+        }
+    }
+
+    #[test]
+    fn the_plans_own_soak_passes_at_its_thresholds() {
+        // 1 failed round of 1440 (99.93 %), 3 failed recoveries of 336 in days 1-7
+        // (0.9911) and 14 of 1440 overall (0.9903): every check PASS, Gate D's profile.
+        let (r, red) = Synth {
+            unhealthy: vec![700],
+            failed_recoveries: vec![
+                10, 20, 30, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1300, 1400,
+            ],
+            slow_create: Some((900, 0.499)),
+        }
+        .red();
+        assert_eq!(red, Vec::<String>::new(), "{}", r.to_text());
+        assert!(r.profile.is_plan());
+        assert_eq!(r.verdict.full, Some(true));
+        assert_eq!(
+            r.check("VAL12-06").unwrap().title,
+            "7-day rollback rate >= 99%"
+        );
+    }
+
+    #[test]
+    fn one_failure_past_each_plan_threshold_turns_exactly_its_check_red() {
+        // Uptime: 2 failed rounds of 1440 = 99.86 % < 99.9 %.
+        let (_, red) = Synth {
+            unhealthy: vec![100, 1000],
+            ..Synth::good()
+        }
+        .red();
+        assert_eq!(red, ["VAL12-08"]);
+        // Days 1-7: 4 failures of 336 = 0.9881 < 0.990 (the 30-day rate, 1436/1440, passes).
+        let (_, red) = Synth {
+            failed_recoveries: vec![1, 2, 3, 4],
+            ..Synth::good()
+        }
+        .red();
+        assert_eq!(red, ["VAL12-06"]);
+        // 30 days: 15 failures after day 7 = 0.98958 < 0.990 (days 1-7 pass).
+        let late: Vec<u64> = (0..15).map(|i| 400 + i * 60).collect();
+        let (_, red) = Synth {
+            failed_recoveries: late,
+            ..Synth::good()
+        }
+        .red();
+        assert_eq!(red, ["VAL12-10"]);
+        // One create of 501 ms on day 20: the pooled day 1-7 p99 and round 1 cannot see
+        // it; "p99 <= 500 ms throughout" (X2) does. One on day 3 is still invisible to
+        // the pooled VAL12-07 (1 of 3360 creates).
+        let (r, red) = Synth {
+            slow_create: Some((960, 0.501)),
+            ..Synth::good()
+        }
+        .red();
+        assert_eq!(red, ["VAL12-X2"]);
+        assert_eq!(
+            r.check("VAL12-X2").unwrap().observed.as_ref().unwrap()["worst_round"],
+            960
+        );
+        let (_, red) = Synth {
+            slow_create: Some((100, 0.501)),
+            ..Synth::good()
+        }
+        .red();
+        assert_eq!(red, ["VAL12-X2"]);
     }
 }

@@ -1,11 +1,56 @@
 //! `soak archive`: the permanent evidence artifact, `soak-val12-<date>.tar.gz` and its
 //! `.sha256` (in `sha256sum` format), written in-process.
+//!
+//! [`archive_soak`] archives only a finished, stopped and verified soak directory, then
+//! records the archive's name and sha256 in the final report (written after archiving,
+//! so the archive holds the report without it) and seals the directory again.
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
+
+use crate::soakdir::Soak;
+
+/// `soak archive`: refuses a soak whose control-plane still runs (its store and log
+/// would change under the archive) or that has no final report; verifies the sealed
+/// directory (sealing it first if it never was) and refuses on any mismatch; archives;
+/// writes the archive's sha256 into `final-report.{json,txt}`; seals again.
+pub fn archive_soak(dir: &Path, out_dir: &Path) -> Result<(PathBuf, String)> {
+    let soak = Soak::open(dir)?;
+    if let Some(pid) = crate::cpproc::read_pid(&soak.layout) {
+        anyhow::ensure!(
+            !crate::cpproc::is_soak_cp(&soak.layout, pid),
+            "the control-plane (pid {pid}) is still running: `soak teardown` first"
+        );
+    }
+    anyhow::ensure!(
+        soak.layout.path("final-report.json").is_file(),
+        "no final report: `soak report --type final` first"
+    );
+    if !soak
+        .layout
+        .path(val_support::evidence::MANIFEST_FILE)
+        .is_file()
+    {
+        crate::seal::seal(&soak)?;
+    }
+    let problems = crate::seal::verify(dir);
+    anyhow::ensure!(
+        problems.is_empty(),
+        "the soak directory does not verify:\n{}",
+        problems.join("\n")
+    );
+    let (path, hex) = archive(dir, out_dir)?;
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    crate::report::record_archive(&soak, &name, &hex)?;
+    crate::seal::seal(&soak)?;
+    Ok((path, hex))
+}
 
 /// Archives `dir` into `out_dir` and returns the archive's path and hex sha256.
 pub fn archive(dir: &Path, out_dir: &Path) -> Result<(PathBuf, String)> {

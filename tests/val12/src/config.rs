@@ -52,6 +52,12 @@ pub struct SoakConfig {
     pub ports: Option<(u16, u16)>,
     /// `AUTONOMY_FAULTS` items (negative tests only).
     pub faults: Vec<String>,
+    /// `AUTONOMY_VARIANT` items: valid alternative behaviours of the reference
+    /// (contract §11), so a test can show the soak does not depend on its choices.
+    pub variants: Vec<String>,
+    /// Setup: a data dir that already holds plans is adopted (its plans recorded in
+    /// `adopted-plans.txt` and excluded from every count) instead of refused.
+    pub adopt_existing: bool,
     /// Tests only: the control-plane gets `PR_SET_PDEATHSIG=SIGKILL`, so it dies with
     /// the thread that started it (setup, or the round that restarted it) instead of
     /// outliving a killed test. The `soak` CLI never sets it: its control-plane must
@@ -75,6 +81,8 @@ impl Default for SoakConfig {
             restart_deadline_ms: 30_000,
             ports: Some((19000, 19100)),
             faults: Vec::new(),
+            variants: Vec::new(),
+            adopt_existing: false,
             cp_dies_with_parent: false,
         }
     }
@@ -144,6 +152,26 @@ impl SoakConfig {
         self.stuck_threshold_s / self.time_factor
     }
 
+    /// `compressed` when the soak clock runs faster than the wall clock, `plan` for the
+    /// plan's own soak (real time, 30 days, its interval, creates, threshold and p99
+    /// limit), else `custom`. The judge derives the same from these `config.env` values;
+    /// this line is for the reader of `config.env`.
+    pub fn profile_name(&self) -> &'static str {
+        let d = SoakConfig::default();
+        if !self.wall_clock() {
+            "compressed"
+        } else if self.duration_days == d.duration_days
+            && self.interval_s == d.interval_s
+            && self.creates_per_round == d.creates_per_round
+            && self.stuck_threshold_s == d.stuck_threshold_s
+            && self.p99_limit_ms == d.p99_limit_ms
+        {
+            "plan"
+        } else {
+            "custom"
+        }
+    }
+
     /// `config.env` lines (`KEY=VALUE`, no spaces in values).
     pub fn to_env(&self) -> BTreeMap<&'static str, String> {
         let mut m = BTreeMap::new();
@@ -171,6 +199,12 @@ impl SoakConfig {
             .into(),
         );
         m.insert("FAULTS", self.faults.join(","));
+        m.insert("VARIANTS", self.variants.join(","));
+        m.insert(
+            "ADOPT_EXISTING",
+            if self.adopt_existing { "1" } else { "0" }.into(),
+        );
+        m.insert("PROFILE", self.profile_name().into());
         m.insert(
             "CP_DIES_WITH_PARENT",
             if self.cp_dies_with_parent { "1" } else { "0" }.into(),
@@ -185,11 +219,15 @@ impl SoakConfig {
             |k: &str| -> Result<f64> { get(k)?.parse().with_context(|| format!("config.env {k}")) };
         let u =
             |k: &str| -> Result<u64> { get(k)?.parse().with_context(|| format!("config.env {k}")) };
-        let faults = get("FAULTS")?
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
+        let list = |v: &str| -> Vec<String> {
+            v.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let faults = list(get("FAULTS")?);
+        // Absent in directories written before variants existed: none.
+        let variants = m.get("VARIANTS").map(|v| list(v)).unwrap_or_default();
         let cfg = SoakConfig {
             time_factor: f("TIME_FACTOR")?,
             interval_s: f("ROUND_INTERVAL_S")?,
@@ -204,6 +242,8 @@ impl SoakConfig {
             restart_deadline_ms: u("RESTART_DEADLINE_MS")?,
             ports: None,
             faults,
+            variants,
+            adopt_existing: m.get("ADOPT_EXISTING").is_some_and(|v| v == "1"),
             // Absent in directories written before the setting existed: detached.
             cp_dies_with_parent: match m.get("CP_DIES_WITH_PARENT").map(String::as_str) {
                 None | Some("0") => false,
@@ -246,7 +286,9 @@ mod tests {
     fn env_round_trip_keeps_every_setting() {
         let cfg = SoakConfig {
             faults: vec!["retry-fails".into(), "create-delay-ms=5".into()],
+            variants: vec!["stuck-creation-order".into(), "stuck-ignore-limit".into()],
             cp_dies_with_parent: true,
+            adopt_existing: true,
             ..SoakConfig::lite(18000.0, 0.25)
         };
         let m: BTreeMap<String, String> = cfg
@@ -265,9 +307,14 @@ mod tests {
         // A directory written before the setting existed keeps its detached control-plane.
         let mut old = m.clone();
         old.remove("CP_DIES_WITH_PARENT");
+        old.remove("VARIANTS");
         assert!(!SoakConfig::from_env_map(&old).unwrap().cp_dies_with_parent);
         assert!(!SoakConfig::default().cp_dies_with_parent);
         assert_eq!(cfg.scheduled_rounds(), 12);
         assert!((cfg.interval_real_s() - 0.1).abs() < 1e-9);
+        assert_eq!(m["PROFILE"], "compressed");
+        assert_eq!(SoakConfig::default().profile_name(), "plan");
+        assert_eq!(SoakConfig::lite(1.0, 2.0).profile_name(), "custom");
+        assert_eq!(SoakConfig::lite(1.5, 30.0).profile_name(), "compressed");
     }
 }

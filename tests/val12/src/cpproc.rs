@@ -16,7 +16,7 @@ use val_support::cp::{
 };
 use val_support::evidence::BinaryInfo;
 
-use crate::config::OPERATOR;
+use crate::config::{SoakConfig, OPERATOR};
 use crate::layout::Layout;
 
 /// SIGTERM → SIGKILL grace of [`stop`] (the contract promises exit within 5 s).
@@ -37,16 +37,23 @@ pub struct Started {
     pub health_code: String,
 }
 
-/// The binary the soak runs: `AUTONOMY_BIN`, else the workspace's reference build.
-pub fn binary() -> Result<BinaryInfo> {
-    let path = match Target::from_env() {
-        Target::Binary { path, .. } => path,
-        Target::Reference => cp::reference_binary().context("build the reference control-plane")?,
+/// The binary the soak runs and its mode (`binary` for `AUTONOMY_BIN`, else
+/// `reference`, the workspace's reference build).
+pub fn binary() -> Result<(&'static str, BinaryInfo)> {
+    let (mode, path) = match Target::from_env() {
+        Target::Binary { path, .. } => ("binary", path),
+        Target::Reference => (
+            "reference",
+            cp::reference_binary().context("build the reference control-plane")?,
+        ),
         Target::Remote { url, .. } => bail!(
             "AUTONOMY_CP_URL={url}: the soak needs a control-plane it can restart; use AUTONOMY_BIN"
         ),
     };
-    BinaryInfo::of(&path).context("inspect the control-plane binary")
+    Ok((
+        mode,
+        BinaryInfo::of(&path).context("inspect the control-plane binary")?,
+    ))
 }
 
 /// Starts the control-plane detached (own process group, output appended to
@@ -54,7 +61,8 @@ pub fn binary() -> Result<BinaryInfo> {
 /// 200 until `deadline`, and writes `cp.pid`. When it is not healthy in time it is
 /// killed again and the observation is returned with `healthy_after_ms: None`.
 ///
-/// With `dies_with_parent` (tests only, see `SoakConfig::cp_dies_with_parent`) the
+/// Faults, variants and the parent-death setting come from `soak`. With
+/// `soak.cp_dies_with_parent` (tests only, see `SoakConfig::cp_dies_with_parent`) the
 /// kernel kills it when the *thread* that spawned it exits: call this from a thread
 /// that lives as long as the control-plane should (the test's own thread).
 pub fn start(
@@ -62,9 +70,8 @@ pub fn start(
     bin: &Path,
     listen: SocketAddr,
     metrics: SocketAddr,
-    faults: &[String],
+    soak: &SoakConfig,
     deadline: Duration,
-    dies_with_parent: bool,
 ) -> Result<Started> {
     let mut cfg = CpConfig::new("val12", &layout.root, &layout.path("cp.log"));
     cfg.data_dir = layout.path("cp-data");
@@ -76,8 +83,13 @@ pub fn start(
     };
     cfg.ports = Some((listen.port(), metrics.port()));
     cfg.ready_timeout = deadline;
-    cfg.lifetime = Lifetime::Detached { dies_with_parent };
-    let cfg = cfg.faults(faults).operator(OPERATOR);
+    cfg.lifetime = Lifetime::Detached {
+        dies_with_parent: soak.cp_dies_with_parent,
+    };
+    let cfg = cfg
+        .faults(&soak.faults)
+        .variants(&soak.variants)
+        .operator(OPERATOR);
     let t0 = Instant::now();
     match ControlPlane::start(cfg) {
         Ok(cp) => {

@@ -97,6 +97,23 @@ impl Layout {
     }
 }
 
+/// File (in the soak directory) listing the plans the store held before the soak
+/// started, when setup adopted them: excluded from every count.
+pub const ADOPTED_FILE: &str = "adopted-plans.txt";
+
+impl Layout {
+    /// The IDs of [`ADOPTED_FILE`] (empty when the soak adopted nothing).
+    pub fn adopted(&self) -> std::collections::HashSet<String> {
+        std::fs::read_to_string(self.path(ADOPTED_FILE))
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
 /// One round directory found on disk.
 #[derive(Clone, Debug)]
 pub struct RoundOnDisk {
@@ -172,6 +189,12 @@ pub struct RoundSummary {
     pub data_dir_bytes: Option<u64>,
     /// Bytes of `cp-data/autonomy.db-wal`.
     pub wal_bytes: Option<u64>,
+    /// Consecutive rounds up to this one with `stuck_count > 0` (0 when none here).
+    #[serde(default)]
+    pub stuck_streak: u64,
+    /// Consecutive rounds up to this one whose health failed (0 when healthy here).
+    #[serde(default)]
+    pub failed_streak: u64,
     /// Real ms the round took.
     pub duration_ms: u64,
     /// Errors met during the round (each one makes the round unmeasured).

@@ -10,6 +10,7 @@
 //! | [`round`] | one round: plan steps 1–7 plus process and store measurements |
 //! | [`report`] | daily summaries and alerts, checkpoints, the final report |
 //! | [`sched`] | `soak run`: the built-in scheduler, resumable from the directory |
+//! | [`seal`] | `target.json`, `val12-report.json` and `manifest.json`: a verifiable run |
 //! | [`archive`] | `soak archive`: tar.gz + sha256, in-process |
 //!
 //! Verdicts are not computed here: they come from the judge in
@@ -22,6 +23,7 @@ pub mod layout;
 pub mod report;
 pub mod round;
 pub mod sched;
+pub mod seal;
 pub mod soakdir;
 
 pub use config::SoakConfig;

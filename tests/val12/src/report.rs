@@ -65,6 +65,13 @@ pub struct Agg {
     pub uptime_pct: Option<f64>,
 }
 
+/// The soak's profile (`plan`, `custom` or `compressed` with its factor and simulated
+/// days), derived by the judge's own rule from `config.env`, for every report.
+pub fn profile(soak: &Soak) -> Value {
+    let files = val_support::plans::Files::new(&soak.layout.root);
+    serde_json::to_value((val_support::plans::val12::PLAN.profile)(&files)).unwrap_or(Value::Null)
+}
+
 /// Whether a round counts as healthy: `health = ok` and it was fully measured.
 pub fn healthy(s: &RoundSummary) -> bool {
     s.health == "ok" && !s.restarted && s.errors.is_empty()
@@ -167,6 +174,7 @@ pub fn daily(soak: &Soak) -> Result<Vec<String>> {
         let doc = json!({
             "date": date.format("%Y-%m-%d").to_string(),
             "day": day,
+            "profile": profile(soak),
             "complete": complete,
             "rounds": a.rounds,
             "rounds_healthy": a.rounds_healthy,
@@ -192,7 +200,8 @@ pub fn daily(soak: &Soak) -> Result<Vec<String>> {
     Ok(written)
 }
 
-/// Appends the plan's daily alerts (format of the plan's `alerts.log`) for one day.
+/// Appends the plan's daily alerts (format of the plan's `alerts.log`) for one day:
+/// create errors, rollback rate, max p99 over 2x the budget, uptime.
 fn append_alerts(soak: &Soak, day: u64, a: &Agg) -> Result<()> {
     let now = rfc3339(Utc::now());
     let mut lines = Vec::new();
@@ -218,18 +227,12 @@ fn append_alerts(soak: &Soak, day: u64, a: &Agg) -> Result<()> {
             "{now} ALERT daily_uptime_pct={u:.1} threshold=99.9 day={day}"
         ));
     }
-    if a.longest_downtime_streak > 0 {
-        lines.push(format!(
-            "{now} ALERT cp_health_failed consecutive_failures={} day={day}",
-            a.longest_downtime_streak
-        ));
-    }
-    if a.max_consecutive_stuck > 3 {
-        lines.push(format!(
-            "{now} ALERT daily_stuck_rounds consecutive={} threshold=3 day={day}",
-            a.max_consecutive_stuck
-        ));
-    }
+    // Health failures and stuck streaks are alerted by the round when they happen.
+    append_alert_lines(soak, &lines)
+}
+
+/// Appends lines to `alerts.log`.
+pub fn append_alert_lines(soak: &Soak, lines: &[String]) -> Result<()> {
     if lines.is_empty() {
         return Ok(());
     }
@@ -268,6 +271,7 @@ pub fn checkpoints(soak: &Soak) -> Result<Vec<String>> {
         let a = aggregate(soak, &window);
         let doc = json!({
             "checkpoint_day": day,
+            "profile": profile(soak),
             "scaled_day": day as f64 * soak.cfg.calendar_scale(),
             "window_end_sim_s": end,
             "written_at": rfc3339(Utc::now()),
@@ -369,6 +373,7 @@ pub fn final_report(soak: &Soak) -> Result<Value> {
     let end = summaries.last().map(|s| s.ts.clone());
 
     let mut doc = json!({
+        "profile": profile(soak),
         "soak_start": start, "soak_end": end,
         "duration_days": soak.cfg.duration_days, "time_factor": soak.cfg.time_factor,
         "calendar_scale": soak.cfg.calendar_scale(),
@@ -496,9 +501,21 @@ fn final_text(d: &Value, report: &val_support::Report, alerts: &str) -> String {
             report.profile.name()
         ),
     };
+    let beyond = v
+        .beyond
+        .as_ref()
+        .map(|b| {
+            format!(
+                "Claims beyond the plan (VAL12-X*): {} ({}/{} checks)\n",
+                word(b.pass),
+                b.passed,
+                b.total
+            )
+        })
+        .unwrap_or_default();
     let _ = writeln!(
         w,
-        "Profile: {}\nTarget: {}\nOverall: {overall} ({}/{} checks)\n",
+        "Profile: {}\nTarget: {}\nOverall: {overall} ({}/{} checks)\n{beyond}",
         report.profile_line(),
         report.target.line(),
         v.passed,
@@ -527,9 +544,92 @@ fn final_text(d: &Value, report: &val_support::Report, alerts: &str) -> String {
         ),
     };
     let _ = writeln!(w, "## Gate D Assessment\n{assessment}\n");
-    let _ = writeln!(
-        w,
-        "## Artifact\nWritten by `soak archive` (soak-val12-<YYYY-MM-DD>.tar.gz + .sha256)."
-    );
+    let _ = writeln!(w, "{}", artifact_section(d));
     s
+}
+
+/// The final report's artifact section: the archive and its sha256 once `soak archive`
+/// has recorded them.
+fn artifact_section(d: &Value) -> String {
+    match (d["archive"]["file"].as_str(), d["archive"]["sha256"].as_str()) {
+        (Some(f), Some(h)) => format!("## Artifact\nArchive: {f}\nSHA-256: {h}"),
+        _ => "## Artifact\nNot archived yet: `soak archive` writes soak-val12-<YYYY-MM-DD>.tar.gz + .sha256 and records them here.".into(),
+    }
+}
+
+/// Records the archive's name and sha256 in `final-report.json` and in the artifact
+/// section of `final-report.txt`.
+pub fn record_archive(soak: &Soak, file: &str, sha256: &str) -> Result<()> {
+    let jp = soak.layout.path("final-report.json");
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&jp).context("read final-report.json")?)
+            .context("parse final-report.json")?;
+    doc["archive"] = json!({"file": file, "sha256": sha256});
+    write_json_atomic(&jp, &doc).context("write final-report.json")?;
+    let tp = soak.layout.path("final-report.txt");
+    let txt = std::fs::read_to_string(&tp).context("read final-report.txt")?;
+    let head = txt.split("## Artifact").next().unwrap_or_default();
+    write_atomic(
+        &tp,
+        format!("{head}{}\n", artifact_section(&doc)).as_bytes(),
+    )
+    .context("write final-report.txt")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use val_support::check::{CheckSpec, PlanShape, Profile, Report, TargetInfo};
+    use val_support::plans::val12::PLAN;
+
+    /// Every VAL12 check PASS, under `profile`.
+    fn all_pass(profile: Profile) -> Report {
+        let checks = PLAN
+            .checks
+            .iter()
+            .map(|(id, title)| {
+                CheckSpec::new(id, title, "t", &[]).observe(Ok::<_, String>(1), |_| true)
+            })
+            .collect();
+        let shape = PlanShape {
+            checks: PLAN.checks,
+            beyond: PLAN.beyond,
+            minimum: PLAN.minimum,
+        };
+        Report::build(
+            "val12",
+            "r",
+            &[],
+            (TargetInfo::default(), profile),
+            shape,
+            checks,
+        )
+    }
+
+    #[test]
+    fn gate_d_is_never_pass_for_a_compressed_soak() {
+        // Any factor above 1, even barely, is not the plan's soak.
+        for factor in [1.0001, 2.0, 36000.0] {
+            let report = all_pass(Profile::Compressed {
+                factor,
+                simulated_days: 30.0,
+                differences: vec![],
+            });
+            let txt = final_text(&json!({}), &report, "");
+            let gate = txt.split("## Gate D Assessment\n").nth(1).unwrap();
+            assert!(
+                gate.starts_with(&format!(
+                    "NOT APPLICABLE (compressed ×{factor}, 30 simulated days)"
+                )),
+                "{gate}"
+            );
+            assert!(!txt.contains("PASS: All Gate D"), "{txt}");
+        }
+        // The control: the plan's own soak with every check PASS is a Gate D PASS.
+        let txt = final_text(&json!({}), &all_pass(Profile::Plan), "");
+        assert!(
+            txt.contains("## Gate D Assessment\nPASS: All Gate D criteria met"),
+            "{txt}"
+        );
+    }
 }

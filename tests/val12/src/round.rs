@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use val_support::client::{Client, CreateRollout, Method, Recorded, RollbackRequest, StuckScan};
+use val_support::client::{Cli, Client, CreateRollout, Method, Recorded, StuckScan};
 use val_support::fsx::{rfc3339, write_atomic};
 use val_support::plans::val12 as val12_judge;
 use val_support::stats;
@@ -59,6 +59,11 @@ pub fn run_round(soak: &Soak, slot: Slot) -> Result<(String, RoundSummary)> {
     match pid {
         Some(pid) => {
             let h = rt.block_on(client.health());
+            write(
+                &dir,
+                HEALTH_FILE,
+                &format!("code={}\n{}\n", h.code(), h.text.trim_end()),
+            )?;
             s.health_code = h.code();
             s.health = if h.status == Some(200) {
                 "ok"
@@ -69,34 +74,51 @@ pub fn run_round(soak: &Soak, slot: Slot) -> Result<(String, RoundSummary)> {
             s.pid = Some(pid);
         }
         None => {
+            write(
+                &dir,
+                HEALTH_FILE,
+                "code=000\ncontrol-plane not running (cp.pid names no live process of this soak)\n",
+            )?;
             s.health = "failed".into();
             s.health_code = "000".into();
             s.restarted = true;
-            match soak.start_cp(Duration::from_millis(soak.cfg.restart_deadline_ms)) {
+            let restart = match soak.start_cp(Duration::from_millis(soak.cfg.restart_deadline_ms)) {
                 Ok(st) if st.healthy_after_ms.is_some() => {
                     s.restart_ok = Some(true);
                     s.pid = Some(st.pid);
+                    format!(
+                        "restart_ok=true pid={} health_code={}",
+                        st.pid, st.health_code
+                    )
                 }
                 Ok(st) => {
                     s.restart_ok = Some(false);
                     s.errors
                         .push(format!("restart not healthy (health {})", st.health_code));
                     usable = false;
+                    format!("restart_ok=false health_code={}", st.health_code)
                 }
                 Err(e) => {
                     s.restart_ok = Some(false);
                     s.errors.push(format!("restart failed: {e:#}"));
                     usable = false;
+                    format!("restart_ok=false error={e:#}")
                 }
-            }
+            };
+            write(&dir, RESTART_FILE, &format!("{restart}\n"))?;
         }
     }
 
     if usable {
-        rt.block_on(workload(soak, &client, &dir, &mut s))?;
+        rt.block_on(workload(soak, slot, &client, &dir, &mut s))?;
     } else {
         // Nothing could be measured: the files say so instead of holding zeros.
-        for f in ["plans-created.txt", "create-times.txt", "recovery.txt"] {
+        for f in [
+            "plans-created.txt",
+            "create-times.txt",
+            "recovery.txt",
+            LIST_FILE,
+        ] {
             write(&dir, f, "")?;
         }
         write(
@@ -120,6 +142,19 @@ pub fn run_round(soak: &Soak, slot: Slot) -> Result<(String, RoundSummary)> {
         s.errors
             .push("control-plane RSS / fds not measurable".into());
     }
+    // The plan's per-round alerts, written when they happen (not when the day ends).
+    let prev = previous(soak, slot);
+    s.stuck_streak = if s.stuck_count.unwrap_or(0) > 0 {
+        prev.as_ref().map_or(0, |p| p.stuck_streak) + 1
+    } else {
+        0
+    };
+    s.failed_streak = if s.health != "ok" {
+        prev.as_ref().map_or(0, |p| p.failed_streak) + 1
+    } else {
+        0
+    };
+    round_alerts(soak, &s)?;
     s.duration_ms = t0.elapsed().as_millis() as u64;
     let json = serde_json::to_string_pretty(&s).context("serialise round summary")?;
     write(&dir, "round-summary.json", &(json + "\n"))?;
@@ -127,7 +162,14 @@ pub fn run_round(soak: &Soak, slot: Slot) -> Result<(String, RoundSummary)> {
 }
 
 /// Steps 2–7 against a healthy (or at least running) control-plane.
-async fn workload(soak: &Soak, client: &Client, dir: &Path, s: &mut RoundSummary) -> Result<()> {
+async fn workload(
+    soak: &Soak,
+    slot: Slot,
+    client: &Client,
+    dir: &Path,
+    s: &mut RoundSummary,
+) -> Result<()> {
+    let adopted = soak.layout.adopted();
     // Step 2: creates with the plan's IDs, timed one by one.
     let unix = DateTime::parse_from_rfc3339(&s.ts)
         .map(|t| t.timestamp())
@@ -157,7 +199,12 @@ async fn workload(soak: &Soak, client: &Client, dir: &Path, s: &mut RoundSummary
     // the round asks only for the page it can recover (`limit`), and `stuck_count`
     // still counts every stuck plan.
     let cap = soak.cfg.cap_per_round();
-    let limit = scan_limit(cap);
+    // With adopted plans the whole set is asked for, so they can be left out exactly.
+    let limit = if adopted.is_empty() {
+        scan_limit(cap)
+    } else {
+        None
+    };
     let scan = stuck_scan(client, soak.cfg.stuck_threshold_real_s(), limit).await;
     s.scan_http_code = Some(scan.code());
     s.scan_limit = limit;
@@ -167,61 +214,100 @@ async fn workload(soak: &Soak, client: &Client, dir: &Path, s: &mut RoundSummary
         serde_json::json!({"error": scan.error_text()}).to_string()
     };
     write(dir, "stuck-scan.json", &body)?;
-    let parsed: Option<(StuckScan, Value)> = (scan.status == Some(200))
-        .then(|| {
-            let raw: Value = serde_json::from_str(&scan.text).ok()?;
-            Some((serde_json::from_value(raw.clone()).ok()?, raw))
-        })
+    // Parsed as raw JSON, not the reference's wire type: the plan asks only for a count
+    // and entries with an id and a diagnosis.
+    let parsed: Option<Value> = (scan.status == Some(200))
+        .then(|| serde_json::from_str::<Value>(&scan.text).ok())
         .flatten();
     let problem = match &parsed {
-        Some((_, raw)) => val12_judge::stuck_scan_problem(raw, limit),
+        Some(raw) => val12_judge::stuck_scan_problem(raw, limit),
         None => Some(format!("stuck scan answered {}", scan.code())),
     };
     s.scan_ok = Some(problem.is_none());
     s.scan_problem = problem;
-    s.stuck_count = parsed.as_ref().map(|(p, _)| p.stuck_count);
+    let valid = parsed.filter(|_| s.scan_ok == Some(true));
+    let adopted_stuck = valid.as_ref().map_or(0, |raw| {
+        raw["stuck"].as_array().map_or(0, |l| {
+            l.iter()
+                .filter(|e| e["id"].as_str().is_some_and(|i| adopted.contains(i)))
+                .count() as u64
+        })
+    });
+    s.stuck_count = valid
+        .as_ref()
+        .and_then(|raw| raw["stuck_count"].as_u64())
+        .map(|c| c.saturating_sub(adopted_stuck));
 
-    // Step 4: recovery of the oldest stuck plans, at most the cap per round. The cap is
-    // applied here too: a control-plane that ignores `limit` answers with every plan.
+    // Step 4: recovery of the stalest listed plans, at most the cap per round. The
+    // round orders by staleness itself (a control-plane may list in creation order),
+    // and applies the cap itself (a control-plane may ignore `limit`).
     let mut rec = String::new();
-    if let Some((p, _)) = &parsed {
+    if let Some(raw) = &valid {
+        let count = s.stuck_count.unwrap_or_default();
         let (mut rok, mut rfail) = (0u64, 0u64);
-        for e in p.stuck.iter().take(cap.map_or(usize::MAX, |c| c as usize)) {
-            let req = RollbackRequest {
-                strategy: "retry".into(),
-                reason: "soak-auto-recovery".into(),
-                actor: OPERATOR.into(),
-            };
-            let r = client.rollback(&e.id, &req).await;
-            let success = r.body.as_ref().is_some_and(|b| b.outcome == "success");
-            if success {
+        let entries = val12_judge::stalest_first(raw);
+        let ours = entries
+            .iter()
+            .filter_map(|e| e["id"].as_str())
+            .filter(|id| !adopted.contains(*id));
+        let cli = recovery_cli(soak);
+        for id in ours.take(cap.map_or(usize::MAX, |c| c as usize)) {
+            // The plan's own recovery: the CLI, whose output is the evidence.
+            let run = cli.run(recovery_args(id));
+            if val12_judge::recovery_succeeded(&run) {
                 rok += 1;
             } else {
                 rfail += 1;
             }
-            let _ = writeln!(
-                rec,
-                "plan_id={} code={} outcome={}",
-                e.id,
-                r.code(),
-                if success { "success" } else { "failure" }
-            );
+            let _ = write!(rec, "{RECOVERY_MARK}{id}\n{}", run.to_evidence());
         }
         s.recovery_attempted = Some(rok + rfail);
         s.recovery_ok = Some(rok);
         s.recovery_fail = Some(rfail);
         // Counted against the full count: the scan's page holds at most the cap.
-        s.recovery_deferred = Some(p.stuck_count.saturating_sub(rok + rfail));
+        s.recovery_deferred = Some(count.saturating_sub(rok + rfail));
     }
     write(dir, "recovery.txt", &rec)?;
 
-    // Step 5: plan count over the whole corpus.
-    match client.list_all(PAGE_LIMIT, MAX_PAGES).await {
-        Ok(walk) => {
-            s.plan_count = Some(walk.count() as u64);
+    // Step 5: plan count over the whole corpus; every page is recorded, and the IDs in
+    // the rounds the soak-wide "still listed" claim is judged at.
+    let (walk, failure) = match client.list_all(PAGE_LIMIT, MAX_PAGES).await {
+        Ok(walk) => (walk, None),
+        Err(f) => (f.partial, Some(f.error)),
+    };
+    let mut pages = String::new();
+    for p in &walk.pages {
+        let _ = writeln!(
+            pages,
+            "page={} code={} items={} next_cursor={} latency_us={}",
+            p.page,
+            p.status.map_or_else(|| "000".into(), |c| c.to_string()),
+            p.count,
+            p.next_cursor
+                .as_deref()
+                .map_or("(absent)", |c| if c.is_empty() { "\"\"" } else { c }),
+            p.latency_us
+        );
+    }
+    match &failure {
+        None => pages.push_str("complete=true\n"),
+        Some(e) => {
+            let _ = writeln!(pages, "complete=false error={e}");
+        }
+    }
+    write(dir, LIST_FILE, &pages)?;
+    if val12_judge::ids_due(slot.round, slot.sim_elapsed_s, &judge_cfg(soak)) {
+        let mut ids = walk.ids().join("\n");
+        ids.push('\n');
+        write(dir, LISTED_FILE, &ids)?;
+    }
+    match failure {
+        None => {
+            let ours = walk.ids().iter().filter(|i| !adopted.contains(**i)).count();
+            s.plan_count = Some(ours as u64);
             s.pages = Some(walk.pages.len() as u64);
         }
-        Err(e) => s.errors.push(format!("plan count: {e:?}")),
+        Some(e) => s.errors.push(format!("plan count: {e}")),
     }
 
     // Step 6: Prometheus scrape.
@@ -237,6 +323,108 @@ async fn workload(soak: &Soak, client: &Client, dir: &Path, s: &mut RoundSummary
             .push(format!("metrics scrape answered {}", m.code()));
     }
     Ok(())
+}
+
+/// The summary of the round before `slot` (its directory follows from the schedule),
+/// `None` for round 1 or a round that never ran.
+fn previous(soak: &Soak, slot: Slot) -> Option<RoundSummary> {
+    if slot.round <= 1 {
+        return None;
+    }
+    let prev = Slot {
+        round: slot.round - 1,
+        sim_elapsed_s: (slot.round - 2) as f64 * soak.cfg.interval_s,
+        late_ms: None,
+    };
+    let rel = Layout::round_rel(prev.sim_ts(soak));
+    let text =
+        std::fs::read_to_string(soak.layout.path(&format!("{rel}/round-summary.json"))).ok()?;
+    serde_json::from_str::<RoundSummary>(&text)
+        .ok()
+        .filter(|p| p.round == prev.round)
+}
+
+/// Appends the plan's per-round alerts to `alerts.log`: every round whose health
+/// failed (with the length of the failure streak), and stuck plans in 3 consecutive
+/// rounds (once, when the streak reaches 3).
+fn round_alerts(soak: &Soak, s: &RoundSummary) -> Result<()> {
+    let now = rfc3339(Utc::now());
+    let mut lines = Vec::new();
+    if s.failed_streak > 0 {
+        lines.push(format!(
+            "{now} ALERT cp_health_failed consecutive_failures={} round={} day={}",
+            s.failed_streak, s.round, s.day
+        ));
+    }
+    if s.stuck_streak == 3 {
+        lines.push(format!(
+            "{now} ALERT stuck_plans consecutive_rounds=3 stuck_count={} threshold=0 round={} day={}",
+            s.stuck_count.unwrap_or(0),
+            s.round,
+            s.day
+        ));
+    }
+    crate::report::append_alert_lines(soak, &lines)
+}
+
+/// The raw `/v1/health` answer (`code=NNN`, then the body).
+pub const HEALTH_FILE: &str = "health.txt";
+/// Written only by a round that restarted the control-plane: the restart's outcome.
+pub const RESTART_FILE: &str = "restart.txt";
+/// The raw list walk: one line per page, then `complete=true|false`.
+pub const LIST_FILE: &str = "list-walk.txt";
+/// Every listed plan ID, in the rounds that close a checkpoint window, round 10 and
+/// the last round (the soak-wide "still listed" claim is judged there).
+pub const LISTED_FILE: &str = "plans-listed.txt";
+pub use val12_judge::RECOVERY_MARK;
+
+/// The plan's recovery call for `id` (arguments after the binary).
+pub fn recovery_args(id: &str) -> Vec<String> {
+    [
+        "rollback",
+        "execute",
+        "--target",
+        "rollout_plan",
+        "--resource",
+        id,
+        "--strategy",
+        "retry",
+        "--reason",
+        "soak-auto-recovery",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The CLI aimed at the soak's control-plane: the soak's binary, its URL, audit dir,
+/// operator, faults and variants (the CLI is the same program as the server).
+fn recovery_cli(soak: &Soak) -> Cli {
+    let mut cli = Cli::new(&soak.bin)
+        .env("AUTONOMY_CP_URL", &soak.url())
+        .env(
+            "AUTONOMY_AUDIT_DIR",
+            &soak.layout.path("audit-store").display().to_string(),
+        )
+        .operator(OPERATOR)
+        .timeout(REQUEST_TIMEOUT);
+    if !soak.cfg.faults.is_empty() {
+        cli = cli.env("AUTONOMY_FAULTS", &soak.cfg.faults.join(","));
+    }
+    if !soak.cfg.variants.is_empty() {
+        cli = cli.env("AUTONOMY_VARIANT", &soak.cfg.variants.join(","));
+    }
+    cli
+}
+
+/// The calendar the judge uses, from the soak's settings.
+fn judge_cfg(soak: &Soak) -> val12_judge::Calendar {
+    val12_judge::Calendar {
+        interval_s: soak.cfg.interval_s,
+        day_s: DAY_S,
+        scale: soak.cfg.calendar_scale(),
+        duration_days: soak.cfg.duration_days,
+    }
 }
 
 /// The `limit` a round sends with its stuck scan: the recovery cap when the contract

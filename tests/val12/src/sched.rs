@@ -53,7 +53,7 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
         );
     }
     layout.create()?;
-    let bin = cpproc::binary()?;
+    let (mode, bin) = cpproc::binary()?;
     let (l, m) = cfg.ports.unwrap_or((0, 0));
     let lo = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
     let started_at = Utc::now();
@@ -62,11 +62,41 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
         Path::new(&bin.path),
         lo(l),
         lo(m),
-        &cfg.faults,
+        cfg,
         Duration::from_millis(cfg.setup_deadline_ms),
-        cfg.cp_dies_with_parent,
     )?;
     let ok = started.healthy_after_ms.is_some();
+    let mut adopted = 0;
+    if ok {
+        // A store that already holds plans would count them as this soak's.
+        let existing = match existing_plans(&started) {
+            Ok(ids) => ids,
+            Err(e) => {
+                let _ = cpproc::stop(started.pid);
+                return Err(e);
+            }
+        };
+        if !existing.is_empty() && !cfg.adopt_existing {
+            let _ = cpproc::stop(started.pid);
+            bail!(
+                "{} already holds {} plans (first: {}); use a fresh directory, or adopt them \
+                 (--adopt-existing) to exclude them from every count",
+                layout.path("cp-data").display(),
+                existing.len(),
+                existing[0]
+            );
+        }
+        if !existing.is_empty() {
+            let mut text = existing.join("\n");
+            text.push('\n');
+            val_support::fsx::write_atomic(
+                &layout.path(crate::layout::ADOPTED_FILE),
+                text.as_bytes(),
+            )
+            .context("write adopted-plans.txt")?;
+        }
+        adopted = existing.len();
+    }
     // The soak clock starts when the control-plane is up, so round 1 is on time.
     let clock_start = Utc::now();
 
@@ -88,9 +118,11 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
     env.insert("CP_BIN_SHA256".into(), bin.sha256.clone());
     env.insert("OPERATOR".into(), config::OPERATOR.into());
     env.insert("RBAC".into(), "0".into());
+    env.insert("ADOPTED_PLANS".into(), adopted.to_string());
     env.insert("START_REAL".into(), rfc3339(clock_start));
     env.insert("SIM_START".into(), rfc3339(clock_start));
     config::write_env_file(&layout.path("config.env"), &env)?;
+    crate::seal::write_target(dir, mode, &bin, &format!("http://{}", started.listen))?;
 
     let mut s = String::new();
     let mut kv = |k: &str, v: String| s.push_str(&format!("{k}={v}\n"));
@@ -114,6 +146,7 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
     );
     kv("started_at", rfc3339(started_at));
     kv("faults", cfg.faults.join(","));
+    kv("variants", cfg.variants.join(","));
     val_support::fsx::write_atomic(&layout.path("setup-summary.txt"), s.as_bytes())
         .context("write setup-summary.txt")?;
     if !ok {
@@ -124,6 +157,23 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
         );
     }
     Ok(SetupOutcome { started, ok })
+}
+
+/// The IDs the store already holds (a full list walk).
+fn existing_plans(started: &Started) -> Result<Vec<String>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let client = val_support::client::Client::with_timeout(
+        &format!("http://{}", started.listen),
+        None,
+        Duration::from_secs(10),
+    );
+    let walk = rt
+        .block_on(client.list_all(100, 100_000))
+        .map_err(|e| anyhow::anyhow!("list the existing plans: {:?}", e.error))?;
+    Ok(walk.ids().into_iter().map(str::to_string).collect())
 }
 
 /// `soak round`: one round now, in the next slot.
@@ -199,28 +249,33 @@ pub fn run(dir: &Path, opts: &RunOptions, hook: &mut dyn FnMut(u64) -> Result<()
     Ok(ran)
 }
 
-/// `soak teardown`: stops the control-plane (SIGTERM, then SIGKILL) and waits for it.
+/// `soak teardown`: stops the control-plane (SIGTERM, then SIGKILL) and waits for it;
+/// then, when the final report is written, seals the directory (`val12-report.json`,
+/// `manifest.json`): only a stopped control-plane leaves its log and store unchanged.
 pub fn teardown(dir: &Path) -> Result<Option<u32>> {
     let layout = Layout::new(dir);
-    let Some(pid) = cpproc::read_pid(&layout) else {
-        return Ok(None);
+    let stopped = match cpproc::read_pid(&layout) {
+        Some(pid) if cpproc::is_soak_cp(&layout, pid) => {
+            let graceful = cpproc::stop(pid)?;
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(layout.path("cp.log"))
+                .map(|mut f| {
+                    use std::io::Write as _;
+                    writeln!(
+                        f,
+                        "=== soak teardown {}: pid {pid} stopped ({})",
+                        rfc3339(Utc::now()),
+                        if graceful { "SIGTERM" } else { "SIGKILL" }
+                    )
+                });
+            Some(pid)
+        }
+        _ => None,
     };
-    if !cpproc::is_soak_cp(&layout, pid) {
-        return Ok(None);
+    if layout.path("final-report.json").is_file() {
+        crate::seal::seal(&Soak::open(dir)?).context("seal the soak directory")?;
     }
-    let graceful = cpproc::stop(pid)?;
-    let _ = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(layout.path("cp.log"))
-        .map(|mut f| {
-            use std::io::Write as _;
-            writeln!(
-                f,
-                "=== soak teardown {}: pid {pid} stopped ({})",
-                rfc3339(Utc::now()),
-                if graceful { "SIGTERM" } else { "SIGKILL" }
-            )
-        });
-    Ok(Some(pid))
+    Ok(stopped)
 }

@@ -92,9 +92,8 @@ impl Soak {
             &self.bin,
             self.listen,
             self.metrics,
-            &self.cfg.faults,
+            &self.cfg,
             deadline,
-            self.cfg.cp_dies_with_parent,
         )
     }
 

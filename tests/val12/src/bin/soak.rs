@@ -33,6 +33,10 @@ enum Cmd {
         /// Bind port 0 and record the bound ports instead of 19000/19100.
         #[arg(long)]
         ephemeral_ports: bool,
+        /// Adopt the plans a reused data dir already holds: recorded in
+        /// adopted-plans.txt and excluded from every count (default: refuse the dir).
+        #[arg(long)]
+        adopt_existing: bool,
         /// AUTONOMY_FAULTS for the control-plane (negative runs only).
         #[arg(long, default_value = "")]
         faults: String,
@@ -105,6 +109,7 @@ fn main() -> Result<()> {
             duration_days,
             recovery_cap,
             ephemeral_ports,
+            adopt_existing,
             faults,
         } => {
             let cfg = SoakConfig {
@@ -121,6 +126,7 @@ fn main() -> Result<()> {
                     .filter(|s| !s.is_empty())
                     .map(str::to_string)
                     .collect(),
+                adopt_existing,
                 // The control-plane must outlive `soak setup`, which exits right away.
                 cp_dies_with_parent: false,
                 ..SoakConfig::default()
@@ -191,7 +197,7 @@ fn main() -> Result<()> {
                     .context("soak dir has no parent")?
                     .to_path_buf(),
             };
-            let (path, hex) = archive::archive(&dir, &out)?;
+            let (path, hex) = archive::archive_soak(&dir, &out)?;
             println!("{}\nSHA-256: {hex}", path.display());
         }
         Cmd::Teardown { dir } => match sched::teardown(&dir)? {

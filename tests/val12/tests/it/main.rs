@@ -128,6 +128,23 @@ fn val12_10_agg_rollback_rate() {
 }
 
 #[test]
+fn val12_x1_created_plans_stay_listed() {
+    shared().assert_check("VAL12-X1");
+}
+#[test]
+fn val12_x2_p99_every_round() {
+    shared().assert_check("VAL12-X2");
+}
+#[test]
+fn val12_x3_requests_counter_increasing() {
+    shared().assert_check("VAL12-X3");
+}
+#[test]
+fn val12_x4_plan_count_increasing() {
+    shared().assert_check("VAL12-X4");
+}
+
+#[test]
 fn val12_smoke_writes_the_plan_layout_and_reports() {
     let lab = shared();
     let d = lab.run_dir();
@@ -177,6 +194,98 @@ fn val12_smoke_writes_the_plan_layout_and_reports() {
         "{fin}"
     );
     assert!(!fin.contains("PASS: All Gate D criteria met"), "{fin}");
+    assert!(
+        fin.contains("Claims beyond the plan (VAL12-X*): PASS (4/4 checks)"),
+        "{fin}"
+    );
+    // Stuck plans in 3 consecutive rounds: one alert when the streak reaches 3; no
+    // health alert in a soak without failures.
+    let alerts = std::fs::read_to_string(d.join("alerts.log")).unwrap();
+    assert_eq!(
+        alerts
+            .matches(" ALERT stuck_plans consecutive_rounds=3 ")
+            .count(),
+        1,
+        "{alerts}"
+    );
+    assert!(!alerts.contains("cp_health_failed"), "{alerts}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("final-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["profile"]["kind"], "compressed", "{json}");
+    assert_eq!(json["profile"]["factor"], 36000.0);
+    assert_eq!(json["profile"]["simulated_days"], 0.5);
+    assert_eq!(json["verdict"]["full"], serde_json::Value::Null);
+    let env = std::fs::read_to_string(d.join("config.env")).unwrap();
+    assert!(env.contains("PROFILE=compressed\n"), "{env}");
+    // Titles name the window covered (half a simulated day), never the plan's 30 days.
+    let c10 = lab.report().check("VAL12-10").unwrap();
+    assert_eq!(
+        c10.title,
+        "Aggregate rollback rate >= 99% over 0.50 simulated days (plan: 30 days)"
+    );
+}
+
+#[test]
+fn val12_smoke_round_summaries_agree_with_the_raw_files() {
+    // round-summary.json repeats what the raw answers say; the judge reads the raw
+    // files, so a summary that drifted from them would make the reports disagree with
+    // the verdicts.
+    let lab = shared();
+    let d = lab.run_dir();
+    for r in Layout::new(d).rounds().unwrap() {
+        let s = r.summary.as_ref().unwrap();
+        let read = |f: &str| std::fs::read_to_string(d.join(&r.rel).join(f)).unwrap();
+        let created = read("plans-created.txt");
+        let ok = created.lines().filter(|l| l.ends_with(" 201")).count() as u64;
+        assert_eq!(s.create_ok, Some(ok), "{}", r.rel);
+        assert_eq!(
+            s.create_errors,
+            Some(created.lines().count() as u64 - ok),
+            "{}",
+            r.rel
+        );
+        assert_eq!(
+            read("health.txt").lines().next(),
+            Some("code=200"),
+            "{}",
+            r.rel
+        );
+        assert_eq!(s.health, "ok");
+        let scan: serde_json::Value = serde_json::from_str(&read("stuck-scan.json")).unwrap();
+        assert_eq!(s.stuck_count, scan["stuck_count"].as_u64(), "{}", r.rel);
+        let rec = read("recovery.txt");
+        let calls: Vec<val_support::CliRun> = rec
+            .split(val12::round::RECOVERY_MARK)
+            .skip(1)
+            .map(|b| val_support::CliRun::parse_evidence(b.split_once('\n').unwrap().1).unwrap())
+            .collect();
+        let rok = calls
+            .iter()
+            .filter(|c| val_support::plans::val12::recovery_succeeded(c))
+            .count() as u64;
+        assert_eq!(s.recovery_ok, Some(rok), "{}", r.rel);
+        assert_eq!(s.recovery_fail, Some(calls.len() as u64 - rok), "{}", r.rel);
+        for c in &calls {
+            assert_eq!(
+                c.args[..4],
+                ["rollback", "execute", "--target", "rollout_plan"]
+            );
+            assert_eq!(c.arg("--strategy"), Some("retry"));
+            assert_eq!(c.arg("--reason"), Some("soak-auto-recovery"));
+        }
+        let items: u64 = read("list-walk.txt")
+            .lines()
+            .filter_map(|l| l.split_whitespace().find_map(|t| t.strip_prefix("items=")))
+            .map(|n| n.parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(s.plan_count, Some(items), "{}", r.rel);
+        assert!(
+            read("list-walk.txt").ends_with("complete=true\n"),
+            "{}",
+            r.rel
+        );
+    }
 }
 
 /// One round's stuck scan and recovery, as its files record them.
@@ -192,6 +301,16 @@ struct ScanPage {
     recovered: u64,
     /// `recovery_deferred` of `round-summary.json`.
     deferred: Option<u64>,
+}
+
+/// The plan IDs a round's `recovery.txt` holds a CLI call for, in call order.
+fn recovered_ids(round_dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(round_dir.join("recovery.txt"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix(val12::round::RECOVERY_MARK))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Every round's [`ScanPage`], in round order.
@@ -211,10 +330,7 @@ fn scan_pages(d: &Path) -> Vec<ScanPage> {
                 limit: s.scan_limit,
                 count,
                 listed: scan["stuck"].as_array().expect("stuck array").len() as u64,
-                recovered: std::fs::read_to_string(d.join(&r.rel).join("recovery.txt"))
-                    .unwrap()
-                    .lines()
-                    .count() as u64,
+                recovered: recovered_ids(&d.join(&r.rel)).len() as u64,
                 deferred: s.recovery_deferred,
             }
         })
@@ -267,6 +383,109 @@ fn val12_cp_that_ignores_the_scan_limit_still_gets_only_the_cap_recovered() {
     );
 }
 
+#[test]
+fn val12_05_passes_against_creation_order_and_an_ignored_limit() {
+    // A valid control-plane may list stuck plans in creation order and ignore `limit`
+    // (contract §11 variants): the scan is still valid, and the round recovers the
+    // stalest plans because it orders the entries itself.
+    let variants = ["stuck-creation-order", "stuck-ignore-limit"];
+    let cfg = SoakConfig {
+        recovery_cap: 5,
+        variants: variants.iter().map(|s| s.to_string()).collect(),
+        ..lite(36000.0, 18, &[])
+    };
+    let lab = lab::variant("val12", &variants, &cfg, |ctx, cfg| {
+        soak(ctx, cfg, &mut |_, _| Ok(()))
+    })
+    .expect("variant lab ran");
+    lab.assert_check("VAL12-05");
+    lab.assert_red(&[]);
+    let d = lab.run_dir();
+    assert!(
+        std::fs::read_to_string(d.join("config.env"))
+            .unwrap()
+            .contains("VARIANTS=stuck-creation-order,stuck-ignore-limit"),
+        "the variants did not reach config.env"
+    );
+    let mut reordered = false;
+    for r in Layout::new(d).rounds().unwrap() {
+        let scan: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join(&r.rel).join("stuck-scan.json")).unwrap(),
+        )
+        .unwrap();
+        let listed: Vec<&str> = scan["stuck"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap())
+            .collect();
+        let stalest: Vec<String> = val_support::plans::val12::stalest_first(&scan)
+            .iter()
+            .take(5)
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect();
+        let recovered = recovered_ids(&d.join(&r.rel));
+        assert_eq!(recovered, stalest, "{}: not the stalest plans", r.rel);
+        reordered |= listed
+            .iter()
+            .take(5)
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            != stalest;
+    }
+    // Without a round whose listing order differed from staleness, the variant never bit.
+    assert!(
+        reordered,
+        "no round listed its stuck plans out of staleness order"
+    );
+}
+
+#[test]
+fn val12_checks_not_yet_due_are_not_run_until_the_soak_ends() {
+    // A soak stopped after 3 of 18 rounds: round 10, the day-7 window and the final checks
+    // have not come, so they are NOT_RUN ("not due"), never PASS or FAIL. Once the final report is
+    // written (the soak ended early), the same checks FAIL.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("soak");
+    let _guard = Teardown(dir.clone());
+    sched::setup(&dir, &lite(36000.0, 18, &[])).unwrap();
+    let opts = sched::RunOptions {
+        max_rounds: Some(3),
+        progress: false,
+    };
+    sched::run(&dir, &opts, &mut |_| Ok(())).unwrap();
+    let later = [
+        "VAL12-03", "VAL12-06", "VAL12-07", "VAL12-08", "VAL12-09", "VAL12-10",
+    ];
+    let running = val_support::plans::report("val12", "t", &[], &dir).unwrap();
+    for id in later {
+        let c = running.check(id).unwrap();
+        assert_eq!(c.status, val_support::check::Status::NotRun, "{id}: {c:?}");
+        assert!(
+            c.note.as_deref().unwrap().starts_with("not due: "),
+            "{id}: {c:?}"
+        );
+    }
+    for id in ["VAL12-01", "VAL12-02", "VAL12-04", "VAL12-05"] {
+        assert_eq!(
+            running.status(id),
+            Some(val_support::check::Status::Pass),
+            "{id}"
+        );
+    }
+    assert_eq!(running.verdict.custom, Some(false));
+    val12::report::final_report(&val12::soakdir::Soak::open(&dir).unwrap()).unwrap();
+    let ended = val_support::plans::report("val12", "t", &[], &dir).unwrap();
+    for id in later {
+        let c = ended.check(id).unwrap();
+        assert_eq!(c.status, val_support::check::Status::Fail, "{id}: {c:?}");
+        assert!(
+            c.note.as_deref().unwrap().contains("ended before"),
+            "{id}: {c:?}"
+        );
+    }
+}
+
 /// `rounds/2026-11-23/round-114732/x` → `rounds/[date]/round-[hhmmss]/x`: round
 /// directories are named by the (simulated) clock, which starts at the real start time.
 fn redact_round_dir(path: &str) -> String {
@@ -309,6 +528,8 @@ fn val12_report_json_snapshot() {
         ".checks[9].observed.ok" => "[count]",
         ".checks[9].observed.fail" => "[count]",
         ".checks[9].observed.rate" => "[rate]",
+        ".checks[11].observed.max_round_p99_ms" => "[p99_ms]",
+        ".checks[11].observed.worst_round" => "[round]",
     });
 }
 
@@ -356,7 +577,13 @@ fn val12_final_report_json_shape_snapshot() {
 
 /// Runs an isolated short soak with `faults`, asserts the `target` checks FAIL with an
 /// observation (or a note) and that exactly `expected_red` is red.
-fn negative(faults: &[&str], rounds: u64, kills: &[u64], target: &[&str], expected_red: &[&str]) {
+fn negative(
+    faults: &[&str],
+    rounds: u64,
+    kills: &[u64],
+    target: &[&str],
+    expected_red: &[&str],
+) -> Lab {
     let mut cfg = lite(36000.0, rounds, faults);
     if faults.contains(&"health-fail") {
         cfg.setup_deadline_ms = 1_000;
@@ -384,7 +611,14 @@ fn negative(faults: &[&str], rounds: u64, kills: &[u64], target: &[&str], expect
             lab.report().explain(id, lab.run_dir())
         );
     }
+    lab
 }
+
+/// All ten IDs and the four claim checks beyond the plan.
+const ALL_WITH_CLAIMS: [&str; 14] = [
+    "VAL12-01", "VAL12-02", "VAL12-03", "VAL12-04", "VAL12-05", "VAL12-06", "VAL12-07", "VAL12-08",
+    "VAL12-09", "VAL12-10", "VAL12-X1", "VAL12-X2", "VAL12-X3", "VAL12-X4",
+];
 
 /// All ten IDs.
 const ALL: [&str; 10] = [
@@ -395,7 +629,7 @@ const ALL: [&str; 10] = [
 #[test]
 fn val12_01_negative_health_fail() {
     // Nothing runs after a failed setup, so every later check has no rounds to judge.
-    negative(&["health-fail"], 18, &[], &["VAL12-01"], &ALL);
+    negative(&["health-fail"], 18, &[], &["VAL12-01"], &ALL_WITH_CLAIMS);
 }
 
 #[test]
@@ -425,13 +659,14 @@ fn val12_03_negative_half_the_creates_fail() {
 
 #[test]
 fn val12_04_07_negative_create_delay() {
-    // 520 ms per create: 4 rounds only (20 s), so there is no round 10 (03 red too).
+    // 520 ms per create: 4 rounds only (20 s), so there is no round 10 (03 red too);
+    // every round is over 500 ms (X2).
     negative(
         &["create-delay-ms=520"],
         4,
         &[],
         &["VAL12-04", "VAL12-07"],
-        &["VAL12-03", "VAL12-04", "VAL12-07"],
+        &["VAL12-03", "VAL12-04", "VAL12-07", "VAL12-X2"],
     );
 }
 
@@ -461,19 +696,147 @@ fn val12_06_10_negative_retry_fails() {
 #[test]
 fn val12_08_negative_cp_kills() {
     // Two SIGKILLs: two restarted rounds of 18 count as failed.
-    negative(&[], 18, &[4, 8], &["VAL12-08"], &["VAL12-08"]);
+    let lab = negative(&[], 18, &[4, 8], &["VAL12-08"], &["VAL12-08"]);
+    // Each failed health round is alerted by the round itself, in the plan's format.
+    let alerts = std::fs::read_to_string(lab.run_dir().join("alerts.log")).unwrap();
+    let health: Vec<&str> = alerts
+        .lines()
+        .filter(|l| l.contains(" ALERT cp_health_failed "))
+        .collect();
+    assert_eq!(health.len(), 2, "{alerts}");
+    assert!(
+        health[0].contains("consecutive_failures=1 round=4 day=1"),
+        "{alerts}"
+    );
+    assert!(
+        health[1].contains("consecutive_failures=1 round=8 day=1"),
+        "{alerts}"
+    );
 }
 
 #[test]
 fn val12_09_negative_every_create_fails() {
-    // No plan is ever stored: no fleet, no stuck plans, no recoveries.
+    // No plan is ever stored: no fleet, no stuck plans, no recoveries, and the paged
+    // count never increases (X4).
     negative(
         &["create-5xx-every=1"],
         18,
         &[],
         &["VAL12-09"],
-        &["VAL12-02", "VAL12-03", "VAL12-06", "VAL12-09", "VAL12-10"],
+        &[
+            "VAL12-02", "VAL12-03", "VAL12-06", "VAL12-09", "VAL12-10", "VAL12-X4",
+        ],
     );
+}
+
+#[test]
+fn val12_x1_x4_negative_store_evicts_its_oldest_plans() {
+    // The store keeps only the newest 150 plans: round 10 still holds 100 (03 passes),
+    // but from round 16 on created plans vanish from the listing and the count stops
+    // growing.
+    negative(
+        &["evict-oldest=150"],
+        18,
+        &[],
+        &["VAL12-X1", "VAL12-X4"],
+        &["VAL12-X1", "VAL12-X4"],
+    );
+}
+
+#[test]
+fn val12_x3_negative_requests_counter_frozen() {
+    negative(
+        &["requests-counter-frozen"],
+        18,
+        &[],
+        &["VAL12-X3"],
+        &["VAL12-X3"],
+    );
+}
+
+/// Plans already in the store before the soak (adopted by setup).
+const SEEDED: u64 = 450;
+
+#[test]
+fn val12_x2_negative_create_latency_grows_with_the_store() {
+    // At the plan's own 500 ms: the store already holds 450 plans, and each create
+    // waits 1 ms per plan beyond 10. Round 1's creates wait 441-450 ms and round 2's
+    // 451-460 ms (04, and the day-7 window, rounds 1-2 of a 7-round soak, pass with a
+    // 40 ms margin for a loaded host); round 7's creates wait 501-510 ms. Setup must
+    // refuse the seeded data dir unless told to adopt it, and the adopted plans are
+    // left out of every count.
+    let faults = ["create-latency-growth=10"];
+    let cfg = SoakConfig {
+        adopt_existing: true,
+        ..lite(36000.0, 7, &faults)
+    };
+    let lab = lab::isolated("val12", &faults, &cfg, |ctx, cfg| {
+        let dir = ctx.run_dir().to_path_buf();
+        ctx.config("soak", cfg);
+        seed_plans(ctx, &dir, SEEDED)?;
+        let _guard = Teardown(dir.clone());
+        let refused = sched::setup(
+            &dir,
+            &SoakConfig {
+                adopt_existing: false,
+                ..cfg.clone()
+            },
+        )
+        .expect_err("setup took a data dir that already holds plans");
+        anyhow::ensure!(
+            format!("{refused:#}").contains(&format!("already holds {SEEDED} plans")),
+            "{refused:#}"
+        );
+        sched::setup(&dir, cfg)?;
+        sched::run(&dir, &sched::RunOptions::default(), &mut |_| Ok(()))?;
+        Ok(())
+    })
+    .expect("negative lab ran");
+    lab.assert_red(&["VAL12-03", "VAL12-X2"]);
+    let x2 = lab.observed("VAL12-X2");
+    assert!(x2["rounds_over"].as_u64().unwrap() >= 1, "{x2}");
+    let d = lab.run_dir();
+    let adopted = std::fs::read_to_string(d.join("adopted-plans.txt")).unwrap();
+    assert_eq!(adopted.lines().count() as u64, SEEDED);
+    // Adopted plans are in the store but in no count: 10 plans per round.
+    let rounds = Layout::new(d).rounds().unwrap();
+    let counts: Vec<Option<u64>> = rounds
+        .iter()
+        .map(|r| r.summary.as_ref().unwrap().plan_count)
+        .collect();
+    let want: Vec<Option<u64>> = (1..=7).map(|k| Some(10 * k)).collect();
+    assert_eq!(counts, want);
+    for r in &rounds {
+        for id in recovered_ids(&d.join(&r.rel)) {
+            assert!(
+                id.starts_with("soak-"),
+                "{}: recovered adopted plan {id}",
+                r.rel
+            );
+        }
+    }
+}
+
+/// Stores `n` plans in `dir`'s `cp-data/` through a control-plane of its own, stopped
+/// before the soak starts on the same data dir.
+fn seed_plans(ctx: &mut LabCtx, dir: &Path, n: u64) -> Result<()> {
+    let mut cfg = val_support::CpConfig::new("val12", dir, &dir.join("seed-cp.log"));
+    cfg.data_dir = dir.join("cp-data");
+    cfg.audit_dir = dir.join("audit-store");
+    cfg.ready_file = dir.join("seed-ready.json");
+    let cp = val_support::ControlPlane::start(cfg)?;
+    let client = val_support::Client::for_cp(&cp);
+    ctx.block_on(async {
+        for i in 0..n {
+            let r = client
+                .create(&val_support::CreateRollout::new(&format!("seeded-{i:04}")))
+                .await;
+            anyhow::ensure!(r.status == Some(201), "seed create {i}: {}", r.code());
+        }
+        Ok(())
+    })?;
+    drop(cp);
+    Ok(())
 }
 
 /// A `soak` child process that is SIGKILLed and reaped on drop.
@@ -598,16 +961,68 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
         .unwrap();
     assert_eq!(c08["status"], "FAIL");
     assert_eq!(c08["observed"]["healthy_rounds"], 11);
-    let out = soak_cmd(&["archive", "--dir", d, "--out", tmp.path().to_str().unwrap()]);
-    let tgz = PathBuf::from(out.lines().next().unwrap());
-    let sha = std::fs::read_to_string(format!("{}.sha256", tgz.display())).unwrap();
-    let want = val_support::fsx::sha256_file(&tgz).unwrap();
-    assert!(sha.starts_with(&want), "{sha} vs {want}");
+    // A running control-plane still writes its log and store: no archive yet.
+    let refused = Command::new(env!("CARGO_BIN_EXE_soak"))
+        .args(["archive", "--dir", d, "--out", tmp.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "archived a running soak");
     soak_cmd(&["teardown", "--dir", d]);
     assert!(!cpproc::is_soak_cp(
         &layout,
         cpproc::read_pid(&layout).unwrap()
     ));
+    // Teardown sealed the finished soak: it verifies like a lab run.
+    let v = val_support::evidence::verify(&dir);
+    assert!(v.ok(), "{:?}", v.mismatches);
+    assert!(v.checks_recomputed >= 10 && v.files_checked > 12 * 6);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("val12-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["target"]["kind"], "reference");
+    assert!(report["target"]["sha256"]
+        .as_str()
+        .is_some_and(|h| h.len() == 64));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["config"]["TIME_FACTOR"], "7200");
+    assert!(manifest["control_plane"]["binary"]["sha256"].is_string());
+
+    let out = soak_cmd(&["archive", "--dir", d, "--out", tmp.path().to_str().unwrap()]);
+    let tgz = PathBuf::from(out.lines().next().unwrap());
+    let sha = std::fs::read_to_string(format!("{}.sha256", tgz.display())).unwrap();
+    let want = val_support::fsx::sha256_file(&tgz).unwrap();
+    assert!(sha.starts_with(&want), "{sha} vs {want}");
+    // The final report, written after archiving, names the archive and its sha256, and
+    // the directory is sealed again around it.
+    let fin: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("final-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(fin["archive"]["sha256"], want.as_str());
+    let txt = std::fs::read_to_string(dir.join("final-report.txt")).unwrap();
+    assert!(txt.contains(&format!("SHA-256: {want}")), "{txt}");
+    let v = val_support::evidence::verify(&dir);
+    assert!(v.ok(), "{:?}", v.mismatches);
+
+    // One edited raw round file (a failed create turned into a success) fails verify.
+    let r1 = &rounds[0].rel;
+    let created = dir.join(r1).join("plans-created.txt");
+    let text = std::fs::read_to_string(&created).unwrap();
+    std::fs::write(&created, text.replacen(" 201", " 500", 1)).unwrap();
+    let v = val_support::evidence::verify(&dir);
+    assert!(!v.ok(), "an edited round file verified");
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|m| m.contains(&format!("{r1}/plans-created.txt"))),
+        "{:?}",
+        v.mismatches
+    );
+    assert!(
+        v.mismatches.iter().any(|m| m.starts_with("check VAL12-02")),
+        "the verdict was not recomputed: {:?}",
+        v.mismatches
+    );
 }
 
 /// The nightly soak-lite: 30 simulated days (1440 rounds, every check at its plan
@@ -616,20 +1031,29 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
 #[test]
 #[ignore = "nightly soak-lite: cargo nextest run -p val12 --run-ignored only --profile soak"]
 fn soak_lite_30_days_with_a_kill_passes_all_checks() {
-    let cfg = lite(14400.0, 1440, &[]);
-    let lab = lab::isolated("val12", &[], &cfg, |ctx, cfg| {
-        soak(ctx, cfg, &mut |dir, k| {
+    // A normal run, not a negative lab: its directory is evidence/val12/<run> with the
+    // `latest` link, and the nightly workflow attaches its JUnit there.
+    let lab = lab::shared("val12", |ctx| {
+        soak(ctx, &lite(14400.0, 1440, &[]), &mut |dir, k| {
             if k == 720 {
                 kill_cp(dir)
             } else {
                 Ok(())
             }
         })
-    })
-    .expect("soak-lite ran");
+    });
+    // In a test run that also ran the smoke tests, "the" shared val12 lab is the smoke
+    // soak-lite: it must never stand in for the 30-day one.
+    assert_eq!(
+        lab.observed("VAL12-08")["total_rounds"],
+        1440,
+        "the shared val12 lab is not the nightly soak-lite: run the nightly alone (--run-ignored only)"
+    );
     for id in ALL {
         lab.assert_check(id);
     }
+    // The claims beyond the plan are judged and reported (val12-report.txt), not asserted:
+    // on a shared host a single round's p99 (the slowest of 10 creates) can pass 500 ms.
 }
 
 /// Env var that turns [`orphan_helper_process`] into the helper: the soak directory.

@@ -1,0 +1,127 @@
+//! A soak directory as a verifiable run: `target.json` (what was tested, written by
+//! setup), then, once the control-plane is stopped and the final report written,
+//! `val12-report.json` / `.txt` (the judge's verdicts) and `manifest.json` (git,
+//! binary sha256 and version, host, config with the time factor, and the sha256 of
+//! every file). `evidence verify DIR` then recomputes every verdict from the raw round
+//! files and fails on any edited, added or removed file.
+//!
+//! The manifest is built with val-core's own types and helpers (`hash_files`,
+//! `git_info`, `host`, `tools`), so the soak directory verifies exactly like a lab run.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use serde_json::{json, Value};
+use val_support::evidence::{self, BinaryInfo, ControlPlaneRecord, Manifest, RunDir};
+use val_support::fsx::{rfc3339, write_atomic, write_json_atomic};
+
+use crate::config;
+use crate::soakdir::Soak;
+
+/// The suite a soak directory belongs to.
+pub const SUITE: &str = "val12";
+
+/// `target.json`: the tested binary (path, sha256, `--version`) and where it answered,
+/// in the record format the judge's `target_info` reads.
+pub fn write_target(dir: &Path, mode: &str, bin: &BinaryInfo, url: &str) -> Result<()> {
+    let doc = json!({
+        "mode": mode,
+        "binary": bin,
+        "url": url,
+    });
+    write_json_atomic(&dir.join(val_support::plans::TARGET_FILE), &doc).context("write target.json")
+}
+
+/// The run id of a soak directory: its name.
+fn run_id(dir: &Path) -> String {
+    dir.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "soak".into())
+}
+
+/// Judges the soak directory and writes `val12-report.{json,txt}` and `manifest.json`
+/// (written last, over every other file). Call it with the control-plane stopped: it
+/// writes to `cp.log`, `cp-data/` and `audit-store/`, which the manifest hashes.
+pub fn seal(soak: &Soak) -> Result<Manifest> {
+    let dir = &soak.layout.root;
+    let id = run_id(dir);
+    let report = val_support::plans::report(SUITE, &id, &soak.cfg.faults, dir)
+        .context("judge the soak directory")?;
+    write_json_atomic(&dir.join(format!("{SUITE}-report.json")), &report)
+        .context("write val12-report.json")?;
+    write_atomic(
+        &dir.join(format!("{SUITE}-report.txt")),
+        report.to_text().as_bytes(),
+    )
+    .context("write val12-report.txt")?;
+
+    let env = config::read_env_file(&soak.layout.path("config.env"))?;
+    let target: Value = val_support::fsx::read_json(&dir.join(val_support::plans::TARGET_FILE))
+        .context("read target.json")?;
+    let binary: Option<BinaryInfo> = serde_json::from_value(target["binary"].clone()).ok();
+    let restarts = soak
+        .layout
+        .rounds()?
+        .iter()
+        .filter(|r| r.summary.as_ref().is_some_and(|s| s.restarted))
+        .count() as u32;
+    let control_plane = ControlPlaneRecord {
+        mode: target["mode"].as_str().unwrap_or("unrecorded").to_string(),
+        binary,
+        url: Some(soak.url()),
+        metrics_url: Some(soak.metrics_url()),
+        args_template: None,
+        env: BTreeMap::from([
+            ("AUTONOMY_FAULTS".to_string(), soak.cfg.faults.join(",")),
+            ("AUTONOMY_VARIANT".to_string(), soak.cfg.variants.join(",")),
+            (
+                "AUTONOMY_OPERATOR".to_string(),
+                config::OPERATOR.to_string(),
+            ),
+        ]),
+        starts: 1 + restarts,
+    };
+    let config: BTreeMap<String, Value> = env
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    let run = RunDir::open(dir).context("open the soak directory")?;
+    let manifest = Manifest {
+        schema: evidence::MANIFEST_SCHEMA.to_string(),
+        suite: SUITE.to_string(),
+        run_id: id,
+        negative: !soak.cfg.faults.is_empty(),
+        started_at: rfc3339(soak.start_real),
+        ended_at: rfc3339(Utc::now()),
+        git: evidence::git_info(),
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        tools: evidence::tools(),
+        host: evidence::host(),
+        control_plane: Some(control_plane),
+        faults: soak.cfg.faults.clone(),
+        config,
+        load_model: BTreeMap::from([(
+            "round".to_string(),
+            json!({
+                "kind": "scheduled rounds",
+                "creates_per_round": soak.cfg.creates_per_round,
+                "interval_s": soak.cfg.interval_s,
+                "time_factor": soak.cfg.time_factor,
+                "recovery_cap": soak.cfg.recovery_cap,
+            }),
+        )]),
+        percentile_method: val_support::stats::PERCENTILE_METHOD.to_string(),
+        lab_error: None,
+        files: evidence::hash_files(&run).context("hash the soak directory")?,
+    };
+    write_json_atomic(&dir.join(evidence::MANIFEST_FILE), &manifest)
+        .context("write manifest.json")?;
+    Ok(manifest)
+}
+
+/// `evidence verify` of a sealed soak directory: its mismatches (empty when it verifies).
+pub fn verify(dir: &Path) -> Vec<String> {
+    evidence::verify(dir).mismatches
+}
