@@ -175,6 +175,27 @@ fn profile(f: &Files) -> crate::check::Profile {
             Err(e) => differences.push(format!("{what}: unknown ({e})")),
         }
     }
+    // The clock the rounds observed, whatever config.env says: a soak whose rounds
+    // were minutes apart in real time did not run for days.
+    if let Some(observed) =
+        observed_factor(&rounds(&f.path("."))).filter(|x| *x > OBSERVED_COMPRESSION_TOLERANCE)
+    {
+        if kv.f64("TIME_FACTOR").is_ok_and(|t| t <= 1.0) {
+            differences.push(format!(
+                "observed clock: the rounds covered {observed:.1}x more simulated than real time \
+                 (config.env says real time)"
+            ));
+        }
+        return Profile::Compressed {
+            factor: kv
+                .f64("TIME_FACTOR")
+                .ok()
+                .filter(|t| *t > 1.0)
+                .unwrap_or(observed),
+            simulated_days: kv.f64("DURATION_DAYS").unwrap_or(f64::NAN),
+            differences,
+        };
+    }
     match kv.f64("TIME_FACTOR") {
         Ok(factor) if factor > 1.0 => Profile::Compressed {
             factor,
@@ -187,6 +208,34 @@ fn profile(f: &Files) -> crate::check::Profile {
             Profile::from_differences(differences)
         }
     }
+}
+
+/// How much faster than real time the soak clock may look before the run counts as
+/// compressed: a real soak's rounds are never early, only late (which adds real time).
+const OBSERVED_COMPRESSION_TOLERANCE: f64 = 1.1;
+
+/// Simulated seconds per real second between the first and the last round, from each
+/// round's `sim_elapsed_s` and the real time it started (`real_ts`); `None` with fewer
+/// than two timed rounds.
+fn observed_factor(rs: &[Round]) -> Option<f64> {
+    let timed: Vec<(f64, f64)> = rs
+        .iter()
+        .filter_map(|r| {
+            let real = r.summary.as_ref()?["real_ts"].as_str()?;
+            let real = chrono::DateTime::parse_from_rfc3339(real).ok()?;
+            Some((r.sim_elapsed_s, real.timestamp_micros() as f64 / 1e6))
+        })
+        .filter(|(sim, _)| sim.is_finite())
+        .collect();
+    let (first, last) = (timed.first()?, timed.last()?);
+    let (sim, real) = (last.0 - first.0, last.1 - first.1);
+    (sim > 0.0).then(|| {
+        if real > 0.0 {
+            sim / real
+        } else {
+            f64::INFINITY
+        }
+    })
 }
 
 /// Every round directory under `rounds/`, sorted by round number.
@@ -1008,6 +1057,60 @@ fn claims(f: &Files, rs: &[Round], scheduled: Option<u64>) -> Vec<Check> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A soak directory with the plan's settings in config.env (`factor` as its
+    /// TIME_FACTOR) and two rounds `real_gap_s` real seconds apart, 1800 s simulated.
+    fn two_round_soak(factor: f64, real_gap_s: i64) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.env"),
+            format!(
+                "DURATION_DAYS=30\nROUND_INTERVAL_S=1800\nCREATES_PER_ROUND=10\n\
+                 P99_LIMIT_MS=500\nSTUCK_THRESHOLD_S=3600\nTIME_FACTOR={factor}\n"
+            ),
+        )
+        .unwrap();
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap();
+        for (k, sim, real) in [
+            (1u64, 0.0, t0),
+            (2, 1800.0, t0 + chrono::Duration::seconds(real_gap_s)),
+        ] {
+            let rd = dir.path().join(format!("rounds/2026-01-01/round-{k:06}"));
+            std::fs::create_dir_all(&rd).unwrap();
+            std::fs::write(
+                rd.join("round-summary.json"),
+                json!({"round": k, "sim_elapsed_s": sim, "real_ts": real.to_rfc3339()}).to_string(),
+            )
+            .unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_soak_whose_rounds_came_faster_than_real_time_is_compressed_whatever_its_config_says() {
+        use crate::check::Profile;
+        let real = two_round_soak(1.0, 1800);
+        assert_eq!(profile(&Files::new(real.path())), Profile::Plan);
+        // config.env edited to the plan's real time, the rounds 2 s apart.
+        let forged = two_round_soak(1.0, 2);
+        match profile(&Files::new(forged.path())) {
+            Profile::Compressed {
+                factor,
+                differences,
+                ..
+            } => {
+                assert!((factor - 900.0).abs() < 1e-6, "{factor}");
+                assert!(differences[0].contains("observed clock"), "{differences:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // An honest compressed soak keeps its configured factor and no extra difference.
+        let honest = two_round_soak(900.0, 2);
+        assert!(matches!(
+            profile(&Files::new(honest.path())),
+            Profile::Compressed { factor, ref differences, .. } if factor == 900.0 && differences.is_empty()
+        ));
+    }
 
     /// A stuck-scan answer with `count` and entries of the given staleness.
     fn scan(count: u64, stale: &[f64]) -> Value {

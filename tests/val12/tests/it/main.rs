@@ -27,6 +27,7 @@ use val12::{cpproc, layout::Layout, sched};
 use val_support::lab::{self, Lab, LabCtx};
 
 mod html;
+mod soak_cli;
 
 /// Stops the soak's control-plane when dropped (also while unwinding from a panic).
 struct Teardown(PathBuf);
