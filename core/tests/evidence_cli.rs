@@ -6,52 +6,11 @@ use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::str::contains;
-use val_core::evidence::{self, statement, BinaryInfo, ControlPlaneRecord, Provenance, RunDir};
+mod common;
+
+use common::demo_run;
+use val_core::evidence::{self, statement, RunDir};
 use val_core::fsx;
-
-/// A control-plane record naming a binary, as a lab that started one writes it.
-fn cp_record() -> ControlPlaneRecord {
-    ControlPlaneRecord {
-        mode: "binary".into(),
-        binary: Some(BinaryInfo {
-            path: "/opt/cp/autonomy".into(),
-            sha256: "ab".repeat(32),
-            version: Some("autonomy 1.2.3".into()),
-        }),
-        url: Some("http://127.0.0.1:1".into()),
-        metrics_url: None,
-        args_template: None,
-        env: Default::default(),
-        starts: 1,
-    }
-}
-
-/// Writes a judged demo run under `root` (health answering `health_code`) and marks it
-/// `latest`; returns its directory.
-fn demo_run(root: &Path, health_code: u16) -> PathBuf {
-    let run = RunDir::create(root, "demo").unwrap();
-    run.write_text("demo-health.txt", &format!("code={health_code}\n"))
-        .unwrap();
-    run.write_text(
-        "demo-metrics-raw.txt",
-        "# TYPE demo_requests counter\ndemo_requests_total{code=\"200\"} 3\ndemo_requests_total{code=\"500\"} 2\n",
-    )
-    .unwrap();
-    let lat: String = (1..=100).map(|i| format!("{}\n", i * 1000)).collect();
-    run.write_text("demo-latencies-us.txt", &lat).unwrap();
-    run.write_json(val_core::plans::TARGET_FILE, &cp_record())
-        .unwrap();
-    evidence::write_report(&run, &[]).unwrap();
-    let now = chrono::Utc::now();
-    let prov = Provenance {
-        started_at: Some(now),
-        control_plane: Some(cp_record()),
-        ..Provenance::default()
-    };
-    evidence::write_manifest(&run, &prov, now, None).unwrap();
-    run.mark_latest().unwrap();
-    run.path().to_path_buf()
-}
 
 /// Rewrites a JSON file through a closure.
 fn edit_json(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {

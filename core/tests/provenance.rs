@@ -1,52 +1,15 @@
 //! `evidence verify` refuses a manifest that contradicts itself or the run's files,
 //! even when every sha256 has been recomputed (the red team's re-hashed edits).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use val_core::evidence::{self, BinaryInfo, ControlPlaneRecord, Provenance, RunDir};
+use val_core::evidence;
 
-/// A judged demo run that records a reference control-plane started with `faults`.
+mod common;
+
+/// A judged demo run whose control-plane was started with `faults`.
 fn run_with_target(root: &Path, faults: &[&str]) -> PathBuf {
-    let run = RunDir::create(root, "demo").unwrap();
-    run.write_text("demo-health.txt", "code=200\n").unwrap();
-    run.write_text(
-        "demo-metrics-raw.txt",
-        "# TYPE demo_requests counter\ndemo_requests_total{code=\"200\"} 3\n",
-    )
-    .unwrap();
-    let lat: String = (1..=100).map(|i| format!("{}\n", i * 1000)).collect();
-    run.write_text("demo-latencies-us.txt", &lat).unwrap();
-    let mut env = BTreeMap::new();
-    if !faults.is_empty() {
-        env.insert("AUTONOMY_FAULTS".to_string(), faults.join(","));
-    }
-    let cp = ControlPlaneRecord {
-        mode: "reference".into(),
-        binary: Some(BinaryInfo {
-            path: "/bin/autonomy".into(),
-            sha256: "ab".repeat(32),
-            version: Some("autonomy 0.1.0".into()),
-        }),
-        url: Some("http://127.0.0.1:1".into()),
-        metrics_url: None,
-        args_template: None,
-        env,
-        starts: 1,
-    };
-    run.write_json(val_core::plans::TARGET_FILE, &cp).unwrap();
-    let faults: Vec<String> = faults.iter().map(|s| s.to_string()).collect();
-    evidence::write_report(&run, &faults).unwrap();
-    let now = chrono::Utc::now();
-    let prov = Provenance {
-        started_at: Some(now),
-        control_plane: Some(cp),
-        negative: !faults.is_empty(),
-        faults,
-        ..Provenance::default()
-    };
-    evidence::write_manifest(&run, &prov, now, None).unwrap();
-    run.path().to_path_buf()
+    common::demo_run_with(root, 200, faults)
 }
 
 /// Rewrites `manifest.json` through a closure (no file hash changes: only the

@@ -1,33 +1,10 @@
 //! `evidence summary` and `evidence gc`, run as a user runs them.
 
-use std::path::Path;
-
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::str::contains;
-use val_core::evidence::{self, Provenance, RunDir};
+mod common;
 
-/// Writes a judged demo run under `root` (health answering `code`), marked `latest`.
-fn demo_run(root: &Path, code: u16) -> std::path::PathBuf {
-    let run = RunDir::create(root, "demo").unwrap();
-    run.write_text("demo-health.txt", &format!("code={code}\n"))
-        .unwrap();
-    run.write_text(
-        "demo-metrics-raw.txt",
-        "# TYPE demo_requests counter\ndemo_requests_total{code=\"200\"} 3\n",
-    )
-    .unwrap();
-    let lat: String = (1..=100).map(|i| format!("{}\n", i * 1000)).collect();
-    run.write_text("demo-latencies-us.txt", &lat).unwrap();
-    evidence::write_report(&run, &[]).unwrap();
-    let now = chrono::Utc::now();
-    let prov = Provenance {
-        started_at: Some(now),
-        ..Provenance::default()
-    };
-    evidence::write_manifest(&run, &prov, now, None).unwrap();
-    run.mark_latest().unwrap();
-    run.path().to_path_buf()
-}
+use common::demo_run;
 
 #[test]
 fn summary_names_target_profile_verdict_and_the_failing_check() {
@@ -39,7 +16,7 @@ fn summary_names_target_profile_verdict_and_the_failing_check() {
         .assert()
         .code(1)
         .stdout(contains("DEMO  run"))
-        .stdout(contains("target:   unrecorded"))
+        .stdout(contains("target:   binary"))
         .stdout(contains("profile:  plan"))
         .stdout(contains("plan verdict: FAIL"))
         .stdout(contains("FAIL     DEMO-01"))

@@ -1,0 +1,67 @@
+//! Demo-plan run directories written by `val-core` alone (no control-plane needed),
+//! shared by the binary's tests.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use val_core::evidence::{self, BinaryInfo, ControlPlaneRecord, Provenance, RunDir};
+
+/// The control-plane record of a demo run, started with `faults`.
+pub fn cp_record(faults: &[&str]) -> ControlPlaneRecord {
+    let mut env = BTreeMap::new();
+    if !faults.is_empty() {
+        env.insert("AUTONOMY_FAULTS".to_string(), faults.join(","));
+    }
+    ControlPlaneRecord {
+        mode: "binary".into(),
+        binary: Some(BinaryInfo {
+            path: "/opt/cp/autonomy".into(),
+            sha256: "ab".repeat(32),
+            version: Some("autonomy 1.2.3".into()),
+        }),
+        url: Some("http://127.0.0.1:1".into()),
+        metrics_url: None,
+        args_template: None,
+        env,
+        starts: 1,
+    }
+}
+
+/// A judged demo run under `root` (health answering `health_code`) whose target was
+/// started with `faults`; a run without faults is marked `latest`.
+pub fn demo_run_with(root: &Path, health_code: u16, faults: &[&str]) -> PathBuf {
+    let run = RunDir::create(root, "demo").unwrap();
+    run.write_text("demo-health.txt", &format!("code={health_code}\n"))
+        .unwrap();
+    run.write_text(
+        "demo-metrics-raw.txt",
+        "# TYPE demo_requests counter\ndemo_requests_total{code=\"200\"} 3\ndemo_requests_total{code=\"500\"} 2\n",
+    )
+    .unwrap();
+    let lat: String = (1..=100).map(|i| format!("{}\n", i * 1000)).collect();
+    run.write_text("demo-latencies-us.txt", &lat).unwrap();
+    let cp = cp_record(faults);
+    run.write_json(val_core::plans::TARGET_FILE, &cp).unwrap();
+    let faults: Vec<String> = faults.iter().map(|s| s.to_string()).collect();
+    evidence::write_report(&run, &faults).unwrap();
+    let now = chrono::Utc::now();
+    let prov = Provenance {
+        started_at: Some(now),
+        control_plane: Some(cp),
+        negative: !faults.is_empty(),
+        faults: faults.clone(),
+        ..Provenance::default()
+    };
+    evidence::write_manifest(&run, &prov, now, None).unwrap();
+    if faults.is_empty() {
+        run.mark_latest().unwrap();
+    }
+    run.path().to_path_buf()
+}
+
+/// [`demo_run_with`] without faults.
+pub fn demo_run(root: &Path, health_code: u16) -> PathBuf {
+    demo_run_with(root, health_code, &[])
+}
