@@ -147,151 +147,8 @@ fn run() -> anyhow::Result<ExitCode> {
             sign,
             allowed_signers,
             identity,
-        } => {
-            let dir = std::fs::canonicalize(&run_dir)
-                .with_context(|| format!("run directory {}", run_dir.display()))?;
-            if let Some(p) = &statement {
-                // Writing into the run would change (or destroy) the evidence it describes.
-                let parent = p
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .map(std::fs::canonicalize)
-                    .transpose()
-                    .with_context(|| format!("statement path {}", p.display()))?
-                    .unwrap_or(std::env::current_dir()?);
-                if parent.starts_with(&dir) {
-                    anyhow::bail!(
-                        "--statement {} is inside the run directory; it must be written beside it",
-                        p.display()
-                    );
-                }
-            }
-            let v = evidence::verify(&dir);
-            for m in &v.mismatches {
-                println!("MISMATCH {m}");
-            }
-            println!(
-                "{}: {} files checked, {} derived files re-derived, {} checks recomputed, {} mismatches",
-                dir.display(),
-                v.files_checked,
-                v.derived_checked,
-                v.checks_recomputed,
-                v.mismatches.len()
-            );
-            if let Some(d) = &v.run_digest {
-                println!("run digest: sha256:{d}");
-            }
-            let (Some(manifest), Some(report), Some(digest), true) =
-                (&v.manifest, &v.report, &v.run_digest, v.ok())
-            else {
-                println!("no statement: the run directory is not consistent");
-                let stale = statement
-                    .clone()
-                    .unwrap_or_else(|| statement::default_path(&dir));
-                if stale.exists() {
-                    println!(
-                        "STALE statement {}: it no longer describes these files; do not quote it",
-                        stale.display()
-                    );
-                }
-                return Ok(ExitCode::from(1));
-            };
-            let path = statement.unwrap_or_else(|| statement::default_path(&dir));
-            let fresh = statement::build(manifest, report, digest)?;
-            if let Some(signers) = allowed_signers {
-                // Byte for byte: the statement is deterministic, and a reader (or another
-                // parser) must not be able to see other values than the ones checked
-                // (duplicate keys, reordered fields).
-                let stored = std::fs::read(&path)
-                    .with_context(|| format!("statement {}", path.display()))?;
-                if stored != statement::to_bytes(&fresh) {
-                    println!(
-                        "MISMATCH statement {}: does not match this run (subjects, digest or results differ)",
-                        path.display()
-                    );
-                    return Ok(ExitCode::from(1));
-                }
-                return match statement::check_signature(&path, &signers, identity.as_deref()) {
-                    Ok(who) => {
-                        println!(
-                            "statement {}: signature good, signed by {who} (namespace {})",
-                            path.display(),
-                            statement::SIG_NAMESPACE
-                        );
-                        Ok(ExitCode::SUCCESS)
-                    }
-                    Err(e) => {
-                        println!("MISMATCH statement {}: {e}", path.display());
-                        Ok(ExitCode::from(1))
-                    }
-                };
-            }
-            statement::write(&path, &fresh)?;
-            println!(
-                "statement: {} ({})",
-                path.display(),
-                statement::result_of(report, manifest)
-            );
-            if let Some(key) = sign {
-                let sig = statement::sign(&path, &key)?;
-                println!("signature: {}", sig.display());
-            } else {
-                println!(
-                    "UNSIGNED: this shows the files agree with each other, not who wrote them; \
-                     only a statement signed by a key you trust (checked with \
-                     --allowed-signers and --identity) says the run is authentic"
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Cmd::Summary { run_dirs, root } => {
-            let run_dirs = if run_dirs.is_empty() {
-                latest_runs(&root.unwrap_or_else(fsx::evidence_root))?
-            } else {
-                run_dirs
-            };
-            if run_dirs.is_empty() {
-                println!("no runs yet: run a suite first (see README)");
-                return Ok(ExitCode::from(1));
-            }
-            let mut all_pass = true;
-            for dir in &run_dirs {
-                let dir = std::fs::canonicalize(dir)
-                    .with_context(|| format!("run directory {}", dir.display()))?;
-                let v = evidence::verify(&dir);
-                if !v.ok() {
-                    all_pass = false;
-                    println!(
-                        "INCONSISTENT {}: {} mismatch(es), first: {}; run `evidence verify` — do not quote this run",
-                        dir.display(),
-                        v.mismatches.len(),
-                        v.mismatches.first().map(String::as_str).unwrap_or("?")
-                    );
-                }
-                match summary::summary(&dir) {
-                    Ok(text) => println!("{text}"),
-                    Err(e) => {
-                        all_pass = false;
-                        println!("{}: no report ({e})\n", dir.display());
-                        continue;
-                    }
-                }
-                let report_ok = val_core::check::Report::load(&dir.join(format!(
-                    "{}-report.json",
-                    dir.parent()
-                        .and_then(|p| p.file_name())
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                )))
-                .is_ok_and(|r| r.verdict.all_pass());
-                all_pass &= report_ok;
-            }
-            Ok(if all_pass {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        } => verify_cmd(run_dir, statement, sign, allowed_signers, identity),
+        Cmd::Summary { run_dirs, root } => summary_cmd(run_dirs, root),
         Cmd::Gc { keep, suite, root } => {
             let root = root.unwrap_or_else(fsx::evidence_root);
             for c in retention::gc(&root, keep, suite.as_deref())? {
@@ -358,6 +215,161 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `evidence verify`: check the run; write (and sign) its statement, or check one.
+fn verify_cmd(
+    run_dir: PathBuf,
+    statement: Option<PathBuf>,
+    sign: Option<PathBuf>,
+    allowed_signers: Option<PathBuf>,
+    identity: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let dir = std::fs::canonicalize(&run_dir)
+        .with_context(|| format!("run directory {}", run_dir.display()))?;
+    if let Some(p) = &statement {
+        // Writing into the run would change (or destroy) the evidence it describes.
+        let parent = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(std::fs::canonicalize)
+            .transpose()
+            .with_context(|| format!("statement path {}", p.display()))?
+            .unwrap_or(std::env::current_dir()?);
+        if parent.starts_with(&dir) {
+            anyhow::bail!(
+                "--statement {} is inside the run directory; it must be written beside it",
+                p.display()
+            );
+        }
+    }
+    let v = evidence::verify(&dir);
+    for m in &v.mismatches {
+        println!("MISMATCH {m}");
+    }
+    println!(
+        "{}: {} files checked, {} derived files re-derived, {} checks recomputed, {} mismatches",
+        dir.display(),
+        v.files_checked,
+        v.derived_checked,
+        v.checks_recomputed,
+        v.mismatches.len()
+    );
+    if let Some(d) = &v.run_digest {
+        println!("run digest: sha256:{d}");
+    }
+    let (Some(manifest), Some(report), Some(digest), true) =
+        (&v.manifest, &v.report, &v.run_digest, v.ok())
+    else {
+        println!("no statement: the run directory is not consistent");
+        let stale = statement
+            .clone()
+            .unwrap_or_else(|| statement::default_path(&dir));
+        if stale.exists() {
+            println!(
+                "STALE statement {}: it no longer describes these files; do not quote it",
+                stale.display()
+            );
+        }
+        return Ok(ExitCode::from(1));
+    };
+    let path = statement.unwrap_or_else(|| statement::default_path(&dir));
+    let fresh = statement::build(manifest, report, digest)?;
+    if let Some(signers) = allowed_signers {
+        // Byte for byte: the statement is deterministic, and a reader (or another
+        // parser) must not be able to see other values than the ones checked
+        // (duplicate keys, reordered fields).
+        let stored =
+            std::fs::read(&path).with_context(|| format!("statement {}", path.display()))?;
+        if stored != statement::to_bytes(&fresh) {
+            println!(
+                "MISMATCH statement {}: does not match this run (subjects, digest or results differ)",
+                path.display()
+            );
+            return Ok(ExitCode::from(1));
+        }
+        return match statement::check_signature(&path, &signers, identity.as_deref()) {
+            Ok(who) => {
+                println!(
+                    "statement {}: signature good, signed by {who} (namespace {})",
+                    path.display(),
+                    statement::SIG_NAMESPACE
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                println!("MISMATCH statement {}: {e}", path.display());
+                Ok(ExitCode::from(1))
+            }
+        };
+    }
+    statement::write(&path, &fresh)?;
+    println!(
+        "statement: {} ({})",
+        path.display(),
+        statement::result_of(report, manifest)
+    );
+    if let Some(key) = sign {
+        let sig = statement::sign(&path, &key)?;
+        println!("signature: {}", sig.display());
+    } else {
+        println!(
+            "UNSIGNED: this shows the files agree with each other, not who wrote them; \
+             only a statement signed by a key you trust (checked with \
+             --allowed-signers and --identity) says the run is authentic"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `evidence summary`: verify, then one screen per run; exit 1 unless all passed.
+fn summary_cmd(run_dirs: Vec<PathBuf>, root: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let run_dirs = if run_dirs.is_empty() {
+        latest_runs(&root.unwrap_or_else(fsx::evidence_root))?
+    } else {
+        run_dirs
+    };
+    if run_dirs.is_empty() {
+        println!("no runs yet: run a suite first (see README)");
+        return Ok(ExitCode::from(1));
+    }
+    let mut all_pass = true;
+    for dir in &run_dirs {
+        let dir = std::fs::canonicalize(dir)
+            .with_context(|| format!("run directory {}", dir.display()))?;
+        let v = evidence::verify(&dir);
+        if !v.ok() {
+            all_pass = false;
+            println!(
+                "INCONSISTENT {}: {} mismatch(es), first: {}; run `evidence verify` — do not quote this run",
+                dir.display(),
+                v.mismatches.len(),
+                v.mismatches.first().map(String::as_str).unwrap_or("?")
+            );
+        }
+        match summary::summary(&dir) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                all_pass = false;
+                println!("{}: no report ({e})\n", dir.display());
+                continue;
+            }
+        }
+        let report_ok = val_core::check::Report::load(&dir.join(format!(
+            "{}-report.json",
+            dir.parent()
+                .and_then(|p| p.file_name())
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        )))
+        .is_ok_and(|r| r.verdict.all_pass());
+        all_pass &= report_ok;
+    }
+    Ok(if all_pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Every suite's `latest` run under `root`, in suite order.
