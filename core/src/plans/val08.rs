@@ -1521,26 +1521,7 @@ mod tests {
 
     #[test]
     fn aggregate_fails_when_a_plan_tier_was_not_run() {
-        let dir = config_dir(&Config {
-            tiers: vec![1],
-            batch: 1,
-            ..Config::default()
-        });
-        std::fs::create_dir_all(dir.path().join(scenario_dir(1))).unwrap();
-        let line = WorkerLine {
-            id: plan_id(1, 1, 1),
-            status: Some(201),
-            latency_us: 10,
-            outcome: "ok".into(),
-            send_offset_us: 0,
-            answer_offset_us: 10,
-            error: None,
-        };
-        std::fs::write(
-            dir.path().join(worker_file(1, 1)),
-            worker_file_text(1, 1, &[line]),
-        )
-        .unwrap();
+        let dir = one_tier_run();
         let obs = Observations::read(&Files::new(dir.path()));
         let agg = obs.aggregate().unwrap();
         assert_eq!(
