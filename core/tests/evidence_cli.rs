@@ -12,6 +12,29 @@ use common::demo_run;
 use val_core::evidence::{self, statement, RunDir};
 use val_core::fsx;
 
+/// `evidence verify RUN --sign KEY`, which must succeed.
+fn sign(run: &Path, key: &Path) {
+    cargo_bin_cmd!("evidence")
+        .arg("verify")
+        .arg(run)
+        .arg("--sign")
+        .arg(key)
+        .assert()
+        .success();
+}
+
+/// `evidence verify RUN --allowed-signers FILE` must refuse the run's statement.
+fn signers_refuse(run: &Path, signers: &Path) {
+    cargo_bin_cmd!("evidence")
+        .arg("verify")
+        .arg(run)
+        .arg("--allowed-signers")
+        .arg(signers)
+        .assert()
+        .code(1)
+        .stdout(contains("MISMATCH statement"));
+}
+
 /// Rewrites a JSON file through a closure.
 fn edit_json(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
     let mut v: serde_json::Value =
@@ -296,46 +319,20 @@ fn a_tampered_statement_fails_both_verifiers() {
     let keys = tempfile::tempdir().unwrap();
     let (key, signers) = keypair(keys.path());
     let run = demo_run(root.path(), 503);
-    cargo_bin_cmd!("evidence")
-        .arg("verify")
-        .arg(&run)
-        .arg("--sign")
-        .arg(&key)
-        .assert()
-        .success();
+    sign(&run, &key);
     let path = statement::default_path(&run);
     edit_json(&path, |st| {
         st["predicate"]["result"] = serde_json::json!("PASSED")
     });
     assert!(!ssh_keygen_verifies(&path, &signers));
-    cargo_bin_cmd!("evidence")
-        .arg("verify")
-        .arg(&run)
-        .arg("--allowed-signers")
-        .arg(&signers)
-        .assert()
-        .code(1)
-        .stdout(contains("MISMATCH statement"));
+    signers_refuse(&run, &signers);
 
     // Re-signed by an unlisted key: the content matches the run, the signer does not.
     let other = tempfile::tempdir().unwrap();
     let (other_key, _) = keypair(other.path());
-    cargo_bin_cmd!("evidence")
-        .arg("verify")
-        .arg(&run)
-        .arg("--sign")
-        .arg(&other_key)
-        .assert()
-        .success();
+    sign(&run, &other_key);
     assert!(!ssh_keygen_verifies(&path, &signers));
-    cargo_bin_cmd!("evidence")
-        .arg("verify")
-        .arg(&run)
-        .arg("--allowed-signers")
-        .arg(&signers)
-        .assert()
-        .code(1)
-        .stdout(contains("MISMATCH statement"));
+    signers_refuse(&run, &signers);
 }
 
 #[test]
@@ -344,13 +341,7 @@ fn a_signed_statement_does_not_cover_a_run_edited_afterwards() {
     let keys = tempfile::tempdir().unwrap();
     let (key, signers) = keypair(keys.path());
     let run = demo_run(root.path(), 200);
-    cargo_bin_cmd!("evidence")
-        .arg("verify")
-        .arg(&run)
-        .arg("--sign")
-        .arg(&key)
-        .assert()
-        .success();
+    sign(&run, &key);
     // A raw file changed and re-hashed, and every derived file rewritten from it:
     // the run is consistent again, but its digest is not the signed one.
     std::fs::write(run.join("demo-health.txt"), "code=503\n").unwrap();
@@ -359,12 +350,5 @@ fn a_signed_statement_does_not_cover_a_run_edited_afterwards() {
     for rel in ["demo-health.txt", "demo-report.json", "demo-report.txt"] {
         rehash(&run, rel);
     }
-    cargo_bin_cmd!("evidence")
-        .arg("verify")
-        .arg(&run)
-        .arg("--allowed-signers")
-        .arg(&signers)
-        .assert()
-        .code(1)
-        .stdout(contains("MISMATCH statement"));
+    signers_refuse(&run, &signers);
 }

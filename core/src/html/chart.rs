@@ -47,6 +47,7 @@ pub struct Series {
 }
 
 /// A vertical or horizontal marker line with a label.
+#[derive(Clone, Debug)]
 pub struct Marker {
     /// Position on its axis.
     pub at: f64,

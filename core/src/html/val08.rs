@@ -198,14 +198,7 @@ pub fn ramp_sections(f: &Files) -> Vec<Section> {
                 points: tput,
                 dots: false,
             }],
-            vlines: vlines
-                .iter()
-                .map(|m| Marker {
-                    at: m.at,
-                    label: m.label.clone(),
-                    color: m.color,
-                })
-                .collect(),
+            vlines: vlines.to_vec(),
             y_from_zero: true,
             ..LineChart::default()
         }

@@ -90,14 +90,7 @@ fn over_soak(
             dots: false,
         }],
         hlines: threshold.into_iter().collect(),
-        vlines: marks
-            .iter()
-            .map(|m| Marker {
-                at: m.at,
-                label: m.label.clone(),
-                color: m.color,
-            })
-            .collect(),
+        vlines: marks.to_vec(),
         y_from_zero: true,
         ..LineChart::default()
     }
