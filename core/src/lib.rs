@@ -11,6 +11,7 @@
 //! | [`prom`] | Prometheus scrape parsing; an absent metric is an error, never 0 |
 //! | [`load_result`] | what a load run recorded: outcomes, models, figures |
 //! | [`wire`] | the contract's JSON types and one request / CLI call as recorded |
+//! | [`ledger`] | the write ledger: ok / fail / unknown writes judged against a final read |
 //! | [`check`] | `Check` / `Status` / `Report`, text and versioned JSON |
 //! | [`plans`] | the judges: one per VAL plan, from a run directory's files to checks |
 //! | [`evidence`] | run directory, manifest, derived-file registry, `verify`, in-toto statement and SSH signature, JUnit attachment |
@@ -26,6 +27,7 @@ pub mod env;
 pub mod evidence;
 pub mod fsx;
 pub mod html;
+pub mod ledger;
 pub mod load_result;
 pub mod plans;
 pub mod prom;
