@@ -251,6 +251,12 @@ async fn authorize(State(st): State<Shared>, req: Request, next: Next) -> Respon
 
 /// `GET /v1/health`.
 async fn health(State(st): State<Shared>) -> Response {
+    if st.faults.panic_on_health {
+        // A panic in a task of its own, so the answer is still 200: the process stays up
+        // and healthy and only its log shows the panic. Awaited, so the panic hook has
+        // written it to stderr before the answer leaves (a test can kill at once).
+        let _ = tokio::spawn(async { panic!("injected fault panic-on-health") }).await;
+    }
     let reason = if st.faults.health_fail {
         Some("injected fault health-fail")
     } else if !st.store.is_writable() {

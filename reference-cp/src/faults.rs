@@ -90,6 +90,9 @@ pub struct Faults {
     pub cli_disconnected_wording: bool,
     /// Once the process has received SIGCONT (after a SIGSTOP), creates answer 503.
     pub writes_fail_after_sigcont: bool,
+    /// Each `/v1/health` answers as usual but panics a background task: a server that
+    /// looks healthy with a panic in its log, for the harness's panic guard.
+    pub panic_on_health: bool,
 }
 
 /// Parses a positive integer fault value.
@@ -159,6 +162,7 @@ impl Faults {
                 }
                 "writes-fail-after-sigcont" => f.writes_fail_after_sigcont = flag(value)?,
                 "cli-disconnected-wording" => f.cli_disconnected_wording = flag(value)?,
+                "panic-on-health" => f.panic_on_health = flag(value)?,
                 other => return Err(FaultError::Unknown(other.to_owned())),
             }
         }
@@ -236,6 +240,7 @@ mod tests {
             Faults::parse("create-5xx-every=0"),
             Err(FaultError::BadValue { .. })
         ));
+        assert!(Faults::parse("panic-on-health").unwrap().panic_on_health);
         assert!(matches!(
             Faults::parse("health-fail=1"),
             Err(FaultError::TakesNoValue(_))

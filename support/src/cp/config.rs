@@ -50,6 +50,9 @@ pub struct CpConfig {
     /// Readiness accepts any HTTP answer of `/v1/health`, not only 200 (for a negative
     /// lab whose injected fault makes health fail, so that the check can observe it).
     pub accept_unhealthy: bool,
+    /// The test expects the control-plane to panic: its log's `panicked at` does not
+    /// fail the test (see [`ControlPlane`](super::ControlPlane)'s `Drop`).
+    pub panic_expected: bool,
     /// Whether the process dies with its handle (labs) or outlives it (the soak).
     pub lifetime: Lifetime,
 }
@@ -79,8 +82,15 @@ impl CpConfig {
             stop_grace: DEFAULT_STOP_GRACE,
             target: Target::from_env(),
             accept_unhealthy: false,
+            panic_expected: false,
             lifetime: Lifetime::DiesWithHandle,
         }
+    }
+
+    /// Declares that the control-plane is expected to panic (see [`CpConfig::panic_expected`]).
+    pub fn expect_panic(mut self) -> Self {
+        self.panic_expected = true;
+        self
     }
 
     /// Makes readiness accept any HTTP answer of `/v1/health` (see [`CpConfig::accept_unhealthy`]).

@@ -13,6 +13,7 @@ use val_core::fsx;
 
 use super::config::CpConfig;
 use super::error::{io, CpError};
+use super::panics;
 use super::process::{self, http_status, log_tail, CpProcess, Launch, Lifetime, StopOutcome, POLL};
 use super::target::{binary_info, reference_binary, Target};
 
@@ -35,6 +36,9 @@ pub struct ControlPlane {
     metrics_url: Option<String>,
     starts: u32,
     recorder: Option<Recorder>,
+    /// Length of the log when this handle was made: the panic guard reads only what
+    /// this handle's processes wrote (a log is appended to across handles).
+    log_start: u64,
 }
 
 /// Shared slot where a lab keeps the latest [`ControlPlaneRecord`] for its manifest.
@@ -64,7 +68,9 @@ impl ControlPlane {
             metrics_url,
             starts: 0,
             recorder: None,
+            log_start: 0,
         };
+        cp.log_start = panics::log_len(&cp.cfg.log_file);
         if cp.is_remote() {
             let deadline = Instant::now() + cp.cfg.ready_timeout;
             let mut last;
@@ -526,15 +532,45 @@ impl ControlPlane {
 impl Drop for ControlPlane {
     fn drop(&mut self) {
         let had_process = self.process.is_some();
-        // The process handle kills and reaps (unless detached) before the log is read.
+        // The process handle kills and reaps (unless detached) before the log is read,
+        // so the log is complete when it is scanned for panics.
         self.process = None;
-        if had_process && std::thread::panicking() {
-            eprintln!(
-                "--- control-plane log tail ({}) ---\n{}\n--- end of log tail ---",
-                self.cfg.log_file.display(),
-                log_tail(&self.cfg.log_file)
-            );
+        if std::thread::panicking() {
+            if had_process {
+                eprintln!(
+                    "--- control-plane log tail ({}) ---\n{}\n--- end of log tail ---",
+                    self.cfg.log_file.display(),
+                    log_tail(&self.cfg.log_file)
+                );
+            }
+            return;
         }
+        if let Some(message) = self.unexpected_panic() {
+            panic!("{message}");
+        }
+    }
+}
+
+impl ControlPlane {
+    /// The panic guard's verdict: a message when a process this handle started (and
+    /// that died with it) printed `panicked at` and the test did not declare it with
+    /// [`CpConfig::expect_panic`]. Read after the process is reaped, so nothing it
+    /// wrote is missed.
+    pub fn unexpected_panic(&self) -> Option<String> {
+        let guarded = self.starts > 0
+            && !self.cfg.panic_expected
+            && self.cfg.lifetime == Lifetime::DiesWithHandle;
+        if !guarded {
+            return None;
+        }
+        let (count, excerpt) = panics::panic_excerpt(&self.cfg.log_file, self.log_start)?;
+        Some(format!(
+            "the control-plane panicked ({count} `{}` in its log {}), so this test fails \
+             even if its assertions passed; declare an expected panic with \
+             CpConfig::expect_panic. From the first panic on:\n{excerpt}",
+            panics::PANIC_MARKER,
+            self.cfg.log_file.display(),
+        ))
     }
 }
 

@@ -13,7 +13,9 @@
 //! handle of the project) with its stdout/stderr appended to one log file across
 //! restarts. `Drop` kills it with SIGKILL and reaps it (also while unwinding from a
 //! panic, when the log tail is printed), so no process outlives its test even when the
-//! test fails. The soak's control-plane is the exception by design
+//! test fails. A test that passed still fails when the control-plane's log shows
+//! `panicked at` (the panic guard, [`panics`]), unless it declared the panic with
+//! [`CpConfig::expect_panic`]. The soak's control-plane is the exception by design
 //! ([`Lifetime::Detached`]): it outlives the command that started it and is found
 //! again by pid.
 //!
@@ -23,11 +25,13 @@
 //! | [`config`] | [`CpConfig`]: directories, faults, variants, timeouts, lifetime |
 //! | [`control_plane`] | [`ControlPlane`]: the handle a lab or test drives |
 //! | [`process`] | [`CpProcess`]: the operating-system process (spawn, signals, reap) |
+//! | [`panics`] | the panic guard: `panicked at` in the log fails the test |
 //! | [`error`] | [`CpError`] |
 
 pub mod config;
 pub mod control_plane;
 pub mod error;
+pub mod panics;
 pub mod process;
 pub mod target;
 

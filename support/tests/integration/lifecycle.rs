@@ -287,3 +287,54 @@ fn a_taken_fixed_port_is_an_early_exit_with_the_log() {
         "a fixed port is never silently replaced: {err}"
     );
 }
+
+/// Starts the reference with `panic-on-health` and asks for health once: it answers
+/// 200 and its log shows a panic.
+fn panicking_cp(cfg: cp::CpConfig) -> ControlPlane {
+    let cp = ControlPlane::start(cfg.faults(&["panic-on-health"])).unwrap();
+    let health = rt().block_on(Client::for_cp(&cp).health());
+    assert_eq!(
+        health.status,
+        Some(200),
+        "the fault keeps the server healthy"
+    );
+    cp
+}
+
+#[test]
+fn a_panic_in_the_log_fails_a_passing_test() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cp = panicking_cp(reference_config(tmp.path()));
+    let pid = cp.pid().unwrap();
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(cp)));
+    let payload = dropped.expect_err("dropping the handle panics");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains("the control-plane panicked")
+            && message.contains("injected fault panic-on-health")
+            && message.contains("expect_panic"),
+        "the failure names the panic and shows the log: {message}"
+    );
+    assert!(
+        !pid_exists(pid),
+        "the process is reaped before the guard fails"
+    );
+}
+
+#[test]
+fn an_expected_panic_passes_and_a_clean_log_passes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cp = panicking_cp(reference_config(tmp.path()).expect_panic());
+    assert!(cp.unexpected_panic().is_none());
+    drop(cp);
+    // A later handle on the same log reads only what its own process wrote.
+    let cp = ControlPlane::start(reference_config(tmp.path())).unwrap();
+    assert_eq!(
+        rt().block_on(Client::for_cp(&cp).health()).status,
+        Some(200)
+    );
+    assert!(cp.unexpected_panic().is_none());
+}
