@@ -11,6 +11,7 @@
 //! | [`cp`] | control-plane lifecycle (start, stop, kill, pause, restart, Drop) and target selection |
 //! | [`load`] | closed and open load drivers (the records are `val_core::load_result`) |
 //! | [`client`] | typed async client of docs/contract.md, paging helper, `autonomy` CLI runner |
+//! | [`operator_cli`] | the plans' CLI calls, typed: `rollback execute`, `audit query` |
 //! | [`lab`] | run-once coordination of a suite's lab, negative (isolated) labs |
 //! | [`browser`] | the HTML report rendered and checked in headless Chromium |
 //!
@@ -80,6 +81,7 @@ pub mod client;
 pub mod cp;
 pub mod lab;
 pub mod load;
+pub mod operator_cli;
 pub mod runkey;
 
 pub use val_core::{check, diff, env, evidence, fsx, html, plans, prom, stats, wire};
@@ -89,4 +91,5 @@ pub use client::{Cli, CliRun, Client, CreateRollout, Recorded};
 pub use cp::{ControlPlane, CpConfig, CpError};
 pub use lab::{Lab, LabCtx};
 pub use load::{Attempt, ClosedModel, LoadResult, OpenModel, Outcome};
+pub use operator_cli::AuditQuery;
 pub use plans::{Files, Missing};

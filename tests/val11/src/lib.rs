@@ -21,6 +21,7 @@ use val_support::cp::{ControlPlane, StopOutcome};
 use val_support::env;
 use val_support::fsx::rfc3339;
 use val_support::lab::{self, Lab, LabCtx};
+use val_support::operator_cli::AuditQuery;
 use val_support::plans::val11::{self as plan, ListEvidence, Op};
 
 /// Default number of SIGKILL rounds of VAL11-11 (`VAL11_KILL_ROUNDS`).
@@ -217,34 +218,17 @@ fn list_evidence(ctx: &LabCtx, client: &Client) -> ListEvidence {
 
 /// `autonomy rollback execute` with the suite's operator.
 fn execute(cli: &Cli, resource: &str, strategy: &str, reason: &str) -> CliRun {
-    cli.run([
-        "rollback",
-        "execute",
-        "--target",
-        "rollout_plan",
-        "--resource",
-        resource,
-        "--strategy",
-        strategy,
-        "--reason",
-        reason,
-    ])
+    cli.rollback_execute(resource, strategy, reason)
 }
 
 /// `autonomy audit query` for the suite operator's `rollback.executed` events since `start`, as JSON.
 fn audit_query(cli: &Cli, start: &str) -> CliRun {
-    cli.run([
-        "audit",
-        "query",
-        "--event-type",
-        "rollback.executed",
-        "--actor",
-        plan::OPERATOR,
-        "--start-time",
-        start,
-        "--output",
-        "json",
-    ])
+    cli.audit_query(
+        &AuditQuery::rollbacks()
+            .actor(plan::OPERATOR)
+            .start_time(start)
+            .json(),
+    )
 }
 
 /// The CLI runner of this control-plane with the suite's operator identity.
@@ -512,14 +496,7 @@ fn audit_of_the_session(ctx: &mut LabCtx, cp: &ControlPlane, session_start: &str
     ctx.write_text("val11-audit-executed.json", &q.stdout)?;
     // The same event type with no actor or time filter: shows that what the scoped
     // query must leave out is in the store.
-    let all = cli.run([
-        "audit",
-        "query",
-        "--event-type",
-        "rollback.executed",
-        "--output",
-        "json",
-    ]);
+    let all = cli.audit_query(&AuditQuery::rollbacks().json());
     ctx.write_text("val11-audit-all-query.txt", &all.to_evidence())?;
     ctx.write_text("val11-audit-all.json", &all.stdout)?;
     Ok(())
@@ -711,18 +688,7 @@ fn cli_restart(ctx: &mut LabCtx, cp: &mut ControlPlane) -> Result<()> {
     // Only the flags the plan names: the harness's own CLI timeout bounds the call, and a
     // valid CLI may refuse the reference's `--timeout-ms`.
     let call = std::thread::spawn(move || {
-        cli2.run([
-            "rollback",
-            "execute",
-            "--target",
-            "rollout_plan",
-            "--resource",
-            plan::CLI_RESTART_PLAN,
-            "--strategy",
-            "retry",
-            "--reason",
-            "chaos-restart-under-cli",
-        ])
+        cli2.rollback_execute(plan::CLI_RESTART_PLAN, "retry", "chaos-restart-under-cli")
     });
     // Kill only once the request is observably in the server's socket, so the call is cut
     // mid-flight rather than refused.
