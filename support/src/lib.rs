@@ -8,6 +8,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`runkey`] | leaf: the directory the test processes of one run share |
+//! | [`workroot`] | leaf: a test's own directory, named after it, removed when it passes |
 //! | [`cp`] | control-plane lifecycle (start, stop, kill, pause, restart, Drop) and target selection |
 //! | [`load`] | closed and open load drivers (the records are `val_core::load_result`) |
 //! | [`client`] | typed async client of docs/contract.md, paging helper, `autonomy` CLI runner |
@@ -83,6 +84,7 @@ pub mod lab;
 pub mod load;
 pub mod operator_cli;
 pub mod runkey;
+pub mod workroot;
 
 pub use val_core::{check, diff, env, evidence, fsx, html, plans, prom, stats, wire};
 

@@ -1,0 +1,151 @@
+//! Per-test work roots (as cargo-test-support gives each test its own root under the
+//! target directory): `<target>/fleetval-work/<package>/<test>/`, named after the
+//! test, wiped when it is made so a rerun never sees an earlier run's state, removed
+//! when the test passes and kept, with its path printed, when the test fails.
+
+use std::path::{Path, PathBuf};
+
+use val_core::{env, fsx};
+
+/// A test's own directory; see the module documentation for its lifetime.
+#[derive(Debug)]
+pub struct WorkRoot {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl WorkRoot {
+    /// The work root of the running test under `<target>/fleetval-work`, named by
+    /// [`test_name`]. Panics when it cannot be made (a test cannot run without it).
+    #[track_caller]
+    pub fn for_test() -> WorkRoot {
+        WorkRoot::named(&test_name())
+    }
+
+    /// The work root `name` (a test name; `::` separates directories) under
+    /// `<target>/fleetval-work/<package>`, wiped and created.
+    #[track_caller]
+    pub fn named(name: &str) -> WorkRoot {
+        let base = fsx::target_dir().join("fleetval-work").join(package());
+        WorkRoot::create_in(&base, name)
+            .unwrap_or_else(|e| panic!("work root {name} under {}: {e}", base.display()))
+    }
+
+    /// The work root `name` under `base`, wiped and created.
+    pub fn create_in(base: &Path, name: &str) -> std::io::Result<WorkRoot> {
+        let path = name
+            .split("::")
+            .map(sanitize)
+            .fold(base.to_path_buf(), |p, part| p.join(part));
+        match std::fs::remove_dir_all(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        std::fs::create_dir_all(&path)?;
+        Ok(WorkRoot { path, keep: false })
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Keeps it whatever the test's outcome (for evidence a failure message names
+    /// although the test itself does not panic here).
+    pub fn keep(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for WorkRoot {
+    fn drop(&mut self) {
+        if std::thread::panicking() || self.keep {
+            // Printed, not logged: the path is what a reader of a red test needs first.
+            eprintln!("work root kept: {}", self.path.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// The running test's name: `NEXTEST_TEST_NAME` when nextest sets it, else the name
+/// of the current thread (libtest runs each test on a thread named after it), else
+/// `test-<pid>` (a test that runs on `main`, e.g. with one test thread).
+pub fn test_name() -> String {
+    if let Some(name) = env::nonempty("NEXTEST_TEST_NAME") {
+        return name;
+    }
+    match std::thread::current().name() {
+        Some(name) if name != "main" => name.to_string(),
+        _ => format!("test-{}", std::process::id()),
+    }
+}
+
+/// The package of the running test (`CARGO_PKG_NAME`, which cargo and nextest set
+/// for the tests they run), so same-named tests of two packages do not share a root.
+fn package() -> String {
+    env::nonempty("CARGO_PKG_NAME").map_or_else(|| "tests".into(), |p| sanitize(&p))
+}
+
+/// A name made safe as one path component.
+fn sanitize(s: &str) -> String {
+    let out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    match out.as_str() {
+        "" | "." | ".." => "_".into(),
+        _ => out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wiped_at_start_removed_on_pass_named_after_the_test() {
+        let base = tempfile::tempdir().unwrap();
+        let stale = base.path().join("mod/a_test/stale.txt");
+        std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+        std::fs::write(&stale, "earlier run").unwrap();
+        let root = WorkRoot::create_in(base.path(), "mod::a_test").unwrap();
+        assert_eq!(root.path(), base.path().join("mod/a_test"));
+        assert!(!stale.exists(), "wiped at start");
+        let path = root.path().to_path_buf();
+        drop(root);
+        assert!(!path.exists(), "removed on pass");
+        let mut kept = WorkRoot::create_in(base.path(), "../x y").unwrap();
+        assert_eq!(kept.path(), base.path().join("..-x-y"), "one component");
+        kept.keep();
+        let path = kept.path().to_path_buf();
+        drop(kept);
+        assert!(path.exists(), "kept when asked");
+    }
+
+    #[test]
+    fn kept_and_printed_when_the_test_fails() {
+        let base = tempfile::tempdir().unwrap();
+        let root = WorkRoot::create_in(base.path(), "failing").unwrap();
+        let path = root.path().to_path_buf();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _root = root;
+            panic!("the test fails");
+        }));
+        assert!(r.is_err());
+        assert!(path.exists(), "evidence of a failure stays");
+    }
+
+    #[test]
+    fn the_name_is_the_running_tests() {
+        let name = test_name();
+        eprintln!("test name: {name}");
+        assert!(name.ends_with("the_name_is_the_running_tests"), "{name}");
+    }
+}
