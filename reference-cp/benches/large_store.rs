@@ -84,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
     // The first start creates the schema; the server is stopped before the bulk insert.
     let mut server = Server::start(dir.path(), opts());
     let data_dir = server.data_dir();
-    server.terminate(Duration::from_secs(10));
+    server.terminate();
     let t = Instant::now();
     bulk_insert(&data_dir.join("autonomy.db"), n)?;
     println!(

@@ -4,22 +4,15 @@ use std::process::Output;
 
 use predicates::prelude::*;
 
+use val_support::operator_cli::{rollback_execute, AuditQuery};
+
 use crate::harness::*;
 
 /// Runs `autonomy rollback execute` against `url` as operator `actor`.
 fn execute(url: &str, id: &str, strategy: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
     cli()
-        .args([
-            "rollback",
-            "execute",
-            "--target",
-            "rollout_plan",
-            "--resource",
-            id,
-            "--strategy",
-            strategy,
-        ])
-        .args(["--reason", "cli-test", "--cp-url", url])
+        .args(rollback_execute(id, strategy, "cli-test"))
+        .args(["--cp-url", url])
         .args(extra)
         .env("AUTONOMY_OPERATOR", "cli-op")
         .envs(env.iter().copied())
@@ -76,16 +69,7 @@ async fn rollback_execute_exit_codes_and_output() {
     );
 
     let out = cli()
-        .args([
-            "audit",
-            "query",
-            "--event-type",
-            "rollback.executed",
-            "--actor",
-            "cli-op",
-            "--output",
-            "json",
-        ])
+        .args(AuditQuery::rollbacks().actor("cli-op").json().args())
         .arg("--audit-dir")
         .arg(s.audit_dir())
         .assert()
@@ -93,16 +77,9 @@ async fn rollback_execute_exit_codes_and_output() {
     let arr: Vec<serde_json::Value> = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(arr.len(), 2);
     assert_eq!(arr[0]["strategy"], "retry");
+    let future = AuditQuery::rollbacks().start_time("2999-01-01T00:00:00Z");
     cli()
-        .args([
-            "audit",
-            "query",
-            "--event-type",
-            "rollback.executed",
-            "--output",
-            "json",
-        ])
-        .args(["--start-time", "2999-01-01T00:00:00Z"])
+        .args(future.json().args())
         .env("AUTONOMY_AUDIT_DIR", s.audit_dir())
         .assert()
         .success()
@@ -165,15 +142,7 @@ async fn server_error_exits_6() {
     let s = Server::start(dir.path(), Opts::faults("retry-fails"));
     create(&client(), &s, &plan("cli-6", "oci://a")).await;
     cli()
-        .args(["rollback", "execute", "--target", "rollout_plan"])
-        .args([
-            "--resource",
-            "cli-6",
-            "--strategy",
-            "retry",
-            "--reason",
-            "cli-test",
-        ])
+        .args(rollback_execute("cli-6", "retry", "cli-test"))
         .args(["--cp-url", &s.url])
         .assert()
         .code(6);

@@ -121,9 +121,14 @@ async fn sigterm_drains_checkpoints_and_exits_zero_within_5s() {
         });
     }
     let started = Instant::now();
-    let (status, took) = s.terminate(Duration::from_secs(5));
-    let status = status.unwrap_or_else(|| panic!("no exit within 5 s; log:\n{}", s.log_text()));
-    assert!(status.success(), "{status}");
+    let stop = s.terminate();
+    let took = Duration::from_millis(stop.elapsed_ms);
+    assert!(
+        stop.graceful && took <= Duration::from_secs(5),
+        "no exit within 5 s of SIGTERM ({stop:?}); log:\n{}",
+        s.log_text()
+    );
+    assert_eq!(stop.exit_code, Some(0), "{stop:?}");
     eprintln!("SIGTERM exit took {took:?}");
     let acked: Vec<String> = set
         .join_all()

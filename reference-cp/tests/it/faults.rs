@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use serde_json::Value;
 
+use val_support::operator_cli::AuditQuery;
+
 use crate::harness::*;
 
 #[test]
@@ -301,6 +303,29 @@ async fn fault_health_fail() {
 }
 
 #[tokio::test]
+async fn fault_panic_on_health() {
+    let dir = tempdir();
+    let opts = Opts {
+        expect_panic: true,
+        ..Opts::faults("panic-on-health")
+    };
+    let s = Server::start(dir.path(), opts);
+    let (st, v) = get(&client(), &s, "/v1/health").await;
+    assert_eq!(
+        (st, v["status"].as_str()),
+        (200, Some("ok")),
+        "still healthy"
+    );
+    let log = s.log_text();
+    assert!(
+        log.contains("panicked at") && log.contains("injected fault panic-on-health"),
+        "{log}"
+    );
+    // Without `expect_panic` the handle's drop would fail this test: val-support's
+    // lifecycle tests show that side.
+}
+
+#[tokio::test]
 async fn fault_writes_fail_after_sigcont() {
     let dir = tempdir();
     let s = Server::start(dir.path(), Opts::faults("writes-fail-after-sigcont"));
@@ -366,11 +391,9 @@ fn write_three_events(dir: &Path) {
 
 /// `autonomy audit query --event-type rollback.executed FILTERS --output json` on `dir`
 /// with `faults`; returns the events' timestamps.
-fn audit_query(dir: &Path, faults: &str, filters: &[&str]) -> Vec<String> {
+fn audit_query(dir: &Path, faults: &str, filters: &AuditQuery) -> Vec<String> {
     let out = command()
-        .args(["audit", "query", "--event-type", "rollback.executed"])
-        .args(filters)
-        .args(["--output", "json"])
+        .args(filters.clone().json().args())
         .env("AUTONOMY_AUDIT_DIR", dir)
         .env("AUTONOMY_FAULTS", faults)
         .output()
@@ -391,7 +414,7 @@ fn audit_query(dir: &Path, faults: &str, filters: &[&str]) -> Vec<String> {
 fn fault_audit_ignore_actor() {
     let dir = tempdir();
     write_three_events(dir.path());
-    let by_a = ["--actor", "a"];
+    let by_a = AuditQuery::rollbacks().actor("a");
     assert_eq!(audit_query(dir.path(), "", &by_a), ["10", "14"]);
     assert_eq!(
         audit_query(dir.path(), "audit-ignore-actor", &by_a),
@@ -404,15 +427,11 @@ fn fault_audit_ignore_actor() {
 fn fault_audit_ignore_window() {
     let dir = tempdir();
     write_three_events(dir.path());
-    let window = [
-        "--start-time",
-        "2026-01-01T11:00:00Z",
-        "--end-time",
-        "2026-01-01T13:00:00Z",
-    ];
-    assert_eq!(audit_query(dir.path(), "", &window[..2]), ["12", "14"]);
+    let from = AuditQuery::rollbacks().start_time("2026-01-01T11:00:00Z");
+    let window = from.clone().end_time("2026-01-01T13:00:00Z");
+    assert_eq!(audit_query(dir.path(), "", &from), ["12", "14"]);
     assert_eq!(audit_query(dir.path(), "", &window), ["12"]);
-    for filters in [&window[..2], &window[..]] {
+    for filters in [&from, &window] {
         assert_eq!(
             audit_query(dir.path(), "audit-ignore-window", filters),
             ["10", "12", "14"],
@@ -470,10 +489,13 @@ async fn fault_requests_counter_frozen() {
     let dir = tempdir();
     let s = Server::start(dir.path(), Opts::faults("requests-counter-frozen"));
     let c = client();
+    let health = r#"{method="GET",route="/v1/health""#;
+    let timed = format!("cp_http_request_duration_seconds_count{health}}}");
+    // The harness's readiness probe was a health request too: count from here.
+    let before = metric(&c, &s, &timed).await.unwrap_or(0.0);
     for _ in 0..3 {
         assert_eq!(get(&c, &s, "/v1/health").await.0, 200);
     }
-    let health = r#"{method="GET",route="/v1/health""#;
     assert_eq!(
         metric(
             &c,
@@ -485,12 +507,7 @@ async fn fault_requests_counter_frozen() {
         "exported, never counted"
     );
     assert_eq!(
-        metric(
-            &c,
-            &s,
-            &format!("cp_http_request_duration_seconds_count{health}}}")
-        )
-        .await,
+        metric(&c, &s, &timed).await.map(|n| n - before),
         Some(3.0),
         "the requests were served and timed"
     );

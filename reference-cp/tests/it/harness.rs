@@ -1,12 +1,14 @@
-//! Starts the real `autonomy` binary in a temp dir and stops (and reaps) it on drop.
+//! The `autonomy` binary under test, started through val-support's control-plane
+//! handle in a work root named after the test, and the requests these tests repeat.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
+use val_support::cp::{ControlPlane, CpConfig, StopOutcome, Target};
+use val_support::workroot::WorkRoot;
 
 /// The binary under test.
 pub fn bin() -> &'static str {
@@ -55,19 +57,17 @@ pub fn serve_command(data_dir: &Path) -> Command {
     c
 }
 
-/// A running server; SIGKILLed and reaped on drop.
+/// A running server: val-support's [`ControlPlane`] (the project's one process handle,
+/// which SIGKILLs and reaps on drop, prints the log when the test panicked, and fails a
+/// passing test whose server log shows a panic) with the layout these tests read.
 pub struct Server {
-    child: Option<Child>,
-    /// The test's root directory.
-    pub root: PathBuf,
+    cp: ControlPlane,
     /// `http://API_ADDR`.
     pub url: String,
     /// `http://METRICS_ADDR`.
     pub metrics_url: String,
-    /// The server's stderr log.
+    /// The server's log (stdout, stderr and the harness's notes).
     pub log: PathBuf,
-    env: Vec<(String, String)>,
-    args: Vec<String>,
 }
 
 /// Options for [`Server::start`].
@@ -75,8 +75,10 @@ pub struct Server {
 pub struct Opts {
     /// Extra environment (e.g. `AUTONOMY_FAULTS`).
     pub env: Vec<(String, String)>,
-    /// Extra `serve` flags.
-    pub args: Vec<String>,
+    /// `--tokens-file`.
+    pub tokens_file: Option<PathBuf>,
+    /// The test expects the server to panic (see `CpConfig::expect_panic`).
+    pub expect_panic: bool,
 }
 
 impl Opts {
@@ -98,77 +100,56 @@ impl Opts {
 }
 
 impl Server {
-    /// Starts a server whose data lives under `root` and waits for its ready file.
+    /// Starts a server whose data lives under `root` and waits until it answers
+    /// `/v1/health` (any status: a fault may make it 503).
+    #[track_caller]
     pub fn start(root: &Path, opts: Opts) -> Self {
+        let data = root.join("data");
+        let mut cfg = CpConfig::new("autonomy-it", root, &root.join("server.log"));
+        cfg.target = Target::Binary {
+            path: PathBuf::from(bin()),
+            args_template: None,
+        };
+        cfg.ports = None;
+        cfg.audit_dir = data.join("audit");
+        cfg.data_dir = data;
+        cfg.ready_file = root.join("ready.json");
+        cfg.tokens_file = opts.tokens_file;
+        cfg.panic_expected = opts.expect_panic;
+        // Set last, so what a test sets wins over the handle's own defaults
+        // (AUTONOMY_RBAC_ENFORCEMENT=0, AUTONOMY_AUDIT_DIR).
+        cfg.env = opts.env.into_iter().collect();
+        let cp = ControlPlane::start(cfg.accept_unhealthy())
+            .unwrap_or_else(|e| panic!("autonomy did not start: {e}"));
         let mut s = Self {
-            child: None,
-            root: root.to_owned(),
             url: String::new(),
             metrics_url: String::new(),
-            log: root.join("server.log"),
-            env: opts.env,
-            args: opts.args,
+            log: cp.log_file().to_owned(),
+            cp,
         };
-        s.spawn();
+        s.read_addresses();
         s
+    }
+
+    /// The URLs of the current process.
+    fn read_addresses(&mut self) {
+        self.url = self.cp.url().to_owned();
+        self.metrics_url = self.cp.metrics_url().expect("local").to_owned();
     }
 
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
-        self.root.join("data")
+        self.cp.data_dir().to_owned()
     }
 
-    /// The default audit directory.
+    /// The audit directory (the default one, under the data directory).
     pub fn audit_dir(&self) -> PathBuf {
-        self.data_dir().join("audit")
+        self.cp.audit_dir().to_owned()
     }
 
     /// The PID of the running child.
     pub fn pid(&self) -> Pid {
-        Pid::from_raw(self.child.as_ref().expect("running").id() as i32)
-    }
-
-    /// Spawns the child and waits (bounded) for the ready file.
-    fn spawn(&mut self) {
-        let ready = self.root.join("ready.json");
-        let _ = std::fs::remove_file(&ready);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("open server log");
-        let mut cmd = serve_command(&self.data_dir());
-        cmd.arg("--ready-file")
-            .arg(&ready)
-            .args(&self.args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(log);
-        let mut child = cmd.spawn().expect("spawn autonomy");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            // try_wait first: a crash at start is reported with its log, not as a timeout.
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                panic!(
-                    "autonomy exited at start with {status}; log:\n{}",
-                    self.log_text()
-                );
-            }
-            if let Ok(text) = std::fs::read_to_string(&ready) {
-                let v: Value = serde_json::from_str(&text).expect("ready file is whole JSON");
-                self.url = format!("http://{}", v["listen"].as_str().expect("listen"));
-                self.metrics_url = format!("http://{}", v["metrics"].as_str().expect("metrics"));
-                assert_eq!(v["pid"].as_u64(), Some(u64::from(child.id())));
-                break;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("autonomy not ready within 15 s; log:\n{}", self.log_text());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        self.child = Some(child);
+        Pid::from_raw(self.cp.pid().expect("running") as i32)
     }
 
     /// The server log so far.
@@ -176,34 +157,26 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// SIGKILLs and reaps the child.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+    /// SIGTERM, then SIGKILL after the handle's grace; the outcome says which ended it
+    /// and how long it took.
+    pub fn terminate(&mut self) -> StopOutcome {
+        self.cp.stop().expect("stop")
     }
 
-    /// Sends SIGTERM and waits up to `limit`; returns the status and how long the exit took.
-    pub fn terminate(&mut self, limit: Duration) -> (Option<ExitStatus>, Duration) {
-        let mut c = self.child.take().expect("running");
-        let start = Instant::now();
-        kill(Pid::from_raw(c.id() as i32), Signal::SIGTERM).expect("SIGTERM");
-        while start.elapsed() < limit {
-            if let Some(st) = c.try_wait().expect("try_wait") {
-                return (Some(st), start.elapsed());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = c.kill();
-        let _ = c.wait();
-        (None, start.elapsed())
-    }
-
-    /// SIGKILLs (if running) and starts again on the same data.
+    /// SIGKILLs (if running) and starts again on the same data, on new ports: a new
+    /// handle binds port 0 as a fresh process would, so a client's pooled connection
+    /// to the old process is never reused (it would fail as an incomplete message).
+    #[track_caller]
     pub fn restart(&mut self) {
-        self.kill();
-        self.spawn();
+        if self.cp.running_pid().is_some() {
+            self.cp.kill().expect("SIGKILL");
+        }
+        let cfg = self.cp.config().clone();
+        // The old handle is dropped here, after its process was reaped: its panic
+        // guard reads the log it wrote.
+        self.cp =
+            ControlPlane::start(cfg).unwrap_or_else(|e| panic!("autonomy did not restart: {e}"));
+        self.read_addresses();
     }
 
     /// `{url}{path}`.
@@ -212,25 +185,10 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- autonomy log ({}) ---\n{}",
-                self.log.display(),
-                self.log_text()
-            );
-        }
-    }
-}
-
-/// A fresh temp dir for one test.
-pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("autonomy-it-")
-        .tempdir()
-        .expect("tempdir")
+/// This test's own directory, named after it: wiped at start, removed when the test
+/// passes, kept (and its path printed) when it fails.
+pub fn tempdir() -> WorkRoot {
+    WorkRoot::for_test()
 }
 
 /// An HTTP client with a bounded timeout.

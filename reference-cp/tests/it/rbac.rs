@@ -10,10 +10,8 @@ fn enforcing(root: &std::path::Path) -> Server {
         root,
         Opts {
             env: vec![("AUTONOMY_RBAC_ENFORCEMENT".into(), "1".into())],
-            args: vec![
-                "--tokens-file".into(),
-                tokens_fixture().display().to_string(),
-            ],
+            tokens_file: Some(tokens_fixture()),
+            ..Opts::default()
         },
     )
 }
@@ -104,10 +102,8 @@ async fn bootstrap_mode_allows_everything() {
         dir.path(),
         Opts {
             env: vec![("AUTONOMY_RBAC_ENFORCEMENT".into(), "0".into())],
-            args: vec![
-                "--tokens-file".into(),
-                tokens_fixture().display().to_string(),
-            ],
+            tokens_file: Some(tokens_fixture()),
+            ..Opts::default()
         },
     );
     let c = client();

@@ -6,6 +6,8 @@ use std::time::Duration;
 use rstest::rstest;
 use serde_json::Value;
 
+use val_support::operator_cli::{rollback_execute, AuditQuery};
+
 use crate::harness::*;
 
 /// The CLI aimed at `s` through the environment only, as the plans configure it.
@@ -19,7 +21,7 @@ fn cli(s: &Server, variants: &str) -> Command {
 }
 
 /// Runs `c` with `args`.
-fn run(mut c: Command, args: &[&str]) -> Output {
+fn run<S: AsRef<std::ffi::OsStr>>(mut c: Command, args: &[S]) -> Output {
     c.args(args).output().expect("run autonomy")
 }
 
@@ -32,30 +34,14 @@ fn text(o: &Output) -> (String, String) {
 }
 
 /// `rollback execute` of `id` with exactly the plans' flags.
-fn execute_args(id: &str) -> Vec<&str> {
-    vec![
-        "rollback",
-        "execute",
-        "--target",
-        "rollout_plan",
-        "--resource",
-        id,
-        "--strategy",
-        "retry",
-        "--reason",
-        "variant-test",
-    ]
+fn execute_args(id: &str) -> Vec<String> {
+    rollback_execute(id, "retry", "variant-test")
 }
 
 /// `audit query` of this test's operator's rollbacks, without `--output`.
-const QUERY: &[&str] = &[
-    "audit",
-    "query",
-    "--event-type",
-    "rollback.executed",
-    "--actor",
-    "variant-op",
-];
+fn query() -> Vec<String> {
+    AuditQuery::rollbacks().actor("variant-op").args()
+}
 
 #[test]
 fn unknown_variant_stops_the_server_and_the_cli() {
@@ -68,7 +54,7 @@ fn unknown_variant_stops_the_server_and_the_cli() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-variant"));
     for spec in ["no-such-variant", "cli-json-default=1"] {
         let out = command()
-            .args(QUERY)
+            .args(query())
             .args(["--output", "json"])
             .env("AUTONOMY_AUDIT_DIR", dir.path())
             .env("AUTONOMY_VARIANT", spec)
@@ -99,14 +85,14 @@ async fn variant_cli_json_default() {
         (Some("success"), Some("j-1"))
     );
 
-    let o = run(cli(&s, "cli-json-default"), QUERY);
+    let o = run(cli(&s, "cli-json-default"), &query());
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     let events: Vec<Value> = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(events.len(), 1, "{out}");
     // Without the variant `audit query` has no default output: the variant is what
     // made the call above valid.
-    assert_eq!(run(cli(&s, ""), QUERY).status.code(), Some(2));
+    assert_eq!(run(cli(&s, ""), &query()).status.code(), Some(2));
 }
 
 #[tokio::test]
@@ -117,12 +103,21 @@ async fn variant_cli_strict_flags_refuses_flags_the_plans_do_not_name() {
     let strict = || cli(&s, "cli-strict-flags");
 
     // The plans' own commands work, with URL and audit dir from the environment.
-    let mut args = execute_args("sf-1");
-    args.extend(["--output", "json"]);
-    let o = run(strict(), &args);
+    let with = |base: &[String], more: &[&str]| -> Vec<String> {
+        base.iter()
+            .cloned()
+            .chain(more.iter().map(|m| m.to_string()))
+            .collect()
+    };
+    let o = run(
+        strict(),
+        &with(&execute_args("sf-1"), &["--output", "json"]),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
-    let mut args = QUERY.to_vec();
-    args.extend(["--start-time", "2000-01-01T00:00:00Z", "--output", "json"]);
+    let args = with(
+        &query(),
+        &["--start-time", "2000-01-01T00:00:00Z", "--output", "json"],
+    );
     let o = run(strict(), &args);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
     let o = run(strict(), &["audit", "prune", "--older-than", "31d"]);
@@ -130,26 +125,22 @@ async fn variant_cli_strict_flags_refuses_flags_the_plans_do_not_name() {
 
     let audit_dir = s.audit_dir().display().to_string();
     let execute = execute_args("sf-1");
-    let query = [QUERY, &["--output", "json"]].concat();
-    let prune: &[&str] = &["audit", "prune", "--older-than", "31d"];
+    let query_json = with(&query(), &["--output", "json"]);
+    let prune: Vec<String> = ["audit", "prune", "--older-than", "31d"]
+        .map(String::from)
+        .to_vec();
     let refused = [
-        (
-            "--timeout-ms",
-            [&execute, &["--timeout-ms", "1000"][..]].concat(),
-        ),
-        ("--cp-url", [&execute, &["--cp-url", &s.url][..]].concat()),
+        ("--timeout-ms", with(&execute, &["--timeout-ms", "1000"])),
+        ("--cp-url", with(&execute, &["--cp-url", &s.url])),
         (
             "--audit-dir",
-            [&query, &["--audit-dir", &audit_dir][..]].concat(),
+            with(&query_json, &["--audit-dir", &audit_dir]),
         ),
         (
             "--end-time",
-            [&query, &["--end-time", "2999-01-01T00:00:00Z"][..]].concat(),
+            with(&query_json, &["--end-time", "2999-01-01T00:00:00Z"]),
         ),
-        (
-            "--audit-dir",
-            [prune, &["--audit-dir", &audit_dir]].concat(),
-        ),
+        ("--audit-dir", with(&prune, &["--audit-dir", &audit_dir])),
     ];
     for (flag, args) in refused {
         let o = strict().args(&args).output().unwrap();

@@ -37,6 +37,9 @@ pub struct CpConfig {
     pub rbac: bool,
     /// `AUTONOMY_OPERATOR` for the server, when set.
     pub operator: Option<String>,
+    /// Further environment of the server, set last (it overrides the items above):
+    /// for a test of one variable the harness has no field for.
+    pub env: BTreeMap<String, String>,
     /// `--tokens-file`, when set.
     pub tokens_file: Option<PathBuf>,
     /// Fixed `(listen, metrics)` ports; `None` = port 0 and the ready file.
@@ -72,6 +75,7 @@ impl CpConfig {
             variants: Vec::new(),
             rbac: false,
             operator: None,
+            env: BTreeMap::new(),
             tokens_file: None,
             ports: if fixed_ports_enabled() {
                 plan_ports(suite)
@@ -137,6 +141,7 @@ impl CpConfig {
         if !self.variants.is_empty() {
             env.insert("AUTONOMY_VARIANT".into(), self.variants.join(","));
         }
+        env.extend(self.env.clone());
         env
     }
 }
