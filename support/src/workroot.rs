@@ -1,5 +1,5 @@
 //! Per-test work roots (as cargo-test-support gives each test its own root under the
-//! target directory): `<target>/fleetval-work/<package>/<test>/`, named after the
+//! target directory): `<target>/fleetval-work/<package>/<module.test>/`, named after the
 //! test, wiped when it is made so a rerun never sees an earlier run's state, removed
 //! when the test passes and kept, with its path printed, when the test fails.
 
@@ -22,7 +22,7 @@ impl WorkRoot {
         WorkRoot::named(&test_name())
     }
 
-    /// The work root `name` (a test name; `::` separates directories) under
+    /// The work root `name` (a test name, `::` written `.`) under
     /// `<target>/fleetval-work/<package>`, wiped and created.
     #[track_caller]
     pub fn named(name: &str) -> WorkRoot {
@@ -33,10 +33,9 @@ impl WorkRoot {
 
     /// The work root `name` under `base`, wiped and created.
     pub fn create_in(base: &Path, name: &str) -> std::io::Result<WorkRoot> {
-        let path = name
-            .split("::")
-            .map(sanitize)
-            .fold(base.to_path_buf(), |p, part| p.join(part));
+        // One flat directory per test (`module.test`): nested ones would leave their
+        // emptied parents behind, and removing those races with sibling tests.
+        let path = base.join(sanitize(&name.replace("::", ".")));
         match std::fs::remove_dir_all(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}
@@ -112,11 +111,11 @@ mod tests {
     #[test]
     fn wiped_at_start_removed_on_pass_named_after_the_test() {
         let base = tempfile::tempdir().unwrap();
-        let stale = base.path().join("mod/a_test/stale.txt");
+        let stale = base.path().join("mod.a_test/stale.txt");
         std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
         std::fs::write(&stale, "earlier run").unwrap();
         let root = WorkRoot::create_in(base.path(), "mod::a_test").unwrap();
-        assert_eq!(root.path(), base.path().join("mod/a_test"));
+        assert_eq!(root.path(), base.path().join("mod.a_test"));
         assert!(!stale.exists(), "wiped at start");
         let path = root.path().to_path_buf();
         drop(root);
