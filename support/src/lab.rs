@@ -12,7 +12,9 @@
 //! the lab's error.
 //!
 //! [`isolated`] runs a fresh lab for a negative test (faults injected), under a separate
-//! root, without touching `latest`.
+//! root, without touching `latest`: the test's own work root
+//! `<negative root>/<package>/<module.test>/` (see [`crate::workroot`]), removed when
+//! the test passes, kept with its path printed when it fails.
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -27,6 +29,7 @@ use val_core::fsx::{self, FileLock};
 use crate::client::{Cli, Client};
 use crate::cp::{ControlPlane, CpConfig, CpError, Target};
 use crate::runkey::{negative_root, run_key_dir};
+use crate::workroot::WorkRoot;
 
 /// A lab that failed before it could be judged, or a judged lab that could not be loaded.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -45,6 +48,9 @@ pub struct LabError {
 pub struct Lab {
     run_dir: PathBuf,
     report: Arc<Report>,
+    /// The negative test's work root that holds this lab's run directory: removed
+    /// when the test passes, kept when it fails.
+    root: Option<Arc<WorkRoot>>,
 }
 
 impl Lab {
@@ -147,6 +153,7 @@ impl Lab {
         Ok(Lab {
             run_dir: run_dir.to_path_buf(),
             report: Arc::new(report),
+            root: None,
         })
     }
 }
@@ -250,7 +257,35 @@ where
     C: Serialize,
     F: FnOnce(&mut LabCtx, &C) -> anyhow::Result<()>,
 {
-    isolated_at(&negative_root(), suite, faults, config, lab_fn)
+    in_test_root(suite, |root| {
+        isolated_at(root, suite, faults, config, lab_fn)
+    })
+}
+
+/// Runs a self-test lab in the running test's work root under [`negative_root`]
+/// (`<root>/<package>/<module.test>/`, wiped the first time this process makes it):
+/// the lab holds the root, so it is removed when the test passes; when the test fails
+/// or the lab could not be judged, it stays and its path is printed.
+fn in_test_root<F>(suite: &str, run: F) -> Result<Lab, LabError>
+where
+    F: FnOnce(&Path) -> Result<Lab, LabError>,
+{
+    let base = negative_root().join(crate::workroot::package());
+    let root = WorkRoot::shared_for_test(&base).map_err(|e| LabError {
+        suite: suite.to_string(),
+        run_dir: None,
+        message: format!("work root under {}: {e}", base.display()),
+    })?;
+    match run(root.path()) {
+        Ok(mut lab) => {
+            lab.root = Some(root);
+            Ok(lab)
+        }
+        Err(e) => {
+            root.keep();
+            Err(e)
+        }
+    }
 }
 
 /// [`isolated`] with an explicit root.
@@ -283,10 +318,12 @@ where
 {
     let variants: Vec<String> = variants.iter().map(|s| s.to_string()).collect();
     let config_json = serde_json::to_value(config).ok();
-    run_lab(&negative_root(), suite, &[], config_json, true, |ctx| {
-        ctx.config("variants", &variants);
-        ctx.variants = variants;
-        lab_fn(ctx, config)
+    in_test_root(suite, |root| {
+        run_lab(root, suite, &[], config_json, true, |ctx| {
+            ctx.config("variants", &variants);
+            ctx.variants = variants;
+            lab_fn(ctx, config)
+        })
     })
 }
 

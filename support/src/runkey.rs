@@ -57,7 +57,8 @@ fn prune_old_keys(base: &Path) {
 
 /// Root of the run directories of negative (isolated) labs:
 /// `FLEETVAL_NEGATIVE_DIR`, else `target/fleetval-negative` (no `latest` link there):
-/// self-test runs are build output, removed with `cargo clean`, not evidence to keep.
+/// self-test runs are build output, not evidence to keep. Each test's labs live in its
+/// own work root below it, removed when the test passes (see `lab::isolated`).
 pub fn negative_root() -> PathBuf {
     env::path("FLEETVAL_NEGATIVE_DIR")
         .unwrap_or_else(|| fsx::target_dir().join("fleetval-negative"))

@@ -3,7 +3,10 @@
 //! test, wiped when it is made so a rerun never sees an earlier run's state, removed
 //! when the test passes and kept, with its path printed, when the test fails.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use val_core::{env, fsx};
 
@@ -11,8 +14,18 @@ use val_core::{env, fsx};
 #[derive(Debug)]
 pub struct WorkRoot {
     path: PathBuf,
-    keep: bool,
+    keep: AtomicBool,
 }
+
+/// The shared roots of this process ([`WorkRoot::shared_for_test`]): those alive, and
+/// every path already wiped once (cargo test runs many tests in one process).
+#[derive(Default)]
+struct Shared {
+    alive: HashMap<PathBuf, Weak<WorkRoot>>,
+    wiped: HashSet<PathBuf>,
+}
+
+static SHARED: Mutex<Option<Shared>> = Mutex::new(None);
 
 impl WorkRoot {
     /// The work root of the running test under `<target>/fleetval-work`, named by
@@ -33,15 +46,45 @@ impl WorkRoot {
 
     /// The work root `name` under `base`, wiped and created.
     pub fn create_in(base: &Path, name: &str) -> std::io::Result<WorkRoot> {
-        // One flat directory per test (`module.test`): nested ones would leave their
-        // emptied parents behind, and removing those races with sibling tests.
-        let path = base.join(sanitize(&name.replace("::", ".")));
-        match std::fs::remove_dir_all(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
+        WorkRoot::open(WorkRoot::path_in(base, name), true)
+    }
+
+    /// The running test's work root under `base`, shared by every caller of the same
+    /// test while one of them holds it (a test that runs several negative labs keeps
+    /// them side by side): wiped only the first time this process makes it, removed
+    /// when the last holder drops it and the test has not failed.
+    pub fn shared_for_test(base: &Path) -> std::io::Result<Arc<WorkRoot>> {
+        let path = WorkRoot::path_in(base, &test_name());
+        let mut guard = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        let shared = guard.get_or_insert_with(Shared::default);
+        if let Some(root) = shared.alive.get(&path).and_then(Weak::upgrade) {
+            return Ok(root);
+        }
+        let first = shared.wiped.insert(path.clone());
+        let root = Arc::new(WorkRoot::open(path.clone(), first)?);
+        shared.alive.insert(path, Arc::downgrade(&root));
+        Ok(root)
+    }
+
+    /// `base/<name>`: one flat directory per test (`module.test`); nested ones would
+    /// leave their emptied parents behind, and removing those races with sibling tests.
+    fn path_in(base: &Path, name: &str) -> PathBuf {
+        base.join(sanitize(&name.replace("::", ".")))
+    }
+
+    /// Creates `path`, wiping it first when asked.
+    fn open(path: PathBuf, wipe: bool) -> std::io::Result<WorkRoot> {
+        if wipe {
+            match std::fs::remove_dir_all(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
         std::fs::create_dir_all(&path)?;
-        Ok(WorkRoot { path, keep: false })
+        Ok(WorkRoot {
+            path,
+            keep: AtomicBool::new(false),
+        })
     }
 
     /// Its path.
@@ -51,14 +94,14 @@ impl WorkRoot {
 
     /// Keeps it whatever the test's outcome (for evidence a failure message names
     /// although the test itself does not panic here).
-    pub fn keep(&mut self) {
-        self.keep = true;
+    pub fn keep(&self) {
+        self.keep.store(true, Ordering::SeqCst);
     }
 }
 
 impl Drop for WorkRoot {
     fn drop(&mut self) {
-        if std::thread::panicking() || self.keep {
+        if std::thread::panicking() || self.keep.load(Ordering::SeqCst) {
             // Printed, not logged: the path is what a reader of a red test needs first.
             eprintln!("work root kept: {}", self.path.display());
         } else {
@@ -82,7 +125,7 @@ pub fn test_name() -> String {
 
 /// The package of the running test (`CARGO_PKG_NAME`, which cargo and nextest set
 /// for the tests they run), so same-named tests of two packages do not share a root.
-fn package() -> String {
+pub fn package() -> String {
     env::nonempty("CARGO_PKG_NAME").map_or_else(|| "tests".into(), |p| sanitize(&p))
 }
 
@@ -120,7 +163,7 @@ mod tests {
         let path = root.path().to_path_buf();
         drop(root);
         assert!(!path.exists(), "removed on pass");
-        let mut kept = WorkRoot::create_in(base.path(), "../x y").unwrap();
+        let kept = WorkRoot::create_in(base.path(), "../x y").unwrap();
         assert_eq!(kept.path(), base.path().join("..-x-y"), "one component");
         kept.keep();
         let path = kept.path().to_path_buf();
@@ -139,6 +182,25 @@ mod tests {
         }));
         assert!(r.is_err());
         assert!(path.exists(), "evidence of a failure stays");
+    }
+
+    #[test]
+    fn shared_within_a_test_and_wiped_once() {
+        let base = tempfile::tempdir().unwrap();
+        let a = WorkRoot::shared_for_test(base.path()).unwrap();
+        std::fs::write(a.path().join("first-lab"), "").unwrap();
+        let b = WorkRoot::shared_for_test(base.path()).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        drop(a);
+        assert!(
+            b.path().join("first-lab").exists(),
+            "alive while one holds it"
+        );
+        let path = b.path().to_path_buf();
+        drop(b);
+        assert!(!path.exists(), "removed with the last holder");
+        let c = WorkRoot::shared_for_test(base.path()).unwrap();
+        assert_eq!(c.path(), path, "made again, not wiped twice");
     }
 
     #[test]
