@@ -274,6 +274,7 @@ pub async fn metric(c: &reqwest::Client, s: &Server, prefix: &str) -> Option<f64
 }
 
 /// All audit events in `dir` (every day file), in file order.
+#[track_caller]
 pub fn audit_events(dir: &Path) -> Vec<Value> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -290,6 +291,7 @@ pub fn audit_events(dir: &Path) -> Vec<Value> {
 }
 
 /// The IDs of a stuck scan's entries, in answer order.
+#[track_caller]
 pub fn stuck_ids(v: &Value) -> Vec<&str> {
     v["stuck"]
         .as_array()
@@ -300,6 +302,7 @@ pub fn stuck_ids(v: &Value) -> Vec<&str> {
 }
 
 /// Asserts the contract's error shape and returns its code.
+#[track_caller]
 pub fn error_code(v: &Value) -> &str {
     let code = v["error"]["code"]
         .as_str()

@@ -110,6 +110,15 @@ pub fn binary_info(path: &Path) -> Result<BinaryInfo, CpError> {
 /// The reference control-plane's entry point, for the thin `<package>-autonomy` binary
 /// each test package declares (see [`reference_binary`]). The process renames itself
 /// `autonomy`, so it reads as the control-plane it is in `ps` and `pgrep -x autonomy`.
+///
+/// This is the one reason val-support depends on `autonomy-cp`: cargo hands a test only
+/// the binaries of its own package (`CARGO_BIN_EXE_<name>`), so each test package needs
+/// the reference as a target of its own, built by the same command. The reference's own
+/// tests use this harness as a dev-dependency; that dev-dependency cycle is the one
+/// cargo permits, and their test binary links a single `autonomy-cp` library (the one
+/// the `autonomy` binary is built from). Removing the dependency instead would move
+/// `autonomy-cp` into every suite's manifest and leave val-support's own lifecycle
+/// tests without a reference binary of their package.
 pub fn reference_main() -> i32 {
     let _ = nix::sys::prctl::set_name(c"autonomy");
     autonomy_cp::cli::run()

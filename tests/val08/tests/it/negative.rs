@@ -11,6 +11,7 @@ use val_support::Lab;
 /// Runs a negative lab, asserts that exactly `red` is red ([`Lab::assert_red`]) and
 /// that each red check shows its observation, except those in `unobservable`, whose
 /// note must say what was missing.
+#[track_caller]
 fn negative_lab(faults: &[&str], cfg: &Config, red: &[&str], unobservable: &[&str]) -> Lab {
     let lab = val08::isolated(faults, cfg).expect("the negative lab ran");
     lab.assert_red(red);

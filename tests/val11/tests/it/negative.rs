@@ -8,6 +8,7 @@ use val_support::check::observed_count as count;
 use val_support::lab::Lab;
 
 /// Runs an isolated lab with `faults` and `cfg`.
+#[track_caller]
 fn negative(faults: &[&str], cfg: LabConfig) -> Lab {
     val11::isolated(faults, &cfg)
         .unwrap_or_else(|e| panic!("negative lab with {faults:?} failed to run: {e}"))
