@@ -396,10 +396,55 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
         .build()
         .context("tokio runtime")?;
 
+    let (tiers, load_model) = ramp_tiers(&run, &rt, &client, ramp_max, batch)?;
+    let outcome = RampOutcome {
+        breaking_point: tiers.last().filter(|t| t.broke.is_some()).map(|t| t.tier.n),
+        last_good: tiers
+            .iter()
+            .rev()
+            .find(|t| t.broke.is_none())
+            .map(|t| t.tier.n),
+        tiers,
+        ramp_max,
+        nofile_soft,
+        run_dir: run.path().to_path_buf(),
+    };
+    run.write_json("val08-ramp.json", &outcome)?;
+    run.write_text("val08-ramp.txt", &ramp_text(&outcome, batch))?;
+    let record = cp.record();
+    drop(cp);
+    let mut config = BTreeMap::new();
+    config.insert(
+        "ramp".to_string(),
+        serde_json::json!({"start": RAMP_START, "max": ramp_max, "batch": batch,
+            "p99_limit_us": RAMP_P99_LIMIT_US, "timeout_ms": RAMP_TIMEOUT.as_millis() as u64,
+            "nofile_soft": nofile_soft}),
+    );
+    let prov = Provenance {
+        started_at: Some(started),
+        faults: Vec::new(),
+        config,
+        load_model,
+        control_plane: Some(record),
+        negative: false,
+    };
+    evidence::write_manifest(&run, &prov, chrono::Utc::now(), None)?;
+    run.mark_latest()?;
+    Ok(outcome)
+}
+
+/// The ramp's tiers, doubling from [`RAMP_START`] up to `ramp_max` and ending with the
+/// first that broke (any error, or p99 over the limit); with each tier's load model.
+fn ramp_tiers(
+    run: &RunDir,
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    ramp_max: usize,
+    batch: usize,
+) -> anyhow::Result<(Vec<RampTier>, BTreeMap<String, serde_json::Value>)> {
     let mut tiers = Vec::new();
     let mut load_model = BTreeMap::new();
     let mut n = RAMP_START;
-    let (mut breaking_point, mut last_good) = (None, None);
     while n <= ramp_max {
         let model = ClosedModel {
             workers: n,
@@ -408,9 +453,9 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
         load_model.insert(format!("ramp-n{n}"), serde_json::to_value(model)?);
         let overflows_before = listen_overflows();
         let tier = run_tier(
-            &run,
-            &rt,
-            &client,
+            run,
+            rt,
+            client,
             &format!("ramp-n{n}"),
             (model, Schedule::Concurrent),
             ramp_id,
@@ -430,32 +475,29 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
                 .filter(|p| *p > RAMP_P99_LIMIT_US)
                 .map(|p| format!("p99 {p} µs > {RAMP_P99_LIMIT_US} µs"))
         };
+        let stop = broke.is_some();
         tiers.push(RampTier {
             tier,
             listen_overflows: overflows,
-            broke: broke.clone(),
+            broke,
         });
-        if broke.is_some() {
-            breaking_point = Some(n);
+        if stop {
             break;
         }
-        last_good = Some(n);
         n *= 2;
     }
-    let outcome = RampOutcome {
-        tiers,
-        breaking_point,
-        last_good,
-        ramp_max,
-        nofile_soft,
-        run_dir: run.path().to_path_buf(),
-    };
-    run.write_json("val08-ramp.json", &outcome)?;
+    Ok((tiers, load_model))
+}
+
+/// `val08-ramp.txt`: the stop rule, the outcome and one line per tier.
+fn ramp_text(outcome: &RampOutcome, batch: usize) -> String {
     let mut txt = format!(
-        "VAL08 saturation ramp (context, not gating)\nstop rule: first tier with any error or p99 > {} ms\nramp_max={ramp_max} batch={batch} nofile_soft={nofile_soft}\nbreaking_point={}\nlast_good={}\n\n",
+        "VAL08 saturation ramp (context, not gating)\nstop rule: first tier with any error or p99 > {} ms\nramp_max={} batch={batch} nofile_soft={}\nbreaking_point={}\nlast_good={}\n\n",
         RAMP_P99_LIMIT_US / 1000,
-        breaking_point.map(|n| n.to_string()).unwrap_or_else(|| "none (no tier broke)".into()),
-        last_good.map(|n| n.to_string()).unwrap_or_else(|| "none".into()),
+        outcome.ramp_max,
+        outcome.nofile_soft,
+        outcome.breaking_point.map(|n| n.to_string()).unwrap_or_else(|| "none (no tier broke)".into()),
+        outcome.last_good.map(|n| n.to_string()).unwrap_or_else(|| "none".into()),
     );
     // An unmeasured figure is written as "absent", never as a number.
     fn or_absent<T: std::fmt::Display>(v: Option<T>) -> String {
@@ -482,25 +524,5 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
             broke.as_deref().unwrap_or("held")
         ));
     }
-    run.write_text("val08-ramp.txt", &txt)?;
-    let record = cp.record();
-    drop(cp);
-    let mut config = BTreeMap::new();
-    config.insert(
-        "ramp".to_string(),
-        serde_json::json!({"start": RAMP_START, "max": ramp_max, "batch": batch,
-            "p99_limit_us": RAMP_P99_LIMIT_US, "timeout_ms": RAMP_TIMEOUT.as_millis() as u64,
-            "nofile_soft": nofile_soft}),
-    );
-    let prov = Provenance {
-        started_at: Some(started),
-        faults: Vec::new(),
-        config,
-        load_model,
-        control_plane: Some(record),
-        negative: false,
-    };
-    evidence::write_manifest(&run, &prov, chrono::Utc::now(), None)?;
-    run.mark_latest()?;
-    Ok(outcome)
+    txt
 }
