@@ -213,3 +213,37 @@ fn rand_suffix() -> String {
             .subsec_nanos()
     )
 }
+
+#[test]
+fn a_negative_labs_work_root_goes_on_pass_and_stays_on_failure() {
+    let run = |tag: &str| {
+        lab::isolated("demo", &[], &tag, |ctx, _| write_demo_files(ctx)).expect("demo lab")
+    };
+    let first = run("first");
+    // <negative root>/<package>/<module.test>/<suite>/<run id>
+    let root = first.run_dir().ancestors().nth(2).unwrap().to_path_buf();
+    assert!(
+        root.ends_with(
+            "val-support/lab.a_negative_labs_work_root_goes_on_pass_and_stays_on_failure"
+        ),
+        "named after the test: {}",
+        root.display()
+    );
+    let second = run("second");
+    assert!(second.run_dir().starts_with(&root), "one root per test");
+    drop(first);
+    assert!(
+        second.run_dir().is_dir(),
+        "kept while a lab of the test is held"
+    );
+    drop(second);
+    assert!(!root.exists(), "removed when the test passes");
+
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let lab = run("failing");
+        panic!("a red negative test ({})", lab.run_dir().display());
+    }));
+    assert!(failed.is_err());
+    assert!(root.is_dir(), "the evidence of a failed test stays");
+    std::fs::remove_dir_all(&root).unwrap();
+}
