@@ -312,3 +312,58 @@ async fn metrics_use_route_templates_and_gauge_survives_restart() {
     s.restart();
     assert_eq!(metric(&c, &s, "cp_rollout_plans_total ").await, Some(7.0));
 }
+
+/// The harness's `Server` always names the audit directory; this test starts the
+/// binary without `--audit-dir` or `AUTONOMY_AUDIT_DIR` through the bare process
+/// handle, to show the default `DATA_DIR/audit`.
+#[tokio::test]
+async fn audit_dir_defaults_to_data_dir_audit() {
+    use val_support::cp::process::{read_ready, CpProcess, Launch, Lifetime};
+    let dir = tempdir();
+    let (data, ready) = (dir.path().join("data"), dir.path().join("ready.json"));
+    let path = |p: &std::path::Path| p.display().to_string();
+    let launch = Launch {
+        binary: bin().into(),
+        args: [
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ]
+        .map(String::from)
+        .into_iter()
+        .chain(["--data-dir".into(), path(&data)])
+        .chain(["--ready-file".into(), path(&ready)])
+        .collect(),
+        env: std::env::var("PATH")
+            .map(|p| [("PATH".to_string(), p)].into())
+            .unwrap_or_default(),
+        log_file: dir.path().join("server.log"),
+        lifetime: Lifetime::DiesWithHandle,
+    };
+    let mut p = CpProcess::spawn(&launch).expect("spawn autonomy");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let listen = loop {
+        assert!(p.is_alive(), "exited at start");
+        if let Some((l, _)) = read_ready(&ready, p.pid()).expect("ready file") {
+            break l;
+        }
+        assert!(std::time::Instant::now() < deadline, "not ready in 15 s");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let st = client()
+        .post(format!("http://{listen}/v1/rollouts"))
+        .json(&plan("default-audit", "oci://a"))
+        .send()
+        .await
+        .expect("create")
+        .status();
+    assert_eq!(st.as_u16(), 201);
+    p.kill().expect("SIGKILL");
+    let events = audit_events(&data.join("audit"));
+    assert!(
+        events.iter().any(|e| e["event_type"] == "rollout.created"),
+        "{events:?}"
+    );
+}
