@@ -31,7 +31,15 @@ async fn bad_input_is_rejected_and_changes_nothing() {
     let s = Server::start(dir.path(), Opts::default());
     let c = client();
     assert_eq!(create(&c, &s, &plan("keep", "oci://a")).await.0, 201);
+    bad_creates(&c, &s).await;
+    bad_rollbacks(&c, &s).await;
+    bad_reads(&c, &s).await;
+    bad_raw_requests(&s);
+    nothing_changed(&c, &s, dir.path()).await;
+}
 
+/// Bad create bodies: each a 4xx with the JSON error.
+async fn bad_creates(c: &reqwest::Client, s: &Server) {
     let long = "x".repeat(129);
     let spec = json!({"artifact_ref": "oci://a", "target_lock_fingerprint": "f"});
     let with_id =
@@ -103,7 +111,10 @@ async fn bad_input_is_rejected_and_changes_nothing() {
             .unwrap_or_else(|e| panic!("{what}: body not JSON: {e}"));
         assert_eq!((st, error_code(&v)), (*want, *code), "{what}: {v}");
     }
+}
 
+/// Bad rollback bodies: each a 4xx with the JSON error.
+async fn bad_rollbacks(c: &reqwest::Client, s: &Server) {
     let rollbacks = [
         (
             "unknown strategy",
@@ -138,7 +149,11 @@ async fn bad_input_is_rejected_and_changes_nothing() {
             "{what}: {v}"
         );
     }
+}
 
+/// Bad paths and queries of reads: each a 4xx with the JSON error.
+async fn bad_reads(c: &reqwest::Client, s: &Server) {
+    let long = "x".repeat(129);
     let gets = [
         ("/v1/rollouts?limit=0", 400, "invalid_argument"),
         ("/v1/rollouts?limit=1001", 400, "invalid_argument"),
@@ -207,12 +222,16 @@ async fn bad_input_is_rejected_and_changes_nothing() {
         ("/v1/rollouts/a/b/c", 404, "not_found"),
     ];
     for (path, want, code) in gets {
-        let (st, v) = get(&c, &s, path).await;
+        let (st, v) = get(c, s, path).await;
         assert_eq!((st, error_code(&v)), (want, code), "GET {path}: {v}");
     }
     let long_path = format!("/v1/rollouts/{long}");
-    let (st, v) = get(&c, &s, &long_path).await;
+    let (st, v) = get(c, s, &long_path).await;
     assert_eq!((st, error_code(&v)), (400, "invalid_argument"));
+}
+
+/// Raw requests a client would normalise, and wrong methods: each a 4xx in the JSON shape.
+fn bad_raw_requests(s: &Server) {
     // reqwest normalises `%2e%2e` like `..`; sent raw, the router sees the encoded segment.
     for (method, path, want) in [
         ("GET", "/v1/rollouts/%2e%2e", 400),
@@ -225,7 +244,7 @@ async fn bad_input_is_rejected_and_changes_nothing() {
         ("GET", "/v1/rollouts/keep/rollback", 405),
         ("POST", "/v1/rollouts/stuck", 405),
     ] {
-        let (st, body) = raw(&s, method, path);
+        let (st, body) = raw(s, method, path);
         let v: serde_json::Value =
             serde_json::from_str(&body).unwrap_or_else(|_| panic!("{method} {path}: {body}"));
         // `..` may be normalised by the router or not; either way a 4xx in the JSON shape, never a file.
@@ -240,18 +259,20 @@ async fn bad_input_is_rejected_and_changes_nothing() {
         };
         assert_eq!((st, code), (want, want_code), "{method} {path}");
     }
+}
 
-    // Nothing was stored or changed, and no audit event or file appeared.
-    assert_eq!(list_all(&c, &s, 1000).await, vec!["keep"]);
-    let (_, keep) = get(&c, &s, "/v1/rollouts/keep").await;
+/// Nothing was stored or changed, and no audit event or file appeared.
+async fn nothing_changed(c: &reqwest::Client, s: &Server, root: &std::path::Path) {
+    assert_eq!(list_all(c, s, 1000).await, vec!["keep"]);
+    let (_, keep) = get(c, s, "/v1/rollouts/keep").await;
     assert_eq!(
         (keep["phase"].as_str(), keep["attempts"].as_i64()),
         (Some("published"), Some(0))
     );
     let events = audit_events(&s.audit_dir());
     assert_eq!(events.len(), 1, "only the one create: {events:?}");
-    assert_eq!(metric(&c, &s, "cp_rollout_plans_total ").await, Some(1.0));
-    let mut top: Vec<String> = std::fs::read_dir(dir.path())
+    assert_eq!(metric(c, s, "cp_rollout_plans_total ").await, Some(1.0));
+    let mut top: Vec<String> = std::fs::read_dir(root)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
