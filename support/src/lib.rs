@@ -1,7 +1,7 @@
 //! `val-support`: the harness the fleetval VAL suites share, so that a suite file holds
 //! checks, not plumbing. It measures; judging lives below it in `val-core`, which it
 //! re-exports ([`check`], [`plans`], [`evidence`], [`stats`], [`prom`], [`fsx`],
-//! [`env`]) so that a suite depends on one crate.
+//! [`env`](mod@env)) so that a suite depends on one crate.
 //!
 //! Layers, each using only those above it (and `val-core`):
 //!

@@ -9,9 +9,9 @@ use val_core::env::base_env;
 use super::process::Lifetime;
 use super::target::{fixed_ports_enabled, plan_ports, Target};
 
-/// How long [`ControlPlane::start`] waits for `/v1/health` = 200 by default.
+/// How long [`ControlPlane::start`](super::ControlPlane::start) waits for `/v1/health` = 200 by default.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long [`ControlPlane::stop`] waits after SIGTERM before SIGKILL by default
+/// How long [`ControlPlane::stop`](super::ControlPlane::stop) waits after SIGTERM before SIGKILL by default
 /// (the contract promises exit within 5 s of SIGTERM).
 pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -46,7 +46,7 @@ pub struct CpConfig {
     pub ports: Option<(u16, u16)>,
     /// Readiness deadline.
     pub ready_timeout: Duration,
-    /// SIGTERM → SIGKILL grace of [`ControlPlane::stop`].
+    /// SIGTERM → SIGKILL grace of [`ControlPlane::stop`](super::ControlPlane::stop).
     pub stop_grace: Duration,
     /// Which control-plane.
     pub target: Target,
