@@ -31,10 +31,8 @@ use crate::fsx;
 use crate::plans::Files;
 use crate::plans::MANIFEST_FILE;
 
-mod chart;
-mod val08;
-mod val11;
-mod val12;
+pub use crate::html_blocks::esc;
+use crate::html_blocks::Section;
 
 /// Suffix of the page's file name: `<suite>-report.html`.
 pub const HTML_SUFFIX: &str = "-report.html";
@@ -136,24 +134,6 @@ pub fn check_derived(run_dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Control characters (other than tab/newline) have no business in a page.
-            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A link to a run-relative evidence file, or plain text when the path is not a
 /// plain relative path (a glob, an absolute path, `..`, a scheme).
 fn evidence_link(rel: &str) -> String {
@@ -169,35 +149,14 @@ fn evidence_link(rel: &str) -> String {
     }
 }
 
-/// One chart (or the reason it has no data) in a section.
-pub(crate) struct Chart {
-    /// Stable identifier (`data-chart`), used by tests and links.
-    pub id: &'static str,
-    /// Caption under the title: what is drawn from which files.
-    pub caption: String,
-    /// The SVG, or why it could not be drawn.
-    pub svg: Result<String, String>,
-}
-
-/// One section of charts and tables of a suite.
-pub(crate) struct Section {
-    /// Heading.
-    pub title: String,
-    /// HTML (already escaped) shown before the charts.
-    pub intro: String,
-    /// Charts.
-    pub charts: Vec<Chart>,
-    /// HTML (already escaped) shown after the charts, e.g. a table of figures.
-    pub after: String,
-}
-
 /// The suite-specific sections.
 fn sections(suite: &str, f: &Files) -> Vec<Section> {
+    use crate::plans::{val08, val11, val12};
     match suite {
-        "val08" => val08::sections(f),
-        "val08-ramp" => val08::ramp_sections(f),
-        "val11" => val11::sections(f),
-        "val12" => val12::sections(f),
+        "val08" => val08::page::sections(f),
+        "val08-ramp" => val08::page::ramp_sections(f),
+        "val11" => val11::page::sections(f),
+        "val12" => val12::page::sections(f),
         _ => Vec::new(),
     }
 }
@@ -205,11 +164,12 @@ fn sections(suite: &str, f: &Files) -> Vec<Section> {
 /// The charts this renderer draws for `suite` (their `data-chart` identifiers): what a
 /// reader must find on the page (the browser test asserts every one is an SVG).
 pub fn expected_charts(suite: &str) -> &'static [&'static str] {
+    use crate::plans::{val08, val11, val12};
     match suite {
-        "val08" => val08::CHARTS,
-        "val08-ramp" => val08::RAMP_CHARTS,
-        "val11" => val11::CHARTS,
-        "val12" => val12::CHARTS,
+        "val08" => val08::page::CHARTS,
+        "val08-ramp" => val08::page::RAMP_CHARTS,
+        "val11" => val11::page::CHARTS,
+        "val12" => val12::page::CHARTS,
         _ => &[],
     }
 }
@@ -484,28 +444,4 @@ fn checks_table(report: &Result<Report, crate::check::ReportError>) -> String {
     }
     s.push_str("</table>\n</section>\n");
     s
-}
-
-/// A small HTML table from a header and rows of already-escaped cells.
-pub(crate) fn table(head: &[&str], rows: &[Vec<String>]) -> String {
-    let mut s = String::from("<table>\n<tr>");
-    for h in head {
-        let _ = write!(s, "<th>{}</th>", esc(h));
-    }
-    s.push_str("</tr>\n");
-    for r in rows {
-        s.push_str("<tr>");
-        for c in r {
-            let _ = write!(s, "<td>{c}</td>");
-        }
-        s.push_str("</tr>\n");
-    }
-    s.push_str("</table>\n");
-    s
-}
-
-/// An optional number with `digits` decimals, `absent` when unmeasured.
-pub(crate) fn num(v: Option<f64>, digits: usize) -> String {
-    v.map(|v| format!("{v:.digits$}"))
-        .unwrap_or_else(|| "absent".into())
 }

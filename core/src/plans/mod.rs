@@ -113,6 +113,32 @@ pub fn report(
     Ok(Report::build(suite, run_id, faults, header, shape, checks))
 }
 
+/// One derived file: run-relative path and its exact bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DerivedFile {
+    /// Run-relative path.
+    pub path: String,
+    /// The file's full text.
+    pub text: String,
+}
+
+/// What a derivation needs to know about the run besides its files (all from the
+/// manifest at verify time, from the lab's provenance at write time).
+#[derive(Clone, Copy, Debug)]
+pub struct RunRef<'a> {
+    /// The run directory.
+    pub dir: &'a Path,
+    /// Suite name.
+    pub suite: &'a str,
+    /// Run id (the directory name).
+    pub run_id: &'a str,
+    /// Faults injected.
+    pub faults: &'a [String],
+}
+
+/// A suite's derived files beyond its two reports, from the judged report.
+pub type SuiteDerivation = fn(&RunRef<'_>, &Report) -> Result<Vec<DerivedFile>, Missing>;
+
 /// File name of the manifest inside a run directory (written last; `evidence`).
 pub const MANIFEST_FILE: &str = "manifest.json";
 

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::chart::{self, LineChart, Marker, Series, PALETTE};
-use super::{esc, num, table, Chart, Section};
+use crate::html_blocks::chart::{self, LineChart, Marker, Series, PALETTE};
+use crate::html_blocks::{esc, num, table, Chart, Section};
 use crate::plans::val08::{self as plan, Observations};
 use crate::plans::Files;
 use crate::stats;

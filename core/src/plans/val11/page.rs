@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset};
 
-use super::chart::{self, Lane, LineChart, Marker, Series, BAD, GREY, OK, WARN};
-use super::{esc, table, Chart, Section};
+use crate::html_blocks::chart::{self, Lane, LineChart, Marker, Series, BAD, GREY, OK, WARN};
+use crate::html_blocks::{esc, table, Chart, Section};
 use crate::load_result::Outcome;
 use crate::plans::val11::Op;
 use crate::plans::Files;

@@ -17,6 +17,10 @@ use crate::check::{Check, CheckSpec};
 use crate::load_result::Outcome;
 use crate::wire::{CliRun, PageRecord, PagingError, Recorded, Rollout, StuckScan};
 
+pub mod figures;
+pub mod files;
+pub mod page;
+
 /// The VAL11 plan: the ten plan checks and the three beyond the plan.
 pub const PLAN: Plan = Plan {
     suite: "val11",
@@ -1106,7 +1110,6 @@ fn restart_under_cli_applies_once(f: &Files) -> Check {
 }
 
 #[cfg(test)]
-#[path = "val11_tests.rs"]
 mod judge_tests;
 
 #[cfg(test)]

@@ -26,6 +26,9 @@ use crate::check::{Check, CheckSpec};
 use crate::stats;
 use crate::wire::CliRun;
 
+pub mod figures;
+pub mod page;
+
 /// The VAL12 plan.
 pub const PLAN: Plan = Plan {
     suite: "val12",

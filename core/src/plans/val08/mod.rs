@@ -29,6 +29,10 @@ use crate::check::Check;
 use crate::stats;
 use crate::wire::Recorded;
 
+pub mod figures;
+pub mod files;
+pub mod page;
+
 /// The VAL08 plan.
 pub const PLAN: Plan = Plan {
     suite: "val08",

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::chart::{self, LineChart, Marker, Series, BAD, GREY, PALETTE};
-use super::{esc, num, table, Chart, Section};
+use crate::html_blocks::chart::{self, LineChart, Marker, Series, BAD, GREY, PALETTE};
+use crate::html_blocks::{esc, num, table, Chart, Section};
 use crate::plans::val12::{self as plan, RoundFigures};
 use crate::plans::Files;
 
