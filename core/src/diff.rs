@@ -28,7 +28,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::check::{Profile, Report, Status, TargetInfo};
-use crate::fsx;
+use crate::fileio;
 use crate::plans;
 use crate::plans::MANIFEST_FILE;
 
@@ -219,7 +219,7 @@ fn side(dir: &Path) -> Result<Side, DiffError> {
         dir: dir.display().to_string(),
         message: m,
     };
-    let manifest: Option<Value> = fsx::read_json(&dir.join(MANIFEST_FILE)).ok();
+    let manifest: Option<Value> = fileio::read_json(&dir.join(MANIFEST_FILE)).ok();
     let suite = manifest
         .as_ref()
         .and_then(|m| m["suite"].as_str().map(str::to_string))
@@ -248,7 +248,7 @@ fn side(dir: &Path) -> Result<Side, DiffError> {
         profile: report.profile.clone(),
         target: report.target.clone(),
         faults: report.faults.clone(),
-        digest: fsx::sha256_file(&dir.join(MANIFEST_FILE)).ok(),
+        digest: fileio::sha256_file(&dir.join(MANIFEST_FILE)).ok(),
         report,
         manifest,
         stale,

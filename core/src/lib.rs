@@ -6,7 +6,7 @@
 //!
 //! | module | job |
 //! |---|---|
-//! | [`env`], [`fsx`] | leaves: environment variables; atomic writes, sha256, paths, file locks |
+//! | [`env`], [`fileio`] | leaves: environment variables; atomic writes, sha256, paths, file locks |
 //! | [`stats`] | HDR histograms in µs and exact nearest-rank percentiles |
 //! | [`prom`] | Prometheus scrape parsing; an absent metric is an error, never 0 |
 //! | [`load_result`] | what a load run recorded: outcomes, models, figures |
@@ -27,7 +27,7 @@ pub mod diff;
 pub mod env;
 pub mod evidence;
 pub mod figure;
-pub mod fsx;
+pub mod fileio;
 pub mod html;
 pub mod html_blocks;
 pub mod ledger;
@@ -38,6 +38,9 @@ pub mod retention;
 pub mod stats;
 pub mod summary;
 pub mod wire;
+
+/// The old name of [`fileio`], kept so the harness's and suites' imports still resolve.
+pub use fileio as fsx;
 
 pub use check::{Check, CheckSpec, Report, Status};
 pub use plans::{Files, Missing};

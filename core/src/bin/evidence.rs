@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use val_core::evidence::{self, statement};
-use val_core::{diff, fsx, html, retention, summary};
+use val_core::{diff, fileio, html, retention, summary};
 
 /// Command line.
 #[derive(Parser)]
@@ -150,7 +150,7 @@ fn run() -> anyhow::Result<ExitCode> {
         } => verify_cmd(run_dir, statement, sign, allowed_signers, identity),
         Cmd::Summary { run_dirs, root } => summary_cmd(run_dirs, root),
         Cmd::Gc { keep, suite, root } => {
-            let root = root.unwrap_or_else(fsx::evidence_root);
+            let root = root.unwrap_or_else(fileio::evidence_root);
             for c in retention::gc(&root, keep, suite.as_deref())? {
                 for r in &c.removed {
                     println!("removed {}", r.display());
@@ -170,7 +170,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Cmd::Html { run_dir, out } => {
             let path = match out {
                 Some(out) => {
-                    fsx::write_atomic(&out, html::render(&run_dir)?.as_bytes())?;
+                    fileio::write_atomic(&out, html::render(&run_dir)?.as_bytes())?;
                     out
                 }
                 None => html::write(&run_dir)?,
@@ -194,7 +194,7 @@ fn run() -> anyhow::Result<ExitCode> {
             };
             let d = diff::diff(&base, &run, &opts)?;
             if let Some(path) = &json {
-                fsx::write_atomic(path, (d.to_json() + "\n").as_bytes())?;
+                fileio::write_atomic(path, (d.to_json() + "\n").as_bytes())?;
             }
             match format {
                 Format::Text => print!("{}", d.to_text()),
@@ -203,7 +203,7 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(d.exit_code()))
         }
         Cmd::AttachJunit { junit, root } => {
-            let root = root.unwrap_or_else(fsx::evidence_root);
+            let root = root.unwrap_or_else(fileio::evidence_root);
             if !junit.is_file() {
                 println!("no JUnit file at {}; nothing attached", junit.display());
                 return Ok(ExitCode::SUCCESS);
@@ -325,7 +325,7 @@ fn verify_cmd(
 /// `evidence summary`: verify, then one screen per run; exit 1 unless all passed.
 fn summary_cmd(run_dirs: Vec<PathBuf>, root: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let run_dirs = if run_dirs.is_empty() {
-        latest_runs(&root.unwrap_or_else(fsx::evidence_root))?
+        latest_runs(&root.unwrap_or_else(fileio::evidence_root))?
     } else {
         run_dirs
     };

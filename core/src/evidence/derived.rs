@@ -98,7 +98,7 @@ pub fn report_text_file(suite: &str) -> String {
 }
 
 /// The JSON report's bytes: pretty JSON and a final newline, as
-/// [`crate::fsx::write_json_atomic`] writes it.
+/// [`crate::fileio::write_json_atomic`] writes it.
 pub fn report_json(report: &Report) -> String {
     let mut s = serde_json::to_string_pretty(report).expect("a report serialises");
     s.push('\n');

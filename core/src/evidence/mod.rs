@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::check::Report;
-use crate::fsx::{
+use crate::fileio::{
     self, read_json, rfc3339, sha256_file, sha256_hex, workspace_root, write_atomic,
     write_json_atomic, FsError,
 };
@@ -23,7 +23,7 @@ use crate::plans;
 pub mod derived;
 pub mod statement;
 
-/// Prefix of the temporary files of [`fsx::write_atomic`]; one left in a run directory
+/// Prefix of the temporary files of [`fileio::write_atomic`]; one left in a run directory
 /// is a write that never finished.
 pub const TEMP_PREFIX: &str = ".fleetval-tmp-";
 
@@ -63,7 +63,7 @@ pub enum EvidenceError {
 
 /// Shorthand for an I/O error with context.
 fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError {
-    let to_fs = fsx::io_err(what, path);
+    let to_fs = fileio::io_err(what, path);
     move |source| EvidenceError::Fs(to_fs(source))
 }
 

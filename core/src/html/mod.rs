@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use crate::check::{Report, Status};
 use serde_json::Value;
 
-use crate::fsx;
+use crate::fileio;
 use crate::plans::Files;
 use crate::plans::MANIFEST_FILE;
 
@@ -54,7 +54,7 @@ pub enum HtmlError {
         /// Path.
         path: String,
         /// Cause.
-        source: fsx::FsError,
+        source: fileio::FsError,
     },
 }
 
@@ -72,7 +72,8 @@ pub fn is_derived(rel: &str) -> bool {
 /// The manifest is read as plain JSON, field by field, so that a field added to or
 /// changed in `Manifest` elsewhere never stops a page from rendering.
 fn suite_and_manifest(run_dir: &Path) -> (String, Result<Value, String>) {
-    let manifest = fsx::read_json::<Value>(&run_dir.join(MANIFEST_FILE)).map_err(|e| e.to_string());
+    let manifest =
+        fileio::read_json::<Value>(&run_dir.join(MANIFEST_FILE)).map_err(|e| e.to_string());
     let suite = match manifest.as_ref().ok().and_then(|m| m["suite"].as_str()) {
         Some(s) => s.to_string(),
         None => run_dir
@@ -93,7 +94,7 @@ pub fn write(run_dir: &Path) -> Result<PathBuf, HtmlError> {
     let page = render(run_dir)?;
     let (suite, _) = suite_and_manifest(run_dir);
     let path = run_dir.join(file_name(&suite));
-    fsx::write_atomic(&path, page.as_bytes()).map_err(|source| HtmlError::Write {
+    fileio::write_atomic(&path, page.as_bytes()).map_err(|source| HtmlError::Write {
         path: path.display().to_string(),
         source,
     })?;
@@ -201,7 +202,7 @@ pub fn render(run_dir: &Path) -> Result<String, HtmlError> {
     let (suite, manifest) = suite_and_manifest(run_dir);
     let f = Files::new(run_dir);
     let report = Report::load(&run_dir.join(format!("{suite}-report.json")));
-    let digest = fsx::sha256_file(&run_dir.join(MANIFEST_FILE)).map_err(|e| e.to_string());
+    let digest = fileio::sha256_file(&run_dir.join(MANIFEST_FILE)).map_err(|e| e.to_string());
     let run_id = match (&report, &manifest) {
         (Ok(r), _) => r.run_id.clone(),
         (_, Ok(m)) if m["run_id"].is_string() => {

@@ -150,7 +150,7 @@ pub fn scenario_report_text(first_send_unix_us: Option<u64>, wall_us: Option<u64
         return "# no request was sent (or the clock could not be read): no wall-clock\n".into();
     };
     let utc = |us: u64| {
-        crate::fsx::rfc3339(chrono::DateTime::<chrono::Utc>::from(
+        crate::fileio::rfc3339(chrono::DateTime::<chrono::Utc>::from(
             std::time::UNIX_EPOCH + std::time::Duration::from_micros(us),
         ))
     };
