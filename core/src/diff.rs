@@ -488,12 +488,10 @@ fn compare_one(b: &Figure, r: Option<&Figure>, opts: &Options) -> FigureDiff {
 
 /// The figures of one run, by suite.
 fn figures(s: &Side) -> Vec<Figure> {
-    match s.suite.as_str() {
-        "val08" => crate::plans::val08::figures::figures(&s.dir),
-        "val11" => crate::plans::val11::figures::figures(&s.report),
-        "val12" => crate::plans::val12::figures::figures(&s.dir, &s.report),
-        _ => Vec::new(),
-    }
+    // A side exists only for a suite with a plan (it was judged): no plan, no figures.
+    plans::plan(&s.suite)
+        .map(|p| (p.figures)(&s.dir, &s.report))
+        .unwrap_or_default()
 }
 
 /// A serde name in capitals (`WENT_RED`, `BELOW_FLOOR`) for the table.

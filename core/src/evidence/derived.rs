@@ -1,5 +1,5 @@
-//! The derived-file registry: every file of a run directory that is computed from
-//! the raw files rather than measured, with the one pure function that produces it.
+//! Derived files: every file of a run directory that is computed from the raw files
+//! rather than measured, with the one pure function that produces it.
 //!
 //! A lab writes these files through [`derive`](fn@derive) (via [`super::write_report`], and
 //! VAL08's scenario reports via [`val08_scenario_report`]), and `evidence verify`
@@ -7,11 +7,9 @@
 //! its raw files say: edit a `FAIL` into a `PASS` in a text report, re-hash it in the
 //! manifest, and the re-derivation differs.
 //!
-//! | suite | derived files |
-//! |---|---|
-//! | every suite | `<suite>-report.json`, `<suite>-report.txt` |
-//! | `val08` | the plan's summary files ([`plans::val08::summaries`]: wall-clock, throughput scaling, error aggregate, list consistency, Prometheus check); every `scenario-n{N}/scenario-report.txt` ([`val08_scenario_report`]) |
-//! | `val11` | the plan's `val11-*-check.txt` files (one per judged, not NOT_RUN check of [`VAL11_CHECK_FILES`]), `val11-recommendations.md` |
+//! Every suite has `<suite>-report.json` and `<suite>-report.txt`; a plan's own
+//! derived files come from its `files` entry in the registry ([`plans::Plan::files`],
+//! written in `plans/<suite>/files.rs`).
 
 use crate::check::Report;
 use crate::plans::{self, JudgeError, Missing};
@@ -22,14 +20,6 @@ pub use crate::plans::val11::files::{
     CHECK_FILES as VAL11_CHECK_FILES, RECOMMENDATIONS_FILE as VAL11_RECOMMENDATIONS_FILE,
 };
 pub use crate::plans::{DerivedFile, RunRef, SuiteDerivation};
-
-/// The registry: suite → its own derived files (the two reports are common to all).
-pub const REGISTRY: &[(&str, SuiteDerivation)] = &[
-    ("demo", no_more),
-    ("val08", plans::val08::files::derived),
-    ("val11", plans::val11::files::derived),
-    ("val12", no_more),
-];
 
 /// Errors of derivation as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +35,7 @@ pub enum DeriveError {
         /// What was absent.
         missing: Missing,
     },
-    /// The suite has no entry in [`REGISTRY`].
+    /// The suite has no plan in [`plans::PLANS`].
     #[error("no derived-file registry entry for suite {0:?}")]
     Unregistered(String),
 }
@@ -62,11 +52,9 @@ pub struct Derivation {
 /// Judges the run and produces every derived file: a pure function of the run
 /// directory's raw files and `run`'s names.
 pub fn derive(run: &RunRef<'_>) -> Result<Derivation, DeriveError> {
-    let suite_files = REGISTRY
-        .iter()
-        .find(|(s, _)| *s == run.suite)
-        .map(|(_, f)| *f)
-        .ok_or_else(|| DeriveError::Unregistered(run.suite.to_string()))?;
+    let suite_files = plans::plan(run.suite)
+        .map(|p| p.files)
+        .map_err(|_| DeriveError::Unregistered(run.suite.to_string()))?;
     let report = plans::report(run.suite, run.run_id, run.faults, run.dir)?;
     let mut files = vec![
         DerivedFile {
@@ -103,25 +91,4 @@ pub fn report_json(report: &Report) -> String {
     let mut s = serde_json::to_string_pretty(report).expect("a report serialises");
     s.push('\n');
     s
-}
-
-/// A suite whose only derived files are its reports.
-fn no_more(_: &RunRef<'_>, _: &Report) -> Result<Vec<DerivedFile>, Missing> {
-    Ok(Vec::new())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_plan_has_a_registry_entry() {
-        for p in plans::PLANS {
-            assert!(
-                REGISTRY.iter().any(|(s, _)| *s == p.suite),
-                "{} has no derived-file entry",
-                p.suite
-            );
-        }
-    }
 }

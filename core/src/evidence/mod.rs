@@ -798,8 +798,9 @@ fn is_run_id(name: &str) -> bool {
 fn check_provenance(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
     // A soak directory (val12's `config.env` names it) is named by its operator, not
     // by the lab; every lab run is `<suite>/<run id>/`.
-    let soak_dir = manifest.suite == "val12" && run_dir.join("config.env").is_file();
-    if !soak_dir {
+    let named_by_operator =
+        crate::plans::plan(&manifest.suite).is_ok_and(|p| (p.named_by_operator)(run_dir));
+    if !named_by_operator {
         check_lab_naming(run_dir, manifest, v);
     }
     let target = run_dir.join(crate::plans::TARGET_FILE);

@@ -150,29 +150,17 @@ fn evidence_link(rel: &str) -> String {
     }
 }
 
-/// The suite-specific sections.
+/// The suite's own sections, from its plan's page (none for a directory without one).
 fn sections(suite: &str, f: &Files) -> Vec<Section> {
-    use crate::plans::{val08, val11, val12};
-    match suite {
-        "val08" => val08::page::sections(f),
-        "val08-ramp" => val08::page::ramp_sections(f),
-        "val11" => val11::page::sections(f),
-        "val12" => val12::page::sections(f),
-        _ => Vec::new(),
-    }
+    crate::plans::page(suite)
+        .map(|p| (p.sections)(f))
+        .unwrap_or_default()
 }
 
 /// The charts this renderer draws for `suite` (their `data-chart` identifiers): what a
 /// reader must find on the page (the browser test asserts every one is an SVG).
 pub fn expected_charts(suite: &str) -> &'static [&'static str] {
-    use crate::plans::{val08, val11, val12};
-    match suite {
-        "val08" => val08::page::CHARTS,
-        "val08-ramp" => val08::page::RAMP_CHARTS,
-        "val11" => val11::page::CHARTS,
-        "val12" => val12::page::CHARTS,
-        _ => &[],
-    }
+    crate::plans::page(suite).map_or(&[], |p| p.charts)
 }
 
 const STYLE: &str = "

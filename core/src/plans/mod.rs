@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::check::{Check, CheckSpec, PlanShape, Profile, Report, TargetInfo};
+use crate::figure::Figure;
+use crate::html_blocks::Section;
 use crate::prom;
 
 pub mod demo;
@@ -40,6 +42,34 @@ pub struct Plan {
     /// The run's profile from its raw files: `plan` only when its workload and
     /// thresholds are exactly the plan's; anything unreadable is a difference.
     pub profile: fn(&Files) -> Profile,
+    /// Its derived files beyond the two reports (written by the lab, re-derived and
+    /// compared byte for byte by `evidence verify`).
+    pub files: SuiteDerivation,
+    /// Its figures for `evidence diff`, from the run directory and a fresh judgement.
+    pub figures: fn(&Path, &Report) -> Vec<Figure>,
+    /// Its sections of the HTML page (`evidence html`).
+    pub page: Page,
+    /// Whether a run directory of this plan is named by its operator rather than by
+    /// the lab (`<suite>/<run id>/`), so `evidence verify` does not check the name.
+    pub named_by_operator: fn(&Path) -> bool,
+}
+
+/// A plan's part of the HTML page: its sections and the charts a reader must find.
+#[derive(Debug)]
+pub struct Page {
+    /// The sections (charts and tables) drawn from the run's files.
+    pub sections: fn(&Files) -> Vec<Section>,
+    /// The `data-chart` identifiers of its charts (the browser test asserts each is
+    /// an SVG on the page).
+    pub charts: &'static [&'static str],
+}
+
+impl Page {
+    /// No section beyond the verdicts and the checks table.
+    pub const NONE: Page = Page {
+        sections: |_| Vec::new(),
+        charts: &[],
+    };
 }
 
 impl Plan {
@@ -77,8 +107,35 @@ pub enum JudgeError {
     },
 }
 
-/// Every registered plan.
+/// Every registered plan: the one place a new suite is added (with its folder).
 pub const PLANS: &[&Plan] = &[&demo::PLAN, &val08::PLAN, &val11::PLAN, &val12::PLAN];
+
+/// Run directories that are not a judged plan but have a page of their own: the
+/// suite directory name and its page.
+pub const PAGES: &[(&str, &Page)] = &[("val08-ramp", &val08::page::RAMP_PAGE)];
+
+/// The page of a suite directory: its plan's, or one of [`PAGES`].
+pub fn page(suite: &str) -> Option<&'static Page> {
+    match plan(suite) {
+        Ok(p) => Some(&p.page),
+        Err(_) => PAGES.iter().find(|(s, _)| *s == suite).map(|(_, p)| *p),
+    }
+}
+
+/// For a plan without derived files beyond its two reports.
+pub fn no_files(_: &RunRef<'_>, _: &Report) -> Result<Vec<DerivedFile>, Missing> {
+    Ok(Vec::new())
+}
+
+/// For a plan without figures to compare.
+pub fn no_figures(_: &Path, _: &Report) -> Vec<Figure> {
+    Vec::new()
+}
+
+/// For a plan whose run directories are always named by the lab.
+pub fn lab_named(_: &Path) -> bool {
+    false
+}
 
 /// The plan of a suite.
 pub fn plan(suite: &str) -> Result<&'static Plan, JudgeError> {

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::{Files, JudgeError, Plan};
+use super::{Files, JudgeError, Page, Plan};
 use crate::check::Check;
 use crate::stats;
 
@@ -22,6 +22,10 @@ pub const PLAN: Plan = Plan {
     beyond: &[],
     judge,
     profile,
+    files: super::no_files,
+    figures: super::no_figures,
+    page: Page::NONE,
+    named_by_operator: super::lab_named,
 };
 
 /// p99 bound of DEMO-03, in µs.

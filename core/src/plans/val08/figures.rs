@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::check::Report;
 use crate::figure::{Better, Figure, Gate};
 use crate::plans::Files;
 
@@ -9,7 +10,7 @@ use crate::plans::Files;
 pub const MIN_P99_SAMPLES: usize = 100;
 
 /// VAL08: per tier, throughput, p50, p99 (merged worker samples) and errors.
-pub fn figures(dir: &Path) -> Vec<Figure> {
+pub fn figures(dir: &Path, _: &Report) -> Vec<Figure> {
     use crate::plans::val08::Observations;
     let obs = Observations::read(&Files::new(dir));
     let mut out = Vec::new();

@@ -53,6 +53,10 @@ pub const PLAN: Plan = Plan {
     beyond: &[],
     judge,
     profile,
+    files: files::derived,
+    figures: figures::figures,
+    page: page::PAGE,
+    named_by_operator: super::lab_named,
 };
 
 /// The plan's tiers N.

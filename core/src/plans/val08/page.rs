@@ -6,13 +6,25 @@ use serde_json::Value;
 use crate::html_blocks::chart::{self, LineChart, Marker, Series, PALETTE};
 use crate::html_blocks::{esc, num, table, Chart, Section};
 use crate::plans::val08::{self as plan, Observations};
-use crate::plans::Files;
+use crate::plans::{Files, Page};
 use crate::stats;
 
 /// Charts of a VAL08 run.
 pub const CHARTS: &[&str] = &["val08-throughput", "val08-latency"];
 /// Charts of a saturation-ramp run (`val08-ramp`).
 pub const RAMP_CHARTS: &[&str] = &["val08-ramp-throughput", "val08-ramp-latency"];
+/// A VAL08 run's page.
+pub const PAGE: Page = Page {
+    sections,
+    charts: CHARTS,
+};
+
+/// A saturation-ramp run's page (`val08-ramp`, a directory without a plan verdict).
+pub const RAMP_PAGE: Page = Page {
+    sections: ramp_sections,
+    charts: RAMP_CHARTS,
+};
+
 /// The ramp's outcome file (written by the val08 package's `ramp`).
 const RAMP_FILE: &str = "val08-ramp.json";
 

@@ -1,10 +1,12 @@
 //! VAL11's figures for `evidence diff`: durability counts from the observations.
 
+use std::path::Path;
+
 use crate::check::Report;
 use crate::figure::{obs_num, Better, Figure, Gate};
 
 /// VAL11: durability counts (the observations of a fresh judgement).
-pub fn figures(r: &Report) -> Vec<Figure> {
+pub fn figures(_: &Path, r: &Report) -> Vec<Figure> {
     use Better::{Higher, Lower};
     use Gate::{Exact, Info};
     let spec: &[(&str, &str, &str, &'static str, Better, Gate)] = &[

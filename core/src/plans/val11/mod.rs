@@ -50,6 +50,10 @@ pub const PLAN: Plan = Plan {
     beyond: &["VAL11-11", "VAL11-12", "VAL11-13"],
     judge,
     profile,
+    files: files::derived,
+    figures: figures::figures,
+    page: page::PAGE,
+    named_by_operator: super::lab_named,
 };
 
 /// Operator identity of every CLI call of the suite.

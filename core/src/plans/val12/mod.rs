@@ -56,7 +56,17 @@ pub const PLAN: Plan = Plan {
     beyond: &["VAL12-X1", "VAL12-X2", "VAL12-X3", "VAL12-X4"],
     judge,
     profile,
+    files: super::no_files,
+    figures: figures::figures,
+    page: page::PAGE,
+    named_by_operator: soak_dir,
 };
+
+/// A soak directory is named by its operator (its `config.env` says it is one), not
+/// `<suite>/<run id>/` as a lab names its runs.
+fn soak_dir(dir: &Path) -> bool {
+    dir.join("config.env").is_file()
+}
 
 /// p99 create budget, ms.
 pub const P99_LIMIT_MS: f64 = 500.0;

@@ -6,9 +6,15 @@ use serde_json::Value;
 use crate::html_blocks::chart::{self, LineChart, Marker, Series, BAD, GREY, PALETTE};
 use crate::html_blocks::{esc, num, table, Chart, Section};
 use crate::plans::val12::{self as plan, RoundFigures};
-use crate::plans::Files;
+use crate::plans::{Files, Page};
 
 /// Charts of a VAL12 run.
+/// The page of a run.
+pub const PAGE: Page = Page {
+    sections,
+    charts: CHARTS,
+};
+
 pub const CHARTS: &[&str] = &[
     "val12-p99",
     "val12-plan-count",
