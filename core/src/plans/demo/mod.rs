@@ -5,9 +5,13 @@
 
 use std::path::Path;
 
-use super::{Files, JudgeError, Page, Plan};
+use super::{Files, JudgeError, Plan};
 use crate::check::Check;
 use crate::stats;
+
+pub mod figures;
+pub mod files;
+pub mod page;
 
 /// The demo plan.
 pub const PLAN: Plan = Plan {
@@ -22,9 +26,9 @@ pub const PLAN: Plan = Plan {
     beyond: &[],
     judge,
     profile,
-    files: super::no_files,
-    figures: super::no_figures,
-    page: Page::NONE,
+    files: files::derived,
+    figures: figures::figures,
+    page: page::PAGE,
     named_by_operator: super::lab_named,
 };
 
