@@ -212,7 +212,9 @@ pub fn lab_config(f: &Files, key: &str) -> Result<serde_json::Value, Missing> {
     let all: serde_json::Value = f.json(LAB_CONFIG_FILE)?;
     match all.get(key) {
         Some(v) => Ok(v.clone()),
-        None => Err(Missing(format!("{LAB_CONFIG_FILE}: no {key:?} entry"))),
+        None => Err(Missing::Absent(format!(
+            "{LAB_CONFIG_FILE}: no {key:?} entry"
+        ))),
     }
 }
 
@@ -239,13 +241,31 @@ pub fn target_info(f: &Files) -> TargetInfo {
     }
 }
 
-/// What a judge could not find: the file or field, and why.
+/// Why a judge has no observation for a check.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Missing(pub String);
+pub enum Missing {
+    /// A file or field is absent or unreadable: the check FAILs, with this note.
+    Absent(String),
+    /// The check's time has not come (a soak that has not reached its checkpoint):
+    /// NOT_RUN while the run goes on, FAIL once it has ended without reaching it.
+    NotDue(String),
+}
+
+impl Missing {
+    /// What is absent, or why the check is not due, without the kind.
+    pub fn reason(&self) -> &str {
+        match self {
+            Missing::Absent(r) | Missing::NotDue(r) => r,
+        }
+    }
+}
 
 impl std::fmt::Display for Missing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            Missing::Absent(r) => f.write_str(r),
+            Missing::NotDue(r) => write!(f, "not due: {r}"),
+        }
     }
 }
 
@@ -277,13 +297,14 @@ impl Files {
 
     /// The whole text of a file.
     pub fn text(&self, rel: &str) -> Result<String, Missing> {
-        std::fs::read_to_string(self.path(rel)).map_err(|e| Missing(format!("{rel}: {e}")))
+        std::fs::read_to_string(self.path(rel)).map_err(|e| Missing::Absent(format!("{rel}: {e}")))
     }
 
     /// A JSON file, parsed.
     pub fn json<T: serde::de::DeserializeOwned>(&self, rel: &str) -> Result<T, Missing> {
         let text = self.text(rel)?;
-        serde_json::from_str(&text).map_err(|e| Missing(format!("{rel}: invalid JSON: {e}")))
+        serde_json::from_str(&text)
+            .map_err(|e| Missing::Absent(format!("{rel}: invalid JSON: {e}")))
     }
 
     /// A `key=value` file (pairs separated by whitespace or newlines).
@@ -293,7 +314,7 @@ impl Files {
 
     /// A Prometheus scrape file.
     pub fn prom(&self, rel: &str) -> Result<prom::Scrape, Missing> {
-        prom::parse(&self.text(rel)?).map_err(|e| Missing(format!("{rel}: {e}")))
+        prom::parse(&self.text(rel)?).map_err(|e| Missing::Absent(format!("{rel}: {e}")))
     }
 
     /// One unsigned integer per non-empty line (e.g. latencies in µs).
@@ -305,7 +326,7 @@ impl Files {
             .enumerate()
             .map(|(i, l)| {
                 l.parse::<u64>()
-                    .map_err(|e| Missing(format!("{rel}: line {}: {l:?}: {e}", i + 1)))
+                    .map_err(|e| Missing::Absent(format!("{rel}: line {}: {l:?}: {e}", i + 1)))
             })
             .collect()
     }
@@ -314,7 +335,7 @@ impl Files {
     /// a missing directory is [`Missing`], an empty one is an empty list.
     pub fn list(&self, dir_rel: &str) -> Result<Vec<String>, Missing> {
         let rd = std::fs::read_dir(self.path(dir_rel))
-            .map_err(|e| Missing(format!("{dir_rel}/: {e}")))?;
+            .map_err(|e| Missing::Absent(format!("{dir_rel}/: {e}")))?;
         let mut out: Vec<String> = rd
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
@@ -389,7 +410,7 @@ impl Kv {
     /// The raw value of `key`.
     pub fn get(&self, key: &str) -> Result<&str, Missing> {
         if self.duplicates.contains(key) {
-            return Err(Missing(format!(
+            return Err(Missing::Absent(format!(
                 "{}: {key}= appears more than once (ambiguous, not read)",
                 self.file
             )));
@@ -397,14 +418,14 @@ impl Kv {
         self.map
             .get(key)
             .map(String::as_str)
-            .ok_or_else(|| Missing(format!("{}: no {key}= field", self.file)))
+            .ok_or_else(|| Missing::Absent(format!("{}: no {key}= field", self.file)))
     }
 
     /// `key` as an unsigned integer.
     pub fn u64(&self, key: &str) -> Result<u64, Missing> {
         let v = self.get(key)?;
         v.parse()
-            .map_err(|e| Missing(format!("{}: {key}={v}: {e}", self.file)))
+            .map_err(|e| Missing::Absent(format!("{}: {key}={v}: {e}", self.file)))
     }
 
     /// `key` as an HTTP status; `000` (no answer arrived) is `None`.
@@ -413,7 +434,7 @@ impl Kv {
         match v.parse::<u16>() {
             Ok(0) => Ok(None),
             Ok(s) => Ok(Some(s)),
-            Err(e) => Err(Missing(format!("{}: {key}={v}: {e}", self.file))),
+            Err(e) => Err(Missing::Absent(format!("{}: {key}={v}: {e}", self.file))),
         }
     }
 
@@ -421,7 +442,7 @@ impl Kv {
     pub fn i64(&self, key: &str) -> Result<i64, Missing> {
         let v = self.get(key)?;
         v.parse()
-            .map_err(|e| Missing(format!("{}: {key}={v}: {e}", self.file)))
+            .map_err(|e| Missing::Absent(format!("{}: {key}={v}: {e}", self.file)))
     }
 
     /// `key` as a finite float.
@@ -429,8 +450,11 @@ impl Kv {
         let v = self.get(key)?;
         match v.parse::<f64>() {
             Ok(x) if x.is_finite() => Ok(x),
-            Ok(_) => Err(Missing(format!("{}: {key}={v} is not finite", self.file))),
-            Err(e) => Err(Missing(format!("{}: {key}={v}: {e}", self.file))),
+            Ok(_) => Err(Missing::Absent(format!(
+                "{}: {key}={v} is not finite",
+                self.file
+            ))),
+            Err(e) => Err(Missing::Absent(format!("{}: {key}={v}: {e}", self.file))),
         }
     }
 
@@ -439,7 +463,7 @@ impl Kv {
         match self.get(key)? {
             "true" => Ok(true),
             "false" => Ok(false),
-            v => Err(Missing(format!(
+            v => Err(Missing::Absent(format!(
                 "{}: {key}={v} is not a boolean",
                 self.file
             ))),
@@ -545,7 +569,11 @@ mod tests {
     fn unquoted_raw_text_makes_a_key_ambiguous_never_different() {
         // A writer that forgot to quote: the repeated key is refused, not overwritten.
         let kv = Kv::parse("r.txt", "ok=3 error=boom\nok=500\n");
-        assert!(kv.u64("ok").unwrap_err().0.contains("more than once"));
+        assert!(kv
+            .u64("ok")
+            .unwrap_err()
+            .reason()
+            .contains("more than once"));
         let kv = Kv::parse("r.txt", "status=503 error=x status=201");
         assert!(kv.status("status").is_err());
     }

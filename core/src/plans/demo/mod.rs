@@ -66,7 +66,7 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
         .observe(
             f.prom("demo-metrics-raw.txt").and_then(|s| {
                 s.sum("demo_requests_total")
-                    .map_err(|e| super::Missing(e.to_string()))
+                    .map_err(|e| super::Missing::Absent(e.to_string()))
             }),
             |v| *v > 0.0,
         );
@@ -79,8 +79,9 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
         )
         .observe(
             f.u64_lines("demo-latencies-us.txt").and_then(|s| {
-                stats::nearest_rank(&s, 99.0)
-                    .ok_or_else(|| super::Missing("demo-latencies-us.txt: no samples".into()))
+                stats::nearest_rank(&s, 99.0).ok_or_else(|| {
+                    super::Missing::Absent("demo-latencies-us.txt: no samples".into())
+                })
             }),
             |p99| *p99 <= P99_LIMIT_US,
         );

@@ -65,7 +65,7 @@ pub fn scenario_report(
     let wall = match (kv.u64("first_send_unix_us"), kv.u64("last_answer_unix_us")) {
         (Ok(first), Ok(last)) => {
             let wall = last.checked_sub(first).ok_or_else(|| {
-                Missing(format!(
+                Missing::Absent(format!(
                     "{rel}: last answer {last} before first send {first}"
                 ))
             })?;

@@ -141,7 +141,7 @@ pub fn health_file_text<T>(url: &str, health: &Recorded<T>) -> String {
 /// The health answer's status from [`HEALTH_FILE`]; no answer (`code=000`) is [`Missing`].
 pub fn health_code(f: &Files) -> Result<u16, Missing> {
     f.kv(HEALTH_FILE)?.status("code")?.ok_or_else(|| {
-        Missing(format!(
+        Missing::Absent(format!(
             "{HEALTH_FILE}: code=000: /v1/health never answered"
         ))
     })
@@ -174,7 +174,7 @@ fn wall_clock(f: &Files, rel: &str) -> Result<u64, Missing> {
         kv.u64("last_answer_unix_us")?,
     );
     last.checked_sub(first).ok_or_else(|| {
-        Missing(format!(
+        Missing::Absent(format!(
             "{rel}: last_answer_unix_us={last} before first_send_unix_us={first}"
         ))
     })
@@ -255,14 +255,14 @@ impl Config {
             .map(|t| {
                 t.trim()
                     .parse::<usize>()
-                    .map_err(|e| Missing(format!("{CONFIG_FILE}: tier {t:?}: {e}")))
+                    .map_err(|e| Missing::Absent(format!("{CONFIG_FILE}: tier {t:?}: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let batch = kv.u64("batch")? as usize;
         // No default: a file without the schedule does not say the workers ran together.
         let schedule = kv.get("schedule")?;
         let schedule = Schedule::parse(schedule).ok_or_else(|| {
-            Missing(format!(
+            Missing::Absent(format!(
                 "{CONFIG_FILE}: schedule={schedule:?} is neither concurrent nor sequential"
             ))
         })?;
@@ -451,7 +451,7 @@ pub fn scenario_in(
         .chain([report_file_in(dir)])
         .collect();
     if let Some(extra) = f.list(dir)?.into_iter().find(|p| !allowed.contains(p)) {
-        return Err(Missing(format!(
+        return Err(Missing::Absent(format!(
             "{extra}: not a file of this {n}-worker scenario, so the scenario is not judged"
         )));
     }
@@ -818,7 +818,7 @@ pub struct PromObs {
 fn counter(f: &Files, rel: &str) -> Result<f64, Missing> {
     f.prom(rel)?
         .sum(REQUESTS_METRIC)
-        .map_err(|e| Missing(format!("{rel}: {e}")))
+        .map_err(|e| Missing::Absent(format!("{rel}: {e}")))
 }
 
 /// Everything judged, recomputed from the raw files; also what the lab's summary
@@ -848,7 +848,7 @@ impl Observations {
             .map(|n| {
                 let s = match &config {
                     Ok(c) => scenario(f, n, c.batch),
-                    Err(e) => Err(Missing(format!("N={n} not judged: {e}"))),
+                    Err(e) => Err(Missing::Absent(format!("N={n} not judged: {e}"))),
                 };
                 (n, s)
             })
@@ -878,14 +878,14 @@ impl Observations {
         match self.scenarios.get(&n) {
             Some(Ok(s)) => Ok(s),
             Some(Err(e)) => Err(e.clone()),
-            None => Err(Missing(format!("tier N={n} was not judged"))),
+            None => Err(Missing::Absent(format!("tier N={n} was not judged"))),
         }
     }
 
     /// The N=100 wall-clock in µs.
     pub fn wall_n100_us(&self) -> Result<u64, Missing> {
         self.tier(100)?.wall_us.ok_or_else(|| {
-            Missing(format!(
+            Missing::Absent(format!(
                 "{}: no first_send_unix_us/last_answer_unix_us pair, or one shorter than the workers' own last answer",
                 scenario_report_file(100)
             ))
@@ -894,9 +894,9 @@ impl Observations {
 
     /// Throughput of tier `n`.
     pub fn tput(&self, n: usize) -> Result<f64, Missing> {
-        self.tier(n)?
-            .throughput_per_sec
-            .ok_or_else(|| Missing(format!("N={n}: no throughput (wall-clock absent or zero)")))
+        self.tier(n)?.throughput_per_sec.ok_or_else(|| {
+            Missing::Absent(format!("N={n}: no throughput (wall-clock absent or zero)"))
+        })
     }
 
     /// Errors over every configured tier (a configured tier without a directory
@@ -1265,7 +1265,7 @@ pub fn summaries(run_dir: &Path) -> Vec<(String, String)> {
     for (n, s) in &obs.scenarios {
         let t = s.as_ref().map_err(Clone::clone).and_then(|s| {
             s.throughput_per_sec
-                .ok_or_else(|| Missing("no wall-clock".into()))
+                .ok_or_else(|| Missing::Absent("no wall-clock".into()))
         });
         scaling.push_str(&format!(
             "tput_n{n}={}\n",
@@ -1276,7 +1276,7 @@ pub fn summaries(run_dir: &Path) -> Vec<(String, String)> {
         .tier(100)
         .and_then(|s| {
             s.peak_concurrency
-                .ok_or_else(|| Missing("no create line with offsets".into()))
+                .ok_or_else(|| Missing::Absent("no create line with offsets".into()))
         })
         .map(|p| p.to_string());
     scaling.push_str(&format!(
@@ -1406,7 +1406,11 @@ mod tests {
         )
         .unwrap();
         let obs = Observations::read(&f);
-        assert!(obs.wall_n100_us().unwrap_err().0.contains(CONFIG_FILE));
+        assert!(obs
+            .wall_n100_us()
+            .unwrap_err()
+            .reason()
+            .contains(CONFIG_FILE));
         assert_eq!(
             check(dir.path(), "VAL08-06").status,
             crate::check::Status::Fail

@@ -139,7 +139,10 @@ pub fn sections(f: &Files) -> Vec<Section> {
             ],
             Err(m) => vec![
                 format!("N={n}"),
-                format!("<span class=\"nodata\">not measured: {}</span>", esc(&m.0)),
+                format!(
+                    "<span class=\"nodata\">not measured: {}</span>",
+                    esc(&m.to_string())
+                ),
             ],
         })
         .collect();
@@ -268,7 +271,7 @@ pub fn ramp_sections(f: &Files) -> Vec<Section> {
                     esc(&r["last_good"].to_string()),
                     esc(&r["breaking_point"].to_string())
                 ),
-                Err(e) => format!("<span class=\"nodata\">{}</span>", esc(&e.0)),
+                Err(e) => format!("<span class=\"nodata\">{}</span>", esc(&e.to_string())),
             }
         ),
         charts: vec![

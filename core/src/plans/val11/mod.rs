@@ -188,7 +188,7 @@ fn http_text(f: &Files, rel: &str) -> Result<HttpText, Missing> {
     let first = text
         .lines()
         .next()
-        .ok_or_else(|| Missing(format!("{rel}: empty")))?;
+        .ok_or_else(|| Missing::Absent(format!("{rel}: empty")))?;
     let status = super::Kv::parse(rel, first).status("status")?;
     let body = text
         .lines()
@@ -199,7 +199,7 @@ fn http_text(f: &Files, rel: &str) -> Result<HttpText, Missing> {
 
 /// Parses a CLI transcript written with `CliRun::to_evidence` (header lines allowed).
 fn cli_text(f: &Files, rel: &str) -> Result<CliRun, Missing> {
-    CliRun::parse_evidence(&f.text(rel)?).map_err(|e| Missing(format!("{rel}: {e}")))
+    CliRun::parse_evidence(&f.text(rel)?).map_err(|e| Missing::Absent(format!("{rel}: {e}")))
 }
 
 /// A JSON HTTP record (`Recorded` serialised), with its body text parsed as `T`.
@@ -209,10 +209,11 @@ fn http_json<T: serde::de::DeserializeOwned>(
 ) -> Result<(Option<u16>, Option<T>), Missing> {
     let rec: Recorded<Value> = f.json(rel)?;
     let body = match rec.status {
-        Some(s) if (200..300).contains(&s) => Some(
-            serde_json::from_str(&rec.text)
-                .map_err(|e| Missing(format!("{rel}: body is not the expected JSON: {e}")))?,
-        ),
+        Some(s) if (200..300).contains(&s) => {
+            Some(serde_json::from_str(&rec.text).map_err(|e| {
+                Missing::Absent(format!("{rel}: body is not the expected JSON: {e}"))
+            })?)
+        }
         _ => None,
     };
     Ok((rec.status, body))
@@ -223,7 +224,7 @@ fn audit_events(f: &Files, rel: &str) -> Result<Vec<Value>, Missing> {
     let v: Value = f.json(rel)?;
     v.as_array()
         .cloned()
-        .ok_or_else(|| Missing(format!("{rel}: not a JSON array")))
+        .ok_or_else(|| Missing::Absent(format!("{rel}: not a JSON array")))
 }
 
 /// The check unless the lab recorded it as not run.
@@ -367,7 +368,7 @@ fn created_codes(f: &Files) -> Result<BTreeMap<String, Option<u16>>, Missing> {
         out.insert(kv.get("id")?.to_string(), kv.status("status")?);
     }
     if let Some(absent) = PRE_KILL_PLANS.iter().find(|id| !out.contains_key(**id)) {
-        return Err(Missing(format!("{rel}: no line for {absent}")));
+        return Err(Missing::Absent(format!("{rel}: no line for {absent}")));
     }
     Ok(out)
 }
@@ -402,7 +403,7 @@ fn suite_created_codes(f: &Files) -> Result<BTreeMap<String, Option<u16>>, Missi
     }
     for id in [AUDIT_BEFORE_WINDOW_PLAN, AUDIT_OTHER_ACTOR_PLAN] {
         if !out.contains_key(id) {
-            return Err(Missing(format!("{rel}: no line for {id}")));
+            return Err(Missing::Absent(format!("{rel}: no line for {id}")));
         }
     }
     Ok(out)
@@ -548,7 +549,8 @@ fn kv_time(
     key: &str,
 ) -> Result<chrono::DateTime<chrono::FixedOffset>, Missing> {
     let v = kv.get(key)?;
-    chrono::DateTime::parse_from_rfc3339(v).map_err(|e| Missing(format!("{rel}: {key}={v}: {e}")))
+    chrono::DateTime::parse_from_rfc3339(v)
+        .map_err(|e| Missing::Absent(format!("{rel}: {key}={v}: {e}")))
 }
 
 /// VAL11-06: the stuck scan lists at least three plans, the dev plans among them, each
@@ -574,7 +576,7 @@ fn stuck_plans_detected(f: &Files) -> Check {
             let fresh = http_text(f, "val11-stuck-fresh-create.txt")?;
             let (code, scan) = http_json::<StuckScan>(f, "val11-scan-stuck.json")?;
             let scan = scan.ok_or_else(|| {
-                Missing(format!(
+                Missing::Absent(format!(
                     "val11-scan-stuck.json: stuck scan answered {code:?}"
                 ))
             })?;
@@ -755,10 +757,10 @@ fn audit_intact_after_chaos(f: &Files) -> Check {
         let obs = cli_text(f, "val11-audit-query.txt").and_then(|cli| {
             let start = cli
                 .arg("--start-time")
-                .ok_or_else(|| Missing("val11-audit-query.txt: no --start-time".into()))?
+                .ok_or_else(|| Missing::Absent("val11-audit-query.txt: no --start-time".into()))?
                 .to_string();
             let start_t = chrono::DateTime::parse_from_rfc3339(&start).map_err(|e| {
-                Missing(format!("val11-audit-query.txt: --start-time {start}: {e}"))
+                Missing::Absent(format!("val11-audit-query.txt: --start-time {start}: {e}"))
             })?;
             let events = audit_events(f, "val11-audit-executed.json")?;
             let in_window = |e: &Value| event_ts(e).is_some_and(|t| t >= start_t);
@@ -943,7 +945,7 @@ fn acked_writes_survive_sigkill(f: &Files) -> Check {
         let spec = base.with_evidence(files);
         let obs: Result<Value, Missing> = (|| {
             if rounds == 0 {
-                return Err(Missing(
+                return Err(Missing::Absent(
                     "val11-kill-rounds.txt: rounds=0, nothing was killed".into(),
                 ));
             }
@@ -1130,7 +1132,7 @@ mod tests {
         std::fs::write(dir.path().join("val11-plans-created.txt"), &lines).unwrap();
         let f = Files::new(dir.path());
         let e = created_codes(&f).unwrap_err();
-        assert!(e.0.contains(PRE_KILL_PLANS[0]), "{e}");
+        assert!(e.reason().contains(PRE_KILL_PLANS[0]), "{e}");
         let first = format!("id={} POST /v1/rollouts status=abc\n", PRE_KILL_PLANS[0]);
         std::fs::write(dir.path().join("val11-plans-created.txt"), first + &lines).unwrap();
         assert!(

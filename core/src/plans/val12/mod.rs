@@ -12,7 +12,7 @@
 //! Verification times follow the plan; in a time-compressed soak-lite the checkpoint
 //! days and the VAL12-09 target scale with `CALENDAR_SCALE = duration / 30 days`
 //! (from `config.env`), and the checks' titles name the window actually covered.
-//! A check whose time has not come is NOT_RUN with a note "not due: ...", never PASS
+//! A check whose time has not come ([`Missing::NotDue`]) is NOT_RUN with a note "not due: ...", never PASS
 //! or FAIL, while the soak is still running; once the soak has ended (its final
 //! report is written, or its setup failed) a check whose time never came is FAIL.
 
@@ -300,7 +300,7 @@ fn creates(f: &Files, r: &Round) -> Result<(u64, u64), Missing> {
         match l.split_whitespace().nth(1) {
             Some("200") | Some("201") => ok += 1,
             Some(_) => err += 1,
-            None => return Err(Missing(format!("{rel}: line {l:?} has no code"))),
+            None => return Err(Missing::Absent(format!("{rel}: line {l:?} has no code"))),
         }
     }
     Ok((ok, err))
@@ -318,7 +318,7 @@ fn latencies_us(f: &Files, r: &Round) -> Result<Vec<u64>, Missing> {
                 .ok()
                 .filter(|s| s.is_finite() && *s >= 0.0)
                 .map(|s| (s * 1e6).round() as u64)
-                .ok_or_else(|| Missing(format!("{rel}: {l:?} is not a latency")))
+                .ok_or_else(|| Missing::Absent(format!("{rel}: {l:?} is not a latency")))
         })
         .collect()
 }
@@ -334,11 +334,13 @@ fn recovery_calls(f: &Files, r: &Round) -> Result<Vec<(String, CliRun)>, Missing
     for block in text.split(RECOVERY_MARK).skip(1) {
         let (id, rest) = block.split_once('\n').unwrap_or((block, ""));
         let run = CliRun::parse_evidence(rest)
-            .map_err(|e| Missing(format!("{rel}: the recovery of {id}: {e}")))?;
+            .map_err(|e| Missing::Absent(format!("{rel}: the recovery of {id}: {e}")))?;
         out.push((id.trim().to_string(), run));
     }
     if out.is_empty() && !text.trim().is_empty() {
-        return Err(Missing(format!("{rel}: no `{RECOVERY_MARK}` block")));
+        return Err(Missing::Absent(format!(
+            "{rel}: no `{RECOVERY_MARK}` block"
+        )));
     }
     Ok(out)
 }
@@ -369,23 +371,27 @@ fn plan_count(f: &Files, r: &Round) -> Result<u64, Missing> {
         if l.starts_with("complete=true") {
             complete = true;
         } else if l.starts_with("complete=") {
-            return Err(Missing(format!("{rel}: the walk did not finish: {l}")));
+            return Err(Missing::Absent(format!(
+                "{rel}: the walk did not finish: {l}"
+            )));
         } else if l.starts_with("page=") {
             let field = |k: &str| {
                 l.split_whitespace()
                     .find_map(|t| t.strip_prefix(k))
-                    .ok_or_else(|| Missing(format!("{rel}: {l:?} has no {k}")))
+                    .ok_or_else(|| Missing::Absent(format!("{rel}: {l:?} has no {k}")))
             };
             if field("code=")? != "200" {
-                return Err(Missing(format!("{rel}: a page did not answer 200: {l}")));
+                return Err(Missing::Absent(format!(
+                    "{rel}: a page did not answer 200: {l}"
+                )));
             }
             items += field("items=")?
                 .parse::<u64>()
-                .map_err(|e| Missing(format!("{rel}: {l:?}: {e}")))?;
+                .map_err(|e| Missing::Absent(format!("{rel}: {l:?}: {e}")))?;
         }
     }
     if !complete {
-        return Err(Missing(format!("{rel}: no complete=true line")));
+        return Err(Missing::Absent(format!("{rel}: no complete=true line")));
     }
     Ok(items.saturating_sub(adopted(f)))
 }
@@ -501,12 +507,12 @@ fn healthy(f: &Files, r: &Round) -> bool {
 fn round_n(rs: &[Round], n: u64) -> Result<&Round, Missing> {
     let last = rs.iter().map(|r| r.index).max().unwrap_or(0);
     if last < n {
-        return Err(Missing(format!(
-            "{NOT_DUE}round {n} has not run ({last} rounds so far)"
+        return Err(Missing::NotDue(format!(
+            "round {n} has not run ({last} rounds so far)"
         )));
     }
     rs.iter().find(|r| r.index == n).ok_or_else(|| {
-        Missing(format!(
+        Missing::Absent(format!(
             "no round {n} in rounds/ (soak has {} rounds)",
             rs.len()
         ))
@@ -549,9 +555,6 @@ fn rate(f: &Files, rs: &[&Round]) -> Result<RateObs, Missing> {
     })
 }
 
-/// Prefix of the note of a check whose time has not come.
-const NOT_DUE: &str = "not due: ";
-
 /// Whether the soak has ended: its final report is written, or its setup failed (no
 /// round will ever run). Until then a check whose time has not come is not due.
 fn ended(f: &Files) -> bool {
@@ -570,11 +573,10 @@ fn observe_due<T: Serialize>(
     ended: bool,
 ) -> Check {
     match obs {
-        Err(Missing(m)) if m.starts_with(NOT_DUE) && !ended => spec.not_run(m),
-        Err(Missing(m)) if m.starts_with(NOT_DUE) => spec.fail_unobserved(format!(
-            "the soak ended before this check was due ({})",
-            &m[NOT_DUE.len()..]
-        )),
+        Err(m @ Missing::NotDue(_)) if !ended => spec.not_run(m.to_string()),
+        Err(Missing::NotDue(why)) => {
+            spec.fail_unobserved(format!("the soak ended before this check was due ({why})"))
+        }
         other => spec.observe(other, pass),
     }
 }
@@ -683,7 +685,7 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         r1.clone().and_then(|r| latencies_us(&f, r)).and_then(|l| {
             stats::nearest_rank(&l, 99.0)
                 .map(|us| us as f64 / 1000.0)
-                .ok_or_else(|| Missing("round 1 create-times.txt: no samples".into()))
+                .ok_or_else(|| Missing::Absent("round 1 create-times.txt: no samples".into()))
         }),
         |p| *p <= P99_LIMIT_MS,
         ended,
@@ -692,7 +694,7 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
     // A missing round number counts as a failed scan: that round scanned nothing.
     let scan = (|| -> Result<Value, Missing> {
         if rs.is_empty() {
-            return Err(Missing(format!("{NOT_DUE}no round has run")));
+            return Err(Missing::NotDue("no round has run".into()));
         }
         let bad: Vec<u64> = rs
             .iter()
@@ -721,8 +723,8 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         let end = day * c.day_s * c.scale;
         let covered = last as f64 * c.interval_s;
         if covered + 1e-6 < end {
-            return Err(Missing(format!(
-                "{NOT_DUE}the rounds cover {:.2} simulated days, the checkpoint is at {:.2}",
+            return Err(Missing::NotDue(format!(
+                "the rounds cover {:.2} simulated days, the checkpoint is at {:.2}",
                 covered / c.day_s,
                 end / c.day_s
             )));
@@ -734,7 +736,7 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
         if f.exists(cp7) {
             Ok(())
         } else {
-            Err(Missing(format!(
+            Err(Missing::Absent(format!(
                 "{cp7}: the 7-day checkpoint report was not written"
             )))
         }
@@ -770,7 +772,7 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
             }
             stats::nearest_rank(&all, 99.0)
                 .map(|us| us as f64 / 1000.0)
-                .ok_or_else(|| Missing("days 1-7: no create latencies".into()))
+                .ok_or_else(|| Missing::Absent("days 1-7: no create latencies".into()))
         }),
         |p| *p <= P99_LIMIT_MS,
         ended,
@@ -780,8 +782,8 @@ pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
     let due = cfg.as_ref().map_err(Clone::clone).and_then(|c| {
         let scheduled = (c.duration_days * c.day_s / c.interval_s).round().max(1.0) as u64;
         if last < scheduled {
-            Err(Missing(format!(
-                "{NOT_DUE}{last} of {scheduled} scheduled rounds ran"
+            Err(Missing::NotDue(format!(
+                "{last} of {scheduled} scheduled rounds ran"
             )))
         } else {
             Ok(scheduled)
@@ -957,7 +959,7 @@ fn claims(f: &Files, rs: &[Round], scheduled: Option<u64>) -> Vec<Check> {
             listings.push(serde_json::json!({"round": r.index, "created": created.len(), "missing": missing.len()}));
         }
         if listings.is_empty() {
-            return Err(Missing(
+            return Err(Missing::Absent(
                 "no round kept its listed IDs (plans-listed.txt)".into(),
             ));
         }
@@ -989,7 +991,9 @@ fn claims(f: &Files, rs: &[Round], scheduled: Option<u64>) -> Vec<Check> {
             let l = latencies_us(f, r)?;
             let p = stats::nearest_rank(&l, 99.0)
                 .map(|us| us as f64 / 1000.0)
-                .ok_or_else(|| Missing(format!("{}/create-times.txt: no samples", r.rel)))?;
+                .ok_or_else(|| {
+                    Missing::Absent(format!("{}/create-times.txt: no samples", r.rel))
+                })?;
             n += 1;
             if worst.is_none_or(|(_, w)| p > w) {
                 worst = Some((r.index, p));
@@ -998,7 +1002,8 @@ fn claims(f: &Files, rs: &[Round], scheduled: Option<u64>) -> Vec<Check> {
                 over.push(r.index);
             }
         }
-        let (round, max) = worst.ok_or_else(|| Missing("no round ran its creates".into()))?;
+        let (round, max) =
+            worst.ok_or_else(|| Missing::Absent("no round ran its creates".into()))?;
         Ok(
             serde_json::json!({"rounds": n, "max_round_p99_ms": max, "worst_round": round,
                               "rounds_over": over.len(), "first_rounds_over": over.iter().take(10).collect::<Vec<_>>()}),
@@ -1034,7 +1039,9 @@ fn claims(f: &Files, rs: &[Round], scheduled: Option<u64>) -> Vec<Check> {
             prev = Some((r.index, v));
         }
         if compared == 0 {
-            return Err(Missing(format!("{name}: fewer than two rounds to compare")));
+            return Err(Missing::Absent(format!(
+                "{name}: fewer than two rounds to compare"
+            )));
         }
         Ok(
             serde_json::json!({"compared": compared, "not_increasing": not_increasing.len(),
@@ -1044,7 +1051,7 @@ fn claims(f: &Files, rs: &[Round], scheduled: Option<u64>) -> Vec<Check> {
     let requests = |r: &Round| -> Result<f64, Missing> {
         f.prom(&format!("{}/metrics-scrape.prom", r.rel))?
             .sum("cp_http_requests_total")
-            .map_err(|e| Missing(format!("{}/metrics-scrape.prom: {e}", r.rel)))
+            .map_err(|e| Missing::Absent(format!("{}/metrics-scrape.prom: {e}", r.rel)))
     };
     out.push(
         PLAN.spec(
