@@ -66,8 +66,9 @@ impl Figure {
     }
 }
 
-/// A number of an observation: a number, or the length of an array.
-pub fn obs_num(report: &Report, id: &str, key: &str) -> Option<f64> {
-    let v = &report.check(id)?.observed.as_ref()?[key];
-    v.as_f64().or_else(|| v.as_array().map(|a| a.len() as f64))
+/// The observation of check `id` as its plan's type (`None`: not observed, or not of
+/// that type, so a figure is missing rather than silently 0).
+pub fn observed<T: serde::de::DeserializeOwned>(report: &Report, id: &str) -> Option<T> {
+    let v = report.check(id)?.observed.clone()?;
+    serde_json::from_value(v).ok()
 }

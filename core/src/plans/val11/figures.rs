@@ -1,115 +1,115 @@
-//! VAL11's figures for `evidence diff`: durability counts from the observations.
+//! VAL11's figures for `evidence diff`: durability counts, read from a fresh
+//! judgement's typed observations.
 
 use std::path::Path;
 
+use super::observations::{Cascade, Durability, KillRounds, Pause, RapidRestarts};
 use crate::check::Report;
-use crate::figure::{obs_num, Better, Figure, Gate};
+use crate::figure::{observed, Better, Figure, Gate};
+
+/// One figure: name, unit, value, better direction, gate.
+type Row = (&'static str, &'static str, Option<usize>, Better, Gate);
 
 /// VAL11: durability counts (the observations of a fresh judgement).
 pub fn figures(_: &Path, r: &Report) -> Vec<Figure> {
     use Better::{Higher, Lower};
     use Gate::{Exact, Info};
-    let spec: &[(&str, &str, &str, &'static str, Better, Gate)] = &[
+    let kill: Option<KillRounds> = observed(r, "VAL11-11");
+    let first: Option<Durability> = observed(r, "VAL11-03");
+    let rapid: Option<RapidRestarts> = observed(r, "VAL11-04");
+    let pause: Option<Pause> = observed(r, "VAL11-12");
+    let cascade: Option<Cascade> = observed(r, "VAL11-09");
+    let k = |f: fn(&KillRounds) -> usize| kill.as_ref().map(f);
+    let p = |f: fn(&Pause) -> usize| pause.as_ref().map(f);
+    let rows: [Row; 12] = [
         (
             "kill rounds: acknowledged creates",
-            "VAL11-11",
-            "acked",
             "creates",
+            k(|o| o.acked),
             Higher,
             Info,
         ),
         (
             "kill rounds: acknowledged then lost",
-            "VAL11-11",
-            "lost",
             "plans",
+            k(|o| o.lost),
             Lower,
             Exact,
         ),
         (
             "kill rounds: phantom plans",
-            "VAL11-11",
-            "unexpected",
             "plans",
+            k(|o| o.unexpected),
             Lower,
             Exact,
         ),
         (
             "kill rounds: duplicate plans",
-            "VAL11-11",
-            "duplicates",
             "plans",
+            k(|o| o.duplicates),
             Lower,
             Exact,
         ),
         (
             "kill rounds: indeterminate creates",
-            "VAL11-11",
-            "indeterminate",
             "creates",
+            k(|o| o.indeterminate),
             Lower,
             Info,
         ),
         (
             "kill rounds: rounds passed",
-            "VAL11-11",
-            "rounds_passed",
             "rounds",
+            k(|o| o.rounds_passed),
             Higher,
             Exact,
         ),
         (
             "first restart: acknowledged plans missing",
-            "VAL11-03",
-            "missing_acked",
             "plans",
+            first.map(|o| o.missing_acked.len()),
             Lower,
             Exact,
         ),
         (
             "rapid restarts: plans missing",
-            "VAL11-04",
-            "missing_after_restarts",
             "plans",
+            rapid.map(|o| o.missing_after_restarts.len()),
             Lower,
             Exact,
         ),
         (
             "pause: acknowledged then lost",
-            "VAL11-12",
-            "lost",
             "plans",
+            p(|o| o.lost.len()),
             Lower,
             Exact,
         ),
         (
             "pause: duplicate plans",
-            "VAL11-12",
-            "duplicates",
             "plans",
+            p(|o| o.duplicates.len()),
             Lower,
             Exact,
         ),
         (
             "pause: calls ok after resume",
-            "VAL11-12",
-            "after_ok",
             "calls",
+            p(|o| o.after_ok),
             Higher,
             Exact,
         ),
         (
             "cascade: retries succeeded",
-            "VAL11-09",
-            "cascade_ok",
             "plans",
+            cascade.map(|o| o.cascade_ok),
             Higher,
             Exact,
         ),
     ];
-    spec.iter()
-        .map(|(name, id, key, unit, better, gate)| {
-            Figure::new(*name, unit, obs_num(r, id, key), *better, *gate)
+    rows.into_iter()
+        .map(|(name, unit, v, better, gate)| {
+            Figure::new(name, unit, v.map(|n| n as f64), better, gate)
         })
         .collect()
 }

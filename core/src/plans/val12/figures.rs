@@ -2,10 +2,9 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
+use super::observations::{Availability, Creates, Rate};
 use crate::check::Report;
-use crate::figure::{obs_num, Better, Figure, Gate};
+use crate::figure::{observed, Better, Figure, Gate};
 use crate::plans;
 
 /// VAL12: rates, availability, p99 (a fresh judgement's observations and the rounds).
@@ -16,11 +15,7 @@ pub fn figures(dir: &Path, r: &Report) -> Vec<Figure> {
         f.time_ms = v;
         f
     };
-    let observed = |id: &str| {
-        r.check(id)
-            .and_then(|c| c.observed.as_ref())
-            .and_then(Value::as_f64)
-    };
+    let rate = |id: &str| observed::<Rate>(r, id).and_then(|o| o.rate);
     let rounds = plans::val12::round_figures(dir);
     let all: Vec<u64> = rounds
         .iter()
@@ -33,34 +28,34 @@ pub fn figures(dir: &Path, r: &Report) -> Vec<Figure> {
         .max()
         .map(|k| k as f64 / 1024.0);
     vec![
-        p99("round 1 p99", observed("VAL12-04")),
-        p99("days 1-7 p99", observed("VAL12-07")),
+        p99("round 1 p99", observed::<f64>(r, "VAL12-04")),
+        p99("days 1-7 p99", observed::<f64>(r, "VAL12-07")),
         p99("all rounds p99", pooled),
         Figure::new(
             "days 1-7 rollback rate",
             "ratio",
-            obs_num(r, "VAL12-06", "rate"),
+            rate("VAL12-06"),
             Higher,
             Gate::Exact,
         ),
         Figure::new(
             "aggregate rollback rate",
             "ratio",
-            obs_num(r, "VAL12-10", "rate"),
+            rate("VAL12-10"),
             Higher,
             Gate::Exact,
         ),
         Figure::new(
             "availability",
             "%",
-            obs_num(r, "VAL12-08", "uptime_pct"),
+            observed::<Availability>(r, "VAL12-08").map(|o| o.uptime_pct),
             Higher,
             Gate::Exact,
         ),
         Figure::new(
             "plans created",
             "plans",
-            obs_num(r, "VAL12-09", "total_creates"),
+            observed::<Creates>(r, "VAL12-09").map(|o| o.total_creates as f64),
             Higher,
             Gate::Exact,
         ),
