@@ -18,7 +18,7 @@
 //!   [--format text|json]` compares two runs check by check and figure by figure;
 //!   exit 1 when a check went red or a figure regressed past the margin.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -217,6 +217,60 @@ fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Writing the statement into the run would change (or destroy) the evidence it
+/// describes: refuse a `--statement` path inside `dir`.
+fn refuse_statement_inside(p: &Path, dir: &Path) -> anyhow::Result<()> {
+    let parent = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(std::fs::canonicalize)
+        .transpose()
+        .with_context(|| format!("statement path {}", p.display()))?
+        .unwrap_or(std::env::current_dir()?);
+    if parent.starts_with(dir) {
+        anyhow::bail!(
+            "--statement {} is inside the run directory; it must be written beside it",
+            p.display()
+        );
+    }
+    Ok(())
+}
+
+/// `evidence verify --allowed-signers`: the stored statement is this run's, byte for
+/// byte, and signed by an allowed signer.
+fn check_statement(
+    path: &Path,
+    fresh: &serde_json::Value,
+    signers: &Path,
+    identity: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    // Byte for byte: the statement is deterministic, and a reader (or another parser)
+    // must not be able to see other values than the ones checked (duplicate keys,
+    // reordered fields).
+    let stored = std::fs::read(path).with_context(|| format!("statement {}", path.display()))?;
+    if stored != statement::to_bytes(fresh) {
+        println!(
+            "MISMATCH statement {}: does not match this run (subjects, digest or results differ)",
+            path.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    match statement::check_signature(path, signers, identity) {
+        Ok(who) => {
+            println!(
+                "statement {}: signature good, signed by {who} (namespace {})",
+                path.display(),
+                statement::SIG_NAMESPACE
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("MISMATCH statement {}: {e}", path.display());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 /// `evidence verify`: check the run; write (and sign) its statement, or check one.
 fn verify_cmd(
     run_dir: PathBuf,
@@ -228,20 +282,7 @@ fn verify_cmd(
     let dir = std::fs::canonicalize(&run_dir)
         .with_context(|| format!("run directory {}", run_dir.display()))?;
     if let Some(p) = &statement {
-        // Writing into the run would change (or destroy) the evidence it describes.
-        let parent = p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .map(std::fs::canonicalize)
-            .transpose()
-            .with_context(|| format!("statement path {}", p.display()))?
-            .unwrap_or(std::env::current_dir()?);
-        if parent.starts_with(&dir) {
-            anyhow::bail!(
-                "--statement {} is inside the run directory; it must be written beside it",
-                p.display()
-            );
-        }
+        refuse_statement_inside(p, &dir)?;
     }
     let v = evidence::verify(&dir);
     for m in &v.mismatches {
@@ -276,32 +317,7 @@ fn verify_cmd(
     let path = statement.unwrap_or_else(|| statement::default_path(&dir));
     let fresh = statement::build(manifest, report, digest)?;
     if let Some(signers) = allowed_signers {
-        // Byte for byte: the statement is deterministic, and a reader (or another
-        // parser) must not be able to see other values than the ones checked
-        // (duplicate keys, reordered fields).
-        let stored =
-            std::fs::read(&path).with_context(|| format!("statement {}", path.display()))?;
-        if stored != statement::to_bytes(&fresh) {
-            println!(
-                "MISMATCH statement {}: does not match this run (subjects, digest or results differ)",
-                path.display()
-            );
-            return Ok(ExitCode::from(1));
-        }
-        return match statement::check_signature(&path, &signers, identity.as_deref()) {
-            Ok(who) => {
-                println!(
-                    "statement {}: signature good, signed by {who} (namespace {})",
-                    path.display(),
-                    statement::SIG_NAMESPACE
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => {
-                println!("MISMATCH statement {}: {e}", path.display());
-                Ok(ExitCode::from(1))
-            }
-        };
+        return check_statement(&path, &fresh, &signers, identity.as_deref());
     }
     statement::write(&path, &fresh)?;
     println!(

@@ -78,6 +78,46 @@ fn run_start(run_id: &str) -> String {
         .unwrap_or_else(|| run_id.to_string())
 }
 
+/// The recommendations' sections: title, claim, checks, recommendation when they fail.
+const SECTIONS: [(&str, &str, &[&str], &str); 6] = [
+    (
+        "Durability",
+        "All pre-kill plans recovered after restart",
+        &["VAL11-03", "VAL11-04", "VAL11-05"],
+        "check WAL checkpoint settings or SQLite build",
+    ),
+    (
+        "Client Error Handling",
+        "CLI exits non-zero with connection error after CP kill",
+        &["VAL11-02"],
+        "verify CLI does not silently swallow dial errors",
+    ),
+    (
+        "Artifact Corruption",
+        "CP accepts and stores corrupt-artifact plan; rollback succeeds",
+        &["VAL11-07", "VAL11-08"],
+        "Consider adding artifact URI scheme validation at plan-creation time",
+    ),
+    (
+        "Cascade Recovery",
+        "All 3 stuck (device-unresponsive proxy) plans recovered via retry",
+        &["VAL11-06", "VAL11-09"],
+        "check stuck detection threshold vs actual staleness",
+    ),
+    (
+        "Audit Integrity",
+        "Rollback events captured across CP kill boundary",
+        &["VAL11-10"],
+        "verify AUTONOMY_AUDIT_DIR is the same path for CLI and CP",
+    ),
+    (
+        "Beyond the plan: crash, pause and restart under the CLI",
+        "Acknowledged writes survive SIGKILL; paused CP gives clean timeouts; CLI cut by a kill fails clearly and its retry applies once",
+        &["VAL11-11", "VAL11-12", "VAL11-13"],
+        "replay the failing kill round with VAL11_SEED from val11-kill-rounds.txt and inspect the lost/unexpected IDs; check commit-before-acknowledge and CLI error mapping",
+    ),
+];
+
 /// The plan's recommendations template, filled from the judged checks. The date is
 /// the run's start (from its id), so the file is a function of the run alone.
 pub fn recommendations(checks: &[Check], run_id: &str, seed: Option<u64>) -> String {
@@ -142,42 +182,9 @@ pub fn recommendations(checks: &[Check], run_id: &str, seed: Option<u64>) -> Str
         checks.len(),
         seed.map_or_else(|| "absent".to_string(), |s| s.to_string())
     );
-    s.push_str(&section(
-        "Durability",
-        "All pre-kill plans recovered after restart",
-        &["VAL11-03", "VAL11-04", "VAL11-05"],
-        "check WAL checkpoint settings or SQLite build",
-    ));
-    s.push_str(&section(
-        "Client Error Handling",
-        "CLI exits non-zero with connection error after CP kill",
-        &["VAL11-02"],
-        "verify CLI does not silently swallow dial errors",
-    ));
-    s.push_str(&section(
-        "Artifact Corruption",
-        "CP accepts and stores corrupt-artifact plan; rollback succeeds",
-        &["VAL11-07", "VAL11-08"],
-        "Consider adding artifact URI scheme validation at plan-creation time",
-    ));
-    s.push_str(&section(
-        "Cascade Recovery",
-        "All 3 stuck (device-unresponsive proxy) plans recovered via retry",
-        &["VAL11-06", "VAL11-09"],
-        "check stuck detection threshold vs actual staleness",
-    ));
-    s.push_str(&section(
-        "Audit Integrity",
-        "Rollback events captured across CP kill boundary",
-        &["VAL11-10"],
-        "verify AUTONOMY_AUDIT_DIR is the same path for CLI and CP",
-    ));
-    s.push_str(&section(
-        "Beyond the plan: crash, pause and restart under the CLI",
-        "Acknowledged writes survive SIGKILL; paused CP gives clean timeouts; CLI cut by a kill fails clearly and its retry applies once",
-        &["VAL11-11", "VAL11-12", "VAL11-13"],
-        "replay the failing kill round with VAL11_SEED from val11-kill-rounds.txt and inspect the lost/unexpected IDs; check commit-before-acknowledge and CLI error mapping",
-    ));
+    for (title, claim, ids, fail) in SECTIONS {
+        s.push_str(&section(title, claim, ids, fail));
+    }
     s
 }
 
