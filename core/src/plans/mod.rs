@@ -5,6 +5,16 @@
 //! note saying what is missing; [`Files`] returns `Result<_, Missing>` everywhere so
 //! that [`CheckSpec::observe`](crate::check::CheckSpec::observe) fails closed.
 //! `evidence verify` re-runs the same judge to recompute every verdict.
+//!
+//! # One folder per plan, one registry
+//!
+//! Everything fleetval knows about a suite lives in `plans/<suite>/`: its [`Plan`]
+//! (check IDs and titles, minimum rule, judge, profile) in `mod.rs`, the typed
+//! observations in `observations.rs`, its derived files in `files.rs`, its
+//! `evidence diff` figures in `figures.rs` and its HTML section in `page.rs`. The
+//! generic code (report, `evidence verify`, `diff`, `html`, `summary`) only looks a
+//! suite up in [`PLANS`] (or [`PAGES`] for a page without a plan). A new suite is a
+//! new folder and one line in [`PLANS`]; the `demo` plan is the smallest complete one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
