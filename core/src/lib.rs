@@ -6,7 +6,7 @@
 //!
 //! | module | job |
 //! |---|---|
-//! | [`env`], [`fileio`] | leaves: environment variables; atomic writes, sha256, paths, file locks |
+//! | [`env`](mod@env), [`fileio`] | leaves: environment variables; atomic writes, sha256, paths, file locks |
 //! | [`stats`] | HDR histograms in µs and exact nearest-rank percentiles |
 //! | [`prom`] | Prometheus scrape parsing; an absent metric is an error, never 0 |
 //! | [`load_result`] | what a load run recorded: outcomes, models, figures |

@@ -9,7 +9,7 @@
 //!
 //! # A derived file
 //!
-//! [`write`] stores the page as `<suite>-report.html` *after* the manifest was written
+//! [`write`](fn@write) stores the page as `<suite>-report.html` *after* the manifest was written
 //! (it shows the manifest's digest, so it cannot be listed in it). It is covered the
 //! way the report is: `evidence verify` should treat [`is_derived`] files as derived,
 //! re-render them with [`render`] and compare bytes ([`check_derived`] does exactly

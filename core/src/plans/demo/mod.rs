@@ -1,7 +1,7 @@
 //! The harness's self-test plan (`demo`): three small checks over files that a test
 //! lab writes by hand, so the harness's own tests can exercise judging, reports and
 //! `evidence verify` without a control-plane. It is also the smallest example of a
-//! judge: one [`CheckSpec`] per check, observations read through [`Files`].
+//! judge: one [`CheckSpec`](crate::check::CheckSpec) per check, observations read through [`Files`].
 
 use std::path::Path;
 

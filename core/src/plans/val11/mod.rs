@@ -184,7 +184,7 @@ struct HttpText {
 }
 
 /// An HTTP record as evidence text: `METHOD path status=.. latency_us=.. outcome=..`,
-/// then `body=` with the body on one line ([`http_text`] reads it back).
+/// then `body=` with the body on one line (`http_text` reads it back).
 pub fn http_record_text<T>(r: &Recorded<T>) -> String {
     format!("{}\nbody={}\n", r.line(), r.text.replace('\n', " "))
 }
