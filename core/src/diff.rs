@@ -28,9 +28,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::check::{Profile, Report, Status, TargetInfo};
-use crate::fsx;
+use crate::fileio;
+use crate::plans;
 use crate::plans::MANIFEST_FILE;
-use crate::plans::{self, Files};
 
 /// Version tag of the JSON document.
 pub const DIFF_SCHEMA: &str = "fleetval.diff/v1";
@@ -38,8 +38,8 @@ pub const DIFF_SCHEMA: &str = "fleetval.diff/v1";
 pub const DEFAULT_MARGIN_PCT: f64 = 25.0;
 /// Default noise floor for timings, ms.
 pub const DEFAULT_FLOOR_MS: f64 = 50.0;
-/// Fewest samples for which a p99 is gated (below, it is the maximum of a handful).
-pub const MIN_P99_SAMPLES: usize = 100;
+/// Fewest samples for which a p99 is gated (a VAL08 rule, re-exported here).
+pub use crate::plans::val08::figures::MIN_P99_SAMPLES;
 
 /// How a comparison is made.
 #[derive(Clone, Debug, Serialize)]
@@ -78,66 +78,6 @@ pub enum DiffError {
     Refused(Vec<String>),
 }
 
-/// Which direction of a figure is worse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Better {
-    /// Higher is better (throughput, rates).
-    Higher,
-    /// Lower is better (latency, losses).
-    Lower,
-}
-
-/// How a worsening is judged (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Gate {
-    /// Any worsening.
-    Exact,
-    /// Worse by more than the margin.
-    Margin,
-    /// Worse by more than the margin and than the noise floor.
-    MarginAndFloor,
-    /// Never gates.
-    Info,
-}
-
-/// One figure of one run.
-#[derive(Clone, Debug)]
-pub struct Figure {
-    /// Name, e.g. `N=100 p99`.
-    pub name: String,
-    /// Unit.
-    pub unit: &'static str,
-    /// The value, or `None` when not measured.
-    pub value: Option<f64>,
-    /// Better direction.
-    pub better: Better,
-    /// Gate.
-    pub gate: Gate,
-    /// The figure's time equivalent, ms, for the noise floor.
-    pub time_ms: Option<f64>,
-}
-
-impl Figure {
-    fn new(
-        name: impl Into<String>,
-        unit: &'static str,
-        value: Option<f64>,
-        better: Better,
-        gate: Gate,
-    ) -> Self {
-        Figure {
-            name: name.into(),
-            unit,
-            value,
-            better,
-            gate,
-            time_ms: None,
-        }
-    }
-}
-
 /// What happened to a figure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -168,6 +108,8 @@ impl FigureVerdict {
         matches!(self, FigureVerdict::Regressed | FigureVerdict::Missing)
     }
 }
+
+pub use crate::figure::{Better, Figure, Gate};
 
 /// One figure compared.
 #[derive(Clone, Debug, Serialize)]
@@ -277,7 +219,7 @@ fn side(dir: &Path) -> Result<Side, DiffError> {
         dir: dir.display().to_string(),
         message: m,
     };
-    let manifest: Option<Value> = fsx::read_json(&dir.join(MANIFEST_FILE)).ok();
+    let manifest: Option<Value> = fileio::read_json(&dir.join(MANIFEST_FILE)).ok();
     let suite = manifest
         .as_ref()
         .and_then(|m| m["suite"].as_str().map(str::to_string))
@@ -306,7 +248,7 @@ fn side(dir: &Path) -> Result<Side, DiffError> {
         profile: report.profile.clone(),
         target: report.target.clone(),
         faults: report.faults.clone(),
-        digest: fsx::sha256_file(&dir.join(MANIFEST_FILE)).ok(),
+        digest: fileio::sha256_file(&dir.join(MANIFEST_FILE)).ok(),
         report,
         manifest,
         stale,
@@ -546,239 +488,10 @@ fn compare_one(b: &Figure, r: Option<&Figure>, opts: &Options) -> FigureDiff {
 
 /// The figures of one run, by suite.
 fn figures(s: &Side) -> Vec<Figure> {
-    match s.suite.as_str() {
-        "val08" => val08_figures(&s.dir),
-        "val11" => val11_figures(&s.report),
-        "val12" => val12_figures(&s.dir, &s.report),
-        _ => Vec::new(),
-    }
-}
-
-/// VAL08: per tier, throughput, p50, p99 (merged worker samples) and errors.
-fn val08_figures(dir: &Path) -> Vec<Figure> {
-    use crate::plans::val08::Observations;
-    let obs = Observations::read(&Files::new(dir));
-    let mut out = Vec::new();
-    for (n, s) in &obs.scenarios {
-        let Ok(s) = s else { continue };
-        let ms = |us: Option<u64>| us.map(|u| u as f64 / 1000.0);
-        let mut t = Figure::new(
-            format!("N={n} throughput"),
-            "plans/s",
-            s.throughput_per_sec,
-            Better::Higher,
-            Gate::MarginAndFloor,
-        );
-        // A closed-model tier's wall-clock is `batch` sequential requests per worker.
-        t.time_ms = s.wall_us.map(|w| w as f64 / 1000.0 / s.batch.max(1) as f64);
-        out.push(t);
-        let mut p50 = Figure::new(
-            format!("N={n} p50"),
-            "ms",
-            ms(s.p50_us),
-            Better::Lower,
-            Gate::MarginAndFloor,
-        );
-        p50.time_ms = p50.value;
-        out.push(p50);
-        let gate = if s.ok >= MIN_P99_SAMPLES {
-            Gate::MarginAndFloor
-        } else {
-            Gate::Info
-        };
-        let mut p99 = Figure::new(
-            format!("N={n} p99"),
-            "ms",
-            ms(s.p99_us),
-            Better::Lower,
-            gate,
-        );
-        p99.time_ms = p99.value;
-        out.push(p99);
-        out.push(Figure::new(
-            format!("N={n} errors"),
-            "creates",
-            Some(s.errors as f64),
-            Better::Lower,
-            Gate::Exact,
-        ));
-    }
-    out
-}
-
-/// A number of an observation: a number, or the length of an array.
-fn obs_num(report: &Report, id: &str, key: &str) -> Option<f64> {
-    let v = &report.check(id)?.observed.as_ref()?[key];
-    v.as_f64().or_else(|| v.as_array().map(|a| a.len() as f64))
-}
-
-/// VAL11: durability counts (the observations of a fresh judgement).
-fn val11_figures(r: &Report) -> Vec<Figure> {
-    use Better::{Higher, Lower};
-    use Gate::{Exact, Info};
-    let spec: &[(&str, &str, &str, &'static str, Better, Gate)] = &[
-        (
-            "kill rounds: acknowledged creates",
-            "VAL11-11",
-            "acked",
-            "creates",
-            Higher,
-            Info,
-        ),
-        (
-            "kill rounds: acknowledged then lost",
-            "VAL11-11",
-            "lost",
-            "plans",
-            Lower,
-            Exact,
-        ),
-        (
-            "kill rounds: phantom plans",
-            "VAL11-11",
-            "unexpected",
-            "plans",
-            Lower,
-            Exact,
-        ),
-        (
-            "kill rounds: duplicate plans",
-            "VAL11-11",
-            "duplicates",
-            "plans",
-            Lower,
-            Exact,
-        ),
-        (
-            "kill rounds: indeterminate creates",
-            "VAL11-11",
-            "indeterminate",
-            "creates",
-            Lower,
-            Info,
-        ),
-        (
-            "kill rounds: rounds passed",
-            "VAL11-11",
-            "rounds_passed",
-            "rounds",
-            Higher,
-            Exact,
-        ),
-        (
-            "first restart: acknowledged plans missing",
-            "VAL11-03",
-            "missing_acked",
-            "plans",
-            Lower,
-            Exact,
-        ),
-        (
-            "rapid restarts: plans missing",
-            "VAL11-04",
-            "missing_after_restarts",
-            "plans",
-            Lower,
-            Exact,
-        ),
-        (
-            "pause: acknowledged then lost",
-            "VAL11-12",
-            "lost",
-            "plans",
-            Lower,
-            Exact,
-        ),
-        (
-            "pause: duplicate plans",
-            "VAL11-12",
-            "duplicates",
-            "plans",
-            Lower,
-            Exact,
-        ),
-        (
-            "pause: calls ok after resume",
-            "VAL11-12",
-            "after_ok",
-            "calls",
-            Higher,
-            Exact,
-        ),
-        (
-            "cascade: retries succeeded",
-            "VAL11-09",
-            "cascade_ok",
-            "plans",
-            Higher,
-            Exact,
-        ),
-    ];
-    spec.iter()
-        .map(|(name, id, key, unit, better, gate)| {
-            Figure::new(*name, unit, obs_num(r, id, key), *better, *gate)
-        })
-        .collect()
-}
-
-/// VAL12: rates, availability, p99 (a fresh judgement's observations and the rounds).
-fn val12_figures(dir: &Path, r: &Report) -> Vec<Figure> {
-    use Better::{Higher, Lower};
-    let p99 = |name: &str, v: Option<f64>| {
-        let mut f = Figure::new(name, "ms", v, Lower, Gate::MarginAndFloor);
-        f.time_ms = v;
-        f
-    };
-    let observed = |id: &str| {
-        r.check(id)
-            .and_then(|c| c.observed.as_ref())
-            .and_then(Value::as_f64)
-    };
-    let rounds = plans::val12::round_figures(dir);
-    let all: Vec<u64> = rounds
-        .iter()
-        .flat_map(|r| r.latencies_us.iter().copied())
-        .collect();
-    let pooled = crate::stats::nearest_rank(&all, 99.0).map(|us| us as f64 / 1000.0);
-    let max_rss = rounds
-        .iter()
-        .filter_map(|r| r.rss_kb)
-        .max()
-        .map(|k| k as f64 / 1024.0);
-    vec![
-        p99("round 1 p99", observed("VAL12-04")),
-        p99("days 1-7 p99", observed("VAL12-07")),
-        p99("all rounds p99", pooled),
-        Figure::new(
-            "days 1-7 rollback rate",
-            "ratio",
-            obs_num(r, "VAL12-06", "rate"),
-            Higher,
-            Gate::Exact,
-        ),
-        Figure::new(
-            "aggregate rollback rate",
-            "ratio",
-            obs_num(r, "VAL12-10", "rate"),
-            Higher,
-            Gate::Exact,
-        ),
-        Figure::new(
-            "availability",
-            "%",
-            obs_num(r, "VAL12-08", "uptime_pct"),
-            Higher,
-            Gate::Exact,
-        ),
-        Figure::new(
-            "plans created",
-            "plans",
-            obs_num(r, "VAL12-09", "total_creates"),
-            Higher,
-            Gate::Exact,
-        ),
-        Figure::new("peak RSS", "MiB", max_rss, Lower, Gate::Margin),
-    ]
+    // A side exists only for a suite with a plan (it was judged): no plan, no figures.
+    plans::plan(&s.suite)
+        .map(|p| (p.figures)(&s.dir, &s.report))
+        .unwrap_or_default()
 }
 
 /// A serde name in capitals (`WENT_RED`, `BELOW_FLOOR`) for the table.

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::fsx::{io_err, FsError};
+use crate::fileio::{io_err, FsError};
 
 /// What one suite's garbage collection did.
 #[derive(Debug, Default)]

@@ -10,7 +10,7 @@ mod common;
 
 use common::demo_run;
 use val_core::evidence::{self, statement, RunDir};
-use val_core::fsx;
+use val_core::fileio;
 
 /// `evidence verify RUN --sign KEY`, which must succeed.
 fn sign(run: &Path, key: &Path) {
@@ -46,7 +46,7 @@ fn edit_json(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
 /// Re-hashes (and re-sizes) one file in the manifest, as someone covering their
 /// tracks would.
 fn rehash(run: &Path, rel: &str) {
-    let sha = fsx::sha256_file(&run.join(rel)).unwrap();
+    let sha = fileio::sha256_file(&run.join(rel)).unwrap();
     let bytes = std::fs::metadata(run.join(rel)).unwrap().len();
     edit_json(&run.join("manifest.json"), |m| {
         for f in m["files"].as_array_mut().unwrap() {
@@ -101,7 +101,7 @@ fn attach_junit_updates_latest_manifests() {
         .arg(root.path())
         .assert()
         .success();
-    let m: evidence::Manifest = fsx::read_json(&run.join("manifest.json")).unwrap();
+    let m: evidence::Manifest = fileio::read_json(&run.join("manifest.json")).unwrap();
     assert!(m.files.iter().any(|f| f.path == "junit.xml"));
     let v = evidence::verify(&run);
     assert!(v.ok(), "{:?}", v.mismatches);
@@ -145,7 +145,7 @@ fn a_symlink_in_the_run_directory_fails_listed_or_not() {
     verify_fails_with(&run, "MISMATCH refused extra.txt: symlink");
 
     // Listing it in the manifest with its target's hash does not bless it.
-    let sha = fsx::sha256_file(&run.join("extra.txt")).unwrap();
+    let sha = fileio::sha256_file(&run.join("extra.txt")).unwrap();
     edit_json(&run.join("manifest.json"), |m| {
         m["files"]
             .as_array_mut()
@@ -199,7 +199,7 @@ fn every_field_of_a_check_is_compared_not_only_its_status() {
 fn verify_prints_the_run_digest_and_writes_the_statement_beside_the_run() {
     let root = tempfile::tempdir().unwrap();
     let run = demo_run(root.path(), 503);
-    let digest = fsx::sha256_file(&run.join("manifest.json")).unwrap();
+    let digest = fileio::sha256_file(&run.join("manifest.json")).unwrap();
     cargo_bin_cmd!("evidence")
         .arg("verify")
         .arg(root.path().join("demo/latest"))
@@ -209,7 +209,7 @@ fn verify_prints_the_run_digest_and_writes_the_statement_beside_the_run() {
         .stdout(contains("(FAILED)"));
     let path = statement::default_path(&run);
     assert_eq!(path.parent(), run.parent(), "beside the run, not inside it");
-    let st: serde_json::Value = fsx::read_json(&path).unwrap();
+    let st: serde_json::Value = fileio::read_json(&path).unwrap();
     assert_eq!(st["_type"], "https://in-toto.io/Statement/v1");
     assert_eq!(
         st["predicateType"],
@@ -217,7 +217,7 @@ fn verify_prints_the_run_digest_and_writes_the_statement_beside_the_run() {
     );
     assert_eq!(st["subject"][0]["name"], "/opt/cp/autonomy");
     assert_eq!(st["subject"][0]["digest"]["sha256"], "ab".repeat(32));
-    let m: evidence::Manifest = fsx::read_json(&run.join("manifest.json")).unwrap();
+    let m: evidence::Manifest = fileio::read_json(&run.join("manifest.json")).unwrap();
     if let Some(commit) = &m.git.commit {
         assert_eq!(st["subject"][1]["name"], "git+commit");
         assert_eq!(st["subject"][1]["digest"]["gitCommit"], commit.as_str());

@@ -18,13 +18,13 @@
 //!   [--format text|json]` compares two runs check by check and figure by figure;
 //!   exit 1 when a check went red or a figure regressed past the margin.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use val_core::evidence::{self, statement};
-use val_core::{diff, fsx, html, retention, summary};
+use val_core::{diff, fileio, html, retention, summary};
 
 /// Command line.
 #[derive(Parser)]
@@ -150,7 +150,7 @@ fn run() -> anyhow::Result<ExitCode> {
         } => verify_cmd(run_dir, statement, sign, allowed_signers, identity),
         Cmd::Summary { run_dirs, root } => summary_cmd(run_dirs, root),
         Cmd::Gc { keep, suite, root } => {
-            let root = root.unwrap_or_else(fsx::evidence_root);
+            let root = root.unwrap_or_else(fileio::evidence_root);
             for c in retention::gc(&root, keep, suite.as_deref())? {
                 for r in &c.removed {
                     println!("removed {}", r.display());
@@ -170,7 +170,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Cmd::Html { run_dir, out } => {
             let path = match out {
                 Some(out) => {
-                    fsx::write_atomic(&out, html::render(&run_dir)?.as_bytes())?;
+                    fileio::write_atomic(&out, html::render(&run_dir)?.as_bytes())?;
                     out
                 }
                 None => html::write(&run_dir)?,
@@ -194,7 +194,7 @@ fn run() -> anyhow::Result<ExitCode> {
             };
             let d = diff::diff(&base, &run, &opts)?;
             if let Some(path) = &json {
-                fsx::write_atomic(path, (d.to_json() + "\n").as_bytes())?;
+                fileio::write_atomic(path, (d.to_json() + "\n").as_bytes())?;
             }
             match format {
                 Format::Text => print!("{}", d.to_text()),
@@ -203,7 +203,7 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(d.exit_code()))
         }
         Cmd::AttachJunit { junit, root } => {
-            let root = root.unwrap_or_else(fsx::evidence_root);
+            let root = root.unwrap_or_else(fileio::evidence_root);
             if !junit.is_file() {
                 println!("no JUnit file at {}; nothing attached", junit.display());
                 return Ok(ExitCode::SUCCESS);
@@ -213,6 +213,60 @@ fn run() -> anyhow::Result<ExitCode> {
                 println!("attached {} to {}", junit.display(), d.display());
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Writing the statement into the run would change (or destroy) the evidence it
+/// describes: refuse a `--statement` path inside `dir`.
+fn refuse_statement_inside(p: &Path, dir: &Path) -> anyhow::Result<()> {
+    let parent = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(std::fs::canonicalize)
+        .transpose()
+        .with_context(|| format!("statement path {}", p.display()))?
+        .unwrap_or(std::env::current_dir()?);
+    if parent.starts_with(dir) {
+        anyhow::bail!(
+            "--statement {} is inside the run directory; it must be written beside it",
+            p.display()
+        );
+    }
+    Ok(())
+}
+
+/// `evidence verify --allowed-signers`: the stored statement is this run's, byte for
+/// byte, and signed by an allowed signer.
+fn check_statement(
+    path: &Path,
+    fresh: &serde_json::Value,
+    signers: &Path,
+    identity: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    // Byte for byte: the statement is deterministic, and a reader (or another parser)
+    // must not be able to see other values than the ones checked (duplicate keys,
+    // reordered fields).
+    let stored = std::fs::read(path).with_context(|| format!("statement {}", path.display()))?;
+    if stored != statement::to_bytes(fresh) {
+        println!(
+            "MISMATCH statement {}: does not match this run (subjects, digest or results differ)",
+            path.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    match statement::check_signature(path, signers, identity) {
+        Ok(who) => {
+            println!(
+                "statement {}: signature good, signed by {who} (namespace {})",
+                path.display(),
+                statement::SIG_NAMESPACE
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("MISMATCH statement {}: {e}", path.display());
+            Ok(ExitCode::from(1))
         }
     }
 }
@@ -228,20 +282,7 @@ fn verify_cmd(
     let dir = std::fs::canonicalize(&run_dir)
         .with_context(|| format!("run directory {}", run_dir.display()))?;
     if let Some(p) = &statement {
-        // Writing into the run would change (or destroy) the evidence it describes.
-        let parent = p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .map(std::fs::canonicalize)
-            .transpose()
-            .with_context(|| format!("statement path {}", p.display()))?
-            .unwrap_or(std::env::current_dir()?);
-        if parent.starts_with(&dir) {
-            anyhow::bail!(
-                "--statement {} is inside the run directory; it must be written beside it",
-                p.display()
-            );
-        }
+        refuse_statement_inside(p, &dir)?;
     }
     let v = evidence::verify(&dir);
     for m in &v.mismatches {
@@ -276,32 +317,7 @@ fn verify_cmd(
     let path = statement.unwrap_or_else(|| statement::default_path(&dir));
     let fresh = statement::build(manifest, report, digest)?;
     if let Some(signers) = allowed_signers {
-        // Byte for byte: the statement is deterministic, and a reader (or another
-        // parser) must not be able to see other values than the ones checked
-        // (duplicate keys, reordered fields).
-        let stored =
-            std::fs::read(&path).with_context(|| format!("statement {}", path.display()))?;
-        if stored != statement::to_bytes(&fresh) {
-            println!(
-                "MISMATCH statement {}: does not match this run (subjects, digest or results differ)",
-                path.display()
-            );
-            return Ok(ExitCode::from(1));
-        }
-        return match statement::check_signature(&path, &signers, identity.as_deref()) {
-            Ok(who) => {
-                println!(
-                    "statement {}: signature good, signed by {who} (namespace {})",
-                    path.display(),
-                    statement::SIG_NAMESPACE
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => {
-                println!("MISMATCH statement {}: {e}", path.display());
-                Ok(ExitCode::from(1))
-            }
-        };
+        return check_statement(&path, &fresh, &signers, identity.as_deref());
     }
     statement::write(&path, &fresh)?;
     println!(
@@ -325,7 +341,7 @@ fn verify_cmd(
 /// `evidence summary`: verify, then one screen per run; exit 1 unless all passed.
 fn summary_cmd(run_dirs: Vec<PathBuf>, root: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let run_dirs = if run_dirs.is_empty() {
-        latest_runs(&root.unwrap_or_else(fsx::evidence_root))?
+        latest_runs(&root.unwrap_or_else(fileio::evidence_root))?
     } else {
         run_dirs
     };

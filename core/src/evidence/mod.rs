@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::check::Report;
-use crate::fsx::{
+use crate::fileio::{
     self, read_json, rfc3339, sha256_file, sha256_hex, workspace_root, write_atomic,
     write_json_atomic, FsError,
 };
@@ -23,7 +23,7 @@ use crate::plans;
 pub mod derived;
 pub mod statement;
 
-/// Prefix of the temporary files of [`fsx::write_atomic`]; one left in a run directory
+/// Prefix of the temporary files of [`fileio::write_atomic`]; one left in a run directory
 /// is a write that never finished.
 pub const TEMP_PREFIX: &str = ".fleetval-tmp-";
 
@@ -63,7 +63,7 @@ pub enum EvidenceError {
 
 /// Shorthand for an I/O error with context.
 fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError {
-    let to_fs = fsx::io_err(what, path);
+    let to_fs = fileio::io_err(what, path);
     move |source| EvidenceError::Fs(to_fs(source))
 }
 
@@ -611,7 +611,7 @@ impl Verification {
 ///    a symlink such as `latest`), and exactly the files the manifest lists, each
 ///    with its sha256;
 /// 2. a run whose lab failed never verifies;
-/// 3. every derived file of the suite's registry entry ([`derived`]) is rebuilt from
+/// 3. every derived file of the suite's plan ([`derived`]) is rebuilt from
 ///    the raw files and must be listed and equal byte for byte;
 /// 4. the stored JSON report is compared field by field with the recomputed one, so
 ///    a difference is named precisely.
@@ -626,17 +626,36 @@ pub fn verify(run_dir: &Path) -> Verification {
         }
     };
     let run_dir = run_dir.as_path();
+    let Some(manifest) = read_manifest(run_dir, &mut v) else {
+        return v;
+    };
+    if !check_files(run_dir, &manifest, &mut v) {
+        return v;
+    }
+    if let Some(err) = &manifest.lab_error {
+        v.mismatches
+            .push(format!("lab: the lab failed before judging: {err}"));
+        return v;
+    }
+    check_provenance(run_dir, &manifest, &mut v);
+    v.report = check_derived_files(run_dir, &manifest, &mut v);
+    v
+}
+
+/// Step 1 of [`verify`]: the manifest is a regular file of the current schema, named
+/// after the directory; records the run digest. `None` when it cannot be read.
+fn read_manifest(run_dir: &Path, v: &mut Verification) -> Option<Manifest> {
     let manifest_path = run_dir.join(MANIFEST_FILE);
     match std::fs::symlink_metadata(&manifest_path) {
         Ok(m) if m.file_type().is_file() => {}
         Ok(_) => {
             v.mismatches
                 .push("manifest: manifest.json is not a regular file".into());
-            return v;
+            return None;
         }
         Err(e) => {
             v.mismatches.push(format!("manifest: {e}"));
-            return v;
+            return None;
         }
     }
     v.run_digest = sha256_file(&manifest_path).ok();
@@ -644,7 +663,7 @@ pub fn verify(run_dir: &Path) -> Verification {
         Ok(m) => m,
         Err(e) => {
             v.mismatches.push(format!("manifest: {e}"));
-            return v;
+            return None;
         }
     };
     v.manifest = Some(manifest.clone());
@@ -664,13 +683,17 @@ pub fn verify(run_dir: &Path) -> Verification {
             dir_name.unwrap_or_default()
         ));
     }
+    Some(manifest)
+}
 
-    // Files: only regular files, each listed with its sha256, nothing added.
+/// Step 2 of [`verify`]: only regular files, each listed with its size and sha256,
+/// nothing added. `false` when the directory cannot be listed at all.
+fn check_files(run_dir: &Path, manifest: &Manifest, v: &mut Verification) -> bool {
     let scan = match scan(run_dir) {
         Ok(s) => s,
         Err(e) => {
             v.mismatches.push(format!("listing: {e}"));
-            return v;
+            return false;
         }
     };
     for r in &scan.refused {
@@ -683,36 +706,7 @@ pub fn verify(run_dir: &Path) -> Verification {
             v.mismatches
                 .push(format!("file {}: listed twice in the manifest", entry.path));
         }
-        if let Err(e) = join_inside(run_dir, &entry.path) {
-            v.mismatches.push(format!("file {}: {e}", entry.path));
-            continue;
-        }
-        if !scan.files.contains(&entry.path) {
-            v.mismatches.push(format!(
-                "file {}: listed in the manifest but not a regular file of the run",
-                entry.path
-            ));
-            continue;
-        }
-        let path = run_dir.join(&entry.path);
-        match std::fs::metadata(&path) {
-            Ok(md) if md.len() == entry.bytes => {}
-            Ok(md) => v.mismatches.push(format!(
-                "file {}: {} bytes, the manifest says {}",
-                entry.path,
-                md.len(),
-                entry.bytes
-            )),
-            Err(e) => v.mismatches.push(format!("file {}: {e}", entry.path)),
-        }
-        match sha256_file(&path) {
-            Ok(h) if h == entry.sha256 => {}
-            Ok(h) => v.mismatches.push(format!(
-                "file {}: sha256 {h} does not match the manifest's {}",
-                entry.path, entry.sha256
-            )),
-            Err(e) => v.mismatches.push(format!("file {}: {e}", entry.path)),
-        }
+        check_listed_file(run_dir, entry, &scan, v);
     }
     for f in &scan.files {
         // The HTML page shows the manifest's digest, so it is written after the
@@ -725,15 +719,52 @@ pub fn verify(run_dir: &Path) -> Verification {
                 .push(format!("file {f}: present but not listed in the manifest"));
         }
     }
+    true
+}
 
-    if let Some(err) = &manifest.lab_error {
-        v.mismatches
-            .push(format!("lab: the lab failed before judging: {err}"));
-        return v;
+/// One manifest entry: inside the run, a regular file, of its size and sha256.
+fn check_listed_file(run_dir: &Path, entry: &FileEntry, scan: &Scan, v: &mut Verification) {
+    if let Err(e) = join_inside(run_dir, &entry.path) {
+        v.mismatches.push(format!("file {}: {e}", entry.path));
+        return;
     }
-    check_provenance(run_dir, &manifest, &mut v);
+    if !scan.files.contains(&entry.path) {
+        v.mismatches.push(format!(
+            "file {}: listed in the manifest but not a regular file of the run",
+            entry.path
+        ));
+        return;
+    }
+    let path = run_dir.join(&entry.path);
+    match std::fs::metadata(&path) {
+        Ok(md) if md.len() == entry.bytes => {}
+        Ok(md) => v.mismatches.push(format!(
+            "file {}: {} bytes, the manifest says {}",
+            entry.path,
+            md.len(),
+            entry.bytes
+        )),
+        Err(e) => v.mismatches.push(format!("file {}: {e}", entry.path)),
+    }
+    match sha256_file(&path) {
+        Ok(h) if h == entry.sha256 => {}
+        Ok(h) => v.mismatches.push(format!(
+            "file {}: sha256 {h} does not match the manifest's {}",
+            entry.path, entry.sha256
+        )),
+        Err(e) => v.mismatches.push(format!("file {}: {e}", entry.path)),
+    }
+}
 
-    // Derived files: rebuilt from the raw files with the writers' own functions.
+/// Steps 3 and 4 of [`verify`]: every derived file (the page included) rebuilt from
+/// the raw files with the writers' own functions and compared byte for byte, then
+/// the stored JSON report field by field (the byte comparison already failed if it
+/// differs at all; this names what differs). Returns the recomputed report.
+fn check_derived_files(
+    run_dir: &Path,
+    manifest: &Manifest,
+    v: &mut Verification,
+) -> Option<Report> {
     let derivation = match derived::derive(&derived::RunRef {
         dir: run_dir,
         suite: &manifest.suite,
@@ -743,7 +774,7 @@ pub fn verify(run_dir: &Path) -> Verification {
         Ok(d) => d,
         Err(e) => {
             v.mismatches.push(format!("derive: {e}"));
-            return v;
+            return None;
         }
     };
     for d in &derivation.files {
@@ -764,18 +795,13 @@ pub fn verify(run_dir: &Path) -> Verification {
             Err(e) => v.mismatches.push(format!("derived {}: {e}", d.path)),
         }
     }
-
     v.mismatches.extend(crate::html::check_derived(run_dir));
-
-    // The stored JSON report, field by field (the byte comparison above already
-    // failed if it differs at all; this names what differs).
     let report_path = run_dir.join(derived::report_json_file(&manifest.suite));
     match Report::load(&report_path) {
-        Ok(stored) => compare_reports(&stored, &derivation.report, &mut v),
+        Ok(stored) => compare_reports(&stored, &derivation.report, v),
         Err(e) => v.mismatches.push(format!("report: {e}")),
     }
-    v.report = Some(derivation.report);
-    v
+    Some(derivation.report)
 }
 
 /// Whether `name` is a run id: `<YYYYMMDD>T<HHMMSS>Z-<6 hex digits>`.
@@ -798,8 +824,9 @@ fn is_run_id(name: &str) -> bool {
 fn check_provenance(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
     // A soak directory (val12's `config.env` names it) is named by its operator, not
     // by the lab; every lab run is `<suite>/<run id>/`.
-    let soak_dir = manifest.suite == "val12" && run_dir.join("config.env").is_file();
-    if !soak_dir {
+    let named_by_operator =
+        crate::plans::plan(&manifest.suite).is_ok_and(|p| (p.named_by_operator)(run_dir));
+    if !named_by_operator {
         check_lab_naming(run_dir, manifest, v);
     }
     let target = run_dir.join(crate::plans::TARGET_FILE);

@@ -183,7 +183,7 @@ pub fn to_bytes(statement: &Value) -> Vec<u8> {
 
 /// Writes the statement atomically.
 pub fn write(path: &Path, statement: &Value) -> Result<(), StatementError> {
-    crate::fsx::write_atomic(path, &to_bytes(statement)).map_err(|e| StatementError::Io {
+    crate::fileio::write_atomic(path, &to_bytes(statement)).map_err(|e| StatementError::Io {
         what: "write statement",
         path: path.to_path_buf(),
         source: std::io::Error::other(e.to_string()),

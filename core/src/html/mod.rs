@@ -9,7 +9,7 @@
 //!
 //! # A derived file
 //!
-//! [`write`] stores the page as `<suite>-report.html` *after* the manifest was written
+//! [`write`](fn@write) stores the page as `<suite>-report.html` *after* the manifest was written
 //! (it shows the manifest's digest, so it cannot be listed in it). It is covered the
 //! way the report is: `evidence verify` should treat [`is_derived`] files as derived,
 //! re-render them with [`render`] and compare bytes ([`check_derived`] does exactly
@@ -27,14 +27,12 @@ use std::path::{Path, PathBuf};
 use crate::check::{Report, Status};
 use serde_json::Value;
 
-use crate::fsx;
+use crate::fileio;
 use crate::plans::Files;
 use crate::plans::MANIFEST_FILE;
 
-mod chart;
-mod val08;
-mod val11;
-mod val12;
+pub use crate::html_blocks::esc;
+use crate::html_blocks::Section;
 
 /// Suffix of the page's file name: `<suite>-report.html`.
 pub const HTML_SUFFIX: &str = "-report.html";
@@ -56,7 +54,7 @@ pub enum HtmlError {
         /// Path.
         path: String,
         /// Cause.
-        source: fsx::FsError,
+        source: fileio::FsError,
     },
 }
 
@@ -74,7 +72,8 @@ pub fn is_derived(rel: &str) -> bool {
 /// The manifest is read as plain JSON, field by field, so that a field added to or
 /// changed in `Manifest` elsewhere never stops a page from rendering.
 fn suite_and_manifest(run_dir: &Path) -> (String, Result<Value, String>) {
-    let manifest = fsx::read_json::<Value>(&run_dir.join(MANIFEST_FILE)).map_err(|e| e.to_string());
+    let manifest =
+        fileio::read_json::<Value>(&run_dir.join(MANIFEST_FILE)).map_err(|e| e.to_string());
     let suite = match manifest.as_ref().ok().and_then(|m| m["suite"].as_str()) {
         Some(s) => s.to_string(),
         None => run_dir
@@ -95,7 +94,7 @@ pub fn write(run_dir: &Path) -> Result<PathBuf, HtmlError> {
     let page = render(run_dir)?;
     let (suite, _) = suite_and_manifest(run_dir);
     let path = run_dir.join(file_name(&suite));
-    fsx::write_atomic(&path, page.as_bytes()).map_err(|source| HtmlError::Write {
+    fileio::write_atomic(&path, page.as_bytes()).map_err(|source| HtmlError::Write {
         path: path.display().to_string(),
         source,
     })?;
@@ -136,24 +135,6 @@ pub fn check_derived(run_dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Control characters (other than tab/newline) have no business in a page.
-            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A link to a run-relative evidence file, or plain text when the path is not a
 /// plain relative path (a glob, an absolute path, `..`, a scheme).
 fn evidence_link(rel: &str) -> String {
@@ -169,49 +150,17 @@ fn evidence_link(rel: &str) -> String {
     }
 }
 
-/// One chart (or the reason it has no data) in a section.
-pub(crate) struct Chart {
-    /// Stable identifier (`data-chart`), used by tests and links.
-    pub id: &'static str,
-    /// Caption under the title: what is drawn from which files.
-    pub caption: String,
-    /// The SVG, or why it could not be drawn.
-    pub svg: Result<String, String>,
-}
-
-/// One section of charts and tables of a suite.
-pub(crate) struct Section {
-    /// Heading.
-    pub title: String,
-    /// HTML (already escaped) shown before the charts.
-    pub intro: String,
-    /// Charts.
-    pub charts: Vec<Chart>,
-    /// HTML (already escaped) shown after the charts, e.g. a table of figures.
-    pub after: String,
-}
-
-/// The suite-specific sections.
+/// The suite's own sections, from its plan's page (none for a directory without one).
 fn sections(suite: &str, f: &Files) -> Vec<Section> {
-    match suite {
-        "val08" => val08::sections(f),
-        "val08-ramp" => val08::ramp_sections(f),
-        "val11" => val11::sections(f),
-        "val12" => val12::sections(f),
-        _ => Vec::new(),
-    }
+    crate::plans::page(suite)
+        .map(|p| (p.sections)(f))
+        .unwrap_or_default()
 }
 
 /// The charts this renderer draws for `suite` (their `data-chart` identifiers): what a
 /// reader must find on the page (the browser test asserts every one is an SVG).
 pub fn expected_charts(suite: &str) -> &'static [&'static str] {
-    match suite {
-        "val08" => val08::CHARTS,
-        "val08-ramp" => val08::RAMP_CHARTS,
-        "val11" => val11::CHARTS,
-        "val12" => val12::CHARTS,
-        _ => &[],
-    }
+    crate::plans::page(suite).map_or(&[], |p| p.charts)
 }
 
 const STYLE: &str = "
@@ -241,7 +190,7 @@ pub fn render(run_dir: &Path) -> Result<String, HtmlError> {
     let (suite, manifest) = suite_and_manifest(run_dir);
     let f = Files::new(run_dir);
     let report = Report::load(&run_dir.join(format!("{suite}-report.json")));
-    let digest = fsx::sha256_file(&run_dir.join(MANIFEST_FILE)).map_err(|e| e.to_string());
+    let digest = fileio::sha256_file(&run_dir.join(MANIFEST_FILE)).map_err(|e| e.to_string());
     let run_id = match (&report, &manifest) {
         (Ok(r), _) => r.run_id.clone(),
         (_, Ok(m)) if m["run_id"].is_string() => {
@@ -484,28 +433,4 @@ fn checks_table(report: &Result<Report, crate::check::ReportError>) -> String {
     }
     s.push_str("</table>\n</section>\n");
     s
-}
-
-/// A small HTML table from a header and rows of already-escaped cells.
-pub(crate) fn table(head: &[&str], rows: &[Vec<String>]) -> String {
-    let mut s = String::from("<table>\n<tr>");
-    for h in head {
-        let _ = write!(s, "<th>{}</th>", esc(h));
-    }
-    s.push_str("</tr>\n");
-    for r in rows {
-        s.push_str("<tr>");
-        for c in r {
-            let _ = write!(s, "<td>{c}</td>");
-        }
-        s.push_str("</tr>\n");
-    }
-    s.push_str("</table>\n");
-    s
-}
-
-/// An optional number with `digits` decimals, `absent` when unmeasured.
-pub(crate) fn num(v: Option<f64>, digits: usize) -> String {
-    v.map(|v| format!("{v:.digits$}"))
-        .unwrap_or_else(|| "absent".into())
 }

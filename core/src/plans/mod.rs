@@ -5,11 +5,23 @@
 //! note saying what is missing; [`Files`] returns `Result<_, Missing>` everywhere so
 //! that [`CheckSpec::observe`](crate::check::CheckSpec::observe) fails closed.
 //! `evidence verify` re-runs the same judge to recompute every verdict.
+//!
+//! # One folder per plan, one registry
+//!
+//! Everything fleetval knows about a suite lives in `plans/<suite>/`: its [`Plan`]
+//! (check IDs and titles, minimum rule, judge, profile) in `mod.rs`, the typed
+//! observations in `observations.rs`, its derived files in `files.rs`, its
+//! `evidence diff` figures in `figures.rs` and its HTML section in `page.rs`. The
+//! generic code (report, `evidence verify`, `diff`, `html`, `summary`) only looks a
+//! suite up in [`PLANS`] (or [`PAGES`] for a page without a plan). A new suite is a
+//! new folder and one line in [`PLANS`]; the `demo` plan is the smallest complete one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::check::{Check, CheckSpec, PlanShape, Profile, Report, TargetInfo};
+use crate::figure::Figure;
+use crate::html_blocks::Section;
 use crate::prom;
 
 pub mod demo;
@@ -40,6 +52,34 @@ pub struct Plan {
     /// The run's profile from its raw files: `plan` only when its workload and
     /// thresholds are exactly the plan's; anything unreadable is a difference.
     pub profile: fn(&Files) -> Profile,
+    /// Its derived files beyond the two reports (written by the lab, re-derived and
+    /// compared byte for byte by `evidence verify`).
+    pub files: SuiteDerivation,
+    /// Its figures for `evidence diff`, from the run directory and a fresh judgement.
+    pub figures: fn(&Path, &Report) -> Vec<Figure>,
+    /// Its sections of the HTML page (`evidence html`).
+    pub page: Page,
+    /// Whether a run directory of this plan is named by its operator rather than by
+    /// the lab (`<suite>/<run id>/`), so `evidence verify` does not check the name.
+    pub named_by_operator: fn(&Path) -> bool,
+}
+
+/// A plan's part of the HTML page: its sections and the charts a reader must find.
+#[derive(Debug)]
+pub struct Page {
+    /// The sections (charts and tables) drawn from the run's files.
+    pub sections: fn(&Files) -> Vec<Section>,
+    /// The `data-chart` identifiers of its charts (the browser test asserts each is
+    /// an SVG on the page).
+    pub charts: &'static [&'static str],
+}
+
+impl Page {
+    /// No section beyond the verdicts and the checks table.
+    pub const NONE: Page = Page {
+        sections: |_| Vec::new(),
+        charts: &[],
+    };
 }
 
 impl Plan {
@@ -77,8 +117,35 @@ pub enum JudgeError {
     },
 }
 
-/// Every registered plan.
+/// Every registered plan: the one place a new suite is added (with its folder).
 pub const PLANS: &[&Plan] = &[&demo::PLAN, &val08::PLAN, &val11::PLAN, &val12::PLAN];
+
+/// Run directories that are not a judged plan but have a page of their own: the
+/// suite directory name and its page.
+pub const PAGES: &[(&str, &Page)] = &[("val08-ramp", &val08::page::RAMP_PAGE)];
+
+/// The page of a suite directory: its plan's, or one of [`PAGES`].
+pub fn page(suite: &str) -> Option<&'static Page> {
+    match plan(suite) {
+        Ok(p) => Some(&p.page),
+        Err(_) => PAGES.iter().find(|(s, _)| *s == suite).map(|(_, p)| *p),
+    }
+}
+
+/// For a plan without derived files beyond its two reports.
+pub fn no_files(_: &RunRef<'_>, _: &Report) -> Result<Vec<DerivedFile>, Missing> {
+    Ok(Vec::new())
+}
+
+/// For a plan without figures to compare.
+pub fn no_figures(_: &Path, _: &Report) -> Vec<Figure> {
+    Vec::new()
+}
+
+/// For a plan whose run directories are always named by the lab.
+pub fn lab_named(_: &Path) -> bool {
+    false
+}
 
 /// The plan of a suite.
 pub fn plan(suite: &str) -> Result<&'static Plan, JudgeError> {
@@ -113,6 +180,32 @@ pub fn report(
     Ok(Report::build(suite, run_id, faults, header, shape, checks))
 }
 
+/// One derived file: run-relative path and its exact bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DerivedFile {
+    /// Run-relative path.
+    pub path: String,
+    /// The file's full text.
+    pub text: String,
+}
+
+/// What a derivation needs to know about the run besides its files (all from the
+/// manifest at verify time, from the lab's provenance at write time).
+#[derive(Clone, Copy, Debug)]
+pub struct RunRef<'a> {
+    /// The run directory.
+    pub dir: &'a Path,
+    /// Suite name.
+    pub suite: &'a str,
+    /// Run id (the directory name).
+    pub run_id: &'a str,
+    /// Faults injected.
+    pub faults: &'a [String],
+}
+
+/// A suite's derived files beyond its two reports, from the judged report.
+pub type SuiteDerivation = fn(&RunRef<'_>, &Report) -> Result<Vec<DerivedFile>, Missing>;
+
 /// File name of the manifest inside a run directory (written last; `evidence`).
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -129,7 +222,9 @@ pub fn lab_config(f: &Files, key: &str) -> Result<serde_json::Value, Missing> {
     let all: serde_json::Value = f.json(LAB_CONFIG_FILE)?;
     match all.get(key) {
         Some(v) => Ok(v.clone()),
-        None => Err(Missing(format!("{LAB_CONFIG_FILE}: no {key:?} entry"))),
+        None => Err(Missing::Absent(format!(
+            "{LAB_CONFIG_FILE}: no {key:?} entry"
+        ))),
     }
 }
 
@@ -156,13 +251,31 @@ pub fn target_info(f: &Files) -> TargetInfo {
     }
 }
 
-/// What a judge could not find: the file or field, and why.
+/// Why a judge has no observation for a check.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Missing(pub String);
+pub enum Missing {
+    /// A file or field is absent or unreadable: the check FAILs, with this note.
+    Absent(String),
+    /// The check's time has not come (a soak that has not reached its checkpoint):
+    /// NOT_RUN while the run goes on, FAIL once it has ended without reaching it.
+    NotDue(String),
+}
+
+impl Missing {
+    /// What is absent, or why the check is not due, without the kind.
+    pub fn reason(&self) -> &str {
+        match self {
+            Missing::Absent(r) | Missing::NotDue(r) => r,
+        }
+    }
+}
 
 impl std::fmt::Display for Missing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            Missing::Absent(r) => f.write_str(r),
+            Missing::NotDue(r) => write!(f, "not due: {r}"),
+        }
     }
 }
 
@@ -194,13 +307,14 @@ impl Files {
 
     /// The whole text of a file.
     pub fn text(&self, rel: &str) -> Result<String, Missing> {
-        std::fs::read_to_string(self.path(rel)).map_err(|e| Missing(format!("{rel}: {e}")))
+        std::fs::read_to_string(self.path(rel)).map_err(|e| Missing::Absent(format!("{rel}: {e}")))
     }
 
     /// A JSON file, parsed.
     pub fn json<T: serde::de::DeserializeOwned>(&self, rel: &str) -> Result<T, Missing> {
         let text = self.text(rel)?;
-        serde_json::from_str(&text).map_err(|e| Missing(format!("{rel}: invalid JSON: {e}")))
+        serde_json::from_str(&text)
+            .map_err(|e| Missing::Absent(format!("{rel}: invalid JSON: {e}")))
     }
 
     /// A `key=value` file (pairs separated by whitespace or newlines).
@@ -210,7 +324,7 @@ impl Files {
 
     /// A Prometheus scrape file.
     pub fn prom(&self, rel: &str) -> Result<prom::Scrape, Missing> {
-        prom::parse(&self.text(rel)?).map_err(|e| Missing(format!("{rel}: {e}")))
+        prom::parse(&self.text(rel)?).map_err(|e| Missing::Absent(format!("{rel}: {e}")))
     }
 
     /// One unsigned integer per non-empty line (e.g. latencies in µs).
@@ -222,7 +336,7 @@ impl Files {
             .enumerate()
             .map(|(i, l)| {
                 l.parse::<u64>()
-                    .map_err(|e| Missing(format!("{rel}: line {}: {l:?}: {e}", i + 1)))
+                    .map_err(|e| Missing::Absent(format!("{rel}: line {}: {l:?}: {e}", i + 1)))
             })
             .collect()
     }
@@ -231,7 +345,7 @@ impl Files {
     /// a missing directory is [`Missing`], an empty one is an empty list.
     pub fn list(&self, dir_rel: &str) -> Result<Vec<String>, Missing> {
         let rd = std::fs::read_dir(self.path(dir_rel))
-            .map_err(|e| Missing(format!("{dir_rel}/: {e}")))?;
+            .map_err(|e| Missing::Absent(format!("{dir_rel}/: {e}")))?;
         let mut out: Vec<String> = rd
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
@@ -306,7 +420,7 @@ impl Kv {
     /// The raw value of `key`.
     pub fn get(&self, key: &str) -> Result<&str, Missing> {
         if self.duplicates.contains(key) {
-            return Err(Missing(format!(
+            return Err(Missing::Absent(format!(
                 "{}: {key}= appears more than once (ambiguous, not read)",
                 self.file
             )));
@@ -314,14 +428,14 @@ impl Kv {
         self.map
             .get(key)
             .map(String::as_str)
-            .ok_or_else(|| Missing(format!("{}: no {key}= field", self.file)))
+            .ok_or_else(|| Missing::Absent(format!("{}: no {key}= field", self.file)))
     }
 
     /// `key` as an unsigned integer.
     pub fn u64(&self, key: &str) -> Result<u64, Missing> {
         let v = self.get(key)?;
         v.parse()
-            .map_err(|e| Missing(format!("{}: {key}={v}: {e}", self.file)))
+            .map_err(|e| Missing::Absent(format!("{}: {key}={v}: {e}", self.file)))
     }
 
     /// `key` as an HTTP status; `000` (no answer arrived) is `None`.
@@ -330,7 +444,7 @@ impl Kv {
         match v.parse::<u16>() {
             Ok(0) => Ok(None),
             Ok(s) => Ok(Some(s)),
-            Err(e) => Err(Missing(format!("{}: {key}={v}: {e}", self.file))),
+            Err(e) => Err(Missing::Absent(format!("{}: {key}={v}: {e}", self.file))),
         }
     }
 
@@ -338,7 +452,7 @@ impl Kv {
     pub fn i64(&self, key: &str) -> Result<i64, Missing> {
         let v = self.get(key)?;
         v.parse()
-            .map_err(|e| Missing(format!("{}: {key}={v}: {e}", self.file)))
+            .map_err(|e| Missing::Absent(format!("{}: {key}={v}: {e}", self.file)))
     }
 
     /// `key` as a finite float.
@@ -346,8 +460,11 @@ impl Kv {
         let v = self.get(key)?;
         match v.parse::<f64>() {
             Ok(x) if x.is_finite() => Ok(x),
-            Ok(_) => Err(Missing(format!("{}: {key}={v} is not finite", self.file))),
-            Err(e) => Err(Missing(format!("{}: {key}={v}: {e}", self.file))),
+            Ok(_) => Err(Missing::Absent(format!(
+                "{}: {key}={v} is not finite",
+                self.file
+            ))),
+            Err(e) => Err(Missing::Absent(format!("{}: {key}={v}: {e}", self.file))),
         }
     }
 
@@ -356,7 +473,7 @@ impl Kv {
         match self.get(key)? {
             "true" => Ok(true),
             "false" => Ok(false),
-            v => Err(Missing(format!(
+            v => Err(Missing::Absent(format!(
                 "{}: {key}={v} is not a boolean",
                 self.file
             ))),
@@ -462,7 +579,11 @@ mod tests {
     fn unquoted_raw_text_makes_a_key_ambiguous_never_different() {
         // A writer that forgot to quote: the repeated key is refused, not overwritten.
         let kv = Kv::parse("r.txt", "ok=3 error=boom\nok=500\n");
-        assert!(kv.u64("ok").unwrap_err().0.contains("more than once"));
+        assert!(kv
+            .u64("ok")
+            .unwrap_err()
+            .reason()
+            .contains("more than once"));
         let kv = Kv::parse("r.txt", "status=503 error=x status=201");
         assert!(kv.status("status").is_err());
     }

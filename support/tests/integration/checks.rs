@@ -76,7 +76,9 @@ fn observe_fails_closed() {
     let spec = CheckSpec::new("X-01", "t", "v > 0", &["f.txt"]);
     let c = spec
         .clone()
-        .observe(Err::<u64, _>(Missing("f.txt: gone".into())), |v| *v > 0);
+        .observe(Err::<u64, _>(Missing::Absent("f.txt: gone".into())), |v| {
+            *v > 0
+        });
     assert_eq!(
         (c.status, c.observed, c.note.as_deref()),
         (Status::Fail, None, Some("f.txt: gone"))
@@ -263,7 +265,7 @@ fn files_reader_reports_what_is_missing() {
     assert!(kv
         .u64("missing")
         .unwrap_err()
-        .0
+        .reason()
         .contains("no missing= field"));
     assert!(f.text("nope.txt").is_err());
     assert!(f.list("nodir").is_err());

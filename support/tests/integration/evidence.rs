@@ -95,6 +95,7 @@ fn manifest_contents() {
         [
             "demo-health.txt",
             "demo-latencies-us.txt",
+            "demo-latency-summary.txt",
             "demo-metrics-raw.txt",
             "demo-report.json",
             "demo-report.txt",
@@ -309,8 +310,8 @@ fn a_lab_run_verifies_with_every_derived_file_re_derived() {
     let v = evidence::verify(&root.path().join("demo/latest"));
     assert!(v.ok(), "{:?}", v.mismatches);
     assert_eq!(
-        v.derived_checked, 2,
-        "the demo plan derives its two reports"
+        v.derived_checked, 3,
+        "the demo plan derives its two reports and its latency summary"
     );
     assert_eq!(
         v.run_digest.as_deref(),

@@ -3,12 +3,18 @@
 
 use serde_json::Value;
 
-use super::chart::{self, LineChart, Marker, Series, BAD, GREY, PALETTE};
-use super::{esc, num, table, Chart, Section};
+use crate::html_blocks::chart::{self, LineChart, Marker, Series, BAD, GREY, PALETTE};
+use crate::html_blocks::{esc, num, table, Chart, Section};
 use crate::plans::val12::{self as plan, RoundFigures};
-use crate::plans::Files;
+use crate::plans::{Files, Page};
 
 /// Charts of a VAL12 run.
+/// The page of a run.
+pub const PAGE: Page = Page {
+    sections,
+    charts: CHARTS,
+};
+
 pub const CHARTS: &[&str] = &[
     "val12-p99",
     "val12-plan-count",
@@ -97,6 +103,38 @@ fn over_soak(
     .svg()
 }
 
+/// What follows the charts: the alerts log and the rounds that were not healthy,
+/// restarted, or had a failed recovery (at most 50).
+fn alerts_and_odd_rounds(f: &Files, rounds: &[RoundFigures]) -> String {
+    let rows: Vec<Vec<String>> = rounds
+        .iter()
+        .filter(|r| !r.healthy || r.restarted || r.recoveries.is_some_and(|(_, fail)| fail > 0))
+        .take(50)
+        .map(|r| {
+            vec![
+                r.round.to_string(),
+                format!("<a href=\"{0}/\">{0}/</a>", esc(&r.rel)),
+                r.healthy.to_string(),
+                r.restarted.to_string(),
+                num(r.p99_ms, 3),
+                r.recoveries
+                    .map(|(o, x)| format!("{o} ok, {x} failed"))
+                    .unwrap_or_else(|| "absent".into()),
+            ]
+        })
+        .collect();
+    let alerts = f.text("alerts.log").unwrap_or_default();
+    format!(
+        "<h3>Alerts (<a href=\"alerts.log\">alerts.log</a>)</h3>\n<pre>{}</pre>\n<h3>Rounds that were not healthy, restarted, or had a failed recovery</h3>\n{}",
+        if alerts.trim().is_empty() { "none".to_string() } else { esc(alerts.trim_end()) },
+        if rows.is_empty() {
+            "<p>none</p>".to_string()
+        } else {
+            table(&["round", "directory", "healthy", "restarted", "p99 ms", "recoveries"], &rows)
+        }
+    )
+}
+
 /// Sections of a VAL12 run.
 pub fn sections(f: &Files) -> Vec<Section> {
     let kv = f.kv("config.env").ok();
@@ -163,33 +201,7 @@ pub fn sections(f: &Files) -> Vec<Section> {
             ),
         },
     ];
-    let rows: Vec<Vec<String>> = rounds
-        .iter()
-        .filter(|r| !r.healthy || r.restarted || r.recoveries.is_some_and(|(_, fail)| fail > 0))
-        .take(50)
-        .map(|r| {
-            vec![
-                r.round.to_string(),
-                format!("<a href=\"{0}/\">{0}/</a>", esc(&r.rel)),
-                r.healthy.to_string(),
-                r.restarted.to_string(),
-                num(r.p99_ms, 3),
-                r.recoveries
-                    .map(|(o, x)| format!("{o} ok, {x} failed"))
-                    .unwrap_or_else(|| "absent".into()),
-            ]
-        })
-        .collect();
-    let alerts = f.text("alerts.log").unwrap_or_default();
-    let after = format!(
-        "<h3>Alerts (<a href=\"alerts.log\">alerts.log</a>)</h3>\n<pre>{}</pre>\n<h3>Rounds that were not healthy, restarted, or had a failed recovery</h3>\n{}",
-        if alerts.trim().is_empty() { "none".to_string() } else { esc(alerts.trim_end()) },
-        if rows.is_empty() {
-            "<p>none</p>".to_string()
-        } else {
-            table(&["round", "directory", "healthy", "restarted", "p99 ms", "recoveries"], &rows)
-        }
-    );
+    let after = alerts_and_odd_rounds(f, &rounds);
     vec![Section {
         title: "Soak over time".into(),
         intro: format!(

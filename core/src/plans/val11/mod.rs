@@ -10,12 +10,23 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{Files, JudgeError, Missing, Plan};
 use crate::check::{Check, CheckSpec};
 use crate::load_result::Outcome;
 use crate::wire::{CliRun, PageRecord, PagingError, Recorded, Rollout, StuckScan};
+
+pub mod figures;
+pub mod files;
+pub mod observations;
+pub mod page;
+
+use observations::{
+    Audit, Cascade, CascadeFailure, CliRestart, CorruptPlan, CorruptRollback, Durability, GatePlan,
+    Health, KillClientError, KillRound, KillRounds, Pause, PhaseMismatch, RapidRestarts,
+    StaleEntry, StuckScanObs,
+};
 
 /// The VAL11 plan: the ten plan checks and the three beyond the plan.
 pub const PLAN: Plan = Plan {
@@ -46,6 +57,10 @@ pub const PLAN: Plan = Plan {
     beyond: &["VAL11-11", "VAL11-12", "VAL11-13"],
     judge,
     profile,
+    files: files::derived,
+    figures: figures::figures,
+    page: page::PAGE,
+    named_by_operator: super::lab_named,
 };
 
 /// Operator identity of every CLI call of the suite.
@@ -169,7 +184,7 @@ struct HttpText {
 }
 
 /// An HTTP record as evidence text: `METHOD path status=.. latency_us=.. outcome=..`,
-/// then `body=` with the body on one line ([`http_text`] reads it back).
+/// then `body=` with the body on one line (`http_text` reads it back).
 pub fn http_record_text<T>(r: &Recorded<T>) -> String {
     format!("{}\nbody={}\n", r.line(), r.text.replace('\n', " "))
 }
@@ -180,7 +195,7 @@ fn http_text(f: &Files, rel: &str) -> Result<HttpText, Missing> {
     let first = text
         .lines()
         .next()
-        .ok_or_else(|| Missing(format!("{rel}: empty")))?;
+        .ok_or_else(|| Missing::Absent(format!("{rel}: empty")))?;
     let status = super::Kv::parse(rel, first).status("status")?;
     let body = text
         .lines()
@@ -191,7 +206,7 @@ fn http_text(f: &Files, rel: &str) -> Result<HttpText, Missing> {
 
 /// Parses a CLI transcript written with `CliRun::to_evidence` (header lines allowed).
 fn cli_text(f: &Files, rel: &str) -> Result<CliRun, Missing> {
-    CliRun::parse_evidence(&f.text(rel)?).map_err(|e| Missing(format!("{rel}: {e}")))
+    CliRun::parse_evidence(&f.text(rel)?).map_err(|e| Missing::Absent(format!("{rel}: {e}")))
 }
 
 /// A JSON HTTP record (`Recorded` serialised), with its body text parsed as `T`.
@@ -201,10 +216,11 @@ fn http_json<T: serde::de::DeserializeOwned>(
 ) -> Result<(Option<u16>, Option<T>), Missing> {
     let rec: Recorded<Value> = f.json(rel)?;
     let body = match rec.status {
-        Some(s) if (200..300).contains(&s) => Some(
-            serde_json::from_str(&rec.text)
-                .map_err(|e| Missing(format!("{rel}: body is not the expected JSON: {e}")))?,
-        ),
+        Some(s) if (200..300).contains(&s) => {
+            Some(serde_json::from_str(&rec.text).map_err(|e| {
+                Missing::Absent(format!("{rel}: body is not the expected JSON: {e}"))
+            })?)
+        }
         _ => None,
     };
     Ok((rec.status, body))
@@ -215,7 +231,7 @@ fn audit_events(f: &Files, rel: &str) -> Result<Vec<Value>, Missing> {
     let v: Value = f.json(rel)?;
     v.as_array()
         .cloned()
-        .ok_or_else(|| Missing(format!("{rel}: not a JSON array")))
+        .ok_or_else(|| Missing::Absent(format!("{rel}: not a JSON array")))
 }
 
 /// The check unless the lab recorded it as not run.
@@ -289,9 +305,12 @@ fn baseline_reachable(f: &Files) -> Check {
                 .as_deref()
                 .and_then(|b| serde_json::from_str::<Value>(b).ok())
                 .and_then(|v| v["status"].as_str().map(str::to_string));
-            json!({"code": h.status, "status": status})
+            Health {
+                code: h.status,
+                status,
+            }
         });
-        spec.observe(obs, |o| o["code"] == 200 && o["status"] == "ok")
+        spec.observe(obs, Health::pass)
     })
 }
 
@@ -330,21 +349,16 @@ fn kill_gives_client_error(f: &Files) -> Check {
                 .iter()
                 .copied()
                 .find(|k| contains_word(&cli.stdout, k) || contains_word(&cli.stderr, k));
-            Ok(json!({
-                "cp_reaped": reaped,
-                "exit_code": cli.exit_code,
-                "timed_out": cli.timed_out,
-                "has_connection_error": keyword.is_some(),
-                "keyword": keyword,
-                "error": cli.error_line(),
-            }))
+            Ok(KillClientError {
+                cp_reaped: reaped,
+                error: cli.error_line().to_string(),
+                exit_code: cli.exit_code,
+                has_connection_error: keyword.is_some(),
+                keyword: keyword.map(str::to_string),
+                timed_out: cli.timed_out,
+            })
         });
-        spec.observe(obs, |o| {
-            o["cp_reaped"] == true
-                && o["timed_out"] == false
-                && o["exit_code"].as_i64().is_some_and(|c| c != 0)
-                && o["has_connection_error"] == true
-        })
+        spec.observe(obs, KillClientError::pass)
     })
 }
 
@@ -359,14 +373,14 @@ fn created_codes(f: &Files) -> Result<BTreeMap<String, Option<u16>>, Missing> {
         out.insert(kv.get("id")?.to_string(), kv.status("status")?);
     }
     if let Some(absent) = PRE_KILL_PLANS.iter().find(|id| !out.contains_key(**id)) {
-        return Err(Missing(format!("{rel}: no line for {absent}")));
+        return Err(Missing::Absent(format!("{rel}: no line for {absent}")));
     }
     Ok(out)
 }
 
 /// The inventory rows of `rows` that `list` does not hold in their expected phase, as
 /// `{id, expected, observed}` (`observed` is null for a plan that is not listed).
-fn inventory_mismatches(list: &ListEvidence, rows: &[(&str, &str)]) -> Vec<Value> {
+fn inventory_mismatches(list: &ListEvidence, rows: &[(&str, &str)]) -> Vec<PhaseMismatch> {
     rows.iter()
         .filter_map(|(id, want)| {
             let got = list
@@ -374,7 +388,11 @@ fn inventory_mismatches(list: &ListEvidence, rows: &[(&str, &str)]) -> Vec<Value
                 .iter()
                 .find(|p| p.id() == *id)
                 .map(|p| p.phase.as_str());
-            (got != Some(*want)).then(|| json!({"id": id, "expected": want, "observed": got}))
+            (got != Some(*want)).then(|| PhaseMismatch {
+                expected: want.to_string(),
+                id: id.to_string(),
+                observed: got.map(str::to_string),
+            })
         })
         .collect()
 }
@@ -394,7 +412,7 @@ fn suite_created_codes(f: &Files) -> Result<BTreeMap<String, Option<u16>>, Missi
     }
     for id in [AUDIT_BEFORE_WINDOW_PLAN, AUDIT_OTHER_ACTOR_PLAN] {
         if !out.contains_key(id) {
-            return Err(Missing(format!("{rel}: no line for {id}")));
+            return Err(Missing::Absent(format!("{rel}: no line for {id}")));
         }
     }
     Ok(out)
@@ -422,29 +440,20 @@ fn durable_after_restart(f: &Files) -> Check {
                 .filter(|(_, c)| c.is_some_and(|c| (200..300).contains(&c)))
                 .map(|(id, _)| id)
                 .collect();
-            let missing: Vec<&String> = acked
+            let missing_acked: Vec<String> = acked
                 .iter()
-                .copied()
                 .filter(|id| !ids.contains(id.as_str()))
+                .map(|id| id.to_string())
                 .collect();
-            Ok(json!({
-                "list_count": list.plans.len(),
-                "paging_complete": list.complete,
-                "acked_pre_kill": acked.len(),
-                "missing_acked": missing,
-                "inventory_phase_mismatch": inventory_mismatches(&list, INVENTORY),
-            }))
+            Ok(Durability {
+                acked_pre_kill: acked.len(),
+                inventory_phase_mismatch: inventory_mismatches(&list, INVENTORY),
+                list_count: list.plans.len(),
+                missing_acked,
+                paging_complete: list.complete,
+            })
         });
-        spec.observe(obs, |o| {
-            o["list_count"]
-                .as_u64()
-                .is_some_and(|n| n >= MIN_LIST_COUNT as u64)
-                && o["paging_complete"] == true
-                && o["missing_acked"].as_array().is_some_and(Vec::is_empty)
-                && o["inventory_phase_mismatch"]
-                    .as_array()
-                    .is_some_and(Vec::is_empty)
-        })
+        spec.observe(obs, Durability::pass)
     })
 }
 
@@ -471,44 +480,28 @@ fn rapid_restarts_lose_nothing(f: &Files) -> Check {
             let before: ListEvidence = f.json("val11-rapid-restart-before.json")?;
             let fin: ListEvidence = f.json("val11-rapid-restart-final.json")?;
             let fin_ids: BTreeSet<&str> = fin.ids().into_iter().collect();
-            let missing: Vec<&str> = before
+            let missing: Vec<String> = before
                 .ids()
                 .into_iter()
                 .filter(|id| !fin_ids.contains(id))
+                .map(str::to_string)
                 .collect();
             let create = http_text(f, "val11-post-chaos-create.txt")?;
             let (get_code, post) = http_json::<Rollout>(f, "val11-post-chaos-plan.json")?;
-            Ok(json!({
-                "healthy_restarts": healthy,
-                "list_count_before": before.plans.len(),
-                "list_count_final": fin.plans.len(),
-                "paging_complete": before.complete && fin.complete,
-                "missing_after_restarts": missing,
-                "inventory_phase_mismatch": inventory_mismatches(&fin, INVENTORY),
-                "new_plan_code": create.status,
-                "new_plan_get_code": get_code,
-                "new_plan_id": post.as_ref().map(|p| p.id().to_string()),
-                "new_plan_phase": post.as_ref().map(|p| p.phase.clone()),
-            }))
+            Ok(RapidRestarts {
+                healthy_restarts: healthy,
+                inventory_phase_mismatch: inventory_mismatches(&fin, INVENTORY),
+                list_count_before: before.plans.len(),
+                list_count_final: fin.plans.len(),
+                missing_after_restarts: missing,
+                new_plan_code: create.status,
+                new_plan_get_code: get_code,
+                new_plan_id: post.as_ref().map(|p| p.id().to_string()),
+                new_plan_phase: post.as_ref().map(|p| p.phase.clone()),
+                paging_complete: before.complete && fin.complete,
+            })
         });
-        spec.observe(obs, |o| {
-            o["healthy_restarts"] == 3
-                && o["paging_complete"] == true
-                && o["list_count_final"]
-                    .as_u64()
-                    .zip(o["list_count_before"].as_u64())
-                    .is_some_and(|(fin, before)| fin >= before)
-                && o["missing_after_restarts"]
-                    .as_array()
-                    .is_some_and(Vec::is_empty)
-                && o["inventory_phase_mismatch"]
-                    .as_array()
-                    .is_some_and(Vec::is_empty)
-                && o["new_plan_code"] == 201
-                && o["new_plan_get_code"] == 200
-                && o["new_plan_id"] == POST_CHAOS_PLAN.0
-                && o["new_plan_phase"] == POST_CHAOS_PLAN.1
-        })
+        spec.observe(obs, RapidRestarts::pass)
     })
 }
 
@@ -520,16 +513,12 @@ fn gate_plan_survives_restart(f: &Files) -> Check {
         &["val11-gate-plan.json"],
     );
     unless_not_run(f, spec, |spec| {
-        let obs = http_json::<Rollout>(f, "val11-gate-plan.json").map(|(code, r)| {
-            json!({
-                "code": code,
-                "id": r.as_ref().map(|r| r.id().to_string()),
-                "phase": r.as_ref().map(|r| r.phase.clone()),
-            })
+        let obs = http_json::<Rollout>(f, "val11-gate-plan.json").map(|(code, r)| GatePlan {
+            code,
+            id: r.as_ref().map(|r| r.id().to_string()),
+            phase: r.as_ref().map(|r| r.phase.clone()),
         });
-        spec.observe(obs, |o| {
-            o["code"] == 200 && o["id"] == "val11-gate-1" && o["phase"] == "published"
-        })
+        spec.observe(obs, GatePlan::pass)
     })
 }
 
@@ -540,7 +529,8 @@ fn kv_time(
     key: &str,
 ) -> Result<chrono::DateTime<chrono::FixedOffset>, Missing> {
     let v = kv.get(key)?;
-    chrono::DateTime::parse_from_rfc3339(v).map_err(|e| Missing(format!("{rel}: {key}={v}: {e}")))
+    chrono::DateTime::parse_from_rfc3339(v)
+        .map_err(|e| Missing::Absent(format!("{rel}: {key}={v}: {e}")))
 }
 
 /// VAL11-06: the stuck scan lists at least three plans, the dev plans among them, each
@@ -556,7 +546,7 @@ fn stuck_plans_detected(f: &Files) -> Check {
         ],
     );
     unless_not_run(f, spec, |spec| {
-        let obs: Result<Value, Missing> = (|| {
+        let obs: Result<StuckScanObs, Missing> = (|| {
             let wait_rel = "val11-stuck-wait.txt";
             let wait = f.kv(wait_rel)?;
             let threshold = wait.f64("threshold_s")?;
@@ -566,61 +556,45 @@ fn stuck_plans_detected(f: &Files) -> Check {
             let fresh = http_text(f, "val11-stuck-fresh-create.txt")?;
             let (code, scan) = http_json::<StuckScan>(f, "val11-scan-stuck.json")?;
             let scan = scan.ok_or_else(|| {
-                Missing(format!(
+                Missing::Absent(format!(
                     "val11-scan-stuck.json: stuck scan answered {code:?}"
                 ))
             })?;
             let stuck_ids: BTreeSet<&str> = scan.stuck.iter().map(|e| e.id.as_str()).collect();
-            let dev_stuck: Vec<&str> = DEV_PLANS
+            let dev_stuck: Vec<String> = DEV_PLANS
                 .iter()
-                .copied()
-                .filter(|d| stuck_ids.contains(d))
+                .filter(|d| stuck_ids.contains(*d))
+                .map(|d| d.to_string())
                 .collect();
-            let empty: Vec<&str> = scan
+            let empty: Vec<String> = scan
                 .stuck
                 .iter()
                 .filter(|e| e.diagnosis.trim().is_empty())
-                .map(|e| e.id.as_str())
+                .map(|e| e.id.clone())
                 .collect();
-            let fresher: Vec<Value> = scan
+            let fresher: Vec<StaleEntry> = scan
                 .stuck
                 .iter()
                 .filter(|e| e.stale_seconds.is_nan() || e.stale_seconds < threshold)
-                .map(|e| json!({"id": e.id, "stale_seconds": e.stale_seconds}))
+                .map(|e| StaleEntry {
+                    id: e.id.clone(),
+                    stale_seconds: e.stale_seconds,
+                })
                 .collect();
-            Ok(json!({
-                "threshold_s": threshold,
-                "stuck_count": scan.stuck.len(),
-                "reported_stuck_count": scan.stuck_count,
-                "dev_stuck": dev_stuck,
-                "diagnosis_ok": empty.is_empty(),
-                "empty_diagnosis": empty,
-                "fresh_create_code": fresh.status,
-                "fresh_age_at_scan_max_s": fresh_age_max_s,
-                "fresh_listed": stuck_ids.contains(FRESH_PLAN),
-                "listed_fresher_than_threshold": fresher,
-            }))
+            Ok(StuckScanObs {
+                dev_stuck,
+                diagnosis_ok: empty.is_empty(),
+                empty_diagnosis: empty,
+                fresh_age_at_scan_max_s: fresh_age_max_s,
+                fresh_create_code: fresh.status,
+                fresh_listed: stuck_ids.contains(FRESH_PLAN),
+                listed_fresher_than_threshold: fresher,
+                reported_stuck_count: scan.stuck_count,
+                stuck_count: scan.stuck.len(),
+                threshold_s: threshold,
+            })
         })();
-        spec.observe(obs, |o| {
-            let threshold = o["threshold_s"].as_f64().unwrap_or(f64::NAN);
-            o["stuck_count"]
-                .as_u64()
-                .is_some_and(|n| n >= MIN_STUCK as u64)
-                && o["stuck_count"] == o["reported_stuck_count"]
-                && o["dev_stuck"]
-                    .as_array()
-                    .is_some_and(|a| a.len() == DEV_PLANS.len())
-                && o["diagnosis_ok"] == true
-                // The exclusion is only shown if the fresh plan exists and was fresh.
-                && o["fresh_create_code"] == 201
-                && o["fresh_age_at_scan_max_s"]
-                    .as_f64()
-                    .is_some_and(|a| a < threshold)
-                && o["fresh_listed"] == false
-                && o["listed_fresher_than_threshold"]
-                    .as_array()
-                    .is_some_and(Vec::is_empty)
-        })
+        spec.observe(obs, StuckScanObs::pass)
     })
 }
 
@@ -634,19 +608,16 @@ fn corrupt_artifact_plan_accepted(f: &Files) -> Check {
     unless_not_run(f, spec, |spec| {
         let obs = http_text(f, "val11-corrupt-plan-create.txt").and_then(|c| {
             let (code, r) = http_json::<Rollout>(f, "val11-corrupt-plan.json")?;
-            Ok(json!({
-                "create_code": c.status,
-                "get_code": code,
-                "get_id": r.as_ref().map(|r| r.id().to_string()),
-                "artifact_ref": r.as_ref().and_then(|r| r.plan.spec["artifact_ref"].as_str().map(str::to_string)),
-            }))
+            Ok(CorruptPlan {
+                artifact_ref: r
+                    .as_ref()
+                    .and_then(|r| r.plan.spec["artifact_ref"].as_str().map(str::to_string)),
+                create_code: c.status,
+                get_code: code,
+                get_id: r.as_ref().map(|r| r.id().to_string()),
+            })
         });
-        spec.observe(obs, |o| {
-            o["create_code"] == 201
-                && o["get_code"] == 200
-                && o["get_id"] == "val11-corrupt-1"
-                && o["artifact_ref"] == CORRUPT_ARTIFACT
-        })
+        spec.observe(obs, CorruptPlan::pass)
     })
 }
 
@@ -679,16 +650,14 @@ fn corrupt_plan_rolls_back(f: &Files) -> Check {
         &["val11-execute-rollback-corrupt.txt"],
     );
     unless_not_run(f, spec, |spec| {
-        let obs = cli_text(f, "val11-execute-rollback-corrupt.txt").map(|c| {
-            json!({
-                "exit_code": c.exit_code,
-                "outcome_success": cli_success(&c),
-                "outcome_form": success_outcome_form(&c),
-                "stdout": c.stdout,
-                "error": c.error_line(),
-            })
+        let obs = cli_text(f, "val11-execute-rollback-corrupt.txt").map(|c| CorruptRollback {
+            error: c.error_line().to_string(),
+            exit_code: c.exit_code,
+            outcome_form: success_outcome_form(&c).map(str::to_string),
+            outcome_success: cli_success(&c),
+            stdout: c.stdout.clone(),
         });
-        spec.observe(obs, |o| o["exit_code"] == 0 && o["outcome_success"] == true)
+        spec.observe(obs, CorruptRollback::pass)
     })
 }
 
@@ -704,7 +673,7 @@ fn cascade_recovery(f: &Files) -> Check {
         &refs,
     );
     unless_not_run(f, spec, |spec| {
-        let obs: Result<Value, Missing> = (|| {
+        let obs: Result<Cascade, Missing> = (|| {
             let mut ok = 0;
             let mut fail = Vec::new();
             for rel in &files {
@@ -712,14 +681,20 @@ fn cascade_recovery(f: &Files) -> Check {
                 if cli_success(&c) {
                     ok += 1;
                 } else {
-                    fail.push(
-                        json!({"file": rel, "exit_code": c.exit_code, "error": c.error_line()}),
-                    );
+                    fail.push(CascadeFailure {
+                        error: c.error_line().to_string(),
+                        exit_code: c.exit_code,
+                        file: rel.clone(),
+                    });
                 }
             }
-            Ok(json!({"cascade_ok": ok, "cascade_fail": fail.len(), "failures": fail}))
+            Ok(Cascade {
+                cascade_fail: fail.len(),
+                cascade_ok: ok,
+                failures: fail,
+            })
         })();
-        spec.observe(obs, |o| o["cascade_ok"] == 3 && o["cascade_fail"] == 0)
+        spec.observe(obs, Cascade::pass)
     })
 }
 
@@ -747,10 +722,10 @@ fn audit_intact_after_chaos(f: &Files) -> Check {
         let obs = cli_text(f, "val11-audit-query.txt").and_then(|cli| {
             let start = cli
                 .arg("--start-time")
-                .ok_or_else(|| Missing("val11-audit-query.txt: no --start-time".into()))?
+                .ok_or_else(|| Missing::Absent("val11-audit-query.txt: no --start-time".into()))?
                 .to_string();
             let start_t = chrono::DateTime::parse_from_rfc3339(&start).map_err(|e| {
-                Missing(format!("val11-audit-query.txt: --start-time {start}: {e}"))
+                Missing::Absent(format!("val11-audit-query.txt: --start-time {start}: {e}"))
             })?;
             let events = audit_events(f, "val11-audit-executed.json")?;
             let in_window = |e: &Value| event_ts(e).is_some_and(|t| t >= start_t);
@@ -771,28 +746,21 @@ fn audit_intact_after_chaos(f: &Files) -> Check {
                 .iter()
                 .filter(|e| executed(e) && e["actor"] == OPERATOR && !in_window(e))
                 .count();
-            Ok(json!({
-                "query_exit_code": cli.exit_code,
-                "start_time": start,
-                "events": events.len(),
-                "in_scope": scoped.len(),
-                "success_in_scope": success,
-                "returned_out_of_scope": events.len() - scoped.len(),
-                "returned_other_actor": returned_other_actor,
-                "returned_before_start": returned_before_start,
-                "unfiltered_query_exit_code": all_cli.exit_code,
-                "other_actor_in_store": other_actor_in_store,
-                "before_start_in_store": before_start_in_store,
-            }))
+            Ok(Audit {
+                before_start_in_store,
+                events: events.len(),
+                in_scope: scoped.len(),
+                other_actor_in_store,
+                query_exit_code: cli.exit_code,
+                returned_before_start,
+                returned_other_actor,
+                returned_out_of_scope: events.len() - scoped.len(),
+                start_time: start,
+                success_in_scope: success,
+                unfiltered_query_exit_code: all_cli.exit_code,
+            })
         });
-        spec.observe(obs, |o| {
-            o["query_exit_code"] == 0
-                && o["success_in_scope"].as_u64().is_some_and(|n| n >= 1)
-                && o["returned_out_of_scope"] == 0
-                && o["unfiltered_query_exit_code"] == 0
-                && o["other_actor_in_store"].as_u64().is_some_and(|n| n >= 1)
-                && o["before_start_in_store"].as_u64().is_some_and(|n| n >= 1)
-        })
+        spec.observe(obs, Audit::pass)
     })
 }
 
@@ -801,43 +769,8 @@ fn is_2xx(s: Option<u16>) -> bool {
     s.is_some_and(|s| (200..300).contains(&s))
 }
 
-/// One kill round as judged (VAL11-11's per-round observation).
-#[derive(Clone, Debug, Serialize)]
-struct Round {
-    round: usize,
-    seed: String,
-    kill_at_ms: u64,
-    attempted: usize,
-    acked: usize,
-    failed: usize,
-    indeterminate: usize,
-    indeterminate_present: usize,
-    indeterminate_absent: usize,
-    present: usize,
-    lost: Vec<String>,
-    unexpected: Vec<String>,
-    duplicates: Vec<String>,
-    ids_attempted_twice: Vec<String>,
-    paging_complete: bool,
-    interrupted: bool,
-}
-
-impl Round {
-    /// The round's own conditions: something acknowledged, the load cut by the kill,
-    /// the list complete, no ID sent twice, and no lost, phantom or duplicate plan.
-    fn pass(&self) -> bool {
-        self.acked >= 1
-            && self.interrupted
-            && self.paging_complete
-            && self.ids_attempted_twice.is_empty()
-            && self.lost.is_empty()
-            && self.unexpected.is_empty()
-            && self.duplicates.is_empty()
-    }
-}
-
 /// One kill round judged: the set check of Jepsen.
-fn judge_round(f: &Files, round: usize) -> Result<Round, Missing> {
+fn judge_round(f: &Files, round: usize) -> Result<KillRound, Missing> {
     let ops_rel = format!("kill-rounds/round-{round}-ops.json");
     let list_rel = format!("kill-rounds/round-{round}-list.json");
     let kill_rel = format!("kill-rounds/round-{round}-kill.txt");
@@ -891,7 +824,7 @@ fn judge_round(f: &Files, round: usize) -> Result<Round, Missing> {
         .filter(|id| by_id.get(id).is_none_or(|o| *o == Outcome::Failed))
         .collect();
     let owned = |v: Vec<&str>| v.into_iter().map(str::to_string).collect::<Vec<_>>();
-    Ok(Round {
+    Ok(KillRound {
         round,
         seed,
         kill_at_ms,
@@ -933,31 +866,29 @@ fn acked_writes_survive_sigkill(f: &Files) -> Check {
             }
         }
         let spec = base.with_evidence(files);
-        let obs: Result<Value, Missing> = (|| {
+        let obs: Result<KillRounds, Missing> = (|| {
             if rounds == 0 {
-                return Err(Missing(
+                return Err(Missing::Absent(
                     "val11-kill-rounds.txt: rounds=0, nothing was killed".into(),
                 ));
             }
-            let per: Vec<Round> = (1..=rounds)
+            let per: Vec<KillRound> = (1..=rounds)
                 .map(|r| judge_round(f, r))
                 .collect::<Result<_, _>>()?;
-            let sum = |k: fn(&Round) -> usize| per.iter().map(k).sum::<usize>();
-            Ok(json!({
-                "rounds": rounds,
-                "acked": sum(|r| r.acked),
-                "lost": sum(|r| r.lost.len()),
-                "unexpected": sum(|r| r.unexpected.len()),
-                "duplicates": sum(|r| r.duplicates.len()),
-                "indeterminate": sum(|r| r.indeterminate),
-                "indeterminate_present": sum(|r| r.indeterminate_present),
-                "rounds_passed": per.iter().filter(|r| r.pass()).count(),
-                "per_round": per,
-            }))
+            let sum = |k: fn(&KillRound) -> usize| per.iter().map(k).sum::<usize>();
+            Ok(KillRounds {
+                acked: sum(|r| r.acked),
+                duplicates: sum(|r| r.duplicates.len()),
+                indeterminate: sum(|r| r.indeterminate),
+                indeterminate_present: sum(|r| r.indeterminate_present),
+                lost: sum(|r| r.lost.len()),
+                rounds,
+                rounds_passed: per.iter().filter(|r| r.pass()).count(),
+                unexpected: sum(|r| r.unexpected.len()),
+                per_round: per,
+            })
         })();
-        spec.observe(obs, |o| {
-            o["rounds"].as_u64().is_some_and(|n| n >= 1) && o["rounds_passed"] == o["rounds"]
-        })
+        spec.observe(obs, KillRounds::pass)
     })
 }
 
@@ -983,7 +914,7 @@ fn pause_times_out_then_recovers(f: &Files) -> Check {
         ],
     );
     unless_not_run(f, spec, |spec| {
-        let obs: Result<Value, Missing> = (|| {
+        let obs: Result<Pause, Missing> = (|| {
             let timeout_ms = f.kv("val11-pause.txt")?.u64("client_timeout_ms")?;
             let before: Vec<Op> = f.json("pause/before.json")?;
             let during: Vec<Op> = f.json("pause/during.json")?;
@@ -1008,41 +939,32 @@ fn pause_times_out_then_recovers(f: &Files) -> Check {
                 .filter(|o| is_2xx(o.rec.status))
                 .filter_map(|o| o.id.as_deref())
                 .collect();
-            let lost: Vec<&str> = acked
+            let lost: Vec<String> = acked
                 .iter()
-                .copied()
-                .filter(|id| !ids.contains(id))
+                .filter(|id| !ids.contains(*id))
+                .map(|id| id.to_string())
                 .collect();
             let during_creates: Vec<&str> = during.iter().filter_map(|o| o.id.as_deref()).collect();
             let during_present = during_creates.iter().filter(|id| ids.contains(*id)).count();
-            Ok(json!({
-                "client_timeout_ms": timeout_ms,
-                "during_calls": during.len(),
-                "during_clean_timeouts": clean_timeouts,
-                "during_max_latency_us": max_during_us,
-                "during_errors": during.iter().map(|o| o.rec.error.clone()).collect::<BTreeSet<_>>(),
-                "after_calls": after.len(),
-                "after_ok": after_ok,
-                "before_ok": before.iter().filter(|o| is_2xx(o.rec.status)).count(),
-                "before_calls": before.len(),
-                "acked": acked.len(),
-                "lost": lost,
-                "indeterminate_creates": during_creates.len(),
-                "indeterminate_present": during_present,
-                "duplicates": list.duplicates(),
-                "paging_complete": list.complete,
-            }))
+            Ok(Pause {
+                acked: acked.len(),
+                after_calls: after.len(),
+                after_ok,
+                before_calls: before.len(),
+                before_ok: before.iter().filter(|o| is_2xx(o.rec.status)).count(),
+                client_timeout_ms: timeout_ms,
+                duplicates: list.duplicates(),
+                during_calls: during.len(),
+                during_clean_timeouts: clean_timeouts,
+                during_errors: during.iter().map(|o| o.rec.error.clone()).collect(),
+                during_max_latency_us: max_during_us,
+                indeterminate_creates: during_creates.len(),
+                indeterminate_present: during_present,
+                lost,
+                paging_complete: list.complete,
+            })
         })();
-        spec.observe(obs, |o| {
-            o["during_calls"].as_u64().is_some_and(|n| n >= 1)
-                && o["during_clean_timeouts"] == o["during_calls"]
-                && o["after_calls"].as_u64().is_some_and(|n| n >= 1)
-                && o["after_ok"] == o["after_calls"]
-                && o["before_ok"] == o["before_calls"]
-                && o["lost"].as_array().is_some_and(Vec::is_empty)
-                && o["duplicates"].as_array().is_some_and(Vec::is_empty)
-                && o["paging_complete"] == true
-        })
+        spec.observe(obs, Pause::pass)
     })
 }
 
@@ -1061,7 +983,7 @@ fn restart_under_cli_applies_once(f: &Files) -> Check {
         ],
     );
     unless_not_run(f, spec, |spec| {
-        let obs: Result<Value, Missing> = (|| {
+        let obs: Result<CliRestart, Missing> = (|| {
             let queued = f.kv("val11-cli-restart.txt")?.u64("request_queued_bytes")?;
             let cut = cli_text(f, "cli-restart/execute-killed.txt")?;
             let retry = cli_text(f, "cli-restart/execute-retry.txt")?;
@@ -1074,39 +996,28 @@ fn restart_under_cli_applies_once(f: &Files) -> Check {
                 })
                 .collect();
             let (code, plan) = http_json::<Rollout>(f, "cli-restart/plan-after.json")?;
-            Ok(json!({
-                "request_queued_bytes": queued,
-                "cut_exit_code": cut.exit_code,
-                "cut_timed_out": cut.timed_out,
-                "cut_error": cut.error_line(),
-                "retry_exit_code": retry.exit_code,
-                "retry_success": cli_success(&retry),
-                "audit_query_exit_code": query.exit_code,
-                "rollback_executed_events": for_plan.len(),
-                "rollback_executed_success": for_plan.iter().filter(|e| e["outcome"] == "success").count(),
-                "plan_code": code,
-                "plan_attempts": plan.as_ref().map(|p| p.attempts),
-            }))
+            Ok(CliRestart {
+                audit_query_exit_code: query.exit_code,
+                cut_error: cut.error_line().to_string(),
+                cut_exit_code: cut.exit_code,
+                cut_timed_out: cut.timed_out,
+                plan_attempts: plan.as_ref().map(|p| p.attempts),
+                plan_code: code,
+                request_queued_bytes: queued,
+                retry_exit_code: retry.exit_code,
+                retry_success: cli_success(&retry),
+                rollback_executed_events: for_plan.len(),
+                rollback_executed_success: for_plan
+                    .iter()
+                    .filter(|e| e["outcome"] == "success")
+                    .count(),
+            })
         })();
-        spec.observe(obs, |o| {
-            o["request_queued_bytes"].as_u64().is_some_and(|n| n > 0)
-                && o["cut_exit_code"].as_i64().is_some_and(|c| c != 0)
-                && o["cut_timed_out"] == false
-                && o["cut_error"]
-                    .as_str()
-                    // `Error:` (anyhow's, Go's log) reads as well as the reference's `error:`.
-                    .is_some_and(|e| e.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("error:")))
-                && o["retry_success"] == true
-                && o["audit_query_exit_code"] == 0
-                && o["rollback_executed_events"] == 1
-                && o["rollback_executed_success"] == 1
-                && o["plan_attempts"] == 1
-        })
+        spec.observe(obs, CliRestart::pass)
     })
 }
 
 #[cfg(test)]
-#[path = "val11_tests.rs"]
 mod judge_tests;
 
 #[cfg(test)]
@@ -1123,7 +1034,7 @@ mod tests {
         std::fs::write(dir.path().join("val11-plans-created.txt"), &lines).unwrap();
         let f = Files::new(dir.path());
         let e = created_codes(&f).unwrap_err();
-        assert!(e.0.contains(PRE_KILL_PLANS[0]), "{e}");
+        assert!(e.reason().contains(PRE_KILL_PLANS[0]), "{e}");
         let first = format!("id={} POST /v1/rollouts status=abc\n", PRE_KILL_PLANS[0]);
         std::fs::write(dir.path().join("val11-plans-created.txt"), first + &lines).unwrap();
         assert!(

@@ -5,6 +5,7 @@
 //! neither the build nor the rendering needs a system font; the browser draws the
 //! text with whatever sans-serif font it has. plotters escapes every text it writes.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -201,30 +202,7 @@ impl LineChart {
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c));
         }
         for m in &self.vlines {
-            let c = m.color;
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(m.at, ylo), (m.at, yhi)],
-                    c.stroke_width(2),
-                )))
-                .map_err(err)?;
-            // Labels of markers in the right half are drawn to their left, so that
-            // none runs past the plot's edge.
-            let h = if m.at > (xlo + xhi) / 2.0 {
-                HPos::Right
-            } else {
-                HPos::Left
-            };
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    m.label.clone(),
-                    (m.at, yhi),
-                    ("sans-serif", 12)
-                        .into_font()
-                        .color(&c)
-                        .pos(Pos::new(h, VPos::Top)),
-                )))
-                .map_err(err)?;
+            draw_vline(&mut chart, m, (xlo, xhi), (ylo, yhi))?;
         }
         if !self.series.is_empty() || !self.hlines.is_empty() || !self.bands.is_empty() {
             chart
@@ -238,6 +216,40 @@ impl LineChart {
         }
         Ok(())
     }
+}
+
+/// A vertical marker line with its label at the top.
+fn draw_vline(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    m: &Marker,
+    (xlo, xhi): (f64, f64),
+    (ylo, yhi): (f64, f64),
+) -> Result<(), String> {
+    let c = m.color;
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(m.at, ylo), (m.at, yhi)],
+            c.stroke_width(2),
+        )))
+        .map_err(err)?;
+    // Labels of markers in the right half are drawn to their left, so that none runs
+    // past the plot's edge.
+    let h = if m.at > (xlo + xhi) / 2.0 {
+        HPos::Right
+    } else {
+        HPos::Left
+    };
+    chart
+        .draw_series(std::iter::once(Text::new(
+            m.label.clone(),
+            (m.at, yhi),
+            ("sans-serif", 12)
+                .into_font()
+                .color(&c)
+                .pos(Pos::new(h, VPos::Top)),
+        )))
+        .map_err(err)?;
+    Ok(())
 }
 
 /// Smallest and largest of `values` (0, 0 when empty).

@@ -6,13 +6,19 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset};
 
-use super::chart::{self, Lane, LineChart, Marker, Series, BAD, GREY, OK, WARN};
-use super::{esc, table, Chart, Section};
+use crate::html_blocks::chart::{self, Lane, LineChart, Marker, Series, BAD, GREY, OK, WARN};
+use crate::html_blocks::{esc, table, Chart, Section};
 use crate::load_result::Outcome;
 use crate::plans::val11::Op;
-use crate::plans::Files;
+use crate::plans::{Files, Page};
 
 /// Charts of a VAL11 run.
+/// The page of a run.
+pub const PAGE: Page = Page {
+    sections,
+    charts: CHARTS,
+};
+
 pub const CHARTS: &[&str] = &["val11-lifecycle", "val11-kill-rounds", "val11-pause"];
 
 /// The control-plane log the harness annotates with `=== fleetval <time> <note>` lines.

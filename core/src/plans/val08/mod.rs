@@ -29,6 +29,10 @@ use crate::check::Check;
 use crate::stats;
 use crate::wire::Recorded;
 
+pub mod figures;
+pub mod files;
+pub mod page;
+
 /// The VAL08 plan.
 pub const PLAN: Plan = Plan {
     suite: "val08",
@@ -49,6 +53,10 @@ pub const PLAN: Plan = Plan {
     beyond: &[],
     judge,
     profile,
+    files: files::derived,
+    figures: figures::figures,
+    page: page::PAGE,
+    named_by_operator: super::lab_named,
 };
 
 /// The plan's tiers N.
@@ -133,7 +141,7 @@ pub fn health_file_text<T>(url: &str, health: &Recorded<T>) -> String {
 /// The health answer's status from [`HEALTH_FILE`]; no answer (`code=000`) is [`Missing`].
 pub fn health_code(f: &Files) -> Result<u16, Missing> {
     f.kv(HEALTH_FILE)?.status("code")?.ok_or_else(|| {
-        Missing(format!(
+        Missing::Absent(format!(
             "{HEALTH_FILE}: code=000: /v1/health never answered"
         ))
     })
@@ -146,7 +154,7 @@ pub fn scenario_report_text(first_send_unix_us: Option<u64>, wall_us: Option<u64
         return "# no request was sent (or the clock could not be read): no wall-clock\n".into();
     };
     let utc = |us: u64| {
-        crate::fsx::rfc3339(chrono::DateTime::<chrono::Utc>::from(
+        crate::fileio::rfc3339(chrono::DateTime::<chrono::Utc>::from(
             std::time::UNIX_EPOCH + std::time::Duration::from_micros(us),
         ))
     };
@@ -166,7 +174,7 @@ fn wall_clock(f: &Files, rel: &str) -> Result<u64, Missing> {
         kv.u64("last_answer_unix_us")?,
     );
     last.checked_sub(first).ok_or_else(|| {
-        Missing(format!(
+        Missing::Absent(format!(
             "{rel}: last_answer_unix_us={last} before first_send_unix_us={first}"
         ))
     })
@@ -247,14 +255,14 @@ impl Config {
             .map(|t| {
                 t.trim()
                     .parse::<usize>()
-                    .map_err(|e| Missing(format!("{CONFIG_FILE}: tier {t:?}: {e}")))
+                    .map_err(|e| Missing::Absent(format!("{CONFIG_FILE}: tier {t:?}: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let batch = kv.u64("batch")? as usize;
         // No default: a file without the schedule does not say the workers ran together.
         let schedule = kv.get("schedule")?;
         let schedule = Schedule::parse(schedule).ok_or_else(|| {
-            Missing(format!(
+            Missing::Absent(format!(
                 "{CONFIG_FILE}: schedule={schedule:?} is neither concurrent nor sequential"
             ))
         })?;
@@ -435,37 +443,8 @@ pub fn scenario_in(
     batch: usize,
     id: fn(usize, usize, usize) -> String,
 ) -> Result<Scenario, Missing> {
-    // Only what this scenario's N workers and its report wrote may be there: a file
-    // slipped in (a 101st worker, an edited copy) would otherwise sit unjudged beside
-    // evidence that reads as complete.
-    let allowed: BTreeSet<String> = (1..=n)
-        .map(|w| worker_file_in(dir, w))
-        .chain([report_file_in(dir)])
-        .collect();
-    if let Some(extra) = f.list(dir)?.into_iter().find(|p| !allowed.contains(p)) {
-        return Err(Missing(format!(
-            "{extra}: not a file of this {n}-worker scenario, so the scenario is not judged"
-        )));
-    }
-    let mut sc = Scenario {
-        n,
-        batch,
-        expected: n * batch,
-        sent: 0,
-        ok: 0,
-        errors: 0,
-        non_201: BTreeMap::new(),
-        p50_us: None,
-        p95_us: None,
-        p99_us: None,
-        max_us: None,
-        wall_us: None,
-        throughput_per_sec: None,
-        peak_concurrency: None,
-        failures: Vec::new(),
-        ok_ids: Vec::new(),
-        answered: 0,
-    };
+    only_scenario_files(f, dir, n)?;
+    let mut sc = Scenario::empty(n, batch);
     let mut lat = Vec::with_capacity(n * batch);
     let mut in_flight: Vec<Vec<(u64, u64)>> = Vec::with_capacity(n);
     for w in 1..=n {
@@ -490,25 +469,79 @@ pub fn scenario_in(
                 .collect(),
         );
         let expected: BTreeSet<String> = (1..=batch).map(|b| id(n, w, b)).collect();
+        sc.count_worker(lines, &expected, &mut lat);
+    }
+    sc.summarise(f, dir, &lat, &in_flight);
+    Ok(sc)
+}
+
+/// Only what a scenario's N workers and its report wrote may be in its directory: a
+/// file slipped in (a 101st worker, an edited copy) would otherwise sit unjudged
+/// beside evidence that reads as complete.
+fn only_scenario_files(f: &Files, dir: &str, n: usize) -> Result<(), Missing> {
+    let allowed: BTreeSet<String> = (1..=n)
+        .map(|w| worker_file_in(dir, w))
+        .chain([report_file_in(dir)])
+        .collect();
+    match f.list(dir)?.into_iter().find(|p| !allowed.contains(p)) {
+        Some(extra) => Err(Missing::Absent(format!(
+            "{extra}: not a file of this {n}-worker scenario, so the scenario is not judged"
+        ))),
+        None => Ok(()),
+    }
+}
+
+impl Scenario {
+    /// Tier `n` before any worker file is read.
+    fn empty(n: usize, batch: usize) -> Scenario {
+        Scenario {
+            n,
+            batch,
+            expected: n * batch,
+            sent: 0,
+            ok: 0,
+            errors: 0,
+            non_201: BTreeMap::new(),
+            p50_us: None,
+            p95_us: None,
+            p99_us: None,
+            max_us: None,
+            wall_us: None,
+            throughput_per_sec: None,
+            peak_concurrency: None,
+            failures: Vec::new(),
+            ok_ids: Vec::new(),
+            answered: 0,
+        }
+    }
+
+    /// Counts one worker's lines: a 201 for one of its `expected` IDs, the first time,
+    /// is an ok create (its latency goes to `lat`); anything else is a failure.
+    fn count_worker(
+        &mut self,
+        lines: Vec<WorkerLine>,
+        expected: &BTreeSet<String>,
+        lat: &mut Vec<u64>,
+    ) {
         let mut seen = BTreeSet::new();
         for l in lines {
-            sc.sent += 1;
+            self.sent += 1;
             if l.status.is_some() {
-                sc.answered += 1;
+                self.answered += 1;
             }
             let fresh = expected.contains(&l.id) && seen.insert(l.id.clone());
             if l.status == Some(201) && fresh {
-                sc.ok += 1;
+                self.ok += 1;
                 lat.push(l.latency_us);
-                sc.ok_ids.push(l.id);
+                self.ok_ids.push(l.id);
                 continue;
             }
             let status = l
                 .status
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "000".into());
-            *sc.non_201.entry(status.clone()).or_default() += usize::from(l.status != Some(201));
-            sc.failures.push(Failure {
+            *self.non_201.entry(status.clone()).or_default() += usize::from(l.status != Some(201));
+            self.failures.push(Failure {
                 id: l.id,
                 status,
                 error: if fresh {
@@ -519,26 +552,30 @@ pub fn scenario_in(
             });
         }
     }
-    sc.non_201.retain(|_, c| *c > 0);
-    sc.errors = sc.expected.saturating_sub(sc.ok);
-    let summary = stats::LatencySummary::of(&lat);
-    sc.p50_us = summary.p50_us;
-    sc.p95_us = summary.p95_us;
-    sc.p99_us = summary.p99_us;
-    sc.max_us = summary.max_us;
-    // The wall-clock spans first send to last answer: it cannot be shorter than any
-    // answer the workers themselves recorded (same clock, same origin).
-    let last_answer = in_flight.iter().flatten().map(|(_, a)| *a).max();
-    sc.wall_us = wall_clock(f, &report_file_in(dir))
-        .ok()
-        .filter(|w| last_answer.is_none_or(|a| *w >= a));
-    sc.throughput_per_sec = sc
-        .wall_us
-        .and_then(|w| stats::throughput(sc.ok as u64, std::time::Duration::from_micros(w)))
-        .map(round_3dp);
-    sc.peak_concurrency = peak_concurrency(&in_flight);
-    sc.failures.truncate(FAILURES_KEPT);
-    Ok(sc)
+
+    /// The tier's figures once every worker is counted: errors, percentiles, the
+    /// wall-clock of its report, throughput and peak concurrency.
+    fn summarise(&mut self, f: &Files, dir: &str, lat: &[u64], in_flight: &[Vec<(u64, u64)>]) {
+        self.non_201.retain(|_, c| *c > 0);
+        self.errors = self.expected.saturating_sub(self.ok);
+        let summary = stats::LatencySummary::of(lat);
+        self.p50_us = summary.p50_us;
+        self.p95_us = summary.p95_us;
+        self.p99_us = summary.p99_us;
+        self.max_us = summary.max_us;
+        // The wall-clock spans first send to last answer: it cannot be shorter than any
+        // answer the workers themselves recorded (same clock, same origin).
+        let last_answer = in_flight.iter().flatten().map(|(_, a)| *a).max();
+        self.wall_us = wall_clock(f, &report_file_in(dir))
+            .ok()
+            .filter(|w| last_answer.is_none_or(|a| *w >= a));
+        self.throughput_per_sec = self
+            .wall_us
+            .and_then(|w| stats::throughput(self.ok as u64, std::time::Duration::from_micros(w)))
+            .map(round_3dp);
+        self.peak_concurrency = peak_concurrency(in_flight);
+        self.failures.truncate(FAILURES_KEPT);
+    }
 }
 
 /// The most workers that had a request in flight at one instant: `workers[i]` holds
@@ -810,7 +847,7 @@ pub struct PromObs {
 fn counter(f: &Files, rel: &str) -> Result<f64, Missing> {
     f.prom(rel)?
         .sum(REQUESTS_METRIC)
-        .map_err(|e| Missing(format!("{rel}: {e}")))
+        .map_err(|e| Missing::Absent(format!("{rel}: {e}")))
 }
 
 /// Everything judged, recomputed from the raw files; also what the lab's summary
@@ -840,7 +877,7 @@ impl Observations {
             .map(|n| {
                 let s = match &config {
                     Ok(c) => scenario(f, n, c.batch),
-                    Err(e) => Err(Missing(format!("N={n} not judged: {e}"))),
+                    Err(e) => Err(Missing::Absent(format!("N={n} not judged: {e}"))),
                 };
                 (n, s)
             })
@@ -870,14 +907,14 @@ impl Observations {
         match self.scenarios.get(&n) {
             Some(Ok(s)) => Ok(s),
             Some(Err(e)) => Err(e.clone()),
-            None => Err(Missing(format!("tier N={n} was not judged"))),
+            None => Err(Missing::Absent(format!("tier N={n} was not judged"))),
         }
     }
 
     /// The N=100 wall-clock in µs.
     pub fn wall_n100_us(&self) -> Result<u64, Missing> {
         self.tier(100)?.wall_us.ok_or_else(|| {
-            Missing(format!(
+            Missing::Absent(format!(
                 "{}: no first_send_unix_us/last_answer_unix_us pair, or one shorter than the workers' own last answer",
                 scenario_report_file(100)
             ))
@@ -886,9 +923,9 @@ impl Observations {
 
     /// Throughput of tier `n`.
     pub fn tput(&self, n: usize) -> Result<f64, Missing> {
-        self.tier(n)?
-            .throughput_per_sec
-            .ok_or_else(|| Missing(format!("N={n}: no throughput (wall-clock absent or zero)")))
+        self.tier(n)?.throughput_per_sec.ok_or_else(|| {
+            Missing::Absent(format!("N={n}: no throughput (wall-clock absent or zero)"))
+        })
     }
 
     /// Errors over every configured tier (a configured tier without a directory
@@ -1239,25 +1276,38 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
 pub fn summaries(run_dir: &Path) -> Vec<(String, String)> {
     let f = Files::new(run_dir);
     let obs = Observations::read(&f);
-    let show = |r: Result<String, Missing>| r.unwrap_or_else(|m| format!("absent ({m})"));
-    let mut out = Vec::new();
+    vec![
+        (WALL_CLOCK_FILE.to_string(), wall_clock_summary(&obs)),
+        (SCALING_FILE.to_string(), scaling_summary(&obs)),
+        (AGGREGATE_FILE.to_string(), aggregate_summary(&obs)),
+        (LIST_FILE.to_string(), list_summary(&f, &obs)),
+        (PROM_CHECK_FILE.to_string(), prom_summary(&f, &obs)),
+    ]
+}
 
+/// An observed value, or `absent (why)`.
+fn show(r: Result<String, Missing>) -> String {
+    r.unwrap_or_else(|m| format!("absent ({m})"))
+}
+
+/// [`WALL_CLOCK_FILE`]: the N=100 wall-clock against its limit.
+fn wall_clock_summary(obs: &Observations) -> String {
     let wall = obs.wall_n100_us();
-    out.push((
-        WALL_CLOCK_FILE.to_string(),
-        format!(
-            "scenario=n100\nelapsed_ms={}\nlimit_ms={}\npass={}\n",
-            show(wall.clone().map(|us| format!("{:.3}", us as f64 / 1000.0))),
-            WALL_LIMIT_US / 1000,
-            wall.is_ok_and(wall_pass)
-        ),
-    ));
+    format!(
+        "scenario=n100\nelapsed_ms={}\nlimit_ms={}\npass={}\n",
+        show(wall.clone().map(|us| format!("{:.3}", us as f64 / 1000.0))),
+        WALL_LIMIT_US / 1000,
+        wall.is_ok_and(wall_pass)
+    )
+}
 
+/// [`SCALING_FILE`]: each tier's throughput and the N=100 peak concurrency.
+fn scaling_summary(obs: &Observations) -> String {
     let mut scaling = String::new();
     for (n, s) in &obs.scenarios {
         let t = s.as_ref().map_err(Clone::clone).and_then(|s| {
             s.throughput_per_sec
-                .ok_or_else(|| Missing("no wall-clock".into()))
+                .ok_or_else(|| Missing::Absent("no wall-clock".into()))
         });
         scaling.push_str(&format!(
             "tput_n{n}={}\n",
@@ -1268,16 +1318,19 @@ pub fn summaries(run_dir: &Path) -> Vec<(String, String)> {
         .tier(100)
         .and_then(|s| {
             s.peak_concurrency
-                .ok_or_else(|| Missing("no create line with offsets".into()))
+                .ok_or_else(|| Missing::Absent("no create line with offsets".into()))
         })
         .map(|p| p.to_string());
     scaling.push_str(&format!(
         "peak_concurrency_n100={}\npass={}\n",
         show(peak_n100),
-        Scaling::of(&obs).is_ok_and(|s| s.pass())
+        Scaling::of(obs).is_ok_and(|s| s.pass())
     ));
-    out.push((SCALING_FILE.to_string(), scaling));
+    scaling
+}
 
+/// [`AGGREGATE_FILE`]: errors in total and per tier, and the plan tiers not run.
+fn aggregate_summary(obs: &Observations) -> String {
     let agg = obs.aggregate();
     let mut text = match &agg {
         Ok(a) => {
@@ -1302,46 +1355,43 @@ pub fn summaries(run_dir: &Path) -> Vec<(String, String)> {
         Err(m) => format!("total_errors=absent ({m})\n"),
     };
     text.push_str(&format!("pass={}\n", agg.is_ok_and(|a| a.pass())));
-    out.push((AGGREGATE_FILE.to_string(), text));
+    text
+}
 
-    let list = obs.ok_ids().and_then(|ids| list_obs(&f, &ids));
-    out.push((
-        LIST_FILE.to_string(),
-        match &list {
-            Ok(l) => format!(
-                "list_count={}\nexpected_min={}\nmissing={}\nduplicates={}\nunexpected={}\npages={}\ncomplete={}\nmissing_ids={}\nduplicate_ids={}\npaging_error={}\npass={}\n",
-                l.list_count,
-                l.expected_min,
-                l.missing,
-                l.duplicates,
-                l.unexpected,
-                l.pages,
-                l.complete,
-                l.missing_ids.join(","),
-                l.duplicate_ids.join(","),
-                l.paging_error.clone().unwrap_or_else(|| "-".into()).replace('\n', " "),
-                l.pass()
-            ),
-            Err(m) => format!("list_count=absent ({m})\npass=false\n"),
-        },
-    ));
+/// [`LIST_FILE`]: the list walk against the ok creates.
+fn list_summary(f: &Files, obs: &Observations) -> String {
+    match obs.ok_ids().and_then(|ids| list_obs(f, &ids)) {
+        Ok(l) => format!(
+            "list_count={}\nexpected_min={}\nmissing={}\nduplicates={}\nunexpected={}\npages={}\ncomplete={}\nmissing_ids={}\nduplicate_ids={}\npaging_error={}\npass={}\n",
+            l.list_count,
+            l.expected_min,
+            l.missing,
+            l.duplicates,
+            l.unexpected,
+            l.pages,
+            l.complete,
+            l.missing_ids.join(","),
+            l.duplicate_ids.join(","),
+            l.paging_error.clone().unwrap_or_else(|| "-".into()).replace('\n', " "),
+            l.pass()
+        ),
+        Err(m) => format!("list_count=absent ({m})\npass=false\n"),
+    }
+}
 
-    let prom = obs.prom(&f);
-    out.push((
-        PROM_CHECK_FILE.to_string(),
-        match &prom {
-            Ok(p) => format!(
-                "metric={REQUESTS_METRIC}\nbefore={}\nafter={}\ndelta={}\nrequests_answered={}\npass={}\n",
-                p.before,
-                p.after,
-                p.delta,
-                p.requests_answered,
-                p.pass()
-            ),
-            Err(m) => format!("metric={REQUESTS_METRIC}\nsum=absent ({m})\npass=false\n"),
-        },
-    ));
-    out
+/// [`PROM_CHECK_FILE`]: the request counter before and after the tiers.
+fn prom_summary(f: &Files, obs: &Observations) -> String {
+    match obs.prom(f) {
+        Ok(p) => format!(
+            "metric={REQUESTS_METRIC}\nbefore={}\nafter={}\ndelta={}\nrequests_answered={}\npass={}\n",
+            p.before,
+            p.after,
+            p.delta,
+            p.requests_answered,
+            p.pass()
+        ),
+        Err(m) => format!("metric={REQUESTS_METRIC}\nsum=absent ({m})\npass=false\n"),
+    }
 }
 
 #[cfg(test)]
@@ -1398,7 +1448,11 @@ mod tests {
         )
         .unwrap();
         let obs = Observations::read(&f);
-        assert!(obs.wall_n100_us().unwrap_err().0.contains(CONFIG_FILE));
+        assert!(obs
+            .wall_n100_us()
+            .unwrap_err()
+            .reason()
+            .contains(CONFIG_FILE));
         assert_eq!(
             check(dir.path(), "VAL08-06").status,
             crate::check::Status::Fail

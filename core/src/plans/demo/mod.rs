@@ -1,13 +1,17 @@
 //! The harness's self-test plan (`demo`): three small checks over files that a test
 //! lab writes by hand, so the harness's own tests can exercise judging, reports and
 //! `evidence verify` without a control-plane. It is also the smallest example of a
-//! judge: one [`CheckSpec`] per check, observations read through [`Files`].
+//! judge: one [`CheckSpec`](crate::check::CheckSpec) per check, observations read through [`Files`].
 
 use std::path::Path;
 
 use super::{Files, JudgeError, Plan};
 use crate::check::Check;
 use crate::stats;
+
+pub mod figures;
+pub mod files;
+pub mod page;
 
 /// The demo plan.
 pub const PLAN: Plan = Plan {
@@ -22,6 +26,10 @@ pub const PLAN: Plan = Plan {
     beyond: &[],
     judge,
     profile,
+    files: files::derived,
+    figures: figures::figures,
+    page: page::PAGE,
+    named_by_operator: super::lab_named,
 };
 
 /// p99 bound of DEMO-03, in µs.
@@ -58,7 +66,7 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
         .observe(
             f.prom("demo-metrics-raw.txt").and_then(|s| {
                 s.sum("demo_requests_total")
-                    .map_err(|e| super::Missing(e.to_string()))
+                    .map_err(|e| super::Missing::Absent(e.to_string()))
             }),
             |v| *v > 0.0,
         );
@@ -71,8 +79,9 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
         )
         .observe(
             f.u64_lines("demo-latencies-us.txt").and_then(|s| {
-                stats::nearest_rank(&s, 99.0)
-                    .ok_or_else(|| super::Missing("demo-latencies-us.txt: no samples".into()))
+                stats::nearest_rank(&s, 99.0).ok_or_else(|| {
+                    super::Missing::Absent("demo-latencies-us.txt: no samples".into())
+                })
             }),
             |p99| *p99 <= P99_LIMIT_US,
         );

@@ -3,16 +3,28 @@
 
 use serde_json::Value;
 
-use super::chart::{self, LineChart, Marker, Series, PALETTE};
-use super::{esc, num, table, Chart, Section};
+use crate::html_blocks::chart::{self, LineChart, Marker, Series, PALETTE};
+use crate::html_blocks::{esc, num, table, Chart, Section};
 use crate::plans::val08::{self as plan, Observations};
-use crate::plans::Files;
+use crate::plans::{Files, Missing, Page};
 use crate::stats;
 
 /// Charts of a VAL08 run.
 pub const CHARTS: &[&str] = &["val08-throughput", "val08-latency"];
 /// Charts of a saturation-ramp run (`val08-ramp`).
 pub const RAMP_CHARTS: &[&str] = &["val08-ramp-throughput", "val08-ramp-latency"];
+/// A VAL08 run's page.
+pub const PAGE: Page = Page {
+    sections,
+    charts: CHARTS,
+};
+
+/// A saturation-ramp run's page (`val08-ramp`, a directory without a plan verdict).
+pub const RAMP_PAGE: Page = Page {
+    sections: ramp_sections,
+    charts: RAMP_CHARTS,
+};
+
 /// The ramp's outcome file (written by the val08 package's `ramp`).
 const RAMP_FILE: &str = "val08-ramp.json";
 
@@ -127,7 +139,10 @@ pub fn sections(f: &Files) -> Vec<Section> {
             ],
             Err(m) => vec![
                 format!("N={n}"),
-                format!("<span class=\"nodata\">not measured: {}</span>", esc(&m.0)),
+                format!(
+                    "<span class=\"nodata\">not measured: {}</span>",
+                    esc(&m.to_string())
+                ),
             ],
         })
         .collect();
@@ -159,23 +174,16 @@ pub fn sections(f: &Files) -> Vec<Section> {
 
 /// Sections of a saturation-ramp run directory (`val08-ramp.json` and `ramp-n*/`).
 pub fn ramp_sections(f: &Files) -> Vec<Section> {
-    let ramp: Result<Value, _> = f.json(RAMP_FILE);
+    let ramp: Result<Value, Missing> = f.json(RAMP_FILE);
     let tiers: Vec<Value> = ramp
         .as_ref()
         .ok()
         .and_then(|r| r["tiers"].as_array().cloned())
         .unwrap_or_default();
-    let n_of = |t: &Value| t["n"].as_u64().unwrap_or(0);
     let breaking = ramp
         .as_ref()
         .ok()
         .and_then(|r| r["breaking_point"].as_u64());
-    let mk = |key: &str, scale: f64| -> Vec<(f64, f64)> {
-        tiers
-            .iter()
-            .filter_map(|t| t[key].as_f64().map(|v| (n_of(t) as f64, v / scale)))
-            .collect()
-    };
     let vlines: Vec<Marker> = breaking
         .map(|b| Marker {
             at: b as f64,
@@ -184,59 +192,128 @@ pub fn ramp_sections(f: &Files) -> Vec<Section> {
         })
         .into_iter()
         .collect();
-    let tput = mk("throughput_per_sec", 1.0);
-    let throughput = if tput.is_empty() {
-        Err(format!("{RAMP_FILE}: no tier with a throughput"))
-    } else {
-        LineChart {
-            title: "Saturation ramp: throughput against concurrency".into(),
-            x_desc: "workers N".into(),
-            y_desc: "plans/s".into(),
-            series: vec![Series {
-                label: "throughput".into(),
-                color: PALETTE[0],
-                points: tput,
-                dots: false,
-            }],
-            vlines: vlines.to_vec(),
-            y_from_zero: true,
-            ..LineChart::default()
-        }
-        .svg()
-    };
-    let (p50, p99) = (mk("p50_us", 1000.0), mk("p99_us", 1000.0));
-    let latency = if p99.is_empty() {
-        Err(format!("{RAMP_FILE}: no tier with latencies"))
-    } else {
-        LineChart {
-            title: "Saturation ramp: latency against concurrency".into(),
-            x_desc: "workers N".into(),
-            y_desc: "create latency, ms".into(),
-            series: vec![
-                Series {
-                    label: "p50".into(),
-                    color: PALETTE[2],
-                    points: p50,
-                    dots: false,
-                },
-                Series {
-                    label: "p99".into(),
-                    color: PALETTE[5],
-                    points: p99,
-                    dots: false,
-                },
+    let throughput = ramp_throughput_chart(&tiers, vlines.clone());
+    let latency = ramp_latency_chart(&tiers, vlines);
+    vec![Section {
+        title: "Saturation ramp (context, not gating)".into(),
+        intro: ramp_intro(&ramp),
+        charts: vec![
+            Chart {
+                id: RAMP_CHARTS[0],
+                caption: "Throughput of each ramp tier; the red line is the breaking point.".into(),
+                svg: throughput,
+            },
+            Chart {
+                id: RAMP_CHARTS[1],
+                caption: "p50 and p99 of the creates answered 201 in each ramp tier.".into(),
+                svg: latency,
+            },
+        ],
+        after: table(
+            &[
+                "tier",
+                "ok/expected",
+                "errors",
+                "plans/s",
+                "p50 ms",
+                "p99 ms",
+                "outcome",
             ],
-            vlines,
-            y_from_zero: true,
-            ..LineChart::default()
+            &ramp_rows(&tiers),
+        ),
+    }]
+}
+
+/// `(N, tier[key] / scale)` of every ramp tier that has `key`.
+fn ramp_curve(tiers: &[Value], key: &str, scale: f64) -> Vec<(f64, f64)> {
+    tiers
+        .iter()
+        .filter_map(|t| {
+            let n = t["n"].as_u64().unwrap_or(0);
+            t[key].as_f64().map(|v| (n as f64, v / scale))
+        })
+        .collect()
+}
+
+/// Throughput against N over the ramp's tiers.
+fn ramp_throughput_chart(tiers: &[Value], vlines: Vec<Marker>) -> Result<String, String> {
+    let tput = ramp_curve(tiers, "throughput_per_sec", 1.0);
+    if tput.is_empty() {
+        return Err(format!("{RAMP_FILE}: no tier with a throughput"));
+    }
+    LineChart {
+        title: "Saturation ramp: throughput against concurrency".into(),
+        x_desc: "workers N".into(),
+        y_desc: "plans/s".into(),
+        series: vec![Series {
+            label: "throughput".into(),
+            color: PALETTE[0],
+            points: tput,
+            dots: false,
+        }],
+        vlines,
+        y_from_zero: true,
+        ..LineChart::default()
+    }
+    .svg()
+}
+
+/// p50 and p99 against N over the ramp's tiers.
+fn ramp_latency_chart(tiers: &[Value], vlines: Vec<Marker>) -> Result<String, String> {
+    let (p50, p99) = (
+        ramp_curve(tiers, "p50_us", 1000.0),
+        ramp_curve(tiers, "p99_us", 1000.0),
+    );
+    if p99.is_empty() {
+        return Err(format!("{RAMP_FILE}: no tier with latencies"));
+    }
+    LineChart {
+        title: "Saturation ramp: latency against concurrency".into(),
+        x_desc: "workers N".into(),
+        y_desc: "create latency, ms".into(),
+        series: vec![
+            Series {
+                label: "p50".into(),
+                color: PALETTE[2],
+                points: p50,
+                dots: false,
+            },
+            Series {
+                label: "p99".into(),
+                color: PALETTE[5],
+                points: p99,
+                dots: false,
+            },
+        ],
+        vlines,
+        y_from_zero: true,
+        ..LineChart::default()
+    }
+    .svg()
+}
+
+/// The ramp section's first paragraph: where the figures come from and the outcome.
+fn ramp_intro(ramp: &Result<Value, Missing>) -> String {
+    format!(
+        "<p>From <a href=\"{RAMP_FILE}\">{RAMP_FILE}</a>: tiers double until a tier has an error or its p99 is over the ramp's limit. {}</p>",
+        match ramp {
+            Ok(r) => format!(
+                "Last tier that held: {}; breaking point: {}.",
+                esc(&r["last_good"].to_string()),
+                esc(&r["breaking_point"].to_string())
+            ),
+            Err(e) => format!("<span class=\"nodata\">{}</span>", esc(&e.to_string())),
         }
-        .svg()
-    };
-    let rows: Vec<Vec<String>> = tiers
+    )
+}
+
+/// One table row per ramp tier.
+fn ramp_rows(tiers: &[Value]) -> Vec<Vec<String>> {
+    tiers
         .iter()
         .map(|t| {
             vec![
-                format!("N={}", n_of(t)),
+                format!("N={}", t["n"].as_u64().unwrap_or(0)),
                 format!("{}/{}", t["ok"], t["expected"]),
                 esc(&t["errors"].to_string()),
                 num(t["throughput_per_sec"].as_f64(), 1),
@@ -245,24 +322,5 @@ pub fn ramp_sections(f: &Files) -> Vec<Section> {
                 esc(t["broke"].as_str().unwrap_or("held")),
             ]
         })
-        .collect();
-    vec![Section {
-        title: "Saturation ramp (context, not gating)".into(),
-        intro: format!(
-            "<p>From <a href=\"{RAMP_FILE}\">{RAMP_FILE}</a>: tiers double until a tier has an error or its p99 is over the ramp's limit. {}</p>",
-            match &ramp {
-                Ok(r) => format!(
-                    "Last tier that held: {}; breaking point: {}.",
-                    esc(&r["last_good"].to_string()),
-                    esc(&r["breaking_point"].to_string())
-                ),
-                Err(e) => format!("<span class=\"nodata\">{}</span>", esc(&e.0)),
-            }
-        ),
-        charts: vec![
-            Chart { id: RAMP_CHARTS[0], caption: "Throughput of each ramp tier; the red line is the breaking point.".into(), svg: throughput },
-            Chart { id: RAMP_CHARTS[1], caption: "p50 and p99 of the creates answered 201 in each ramp tier.".into(), svg: latency },
-        ],
-        after: table(&["tier", "ok/expected", "errors", "plans/s", "p50 ms", "p99 ms", "outcome"], &rows),
-    }]
+        .collect()
 }

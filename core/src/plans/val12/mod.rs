@@ -12,7 +12,7 @@
 //! Verification times follow the plan; in a time-compressed soak-lite the checkpoint
 //! days and the VAL12-09 target scale with `CALENDAR_SCALE = duration / 30 days`
 //! (from `config.env`), and the checks' titles name the window actually covered.
-//! A check whose time has not come is NOT_RUN with a note "not due: ...", never PASS
+//! A check whose time has not come ([`Missing::NotDue`]) is NOT_RUN with a note "not due: ...", never PASS
 //! or FAIL, while the soak is still running; once the soak has ended (its final
 //! report is written, or its setup failed) a check whose time never came is FAIL.
 
@@ -25,6 +25,14 @@ use super::{Files, JudgeError, Missing, Plan};
 use crate::check::{Check, CheckSpec};
 use crate::stats;
 use crate::wire::CliRun;
+
+mod checks;
+mod claims;
+pub mod figures;
+pub mod observations;
+pub mod page;
+
+use observations::Rate;
 
 /// The VAL12 plan.
 pub const PLAN: Plan = Plan {
@@ -53,7 +61,17 @@ pub const PLAN: Plan = Plan {
     beyond: &["VAL12-X1", "VAL12-X2", "VAL12-X3", "VAL12-X4"],
     judge,
     profile,
+    files: super::no_files,
+    figures: figures::figures,
+    page: page::PAGE,
+    named_by_operator: soak_dir,
 };
+
+/// A soak directory is named by its operator (its `config.env` says it is one), not
+/// `<suite>/<run id>/` as a lab names its runs.
+fn soak_dir(dir: &Path) -> bool {
+    dir.join("config.env").is_file()
+}
 
 /// p99 create budget, ms.
 pub const P99_LIMIT_MS: f64 = 500.0;
@@ -287,7 +305,7 @@ fn creates(f: &Files, r: &Round) -> Result<(u64, u64), Missing> {
         match l.split_whitespace().nth(1) {
             Some("200") | Some("201") => ok += 1,
             Some(_) => err += 1,
-            None => return Err(Missing(format!("{rel}: line {l:?} has no code"))),
+            None => return Err(Missing::Absent(format!("{rel}: line {l:?} has no code"))),
         }
     }
     Ok((ok, err))
@@ -305,7 +323,7 @@ fn latencies_us(f: &Files, r: &Round) -> Result<Vec<u64>, Missing> {
                 .ok()
                 .filter(|s| s.is_finite() && *s >= 0.0)
                 .map(|s| (s * 1e6).round() as u64)
-                .ok_or_else(|| Missing(format!("{rel}: {l:?} is not a latency")))
+                .ok_or_else(|| Missing::Absent(format!("{rel}: {l:?} is not a latency")))
         })
         .collect()
 }
@@ -321,11 +339,13 @@ fn recovery_calls(f: &Files, r: &Round) -> Result<Vec<(String, CliRun)>, Missing
     for block in text.split(RECOVERY_MARK).skip(1) {
         let (id, rest) = block.split_once('\n').unwrap_or((block, ""));
         let run = CliRun::parse_evidence(rest)
-            .map_err(|e| Missing(format!("{rel}: the recovery of {id}: {e}")))?;
+            .map_err(|e| Missing::Absent(format!("{rel}: the recovery of {id}: {e}")))?;
         out.push((id.trim().to_string(), run));
     }
     if out.is_empty() && !text.trim().is_empty() {
-        return Err(Missing(format!("{rel}: no `{RECOVERY_MARK}` block")));
+        return Err(Missing::Absent(format!(
+            "{rel}: no `{RECOVERY_MARK}` block"
+        )));
     }
     Ok(out)
 }
@@ -356,23 +376,27 @@ fn plan_count(f: &Files, r: &Round) -> Result<u64, Missing> {
         if l.starts_with("complete=true") {
             complete = true;
         } else if l.starts_with("complete=") {
-            return Err(Missing(format!("{rel}: the walk did not finish: {l}")));
+            return Err(Missing::Absent(format!(
+                "{rel}: the walk did not finish: {l}"
+            )));
         } else if l.starts_with("page=") {
             let field = |k: &str| {
                 l.split_whitespace()
                     .find_map(|t| t.strip_prefix(k))
-                    .ok_or_else(|| Missing(format!("{rel}: {l:?} has no {k}")))
+                    .ok_or_else(|| Missing::Absent(format!("{rel}: {l:?} has no {k}")))
             };
             if field("code=")? != "200" {
-                return Err(Missing(format!("{rel}: a page did not answer 200: {l}")));
+                return Err(Missing::Absent(format!(
+                    "{rel}: a page did not answer 200: {l}"
+                )));
             }
             items += field("items=")?
                 .parse::<u64>()
-                .map_err(|e| Missing(format!("{rel}: {l:?}: {e}")))?;
+                .map_err(|e| Missing::Absent(format!("{rel}: {l:?}: {e}")))?;
         }
     }
     if !complete {
-        return Err(Missing(format!("{rel}: no complete=true line")));
+        return Err(Missing::Absent(format!("{rel}: no complete=true line")));
     }
     Ok(items.saturating_sub(adopted(f)))
 }
@@ -488,26 +512,16 @@ fn healthy(f: &Files, r: &Round) -> bool {
 fn round_n(rs: &[Round], n: u64) -> Result<&Round, Missing> {
     let last = rs.iter().map(|r| r.index).max().unwrap_or(0);
     if last < n {
-        return Err(Missing(format!(
-            "{NOT_DUE}round {n} has not run ({last} rounds so far)"
+        return Err(Missing::NotDue(format!(
+            "round {n} has not run ({last} rounds so far)"
         )));
     }
     rs.iter().find(|r| r.index == n).ok_or_else(|| {
-        Missing(format!(
+        Missing::Absent(format!(
             "no round {n} in rounds/ (soak has {} rounds)",
             rs.len()
         ))
     })
-}
-
-/// Recovery totals of a set of rounds.
-#[derive(Debug, Serialize)]
-struct RateObs {
-    attempts: u64,
-    ok: u64,
-    fail: u64,
-    rate: Option<f64>,
-    rounds: usize,
 }
 
 /// A ratio cut to 6 decimals, rounding down. A stored report must parse back to the
@@ -519,7 +533,7 @@ fn floor6(x: f64) -> f64 {
 }
 
 /// Recovery totals over `rs`.
-fn rate(f: &Files, rs: &[&Round]) -> Result<RateObs, Missing> {
+fn rate(f: &Files, rs: &[&Round]) -> Result<Rate, Missing> {
     let (mut ok, mut fail) = (0, 0);
     for r in rs {
         let (o, x) = recoveries(f, r)?;
@@ -527,7 +541,7 @@ fn rate(f: &Files, rs: &[&Round]) -> Result<RateObs, Missing> {
         fail += x;
     }
     let attempts = ok + fail;
-    Ok(RateObs {
+    Ok(Rate {
         attempts,
         ok,
         fail,
@@ -535,9 +549,6 @@ fn rate(f: &Files, rs: &[&Round]) -> Result<RateObs, Missing> {
         rounds: rs.len(),
     })
 }
-
-/// Prefix of the note of a check whose time has not come.
-const NOT_DUE: &str = "not due: ";
 
 /// Whether the soak has ended: its final report is written, or its setup failed (no
 /// round will ever run). Until then a check whose time has not come is not due.
@@ -557,11 +568,10 @@ fn observe_due<T: Serialize>(
     ended: bool,
 ) -> Check {
     match obs {
-        Err(Missing(m)) if m.starts_with(NOT_DUE) && !ended => spec.not_run(m),
-        Err(Missing(m)) if m.starts_with(NOT_DUE) => spec.fail_unobserved(format!(
-            "the soak ended before this check was due ({})",
-            &m[NOT_DUE.len()..]
-        )),
+        Err(m @ Missing::NotDue(_)) if !ended => spec.not_run(m.to_string()),
+        Err(Missing::NotDue(why)) => {
+            spec.fail_unobserved(format!("the soak ended before this check was due ({why})"))
+        }
         other => spec.observe(other, pass),
     }
 }
@@ -598,257 +608,66 @@ fn window_title(id: &str, c: &Cfg, time_factor: Option<f64>) -> Option<String> {
     })
 }
 
-/// Judges a VAL12 soak directory.
+/// A soak directory as every check reads it: its files, rounds (in round order) and
+/// settings, the last round number, and whether the soak has ended.
+struct Soak {
+    f: Files,
+    rs: Vec<Round>,
+    cfg: Result<Cfg, Missing>,
+    last: u64,
+    ended: bool,
+}
+
+impl Soak {
+    /// Reads the rounds and settings of `dir`.
+    fn read(dir: &Path) -> Soak {
+        let f = Files::new(dir);
+        let rs = rounds(dir);
+        Soak {
+            cfg: cfg(&f),
+            last: rs.iter().map(|r| r.index).max().unwrap_or(0),
+            ended: ended(&f),
+            rs,
+            f,
+        }
+    }
+
+    /// The soak's last scheduled round, from its settings.
+    fn scheduled(&self) -> Option<u64> {
+        self.cfg.as_ref().ok().map(|c| {
+            Calendar {
+                interval_s: c.interval_s,
+                day_s: c.day_s,
+                scale: c.scale,
+                duration_days: c.duration_days,
+            }
+            .scheduled()
+        })
+    }
+}
+
+/// Judges a VAL12 soak directory: the ten plan checks, then the claims beyond the
+/// plan, with the time-bound checks titled after the window the soak covers.
 pub fn judge(dir: &Path) -> Result<Vec<Check>, JudgeError> {
-    let f = Files::new(dir);
-    let rs = rounds(dir);
-    let cfg = cfg(&f);
-    let last = rs.iter().map(|r| r.index).max().unwrap_or(0);
-    let ended = ended(&f);
-    let mut out = Vec::new();
-
-    out.push(
-        PLAN.spec(
-            "VAL12-01",
-            "setup status=ok, GET /v1/health = 200, start_ms <= 10000",
-            &["setup-summary.txt"],
-        )
-        .observe(
-            f.kv("setup-summary.txt").and_then(|kv| {
-                Ok(serde_json::json!({
-                    "status": kv.get("status")?,
-                    "health_code": kv.get("health_code")?,
-                    "start_ms": kv.u64("start_ms").ok(),
-                }))
-            }),
-            |v| {
-                v["status"] == "ok"
-                    && v["health_code"] == "200"
-                    && v["start_ms"]
-                        .as_u64()
-                        .is_some_and(|ms| ms <= START_LIMIT_MS)
-            },
-        ),
-    );
-
-    let r1 = round_n(&rs, 1);
-    let ev1 = |file: &str| {
-        r1.as_ref()
-            .map(|r| vec![format!("{}/{file}", r.rel)])
-            .unwrap_or_default()
-    };
-    out.push(observe_due(
-        PLAN.spec("VAL12-02", "round 1: create_errors = 0 and ok = 10", &[])
-            .with_evidence(ev1("plans-created.txt")),
-        r1.clone()
-            .and_then(|r| creates(&f, r))
-            .map(|(ok, errors)| serde_json::json!({"ok": ok, "create_errors": errors})),
-        |v| v["create_errors"] == 0 && v["ok"] == 10,
-        ended,
-    ));
-
-    let r10 = round_n(&rs, 10);
-    out.push(observe_due(
-        PLAN.spec(
-            "VAL12-03",
-            "round 10: paginated plan_count (items of every page until next_cursor is empty, adopted plans excluded) >= 100",
-            &[],
-        )
-        .with_evidence(
-            r10.as_ref()
-                .map(|r| vec![format!("{}/list-walk.txt", r.rel)])
-                .unwrap_or_default(),
-        ),
-        r10.clone().and_then(|r| plan_count(&f, r)),
-        |c| *c >= 100,
-        ended,
-    ));
-
-    out.push(observe_due(
-        PLAN.spec("VAL12-04", "round 1: nearest-rank p99_ms <= 500", &[])
-            .with_evidence(ev1("create-times.txt")),
-        r1.clone().and_then(|r| latencies_us(&f, r)).and_then(|l| {
-            stats::nearest_rank(&l, 99.0)
-                .map(|us| us as f64 / 1000.0)
-                .ok_or_else(|| Missing("round 1 create-times.txt: no samples".into()))
-        }),
-        |p| *p <= P99_LIMIT_MS,
-        ended,
-    ));
-
-    // A missing round number counts as a failed scan: that round scanned nothing.
-    let scan = (|| -> Result<Value, Missing> {
-        if rs.is_empty() {
-            return Err(Missing(format!("{NOT_DUE}no round has run")));
-        }
-        let bad: Vec<u64> = rs
-            .iter()
-            .filter(|r| !scan_ok(&f, r))
-            .map(|r| r.index)
-            .collect();
-        let missing = last.saturating_sub(rs.iter().filter(|r| r.index > 0).count() as u64);
-        Ok(
-            serde_json::json!({"rounds": last, "scan_failures": bad.len() as u64 + missing,
-                              "failed_rounds": bad.iter().take(20).collect::<Vec<_>>()}),
-        )
-    })();
-    out.push(observe_due(
-        PLAN.spec(
-            "VAL12-05",
-            "every round: scan_http_code = 200 and a valid stuck-scan payload",
-            &["rounds/*/round-*/stuck-scan.json"],
-        ),
-        scan,
-        |v| v["scan_failures"] == 0,
-        ended,
-    ));
-
-    // Checkpoint windows: the rounds whose simulated time is before day 7 (scaled).
-    let window = |c: &Cfg, day: f64| -> Result<(f64, Vec<&Round>), Missing> {
-        let end = day * c.day_s * c.scale;
-        let covered = last as f64 * c.interval_s;
-        if covered + 1e-6 < end {
-            return Err(Missing(format!(
-                "{NOT_DUE}the rounds cover {:.2} simulated days, the checkpoint is at {:.2}",
-                covered / c.day_s,
-                end / c.day_s
-            )));
-        }
-        Ok((end, rs.iter().filter(|r| r.sim_elapsed_s < end).collect()))
-    };
-    let cp7 = "checkpoints/checkpoint-7d.json";
-    let cp7_present = || -> Result<(), Missing> {
-        if f.exists(cp7) {
-            Ok(())
-        } else {
-            Err(Missing(format!(
-                "{cp7}: the 7-day checkpoint report was not written"
-            )))
-        }
-    };
-    let w7 = cfg
-        .as_ref()
-        .map_err(Clone::clone)
-        .and_then(|c| window(c, 7.0));
-    out.push(observe_due(
-        PLAN.spec(
-            "VAL12-06",
-            "recovery_attempts_7d > 0 and rollback_rate_7d >= 0.990",
-            &[cp7, "rounds/*/round-*/recovery.txt"],
-        ),
-        w7.clone().and_then(|(_, w)| {
-            cp7_present()?;
-            rate(&f, &w)
-        }),
-        |o| o.attempts > 0 && o.rate.is_some_and(|r| r >= RATE_MIN),
-        ended,
-    ));
-    out.push(observe_due(
-        PLAN.spec(
-            "VAL12-07",
-            "p99_ms_7d (nearest rank over every create of days 1-7) <= 500",
-            &[cp7, "rounds/*/round-*/create-times.txt"],
-        ),
-        w7.and_then(|(_, w)| {
-            cp7_present()?;
-            let mut all = Vec::new();
-            for r in &w {
-                all.extend(latencies_us(&f, r)?);
-            }
-            stats::nearest_rank(&all, 99.0)
-                .map(|us| us as f64 / 1000.0)
-                .ok_or_else(|| Missing("days 1-7: no create latencies".into()))
-        }),
-        |p| *p <= P99_LIMIT_MS,
-        ended,
-    ));
-
-    // Day 30 (scaled): every scheduled round must exist.
-    let due = cfg.as_ref().map_err(Clone::clone).and_then(|c| {
-        let scheduled = (c.duration_days * c.day_s / c.interval_s).round().max(1.0) as u64;
-        if last < scheduled {
-            Err(Missing(format!(
-                "{NOT_DUE}{last} of {scheduled} scheduled rounds ran"
-            )))
-        } else {
-            Ok(scheduled)
-        }
-    });
-    out.push(
-        observe_due(
-            PLAN.spec(
-                "VAL12-08",
-                "healthy_rounds / total_rounds x 100 >= 99.9 (health=ok, not restarted, fully measured; missing rounds count as failed)",
-                &["rounds/*/round-*/health.txt", "rounds/*/round-*/restart.txt", "rounds/*/round-*/round-summary.json"],
-            ),
-            due.clone().map(|_| {
-                let healthy_n = rs.iter().filter(|r| healthy(&f, r)).count() as u64;
-                let restarts = rs
-                    .iter()
-                    .filter(|r| f.exists(&format!("{}/restart.txt", r.rel)))
-                    .count();
-                serde_json::json!({"healthy_rounds": healthy_n, "total_rounds": last,
-                    "restarts": restarts, "uptime_pct": floor6(healthy_n as f64 * 100.0 / last as f64)})
-            }),
-            |v| v["uptime_pct"].as_f64().is_some_and(|u| u >= UPTIME_MIN),
-            ended,
-        ),
-    );
-
-    let target = cfg
-        .as_ref()
-        .map(|c| (CREATES_TARGET_30D * c.scale).ceil() as u64)
-        .ok();
-    out.push(observe_due(
-        PLAN.spec(
-            "VAL12-09",
-            &format!(
-                "total_creates >= 4000 x duration/30 days (= {})",
-                target.map(|t| t.to_string()).unwrap_or_else(|| "?".into())
-            ),
-            &["rounds/*/round-*/plans-created.txt"],
-        ),
-        due.clone().and_then(|_| {
-            let mut total = 0;
-            for r in &rs {
-                total += creates(&f, r)?.0;
-            }
-            let per_round = cfg.as_ref().map(|c| c.creates_per_round).unwrap_or(0);
-            Ok(serde_json::json!({"total_creates": total, "target": target,
-                                      "attempted": per_round * rs.len() as u64}))
-        }),
-        |v| match (v["total_creates"].as_u64(), v["target"].as_u64()) {
-            (Some(t), Some(min)) => t >= min,
-            _ => false,
-        },
-        ended,
-    ));
-
-    out.push(observe_due(
-        PLAN.spec(
-            "VAL12-10",
-            "total_recovery_attempts > 0 and agg_rollback_rate >= 0.990",
-            &["final-report.json", "rounds/*/round-*/recovery.txt"],
-        ),
-        due.and_then(|_| rate(&f, &rs.iter().collect::<Vec<_>>())),
-        |o| o.attempts > 0 && o.rate.is_some_and(|r| r >= RATE_MIN),
-        ended,
-    ));
-    let scheduled = cfg.as_ref().ok().map(|c| {
-        Calendar {
-            interval_s: c.interval_s,
-            day_s: c.day_s,
-            scale: c.scale,
-            duration_days: c.duration_days,
-        }
-        .scheduled()
-    });
-    out.extend(claims(&f, &rs, scheduled));
-    if let Ok(c) = &cfg {
-        let factor = f
-            .kv("config.env")
-            .ok()
-            .and_then(|kv| kv.f64("TIME_FACTOR").ok());
+    let s = Soak::read(dir);
+    let mut out = vec![
+        checks::framework_provisioned(&s),
+        checks::initial_round(&s),
+        checks::fleet_target(&s),
+        checks::p99_baseline(&s),
+        checks::stuck_detection(&s),
+        checks::rollback_rate_7d(&s),
+        checks::p99_7d(&s),
+        checks::availability(&s),
+        checks::total_creates(&s),
+        checks::aggregate_rollback_rate(&s),
+    ];
+    out.extend(claims::claims(&s, s.scheduled()));
+    if let Ok(c) = &s.cfg {
+        let factor =
+            s.f.kv("config.env")
+                .ok()
+                .and_then(|kv| kv.f64("TIME_FACTOR").ok());
         for check in &mut out {
             if let Some(t) = window_title(&check.id, c, factor) {
                 check.title = t;
@@ -909,148 +728,6 @@ pub fn round_figures(dir: &Path) -> Vec<RoundFigures> {
             }
         })
         .collect()
-}
-
-/// The claims over the whole soak (beyond the plan's ten checks).
-/// They hold for the rounds run so far: they have no single time of their own.
-/// `scheduled` is the soak's last round, whose listing is "the end" of X1.
-fn claims(f: &Files, rs: &[Round], scheduled: Option<u64>) -> Vec<Check> {
-    let mut out = Vec::new();
-
-    // X1: every plan answered 201 in any round up to a listing round is in its listing.
-    let listed = (|| -> Result<Value, Missing> {
-        let mut created: Vec<String> = Vec::new();
-        let mut listings = Vec::new();
-        let mut missing_total = 0u64;
-        let mut first_missing: Vec<String> = Vec::new();
-        for r in rs {
-            if ran_workload(f, r) {
-                created.extend(created_ids(f, r)?);
-            }
-            let rel = format!("{}/plans-listed.txt", r.rel);
-            if !f.exists(&rel) {
-                continue;
-            }
-            let ids: std::collections::HashSet<String> = f
-                .text(&rel)?
-                .lines()
-                .map(|l| l.trim().to_string())
-                .collect();
-            let missing: Vec<&String> = created.iter().filter(|id| !ids.contains(*id)).collect();
-            missing_total += missing.len() as u64;
-            if first_missing.is_empty() {
-                first_missing = missing.iter().take(10).map(|s| s.to_string()).collect();
-            }
-            listings.push(serde_json::json!({"round": r.index, "created": created.len(), "missing": missing.len()}));
-        }
-        if listings.is_empty() {
-            return Err(Missing(
-                "no round kept its listed IDs (plans-listed.txt)".into(),
-            ));
-        }
-        // "At the end": once the last scheduled round ran, it must have kept its listing.
-        let last = rs.iter().find(|r| Some(r.index) == scheduled);
-        let end_listed = last.map(|r| f.exists(&format!("{}/plans-listed.txt", r.rel)));
-        Ok(
-            serde_json::json!({"listings": listings, "missing_total": missing_total,
-                              "first_missing_ids": first_missing, "end_listed": end_listed}),
-        )
-    })();
-    out.push(
-        PLAN.spec(
-            "VAL12-X1",
-            "every ID answered 201 in plans-created.txt up to a listing round is in that round's plans-listed.txt (round 10, the last round of each checkpoint window, the last round); missing = 0, and the last scheduled round, once run, kept its listing",
-            &["rounds/*/round-*/plans-created.txt", "rounds/*/round-*/plans-listed.txt"],
-        )
-        .observe(listed, |v| {
-            v["missing_total"] == 0 && v["end_listed"] != Value::Bool(false)
-        }),
-    );
-
-    // X2: the nearest-rank p99 of each round's creates (rounds that ran their workload).
-    let p99s = (|| -> Result<Value, Missing> {
-        let mut worst: Option<(u64, f64)> = None;
-        let mut over = Vec::new();
-        let mut n = 0;
-        for r in rs.iter().filter(|r| ran_workload(f, r)) {
-            let l = latencies_us(f, r)?;
-            let p = stats::nearest_rank(&l, 99.0)
-                .map(|us| us as f64 / 1000.0)
-                .ok_or_else(|| Missing(format!("{}/create-times.txt: no samples", r.rel)))?;
-            n += 1;
-            if worst.is_none_or(|(_, w)| p > w) {
-                worst = Some((r.index, p));
-            }
-            if p > P99_LIMIT_MS {
-                over.push(r.index);
-            }
-        }
-        let (round, max) = worst.ok_or_else(|| Missing("no round ran its creates".into()))?;
-        Ok(
-            serde_json::json!({"rounds": n, "max_round_p99_ms": max, "worst_round": round,
-                              "rounds_over": over.len(), "first_rounds_over": over.iter().take(10).collect::<Vec<_>>()}),
-        )
-    })();
-    out.push(
-        PLAN.spec(
-            "VAL12-X2",
-            "in every round that ran its creates: nearest-rank p99 of its create-times.txt <= 500 ms",
-            &["rounds/*/round-*/create-times.txt"],
-        )
-        .observe(p99s, |v| v["rounds_over"] == 0),
-    );
-
-    // X3 / X4: strictly increasing from each round that ran its workload to the next
-    // one; a restart resets the control-plane's counters, so a restarted round starts a
-    // new run of comparisons for X3.
-    let series = |name: &str, value: &dyn Fn(&Round) -> Result<f64, Missing>, reset: bool| {
-        let mut prev: Option<(u64, f64)> = None;
-        let mut compared = 0;
-        let mut not_increasing = Vec::new();
-        for r in rs.iter().filter(|r| ran_workload(f, r)) {
-            let v = value(r)?;
-            if reset && f.exists(&format!("{}/restart.txt", r.rel)) {
-                prev = None;
-            }
-            if let Some((_, p)) = prev {
-                compared += 1;
-                if v <= p {
-                    not_increasing.push(r.index);
-                }
-            }
-            prev = Some((r.index, v));
-        }
-        if compared == 0 {
-            return Err(Missing(format!("{name}: fewer than two rounds to compare")));
-        }
-        Ok(
-            serde_json::json!({"compared": compared, "not_increasing": not_increasing.len(),
-                              "first_rounds_not_increasing": not_increasing.iter().take(10).collect::<Vec<_>>()}),
-        )
-    };
-    let requests = |r: &Round| -> Result<f64, Missing> {
-        f.prom(&format!("{}/metrics-scrape.prom", r.rel))?
-            .sum("cp_http_requests_total")
-            .map_err(|e| Missing(format!("{}/metrics-scrape.prom: {e}", r.rel)))
-    };
-    out.push(
-        PLAN.spec(
-            "VAL12-X3",
-            "sum of cp_http_requests_total in metrics-scrape.prom > the previous round's (rounds that ran their workload; a restart starts over)",
-            &["rounds/*/round-*/metrics-scrape.prom"],
-        )
-        .observe(series("cp_http_requests_total", &requests, true), |v| v["not_increasing"] == 0),
-    );
-    let count = |r: &Round| plan_count(f, r).map(|c| c as f64);
-    out.push(
-        PLAN.spec(
-            "VAL12-X4",
-            "paginated plan_count (list-walk.txt) > the previous round's, in every round that ran its workload",
-            &["rounds/*/round-*/list-walk.txt"],
-        )
-        .observe(series("plan_count", &count, false), |v| v["not_increasing"] == 0),
-    );
-    out
 }
 
 #[cfg(test)]
