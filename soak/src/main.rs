@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use val12::config::{self, SoakConfig};
-use val12::{archive, report, sched, soakdir};
+use soak::config::{self, SoakConfig};
+use soak::{archive, report, sched, soakdir};
 
 #[derive(Parser)]
 #[command(name = "soak", about = "VAL12 fleet rollout soak")]
