@@ -12,6 +12,7 @@
 //! | [`sched`] | `soak run`: the built-in scheduler, resumable from the directory |
 //! | [`seal`] | `target.json`, `val12-report.json` and `manifest.json`: a verifiable run |
 //! | [`archive`] | `soak archive`: tar.gz + sha256, in-process |
+//! | [`walk`] | the round's plan count: the paging walk, reading only IDs and cursors |
 //!
 //! Verdicts are not computed here: they come from the judge in
 //! `val_support::plans::val12`, a pure function of the soak directory's files.
@@ -25,5 +26,6 @@ pub mod round;
 pub mod sched;
 pub mod seal;
 pub mod soakdir;
+pub mod walk;
 
 pub use config::SoakConfig;

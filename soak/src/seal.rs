@@ -110,6 +110,7 @@ pub fn seal(soak: &Soak) -> Result<Manifest> {
                 "interval_s": soak.cfg.interval_s,
                 "time_factor": soak.cfg.time_factor,
                 "recovery_cap": soak.cfg.recovery_cap,
+                "recovery_concurrency": soak.cfg.recovery_concurrency,
             }),
         )]),
         percentile_method: val_support::stats::PERCENTILE_METHOD.to_string(),
