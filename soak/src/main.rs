@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use soak::config::{self, SoakConfig};
-use soak::{archive, report, sched, soakdir};
+use soak::{archive, lifecycle, opened_soak, report};
 
 #[derive(Parser)]
 #[command(name = "soak", about = "VAL12 fleet rollout soak")]
@@ -139,7 +139,7 @@ fn main() -> Result<()> {
             setup(&dir, &cfg)
         }
         Cmd::Round { dir } => {
-            let s = sched::round_once(&dir)?;
+            let s = lifecycle::round_once(&dir)?;
             println!("{}", serde_json::to_string_pretty(&s)?);
             Ok(())
         }
@@ -152,7 +152,7 @@ fn main() -> Result<()> {
         } => run(&dir, interval, duration, max_rounds),
         Cmd::Archive { dir, out } => archive(&dir, out),
         Cmd::Teardown { dir } => {
-            match sched::teardown(&dir)? {
+            match lifecycle::teardown(&dir)? {
                 Some(pid) => println!("control-plane pid {pid} stopped"),
                 None => println!("no running control-plane"),
             }
@@ -163,7 +163,7 @@ fn main() -> Result<()> {
 
 /// `soak setup`: starts the control-plane and says where it listens.
 fn setup(dir: &Path, cfg: &SoakConfig) -> Result<()> {
-    let out = sched::setup(dir, cfg)?;
+    let out = lifecycle::setup(dir, cfg)?;
     println!(
         "control-plane pid {} at http://{} (metrics {}) healthy after {} ms",
         out.started.pid,
@@ -176,7 +176,7 @@ fn setup(dir: &Path, cfg: &SoakConfig) -> Result<()> {
 
 /// `soak report`: writes the reports of `kind` and prints what it wrote.
 fn report(dir: &Path, kind: Kind) -> Result<()> {
-    let soak = soakdir::Soak::open(dir)?;
+    let soak = opened_soak::Soak::open(dir)?;
     match kind {
         Kind::Daily => report::daily(&soak)?.iter().for_each(|f| println!("{f}")),
         Kind::Checkpoint => report::checkpoints(&soak)?
@@ -198,7 +198,7 @@ fn run(
     duration: Option<String>,
     max_rounds: Option<u64>,
 ) -> Result<()> {
-    let soak = soakdir::Soak::open(dir)?;
+    let soak = opened_soak::Soak::open(dir)?;
     if let Some(i) = interval {
         let want = parse_span(&i)?;
         if (want - soak.cfg.interval_s).abs() > 1e-6 {
@@ -217,11 +217,11 @@ fn run(
             );
         }
     }
-    let opts = sched::RunOptions {
+    let opts = lifecycle::RunOptions {
         max_rounds,
         progress: true,
     };
-    let n = sched::run(dir, &opts, &mut |_| Ok(()))?;
+    let n = lifecycle::run(dir, &opts, &mut |_| Ok(()))?;
     println!("ran {n} rounds");
     Ok(())
 }

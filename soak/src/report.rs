@@ -14,8 +14,8 @@ use val_support::fsx::{rfc3339, write_atomic, write_json_atomic};
 use val_support::stats;
 
 use crate::config::DAY_S;
-use crate::layout::{RoundOnDisk, RoundSummary};
-use crate::soakdir::Soak;
+use crate::dir_layout::{RoundOnDisk, RoundSummary};
+use crate::opened_soak::Soak;
 
 /// Checkpoint days of the plan (scaled by `duration / 30` in a soak-lite).
 pub const CHECKPOINT_DAYS: [u32; 3] = [7, 14, 21];

@@ -17,9 +17,9 @@ use val_support::plans::val12 as val12_judge;
 use val_support::stats;
 
 use crate::config::{DAY_S, OPERATOR};
-use crate::cpproc;
-use crate::layout::{Layout, RoundSummary};
-use crate::soakdir::{Slot, Soak};
+use crate::dir_layout::{Layout, RoundSummary};
+use crate::opened_soak::{Slot, Soak};
+use crate::persistent_cp;
 use crate::walk;
 
 /// Page size of the plan-count walk (the plan's `limit=100`).
@@ -79,7 +79,8 @@ fn health_or_restart(
     dir: &Path,
     s: &mut RoundSummary,
 ) -> Result<bool> {
-    let pid = cpproc::read_pid(&soak.layout).filter(|p| cpproc::is_soak_cp(&soak.layout, *p));
+    let pid = persistent_cp::read_pid(&soak.layout)
+        .filter(|p| persistent_cp::is_soak_cp(&soak.layout, *p));
     let Some(pid) = pid else {
         write(
             dir,
@@ -161,11 +162,11 @@ fn write_unmeasured(dir: &Path) -> Result<()> {
 
 /// Beyond the plan: process and store growth (RSS, open fds, data dir and WAL sizes).
 fn measure_process(soak: &Soak, s: &mut RoundSummary) {
-    if let Some(pid) = s.pid.filter(|p| cpproc::alive(*p)) {
-        s.rss_kb = cpproc::rss_kb(pid);
-        s.open_fds = cpproc::open_fds(pid);
+    if let Some(pid) = s.pid.filter(|p| persistent_cp::alive(*p)) {
+        s.rss_kb = persistent_cp::rss_kb(pid);
+        s.open_fds = persistent_cp::open_fds(pid);
     }
-    s.data_dir_bytes = cpproc::dir_bytes(&soak.layout.path("cp-data"));
+    s.data_dir_bytes = persistent_cp::dir_bytes(&soak.layout.path("cp-data"));
     s.wal_bytes = std::fs::metadata(soak.layout.path("cp-data/autonomy.db-wal"))
         .ok()
         .map(|m| m.len());

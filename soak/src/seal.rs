@@ -18,7 +18,7 @@ use val_support::evidence::{self, BinaryInfo, ControlPlaneRecord, Manifest, RunD
 use val_support::fsx::{rfc3339, write_atomic, write_json_atomic};
 
 use crate::config;
-use crate::soakdir::Soak;
+use crate::opened_soak::Soak;
 
 /// The suite a soak directory belongs to.
 pub const SUITE: &str = "val12";

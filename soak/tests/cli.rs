@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use soak::{cpproc, layout::Layout};
+use soak::{dir_layout::Layout, persistent_cp};
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
@@ -211,9 +211,9 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
         .unwrap();
     assert!(!refused.status.success(), "archived a running soak");
     soak_cmd(&["teardown", "--dir", d]);
-    assert!(!cpproc::is_soak_cp(
+    assert!(!persistent_cp::is_soak_cp(
         &layout,
-        cpproc::read_pid(&layout).unwrap()
+        persistent_cp::read_pid(&layout).unwrap()
     ));
     // Teardown sealed the finished soak: it verifies like a lab run.
     let v = val_support::evidence::verify(&dir);
@@ -270,6 +270,7 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
 
 /// SIGKILLs the soak's control-plane (crash injection).
 fn kill_cp(dir: &Path) -> anyhow::Result<()> {
-    let pid = cpproc::read_pid(&Layout::new(dir)).ok_or_else(|| anyhow::anyhow!("no cp.pid"))?;
-    cpproc::kill_hard(pid)
+    let pid =
+        persistent_cp::read_pid(&Layout::new(dir)).ok_or_else(|| anyhow::anyhow!("no cp.pid"))?;
+    persistent_cp::kill_hard(pid)
 }

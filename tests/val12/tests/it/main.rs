@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use soak::config::SoakConfig;
-use soak::{cpproc, layout::Layout, sched};
+use soak::{dir_layout::Layout, lifecycle, persistent_cp};
 use val_support::lab::{self, Lab, LabCtx};
 
 mod checks;
@@ -30,7 +30,7 @@ struct Teardown(PathBuf);
 
 impl Drop for Teardown {
     fn drop(&mut self) {
-        if let Err(e) = sched::teardown(&self.0) {
+        if let Err(e) = lifecycle::teardown(&self.0) {
             eprintln!("teardown of {}: {e:#}", self.0.display());
         }
     }
@@ -58,21 +58,22 @@ fn soak(
     let dir = ctx.run_dir().to_path_buf();
     ctx.config("soak", cfg);
     let _guard = Teardown(dir.clone());
-    if sched::setup(&dir, cfg).is_err() {
+    if lifecycle::setup(&dir, cfg).is_err() {
         return Ok(());
     }
-    let opts = sched::RunOptions {
+    let opts = lifecycle::RunOptions {
         max_rounds: None,
         progress: false,
     };
-    sched::run(&dir, &opts, &mut |k| hook(&dir, k))?;
+    lifecycle::run(&dir, &opts, &mut |k| hook(&dir, k))?;
     Ok(())
 }
 
 /// SIGKILLs the soak's control-plane (crash injection).
 fn kill_cp(dir: &Path) -> Result<()> {
-    let pid = cpproc::read_pid(&Layout::new(dir)).ok_or_else(|| anyhow::anyhow!("no cp.pid"))?;
-    cpproc::kill_hard(pid)
+    let pid =
+        persistent_cp::read_pid(&Layout::new(dir)).ok_or_else(|| anyhow::anyhow!("no cp.pid"))?;
+    persistent_cp::kill_hard(pid)
 }
 
 /// The shared smoke soak-lite: 24 rounds at F = 36000 (interval 50 ms, stuck threshold

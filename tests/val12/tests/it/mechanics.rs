@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use soak::config::SoakConfig;
-use soak::{cpproc, layout::Layout, sched};
+use soak::{dir_layout::Layout, lifecycle, persistent_cp};
 use val_support::lab;
 
 use super::{kill_cp, lite, recovered_ids, shared, soak, Teardown, ALL};
@@ -307,12 +307,12 @@ fn val12_checks_not_yet_due_are_not_run_until_the_soak_ends() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("soak");
     let _guard = Teardown(dir.clone());
-    sched::setup(&dir, &lite(36000.0, 18, &[])).unwrap();
-    let opts = sched::RunOptions {
+    lifecycle::setup(&dir, &lite(36000.0, 18, &[])).unwrap();
+    let opts = lifecycle::RunOptions {
         max_rounds: Some(3),
         progress: false,
     };
-    sched::run(&dir, &opts, &mut |_| Ok(())).unwrap();
+    lifecycle::run(&dir, &opts, &mut |_| Ok(())).unwrap();
     let later = [
         "VAL12-03", "VAL12-06", "VAL12-07", "VAL12-08", "VAL12-09", "VAL12-10",
     ];
@@ -333,7 +333,7 @@ fn val12_checks_not_yet_due_are_not_run_until_the_soak_ends() {
         );
     }
     assert_eq!(running.verdict.custom, Some(false));
-    soak::report::final_report(&soak::soakdir::Soak::open(&dir).unwrap()).unwrap();
+    soak::report::final_report(&soak::opened_soak::Soak::open(&dir).unwrap()).unwrap();
     let ended = val_support::plans::report("val12", "t", &[], &dir).unwrap();
     for id in later {
         let c = ended.check(id).unwrap();
@@ -392,7 +392,7 @@ const ORPHAN_DIR_ENV: &str = "VAL12_ORPHAN_HELPER_DIR";
 const ORPHAN_DIES_ENV: &str = "VAL12_ORPHAN_HELPER_DIES";
 
 /// Not a check: the process [`soak_cp_dies_with_a_killed_test_process`] starts and
-/// SIGKILLs. It runs `sched::setup` from its test thread and waits to be killed.
+/// SIGKILLs. It runs `lifecycle::setup` from its test thread and waits to be killed.
 #[test]
 #[ignore = "helper process of soak_cp_dies_with_a_killed_test_process; does nothing alone"]
 fn orphan_helper_process() {
@@ -406,7 +406,7 @@ fn orphan_helper_process() {
     };
     // Runs only if nobody kills this process: then it must not leak its control-plane.
     let _guard = Teardown(dir.clone());
-    sched::setup(&dir, &cfg).expect("helper: soak setup");
+    lifecycle::setup(&dir, &cfg).expect("helper: soak setup");
     std::thread::sleep(Duration::from_secs(60));
 }
 
@@ -438,9 +438,9 @@ fn start_helper_then_kill_it(dir: &Path, dies: bool) -> u32 {
         std::thread::sleep(Duration::from_millis(20));
     }
     let layout = Layout::new(dir);
-    let pid = cpproc::read_pid(&layout).expect("cp.pid after setup");
+    let pid = persistent_cp::read_pid(&layout).expect("cp.pid after setup");
     assert!(
-        cpproc::is_soak_cp(&layout, pid),
+        persistent_cp::is_soak_cp(&layout, pid),
         "helper's control-plane is not running"
     );
     helper.0.kill().expect("SIGKILL helper");
@@ -461,17 +461,17 @@ fn soak_cp_dies_with_a_killed_test_process() {
     let pid = start_helper_then_kill_it(&detached, false);
     std::thread::sleep(Duration::from_millis(500));
     assert!(
-        cpproc::is_soak_cp(&Layout::new(&detached), pid),
+        persistent_cp::is_soak_cp(&Layout::new(&detached), pid),
         "a detached control-plane died with the process that started it"
     );
-    assert_eq!(sched::teardown(&detached).unwrap(), Some(pid));
+    assert_eq!(lifecycle::teardown(&detached).unwrap(), Some(pid));
 
     // Started from a test (PR_SET_PDEATHSIG), it dies with the killed test process.
     let dies = tmp.path().join("dies");
     let _g2 = Teardown(dies.clone());
     let pid = start_helper_then_kill_it(&dies, true);
     let t0 = Instant::now();
-    while cpproc::alive(pid) {
+    while persistent_cp::alive(pid) {
         assert!(
             t0.elapsed() < Duration::from_secs(5),
             "control-plane pid {pid} outlived the SIGKILLed test process by 5 s"

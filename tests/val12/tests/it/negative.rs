@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use soak::config::SoakConfig;
-use soak::{layout::Layout, sched};
+use soak::{dir_layout::Layout, lifecycle};
 use val_support::lab::{self, Lab, LabCtx};
 
 use super::{kill_cp, lite, recovered_ids, soak, Teardown, ALL_WITH_CLAIMS};
@@ -199,7 +199,7 @@ fn val12_x2_negative_create_latency_grows_with_the_store() {
         ctx.config("soak", cfg);
         seed_plans(ctx, &dir, SEEDED)?;
         let _guard = Teardown(dir.clone());
-        let refused = sched::setup(
+        let refused = lifecycle::setup(
             &dir,
             &SoakConfig {
                 adopt_existing: false,
@@ -211,8 +211,8 @@ fn val12_x2_negative_create_latency_grows_with_the_store() {
             format!("{refused:#}").contains(&format!("already holds {SEEDED} plans")),
             "{refused:#}"
         );
-        sched::setup(&dir, cfg)?;
-        sched::run(&dir, &sched::RunOptions::default(), &mut |_| Ok(()))?;
+        lifecycle::setup(&dir, cfg)?;
+        lifecycle::run(&dir, &lifecycle::RunOptions::default(), &mut |_| Ok(()))?;
         Ok(())
     })
     .expect("negative lab ran");

@@ -16,11 +16,11 @@ use val_support::evidence::BinaryInfo;
 use val_support::fsx::rfc3339;
 
 use crate::config::{self, SoakConfig, DAY_S};
-use crate::cpproc::{self, Started};
-use crate::layout::{Layout, RoundSummary};
+use crate::dir_layout::{Layout, RoundSummary};
+use crate::opened_soak::Soak;
+use crate::persistent_cp::{self, Started};
 use crate::report;
 use crate::round;
-use crate::soakdir::Soak;
 
 /// What `soak setup` observed (also written to `setup-summary.txt`).
 #[derive(Clone, Debug)]
@@ -41,11 +41,11 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
     let layout = Layout::new(dir);
     refuse_a_used_dir(&layout)?;
     layout.create()?;
-    let (mode, bin) = cpproc::binary()?;
+    let (mode, bin) = persistent_cp::binary()?;
     let (l, m) = cfg.ports.unwrap_or((0, 0));
     let lo = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
     let started_at = Utc::now();
-    let started = cpproc::start(
+    let started = persistent_cp::start(
         &layout,
         Path::new(&bin.path),
         lo(l),
@@ -77,8 +77,8 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
 /// Refuses a directory whose control-plane still runs or that already holds rounds.
 fn refuse_a_used_dir(layout: &Layout) -> Result<()> {
     let dir = &layout.root;
-    if let Some(pid) = cpproc::read_pid(layout) {
-        if cpproc::is_soak_cp(layout, pid) {
+    if let Some(pid) = persistent_cp::read_pid(layout) {
+        if persistent_cp::is_soak_cp(layout, pid) {
             bail!(
                 "{} already has a running control-plane (pid {pid})",
                 dir.display()
@@ -101,12 +101,12 @@ fn adopt_or_refuse(layout: &Layout, started: &Started, cfg: &SoakConfig) -> Resu
     let existing = match existing_plans(started) {
         Ok(ids) => ids,
         Err(e) => {
-            let _ = cpproc::stop(started.pid);
+            let _ = persistent_cp::stop(started.pid);
             return Err(e);
         }
     };
     if !existing.is_empty() && !cfg.adopt_existing {
-        let _ = cpproc::stop(started.pid);
+        let _ = persistent_cp::stop(started.pid);
         bail!(
             "{} already holds {} plans (first: {}); use a fresh directory, or adopt them \
              (--adopt-existing) to exclude them from every count",
@@ -118,8 +118,11 @@ fn adopt_or_refuse(layout: &Layout, started: &Started, cfg: &SoakConfig) -> Resu
     if !existing.is_empty() {
         let mut text = existing.join("\n");
         text.push('\n');
-        val_support::fsx::write_atomic(&layout.path(crate::layout::ADOPTED_FILE), text.as_bytes())
-            .context("write adopted-plans.txt")?;
+        val_support::fsx::write_atomic(
+            &layout.path(crate::dir_layout::ADOPTED_FILE),
+            text.as_bytes(),
+        )
+        .context("write adopted-plans.txt")?;
     }
     Ok(existing.len())
 }
@@ -289,9 +292,9 @@ pub fn run(dir: &Path, opts: &RunOptions, hook: &mut dyn FnMut(u64) -> Result<()
 /// `manifest.json`): only a stopped control-plane leaves its log and store unchanged.
 pub fn teardown(dir: &Path) -> Result<Option<u32>> {
     let layout = Layout::new(dir);
-    let stopped = match cpproc::read_pid(&layout) {
-        Some(pid) if cpproc::is_soak_cp(&layout, pid) => {
-            let graceful = cpproc::stop(pid)?;
+    let stopped = match persistent_cp::read_pid(&layout) {
+        Some(pid) if persistent_cp::is_soak_cp(&layout, pid) => {
+            let graceful = persistent_cp::stop(pid)?;
             let _ = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
