@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use soak::{dir_layout::Layout, persistent_cp};
+use soak::dir_layout::{Layout, RoundOnDisk};
+use soak::persistent_cp;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::*;
@@ -126,6 +127,17 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
         "--ephemeral-ports",
     ]);
     let layout = Layout::new(&dir);
+    run_killed_then_resumed(&dir);
+    let rounds = rounds_once_with_one_restart(&layout, &dir);
+    sealed_and_archived(&dir, tmp.path());
+    edited_round_file_fails_verify(&dir, &rounds[0].rel);
+}
+
+/// `soak run` SIGKILLed after 4 rounds, the control-plane SIGKILLed, `soak run` again
+/// to the end.
+fn run_killed_then_resumed(dir: &Path) {
+    let d = dir.to_str().unwrap();
+    let layout = Layout::new(dir);
     let spawn = || {
         SoakProc(
             Command::new(env!("CARGO_BIN_EXE_soak"))
@@ -155,10 +167,15 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
     let _ = first.0.wait();
     drop(first);
     // Then the control-plane dies too.
-    kill_cp(&dir).unwrap();
+    kill_cp(dir).unwrap();
     let mut second = spawn();
     let status = second.0.wait().unwrap();
     assert!(status.success(), "second soak run: {status}");
+}
+
+/// Rounds 1–12 exist exactly once, one restarted the control-plane and still ran its
+/// workload, and VAL12-08 is FAIL at 11/12 healthy.
+fn rounds_once_with_one_restart(layout: &Layout, dir: &Path) -> Vec<RoundOnDisk> {
     let rounds = layout.rounds().unwrap();
     let idx: Vec<u64> = rounds
         .iter()
@@ -204,9 +221,17 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
         .unwrap();
     assert_eq!(c08["status"], "FAIL");
     assert_eq!(c08["observed"]["healthy_rounds"], 11);
+    rounds
+}
+
+/// A running soak is not archived; teardown seals it (it verifies), and the archive's
+/// sha256 is recorded in the final report of a directory that still verifies.
+fn sealed_and_archived(dir: &Path, out: &Path) {
+    let d = dir.to_str().unwrap();
+    let layout = Layout::new(dir);
     // A running control-plane still writes its log and store: no archive yet.
     let refused = Command::new(env!("CARGO_BIN_EXE_soak"))
-        .args(["archive", "--dir", d, "--out", tmp.path().to_str().unwrap()])
+        .args(["archive", "--dir", d, "--out", out.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(!refused.status.success(), "archived a running soak");
@@ -216,7 +241,7 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
         persistent_cp::read_pid(&layout).unwrap()
     ));
     // Teardown sealed the finished soak: it verifies like a lab run.
-    let v = val_support::evidence::verify(&dir);
+    let v = val_support::evidence::verify(dir);
     assert!(v.ok(), "{:?}", v.mismatches);
     assert!(v.checks_recomputed >= 10 && v.files_checked > 12 * 6);
     let report: serde_json::Value =
@@ -231,7 +256,7 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
     assert_eq!(manifest["config"]["TIME_FACTOR"], "7200");
     assert!(manifest["control_plane"]["binary"]["sha256"].is_string());
 
-    let out = soak_cmd(&["archive", "--dir", d, "--out", tmp.path().to_str().unwrap()]);
+    let out = soak_cmd(&["archive", "--dir", d, "--out", out.to_str().unwrap()]);
     let tgz = PathBuf::from(out.lines().next().unwrap());
     let sha = std::fs::read_to_string(format!("{}.sha256", tgz.display())).unwrap();
     let want = val_support::fsx::sha256_file(&tgz).unwrap();
@@ -244,15 +269,17 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
     assert_eq!(fin["archive"]["sha256"], want.as_str());
     let txt = std::fs::read_to_string(dir.join("final-report.txt")).unwrap();
     assert!(txt.contains(&format!("SHA-256: {want}")), "{txt}");
-    let v = val_support::evidence::verify(&dir);
+    let v = val_support::evidence::verify(dir);
     assert!(v.ok(), "{:?}", v.mismatches);
+}
 
-    // One edited raw round file (a failed create turned into a success) fails verify.
-    let r1 = &rounds[0].rel;
+/// One edited raw round file (`rel`) fails verify on its sha256 and on VAL12-02.
+fn edited_round_file_fails_verify(dir: &Path, r1: &str) {
+    // A failed create turned into a success.
     let created = dir.join(r1).join("plans-created.txt");
     let text = std::fs::read_to_string(&created).unwrap();
     std::fs::write(&created, text.replacen(" 201", " 500", 1)).unwrap();
-    let v = val_support::evidence::verify(&dir);
+    let v = val_support::evidence::verify(dir);
     assert!(!v.ok(), "an edited round file verified");
     assert!(
         v.mismatches
