@@ -86,6 +86,33 @@ impl Layout {
         Ok(out)
     }
 
+    /// Removes the temporary files of writes that a killed soak command left unfinished
+    /// (`.fleetval-tmp-*`, never renamed into place) from `rel` (`""` = the soak
+    /// directory itself), so a resumed soak can still be sealed: the seal refuses a
+    /// directory holding one. Nothing else is touched.
+    pub fn clear_unfinished_writes(&self, rel: &str) -> Result<()> {
+        let dir = if rel.is_empty() {
+            self.root.clone()
+        } else {
+            self.path(rel)
+        };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for e in entries.filter_map(|e| e.ok()) {
+            let name = e.file_name();
+            if name
+                .to_string_lossy()
+                .starts_with(val_support::evidence::TEMP_PREFIX)
+                && e.file_type().is_ok_and(|t| t.is_file())
+            {
+                std::fs::remove_file(e.path())
+                    .with_context(|| format!("remove {}", e.path().display()))?;
+            }
+        }
+        Ok(())
+    }
+
     /// The highest round number on disk (0 when none).
     ///
     /// Round `k` runs at simulated time `(k-1) × interval` and its directory is named

@@ -236,6 +236,10 @@ pub struct RunOptions {
 /// Returns the number of rounds run by this invocation.
 pub fn run(dir: &Path, opts: &RunOptions, hook: &mut dyn FnMut(u64) -> Result<()>) -> Result<u64> {
     let soak = Soak::open(dir)?;
+    // A `soak run` killed while writing a report leaves its temporary file behind.
+    for rel in ["", "daily", "checkpoints"] {
+        soak.layout.clear_unfinished_writes(rel)?;
+    }
     let total = soak.cfg.scheduled_rounds();
     let mut ran = 0;
     loop {

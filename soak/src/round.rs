@@ -41,6 +41,8 @@ pub fn run_round(soak: &Soak, slot: Slot) -> Result<(String, RoundSummary)> {
         anyhow::bail!("round directory {rel} already holds a round");
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("create {rel}"))?;
+    // A round interrupted half-way is redone in its own directory.
+    soak.layout.clear_unfinished_writes(&rel)?;
     let mut s = RoundSummary {
         round: slot.round,
         ts: rfc3339(ts),
