@@ -86,15 +86,71 @@ impl Layout {
         Ok(out)
     }
 
-    /// The highest round number on disk (0 when none).
-    pub fn last_round(&self) -> Result<u64> {
-        Ok(self
-            .rounds()?
-            .iter()
-            .filter_map(|r| r.summary.as_ref().map(|s| s.round))
-            .max()
-            .unwrap_or(0))
+    /// Removes the temporary files of writes that a killed soak command left unfinished
+    /// (`.fleetval-tmp-*`, never renamed into place) from `rel` (`""` = the soak
+    /// directory itself), so a resumed soak can still be sealed: the seal refuses a
+    /// directory holding one. Nothing else is touched.
+    pub fn clear_unfinished_writes(&self, rel: &str) -> Result<()> {
+        let dir = if rel.is_empty() {
+            self.root.clone()
+        } else {
+            self.path(rel)
+        };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for e in entries.filter_map(|e| e.ok()) {
+            let name = e.file_name();
+            if name
+                .to_string_lossy()
+                .starts_with(val_support::evidence::TEMP_PREFIX)
+                && e.file_type().is_ok_and(|t| t.is_file())
+            {
+                std::fs::remove_file(e.path())
+                    .with_context(|| format!("remove {}", e.path().display()))?;
+            }
+        }
+        Ok(())
     }
+
+    /// The highest round number on disk (0 when none).
+    ///
+    /// Round `k` runs at simulated time `(k-1) × interval` and its directory is named
+    /// by that time (`YYYY-MM-DD/round-HHMMSS`), so names sort like round numbers: the
+    /// newest directory holding a readable summary has the highest number. Reading
+    /// only from the newest end matters because the scheduler asks before and after
+    /// every round; reading every summary each time made a 1440-round soak spend
+    /// minutes in quadratic re-reading (docs/performance.md).
+    pub fn last_round(&self) -> Result<u64> {
+        for day in sorted_dirs(&self.path("rounds"), |_| true).iter().rev() {
+            let rounds = sorted_dirs(day, |n| n.starts_with("round-"));
+            for r in rounds.iter().rev() {
+                let summary = std::fs::read_to_string(r.join("round-summary.json"))
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<RoundSummary>(&t).ok());
+                if let Some(s) = summary {
+                    return Ok(s.round);
+                }
+            }
+        }
+        Ok(0)
+    }
+}
+
+/// The subdirectories of `dir` whose names pass `keep`, sorted by name (none when
+/// `dir` cannot be read).
+fn sorted_dirs(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| keep(&e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    out.sort();
+    out
 }
 
 /// File (in the soak directory) listing the plans the store held before the soak

@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
 use crate::config::{self, SoakConfig};
-use crate::cpproc::{self, Started};
-use crate::layout::Layout;
+use crate::dir_layout::Layout;
+use crate::persistent_cp::{self, Started};
 
 /// Where a round sits on the soak clock.
 #[derive(Clone, Copy, Debug)]
@@ -87,7 +87,7 @@ impl Soak {
 
     /// Starts the control-plane again on the same data dir and ports.
     pub fn start_cp(&self, deadline: Duration) -> Result<Started> {
-        cpproc::start(
+        persistent_cp::start(
             &self.layout,
             &self.bin,
             self.listen,

@@ -14,8 +14,8 @@ use val_support::fsx::{rfc3339, write_atomic, write_json_atomic};
 use val_support::stats;
 
 use crate::config::DAY_S;
-use crate::layout::{RoundOnDisk, RoundSummary};
-use crate::soakdir::Soak;
+use crate::dir_layout::{RoundOnDisk, RoundSummary};
+use crate::opened_soak::Soak;
 
 /// Checkpoint days of the plan (scaled by `duration / 30` in a soak-lite).
 pub const CHECKPOINT_DAYS: [u32; 3] = [7, 14, 21];
@@ -170,6 +170,13 @@ pub fn daily(soak: &Soak) -> Result<Vec<String>> {
             .ok()
             .and_then(|t| serde_json::from_str::<Value>(&t).ok())
             .is_some_and(|v| v["complete"] == json!(true));
+        // A complete day's rounds never change again: its summary is already on disk.
+        // Re-aggregating every past day at each day's end re-read every round's files,
+        // 48 s over the nightly's 30 days (docs/performance.md).
+        if was_complete {
+            written.push(rel);
+            continue;
+        }
         let a = aggregate(soak, &of_day);
         let doc = json!({
             "date": date.format("%Y-%m-%d").to_string(),
@@ -255,15 +262,22 @@ pub fn checkpoint_end_s(soak: &Soak, day: u32) -> f64 {
 /// `checkpoints/checkpoint-<N>d.json` for every checkpoint whose window the rounds on
 /// disk have covered and that is not written yet.
 pub fn checkpoints(soak: &Soak) -> Result<Vec<String>> {
-    let rounds = soak.layout.rounds()?;
     let covered_s = soak.layout.last_round()? as f64 * soak.cfg.interval_s;
+    let due: Vec<(u32, f64, String)> = CHECKPOINT_DAYS
+        .into_iter()
+        .map(|day| {
+            let rel = format!("checkpoints/checkpoint-{day}d.json");
+            (day, checkpoint_end_s(soak, day), rel)
+        })
+        .filter(|(_, end, rel)| covered_s + 1e-6 >= *end && !soak.layout.path(rel).exists())
+        .collect();
+    // The scheduler asks after every round; the rounds are read only when one is due.
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rounds = soak.layout.rounds()?;
     let mut out = Vec::new();
-    for day in CHECKPOINT_DAYS {
-        let end = checkpoint_end_s(soak, day);
-        let rel = format!("checkpoints/checkpoint-{day}d.json");
-        if covered_s + 1e-6 < end || soak.layout.path(&rel).exists() {
-            continue;
-        }
+    for (day, end, rel) in due {
         let window: Vec<&RoundOnDisk> = rounds
             .iter()
             .filter(|r| r.summary.as_ref().is_some_and(|s| s.sim_elapsed_s < end))
@@ -424,7 +438,29 @@ pub fn final_report(soak: &Soak) -> Result<Value> {
 
 /// The final report as text, following the plan's template.
 fn final_text(d: &Value, report: &val_support::Report, alerts: &str) -> String {
-    let n = |k: &str| match &d[k] {
+    let mut s = String::new();
+    let w = &mut s;
+    let _ = writeln!(w, "# VAL 12 — Fleet Rollout {}\n", title(report));
+    figure_sections(w, d, report.profile.is_plan());
+    let _ = writeln!(
+        w,
+        "## Alerts Issued\n{}",
+        if alerts.trim().is_empty() {
+            "none\n".to_string()
+        } else {
+            alerts.to_string()
+        }
+    );
+    check_section(w, report);
+    let _ = writeln!(w, "## Gate D Assessment\n{}\n", gate_d(report));
+    let _ = writeln!(w, "{}", artifact_section(d));
+    s
+}
+
+/// A figure of the final report's JSON as the text shows it: ratios with 3 decimals,
+/// `(not observed)` for a null.
+fn figure(d: &Value, k: &str) -> String {
+    match &d[k] {
         Value::Null => "(not observed)".to_string(),
         Value::Number(x) => x
             .as_f64()
@@ -432,12 +468,12 @@ fn final_text(d: &Value, report: &val_support::Report, alerts: &str) -> String {
             .map(|f| format!("{f:.3}"))
             .unwrap_or_else(|| x.to_string()),
         v => v.to_string().trim_matches('"').to_string(),
-    };
-    let mut s = String::new();
-    let w = &mut s;
-    // Only the plan's real-time 30-day soak may be titled as one.
-    let real = report.profile.is_plan();
-    let title = match &report.profile {
+    }
+}
+
+/// The report's title: only the plan's real-time 30-day soak may be titled as one.
+fn title(report: &val_support::Report) -> String {
+    match &report.profile {
         val_support::check::Profile::Plan => "30-Day Soak Final Report".to_string(),
         val_support::check::Profile::Compressed {
             factor,
@@ -450,8 +486,12 @@ fn final_text(d: &Value, report: &val_support::Report, alerts: &str) -> String {
             "Soak Final Report: profile {} (not the plan's 30-day soak)",
             other.name()
         ),
-    };
-    let _ = writeln!(w, "# VAL 12 — Fleet Rollout {title}\n");
+    }
+}
+
+/// The template's figure sections, from the soak's start to the drift projection.
+fn figure_sections(w: &mut String, d: &Value, real: bool) {
+    let n = |k: &str| figure(d, k);
     let _ = writeln!(
         w,
         "Soak start: {}\nSoak end: {}\nDuration days: {} (time factor {}, calendar scale {})",
@@ -480,15 +520,10 @@ fn final_text(d: &Value, report: &val_support::Report, alerts: &str) -> String {
         "## Drift (after {} warm-up rounds, projected to day 30)\np99_ms: {}\nrss_kb: {}\n",
         d["drift"]["warmup_rounds"], d["drift"]["p99_ms"], d["drift"]["rss_kb"]
     );
-    let _ = writeln!(
-        w,
-        "## Alerts Issued\n{}",
-        if alerts.trim().is_empty() {
-            "none\n".to_string()
-        } else {
-            alerts.to_string()
-        }
-    );
+}
+
+/// The checks, one line each, then the profile, target and overall verdict.
+fn check_section(w: &mut String, report: &val_support::Report) {
     let _ = writeln!(w, "## VAL12 Check Results");
     for c in &report.checks {
         let obs = c
@@ -539,10 +574,14 @@ fn final_text(d: &Value, report: &val_support::Report, alerts: &str) -> String {
         v.passed,
         v.total
     );
+}
+
+/// The Gate D assessment: PASS or FAIL only for the plan's profile without faults.
+fn gate_d(report: &val_support::Report) -> String {
     let gate = ["VAL12-03", "VAL12-10"]
         .iter()
         .all(|id| report.status(id) == Some(Status::Pass));
-    let assessment = match &report.profile {
+    match &report.profile {
         val_support::check::Profile::Plan if report.faults.is_empty() => if gate {
             "PASS: All Gate D criteria met — fleet soak demonstrates ≥99% rollback reliability across ≥100 concurrent plans.".to_string()
         } else {
@@ -560,10 +599,7 @@ fn final_text(d: &Value, report: &val_support::Report, alerts: &str) -> String {
             other.name(),
             if report.faults.is_empty() { "" } else { ", faults injected" }
         ),
-    };
-    let _ = writeln!(w, "## Gate D Assessment\n{assessment}\n");
-    let _ = writeln!(w, "{}", artifact_section(d));
-    s
+    }
 }
 
 /// The final report's artifact section: the archive and its sha256 once `soak archive`

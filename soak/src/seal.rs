@@ -18,7 +18,7 @@ use val_support::evidence::{self, BinaryInfo, ControlPlaneRecord, Manifest, RunD
 use val_support::fsx::{rfc3339, write_atomic, write_json_atomic};
 
 use crate::config;
-use crate::soakdir::Soak;
+use crate::opened_soak::Soak;
 
 /// The suite a soak directory belongs to.
 pub const SUITE: &str = "val12";
@@ -110,6 +110,7 @@ pub fn seal(soak: &Soak) -> Result<Manifest> {
                 "interval_s": soak.cfg.interval_s,
                 "time_factor": soak.cfg.time_factor,
                 "recovery_cap": soak.cfg.recovery_cap,
+                "recovery_concurrency": soak.cfg.recovery_concurrency,
             }),
         )]),
         percentile_method: val_support::stats::PERCENTILE_METHOD.to_string(),

@@ -17,7 +17,7 @@ use val_support::cp::{
 use val_support::evidence::BinaryInfo;
 
 use crate::config::{SoakConfig, OPERATOR};
-use crate::layout::Layout;
+use crate::dir_layout::Layout;
 
 /// SIGTERM → SIGKILL grace of [`stop`] (the contract promises exit within 5 s).
 const STOP_GRACE: Duration = Duration::from_secs(10);

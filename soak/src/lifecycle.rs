@@ -11,15 +11,16 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use val_support::evidence::BinaryInfo;
 use val_support::fsx::rfc3339;
 
 use crate::config::{self, SoakConfig, DAY_S};
-use crate::cpproc::{self, Started};
-use crate::layout::{Layout, RoundSummary};
+use crate::dir_layout::{Layout, RoundSummary};
+use crate::opened_soak::Soak;
+use crate::persistent_cp::{self, Started};
 use crate::report;
 use crate::round;
-use crate::soakdir::Soak;
 
 /// What `soak setup` observed (also written to `setup-summary.txt`).
 #[derive(Clone, Debug)]
@@ -38,8 +39,46 @@ pub struct SetupOutcome {
 pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
     cfg.validate()?;
     let layout = Layout::new(dir);
-    if let Some(pid) = cpproc::read_pid(&layout) {
-        if cpproc::is_soak_cp(&layout, pid) {
+    refuse_a_used_dir(&layout)?;
+    layout.create()?;
+    let (mode, bin) = persistent_cp::binary()?;
+    let (l, m) = cfg.ports.unwrap_or((0, 0));
+    let lo = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+    let started_at = Utc::now();
+    let started = persistent_cp::start(
+        &layout,
+        Path::new(&bin.path),
+        lo(l),
+        lo(m),
+        cfg,
+        Duration::from_millis(cfg.setup_deadline_ms),
+    )?;
+    let ok = started.healthy_after_ms.is_some();
+    let adopted = if ok {
+        adopt_or_refuse(&layout, &started, cfg)?
+    } else {
+        0
+    };
+    // The soak clock starts when the control-plane is up, so round 1 is on time.
+    let clock_start = Utc::now();
+    write_config_env(dir, &layout, cfg, &started, &bin, adopted, clock_start)?;
+    crate::seal::write_target(dir, mode, &bin, &format!("http://{}", started.listen))?;
+    write_setup_summary(&layout, cfg, &started, &bin, ok, started_at)?;
+    if !ok {
+        bail!(
+            "control-plane not healthy within {} ms (last /v1/health: {}); see setup-summary.txt and cp.log",
+            cfg.setup_deadline_ms,
+            started.health_code
+        );
+    }
+    Ok(SetupOutcome { started, ok })
+}
+
+/// Refuses a directory whose control-plane still runs or that already holds rounds.
+fn refuse_a_used_dir(layout: &Layout) -> Result<()> {
+    let dir = &layout.root;
+    if let Some(pid) = persistent_cp::read_pid(layout) {
+        if persistent_cp::is_soak_cp(layout, pid) {
             bail!(
                 "{} already has a running control-plane (pid {pid})",
                 dir.display()
@@ -52,54 +91,52 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
             dir.display()
         );
     }
-    layout.create()?;
-    let (mode, bin) = cpproc::binary()?;
-    let (l, m) = cfg.ports.unwrap_or((0, 0));
-    let lo = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
-    let started_at = Utc::now();
-    let started = cpproc::start(
-        &layout,
-        Path::new(&bin.path),
-        lo(l),
-        lo(m),
-        cfg,
-        Duration::from_millis(cfg.setup_deadline_ms),
-    )?;
-    let ok = started.healthy_after_ms.is_some();
-    let mut adopted = 0;
-    if ok {
-        // A store that already holds plans would count them as this soak's.
-        let existing = match existing_plans(&started) {
-            Ok(ids) => ids,
-            Err(e) => {
-                let _ = cpproc::stop(started.pid);
-                return Err(e);
-            }
-        };
-        if !existing.is_empty() && !cfg.adopt_existing {
-            let _ = cpproc::stop(started.pid);
-            bail!(
-                "{} already holds {} plans (first: {}); use a fresh directory, or adopt them \
-                 (--adopt-existing) to exclude them from every count",
-                layout.path("cp-data").display(),
-                existing.len(),
-                existing[0]
-            );
-        }
-        if !existing.is_empty() {
-            let mut text = existing.join("\n");
-            text.push('\n');
-            val_support::fsx::write_atomic(
-                &layout.path(crate::layout::ADOPTED_FILE),
-                text.as_bytes(),
-            )
-            .context("write adopted-plans.txt")?;
-        }
-        adopted = existing.len();
-    }
-    // The soak clock starts when the control-plane is up, so round 1 is on time.
-    let clock_start = Utc::now();
+    Ok(())
+}
 
+/// A store that already holds plans would count them as this soak's: refused, or with
+/// `adopt_existing` listed in `adopted-plans.txt`. Returns how many were adopted; on
+/// refusal the control-plane is stopped.
+fn adopt_or_refuse(layout: &Layout, started: &Started, cfg: &SoakConfig) -> Result<usize> {
+    let existing = match existing_plans(started) {
+        Ok(ids) => ids,
+        Err(e) => {
+            let _ = persistent_cp::stop(started.pid);
+            return Err(e);
+        }
+    };
+    if !existing.is_empty() && !cfg.adopt_existing {
+        let _ = persistent_cp::stop(started.pid);
+        bail!(
+            "{} already holds {} plans (first: {}); use a fresh directory, or adopt them \
+             (--adopt-existing) to exclude them from every count",
+            layout.path("cp-data").display(),
+            existing.len(),
+            existing[0]
+        );
+    }
+    if !existing.is_empty() {
+        let mut text = existing.join("\n");
+        text.push('\n');
+        val_support::fsx::write_atomic(
+            &layout.path(crate::dir_layout::ADOPTED_FILE),
+            text.as_bytes(),
+        )
+        .context("write adopted-plans.txt")?;
+    }
+    Ok(existing.len())
+}
+
+/// `config.env`: the settings, where the control-plane listens, and the soak clock.
+fn write_config_env(
+    dir: &Path,
+    layout: &Layout,
+    cfg: &SoakConfig,
+    started: &Started,
+    bin: &BinaryInfo,
+    adopted: usize,
+    clock_start: DateTime<Utc>,
+) -> Result<()> {
     let mut env: BTreeMap<String, String> = cfg
         .to_env()
         .into_iter()
@@ -121,9 +158,18 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
     env.insert("ADOPTED_PLANS".into(), adopted.to_string());
     env.insert("START_REAL".into(), rfc3339(clock_start));
     env.insert("SIM_START".into(), rfc3339(clock_start));
-    config::write_env_file(&layout.path("config.env"), &env)?;
-    crate::seal::write_target(dir, mode, &bin, &format!("http://{}", started.listen))?;
+    config::write_env_file(&layout.path("config.env"), &env)
+}
 
+/// `setup-summary.txt`, VAL12-01's evidence: status, health, start time, binary.
+fn write_setup_summary(
+    layout: &Layout,
+    cfg: &SoakConfig,
+    started: &Started,
+    bin: &BinaryInfo,
+    ok: bool,
+    started_at: DateTime<Utc>,
+) -> Result<()> {
     let mut s = String::new();
     let mut kv = |k: &str, v: String| s.push_str(&format!("{k}={v}\n"));
     kv("status", if ok { "ok" } else { "failed" }.into());
@@ -148,15 +194,7 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
     kv("faults", cfg.faults.join(","));
     kv("variants", cfg.variants.join(","));
     val_support::fsx::write_atomic(&layout.path("setup-summary.txt"), s.as_bytes())
-        .context("write setup-summary.txt")?;
-    if !ok {
-        bail!(
-            "control-plane not healthy within {} ms (last /v1/health: {}); see setup-summary.txt and cp.log",
-            cfg.setup_deadline_ms,
-            started.health_code
-        );
-    }
-    Ok(SetupOutcome { started, ok })
+        .context("write setup-summary.txt")
 }
 
 /// The IDs the store already holds (a full list walk).
@@ -198,6 +236,10 @@ pub struct RunOptions {
 /// Returns the number of rounds run by this invocation.
 pub fn run(dir: &Path, opts: &RunOptions, hook: &mut dyn FnMut(u64) -> Result<()>) -> Result<u64> {
     let soak = Soak::open(dir)?;
+    // A `soak run` killed while writing a report leaves its temporary file behind.
+    for rel in ["", "daily", "checkpoints"] {
+        soak.layout.clear_unfinished_writes(rel)?;
+    }
     let total = soak.cfg.scheduled_rounds();
     let mut ran = 0;
     loop {
@@ -254,9 +296,9 @@ pub fn run(dir: &Path, opts: &RunOptions, hook: &mut dyn FnMut(u64) -> Result<()
 /// `manifest.json`): only a stopped control-plane leaves its log and store unchanged.
 pub fn teardown(dir: &Path) -> Result<Option<u32>> {
     let layout = Layout::new(dir);
-    let stopped = match cpproc::read_pid(&layout) {
-        Some(pid) if cpproc::is_soak_cp(&layout, pid) => {
-            let graceful = cpproc::stop(pid)?;
+    let stopped = match persistent_cp::read_pid(&layout) {
+        Some(pid) if persistent_cp::is_soak_cp(&layout, pid) => {
+            let graceful = persistent_cp::stop(pid)?;
             let _ = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)

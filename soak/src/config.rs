@@ -22,6 +22,12 @@ pub const DAY_S: f64 = 86400.0;
 pub const PLAN_DAYS: f64 = 30.0;
 /// Operator identity of the plan.
 pub const OPERATOR: &str = "val12-soak-op";
+/// Recoveries (CLI processes) a round runs at once by default. A call spends about 2 ms
+/// of CPU and most of its 10–30 ms waiting for the control-plane's durable write, which
+/// the reference commits in groups: on the shared 2-core host 50 calls took 1.53 s one
+/// after another, 0.72–0.76 s four at a time and 0.54 s sixteen at a time
+/// (docs/performance.md). The round's cap (50) keeps the waves few.
+pub const DEFAULT_RECOVERY_CONCURRENCY: u32 = 16;
 
 /// Every setting of one soak.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -38,6 +44,7 @@ pub struct SoakConfig {
     pub creates_per_round: u32,
     /// Recoveries per round at most (oldest stuck plans first); 0 = no cap.
     pub recovery_cap: u32,
+    pub recovery_concurrency: u32,
     /// Rounds excluded from the drift fit.
     pub warmup_rounds: u32,
     /// RSS budget for the drift projection, in MiB.
@@ -74,6 +81,7 @@ impl Default for SoakConfig {
             duration_days: PLAN_DAYS,
             creates_per_round: 10,
             recovery_cap: 50,
+            recovery_concurrency: DEFAULT_RECOVERY_CONCURRENCY,
             warmup_rounds: 10,
             rss_budget_mb: 512,
             p99_limit_ms: 500.0,
@@ -113,6 +121,9 @@ impl SoakConfig {
             || self.stuck_threshold_s <= 0.0
         {
             bail!("interval must be >= 1 s and the stuck threshold > 0");
+        }
+        if self.recovery_concurrency == 0 {
+            bail!("recovery concurrency must be at least 1");
         }
         if self.duration_days.is_nan() || self.duration_days <= 0.0 || self.creates_per_round == 0 {
             bail!("duration and creates per round must be positive");
@@ -184,6 +195,10 @@ impl SoakConfig {
         m.insert("CHECKPOINT_DAYS", "7,14,21".into());
         m.insert("CREATES_PER_ROUND", self.creates_per_round.to_string());
         m.insert("RECOVERY_CAP", self.recovery_cap.to_string());
+        m.insert(
+            "RECOVERY_CONCURRENCY",
+            self.recovery_concurrency.to_string(),
+        );
         m.insert("WARMUP_ROUNDS", self.warmup_rounds.to_string());
         m.insert("RSS_BUDGET_MB", self.rss_budget_mb.to_string());
         m.insert("P99_LIMIT_MS", self.p99_limit_ms.to_string());
@@ -235,6 +250,12 @@ impl SoakConfig {
             duration_days: f("DURATION_DAYS")?,
             creates_per_round: u("CREATES_PER_ROUND")? as u32,
             recovery_cap: u("RECOVERY_CAP")? as u32,
+            // Absent in directories written before the setting existed: their rounds
+            // ran recoveries one after another, and a resumed soak keeps doing so.
+            recovery_concurrency: match m.get("RECOVERY_CONCURRENCY") {
+                None => 1,
+                Some(_) => u("RECOVERY_CONCURRENCY")? as u32,
+            },
             warmup_rounds: u("WARMUP_ROUNDS")? as u32,
             rss_budget_mb: u("RSS_BUDGET_MB")?,
             p99_limit_ms: f("P99_LIMIT_MS")?,
@@ -289,6 +310,7 @@ mod tests {
             variants: vec!["stuck-creation-order".into(), "stuck-ignore-limit".into()],
             cp_dies_with_parent: true,
             adopt_existing: true,
+            recovery_concurrency: 7,
             ..SoakConfig::lite(18000.0, 0.25)
         };
         let m: BTreeMap<String, String> = cfg
@@ -309,6 +331,19 @@ mod tests {
         old.remove("CP_DIES_WITH_PARENT");
         old.remove("VARIANTS");
         assert!(!SoakConfig::from_env_map(&old).unwrap().cp_dies_with_parent);
+        // One written before recoveries overlapped keeps running them one at a time.
+        old.remove("RECOVERY_CONCURRENCY");
+        assert_eq!(
+            SoakConfig::from_env_map(&old).unwrap().recovery_concurrency,
+            1
+        );
+        assert_eq!(
+            SoakConfig::default().recovery_concurrency,
+            DEFAULT_RECOVERY_CONCURRENCY
+        );
+        let mut zero = m.clone();
+        zero.insert("RECOVERY_CONCURRENCY".into(), "0".into());
+        assert!(SoakConfig::from_env_map(&zero).is_err());
         assert!(!SoakConfig::default().cp_dies_with_parent);
         assert_eq!(cfg.scheduled_rounds(), 12);
         assert!((cfg.interval_real_s() - 0.1).abs() < 1e-9);

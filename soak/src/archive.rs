@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::soakdir::Soak;
+use crate::opened_soak::Soak;
 
 /// `soak archive`: refuses a soak whose control-plane still runs (its store and log
 /// would change under the archive) or that has no final report; verifies the sealed
@@ -19,9 +19,9 @@ use crate::soakdir::Soak;
 /// writes the archive's sha256 into `final-report.{json,txt}`; seals again.
 pub fn archive_soak(dir: &Path, out_dir: &Path) -> Result<(PathBuf, String)> {
     let soak = Soak::open(dir)?;
-    if let Some(pid) = crate::cpproc::read_pid(&soak.layout) {
+    if let Some(pid) = crate::persistent_cp::read_pid(&soak.layout) {
         anyhow::ensure!(
-            !crate::cpproc::is_soak_cp(&soak.layout, pid),
+            !crate::persistent_cp::is_soak_cp(&soak.layout, pid),
             "the control-plane (pid {pid}) is still running: `soak teardown` first"
         );
     }

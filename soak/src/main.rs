@@ -1,12 +1,12 @@
 //! `soak`: the VAL12 30-day soak as one program (setup, round, report, run, archive,
 //! teardown). See docs/val12.md.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use val12::config::{self, SoakConfig};
-use val12::{archive, report, sched, soakdir};
+use soak::config::{self, SoakConfig};
+use soak::{archive, lifecycle, opened_soak, report};
 
 #[derive(Parser)]
 #[command(name = "soak", about = "VAL12 fleet rollout soak")]
@@ -30,6 +30,9 @@ enum Cmd {
         /// Recoveries per round at most (oldest stuck plans first); 0 = no cap.
         #[arg(long, default_value_t = 50)]
         recovery_cap: u32,
+        /// Recoveries (CLI calls) a round runs at once; 1 = one after another.
+        #[arg(long, default_value_t = config::DEFAULT_RECOVERY_CONCURRENCY)]
+        recovery_concurrency: u32,
         /// Bind port 0 and record the bound ports instead of 19000/19100.
         #[arg(long)]
         ephemeral_ports: bool,
@@ -108,6 +111,7 @@ fn main() -> Result<()> {
             time_factor,
             duration_days,
             recovery_cap,
+            recovery_concurrency,
             ephemeral_ports,
             adopt_existing,
             faults,
@@ -116,6 +120,7 @@ fn main() -> Result<()> {
                 time_factor,
                 duration_days,
                 recovery_cap,
+                recovery_concurrency,
                 ports: if ephemeral_ports {
                     None
                 } else {
@@ -131,79 +136,106 @@ fn main() -> Result<()> {
                 cp_dies_with_parent: false,
                 ..SoakConfig::default()
             };
-            let out = sched::setup(&dir, &cfg)?;
-            println!(
-                "control-plane pid {} at http://{} (metrics {}) healthy after {} ms",
-                out.started.pid,
-                out.started.listen,
-                out.started.metrics,
-                out.started.healthy_after_ms.unwrap_or_default()
-            );
+            setup(&dir, &cfg)
         }
         Cmd::Round { dir } => {
-            let s = sched::round_once(&dir)?;
+            let s = lifecycle::round_once(&dir)?;
             println!("{}", serde_json::to_string_pretty(&s)?);
+            Ok(())
         }
-        Cmd::Report { dir, kind } => {
-            let soak = soakdir::Soak::open(&dir)?;
-            match kind {
-                Kind::Daily => report::daily(&soak)?.iter().for_each(|f| println!("{f}")),
-                Kind::Checkpoint => report::checkpoints(&soak)?
-                    .iter()
-                    .for_each(|f| println!("{f}")),
-                Kind::Final => {
-                    report::final_report(&soak)?;
-                    print!("{}", std::fs::read_to_string(dir.join("final-report.txt"))?);
-                }
-            }
-        }
+        Cmd::Report { dir, kind } => report(&dir, kind),
         Cmd::Run {
             dir,
             interval,
             duration,
             max_rounds,
-        } => {
-            let soak = soakdir::Soak::open(&dir)?;
-            if let Some(i) = interval {
-                let want = parse_span(&i)?;
-                if (want - soak.cfg.interval_s).abs() > 1e-6 {
-                    bail!(
-                        "--interval {i} does not match config.env ({} s simulated)",
-                        soak.cfg.interval_s
-                    );
-                }
+        } => run(&dir, interval, duration, max_rounds),
+        Cmd::Archive { dir, out } => archive(&dir, out),
+        Cmd::Teardown { dir } => {
+            match lifecycle::teardown(&dir)? {
+                Some(pid) => println!("control-plane pid {pid} stopped"),
+                None => println!("no running control-plane"),
             }
-            if let Some(d) = duration {
-                let want = parse_span(&d)? / config::DAY_S;
-                if (want - soak.cfg.duration_days).abs() > 1e-6 {
-                    bail!(
-                        "--duration {d} does not match config.env ({} days)",
-                        soak.cfg.duration_days
-                    );
-                }
-            }
-            let opts = sched::RunOptions {
-                max_rounds,
-                progress: true,
-            };
-            let n = sched::run(&dir, &opts, &mut |_| Ok(()))?;
-            println!("ran {n} rounds");
+            Ok(())
         }
-        Cmd::Archive { dir, out } => {
-            let out = match out {
-                Some(o) => o,
-                None => std::fs::canonicalize(&dir)?
-                    .parent()
-                    .context("soak dir has no parent")?
-                    .to_path_buf(),
-            };
-            let (path, hex) = archive::archive_soak(&dir, &out)?;
-            println!("{}\nSHA-256: {hex}", path.display());
-        }
-        Cmd::Teardown { dir } => match sched::teardown(&dir)? {
-            Some(pid) => println!("control-plane pid {pid} stopped"),
-            None => println!("no running control-plane"),
-        },
     }
+}
+
+/// `soak setup`: starts the control-plane and says where it listens.
+fn setup(dir: &Path, cfg: &SoakConfig) -> Result<()> {
+    let out = lifecycle::setup(dir, cfg)?;
+    println!(
+        "control-plane pid {} at http://{} (metrics {}) healthy after {} ms",
+        out.started.pid,
+        out.started.listen,
+        out.started.metrics,
+        out.started.healthy_after_ms.unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// `soak report`: writes the reports of `kind` and prints what it wrote.
+fn report(dir: &Path, kind: Kind) -> Result<()> {
+    let soak = opened_soak::Soak::open(dir)?;
+    match kind {
+        Kind::Daily => report::daily(&soak)?.iter().for_each(|f| println!("{f}")),
+        Kind::Checkpoint => report::checkpoints(&soak)?
+            .iter()
+            .for_each(|f| println!("{f}")),
+        Kind::Final => {
+            report::final_report(&soak)?;
+            print!("{}", std::fs::read_to_string(dir.join("final-report.txt"))?);
+        }
+    }
+    Ok(())
+}
+
+/// `soak run`: the scheduler, after checking `--interval` / `--duration` against
+/// `config.env` (a guard against running the wrong directory).
+fn run(
+    dir: &Path,
+    interval: Option<String>,
+    duration: Option<String>,
+    max_rounds: Option<u64>,
+) -> Result<()> {
+    let soak = opened_soak::Soak::open(dir)?;
+    if let Some(i) = interval {
+        let want = parse_span(&i)?;
+        if (want - soak.cfg.interval_s).abs() > 1e-6 {
+            bail!(
+                "--interval {i} does not match config.env ({} s simulated)",
+                soak.cfg.interval_s
+            );
+        }
+    }
+    if let Some(d) = duration {
+        let want = parse_span(&d)? / config::DAY_S;
+        if (want - soak.cfg.duration_days).abs() > 1e-6 {
+            bail!(
+                "--duration {d} does not match config.env ({} days)",
+                soak.cfg.duration_days
+            );
+        }
+    }
+    let opts = lifecycle::RunOptions {
+        max_rounds,
+        progress: true,
+    };
+    let n = lifecycle::run(dir, &opts, &mut |_| Ok(()))?;
+    println!("ran {n} rounds");
+    Ok(())
+}
+
+/// `soak archive`: the archive beside the soak directory unless `--out` says where.
+fn archive(dir: &Path, out: Option<PathBuf>) -> Result<()> {
+    let out = match out {
+        Some(o) => o,
+        None => std::fs::canonicalize(dir)?
+            .parent()
+            .context("soak dir has no parent")?
+            .to_path_buf(),
+    };
+    let (path, hex) = archive::archive_soak(dir, &out)?;
+    println!("{}\nSHA-256: {hex}", path.display());
     Ok(())
 }

@@ -2,22 +2,25 @@
 //! file descriptors, data-dir and WAL sizes. Raw answers go to the round directory;
 //! `round-summary.json` repeats what was measured, and nothing in it is a default.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use val_support::client::{Cli, Client, CreateRollout, Method, Recorded, StuckScan};
+use val_support::client::{Cli, CliRun, Client, CreateRollout, Method, Recorded, StuckScan};
 use val_support::fsx::{rfc3339, write_atomic};
 use val_support::plans::val12 as val12_judge;
 use val_support::stats;
 
 use crate::config::{DAY_S, OPERATOR};
-use crate::cpproc;
-use crate::layout::{Layout, RoundSummary};
-use crate::soakdir::{Slot, Soak};
+use crate::dir_layout::{Layout, RoundSummary};
+use crate::opened_soak::{Slot, Soak};
+use crate::persistent_cp;
+use crate::walk;
 
 /// Page size of the plan-count walk (the plan's `limit=100`).
 const PAGE_LIMIT: u32 = 100;
@@ -38,6 +41,8 @@ pub fn run_round(soak: &Soak, slot: Slot) -> Result<(String, RoundSummary)> {
         anyhow::bail!("round directory {rel} already holds a round");
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("create {rel}"))?;
+    // A round interrupted half-way is redone in its own directory.
+    soak.layout.clear_unfinished_writes(&rel)?;
     let mut s = RoundSummary {
         round: slot.round,
         ts: rfc3339(ts),
@@ -51,90 +56,119 @@ pub fn run_round(soak: &Soak, slot: Slot) -> Result<(String, RoundSummary)> {
         .enable_all()
         .build()
         .context("tokio runtime")?;
-
-    // Step 1: health; a dead control-plane is restarted on the same dir and ports.
-    let pid = cpproc::read_pid(&soak.layout).filter(|p| cpproc::is_soak_cp(&soak.layout, *p));
     let client = Client::with_timeout(&soak.url(), Some(&soak.metrics_url()), REQUEST_TIMEOUT);
-    let mut usable = true;
-    match pid {
-        Some(pid) => {
-            let h = rt.block_on(client.health());
-            write(
-                &dir,
-                HEALTH_FILE,
-                &format!("code={}\n{}\n", h.code(), h.text.trim_end()),
-            )?;
-            s.health_code = h.code();
-            s.health = if h.status == Some(200) {
-                "ok"
-            } else {
-                "failed"
-            }
-            .into();
-            s.pid = Some(pid);
-        }
-        None => {
-            write(
-                &dir,
-                HEALTH_FILE,
-                "code=000\ncontrol-plane not running (cp.pid names no live process of this soak)\n",
-            )?;
-            s.health = "failed".into();
-            s.health_code = "000".into();
-            s.restarted = true;
-            let restart = match soak.start_cp(Duration::from_millis(soak.cfg.restart_deadline_ms)) {
-                Ok(st) if st.healthy_after_ms.is_some() => {
-                    s.restart_ok = Some(true);
-                    s.pid = Some(st.pid);
-                    format!(
-                        "restart_ok=true pid={} health_code={}",
-                        st.pid, st.health_code
-                    )
-                }
-                Ok(st) => {
-                    s.restart_ok = Some(false);
-                    s.errors
-                        .push(format!("restart not healthy (health {})", st.health_code));
-                    usable = false;
-                    format!("restart_ok=false health_code={}", st.health_code)
-                }
-                Err(e) => {
-                    s.restart_ok = Some(false);
-                    s.errors.push(format!("restart failed: {e:#}"));
-                    usable = false;
-                    format!("restart_ok=false error={e:#}")
-                }
-            };
-            write(&dir, RESTART_FILE, &format!("{restart}\n"))?;
-        }
-    }
-
-    if usable {
+    if health_or_restart(soak, &rt, &client, &dir, &mut s)? {
         rt.block_on(workload(soak, slot, &client, &dir, &mut s))?;
     } else {
-        // Nothing could be measured: the files say so instead of holding zeros.
-        for f in [
-            "plans-created.txt",
-            "create-times.txt",
-            "recovery.txt",
-            LIST_FILE,
-        ] {
-            write(&dir, f, "")?;
-        }
-        write(
-            &dir,
-            "stuck-scan.json",
-            "{\"error\":\"control-plane not running\"}\n",
-        )?;
-        write(&dir, "metrics-scrape.prom", "")?;
+        write_unmeasured(&dir)?;
     }
+    measure_process(soak, &mut s);
+    // The plan's per-round alerts, written when they happen (not when the day ends).
+    streaks(soak, slot, &mut s);
+    round_alerts(soak, &s)?;
+    s.duration_ms = t0.elapsed().as_millis() as u64;
+    let json = serde_json::to_string_pretty(&s).context("serialise round summary")?;
+    write(&dir, "round-summary.json", &(json + "\n"))?;
+    Ok((rel, s))
+}
 
-    // Beyond the plan: process and store growth.
-    if let Some(pid) = s.pid.filter(|p| cpproc::alive(*p)) {
-        s.rss_kb = cpproc::rss_kb(pid);
-        s.open_fds = cpproc::open_fds(pid);
+/// Step 1: health; a dead control-plane is restarted on the same dir and ports.
+/// Returns whether the round can run its workload.
+fn health_or_restart(
+    soak: &Soak,
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    dir: &Path,
+    s: &mut RoundSummary,
+) -> Result<bool> {
+    let pid = persistent_cp::read_pid(&soak.layout)
+        .filter(|p| persistent_cp::is_soak_cp(&soak.layout, *p));
+    let Some(pid) = pid else {
+        write(
+            dir,
+            HEALTH_FILE,
+            "code=000\ncontrol-plane not running (cp.pid names no live process of this soak)\n",
+        )?;
+        s.health = "failed".into();
+        s.health_code = "000".into();
+        s.restarted = true;
+        return restart(soak, dir, s);
+    };
+    let h = rt.block_on(client.health());
+    write(
+        dir,
+        HEALTH_FILE,
+        &format!("code={}\n{}\n", h.code(), h.text.trim_end()),
+    )?;
+    s.health_code = h.code();
+    s.health = if h.status == Some(200) {
+        "ok"
+    } else {
+        "failed"
     }
-    s.data_dir_bytes = cpproc::dir_bytes(&soak.layout.path("cp-data"));
+    .into();
+    s.pid = Some(pid);
+    Ok(true)
+}
+
+/// Starts the control-plane again on the soak's data dir and ports and records the
+/// outcome in `restart.txt`; returns whether it became healthy.
+fn restart(soak: &Soak, dir: &Path, s: &mut RoundSummary) -> Result<bool> {
+    let mut usable = true;
+    let restart = match soak.start_cp(Duration::from_millis(soak.cfg.restart_deadline_ms)) {
+        Ok(st) if st.healthy_after_ms.is_some() => {
+            s.restart_ok = Some(true);
+            s.pid = Some(st.pid);
+            format!(
+                "restart_ok=true pid={} health_code={}",
+                st.pid, st.health_code
+            )
+        }
+        Ok(st) => {
+            s.restart_ok = Some(false);
+            s.errors
+                .push(format!("restart not healthy (health {})", st.health_code));
+            usable = false;
+            format!("restart_ok=false health_code={}", st.health_code)
+        }
+        Err(e) => {
+            s.restart_ok = Some(false);
+            s.errors.push(format!("restart failed: {e:#}"));
+            usable = false;
+            format!("restart_ok=false error={e:#}")
+        }
+    };
+    write(dir, RESTART_FILE, &format!("{restart}\n"))?;
+    Ok(usable)
+}
+
+/// The files of a round that could not run its workload: they say so instead of
+/// holding zeros.
+fn write_unmeasured(dir: &Path) -> Result<()> {
+    for f in [
+        "plans-created.txt",
+        "create-times.txt",
+        "recovery.txt",
+        LIST_FILE,
+    ] {
+        write(dir, f, "")?;
+    }
+    write(
+        dir,
+        "stuck-scan.json",
+        "{\"error\":\"control-plane not running\"}\n",
+    )?;
+    write(dir, "metrics-scrape.prom", "")?;
+    Ok(())
+}
+
+/// Beyond the plan: process and store growth (RSS, open fds, data dir and WAL sizes).
+fn measure_process(soak: &Soak, s: &mut RoundSummary) {
+    if let Some(pid) = s.pid.filter(|p| persistent_cp::alive(*p)) {
+        s.rss_kb = persistent_cp::rss_kb(pid);
+        s.open_fds = persistent_cp::open_fds(pid);
+    }
+    s.data_dir_bytes = persistent_cp::dir_bytes(&soak.layout.path("cp-data"));
     s.wal_bytes = std::fs::metadata(soak.layout.path("cp-data/autonomy.db-wal"))
         .ok()
         .map(|m| m.len());
@@ -142,7 +176,10 @@ pub fn run_round(soak: &Soak, slot: Slot) -> Result<(String, RoundSummary)> {
         s.errors
             .push("control-plane RSS / fds not measurable".into());
     }
-    // The plan's per-round alerts, written when they happen (not when the day ends).
+}
+
+/// The stuck and failed-health streaks, continued from the previous round's summary.
+fn streaks(soak: &Soak, slot: Slot, s: &mut RoundSummary) {
     let prev = previous(soak, slot);
     s.stuck_streak = if s.stuck_count.unwrap_or(0) > 0 {
         prev.as_ref().map_or(0, |p| p.stuck_streak) + 1
@@ -154,11 +191,6 @@ pub fn run_round(soak: &Soak, slot: Slot) -> Result<(String, RoundSummary)> {
     } else {
         0
     };
-    round_alerts(soak, &s)?;
-    s.duration_ms = t0.elapsed().as_millis() as u64;
-    let json = serde_json::to_string_pretty(&s).context("serialise round summary")?;
-    write(&dir, "round-summary.json", &(json + "\n"))?;
-    Ok((rel, s))
 }
 
 /// Steps 2–7 against a healthy (or at least running) control-plane.
@@ -170,7 +202,15 @@ async fn workload(
     s: &mut RoundSummary,
 ) -> Result<()> {
     let adopted = soak.layout.adopted();
-    // Step 2: creates with the plan's IDs, timed one by one.
+    creates(soak, client, dir, s).await?;
+    let valid = stuck_scan_step(soak, client, dir, &adopted, s).await?;
+    recoveries(soak, valid.as_ref(), dir, &adopted, s)?;
+    plan_count(soak, slot, client, dir, &adopted, s).await?;
+    scrape(client, dir, s).await
+}
+
+/// Step 2: creates with the plan's IDs, timed one by one.
+async fn creates(soak: &Soak, client: &Client, dir: &Path, s: &mut RoundSummary) -> Result<()> {
     let unix = DateTime::parse_from_rfc3339(&s.ts)
         .map(|t| t.timestamp())
         .unwrap_or_default();
@@ -194,14 +234,22 @@ async fn workload(
     s.create_ok = Some(ok);
     s.create_errors = Some(err);
     s.p99_ms = stats::nearest_rank(&lat_us, 99.0).map(|us| us as f64 / 1000.0);
+    Ok(())
+}
 
-    // Step 3: stuck scan at the (compressed) threshold. Every plan ends up stuck, so
-    // the round asks only for the page it can recover (`limit`), and `stuck_count`
-    // still counts every stuck plan.
-    let cap = soak.cfg.cap_per_round();
+/// Step 3: stuck scan at the (compressed) threshold. Every plan ends up stuck, so the
+/// round asks only for the page it can recover (`limit`), and `stuck_count` still
+/// counts every stuck plan. Returns the answer when it is valid.
+async fn stuck_scan_step(
+    soak: &Soak,
+    client: &Client,
+    dir: &Path,
+    adopted: &HashSet<String>,
+    s: &mut RoundSummary,
+) -> Result<Option<Value>> {
     // With adopted plans the whole set is asked for, so they can be left out exactly.
     let limit = if adopted.is_empty() {
-        scan_limit(cap)
+        scan_limit(soak.cfg.cap_per_round())
     } else {
         None
     };
@@ -237,12 +285,21 @@ async fn workload(
         .as_ref()
         .and_then(|raw| raw["stuck_count"].as_u64())
         .map(|c| c.saturating_sub(adopted_stuck));
+    Ok(valid)
+}
 
-    // Step 4: recovery of the stalest listed plans, at most the cap per round. The
-    // round orders by staleness itself (a control-plane may list in creation order),
-    // and applies the cap itself (a control-plane may ignore `limit`).
+/// Step 4: recovery of the stalest listed plans, at most the cap per round. The round
+/// orders by staleness itself (a control-plane may list in creation order), and
+/// applies the cap itself (a control-plane may ignore `limit`).
+fn recoveries(
+    soak: &Soak,
+    valid: Option<&Value>,
+    dir: &Path,
+    adopted: &HashSet<String>,
+    s: &mut RoundSummary,
+) -> Result<()> {
     let mut rec = String::new();
-    if let Some(raw) = &valid {
+    if let Some(raw) = valid {
         let count = s.stuck_count.unwrap_or_default();
         let (mut rok, mut rfail) = (0u64, 0u64);
         let entries = val12_judge::stalest_first(raw);
@@ -250,11 +307,14 @@ async fn workload(
             .iter()
             .filter_map(|e| e["id"].as_str())
             .filter(|id| !adopted.contains(*id));
+        let cap = soak.cfg.cap_per_round();
         let cli = recovery_cli(soak);
-        for id in ours.take(cap.map_or(usize::MAX, |c| c as usize)) {
-            // The plan's own recovery: the CLI, whose output is the evidence.
-            let run = cli.run(recovery_args(id));
-            if val12_judge::recovery_succeeded(&run) {
+        let ids: Vec<&str> = ours.take(cap.map_or(usize::MAX, |c| c as usize)).collect();
+        // The plan's own recovery: the CLI, whose output is the evidence, recorded in
+        // the order of `ids` however the calls overlapped.
+        let runs = recover_all(&cli, &ids, soak.cfg.recovery_concurrency);
+        for (id, run) in ids.iter().zip(&runs) {
+            if val12_judge::recovery_succeeded(run) {
                 rok += 1;
             } else {
                 rfail += 1;
@@ -268,10 +328,20 @@ async fn workload(
         s.recovery_deferred = Some(count.saturating_sub(rok + rfail));
     }
     write(dir, "recovery.txt", &rec)?;
+    Ok(())
+}
 
-    // Step 5: plan count over the whole corpus; every page is recorded, and the IDs in
-    // the rounds the soak-wide "still listed" claim is judged at.
-    let (walk, failure) = match client.list_all(PAGE_LIMIT, MAX_PAGES).await {
+/// Step 5: plan count over the whole corpus; every page is recorded, and the IDs in
+/// the rounds the soak-wide "still listed" claim is judged at.
+async fn plan_count(
+    soak: &Soak,
+    slot: Slot,
+    client: &Client,
+    dir: &Path,
+    adopted: &HashSet<String>,
+    s: &mut RoundSummary,
+) -> Result<()> {
+    let (walk, failure) = match walk::walk(client, PAGE_LIMIT, MAX_PAGES).await {
         Ok(walk) => (walk, None),
         Err(f) => (f.partial, Some(f.error)),
     };
@@ -297,20 +367,23 @@ async fn workload(
     }
     write(dir, LIST_FILE, &pages)?;
     if val12_judge::ids_due(slot.round, slot.sim_elapsed_s, &judge_cfg(soak)) {
-        let mut ids = walk.ids().join("\n");
+        let mut ids = walk.ids.join("\n");
         ids.push('\n');
         write(dir, LISTED_FILE, &ids)?;
     }
     match failure {
         None => {
-            let ours = walk.ids().iter().filter(|i| !adopted.contains(**i)).count();
+            let ours = walk.ids.iter().filter(|i| !adopted.contains(*i)).count();
             s.plan_count = Some(ours as u64);
             s.pages = Some(walk.pages.len() as u64);
         }
         Some(e) => s.errors.push(format!("plan count: {e}")),
     }
+    Ok(())
+}
 
-    // Step 6: Prometheus scrape.
+/// Step 6: Prometheus scrape.
+async fn scrape(client: &Client, dir: &Path, s: &mut RoundSummary) -> Result<()> {
     let m = client.metrics().await;
     write(dir, "metrics-scrape.prom", &m.text)?;
     if m.status == Some(200) {
@@ -395,6 +468,36 @@ pub fn recovery_args(id: &str) -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect()
+}
+
+/// Runs the plan's recovery call for every id, at most `concurrency` CLI processes at
+/// a time, and returns the runs in the order of `ids`. Each call is its own process
+/// with its own timeout; about 72,000 of them one after another made the nightly
+/// soak-lite take 21 minutes, most of it waiting for process starts.
+fn recover_all(cli: &Cli, ids: &[&str], concurrency: u32) -> Vec<CliRun> {
+    let next = AtomicUsize::new(0);
+    let workers = (concurrency.max(1) as usize).min(ids.len());
+    let mut runs: Vec<(usize, CliRun)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(id) = ids.get(i) else { break };
+                        mine.push((i, cli.run(recovery_args(id))));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a recovery worker panicked"))
+            .collect()
+    });
+    runs.sort_by_key(|(i, _)| *i);
+    runs.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The CLI aimed at the soak's control-plane: the soak's binary, its URL, audit dir,

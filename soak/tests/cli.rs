@@ -1,0 +1,303 @@
+//! The `soak` program as an operator runs it (assert_cmd): a short compressed soak
+//! set up, run for two rounds and torn down, the refusals a wrong call gets, and a
+//! `soak run` that survives its own SIGKILL and its control-plane's.
+//!
+//! These tests live in the soak crate because `CARGO_BIN_EXE_soak` exists only for the
+//! binaries of the test's own package.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use soak::dir_layout::{Layout, RoundOnDisk};
+use soak::persistent_cp;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+use predicates::prelude::*;
+
+/// Tears the soak down when the test ends, also on panic: the program's control-plane
+/// is detached by design and outlives the command that started it.
+struct Teardown<'a>(&'a Path);
+
+impl Drop for Teardown<'_> {
+    fn drop(&mut self) {
+        let _ = cargo_bin_cmd!("soak")
+            .args(["teardown", "--dir"])
+            .arg(self.0)
+            .output();
+    }
+}
+
+#[test]
+fn soak_program_sets_up_runs_and_tears_down_a_compressed_soak() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("soak");
+    let _guard = Teardown(&dir);
+    cargo_bin_cmd!("soak")
+        .args(["setup", "--time-factor", "36000", "--duration-days", "0.05"])
+        .args(["--ephemeral-ports", "--dir"])
+        .arg(&dir)
+        .assert()
+        .success();
+    cargo_bin_cmd!("soak")
+        .args(["run", "--max-rounds", "2", "--dir"])
+        .arg(&dir)
+        .assert()
+        .success();
+    assert!(dir.join("rounds").is_dir());
+    cargo_bin_cmd!("soak")
+        .args(["report", "--type", "final", "--dir"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(dir.join("final-report.txt")).unwrap();
+    assert!(text.contains("COMPRESSED ×36000"), "{text}");
+    assert!(!text.contains("30-Day Soak Final Report"), "{text}");
+    cargo_bin_cmd!("soak")
+        .args(["teardown", "--dir"])
+        .arg(&dir)
+        .assert()
+        .success();
+}
+
+#[test]
+fn soak_program_refuses_what_cannot_make_a_soak() {
+    let root = tempfile::tempdir().unwrap();
+    cargo_bin_cmd!("soak")
+        .args([
+            "setup",
+            "--time-factor",
+            "0.5",
+            "--ephemeral-ports",
+            "--dir",
+        ])
+        .arg(root.path().join("slow"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("time factor"));
+    cargo_bin_cmd!("soak")
+        .args(["report", "--type", "final", "--dir"])
+        .arg(root.path().join("nothing-here"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("soak"));
+}
+
+/// A `soak` child process that is SIGKILLed and reaped on drop.
+struct SoakProc(Child);
+
+impl Drop for SoakProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `soak ARGS` to completion and returns stdout; panics with stderr on failure.
+fn soak_cmd(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_soak"))
+        .args(args)
+        .output()
+        .expect("run soak");
+    assert!(
+        out.status.success(),
+        "soak {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn soak_run_survives_its_own_restart_and_cp_death() {
+    // The control-plane outlives `soak setup`; as subreaper this test inherits and reaps it.
+    nix::sys::prctl::set_child_subreaper(true).expect("subreaper");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("soak");
+    let d = dir.to_str().unwrap();
+    let _guard = Teardown(&dir);
+    soak_cmd(&[
+        "setup",
+        "--dir",
+        d,
+        "--time-factor",
+        "7200",
+        "--duration-days",
+        "0.25",
+        "--ephemeral-ports",
+    ]);
+    let layout = Layout::new(&dir);
+    run_killed_then_resumed(&dir);
+    let rounds = rounds_once_with_one_restart(&layout, &dir);
+    sealed_and_archived(&dir, tmp.path());
+    edited_round_file_fails_verify(&dir, &rounds[0].rel);
+}
+
+/// `soak run` SIGKILLed after 4 rounds, the control-plane SIGKILLed, `soak run` again
+/// to the end.
+fn run_killed_then_resumed(dir: &Path) {
+    let d = dir.to_str().unwrap();
+    let layout = Layout::new(dir);
+    let spawn = || {
+        SoakProc(
+            Command::new(env!("CARGO_BIN_EXE_soak"))
+                .args([
+                    "run",
+                    "--dir",
+                    d,
+                    "--interval",
+                    "30m",
+                    "--duration",
+                    "0.25d",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn soak run"),
+        )
+    };
+    // First scheduler: killed (SIGKILL, mid-interval or mid-round) after 4 rounds.
+    let mut first = spawn();
+    let t0 = Instant::now();
+    while layout.last_round().unwrap() < 4 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = first.0.kill();
+    let _ = first.0.wait();
+    drop(first);
+    // Then the control-plane dies too.
+    kill_cp(dir).unwrap();
+    let mut second = spawn();
+    let status = second.0.wait().unwrap();
+    assert!(status.success(), "second soak run: {status}");
+}
+
+/// Rounds 1–12 exist exactly once, one restarted the control-plane and still ran its
+/// workload, and VAL12-08 is FAIL at 11/12 healthy.
+fn rounds_once_with_one_restart(layout: &Layout, dir: &Path) -> Vec<RoundOnDisk> {
+    let rounds = layout.rounds().unwrap();
+    let idx: Vec<u64> = rounds
+        .iter()
+        .filter_map(|r| r.summary.as_ref().map(|s| s.round))
+        .collect();
+    assert_eq!(
+        idx,
+        (1..=12).collect::<Vec<_>>(),
+        "every round exactly once"
+    );
+    let restarted: Vec<u64> = rounds
+        .iter()
+        .filter_map(|r| r.summary.as_ref())
+        .filter(|s| s.restarted)
+        .map(|s| s.round)
+        .collect();
+    assert_eq!(
+        restarted.len(),
+        1,
+        "exactly the round after the kill restarts the CP"
+    );
+    let s = rounds
+        .iter()
+        .filter_map(|r| r.summary.as_ref())
+        .find(|s| s.restarted)
+        .unwrap();
+    assert_eq!((s.health.as_str(), s.restart_ok), ("failed", Some(true)));
+    assert_eq!(
+        s.create_ok,
+        Some(10),
+        "the restarted round still ran its workload"
+    );
+    let fin: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("final-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(fin["failed_rounds"], 1);
+    // 11/12 healthy is below 99.9 %: one failed round needs >= 1000 rounds to pass.
+    let c08 = fin["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "VAL12-08")
+        .unwrap();
+    assert_eq!(c08["status"], "FAIL");
+    assert_eq!(c08["observed"]["healthy_rounds"], 11);
+    rounds
+}
+
+/// A running soak is not archived; teardown seals it (it verifies), and the archive's
+/// sha256 is recorded in the final report of a directory that still verifies.
+fn sealed_and_archived(dir: &Path, out: &Path) {
+    let d = dir.to_str().unwrap();
+    let layout = Layout::new(dir);
+    // A running control-plane still writes its log and store: no archive yet.
+    let refused = Command::new(env!("CARGO_BIN_EXE_soak"))
+        .args(["archive", "--dir", d, "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "archived a running soak");
+    soak_cmd(&["teardown", "--dir", d]);
+    assert!(!persistent_cp::is_soak_cp(
+        &layout,
+        persistent_cp::read_pid(&layout).unwrap()
+    ));
+    // Teardown sealed the finished soak: it verifies like a lab run.
+    let v = val_support::evidence::verify(dir);
+    assert!(v.ok(), "{:?}", v.mismatches);
+    assert!(v.checks_recomputed >= 10 && v.files_checked > 12 * 6);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("val12-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["target"]["kind"], "reference");
+    assert!(report["target"]["sha256"]
+        .as_str()
+        .is_some_and(|h| h.len() == 64));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["config"]["TIME_FACTOR"], "7200");
+    assert!(manifest["control_plane"]["binary"]["sha256"].is_string());
+
+    let out = soak_cmd(&["archive", "--dir", d, "--out", out.to_str().unwrap()]);
+    let tgz = PathBuf::from(out.lines().next().unwrap());
+    let sha = std::fs::read_to_string(format!("{}.sha256", tgz.display())).unwrap();
+    let want = val_support::fsx::sha256_file(&tgz).unwrap();
+    assert!(sha.starts_with(&want), "{sha} vs {want}");
+    // The final report, written after archiving, names the archive and its sha256, and
+    // the directory is sealed again around it.
+    let fin: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("final-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(fin["archive"]["sha256"], want.as_str());
+    let txt = std::fs::read_to_string(dir.join("final-report.txt")).unwrap();
+    assert!(txt.contains(&format!("SHA-256: {want}")), "{txt}");
+    let v = val_support::evidence::verify(dir);
+    assert!(v.ok(), "{:?}", v.mismatches);
+}
+
+/// One edited raw round file (`rel`) fails verify on its sha256 and on VAL12-02.
+fn edited_round_file_fails_verify(dir: &Path, r1: &str) {
+    // A failed create turned into a success.
+    let created = dir.join(r1).join("plans-created.txt");
+    let text = std::fs::read_to_string(&created).unwrap();
+    std::fs::write(&created, text.replacen(" 201", " 500", 1)).unwrap();
+    let v = val_support::evidence::verify(dir);
+    assert!(!v.ok(), "an edited round file verified");
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|m| m.contains(&format!("{r1}/plans-created.txt"))),
+        "{:?}",
+        v.mismatches
+    );
+    assert!(
+        v.mismatches.iter().any(|m| m.starts_with("check VAL12-02")),
+        "the verdict was not recomputed: {:?}",
+        v.mismatches
+    );
+}
+
+/// SIGKILLs the soak's control-plane (crash injection).
+fn kill_cp(dir: &Path) -> anyhow::Result<()> {
+    let pid =
+        persistent_cp::read_pid(&Layout::new(dir)).ok_or_else(|| anyhow::anyhow!("no cp.pid"))?;
+    persistent_cp::kill_hard(pid)
+}
