@@ -45,6 +45,9 @@ pub enum ErrorCause {
     ConnectFailed,
     /// Connected and sent, but no complete answer by the deadline.
     Deadline,
+    /// The operating system gave up on the connection before the deadline
+    /// (`ETIMEDOUT`: its SYN, SYN-ACK or data retransmits went unanswered).
+    TcpTimeout,
     /// The connection was reset or closed before the answer was complete.
     Reset,
     /// An answer arrived with a status that is not a success.
@@ -62,6 +65,7 @@ impl ErrorCause {
             ErrorCause::ConnectTimeout => "connect_timeout",
             ErrorCause::ConnectFailed => "connect_failed",
             ErrorCause::Deadline => "deadline",
+            ErrorCause::TcpTimeout => "tcp_timeout",
             ErrorCause::Reset => "reset",
             ErrorCause::Status => "status",
             ErrorCause::MalformedBody => "malformed_body",

@@ -393,33 +393,30 @@ fn classify_transport(e: &reqwest::Error) -> Outcome {
     }
 }
 
-/// The class of a transport error. A timeout is a connect timeout when no connection
-/// was made by the deadline (the connect timer fires before the request's, see
-/// [`CAUSE_SLACK`]); resets are found by the I/O error kind in the source chain.
+/// The class of a transport error. The kernel's own give-up (`ETIMEDOUT`, which
+/// reqwest also reports as a timeout) is told apart first; then this client's
+/// deadline: a connect timeout when no connection was made by then (the connect timer
+/// fires before the request's, see [`CAUSE_SLACK`]); resets by the I/O error kind.
 fn transport_cause(e: &reqwest::Error) -> ErrorCause {
-    if e.is_timeout() {
-        return if e.is_connect() {
-            ErrorCause::ConnectTimeout
-        } else {
-            ErrorCause::Deadline
-        };
-    }
-    if e.is_connect() {
-        return ErrorCause::ConnectFailed;
-    }
+    let mut io_kind = None;
     let mut src: Option<&dyn std::error::Error> = Some(e);
     while let Some(s) = src {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind as K;
-            match io.kind() {
-                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
-                    return ErrorCause::Reset
-                }
-                K::TimedOut => return ErrorCause::Deadline,
-                _ => {}
-            }
+            io_kind = Some(io.kind());
+            break;
         }
         src = s.source();
+    }
+    use std::io::ErrorKind as K;
+    match io_kind {
+        Some(K::TimedOut) => return ErrorCause::TcpTimeout,
+        _ if e.is_timeout() && e.is_connect() => return ErrorCause::ConnectTimeout,
+        _ if e.is_timeout() => return ErrorCause::Deadline,
+        _ if e.is_connect() => return ErrorCause::ConnectFailed,
+        Some(K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof) => {
+            return ErrorCause::Reset
+        }
+        _ => {}
     }
     // hyper reports a connection closed mid-answer without an I/O error in the chain.
     if error_chain(e).contains("connection closed") {
