@@ -64,8 +64,13 @@ impl CreateRollout {
     /// (a valid placeholder artifact, fingerprint, fleet and strategy): the one body
     /// every suite's creates send, kept where a reader of the evidence can find it.
     pub fn new(id: &str) -> Self {
-        let mut req: CreateRollout = serde_json::from_str(ROLLOUT_TEMPLATE)
-            .expect("fixtures/rollout-plan.json is a valid create request (tested)");
+        // Parsed once: load drivers build one request per create, and parsing the
+        // template each time cost the driver CPU the control-plane under test needs.
+        static TEMPLATE: std::sync::LazyLock<CreateRollout> = std::sync::LazyLock::new(|| {
+            serde_json::from_str(ROLLOUT_TEMPLATE)
+                .expect("fixtures/rollout-plan.json is a valid create request (tested)")
+        });
+        let mut req = TEMPLATE.clone();
         req.plan.metadata.id = id.to_string();
         req
     }

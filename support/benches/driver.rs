@@ -62,7 +62,7 @@ fn main() -> anyhow::Result<()> {
     let result = rt.block_on(load::closed(model, move |w, b| {
         let c = client.clone();
         let req = CreateRollout::new(&format!("{prefix}-w{w}-b{b}"));
-        async move { c.create(&req).await.attempt() }
+        async move { c.create_for_load(&req).await.attempt() }
     }));
     let ok_201 = result
         .records

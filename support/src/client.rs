@@ -137,6 +137,15 @@ impl Client {
             .await
     }
 
+    /// `POST /v1/rollouts` as a load driver needs it: the 201 body is checked to be
+    /// JSON (a malformed one is recorded) but not built into a [`Rollout`], as the
+    /// plans' curl discards it; the driver's CPU is left to the control-plane.
+    pub async fn create_for_load(&self, req: &CreateRollout) -> Recorded<serde::de::IgnoredAny> {
+        let body = serde_json::to_vec(req).expect("CreateRollout serialises");
+        self.request(Method::POST, "/v1/rollouts", &[], Some(body))
+            .await
+    }
+
     /// `GET /v1/rollouts?limit=&cursor=`.
     pub async fn list(&self, limit: Option<u32>, cursor: Option<&str>) -> Recorded<RolloutPage> {
         let mut q = Vec::new();
@@ -226,10 +235,11 @@ impl Client {
         body: Option<Vec<u8>>,
         parse_json: bool,
     ) -> Recorded<T> {
-        let mut rb = self
-            .http
-            .request(method.clone(), format!("{base}{path}"))
-            .query(query);
+        let mut rb = self.http.request(method.clone(), format!("{base}{path}"));
+        // An empty query still costs reqwest a URL re-serialisation per request.
+        if !query.is_empty() {
+            rb = rb.query(query);
+        }
         if let Some(b) = body {
             rb = rb.header("content-type", "application/json").body(b);
         }
@@ -274,7 +284,12 @@ impl Client {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let text = resp.text().await;
+        // Bytes, then UTF-8: `text()` parses the content type and runs a charset
+        // decoder per answer, CPU a load driver takes from the control-plane.
+        let text = resp.bytes().await.map(|b| {
+            String::from_utf8(b.to_vec())
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        });
         rec.latency_us = stats::duration_us(t0.elapsed());
         rec.outcome = if status.is_success() {
             Outcome::Ok

@@ -275,7 +275,7 @@ pub fn run_creates(
         }
         let c = c.clone();
         let req = CreateRollout::new(&id(n, w, b));
-        async move { c.create(&req).await.attempt() }
+        async move { c.create_for_load(&req).await.attempt() }
     };
     let result = match schedule {
         Schedule::Concurrent => rt.block_on(load::closed(model, op)),
