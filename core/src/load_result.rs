@@ -33,6 +33,47 @@ impl Outcome {
     }
 }
 
+/// Why a request did not end in a readable success answer, as its client saw it.
+/// The text of the error is kept beside it; this is the class a reader filters on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCause {
+    /// No connection was established by the deadline (e.g. SYNs dropped by a full
+    /// accept queue and retransmitted until the deadline passed).
+    ConnectTimeout,
+    /// The connection was refused or failed before anything was sent.
+    ConnectFailed,
+    /// Connected and sent, but no complete answer by the deadline.
+    Deadline,
+    /// The operating system gave up on the connection before the deadline
+    /// (`ETIMEDOUT`: its SYN, SYN-ACK or data retransmits went unanswered).
+    TcpTimeout,
+    /// The connection was reset or closed before the answer was complete.
+    Reset,
+    /// An answer arrived with a status that is not a success.
+    Status,
+    /// A success answer whose body could not be read or decoded.
+    MalformedBody,
+    /// Any other transport error (the text says which).
+    Other,
+}
+
+impl ErrorCause {
+    /// The name written into evidence (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCause::ConnectTimeout => "connect_timeout",
+            ErrorCause::ConnectFailed => "connect_failed",
+            ErrorCause::Deadline => "deadline",
+            ErrorCause::TcpTimeout => "tcp_timeout",
+            ErrorCause::Reset => "reset",
+            ErrorCause::Status => "status",
+            ErrorCause::MalformedBody => "malformed_body",
+            ErrorCause::Other => "other",
+        }
+    }
+}
+
 /// The result of one operation, as the load driver needs it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
@@ -42,6 +83,13 @@ pub struct Attempt {
     pub status: Option<u16>,
     /// Error text (transport error or API error), when any.
     pub error: Option<String>,
+    /// Class of the error, when any.
+    #[serde(default)]
+    pub cause: Option<ErrorCause>,
+    /// The deadline the client gave the request (connect included), ms; `None` when
+    /// the operation had none.
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
 }
 
 /// One request of a load scenario.
@@ -63,6 +111,12 @@ pub struct RequestRecord {
     pub end_offset_us: u64,
     /// Error text, when any.
     pub error: Option<String>,
+    /// Class of the error, when any.
+    #[serde(default)]
+    pub cause: Option<ErrorCause>,
+    /// The request's deadline (connect included), ms; `None` when it had none.
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
 }
 
 /// Closed model: `workers` tasks, each sending `per_worker` requests one after another.
@@ -209,5 +263,32 @@ mod tests {
         for o in [Outcome::Ok, Outcome::Failed, Outcome::Indeterminate] {
             assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
         }
+    }
+
+    #[test]
+    fn cause_names_are_the_serde_names() {
+        use ErrorCause::*;
+        for c in [
+            ConnectTimeout,
+            ConnectFailed,
+            Deadline,
+            Reset,
+            Status,
+            MalformedBody,
+            Other,
+        ] {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
+    }
+
+    /// Records written before causes and deadlines were recorded still read back.
+    #[test]
+    fn a_record_without_cause_or_deadline_reads_as_none() {
+        let r: RequestRecord = serde_json::from_value(serde_json::json!({
+            "worker": 1, "index": 1, "outcome": "ok", "status": 201, "latency_us": 5,
+            "start_offset_us": 0, "end_offset_us": 5, "error": null
+        }))
+        .unwrap();
+        assert_eq!((r.cause, r.deadline_ms), (None, None));
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::load_result::{Attempt, Outcome};
+use crate::load_result::{Attempt, ErrorCause, Outcome};
 
 /// A rollout (contract §2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,8 +64,13 @@ impl CreateRollout {
     /// (a valid placeholder artifact, fingerprint, fleet and strategy): the one body
     /// every suite's creates send, kept where a reader of the evidence can find it.
     pub fn new(id: &str) -> Self {
-        let mut req: CreateRollout = serde_json::from_str(ROLLOUT_TEMPLATE)
-            .expect("fixtures/rollout-plan.json is a valid create request (tested)");
+        // Parsed once: load drivers build one request per create, and parsing the
+        // template each time cost the driver CPU the control-plane under test needs.
+        static TEMPLATE: std::sync::LazyLock<CreateRollout> = std::sync::LazyLock::new(|| {
+            serde_json::from_str(ROLLOUT_TEMPLATE)
+                .expect("fixtures/rollout-plan.json is a valid create request (tested)")
+        });
+        let mut req = TEMPLATE.clone();
         req.plan.metadata.id = id.to_string();
         req
     }
@@ -189,6 +194,12 @@ pub struct Recorded<T> {
     pub outcome: Outcome,
     /// Transport or decode error text.
     pub error: Option<String>,
+    /// Class of the error (transport, status or body), when any.
+    #[serde(default)]
+    pub cause: Option<ErrorCause>,
+    /// The deadline the client gave this request (connect included), ms.
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
     /// The API error object of a 4xx/5xx answer.
     pub api_error: Option<ApiError>,
     /// `Retry-After` header, when present.
@@ -222,6 +233,8 @@ impl<T> Recorded<T> {
             latency_us: self.latency_us,
             outcome: self.outcome,
             error: self.error,
+            cause: self.cause,
+            deadline_ms: self.deadline_ms,
             api_error: self.api_error,
             retry_after: self.retry_after,
             body: f(self.body),
@@ -240,6 +253,8 @@ impl<T> Recorded<T> {
             outcome: self.outcome,
             status: self.status,
             error: self.error_text(),
+            cause: self.cause,
+            deadline_ms: self.deadline_ms,
         }
     }
 

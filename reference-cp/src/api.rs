@@ -308,6 +308,11 @@ async fn create(
             )));
         }
     }
+    // A prefix limits create-delay-ms to one tier (e.g. VAL08's N=100).
+    let delayed = f
+        .create_delay_prefix
+        .as_deref()
+        .is_none_or(|p| req.id.starts_with(p));
     if let Some(prefix) = &f.create_5xx_prefix {
         if req.id.starts_with(prefix.as_str()) {
             return Err(ApiError::internal("injected fault create-5xx-prefix"));
@@ -334,7 +339,9 @@ async fn create(
         st.store.create(req.id, req.spec, actor).await?
     };
     if let Some(ms) = f.create_delay_ms {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
+        if delayed {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
     }
     if let Some(n) = f.create_latency_growth {
         // 1 ms per plan beyond N: a soak's p99 climbs steadily and crosses 500 ms

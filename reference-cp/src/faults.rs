@@ -39,6 +39,8 @@ pub struct Faults {
     pub create_5xx_every: Option<u64>,
     /// Each create waits N ms after its commit before answering.
     pub create_delay_ms: Option<u64>,
+    /// Limits `create_delay_ms` to creates whose plan ID starts with this prefix.
+    pub create_delay_prefix: Option<String>,
     /// Creates whose plan ID starts with this prefix answer 500 and store nothing.
     pub create_5xx_prefix: Option<String>,
     /// Creates serialise on one lock and wait MS × creates in flight.
@@ -132,6 +134,10 @@ impl Faults {
             match name {
                 "create-5xx-every" => f.create_5xx_every = Some(required(value)?),
                 "create-delay-ms" => f.create_delay_ms = Some(required(value)?),
+                "create-delay-prefix" => match value.filter(|v| !v.is_empty()) {
+                    Some(v) => f.create_delay_prefix = Some(v.to_owned()),
+                    None => return Err(FaultError::NeedsPrefix(name.to_owned())),
+                },
                 "create-5xx-prefix" => match value.filter(|v| !v.is_empty()) {
                     Some(v) => f.create_5xx_prefix = Some(v.to_owned()),
                     None => return Err(FaultError::NeedsPrefix(name.to_owned())),
@@ -191,6 +197,9 @@ mod tests {
         assert_eq!(f.ack_before_commit_ms, Some(50));
         assert!(!f.health_fail);
         assert!(Faults::parse("").unwrap().is_empty());
+        let f = Faults::parse("create-delay-ms=6100,create-delay-prefix=val08-n100-").unwrap();
+        assert_eq!(f.create_delay_ms, Some(6100));
+        assert_eq!(f.create_delay_prefix.as_deref(), Some("val08-n100-"));
     }
 
     #[test]
@@ -230,9 +239,15 @@ mod tests {
             Faults::parse("create-5xx-every"),
             Err(FaultError::NeedsValue(_))
         ));
-        for spec in ["create-5xx-prefix", "create-5xx-prefix="] {
+        for spec in [
+            "create-5xx-prefix",
+            "create-5xx-prefix=",
+            "create-delay-prefix",
+            "create-delay-prefix=",
+        ] {
             let e = Faults::parse(spec).unwrap_err();
-            assert_eq!(e, FaultError::NeedsPrefix("create-5xx-prefix".into()));
+            let name = spec.trim_end_matches('=');
+            assert_eq!(e, FaultError::NeedsPrefix(name.into()));
             assert!(e.to_string().contains("prefix"), "{e}");
             assert!(!e.to_string().contains("integer"), "{e}");
         }

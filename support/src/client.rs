@@ -17,16 +17,34 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use val_core::env::{self, base_env};
-use val_core::load_result::Outcome;
+use val_core::load_result::{ErrorCause, Outcome};
 use val_core::stats;
 pub use val_core::wire::*;
 
 use crate::cp::{ControlPlane, CpError};
 
-/// Default per-request timeout of [`Client`].
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default deadline of a [`Client`] request, connect included. No plan bounds a
+/// single call below 30 s: VAL08 bounds only its whole N=100 scenario (30 s), VAL12
+/// waits up to 30 s for health, and the plans' curl calls have no timeout at all.
+/// Twice the largest bound, so a valid but slow control-plane is measured, never cut
+/// off, while a hung call still ends the test.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default timeout of a CLI invocation.
 pub const DEFAULT_CLI_TIMEOUT: Duration = Duration::from_secs(30);
+/// Slack between the connect deadline and the whole request's deadline. reqwest arms
+/// the connect timer a moment after the request's, so without it a connect that never
+/// completed would be reported as a request deadline; with it each has its own cause.
+const CAUSE_SLACK: Duration = Duration::from_millis(50);
+
+/// How a [`Client`] uses connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connections {
+    /// A new connection per request, as the plans' curl calls do (the default).
+    PerRequest,
+    /// Pooled keep-alive connections, as wrk and browsers do; for benchmarks.
+    KeepAlive,
+}
 
 /// Wrapper `{"error": {...}}`.
 #[derive(Deserialize)]
@@ -41,6 +59,7 @@ pub struct Client {
     base: String,
     metrics_base: Option<String>,
     token: Option<String>,
+    deadline_ms: u64,
 }
 
 impl Client {
@@ -49,25 +68,45 @@ impl Client {
         Self::with_timeout(base_url, metrics_url, DEFAULT_TIMEOUT)
     }
 
-    /// A client with a per-request timeout (a timeout is an indeterminate outcome).
-    pub fn with_timeout(base_url: &str, metrics_url: Option<&str>, timeout: Duration) -> Client {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
+    /// A client whose requests get no answer later than `deadline` after they start;
+    /// a connect attempt may use all of it. A request past its deadline is an
+    /// indeterminate outcome with cause `connect_timeout` or `deadline`.
+    pub fn with_timeout(base_url: &str, metrics_url: Option<&str>, deadline: Duration) -> Client {
+        Self::with_connections(base_url, metrics_url, deadline, Connections::PerRequest)
+    }
+
+    /// A client with a deadline and a connection model.
+    pub fn with_connections(
+        base_url: &str,
+        metrics_url: Option<&str>,
+        deadline: Duration,
+        connections: Connections,
+    ) -> Client {
+        let mut b = reqwest::Client::builder()
+            .timeout(deadline + CAUSE_SLACK)
+            .connect_timeout(deadline)
             // Proxy variables of the harness's environment must not reroute loopback tests.
-            .no_proxy()
+            .no_proxy();
+        b = match connections {
             // One connection per request, as the plans' curl calls do: no pooled
             // connection can go stale across a control-plane restart and turn the next
             // request into a spurious error, and connect time is part of every latency.
-            .pool_max_idle_per_host(0)
-            .build()
-            .expect("static reqwest configuration is valid");
+            Connections::PerRequest => b.pool_max_idle_per_host(0),
+            Connections::KeepAlive => b.pool_max_idle_per_host(usize::MAX).tcp_nodelay(true),
+        };
+        let http = b.build().expect("static reqwest configuration is valid");
         Client {
             http,
             base: base_url.trim_end_matches('/').to_string(),
             metrics_base: metrics_url.map(|m| m.trim_end_matches('/').to_string()),
             token: None,
+            deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
         }
+    }
+
+    /// The deadline of every request, ms (connect included).
+    pub fn deadline_ms(&self) -> u64 {
+        self.deadline_ms
     }
 
     /// A client of a started control-plane.
@@ -93,6 +132,15 @@ impl Client {
 
     /// `POST /v1/rollouts`.
     pub async fn create(&self, req: &CreateRollout) -> Recorded<Rollout> {
+        let body = serde_json::to_vec(req).expect("CreateRollout serialises");
+        self.request(Method::POST, "/v1/rollouts", &[], Some(body))
+            .await
+    }
+
+    /// `POST /v1/rollouts` as a load driver needs it: the 201 body is checked to be
+    /// JSON (a malformed one is recorded) but not built into a [`Rollout`], as the
+    /// plans' curl discards it; the driver's CPU is left to the control-plane.
+    pub async fn create_for_load(&self, req: &CreateRollout) -> Recorded<serde::de::IgnoredAny> {
         let body = serde_json::to_vec(req).expect("CreateRollout serialises");
         self.request(Method::POST, "/v1/rollouts", &[], Some(body))
             .await
@@ -149,6 +197,8 @@ impl Client {
                 latency_us: 0,
                 outcome: Outcome::Failed,
                 error: Some("no metrics URL is known (set AUTONOMY_METRICS_URL)".into()),
+                cause: Some(ErrorCause::Other),
+                deadline_ms: None,
                 api_error: None,
                 retry_after: None,
                 body: None,
@@ -185,10 +235,11 @@ impl Client {
         body: Option<Vec<u8>>,
         parse_json: bool,
     ) -> Recorded<T> {
-        let mut rb = self
-            .http
-            .request(method.clone(), format!("{base}{path}"))
-            .query(query);
+        let mut rb = self.http.request(method.clone(), format!("{base}{path}"));
+        // An empty query still costs reqwest a URL re-serialisation per request.
+        if !query.is_empty() {
+            rb = rb.query(query);
+        }
         if let Some(b) = body {
             rb = rb.header("content-type", "application/json").body(b);
         }
@@ -208,6 +259,8 @@ impl Client {
             latency_us: 0,
             outcome: Outcome::Indeterminate,
             error: None,
+            cause: None,
+            deadline_ms: Some(self.deadline_ms),
             api_error: None,
             retry_after: None,
             body: None,
@@ -219,6 +272,7 @@ impl Client {
             Err(e) => {
                 rec.latency_us = stats::duration_us(t0.elapsed());
                 rec.outcome = classify_transport(&e);
+                rec.cause = Some(transport_cause(&e));
                 rec.error = Some(error_chain(&e));
                 return rec;
             }
@@ -230,7 +284,12 @@ impl Client {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let text = resp.text().await;
+        // Bytes, then UTF-8: `text()` parses the content type and runs a charset
+        // decoder per answer, CPU a load driver takes from the control-plane.
+        let text = resp.bytes().await.map(|b| {
+            String::from_utf8(b.to_vec())
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        });
         rec.latency_us = stats::duration_us(t0.elapsed());
         rec.outcome = if status.is_success() {
             Outcome::Ok
@@ -239,16 +298,26 @@ impl Client {
         };
         match text {
             Ok(t) => rec.text = t,
-            Err(e) => rec.error = Some(format!("reading the body: {}", error_chain(&e))),
+            Err(e) => {
+                rec.cause = Some(match transport_cause(&e) {
+                    ErrorCause::Other => ErrorCause::MalformedBody,
+                    c => c,
+                });
+                rec.error = Some(format!("reading the body: {}", error_chain(&e)));
+            }
         }
         if status.is_success() {
             if parse_json && rec.error.is_none() {
                 match serde_json::from_str::<T>(&rec.text) {
                     Ok(b) => rec.body = Some(b),
-                    Err(e) => rec.error = Some(format!("decoding the {status} body: {e}")),
+                    Err(e) => {
+                        rec.cause = Some(ErrorCause::MalformedBody);
+                        rec.error = Some(format!("decoding the {status} body: {e}"));
+                    }
                 }
             }
         } else {
+            rec.cause = rec.cause.or(Some(ErrorCause::Status));
             rec.api_error = serde_json::from_str::<ErrorBody>(&rec.text)
                 .ok()
                 .map(|b| b.error);
@@ -337,6 +406,38 @@ fn classify_transport(e: &reqwest::Error) -> Outcome {
     } else {
         Outcome::Indeterminate
     }
+}
+
+/// The class of a transport error. The kernel's own give-up (`ETIMEDOUT`, which
+/// reqwest also reports as a timeout) is told apart first; then this client's
+/// deadline: a connect timeout when no connection was made by then (the connect timer
+/// fires before the request's, see [`CAUSE_SLACK`]); resets by the I/O error kind.
+fn transport_cause(e: &reqwest::Error) -> ErrorCause {
+    let mut io_kind = None;
+    let mut src: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            io_kind = Some(io.kind());
+            break;
+        }
+        src = s.source();
+    }
+    use std::io::ErrorKind as K;
+    match io_kind {
+        Some(K::TimedOut) => return ErrorCause::TcpTimeout,
+        _ if e.is_timeout() && e.is_connect() => return ErrorCause::ConnectTimeout,
+        _ if e.is_timeout() => return ErrorCause::Deadline,
+        _ if e.is_connect() => return ErrorCause::ConnectFailed,
+        Some(K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof) => {
+            return ErrorCause::Reset
+        }
+        _ => {}
+    }
+    // hyper reports a connection closed mid-answer without an I/O error in the chain.
+    if error_chain(e).contains("connection closed") {
+        return ErrorCause::Reset;
+    }
+    ErrorCause::Other
 }
 
 /// An error and all its sources, `: `-separated.

@@ -136,6 +136,8 @@ fn assemble(
                 start_offset_us: us_between(o, start),
                 end_offset_us: us_between(o, end),
                 error: a.error,
+                cause: a.cause,
+                deadline_ms: a.deadline_ms,
             }
         })
         .collect();

@@ -16,7 +16,9 @@ use anyhow::{Context, Result};
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use serde_json::Value;
-use val_support::client::{Cli, CliRun, Client, CreateRollout, Recorded, RollbackRequest};
+use val_support::client::{
+    Cli, CliRun, Client, CreateRollout, Recorded, RollbackRequest, DEFAULT_TIMEOUT,
+};
 use val_support::cp::{ControlPlane, StopOutcome};
 use val_support::env;
 use val_support::fsx::rfc3339;
@@ -511,7 +513,11 @@ fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resu
     );
     for round in 1..=cfg.kill_rounds {
         let kill_at_ms = rng.random_range(cfg.kill_window_ms.0..=cfg.kill_window_ms.1);
-        let client = Client::with_timeout(cp.url(), None, Duration::from_secs(5));
+        // The plan's curl has no timeout: the client's default deadline (no shorter
+        // than any plan bound) applies. A kill resets in-flight connections at once, so
+        // patience costs nothing here; a short timeout would turn a slow answer into an
+        // unknown outcome the ledger then cannot hold the control-plane to.
+        let client = Client::with_timeout(cp.url(), None, DEFAULT_TIMEOUT);
         let stop = Arc::new(AtomicBool::new(false));
         let t0 = Instant::now();
         let mut handles = Vec::new();
@@ -632,9 +638,11 @@ fn pause_scenario(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> R
     let during = during?;
     ctx.write_json("pause/during.json", &during)?;
     // A fresh client: the paused calls' connections were abandoned by their timeouts.
+    // After SIGCONT the calls are ordinary calls: the default deadline, as everywhere
+    // the plan's curl (no timeout) is followed; only the paused calls' timeout is short.
     let after = concurrent_creates_and_health(
         ctx,
-        &Client::with_timeout(cp.url(), None, timeout * 10),
+        &Client::with_timeout(cp.url(), None, DEFAULT_TIMEOUT),
         "after",
         5,
         t0,
@@ -647,7 +655,7 @@ fn pause_scenario(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> R
         &format!(
             "client_timeout_ms={} after_timeout_ms={} paused_at={paused_at} resumed_at={resumed_at} pid={}\n",
             cfg.pause_timeout_ms,
-            cfg.pause_timeout_ms * 10,
+            DEFAULT_TIMEOUT.as_millis(),
             or_none(cp.pid())
         ),
     )?;

@@ -11,4 +11,5 @@ mod html;
 mod negative;
 mod profile;
 mod ramp;
+mod slow_accept;
 mod variants;
