@@ -29,6 +29,7 @@ pub mod fsx;
 pub mod html;
 pub mod ledger;
 pub mod load_result;
+pub mod netfault;
 pub mod plans;
 pub mod prom;
 pub mod retention;

@@ -10,6 +10,7 @@
 //! | [`runkey`] | leaf: the directory the test processes of one run share |
 //! | [`cp`] | control-plane lifecycle (start, stop, kill, pause, restart, Drop) and target selection |
 //! | [`load`] | closed and open load drivers (the records are `val_core::load_result`) |
+//! | [`netfault`] | TCP fault proxy on loopback (latency, bandwidth, slicer, blackhole, reset, down, ack-lost) |
 //! | [`client`] | typed async client of docs/contract.md, paging helper, `autonomy` CLI runner |
 //! | [`lab`] | run-once coordination of a suite's lab, negative (isolated) labs |
 //! | [`browser`] | the HTML report rendered and checked in headless Chromium |
@@ -80,6 +81,7 @@ pub mod client;
 pub mod cp;
 pub mod lab;
 pub mod load;
+pub mod netfault;
 pub mod runkey;
 
 pub use val_core::{check, diff, env, evidence, fsx, html, plans, prom, stats, wire};
