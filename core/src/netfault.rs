@@ -28,7 +28,9 @@ impl Direction {
 
 /// What a fault does (toxiproxy's toxics, plus `down` and the HTTP-aware `ack_lost`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+// No `deny_unknown_fields` here or on [`Fault`]: serde does not support it together
+// with `flatten`.
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FaultKind {
     /// Each chunk waits `ms` ± `jitter_ms` (uniform, seeded) before it is forwarded.
     Latency {
@@ -66,7 +68,6 @@ pub enum FaultKind {
 
 /// One fault as switched on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Fault {
     /// What it does.
     #[serde(flatten)]

@@ -84,7 +84,7 @@ pub mod load;
 pub mod netfault;
 pub mod runkey;
 
-pub use val_core::{check, diff, env, evidence, fsx, html, plans, prom, stats, wire};
+pub use val_core::{check, diff, env, evidence, fsx, html, ledger, plans, prom, stats, wire};
 
 pub use check::{Check, CheckSpec, Report, Status};
 pub use client::{Cli, CliRun, Client, CreateRollout, Recorded};

@@ -240,6 +240,7 @@ fn val11_files(run: &RunRef<'_>, report: &Report) -> Result<Vec<DerivedFile>, Mi
             }
         }
     }
+    out.extend(plans::val11_network::derived_files(run.dir));
     let seed = plans::lab_config(&Files::new(run.dir), "val11")
         .ok()
         .and_then(|v| v.get("seed").and_then(Value::as_u64));

@@ -174,6 +174,9 @@ impl Pump<'_> {
             let n = tokio::select! {
                 r = src.read(&mut buf) => match r {
                     Ok(0) => {
+                        if let Some(end) = self.hold_while_blackholed().await {
+                            return end;
+                        }
                         let _ = dst.shutdown().await;
                         return PumpEnd::Closed;
                     }
@@ -223,6 +226,20 @@ impl Pump<'_> {
                 return PumpEnd::Error(e.to_string());
             }
         }
+    }
+
+    /// A blackhole swallows the end of the stream too: while it acts, the close is held
+    /// back (the peer sees silence, not a FIN); a switch that cuts ends the pump.
+    async fn hold_while_blackholed(&mut self) -> Option<PumpEnd> {
+        while acting(&self.rx.borrow(), self.dir, self.draw).contains(&FaultKind::Blackhole) {
+            if self.rx.changed().await.is_err() {
+                return Some(PumpEnd::Shutdown);
+            }
+            if let Some(end) = self.interrupt() {
+                return Some(end);
+            }
+        }
+        None
     }
 
     /// `down`, `reset` or shutdown acting now, as the end they cause.

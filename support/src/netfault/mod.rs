@@ -15,7 +15,7 @@
 mod conn;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -66,6 +66,7 @@ pub(crate) struct Shared {
     pub(crate) conns: Mutex<Vec<ConnRecord>>,
     switches: Mutex<Vec<FaultSwitch>>,
     next_conn: AtomicU64,
+    listening: AtomicBool,
 }
 
 impl Shared {
@@ -111,6 +112,7 @@ impl FaultProxy {
             conns: Mutex::new(Vec::new()),
             switches: Mutex::new(Vec::new()),
             next_conn: AtomicU64::new(0),
+            listening: AtomicBool::new(true),
         });
         let accept = tokio::spawn(accept_loop(shared.clone(), listener, addr));
         Ok(FaultProxy {
@@ -153,6 +155,28 @@ impl FaultProxy {
     /// No fault from now on.
     pub fn heal(&self, note: &str) {
         self.set(Vec::new(), note);
+    }
+
+    /// Whether the proxy holds its listening socket now (false while `down` has closed
+    /// it). A switch acts asynchronously: a lab that needs to know when a partition
+    /// really began or ended polls this.
+    pub fn listening(&self) -> bool {
+        self.shared.listening.load(Ordering::SeqCst)
+    }
+
+    /// Polls [`listening`](Self::listening) until it equals `want` or `within` passes;
+    /// returns whether it does.
+    pub async fn wait_listening(&self, want: bool, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while self.listening() != want && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        self.listening() == want
+    }
+
+    /// The instant the proxy's clock counts from.
+    pub fn started(&self) -> Instant {
+        self.shared.t0
     }
 
     /// µs since the proxy started (the clock of its records).
@@ -204,6 +228,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, addr: SocketAdd
         }
         if state.is_down() {
             listener = None;
+            shared.listening.store(false, Ordering::SeqCst);
             if rx.changed().await.is_err() {
                 return;
             }
@@ -212,7 +237,10 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, addr: SocketAdd
         let l = match listener.take() {
             Some(l) => l,
             None => match rebind(addr, &mut rx).await {
-                Some(l) => l,
+                Some(l) => {
+                    shared.listening.store(true, Ordering::SeqCst);
+                    l
+                }
                 None => return,
             },
         };

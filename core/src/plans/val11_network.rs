@@ -1,0 +1,632 @@
+//! VAL11 beyond the plan, network faults: the judge of VAL11-14..17.
+//!
+//! The lab puts the harness's fault proxy (`val_support::netfault`) between every
+//! client (HTTP and CLI) and the control-plane, and writes, per scenario directory
+//! `network/<scenario>/`: the proxy's switches (`faults.jsonl`) and connections
+//! (`connections.jsonl`), the write ledger (`ledger.jsonl`, one
+//! [`LedgerEntry`] per create attempt, on the proxy's clock), the final paged read
+//! after healing (`list.json`) and the scenario's own record (`run.json`). Every verdict
+//! here is a pure function of those files; the lost / duplicate / unknown ID lists are
+//! derived files ([`derived_files`]).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::val11::{contains_word, ListEvidence, CONNECTION_ERROR_WORDS, PLAN};
+use super::{Files, Missing};
+use crate::check::{Check, CheckSpec};
+use crate::evidence::derived::DerivedFile;
+use crate::ledger::{self, LedgerEntry, SetVerdict, WriteOutcome};
+use crate::netfault::{ConnEnd, ConnRecord, FaultKind, FaultSwitch};
+use crate::wire::{CliRun, Recorded, Rollout};
+
+/// Scenario directories.
+pub const PARTITION: &str = "network/partition";
+/// See [`PARTITION`].
+pub const ACK_LOST: &str = "network/ack-lost";
+/// See [`PARTITION`].
+pub const SLOW: &str = "network/slow";
+/// See [`PARTITION`].
+pub const HALF_OPEN: &str = "network/half-open";
+/// Plan-ID prefix of each scenario.
+pub const PARTITION_PREFIX: &str = "val11-net-part-";
+/// See [`PARTITION_PREFIX`].
+pub const ACK_LOST_PREFIX: &str = "val11-net-ackl-";
+/// See [`PARTITION_PREFIX`].
+pub const SLOW_PREFIX: &str = "val11-net-slow-";
+/// See [`PARTITION_PREFIX`].
+pub const HALF_OPEN_PLAN: &str = "val11-net-half-open-1";
+
+/// A call during the partition must fail within this long (it is refused, not timed
+/// out), µs.
+pub const FAST_FAIL_US: u64 = 1_000_000;
+/// The CLI during the partition must exit within this long (process start included), ms.
+pub const CLI_FAST_FAIL_MS: u64 = 5_000;
+/// Slack beyond a client timeout before a blackholed call counts as a hang, µs.
+pub const TIMEOUT_SLACK_US: u64 = 1_000_000;
+
+/// What the partition scenario did besides the creates (VAL11-14).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PartitionRun {
+    /// Concurrent create workers.
+    pub workers: usize,
+    /// The proxy's listener was closed from here (proxy clock, µs)…
+    pub down_from_us: u64,
+    /// …until here.
+    pub down_until_us: u64,
+    /// The control-plane was restarted (SIGTERM, start) during the partition.
+    pub restarted: bool,
+    /// Why it was not, when it was not.
+    pub restart_skipped: Option<String>,
+    /// A health call during the partition, and when it was sent.
+    pub health: Recorded<Value>,
+    /// See `health`.
+    pub health_sent_us: u64,
+    /// A CLI call through the proxy during the partition, and when it started.
+    pub cli: CliRun,
+    /// See `cli`.
+    pub cli_sent_us: u64,
+}
+
+/// One create of the lost-acknowledgement scenario and its retry (VAL11-15).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AckLostRun {
+    /// The plan IDs whose first answer was to be dropped, in order.
+    pub ids: Vec<String>,
+    /// The retry of each, with the same ID and spec, after healing.
+    pub retries: Vec<Recorded<Value>>,
+    /// Why the audit log was not read, when it was not.
+    pub audit_skipped: Option<String>,
+}
+
+/// The slow-network scenario's shape (VAL11-16).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SlowRun {
+    /// Concurrent workers.
+    pub workers: usize,
+    /// Creates per worker.
+    pub per_worker: usize,
+}
+
+/// The half-open scenario's calls (VAL11-17).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HalfOpenRun {
+    /// The harness client's timeout, ms.
+    pub client_timeout_ms: u64,
+    /// The harness's own bound on the CLI (it kills the CLI after this), ms.
+    pub cli_harness_timeout_ms: u64,
+    /// Calls of the harness client while blackholed.
+    pub calls: Vec<Recorded<Value>>,
+    /// The CLI while blackholed.
+    pub cli: CliRun,
+    /// Health through the proxy after healing.
+    pub health_after: Recorded<Value>,
+    /// Health straight to the control-plane after healing.
+    pub health_direct: Recorded<Value>,
+}
+
+/// Judges VAL11-14..17.
+pub fn judge(f: &Files) -> Vec<Check> {
+    vec![partition(f), ack_lost(f), slow(f), half_open(f)]
+}
+
+/// The spec of one of [`CHECKS`].
+fn spec(id: &str, threshold: &str, dir: &str, extra: &[&str]) -> CheckSpec {
+    let mut files: Vec<String> = ["run.json", "faults.jsonl", "connections.jsonl"]
+        .iter()
+        .chain(extra)
+        .map(|f| format!("{dir}/{f}"))
+        .collect();
+    files.sort();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    PLAN.spec(id, threshold, &files)
+}
+
+/// The check unless the lab recorded it as not run.
+fn unless_not_run(f: &Files, spec: CheckSpec, judge: impl FnOnce(CheckSpec) -> Check) -> Check {
+    match f.not_run(&spec) {
+        Some(c) => c,
+        None => judge(spec),
+    }
+}
+
+/// JSON Lines of `T`; an unreadable line is [`Missing`], never skipped.
+pub fn jsonl<T: serde::de::DeserializeOwned>(f: &Files, rel: &str) -> Result<Vec<T>, Missing> {
+    f.text(rel)?
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| Missing(format!("{rel}:{}: {e}", i + 1))))
+        .collect()
+}
+
+/// The ledger of `dir` judged against its final read, with the read's completeness.
+fn ledger_verdict(f: &Files, dir: &str) -> Result<(Vec<LedgerEntry>, SetVerdict, bool), Missing> {
+    let entries: Vec<LedgerEntry> = jsonl(f, &format!("{dir}/ledger.jsonl"))?;
+    let list: ListEvidence = f.json(&format!("{dir}/list.json"))?;
+    let ids: Vec<String> = list.ids().into_iter().map(str::to_string).collect();
+    let mut v = ledger::judge(&entries, &ids);
+    // A duplicate the pager stopped on is not in `ids` twice; count it too.
+    for d in list.duplicates() {
+        if entries.iter().any(|e| e.id == d) && !v.duplicates.contains(&d) {
+            v.duplicates.push(d);
+        }
+    }
+    Ok((entries, v, list.complete))
+}
+
+/// The ledger's figures as an observation.
+fn ledger_obs(v: &SetVerdict, complete: bool) -> Value {
+    json!({
+        "attempted": v.attempted,
+        "acknowledged": v.acknowledged,
+        "unknown": v.unknown,
+        "unknown_present": v.unknown_present.len(),
+        "failed": v.failed,
+        "lost": v.lost,
+        "duplicates": v.duplicates,
+        "failed_but_present": v.failed_but_present,
+        "final_read_complete": complete,
+    })
+}
+
+/// Whether the ledger part of an observation holds.
+fn ledger_holds(o: &Value) -> bool {
+    let empty = |k: &str| o[k].as_array().is_some_and(Vec::is_empty);
+    empty("lost")
+        && empty("duplicates")
+        && empty("failed_but_present")
+        && o["final_read_complete"] == true
+}
+
+/// Whether a transport error names a connection failure (the plan's VAL11-02 words).
+fn connection_error(e: Option<&str>) -> bool {
+    e.is_some_and(|e| CONNECTION_ERROR_WORDS.iter().any(|w| contains_word(e, w)))
+}
+
+/// Whether an error text names a timeout.
+fn timeout_error(e: Option<&str>) -> bool {
+    e.is_some_and(|e| {
+        let e = e.to_lowercase();
+        e.contains("timed out") || e.contains("timeout")
+    })
+}
+
+/// Latency of a ledger entry, µs (`None`: no answer recorded).
+fn latency_us(e: &LedgerEntry) -> Option<u64> {
+    e.answered_us.map(|a| a.saturating_sub(e.sent_us))
+}
+
+/// VAL11-14: the proxy goes down mid-run (the control-plane restarted meanwhile when
+/// the harness controls it) and heals; the ledger holds; every call during the
+/// partition fails fast with a connection error; creates succeed again afterwards.
+fn partition(f: &Files) -> Check {
+    let spec = spec(
+        "VAL11-14",
+        "ledger holds (no acknowledged create lost, none listed twice, none refused yet stored; final read complete); every create sent while the proxy's listener was closed answered no status, with a connection error, within 1 s, and at least one was; the health call and the CLI (exit != 0 on its own, a connection word, within 5 s) likewise; every create sent after healing 2xx, at least one",
+        PARTITION,
+        &["ledger.jsonl", "list.json"],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs: Result<Value, Missing> = (|| {
+            let run: PartitionRun = f.json(&format!("{PARTITION}/run.json"))?;
+            let (entries, v, complete) = ledger_verdict(f, PARTITION)?;
+            let (from, until) = (run.down_from_us, run.down_until_us);
+            let during: Vec<&LedgerEntry> = entries
+                .iter()
+                .filter(|e| e.sent_us >= from && e.sent_us < until)
+                .collect();
+            let fast_conn_errors = during
+                .iter()
+                .filter(|e| {
+                    e.status.is_none()
+                        && connection_error(e.error.as_deref())
+                        && latency_us(e).is_some_and(|l| l <= FAST_FAIL_US)
+                })
+                .count();
+            let after: Vec<&LedgerEntry> = entries.iter().filter(|e| e.sent_us >= until).collect();
+            let cli_out = format!("{}\n{}", run.cli.stdout, run.cli.stderr);
+            let mut o = ledger_obs(&v, complete);
+            let m = o.as_object_mut().expect("object");
+            m.insert("workers".into(), json!(run.workers));
+            m.insert("restarted".into(), json!(run.restarted));
+            m.insert("restart_skipped".into(), json!(run.restart_skipped));
+            m.insert(
+                "partition_ms".into(),
+                json!((until.saturating_sub(from)) / 1000),
+            );
+            m.insert("during_creates".into(), json!(during.len()));
+            m.insert(
+                "during_fast_connection_errors".into(),
+                json!(fast_conn_errors),
+            );
+            m.insert(
+                "during_max_latency_us".into(),
+                json!(during.iter().filter_map(|e| latency_us(e)).max()),
+            );
+            let health_in = run.health_sent_us >= from && run.health_sent_us < until;
+            m.insert(
+                "health_fails_fast".into(),
+                json!(
+                    health_in
+                        && run.health.status.is_none()
+                        && connection_error(run.health.error.as_deref())
+                        && run.health.latency_us <= FAST_FAIL_US
+                ),
+            );
+            m.insert("cli_exit_code".into(), json!(run.cli.exit_code));
+            m.insert("cli_timed_out".into(), json!(run.cli.timed_out));
+            m.insert("cli_duration_ms".into(), json!(run.cli.duration_ms));
+            m.insert(
+                "cli_in_partition".into(),
+                json!(run.cli_sent_us >= from && run.cli_sent_us < until),
+            );
+            m.insert(
+                "cli_has_connection_error".into(),
+                json!(CONNECTION_ERROR_WORDS
+                    .iter()
+                    .any(|w| contains_word(&cli_out, w))),
+            );
+            m.insert("after_creates".into(), json!(after.len()));
+            m.insert(
+                "after_ok".into(),
+                json!(after
+                    .iter()
+                    .filter(|e| e.outcome == WriteOutcome::Ok)
+                    .count()),
+            );
+            Ok(o)
+        })();
+        spec.observe(obs, |o| {
+            ledger_holds(o)
+                && o["during_creates"].as_u64().is_some_and(|n| n >= 1)
+                && o["during_fast_connection_errors"] == o["during_creates"]
+                && o["health_fails_fast"] == true
+                && o["cli_in_partition"] == true
+                && o["cli_exit_code"].as_i64().is_some_and(|c| c != 0)
+                && o["cli_timed_out"] == false
+                && o["cli_duration_ms"]
+                    .as_u64()
+                    .is_some_and(|d| d <= CLI_FAST_FAIL_MS)
+                && o["cli_has_connection_error"] == true
+                && o["after_creates"].as_u64().is_some_and(|n| n >= 1)
+                && o["after_ok"] == o["after_creates"]
+        })
+    })
+}
+
+/// The plans whose answers the proxy dropped: ID → the dropped answer's `created_at`
+/// (`None` when the dropped answer was not a readable 2xx rollout).
+fn dropped_answers(conns: &[ConnRecord]) -> BTreeMap<String, Option<String>> {
+    let mut out = BTreeMap::new();
+    for c in conns.iter().filter(|c| c.end == ConnEnd::AckLost) {
+        let body = c.dropped_body.as_deref().unwrap_or_default();
+        let Ok(r) = serde_json::from_str::<Rollout>(body) else {
+            continue;
+        };
+        let ok = c.dropped_status.is_some_and(|s| (200..300).contains(&s));
+        out.insert(
+            r.id().to_string(),
+            ok.then(|| r.plan.metadata.created_at.clone()).flatten(),
+        );
+    }
+    out
+}
+
+/// The per-plan findings of VAL11-15.
+fn ack_lost_plans(
+    run: &AckLostRun,
+    dropped: &BTreeMap<String, Option<String>>,
+    first: &BTreeMap<&str, &LedgerEntry>,
+    list: &ListEvidence,
+    created_events: Option<&BTreeMap<String, usize>>,
+) -> Vec<Value> {
+    run.ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let original = dropped.get(id).cloned().flatten();
+            let retry = run.retries.get(i);
+            let retry_body = retry
+                .filter(|r| r.status.is_some_and(|s| (200..300).contains(&s)))
+                .and_then(|r| serde_json::from_str::<Rollout>(&r.text).ok());
+            let listed: Vec<&Rollout> = list.plans.iter().filter(|p| p.id() == id).collect();
+            let same = |c: Option<&String>| original.is_some() && c == original.as_ref();
+            let retry_ok = retry_body.as_ref().is_some_and(|b| {
+                b.id() == id.as_str() && same(b.plan.metadata.created_at.as_ref())
+            });
+            let listed_ok =
+                listed.len() == 1 && same(listed[0].plan.metadata.created_at.as_ref());
+            let events = created_events.map(|m| m.get(id).copied().unwrap_or(0));
+            json!({
+                "id": id,
+                "answer_dropped": dropped.contains_key(id),
+                "original_created_at": original,
+                "first_outcome": first.get(id.as_str()).map(|e| e.outcome),
+                "retry_status": retry.and_then(|r| r.status),
+                "retry_created_at": retry_body.as_ref().and_then(|b| b.plan.metadata.created_at.clone()),
+                "retry_same_plan": retry_ok,
+                "listed": listed.len(),
+                "listed_created_at": listed.iter().map(|p| p.plan.metadata.created_at.clone()).collect::<Vec<_>>(),
+                "listed_once_unchanged": listed_ok,
+                "rollout_created_events": events,
+                "pass": dropped.contains_key(id)
+                    && first.get(id.as_str()).is_some_and(|e| e.outcome == WriteOutcome::Unknown)
+                    && retry.and_then(|r| r.status).is_some_and(|s| s == 200 || s == 201)
+                    && retry_ok && listed_ok && events.is_none_or(|n| n == 1),
+            })
+        })
+        .collect()
+}
+
+/// `rollout.created` events per resource, when the audit log records creations at
+/// all (`None`: it records none, or the lab could not read it).
+fn created_events(f: &Files, run: &AckLostRun) -> Result<Option<BTreeMap<String, usize>>, Missing> {
+    if run.audit_skipped.is_some() {
+        return Ok(None);
+    }
+    let rel = format!("{ACK_LOST}/audit-query.txt");
+    let q = CliRun::parse_evidence(&f.text(&rel)?).map_err(|e| Missing(format!("{rel}: {e}")))?;
+    if q.exit_code != Some(0) {
+        return Err(Missing(format!(
+            "{rel}: audit query exited {:?}: {}",
+            q.exit_code,
+            q.error_line()
+        )));
+    }
+    let events: Value = f.json(&format!("{ACK_LOST}/audit-created.json"))?;
+    let events = events
+        .as_array()
+        .ok_or_else(|| Missing(format!("{ACK_LOST}/audit-created.json: not a JSON array")))?;
+    let mut per: BTreeMap<String, usize> = BTreeMap::new();
+    for e in events
+        .iter()
+        .filter(|e| e["event_type"] == "rollout.created")
+    {
+        if let Some(r) = e["resource"].as_str() {
+            *per.entry(r.to_string()).or_default() += 1;
+        }
+    }
+    Ok((!per.is_empty()).then_some(per))
+}
+
+/// VAL11-15: creates whose answer was dropped are retried with the same ID and spec.
+fn ack_lost(f: &Files) -> Check {
+    let spec = spec(
+        "VAL11-15",
+        "for every plan whose 2xx answer the proxy dropped: first attempt unknown; the retry (same ID and spec) answers 200 or 201 with that plan and its original created_at; the final read lists it exactly once with that created_at; where the audit log records creations, exactly one rollout.created for it; at least one such plan; ledger holds",
+        ACK_LOST,
+        &["ledger.jsonl", "list.json", "audit-query.txt", "audit-created.json"],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs: Result<Value, Missing> = (|| {
+            let run: AckLostRun = f.json(&format!("{ACK_LOST}/run.json"))?;
+            let conns: Vec<ConnRecord> = jsonl(f, &format!("{ACK_LOST}/connections.jsonl"))?;
+            let (entries, v, complete) = ledger_verdict(f, ACK_LOST)?;
+            let list: ListEvidence = f.json(&format!("{ACK_LOST}/list.json"))?;
+            let mut first: BTreeMap<&str, &LedgerEntry> = BTreeMap::new();
+            for e in &entries {
+                first.entry(e.id.as_str()).or_insert(e);
+            }
+            let events = created_events(f, &run)?;
+            let dropped = dropped_answers(&conns);
+            let plans = ack_lost_plans(&run, &dropped, &first, &list, events.as_ref());
+            let mut o = ledger_obs(&v, complete);
+            let m = o.as_object_mut().expect("object");
+            m.insert("plans".into(), json!(run.ids.len()));
+            m.insert(
+                "plans_pass".into(),
+                json!(plans.iter().filter(|p| p["pass"] == true).count()),
+            );
+            m.insert("audit_records_creations".into(), json!(events.is_some()));
+            m.insert("audit_skipped".into(), json!(run.audit_skipped));
+            m.insert("per_plan".into(), json!(plans));
+            Ok(o)
+        })();
+        spec.observe(obs, |o| {
+            ledger_holds(o)
+                && o["plans"].as_u64().is_some_and(|n| n >= 1)
+                && o["plans_pass"] == o["plans"]
+        })
+    })
+}
+
+/// The smallest delay the recorded fault switches of `dir` injected on a round trip:
+/// the sum over both directions of each latency fault's `ms - jitter_ms`, from the
+/// switch that was active longest (the proxy's record, not the lab's configuration).
+fn injected_floor_us(switches: &[FaultSwitch]) -> Option<u64> {
+    switches
+        .iter()
+        .filter(|s| !s.faults.is_empty())
+        .map(|s| {
+            let mut up = 0;
+            let mut down = 0;
+            for fault in &s.faults {
+                if let FaultKind::Latency { ms, jitter_ms } = fault.kind {
+                    if fault.toxicity < 1.0 {
+                        continue;
+                    }
+                    let floor = ms.saturating_sub(jitter_ms) * 1000;
+                    use crate::netfault::Direction as D;
+                    if fault.direction.covers(D::Upstream) {
+                        up += floor;
+                    }
+                    if fault.direction.covers(D::Downstream) {
+                        down += floor;
+                    }
+                }
+            }
+            up + down
+        })
+        .max()
+}
+
+/// VAL11-16: with latency and jitter on both directions, N=100 has zero errors, and
+/// every observed latency includes the injected delay.
+fn slow(f: &Files) -> Check {
+    let spec = spec(
+        "VAL11-16",
+        "latency faults recorded on both directions; every one of workers × per_worker creates answered 2xx (zero errors); the fastest create took at least the injected round-trip floor (sum of ms - jitter over both directions); ledger holds",
+        SLOW,
+        &["ledger.jsonl", "list.json"],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs: Result<Value, Missing> = (|| {
+            let run: SlowRun = f.json(&format!("{SLOW}/run.json"))?;
+            let switches: Vec<FaultSwitch> = jsonl(f, &format!("{SLOW}/faults.jsonl"))?;
+            let (entries, v, complete) = ledger_verdict(f, SLOW)?;
+            let mut lat: Vec<u64> = entries.iter().filter_map(latency_us).collect();
+            lat.sort_unstable();
+            let both = switches.iter().any(|s| {
+                use crate::netfault::Direction as D;
+                let has = |d| {
+                    s.faults.iter().any(|f| {
+                        matches!(f.kind, FaultKind::Latency { .. }) && f.direction.covers(d)
+                    })
+                };
+                has(D::Upstream) && has(D::Downstream)
+            });
+            let mut o = ledger_obs(&v, complete);
+            let m = o.as_object_mut().expect("object");
+            m.insert("workers".into(), json!(run.workers));
+            m.insert("planned".into(), json!(run.workers * run.per_worker));
+            m.insert("creates".into(), json!(entries.len()));
+            m.insert(
+                "ok".into(),
+                json!(entries
+                    .iter()
+                    .filter(|e| e.outcome == WriteOutcome::Ok)
+                    .count()),
+            );
+            m.insert("latency_on_both_directions".into(), json!(both));
+            m.insert(
+                "injected_floor_us".into(),
+                json!(injected_floor_us(&switches)),
+            );
+            m.insert("min_latency_us".into(), json!(lat.first()));
+            m.insert("p50_latency_us".into(), json!(lat.get(lat.len() / 2)));
+            m.insert("max_latency_us".into(), json!(lat.last()));
+            Ok(o)
+        })();
+        spec.observe(obs, |o| {
+            ledger_holds(o)
+                && o["workers"] == 100
+                && o["creates"] == o["planned"]
+                && o["ok"] == o["planned"]
+                && o["latency_on_both_directions"] == true
+                && o["injected_floor_us"].as_u64().is_some_and(|f| f > 0)
+                && o["min_latency_us"].as_u64() >= o["injected_floor_us"].as_u64()
+        })
+    })
+}
+
+/// VAL11-17: while the proxy blackholes, the client and the CLI give up within their
+/// timeouts with a clear error; afterwards the control-plane is healthy.
+fn half_open(f: &Files) -> Check {
+    let spec = spec(
+        "VAL11-17",
+        "while blackholed: every client call answered no status with a timeout error within its timeout + 1 s; the CLI exited != 0 on its own (not killed by the harness) with an `error:` line (any case); the proxy answered no byte; after healing, health 200 through the proxy and directly",
+        HALF_OPEN,
+        &[],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs: Result<Value, Missing> = (|| {
+            let run: HalfOpenRun = f.json(&format!("{HALF_OPEN}/run.json"))?;
+            let switches: Vec<FaultSwitch> = jsonl(f, &format!("{HALF_OPEN}/faults.jsonl"))?;
+            let conns: Vec<ConnRecord> = jsonl(f, &format!("{HALF_OPEN}/connections.jsonl"))?;
+            let limit = run.client_timeout_ms * 1000 + TIMEOUT_SLACK_US;
+            let clean = run
+                .calls
+                .iter()
+                .filter(|c| {
+                    c.status.is_none() && timeout_error(c.error.as_deref()) && c.latency_us <= limit
+                })
+                .count();
+            let blackholed = switches
+                .iter()
+                .any(|s| s.faults.iter().any(|f| f.kind == FaultKind::Blackhole));
+            // Connections accepted while blackholed answered nothing.
+            let on = switches
+                .iter()
+                .find(|s| s.faults.iter().any(|f| f.kind == FaultKind::Blackhole))
+                .map(|s| s.offset_us);
+            let off = on.and_then(|on| {
+                switches
+                    .iter()
+                    .find(|s| s.offset_us > on && s.faults.is_empty())
+                    .map(|s| s.offset_us)
+            });
+            let answered_bytes: u64 = conns
+                .iter()
+                .filter(|c| {
+                    on.is_some_and(|on| c.accepted_us >= on)
+                        && off.is_none_or(|off| c.accepted_us < off)
+                })
+                .map(|c| c.bytes_down)
+                .sum();
+            Ok(json!({
+                "blackhole_recorded": blackholed,
+                "client_timeout_ms": run.client_timeout_ms,
+                "calls": run.calls.len(),
+                "clean_timeouts": clean,
+                "max_call_latency_us": run.calls.iter().map(|c| c.latency_us).max(),
+                "call_errors": run.calls.iter().map(|c| c.error.clone()).collect::<Vec<_>>(),
+                "cli_exit_code": run.cli.exit_code,
+                "cli_timed_out": run.cli.timed_out,
+                "cli_duration_ms": run.cli.duration_ms,
+                "cli_harness_timeout_ms": run.cli_harness_timeout_ms,
+                "cli_error": run.cli.error_line(),
+                "bytes_answered_while_blackholed": answered_bytes,
+                "health_after_status": run.health_after.status,
+                "health_direct_status": run.health_direct.status,
+            }))
+        })();
+        spec.observe(obs, |o| {
+            o["blackhole_recorded"] == true
+                && o["calls"].as_u64().is_some_and(|n| n >= 1)
+                && o["clean_timeouts"] == o["calls"]
+                && o["cli_exit_code"].as_i64().is_some_and(|c| c != 0)
+                && o["cli_timed_out"] == false
+                && o["cli_error"]
+                    .as_str()
+                    .is_some_and(|e| e.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("error:")))
+                && o["bytes_answered_while_blackholed"] == 0
+                && o["health_after_status"] == 200
+                && o["health_direct_status"] == 200
+        })
+    })
+}
+
+/// The lost, duplicate and unknown IDs of each ledger scenario, one per line
+/// (`network/<scenario>/{lost,duplicates,unknown}.txt`); scenarios without a ledger and
+/// a final read have none.
+pub fn derived_files(dir: &Path) -> Vec<DerivedFile> {
+    let f = Files::new(dir);
+    let mut out = Vec::new();
+    for s in [PARTITION, ACK_LOST, SLOW] {
+        let Ok((_, v, _)) = ledger_verdict(&f, s) else {
+            continue;
+        };
+        let lines = |ids: &[String]| ids.iter().map(|i| format!("{i:?}\n")).collect::<String>();
+        let unknown: String = v
+            .unknown_present
+            .iter()
+            .map(|i| format!("{i:?} present\n"))
+            .chain(v.unknown_absent.iter().map(|i| format!("{i:?} absent\n")))
+            .collect();
+        for (name, text) in [
+            ("lost", lines(&v.lost)),
+            ("duplicates", lines(&v.duplicates)),
+            ("unknown", unknown),
+        ] {
+            out.push(DerivedFile {
+                path: format!("{s}/{name}.txt"),
+                text,
+            });
+        }
+    }
+    out
+}
