@@ -630,3 +630,47 @@ pub fn derived_files(dir: &Path) -> Vec<DerivedFile> {
     }
     out
 }
+
+/// A short name of a fault kind, for a timeline label.
+fn kind_name(k: &FaultKind) -> &'static str {
+    match k {
+        FaultKind::Latency { .. } => "latency",
+        FaultKind::Bandwidth { .. } => "bandwidth",
+        FaultKind::Slicer { .. } => "slicer",
+        FaultKind::Blackhole => "blackhole",
+        FaultKind::Reset => "reset",
+        FaultKind::Down => "down",
+        FaultKind::AckLost { .. } => "ack-lost",
+    }
+}
+
+/// The faults of each scenario's proxy as timeline lanes: a label and the wall-clock
+/// spans (RFC 3339 from, until) during which a non-empty fault set was active, from the
+/// proxies' switch records. A set never switched off ends where it began.
+pub fn fault_spans(f: &Files) -> Vec<(String, Vec<(String, String)>)> {
+    let mut lanes = Vec::new();
+    for dir in [PARTITION, ACK_LOST, SLOW, HALF_OPEN] {
+        let Ok(switches) = jsonl::<FaultSwitch>(f, &format!("{dir}/faults.jsonl")) else {
+            continue;
+        };
+        let mut kinds: Vec<&str> = Vec::new();
+        let mut spans = Vec::new();
+        for (i, s) in switches
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.faults.is_empty())
+        {
+            for k in s.faults.iter().map(|x| kind_name(&x.kind)) {
+                if !kinds.contains(&k) {
+                    kinds.push(k);
+                }
+            }
+            let until = switches.get(i + 1).map_or(&s.at, |n| &n.at);
+            spans.push((s.at.clone(), until.clone()));
+        }
+        if let Some(s) = switches.first() {
+            lanes.push((format!("proxy {}: {}", s.proxy, kinds.join("+")), spans));
+        }
+    }
+    lanes
+}

@@ -196,12 +196,19 @@ impl FaultProxy {
         c
     }
 
-    /// Stops accepting, cuts open connections and waits (bounded) until each has
-    /// recorded how it ended.
+    /// Gives open connections a moment to end on their own (a client closing right
+    /// after its answer is `closed`, not `shutdown`), then stops accepting, cuts the rest
+    /// and waits (bounded) until each has recorded how it ended.
     pub async fn shutdown(&self) {
+        self.wait_ended(Duration::from_millis(250)).await;
         self.shared.state.send_modify(|s| s.closed = true);
+        self.wait_ended(Duration::from_secs(2)).await;
+    }
+
+    /// Waits up to `within` until every accepted connection has a record.
+    async fn wait_ended(&self, within: Duration) {
         let started = self.shared.next_conn.load(Ordering::SeqCst) as usize;
-        let deadline = Instant::now() + Duration::from_secs(2);
+        let deadline = Instant::now() + within;
         while self.shared.conns.lock().expect("conn lock").len() < started
             && Instant::now() < deadline
         {
