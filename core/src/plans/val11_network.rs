@@ -674,3 +674,330 @@ pub fn fault_spans(f: &Files) -> Vec<(String, Vec<(String, String)>)> {
     }
     lanes
 }
+
+#[cfg(test)]
+mod tests {
+    //! Branches the reference's faults do not reach: crafted records that PASS, then
+    //! one change that FAILs.
+
+    use super::*;
+    use crate::check::Status;
+    use crate::load_result::Outcome;
+    use crate::netfault::{Direction, Fault};
+
+    fn rec(status: Option<u16>, latency_us: u64, error: Option<&str>) -> Recorded<Value> {
+        Recorded {
+            method: "GET".into(),
+            path: "/v1/health".into(),
+            status,
+            latency_us,
+            outcome: match status {
+                Some(s) if (200..300).contains(&s) => Outcome::Ok,
+                Some(_) => Outcome::Failed,
+                None => Outcome::Indeterminate,
+            },
+            error: error.map(str::to_string),
+            api_error: None,
+            retry_after: None,
+            body: None,
+            text: String::new(),
+        }
+    }
+
+    fn cli(exit_code: i32, stderr: &str, duration_ms: u64, timed_out: bool) -> CliRun {
+        CliRun {
+            args: vec!["rollback".into(), "execute".into()],
+            exit_code: Some(exit_code),
+            signal: None,
+            stdout: String::new(),
+            stderr: stderr.into(),
+            duration_ms,
+            timed_out,
+            spawn_error: None,
+            env: Default::default(),
+        }
+    }
+
+    fn entry(id: &str, status: Option<u16>, err: Option<&str>, sent: u64, lat: u64) -> LedgerEntry {
+        LedgerEntry::new(id, status, err.map(str::to_string), sent, Some(sent + lat))
+    }
+
+    fn rollout(id: &str) -> Value {
+        json!({"plan": {"metadata": {"id": id, "created_at": "2026-01-01T00:00:00.000000Z"}, "spec": {}},
+               "phase": "published", "attempts": 0, "updated_at": "2026-01-01T00:00:00.000000Z"})
+    }
+
+    fn put<T: Serialize>(d: &Path, rel: &str, v: &T) {
+        let p = d.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, serde_json::to_string(v).unwrap()).unwrap();
+    }
+
+    fn put_lines<T: Serialize>(d: &Path, rel: &str, items: &[T]) {
+        let p = d.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let text: String = items
+            .iter()
+            .map(|i| serde_json::to_string(i).unwrap() + "\n")
+            .collect();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn switch(proxy: &str, seq: u64, offset_us: u64, faults: Vec<Fault>) -> FaultSwitch {
+        FaultSwitch {
+            proxy: proxy.into(),
+            seq,
+            at: format!("2026-01-01T00:00:0{seq}.000000Z"),
+            offset_us,
+            faults,
+            note: String::new(),
+        }
+    }
+
+    fn ledger_and_list(d: &Path, dir: &str, entries: &[LedgerEntry]) {
+        put_lines(d, &format!("{dir}/ledger.jsonl"), entries);
+        let mut ids: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.outcome == WriteOutcome::Ok)
+            .map(|e| e.id.as_str())
+            .collect();
+        ids.dedup();
+        let plans: Vec<Value> = ids.iter().map(|i| rollout(i)).collect();
+        put(
+            d,
+            &format!("{dir}/list.json"),
+            &json!({"complete": true, "error": null, "plans": plans, "pages": []}),
+        );
+    }
+
+    fn status(d: &Path, id: &str) -> Check {
+        judge(&Files::new(d))
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap()
+    }
+
+    fn slow_files(d: &Path, entries: &[LedgerEntry], dirs: &[Direction]) {
+        put(
+            d,
+            &format!("{SLOW}/run.json"),
+            &SlowRun {
+                workers: 100,
+                per_worker: 1,
+            },
+        );
+        let faults = dirs
+            .iter()
+            .map(|&direction| Fault {
+                kind: FaultKind::Latency {
+                    ms: 30,
+                    jitter_ms: 10,
+                },
+                direction,
+                toxicity: 1.0,
+            })
+            .collect();
+        put_lines(
+            d,
+            &format!("{SLOW}/faults.jsonl"),
+            &[switch("slow", 1, 0, faults)],
+        );
+        ledger_and_list(d, SLOW, entries);
+    }
+
+    #[test]
+    fn val11_16_needs_the_injected_delay_and_zero_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let both = [Direction::Upstream, Direction::Downstream];
+        let ok: Vec<LedgerEntry> = (0..100)
+            .map(|i| entry(&format!("s-{i}"), Some(201), None, i, 45_000))
+            .collect();
+        slow_files(d, &ok, &both);
+        assert_eq!(status(d, "VAL11-16").status, Status::Pass);
+        // Faster than the injected floor: the proxy was not in the path.
+        let mut fast = ok.clone();
+        fast[3] = entry("s-3", Some(201), None, 3, 39_000);
+        slow_files(d, &fast, &both);
+        assert_eq!(status(d, "VAL11-16").status, Status::Fail);
+        // One error.
+        let mut err = ok.clone();
+        err[5] = entry("s-5", Some(503), None, 5, 45_000);
+        slow_files(d, &err, &both);
+        assert_eq!(status(d, "VAL11-16").status, Status::Fail);
+        // Latency on one direction only.
+        slow_files(d, &ok, &[Direction::Upstream]);
+        assert_eq!(status(d, "VAL11-16").status, Status::Fail);
+    }
+
+    fn half_open_files(d: &Path, run: &HalfOpenRun, bytes_down: u64) {
+        put(d, &format!("{HALF_OPEN}/run.json"), run);
+        let sw = [
+            switch("half-open", 1, 0, vec![Fault::always(FaultKind::Blackhole)]),
+            switch("half-open", 2, 10_000_000, vec![]),
+        ];
+        put_lines(d, &format!("{HALF_OPEN}/faults.jsonl"), &sw);
+        let conn = ConnRecord {
+            proxy: "half-open".into(),
+            conn: 1,
+            accepted_us: 10,
+            ended_us: 10_000_100,
+            draw: 0.3,
+            request_line: Some("GET /v1/health HTTP/1.1".into()),
+            bytes_up: 80,
+            bytes_down,
+            end: ConnEnd::Closed,
+            error: None,
+            dropped_status: None,
+            dropped_body: None,
+        };
+        put_lines(d, &format!("{HALF_OPEN}/connections.jsonl"), &[conn]);
+    }
+
+    #[test]
+    fn val11_17_fails_on_a_hang_an_answer_or_a_silent_cli() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let good = HalfOpenRun {
+            client_timeout_ms: 1000,
+            cli_harness_timeout_ms: 30_000,
+            calls: vec![rec(None, 1_001_000, Some("operation timed out"))],
+            cli: cli(6, "error: request timed out after 10000 ms", 10_010, false),
+            health_after: rec(Some(200), 900, None),
+            health_direct: rec(Some(200), 800, None),
+        };
+        half_open_files(d, &good, 0);
+        assert_eq!(status(d, "VAL11-17").status, Status::Pass);
+        half_open_files(d, &good, 120);
+        assert_eq!(
+            status(d, "VAL11-17").status,
+            Status::Fail,
+            "answered while blackholed"
+        );
+        let killed = HalfOpenRun {
+            cli: cli(-1, "", 30_000, true),
+            ..good.clone()
+        };
+        half_open_files(d, &killed, 0);
+        assert_eq!(
+            status(d, "VAL11-17").status,
+            Status::Fail,
+            "the harness killed the CLI"
+        );
+        let hung = HalfOpenRun {
+            calls: vec![rec(None, 2_500_000, Some("operation timed out"))],
+            ..good.clone()
+        };
+        half_open_files(d, &hung, 0);
+        assert_eq!(
+            status(d, "VAL11-17").status,
+            Status::Fail,
+            "past timeout + slack"
+        );
+        let silent = HalfOpenRun {
+            cli: cli(6, "", 10_010, false),
+            ..good
+        };
+        half_open_files(d, &silent, 0);
+        assert_eq!(status(d, "VAL11-17").status, Status::Fail, "no error line");
+    }
+
+    fn partition_files(d: &Path, entries: &[LedgerEntry]) {
+        let run = PartitionRun {
+            workers: 2,
+            down_from_us: 1_000,
+            down_until_us: 2_000,
+            restarted: true,
+            restart_skipped: None,
+            health: rec(
+                None,
+                300,
+                Some("tcp connect error: Connection refused (os error 111)"),
+            ),
+            health_sent_us: 1_100,
+            cli: cli(
+                3,
+                "error: connection refused: control-plane unreachable",
+                20,
+                false,
+            ),
+            cli_sent_us: 1_200,
+        };
+        put(d, &format!("{PARTITION}/run.json"), &run);
+        let sw = [
+            switch("partition", 1, 900, vec![Fault::always(FaultKind::Down)]),
+            switch("partition", 2, 2_000, vec![]),
+        ];
+        put_lines(d, &format!("{PARTITION}/faults.jsonl"), &sw);
+        put_lines::<ConnRecord>(d, &format!("{PARTITION}/connections.jsonl"), &[]);
+        ledger_and_list(d, PARTITION, entries);
+    }
+
+    #[test]
+    fn val11_14_fails_on_an_answer_or_a_slow_refusal_during_the_partition() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let refused = Some("tcp connect error: Connection refused (os error 111)");
+        let good = vec![
+            entry("p-1", Some(201), None, 500, 100),
+            entry("p-2", None, refused, 1_300, 200),
+            entry("p-3", Some(201), None, 2_500, 100),
+        ];
+        partition_files(d, &good);
+        assert_eq!(status(d, "VAL11-14").status, Status::Pass);
+        let mut answered = good.clone();
+        answered[1] = entry("p-2", Some(201), None, 1_300, 200);
+        partition_files(d, &answered);
+        assert_eq!(
+            status(d, "VAL11-14").status,
+            Status::Fail,
+            "an answer inside the partition"
+        );
+        let mut slow = good.clone();
+        slow[1] = entry("p-2", None, refused, 1_300, 1_500_000);
+        partition_files(d, &slow);
+        assert_eq!(status(d, "VAL11-14").status, Status::Fail, "not fast");
+        let mut after = good.clone();
+        after[2] = entry("p-3", Some(503), None, 2_500, 100);
+        partition_files(d, &after);
+        assert_eq!(status(d, "VAL11-14").status, Status::Fail, "not recovered");
+        let mut timeout = good;
+        timeout[1] = entry("p-2", None, Some("operation timed out"), 1_300, 200);
+        partition_files(d, &timeout);
+        assert_eq!(
+            status(d, "VAL11-14").status,
+            Status::Fail,
+            "not a connection error"
+        );
+    }
+
+    #[test]
+    fn missing_files_fail_and_derived_ids_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for c in judge(&Files::new(d)) {
+            assert_eq!(c.status, Status::Fail, "{}", c.id);
+        }
+        let entries = vec![
+            entry("a", Some(201), None, 1, 1),
+            entry("u", None, Some("reset"), 2, 1),
+        ];
+        put_lines(d, &format!("{SLOW}/ledger.jsonl"), &entries);
+        put(
+            d,
+            &format!("{SLOW}/list.json"),
+            &json!({"complete": true, "error": null, "plans": [], "pages": []}),
+        );
+        let files = derived_files(d);
+        let lost = files
+            .iter()
+            .find(|f| f.path.ends_with("slow/lost.txt"))
+            .unwrap();
+        assert_eq!(lost.text, "\"a\"\n");
+        let unknown = files
+            .iter()
+            .find(|f| f.path.ends_with("slow/unknown.txt"))
+            .unwrap();
+        assert_eq!(unknown.text, "\"u\" absent\n");
+    }
+}
