@@ -155,7 +155,36 @@ fn ledger_verdict(f: &Files, dir: &str) -> Result<(Vec<LedgerEntry>, SetVerdict,
             v.duplicates.push(d);
         }
     }
-    Ok((entries, v, list.complete))
+    Ok((entries, v, read_complete(&list)))
+}
+
+/// Whether a final read reached its end, from its pages rather than the writer's flag
+/// alone: no paging error, every page answered 200, and the last one has no next cursor.
+fn read_complete(list: &ListEvidence) -> bool {
+    list.complete
+        && list.error.is_none()
+        && list.pages.iter().all(|p| p.status == Some(200))
+        && list
+            .pages
+            .last()
+            .is_some_and(|p| p.next_cursor.as_deref().is_none_or(str::is_empty))
+}
+
+/// The most creates in flight at once, from the ledger's send and answer offsets.
+fn peak_in_flight(entries: &[LedgerEntry]) -> usize {
+    let mut edges: Vec<(u64, i64)> = Vec::new();
+    for e in entries {
+        edges.push((e.sent_us, 1));
+        edges.push((e.answered_us.unwrap_or(u64::MAX), -1));
+    }
+    // Ends before starts at the same instant: touching calls do not overlap.
+    edges.sort_unstable();
+    let (mut now, mut peak) = (0i64, 0i64);
+    for (_, d) in edges {
+        now += d;
+        peak = peak.max(now);
+    }
+    peak as usize
 }
 
 /// The ledger's figures as an observation.
@@ -494,6 +523,7 @@ fn slow(f: &Files) -> Check {
             m.insert("workers".into(), json!(run.workers));
             m.insert("planned".into(), json!(run.workers * run.per_worker));
             m.insert("creates".into(), json!(entries.len()));
+            m.insert("peak_in_flight".into(), json!(peak_in_flight(&entries)));
             m.insert(
                 "ok".into(),
                 json!(entries
@@ -766,8 +796,12 @@ mod tests {
         put(
             d,
             &format!("{dir}/list.json"),
-            &json!({"complete": true, "error": null, "plans": plans, "pages": []}),
+            &json!({"complete": true, "error": null, "plans": plans, "pages": [page()]}),
         );
+    }
+
+    fn page() -> Value {
+        json!({"page": 1, "cursor": null, "status": 200, "count": 0, "next_cursor": null, "latency_us": 5})
     }
 
     fn status(d: &Path, id: &str) -> Check {
@@ -815,6 +849,13 @@ mod tests {
             .collect();
         slow_files(d, &ok, &both);
         assert_eq!(status(d, "VAL11-16").status, Status::Pass);
+        // A read marked complete by its writer, with a page that answered 503.
+        let mut list: Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join(SLOW).join("list.json")).unwrap())
+                .unwrap();
+        list["pages"][0]["status"] = json!(503);
+        put(d, &format!("{SLOW}/list.json"), &list);
+        assert_eq!(status(d, "VAL11-16").status, Status::Fail, "a 503 page");
         // Faster than the injected floor: the proxy was not in the path.
         let mut fast = ok.clone();
         fast[3] = entry("s-3", Some(201), None, 3, 39_000);
@@ -986,7 +1027,7 @@ mod tests {
         put(
             d,
             &format!("{SLOW}/list.json"),
-            &json!({"complete": true, "error": null, "plans": [], "pages": []}),
+            &json!({"complete": true, "error": null, "plans": [], "pages": [page()]}),
         );
         let files = derived_files(d);
         let lost = files

@@ -25,6 +25,8 @@ use val_support::plans::val11_network::{
 
 use crate::{list_evidence, suite_cli, to_value_rec};
 
+/// The plan the CLI names during the partition (its call never reaches a server).
+const PARTITION_CLI_PLAN: &str = "val11-net-part-cli-1";
 /// Concurrent create workers of the partition.
 const PARTITION_WORKERS: usize = 10;
 /// Load before the partition, during it (at least) and after healing, ms.
@@ -167,7 +169,7 @@ fn partition(ctx: &mut LabCtx, cp: &mut ControlPlane, seed: u64) -> Result<()> {
     let health_sent_us = us();
     let health = to_value_rec(ctx.block_on(client.health()));
     let cli_sent_us = us();
-    let cli_run = crate::execute(&cli, judge::HALF_OPEN_PLAN, "retry", "chaos-partition");
+    let cli_run = crate::execute(&cli, PARTITION_CLI_PLAN, "retry", "chaos-partition");
     // A partition is often a failover too: the control-plane restarts unseen.
     let (restarted, restart_skipped) = match cp.config().target.not_controllable_reason() {
         Some(why) => (false, Some(why)),
