@@ -55,8 +55,11 @@ pub struct PartitionRun {
     pub workers: usize,
     /// The proxy's listener was closed from here (proxy clock, µs)…
     pub down_from_us: u64,
-    /// …until here.
+    /// …until here (the heal switch).
     pub down_until_us: u64,
+    /// The listener was open again from here. Creates sent between the heal switch and
+    /// this instant may still be refused: they are judged by the ledger only.
+    pub up_from_us: u64,
     /// The control-plane was restarted (SIGTERM, start) during the partition.
     pub restarted: bool,
     /// Why it was not, when it was not.
@@ -235,7 +238,7 @@ fn latency_us(e: &LedgerEntry) -> Option<u64> {
 fn partition(f: &Files) -> Check {
     let spec = spec(
         "VAL11-14",
-        "ledger holds (no acknowledged create lost, none listed twice, none refused yet stored; final read complete); every create sent while the proxy's listener was closed answered no status, with a connection error, within 1 s, and at least one was; the health call and the CLI (exit != 0 on its own, a connection word, within 5 s) likewise; every create sent after healing 2xx, at least one",
+        "ledger holds (no acknowledged create lost, none listed twice, none refused yet stored; final read complete); every create sent while the proxy's listener was closed answered no status, with a connection error, within 1 s, and at least one was; the health call and the CLI (exit != 0 on its own, a connection word, within 5 s) likewise; every create sent once the listener was open again 2xx, at least one",
         PARTITION,
         &["ledger.jsonl", "list.json"],
     );
@@ -256,7 +259,10 @@ fn partition(f: &Files) -> Check {
                         && latency_us(e).is_some_and(|l| l <= FAST_FAIL_US)
                 })
                 .count();
-            let after: Vec<&LedgerEntry> = entries.iter().filter(|e| e.sent_us >= until).collect();
+            let after: Vec<&LedgerEntry> = entries
+                .iter()
+                .filter(|e| e.sent_us >= run.up_from_us.max(until))
+                .collect();
             let cli_out = format!("{}\n{}", run.cli.stdout, run.cli.stderr);
             let mut o = ledger_obs(&v, complete);
             let m = o.as_object_mut().expect("object");
@@ -948,6 +954,7 @@ mod tests {
             workers: 2,
             down_from_us: 1_000,
             down_until_us: 2_000,
+            up_from_us: 2_100,
             restarted: true,
             restart_skipped: None,
             health: rec(

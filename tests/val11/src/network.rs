@@ -184,6 +184,7 @@ fn partition(ctx: &mut LabCtx, cp: &mut ControlPlane, seed: u64) -> Result<()> {
     let down_until_us = us();
     p.heal("partition: healed");
     let reopened = ctx.block_on(p.wait_listening(true, SWITCH_WAIT));
+    let up_from_us = us();
     std::thread::sleep(Duration::from_millis(after));
     stop.store(true, Ordering::SeqCst);
     let mut ledger = Vec::new();
@@ -201,6 +202,7 @@ fn partition(ctx: &mut LabCtx, cp: &mut ControlPlane, seed: u64) -> Result<()> {
         workers: PARTITION_WORKERS,
         down_from_us,
         down_until_us,
+        up_from_us,
         restarted,
         restart_skipped,
         health,
