@@ -32,6 +32,7 @@ pub mod html;
 pub mod html_blocks;
 pub mod ledger;
 pub mod load_result;
+pub mod netfault;
 pub mod plans;
 pub mod prom;
 pub mod retention;

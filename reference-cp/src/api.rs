@@ -349,6 +349,12 @@ async fn create(
         let plans = u64::try_from(st.metrics.plans.get()).unwrap_or(0);
         tokio::time::sleep(Duration::from_millis(plans.saturating_sub(n))).await;
     }
+    if f.replay_conflict && matches!(outcome, CreateOutcome::Replayed(_)) {
+        return Err(StoreError::Conflict(
+            "rollout already exists (injected fault replay-conflict)".into(),
+        )
+        .into());
+    }
     Ok(match outcome {
         CreateOutcome::Created(r) => (StatusCode::CREATED, Json(r.to_json())).into_response(),
         CreateOutcome::Replayed(r) => (StatusCode::OK, Json(r.to_json())).into_response(),

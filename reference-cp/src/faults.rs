@@ -95,6 +95,11 @@ pub struct Faults {
     /// Each `/v1/health` answers as usual but panics a background task: a server that
     /// looks healthy with a panic in its log, for the harness's panic guard.
     pub panic_on_health: bool,
+    /// An identical replay of a stored create answers 409 instead of 200.
+    pub replay_conflict: bool,
+    /// An identical replay of a stored create answers 201 and writes the creation again
+    /// (new `created_at`, a second `rollout.created` event).
+    pub replay_rewrites: bool,
 }
 
 /// Parses a positive integer fault value.
@@ -169,6 +174,8 @@ impl Faults {
                 "writes-fail-after-sigcont" => f.writes_fail_after_sigcont = flag(value)?,
                 "cli-disconnected-wording" => f.cli_disconnected_wording = flag(value)?,
                 "panic-on-health" => f.panic_on_health = flag(value)?,
+                "replay-conflict" => f.replay_conflict = flag(value)?,
+                "replay-rewrites" => f.replay_rewrites = flag(value)?,
                 other => return Err(FaultError::Unknown(other.to_owned())),
             }
         }
@@ -213,6 +220,8 @@ mod tests {
         assert_eq!(f.create_latency_growth, Some(200));
         assert_eq!(f.evict_oldest, Some(50));
         assert!(f.requests_counter_frozen);
+        let f = Faults::parse("replay-conflict,replay-rewrites").unwrap();
+        assert!(f.replay_conflict && f.replay_rewrites);
         for spec in ["create-latency-growth", "evict-oldest"] {
             assert_eq!(
                 Faults::parse(spec),

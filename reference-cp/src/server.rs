@@ -126,6 +126,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         lose_newest: cfg.faults.lose_writes_on_restart,
         phase_reset: cfg.faults.phase_reset_on_restart,
         evict_beyond: cfg.faults.evict_oldest,
+        replay_rewrites: cfg.faults.replay_rewrites,
     };
     let store = Arc::new(
         Store::open(&cfg.data_dir, audit, metrics.plans.clone(), opts)

@@ -119,6 +119,8 @@ pub struct StoreOptions {
     pub phase_reset: bool,
     /// Keep only the newest N plans, deleting older ones after each create (fault `evict-oldest`).
     pub evict_beyond: Option<u64>,
+    /// An identical replay writes the creation again (fault `replay-rewrites`).
+    pub replay_rewrites: bool,
 }
 
 /// The order of the stuck scan's list, which is also the order `limit` cuts in.
@@ -249,6 +251,7 @@ impl Store {
             audit,
             audit_drop: opts.audit_drop,
             evict_beyond: opts.evict_beyond,
+            replay_rewrites: opts.replay_rewrites,
             gauge: plans_gauge,
             writable: writable.clone(),
         };
@@ -497,6 +500,7 @@ struct Writer {
     audit: AuditLog,
     audit_drop: bool,
     evict_beyond: Option<u64>,
+    replay_rewrites: bool,
     gauge: Gauge,
     writable: Arc<AtomicBool>,
 }
@@ -731,6 +735,9 @@ impl Writer {
             .query_row([id], row_to_rollout)
             .optional()?;
         if let Some(stored) = existing {
+            if &stored.spec == spec && self.replay_rewrites {
+                return self.rewrite_creation(stored, now);
+            }
             return if &stored.spec == spec {
                 Ok(CreateOutcome::Replayed(stored))
             } else {
@@ -753,6 +760,28 @@ impl Writer {
             phase: "published".into(),
             attempts: 0,
             updated_at: ts,
+        }))
+    }
+
+    /// Fault `replay-rewrites`: the replay is written as a new creation of the same row.
+    fn rewrite_creation(
+        &mut self,
+        stored: Rollout,
+        now: DateTime<Utc>,
+    ) -> Result<CreateOutcome, StoreError> {
+        let ts = rfc3339(now);
+        self.conn
+            .prepare_cached(
+                "UPDATE plans SET created_at = ?2, phase = 'published', attempts = 0,
+                 updated_at = ?2, updated_us = ?3 WHERE id = ?1",
+            )?
+            .execute(params![stored.id, ts, micros(now)])?;
+        Ok(CreateOutcome::Created(Rollout {
+            created_at: ts.clone(),
+            phase: "published".into(),
+            attempts: 0,
+            updated_at: ts,
+            ..stored
         }))
     }
 

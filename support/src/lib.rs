@@ -11,6 +11,7 @@
 //! | [`workroot`] | leaf: a test's own directory, named after it, removed when it passes |
 //! | [`cp`] | control-plane lifecycle (start, stop, kill, pause, restart, Drop) and target selection |
 //! | [`load`] | closed and open load drivers (the records are `val_core::load_result`) |
+//! | [`netfault`] | TCP fault proxy on loopback (latency, bandwidth, slicer, blackhole, reset, down, ack-lost) |
 //! | [`client`] | typed async client of docs/contract.md, paging helper, `autonomy` CLI runner |
 //! | [`operator_cli`] | the plans' CLI calls, typed: `rollback execute`, `audit query` |
 //! | [`lab`] | run-once coordination of a suite's lab, negative (isolated) labs |
@@ -82,11 +83,12 @@ pub mod client;
 pub mod cp;
 pub mod lab;
 pub mod load;
+pub mod netfault;
 pub mod operator_cli;
 pub mod runkey;
 pub mod workroot;
 
-pub use val_core::{check, diff, env, evidence, fsx, html, plans, prom, stats, wire};
+pub use val_core::{check, diff, env, evidence, fsx, html, ledger, plans, prom, stats, wire};
 
 pub use check::{Check, CheckSpec, Report, Status};
 pub use client::{Cli, CliRun, Client, CreateRollout, Recorded};

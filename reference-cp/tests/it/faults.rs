@@ -512,3 +512,37 @@ async fn fault_requests_counter_frozen() {
         "the requests were served and timed"
     );
 }
+
+#[tokio::test]
+async fn fault_replay_conflict() {
+    let dir = tempdir();
+    let s = Server::start(dir.path(), Opts::faults("replay-conflict"));
+    let c = client();
+    let p = plan("rc", "oci://a");
+    assert_eq!(create(&c, &s, &p).await.0, 201);
+    let (st, v) = create(&c, &s, &p).await;
+    assert_eq!(st, 409, "an identical replay is refused: {v}");
+    assert_eq!(list_all(&c, &s, 100).await, ["rc"]);
+}
+
+#[tokio::test]
+async fn fault_replay_rewrites() {
+    let dir = tempdir();
+    let s = Server::start(dir.path(), Opts::faults("replay-rewrites"));
+    let c = client();
+    let p = plan("rr", "oci://a");
+    let (st, first) = create(&c, &s, &p).await;
+    assert_eq!(st, 201);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (st, again) = create(&c, &s, &p).await;
+    assert_eq!(st, 201, "the replay is answered as a creation: {again}");
+    let created_at = |v: &Value| v["plan"]["metadata"]["created_at"].clone();
+    assert!(created_at(&first).is_string());
+    assert_ne!(created_at(&first), created_at(&again));
+    assert_eq!(list_all(&c, &s, 100).await, ["rr"]);
+    let created = audit_events(&s.audit_dir())
+        .iter()
+        .filter(|e| e["event_type"] == "rollout.created" && e["resource"] == "rr")
+        .count();
+    assert_eq!(created, 2, "a second creation is written");
+}

@@ -6,6 +6,7 @@ mod evidence;
 mod lab;
 mod lifecycle;
 mod load;
+mod netfault;
 mod paging;
 mod stats;
 mod util;

@@ -26,6 +26,8 @@ use val_support::lab::{self, Lab, LabCtx};
 use val_support::operator_cli::AuditQuery;
 use val_support::plans::val11::{self as plan, ListEvidence, Op};
 
+mod network;
+
 /// Default number of SIGKILL rounds of VAL11-11 (`VAL11_KILL_ROUNDS`).
 pub const DEFAULT_KILL_ROUNDS: usize = 5;
 /// Default stuck threshold of VAL11-06 in seconds (`VAL11_STUCK_THRESHOLD_S`).
@@ -62,6 +64,8 @@ pub struct LabConfig {
     pub stuck_wait_max_s: f64,
     /// Readiness accepts an unhealthy `/v1/health` (only for the health-fail negative).
     pub accept_unhealthy: bool,
+    /// Run VAL11-14..17 (network faults through the fault proxy).
+    pub network: bool,
 }
 
 /// `name` parsed, or `default` when unset (see [`val_support::env::parsed`]).
@@ -101,6 +105,7 @@ impl LabConfig {
             stuck_threshold_s: DEFAULT_STUCK_THRESHOLD_S,
             stuck_wait_max_s: DEFAULT_STUCK_WAIT_MAX_S,
             accept_unhealthy: false,
+            network: true,
         }
     }
 
@@ -110,6 +115,7 @@ impl LabConfig {
             kill_rounds: 0,
             pause: false,
             cli_restart: false,
+            network: false,
             ..LabConfig::full()
         }
     }
@@ -163,6 +169,16 @@ pub fn run_lab(ctx: &mut LabCtx, cfg: &LabConfig) -> Result<()> {
                 "VAL11-01", "VAL11-02", "VAL11-03", "VAL11-04", "VAL11-05", "VAL11-06", "VAL11-07",
                 "VAL11-08", "VAL11-09", "VAL11-10",
             ],
+            section_off,
+        )?;
+    }
+    // The proxy needs only the address: this runs against AUTONOMY_CP_URL too.
+    if cfg.network {
+        network::run(ctx, &mut cp, cfg.seed)?;
+    } else {
+        skipped(
+            ctx,
+            &["VAL11-14", "VAL11-15", "VAL11-16", "VAL11-17"],
             section_off,
         )?;
     }

@@ -34,6 +34,7 @@ pub fn derived(run: &RunRef<'_>, report: &Report) -> Result<Vec<DerivedFile>, Mi
             }
         }
     }
+    out.extend(super::network::derived_files(run.dir));
     let seed = crate::plans::lab_config(&Files::new(run.dir), "val11")
         .ok()
         .and_then(|v| v.get("seed").and_then(Value::as_u64));
@@ -177,7 +178,7 @@ pub fn recommendations(checks: &[Check], run_id: &str, seed: Option<u64>) -> Str
         )
     };
     let mut s = format!(
-        "## VAL11 Chaos Run — Operator Recommendations\n\nDate: {} (run start)\nPass: {plan_pass}/10 (plan checks); {all_pass}/{} including VAL11-11..13\nEnvironment: local-SQLite / port assigned by the kernel (see manifest.json), seed {}\n\n",
+        "## VAL11 Chaos Run — Operator Recommendations\n\nDate: {} (run start)\nPass: {plan_pass}/10 (plan checks); {all_pass}/{} including the checks beyond the plan\nEnvironment: local-SQLite / port assigned by the kernel (see manifest.json), seed {}\n\n",
         run_start(run_id),
         checks.len(),
         seed.map_or_else(|| "absent".to_string(), |s| s.to_string())

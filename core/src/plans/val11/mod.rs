@@ -19,6 +19,7 @@ use crate::wire::{CliRun, PageRecord, PagingError, Recorded, Rollout, StuckScan}
 
 pub mod figures;
 pub mod files;
+pub mod network;
 pub mod observations;
 pub mod page;
 
@@ -52,9 +53,25 @@ pub const PLAN: Plan = Plan {
             "VAL11-13",
             "Restart under the CLI: clear error, retry applied once",
         ),
+        // Network faults through the harness's proxy: judged in `network`.
+        ("VAL11-14", "Partition during concurrent creates"),
+        (
+            "VAL11-15",
+            "Lost acknowledgement: the retry is an idempotent replay",
+        ),
+        (
+            "VAL11-16",
+            "Slow network: N=100 with latency and jitter, zero errors",
+        ),
+        (
+            "VAL11-17",
+            "Half-open connection: clients give up within their timeouts",
+        ),
     ],
     minimum: &["VAL11-01", "VAL11-02", "VAL11-03", "VAL11-05"],
-    beyond: &["VAL11-11", "VAL11-12", "VAL11-13"],
+    beyond: &[
+        "VAL11-11", "VAL11-12", "VAL11-13", "VAL11-14", "VAL11-15", "VAL11-16", "VAL11-17",
+    ],
     judge,
     profile,
     files: files::derived,
@@ -274,7 +291,7 @@ fn profile(f: &Files) -> crate::check::Profile {
 /// Judges a VAL11 run directory.
 pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
     let f = Files::new(run_dir);
-    Ok(vec![
+    Ok([
         baseline_reachable(&f),
         kill_gives_client_error(&f),
         durable_after_restart(&f),
@@ -288,7 +305,10 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
         acked_writes_survive_sigkill(&f),
         pause_times_out_then_recovers(&f),
         restart_under_cli_applies_once(&f),
-    ])
+    ]
+    .into_iter()
+    .chain(network::judge(&f))
+    .collect())
 }
 
 /// VAL11-01: health 200 with status ok.

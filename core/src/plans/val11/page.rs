@@ -117,6 +117,18 @@ fn lifecycle(f: &Files) -> Result<String, String> {
             ticks: vec![(secs(&t0, &t), chart::PALETTE[3])],
         });
     }
+    // VAL11-14..17: the fault proxies' switch records (`network/*/faults.jsonl`).
+    for (label, spans) in crate::plans::val11::network::fault_spans(f) {
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|t| secs(&t0, &t));
+        let spans = spans
+            .iter()
+            .filter_map(|(a, b)| Some((at(a)?, at(b)?, BAD)));
+        lanes.push(Lane {
+            label,
+            spans: spans.collect(),
+            ticks: vec![],
+        });
+    }
     chart::timeline(
         &format!(
             "Control-plane lifecycle: {starts} starts, {kills} SIGKILLs, {stops} graceful stops"
@@ -332,6 +344,7 @@ pub fn sections(f: &Files) -> Vec<Section> {
                             ("SIGTERM stop", GREY),
                             ("SIGSTOP pause", WARN),
                             ("CLI call cut by a kill", chart::PALETTE[3]),
+                            ("network fault active (fault proxy)", BAD),
                         ])
                     )
                 }),

@@ -4,4 +4,5 @@
 mod checks;
 mod html;
 mod negative;
+mod network_negative;
 mod report_shape;

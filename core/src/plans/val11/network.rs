@@ -1,0 +1,1056 @@
+//! VAL11 beyond the plan, network faults: the judge of VAL11-14..17.
+//!
+//! The lab puts the harness's fault proxy (`val_support::netfault`) between every
+//! client (HTTP and CLI) and the control-plane, and writes, per scenario directory
+//! `network/<scenario>/`: the proxy's switches (`faults.jsonl`) and connections
+//! (`connections.jsonl`), the write ledger (`ledger.jsonl`, one
+//! [`LedgerEntry`] per create attempt, on the proxy's clock), the final paged read
+//! after healing (`list.json`) and the scenario's own record (`run.json`). Every verdict
+//! here is a pure function of those files; the lost / duplicate / unknown ID lists are
+//! derived files ([`derived_files`]).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{contains_word, ListEvidence, CONNECTION_ERROR_WORDS, PLAN};
+use crate::check::{Check, CheckSpec};
+use crate::evidence::derived::DerivedFile;
+use crate::ledger::{self, LedgerEntry, SetVerdict, WriteOutcome};
+use crate::netfault::{ConnEnd, ConnRecord, FaultKind, FaultSwitch};
+use crate::plans::{Files, Missing};
+use crate::wire::{CliRun, Recorded, Rollout};
+
+/// Scenario directories.
+pub const PARTITION: &str = "network/partition";
+/// See [`PARTITION`].
+pub const ACK_LOST: &str = "network/ack-lost";
+/// See [`PARTITION`].
+pub const SLOW: &str = "network/slow";
+/// See [`PARTITION`].
+pub const HALF_OPEN: &str = "network/half-open";
+/// Plan-ID prefix of each scenario.
+pub const PARTITION_PREFIX: &str = "val11-net-part-";
+/// See [`PARTITION_PREFIX`].
+pub const ACK_LOST_PREFIX: &str = "val11-net-ackl-";
+/// See [`PARTITION_PREFIX`].
+pub const SLOW_PREFIX: &str = "val11-net-slow-";
+/// See [`PARTITION_PREFIX`].
+pub const HALF_OPEN_PLAN: &str = "val11-net-half-open-1";
+
+/// A call during the partition must fail within this long (it is refused, not timed
+/// out), µs.
+pub const FAST_FAIL_US: u64 = 1_000_000;
+/// The CLI during the partition must exit within this long (process start included), ms.
+pub const CLI_FAST_FAIL_MS: u64 = 5_000;
+/// Slack beyond a client timeout before a blackholed call counts as a hang, µs.
+pub const TIMEOUT_SLACK_US: u64 = 1_000_000;
+
+/// What the partition scenario did besides the creates (VAL11-14).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PartitionRun {
+    /// Concurrent create workers.
+    pub workers: usize,
+    /// The proxy's listener was closed from here (proxy clock, µs)…
+    pub down_from_us: u64,
+    /// …until here (the heal switch).
+    pub down_until_us: u64,
+    /// The listener was open again from here. Creates sent between the heal switch and
+    /// this instant may still be refused: they are judged by the ledger only.
+    pub up_from_us: u64,
+    /// The control-plane was restarted (SIGTERM, start) during the partition.
+    pub restarted: bool,
+    /// Why it was not, when it was not.
+    pub restart_skipped: Option<String>,
+    /// A health call during the partition, and when it was sent.
+    pub health: Recorded<Value>,
+    /// See `health`.
+    pub health_sent_us: u64,
+    /// A CLI call through the proxy during the partition, and when it started.
+    pub cli: CliRun,
+    /// See `cli`.
+    pub cli_sent_us: u64,
+}
+
+/// One create of the lost-acknowledgement scenario and its retry (VAL11-15).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AckLostRun {
+    /// The plan IDs whose first answer was to be dropped, in order.
+    pub ids: Vec<String>,
+    /// The retry of each, with the same ID and spec, after healing.
+    pub retries: Vec<Recorded<Value>>,
+    /// Why the audit log was not read, when it was not.
+    pub audit_skipped: Option<String>,
+}
+
+/// The slow-network scenario's shape (VAL11-16).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SlowRun {
+    /// Concurrent workers.
+    pub workers: usize,
+    /// Creates per worker.
+    pub per_worker: usize,
+}
+
+/// The half-open scenario's calls (VAL11-17).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HalfOpenRun {
+    /// The harness client's timeout, ms.
+    pub client_timeout_ms: u64,
+    /// The harness's own bound on the CLI (it kills the CLI after this), ms.
+    pub cli_harness_timeout_ms: u64,
+    /// Calls of the harness client while blackholed.
+    pub calls: Vec<Recorded<Value>>,
+    /// The CLI while blackholed.
+    pub cli: CliRun,
+    /// Health through the proxy after healing.
+    pub health_after: Recorded<Value>,
+    /// Health straight to the control-plane after healing.
+    pub health_direct: Recorded<Value>,
+}
+
+/// Judges VAL11-14..17.
+pub fn judge(f: &Files) -> Vec<Check> {
+    vec![partition(f), ack_lost(f), slow(f), half_open(f)]
+}
+
+/// The spec of one of [`CHECKS`].
+fn spec(id: &str, threshold: &str, dir: &str, extra: &[&str]) -> CheckSpec {
+    let mut files: Vec<String> = ["run.json", "faults.jsonl", "connections.jsonl"]
+        .iter()
+        .chain(extra)
+        .map(|f| format!("{dir}/{f}"))
+        .collect();
+    files.sort();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    PLAN.spec(id, threshold, &files)
+}
+
+/// The check unless the lab recorded it as not run.
+fn unless_not_run(f: &Files, spec: CheckSpec, judge: impl FnOnce(CheckSpec) -> Check) -> Check {
+    match f.not_run(&spec) {
+        Some(c) => c,
+        None => judge(spec),
+    }
+}
+
+/// JSON Lines of `T`; an unreadable line is [`Missing`], never skipped.
+pub fn jsonl<T: serde::de::DeserializeOwned>(f: &Files, rel: &str) -> Result<Vec<T>, Missing> {
+    f.text(rel)?
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| Missing::Absent(format!("{rel}:{}: {e}", i + 1)))
+        })
+        .collect()
+}
+
+/// The ledger of `dir` judged against its final read, with the read's completeness.
+fn ledger_verdict(f: &Files, dir: &str) -> Result<(Vec<LedgerEntry>, SetVerdict, bool), Missing> {
+    let entries: Vec<LedgerEntry> = jsonl(f, &format!("{dir}/ledger.jsonl"))?;
+    let list: ListEvidence = f.json(&format!("{dir}/list.json"))?;
+    let ids: Vec<String> = list.ids().into_iter().map(str::to_string).collect();
+    let mut v = ledger::judge(&entries, &ids);
+    // A duplicate the pager stopped on is not in `ids` twice; count it too.
+    for d in list.duplicates() {
+        if entries.iter().any(|e| e.id == d) && !v.duplicates.contains(&d) {
+            v.duplicates.push(d);
+        }
+    }
+    Ok((entries, v, read_complete(&list)))
+}
+
+/// Whether a final read reached its end, from its pages rather than the writer's flag
+/// alone: no paging error, every page answered 200, and the last one has no next cursor.
+fn read_complete(list: &ListEvidence) -> bool {
+    list.complete
+        && list.error.is_none()
+        && list.pages.iter().all(|p| p.status == Some(200))
+        && list
+            .pages
+            .last()
+            .is_some_and(|p| p.next_cursor.as_deref().is_none_or(str::is_empty))
+}
+
+/// The most creates in flight at once, from the ledger's send and answer offsets.
+fn peak_in_flight(entries: &[LedgerEntry]) -> usize {
+    let mut edges: Vec<(u64, i64)> = Vec::new();
+    for e in entries {
+        edges.push((e.sent_us, 1));
+        edges.push((e.answered_us.unwrap_or(u64::MAX), -1));
+    }
+    // Ends before starts at the same instant: touching calls do not overlap.
+    edges.sort_unstable();
+    let (mut now, mut peak) = (0i64, 0i64);
+    for (_, d) in edges {
+        now += d;
+        peak = peak.max(now);
+    }
+    peak as usize
+}
+
+/// The ledger's figures as an observation.
+fn ledger_obs(v: &SetVerdict, complete: bool) -> Value {
+    json!({
+        "attempted": v.attempted,
+        "acknowledged": v.acknowledged,
+        "unknown": v.unknown,
+        "unknown_present": v.unknown_present.len(),
+        "failed": v.failed,
+        "lost": v.lost,
+        "duplicates": v.duplicates,
+        "failed_but_present": v.failed_but_present,
+        "final_read_complete": complete,
+    })
+}
+
+/// Whether the ledger part of an observation holds.
+fn ledger_holds(o: &Value) -> bool {
+    let empty = |k: &str| o[k].as_array().is_some_and(Vec::is_empty);
+    empty("lost")
+        && empty("duplicates")
+        && empty("failed_but_present")
+        && o["final_read_complete"] == true
+}
+
+/// Whether a transport error names a connection failure (the plan's VAL11-02 words).
+fn connection_error(e: Option<&str>) -> bool {
+    e.is_some_and(|e| CONNECTION_ERROR_WORDS.iter().any(|w| contains_word(e, w)))
+}
+
+/// Whether an error text names a timeout.
+fn timeout_error(e: Option<&str>) -> bool {
+    e.is_some_and(|e| {
+        let e = e.to_lowercase();
+        e.contains("timed out") || e.contains("timeout")
+    })
+}
+
+/// Latency of a ledger entry, µs (`None`: no answer recorded).
+fn latency_us(e: &LedgerEntry) -> Option<u64> {
+    e.answered_us.map(|a| a.saturating_sub(e.sent_us))
+}
+
+/// VAL11-14: the proxy goes down mid-run (the control-plane restarted meanwhile when
+/// the harness controls it) and heals; the ledger holds; every call during the
+/// partition fails fast with a connection error; creates succeed again afterwards.
+fn partition(f: &Files) -> Check {
+    let spec = spec(
+        "VAL11-14",
+        "ledger holds (no acknowledged create lost, none listed twice, none refused yet stored; final read complete); every create sent while the proxy's listener was closed answered no status, with a connection error, within 1 s, and at least one was; the health call and the CLI (exit != 0 on its own, a connection word, within 5 s) likewise; every create sent once the listener was open again 2xx, at least one",
+        PARTITION,
+        &["ledger.jsonl", "list.json"],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs: Result<Value, Missing> = (|| {
+            let run: PartitionRun = f.json(&format!("{PARTITION}/run.json"))?;
+            let (entries, v, complete) = ledger_verdict(f, PARTITION)?;
+            let (from, until) = (run.down_from_us, run.down_until_us);
+            let during: Vec<&LedgerEntry> = entries
+                .iter()
+                .filter(|e| e.sent_us >= from && e.sent_us < until)
+                .collect();
+            let fast_conn_errors = during
+                .iter()
+                .filter(|e| {
+                    e.status.is_none()
+                        && connection_error(e.error.as_deref())
+                        && latency_us(e).is_some_and(|l| l <= FAST_FAIL_US)
+                })
+                .count();
+            let after: Vec<&LedgerEntry> = entries
+                .iter()
+                .filter(|e| e.sent_us >= run.up_from_us.max(until))
+                .collect();
+            let cli_out = format!("{}\n{}", run.cli.stdout, run.cli.stderr);
+            let mut o = ledger_obs(&v, complete);
+            let m = o.as_object_mut().expect("object");
+            m.insert("workers".into(), json!(run.workers));
+            m.insert("restarted".into(), json!(run.restarted));
+            m.insert("restart_skipped".into(), json!(run.restart_skipped));
+            m.insert(
+                "partition_ms".into(),
+                json!((until.saturating_sub(from)) / 1000),
+            );
+            m.insert("during_creates".into(), json!(during.len()));
+            m.insert(
+                "during_fast_connection_errors".into(),
+                json!(fast_conn_errors),
+            );
+            m.insert(
+                "during_max_latency_us".into(),
+                json!(during.iter().filter_map(|e| latency_us(e)).max()),
+            );
+            let health_in = run.health_sent_us >= from && run.health_sent_us < until;
+            m.insert(
+                "health_fails_fast".into(),
+                json!(
+                    health_in
+                        && run.health.status.is_none()
+                        && connection_error(run.health.error.as_deref())
+                        && run.health.latency_us <= FAST_FAIL_US
+                ),
+            );
+            m.insert("cli_exit_code".into(), json!(run.cli.exit_code));
+            m.insert("cli_timed_out".into(), json!(run.cli.timed_out));
+            m.insert("cli_duration_ms".into(), json!(run.cli.duration_ms));
+            m.insert(
+                "cli_in_partition".into(),
+                json!(run.cli_sent_us >= from && run.cli_sent_us < until),
+            );
+            m.insert(
+                "cli_has_connection_error".into(),
+                json!(CONNECTION_ERROR_WORDS
+                    .iter()
+                    .any(|w| contains_word(&cli_out, w))),
+            );
+            m.insert("after_creates".into(), json!(after.len()));
+            m.insert(
+                "after_ok".into(),
+                json!(after
+                    .iter()
+                    .filter(|e| e.outcome == WriteOutcome::Ok)
+                    .count()),
+            );
+            Ok(o)
+        })();
+        spec.observe(obs, |o| {
+            ledger_holds(o)
+                && o["during_creates"].as_u64().is_some_and(|n| n >= 1)
+                && o["during_fast_connection_errors"] == o["during_creates"]
+                && o["health_fails_fast"] == true
+                && o["cli_in_partition"] == true
+                && o["cli_exit_code"].as_i64().is_some_and(|c| c != 0)
+                && o["cli_timed_out"] == false
+                && o["cli_duration_ms"]
+                    .as_u64()
+                    .is_some_and(|d| d <= CLI_FAST_FAIL_MS)
+                && o["cli_has_connection_error"] == true
+                && o["after_creates"].as_u64().is_some_and(|n| n >= 1)
+                && o["after_ok"] == o["after_creates"]
+        })
+    })
+}
+
+/// The plans whose answers the proxy dropped: ID → the dropped answer's `created_at`
+/// (`None` when the dropped answer was not a readable 2xx rollout).
+fn dropped_answers(conns: &[ConnRecord]) -> BTreeMap<String, Option<String>> {
+    let mut out = BTreeMap::new();
+    for c in conns.iter().filter(|c| c.end == ConnEnd::AckLost) {
+        let body = c.dropped_body.as_deref().unwrap_or_default();
+        let Ok(r) = serde_json::from_str::<Rollout>(body) else {
+            continue;
+        };
+        let ok = c.dropped_status.is_some_and(|s| (200..300).contains(&s));
+        out.insert(
+            r.id().to_string(),
+            ok.then(|| r.plan.metadata.created_at.clone()).flatten(),
+        );
+    }
+    out
+}
+
+/// The per-plan findings of VAL11-15.
+fn ack_lost_plans(
+    run: &AckLostRun,
+    dropped: &BTreeMap<String, Option<String>>,
+    first: &BTreeMap<&str, &LedgerEntry>,
+    list: &ListEvidence,
+    created_events: Option<&BTreeMap<String, usize>>,
+) -> Vec<Value> {
+    run.ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let original = dropped.get(id).cloned().flatten();
+            let retry = run.retries.get(i);
+            let retry_body = retry
+                .filter(|r| r.status.is_some_and(|s| (200..300).contains(&s)))
+                .and_then(|r| serde_json::from_str::<Rollout>(&r.text).ok());
+            let listed: Vec<&Rollout> = list.plans.iter().filter(|p| p.id() == id).collect();
+            let same = |c: Option<&String>| original.is_some() && c == original.as_ref();
+            let retry_ok = retry_body.as_ref().is_some_and(|b| {
+                b.id() == id.as_str() && same(b.plan.metadata.created_at.as_ref())
+            });
+            let listed_ok =
+                listed.len() == 1 && same(listed[0].plan.metadata.created_at.as_ref());
+            let events = created_events.map(|m| m.get(id).copied().unwrap_or(0));
+            json!({
+                "id": id,
+                "answer_dropped": dropped.contains_key(id),
+                "original_created_at": original,
+                "first_outcome": first.get(id.as_str()).map(|e| e.outcome),
+                "retry_status": retry.and_then(|r| r.status),
+                "retry_created_at": retry_body.as_ref().and_then(|b| b.plan.metadata.created_at.clone()),
+                "retry_same_plan": retry_ok,
+                "listed": listed.len(),
+                "listed_created_at": listed.iter().map(|p| p.plan.metadata.created_at.clone()).collect::<Vec<_>>(),
+                "listed_once_unchanged": listed_ok,
+                "rollout_created_events": events,
+                "pass": dropped.contains_key(id)
+                    && first.get(id.as_str()).is_some_and(|e| e.outcome == WriteOutcome::Unknown)
+                    && retry.and_then(|r| r.status).is_some_and(|s| s == 200 || s == 201)
+                    && retry_ok && listed_ok && events.is_none_or(|n| n == 1),
+            })
+        })
+        .collect()
+}
+
+/// `rollout.created` events per resource, when the audit log records creations at
+/// all (`None`: it records none, or the lab could not read it).
+fn created_events(f: &Files, run: &AckLostRun) -> Result<Option<BTreeMap<String, usize>>, Missing> {
+    if run.audit_skipped.is_some() {
+        return Ok(None);
+    }
+    let rel = format!("{ACK_LOST}/audit-query.txt");
+    let q = CliRun::parse_evidence(&f.text(&rel)?)
+        .map_err(|e| Missing::Absent(format!("{rel}: {e}")))?;
+    if q.exit_code != Some(0) {
+        return Err(Missing::Absent(format!(
+            "{rel}: audit query exited {:?}: {}",
+            q.exit_code,
+            q.error_line()
+        )));
+    }
+    let events: Value = f.json(&format!("{ACK_LOST}/audit-created.json"))?;
+    let events = events.as_array().ok_or_else(|| {
+        Missing::Absent(format!("{ACK_LOST}/audit-created.json: not a JSON array"))
+    })?;
+    let mut per: BTreeMap<String, usize> = BTreeMap::new();
+    for e in events
+        .iter()
+        .filter(|e| e["event_type"] == "rollout.created")
+    {
+        if let Some(r) = e["resource"].as_str() {
+            *per.entry(r.to_string()).or_default() += 1;
+        }
+    }
+    Ok((!per.is_empty()).then_some(per))
+}
+
+/// VAL11-15: creates whose answer was dropped are retried with the same ID and spec.
+fn ack_lost(f: &Files) -> Check {
+    let spec = spec(
+        "VAL11-15",
+        "for every plan whose 2xx answer the proxy dropped: first attempt unknown; the retry (same ID and spec) answers 200 or 201 with that plan and its original created_at; the final read lists it exactly once with that created_at; where the audit log records creations, exactly one rollout.created for it; at least one such plan; ledger holds",
+        ACK_LOST,
+        &["ledger.jsonl", "list.json", "audit-query.txt", "audit-created.json"],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs: Result<Value, Missing> = (|| {
+            let run: AckLostRun = f.json(&format!("{ACK_LOST}/run.json"))?;
+            let conns: Vec<ConnRecord> = jsonl(f, &format!("{ACK_LOST}/connections.jsonl"))?;
+            let (entries, v, complete) = ledger_verdict(f, ACK_LOST)?;
+            let list: ListEvidence = f.json(&format!("{ACK_LOST}/list.json"))?;
+            let mut first: BTreeMap<&str, &LedgerEntry> = BTreeMap::new();
+            for e in &entries {
+                first.entry(e.id.as_str()).or_insert(e);
+            }
+            let events = created_events(f, &run)?;
+            let dropped = dropped_answers(&conns);
+            let plans = ack_lost_plans(&run, &dropped, &first, &list, events.as_ref());
+            let mut o = ledger_obs(&v, complete);
+            let m = o.as_object_mut().expect("object");
+            m.insert("plans".into(), json!(run.ids.len()));
+            m.insert(
+                "plans_pass".into(),
+                json!(plans.iter().filter(|p| p["pass"] == true).count()),
+            );
+            m.insert("audit_records_creations".into(), json!(events.is_some()));
+            m.insert("audit_skipped".into(), json!(run.audit_skipped));
+            m.insert("per_plan".into(), json!(plans));
+            Ok(o)
+        })();
+        spec.observe(obs, |o| {
+            ledger_holds(o)
+                && o["plans"].as_u64().is_some_and(|n| n >= 1)
+                && o["plans_pass"] == o["plans"]
+        })
+    })
+}
+
+/// The smallest delay the recorded fault switches of `dir` injected on a round trip:
+/// the sum over both directions of each latency fault's `ms - jitter_ms`, from the
+/// switch that was active longest (the proxy's record, not the lab's configuration).
+fn injected_floor_us(switches: &[FaultSwitch]) -> Option<u64> {
+    switches
+        .iter()
+        .filter(|s| !s.faults.is_empty())
+        .map(|s| {
+            let mut up = 0;
+            let mut down = 0;
+            for fault in &s.faults {
+                if let FaultKind::Latency { ms, jitter_ms } = fault.kind {
+                    if fault.toxicity < 1.0 {
+                        continue;
+                    }
+                    let floor = ms.saturating_sub(jitter_ms) * 1000;
+                    use crate::netfault::Direction as D;
+                    if fault.direction.covers(D::Upstream) {
+                        up += floor;
+                    }
+                    if fault.direction.covers(D::Downstream) {
+                        down += floor;
+                    }
+                }
+            }
+            up + down
+        })
+        .max()
+}
+
+/// VAL11-16: with latency and jitter on both directions, N=100 has zero errors, and
+/// every observed latency includes the injected delay.
+fn slow(f: &Files) -> Check {
+    let spec = spec(
+        "VAL11-16",
+        "latency faults recorded on both directions; every one of workers × per_worker creates answered 2xx (zero errors); the fastest create took at least the injected round-trip floor (sum of ms - jitter over both directions); ledger holds",
+        SLOW,
+        &["ledger.jsonl", "list.json"],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs: Result<Value, Missing> = (|| {
+            let run: SlowRun = f.json(&format!("{SLOW}/run.json"))?;
+            let switches: Vec<FaultSwitch> = jsonl(f, &format!("{SLOW}/faults.jsonl"))?;
+            let (entries, v, complete) = ledger_verdict(f, SLOW)?;
+            let mut lat: Vec<u64> = entries.iter().filter_map(latency_us).collect();
+            lat.sort_unstable();
+            let both = switches.iter().any(|s| {
+                use crate::netfault::Direction as D;
+                let has = |d| {
+                    s.faults.iter().any(|f| {
+                        matches!(f.kind, FaultKind::Latency { .. }) && f.direction.covers(d)
+                    })
+                };
+                has(D::Upstream) && has(D::Downstream)
+            });
+            let mut o = ledger_obs(&v, complete);
+            let m = o.as_object_mut().expect("object");
+            m.insert("workers".into(), json!(run.workers));
+            m.insert("planned".into(), json!(run.workers * run.per_worker));
+            m.insert("creates".into(), json!(entries.len()));
+            m.insert("peak_in_flight".into(), json!(peak_in_flight(&entries)));
+            m.insert(
+                "ok".into(),
+                json!(entries
+                    .iter()
+                    .filter(|e| e.outcome == WriteOutcome::Ok)
+                    .count()),
+            );
+            m.insert("latency_on_both_directions".into(), json!(both));
+            m.insert(
+                "injected_floor_us".into(),
+                json!(injected_floor_us(&switches)),
+            );
+            m.insert("min_latency_us".into(), json!(lat.first()));
+            m.insert("p50_latency_us".into(), json!(lat.get(lat.len() / 2)));
+            m.insert("max_latency_us".into(), json!(lat.last()));
+            Ok(o)
+        })();
+        spec.observe(obs, |o| {
+            ledger_holds(o)
+                && o["workers"] == 100
+                && o["creates"] == o["planned"]
+                && o["ok"] == o["planned"]
+                && o["latency_on_both_directions"] == true
+                && o["injected_floor_us"].as_u64().is_some_and(|f| f > 0)
+                && o["min_latency_us"].as_u64() >= o["injected_floor_us"].as_u64()
+        })
+    })
+}
+
+/// VAL11-17: while the proxy blackholes, the client and the CLI give up within their
+/// timeouts with a clear error; afterwards the control-plane is healthy.
+fn half_open(f: &Files) -> Check {
+    let spec = spec(
+        "VAL11-17",
+        "while blackholed: every client call answered no status with a timeout error within its timeout + 1 s; the CLI exited != 0 on its own (not killed by the harness) with an `error:` line (any case); the proxy answered no byte; after healing, health 200 through the proxy and directly",
+        HALF_OPEN,
+        &[],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs: Result<Value, Missing> = (|| {
+            let run: HalfOpenRun = f.json(&format!("{HALF_OPEN}/run.json"))?;
+            let switches: Vec<FaultSwitch> = jsonl(f, &format!("{HALF_OPEN}/faults.jsonl"))?;
+            let conns: Vec<ConnRecord> = jsonl(f, &format!("{HALF_OPEN}/connections.jsonl"))?;
+            let limit = run.client_timeout_ms * 1000 + TIMEOUT_SLACK_US;
+            let clean = run
+                .calls
+                .iter()
+                .filter(|c| {
+                    c.status.is_none() && timeout_error(c.error.as_deref()) && c.latency_us <= limit
+                })
+                .count();
+            let blackholed = switches
+                .iter()
+                .any(|s| s.faults.iter().any(|f| f.kind == FaultKind::Blackhole));
+            // Connections accepted while blackholed answered nothing.
+            let on = switches
+                .iter()
+                .find(|s| s.faults.iter().any(|f| f.kind == FaultKind::Blackhole))
+                .map(|s| s.offset_us);
+            let off = on.and_then(|on| {
+                switches
+                    .iter()
+                    .find(|s| s.offset_us > on && s.faults.is_empty())
+                    .map(|s| s.offset_us)
+            });
+            let answered_bytes: u64 = conns
+                .iter()
+                .filter(|c| {
+                    on.is_some_and(|on| c.accepted_us >= on)
+                        && off.is_none_or(|off| c.accepted_us < off)
+                })
+                .map(|c| c.bytes_down)
+                .sum();
+            Ok(json!({
+                "blackhole_recorded": blackholed,
+                "client_timeout_ms": run.client_timeout_ms,
+                "calls": run.calls.len(),
+                "clean_timeouts": clean,
+                "max_call_latency_us": run.calls.iter().map(|c| c.latency_us).max(),
+                "call_errors": run.calls.iter().map(|c| c.error.clone()).collect::<Vec<_>>(),
+                "cli_exit_code": run.cli.exit_code,
+                "cli_timed_out": run.cli.timed_out,
+                "cli_duration_ms": run.cli.duration_ms,
+                "cli_harness_timeout_ms": run.cli_harness_timeout_ms,
+                "cli_error": run.cli.error_line(),
+                "bytes_answered_while_blackholed": answered_bytes,
+                "health_after_status": run.health_after.status,
+                "health_direct_status": run.health_direct.status,
+            }))
+        })();
+        spec.observe(obs, |o| {
+            o["blackhole_recorded"] == true
+                && o["calls"].as_u64().is_some_and(|n| n >= 1)
+                && o["clean_timeouts"] == o["calls"]
+                && o["cli_exit_code"].as_i64().is_some_and(|c| c != 0)
+                && o["cli_timed_out"] == false
+                && o["cli_error"]
+                    .as_str()
+                    .is_some_and(|e| e.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("error:")))
+                && o["bytes_answered_while_blackholed"] == 0
+                && o["health_after_status"] == 200
+                && o["health_direct_status"] == 200
+        })
+    })
+}
+
+/// The lost, duplicate and unknown IDs of each ledger scenario, one per line
+/// (`network/<scenario>/{lost,duplicates,unknown}.txt`); scenarios without a ledger and
+/// a final read have none.
+pub fn derived_files(dir: &Path) -> Vec<DerivedFile> {
+    let f = Files::new(dir);
+    let mut out = Vec::new();
+    for s in [PARTITION, ACK_LOST, SLOW] {
+        let Ok((_, v, _)) = ledger_verdict(&f, s) else {
+            continue;
+        };
+        let lines = |ids: &[String]| ids.iter().map(|i| format!("{i:?}\n")).collect::<String>();
+        let unknown: String = v
+            .unknown_present
+            .iter()
+            .map(|i| format!("{i:?} present\n"))
+            .chain(v.unknown_absent.iter().map(|i| format!("{i:?} absent\n")))
+            .collect();
+        for (name, text) in [
+            ("lost", lines(&v.lost)),
+            ("duplicates", lines(&v.duplicates)),
+            ("unknown", unknown),
+        ] {
+            out.push(DerivedFile {
+                path: format!("{s}/{name}.txt"),
+                text,
+            });
+        }
+    }
+    out
+}
+
+/// A short name of a fault kind, for a timeline label.
+fn kind_name(k: &FaultKind) -> &'static str {
+    match k {
+        FaultKind::Latency { .. } => "latency",
+        FaultKind::Bandwidth { .. } => "bandwidth",
+        FaultKind::Slicer { .. } => "slicer",
+        FaultKind::Blackhole => "blackhole",
+        FaultKind::Reset => "reset",
+        FaultKind::Down => "down",
+        FaultKind::AckLost { .. } => "ack-lost",
+    }
+}
+
+/// The faults of each scenario's proxy as timeline lanes: a label and the wall-clock
+/// spans (RFC 3339 from, until) during which a non-empty fault set was active, from the
+/// proxies' switch records. A set never switched off ends where it began.
+pub fn fault_spans(f: &Files) -> Vec<(String, Vec<(String, String)>)> {
+    let mut lanes = Vec::new();
+    for dir in [PARTITION, ACK_LOST, SLOW, HALF_OPEN] {
+        let Ok(switches) = jsonl::<FaultSwitch>(f, &format!("{dir}/faults.jsonl")) else {
+            continue;
+        };
+        let mut kinds: Vec<&str> = Vec::new();
+        let mut spans = Vec::new();
+        for (i, s) in switches
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.faults.is_empty())
+        {
+            for k in s.faults.iter().map(|x| kind_name(&x.kind)) {
+                if !kinds.contains(&k) {
+                    kinds.push(k);
+                }
+            }
+            let until = switches.get(i + 1).map_or(&s.at, |n| &n.at);
+            spans.push((s.at.clone(), until.clone()));
+        }
+        if let Some(s) = switches.first() {
+            lanes.push((format!("proxy {}: {}", s.proxy, kinds.join("+")), spans));
+        }
+    }
+    lanes
+}
+
+#[cfg(test)]
+mod tests {
+    //! Branches the reference's faults do not reach: crafted records that PASS, then
+    //! one change that FAILs.
+
+    use super::*;
+    use crate::check::Status;
+    use crate::load_result::Outcome;
+    use crate::netfault::{Direction, Fault};
+
+    fn rec(status: Option<u16>, latency_us: u64, error: Option<&str>) -> Recorded<Value> {
+        Recorded {
+            method: "GET".into(),
+            path: "/v1/health".into(),
+            status,
+            latency_us,
+            outcome: match status {
+                Some(s) if (200..300).contains(&s) => Outcome::Ok,
+                Some(_) => Outcome::Failed,
+                None => Outcome::Indeterminate,
+            },
+            error: error.map(str::to_string),
+            cause: None,
+            deadline_ms: None,
+            api_error: None,
+            retry_after: None,
+            body: None,
+            text: String::new(),
+        }
+    }
+
+    fn cli(exit_code: i32, stderr: &str, duration_ms: u64, timed_out: bool) -> CliRun {
+        CliRun {
+            args: vec!["rollback".into(), "execute".into()],
+            exit_code: Some(exit_code),
+            signal: None,
+            stdout: String::new(),
+            stderr: stderr.into(),
+            duration_ms,
+            timed_out,
+            spawn_error: None,
+            env: Default::default(),
+        }
+    }
+
+    fn entry(id: &str, status: Option<u16>, err: Option<&str>, sent: u64, lat: u64) -> LedgerEntry {
+        LedgerEntry::new(id, status, err.map(str::to_string), sent, Some(sent + lat))
+    }
+
+    fn rollout(id: &str) -> Value {
+        json!({"plan": {"metadata": {"id": id, "created_at": "2026-01-01T00:00:00.000000Z"}, "spec": {}},
+               "phase": "published", "attempts": 0, "updated_at": "2026-01-01T00:00:00.000000Z"})
+    }
+
+    fn put<T: Serialize>(d: &Path, rel: &str, v: &T) {
+        let p = d.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, serde_json::to_string(v).unwrap()).unwrap();
+    }
+
+    fn put_lines<T: Serialize>(d: &Path, rel: &str, items: &[T]) {
+        let p = d.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let text: String = items
+            .iter()
+            .map(|i| serde_json::to_string(i).unwrap() + "\n")
+            .collect();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn switch(proxy: &str, seq: u64, offset_us: u64, faults: Vec<Fault>) -> FaultSwitch {
+        FaultSwitch {
+            proxy: proxy.into(),
+            seq,
+            at: format!("2026-01-01T00:00:0{seq}.000000Z"),
+            offset_us,
+            faults,
+            note: String::new(),
+        }
+    }
+
+    fn ledger_and_list(d: &Path, dir: &str, entries: &[LedgerEntry]) {
+        put_lines(d, &format!("{dir}/ledger.jsonl"), entries);
+        let mut ids: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.outcome == WriteOutcome::Ok)
+            .map(|e| e.id.as_str())
+            .collect();
+        ids.dedup();
+        let plans: Vec<Value> = ids.iter().map(|i| rollout(i)).collect();
+        put(
+            d,
+            &format!("{dir}/list.json"),
+            &json!({"complete": true, "error": null, "plans": plans, "pages": [page()]}),
+        );
+    }
+
+    fn page() -> Value {
+        json!({"page": 1, "cursor": null, "status": 200, "count": 0, "next_cursor": null, "latency_us": 5})
+    }
+
+    fn status(d: &Path, id: &str) -> Check {
+        judge(&Files::new(d))
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap()
+    }
+
+    fn slow_files(d: &Path, entries: &[LedgerEntry], dirs: &[Direction]) {
+        put(
+            d,
+            &format!("{SLOW}/run.json"),
+            &SlowRun {
+                workers: 100,
+                per_worker: 1,
+            },
+        );
+        let faults = dirs
+            .iter()
+            .map(|&direction| Fault {
+                kind: FaultKind::Latency {
+                    ms: 30,
+                    jitter_ms: 10,
+                },
+                direction,
+                toxicity: 1.0,
+            })
+            .collect();
+        put_lines(
+            d,
+            &format!("{SLOW}/faults.jsonl"),
+            &[switch("slow", 1, 0, faults)],
+        );
+        ledger_and_list(d, SLOW, entries);
+    }
+
+    #[test]
+    fn val11_16_needs_the_injected_delay_and_zero_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let both = [Direction::Upstream, Direction::Downstream];
+        let ok: Vec<LedgerEntry> = (0..100)
+            .map(|i| entry(&format!("s-{i}"), Some(201), None, i, 45_000))
+            .collect();
+        slow_files(d, &ok, &both);
+        assert_eq!(status(d, "VAL11-16").status, Status::Pass);
+        // A read marked complete by its writer, with a page that answered 503.
+        let mut list: Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join(SLOW).join("list.json")).unwrap())
+                .unwrap();
+        list["pages"][0]["status"] = json!(503);
+        put(d, &format!("{SLOW}/list.json"), &list);
+        assert_eq!(status(d, "VAL11-16").status, Status::Fail, "a 503 page");
+        // Faster than the injected floor: the proxy was not in the path.
+        let mut fast = ok.clone();
+        fast[3] = entry("s-3", Some(201), None, 3, 39_000);
+        slow_files(d, &fast, &both);
+        assert_eq!(status(d, "VAL11-16").status, Status::Fail);
+        // One error.
+        let mut err = ok.clone();
+        err[5] = entry("s-5", Some(503), None, 5, 45_000);
+        slow_files(d, &err, &both);
+        assert_eq!(status(d, "VAL11-16").status, Status::Fail);
+        // Latency on one direction only.
+        slow_files(d, &ok, &[Direction::Upstream]);
+        assert_eq!(status(d, "VAL11-16").status, Status::Fail);
+    }
+
+    fn half_open_files(d: &Path, run: &HalfOpenRun, bytes_down: u64) {
+        put(d, &format!("{HALF_OPEN}/run.json"), run);
+        let sw = [
+            switch("half-open", 1, 0, vec![Fault::always(FaultKind::Blackhole)]),
+            switch("half-open", 2, 10_000_000, vec![]),
+        ];
+        put_lines(d, &format!("{HALF_OPEN}/faults.jsonl"), &sw);
+        let conn = ConnRecord {
+            proxy: "half-open".into(),
+            conn: 1,
+            accepted_us: 10,
+            ended_us: 10_000_100,
+            draw: 0.3,
+            request_line: Some("GET /v1/health HTTP/1.1".into()),
+            bytes_up: 80,
+            bytes_down,
+            end: ConnEnd::Closed,
+            error: None,
+            dropped_status: None,
+            dropped_body: None,
+        };
+        put_lines(d, &format!("{HALF_OPEN}/connections.jsonl"), &[conn]);
+    }
+
+    #[test]
+    fn val11_17_fails_on_a_hang_an_answer_or_a_silent_cli() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let good = HalfOpenRun {
+            client_timeout_ms: 1000,
+            cli_harness_timeout_ms: 30_000,
+            calls: vec![rec(None, 1_001_000, Some("operation timed out"))],
+            cli: cli(6, "error: request timed out after 10000 ms", 10_010, false),
+            health_after: rec(Some(200), 900, None),
+            health_direct: rec(Some(200), 800, None),
+        };
+        half_open_files(d, &good, 0);
+        assert_eq!(status(d, "VAL11-17").status, Status::Pass);
+        half_open_files(d, &good, 120);
+        assert_eq!(
+            status(d, "VAL11-17").status,
+            Status::Fail,
+            "answered while blackholed"
+        );
+        let killed = HalfOpenRun {
+            cli: cli(-1, "", 30_000, true),
+            ..good.clone()
+        };
+        half_open_files(d, &killed, 0);
+        assert_eq!(
+            status(d, "VAL11-17").status,
+            Status::Fail,
+            "the harness killed the CLI"
+        );
+        let hung = HalfOpenRun {
+            calls: vec![rec(None, 2_500_000, Some("operation timed out"))],
+            ..good.clone()
+        };
+        half_open_files(d, &hung, 0);
+        assert_eq!(
+            status(d, "VAL11-17").status,
+            Status::Fail,
+            "past timeout + slack"
+        );
+        let silent = HalfOpenRun {
+            cli: cli(6, "", 10_010, false),
+            ..good
+        };
+        half_open_files(d, &silent, 0);
+        assert_eq!(status(d, "VAL11-17").status, Status::Fail, "no error line");
+    }
+
+    fn partition_files(d: &Path, entries: &[LedgerEntry]) {
+        let run = PartitionRun {
+            workers: 2,
+            down_from_us: 1_000,
+            down_until_us: 2_000,
+            up_from_us: 2_100,
+            restarted: true,
+            restart_skipped: None,
+            health: rec(
+                None,
+                300,
+                Some("tcp connect error: Connection refused (os error 111)"),
+            ),
+            health_sent_us: 1_100,
+            cli: cli(
+                3,
+                "error: connection refused: control-plane unreachable",
+                20,
+                false,
+            ),
+            cli_sent_us: 1_200,
+        };
+        put(d, &format!("{PARTITION}/run.json"), &run);
+        let sw = [
+            switch("partition", 1, 900, vec![Fault::always(FaultKind::Down)]),
+            switch("partition", 2, 2_000, vec![]),
+        ];
+        put_lines(d, &format!("{PARTITION}/faults.jsonl"), &sw);
+        put_lines::<ConnRecord>(d, &format!("{PARTITION}/connections.jsonl"), &[]);
+        ledger_and_list(d, PARTITION, entries);
+    }
+
+    #[test]
+    fn val11_14_fails_on_an_answer_or_a_slow_refusal_during_the_partition() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let refused = Some("tcp connect error: Connection refused (os error 111)");
+        let good = vec![
+            entry("p-1", Some(201), None, 500, 100),
+            entry("p-2", None, refused, 1_300, 200),
+            entry("p-3", Some(201), None, 2_500, 100),
+        ];
+        partition_files(d, &good);
+        assert_eq!(status(d, "VAL11-14").status, Status::Pass);
+        let mut answered = good.clone();
+        answered[1] = entry("p-2", Some(201), None, 1_300, 200);
+        partition_files(d, &answered);
+        assert_eq!(
+            status(d, "VAL11-14").status,
+            Status::Fail,
+            "an answer inside the partition"
+        );
+        let mut slow = good.clone();
+        slow[1] = entry("p-2", None, refused, 1_300, 1_500_000);
+        partition_files(d, &slow);
+        assert_eq!(status(d, "VAL11-14").status, Status::Fail, "not fast");
+        let mut after = good.clone();
+        after[2] = entry("p-3", Some(503), None, 2_500, 100);
+        partition_files(d, &after);
+        assert_eq!(status(d, "VAL11-14").status, Status::Fail, "not recovered");
+        let mut timeout = good;
+        timeout[1] = entry("p-2", None, Some("operation timed out"), 1_300, 200);
+        partition_files(d, &timeout);
+        assert_eq!(
+            status(d, "VAL11-14").status,
+            Status::Fail,
+            "not a connection error"
+        );
+    }
+
+    #[test]
+    fn missing_files_fail_and_derived_ids_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for c in judge(&Files::new(d)) {
+            assert_eq!(c.status, Status::Fail, "{}", c.id);
+        }
+        let entries = vec![
+            entry("a", Some(201), None, 1, 1),
+            entry("u", None, Some("reset"), 2, 1),
+        ];
+        put_lines(d, &format!("{SLOW}/ledger.jsonl"), &entries);
+        put(
+            d,
+            &format!("{SLOW}/list.json"),
+            &json!({"complete": true, "error": null, "plans": [], "pages": [page()]}),
+        );
+        let files = derived_files(d);
+        let lost = files
+            .iter()
+            .find(|f| f.path.ends_with("slow/lost.txt"))
+            .unwrap();
+        assert_eq!(lost.text, "\"a\"\n");
+        let unknown = files
+            .iter()
+            .find(|f| f.path.ends_with("slow/unknown.txt"))
+            .unwrap();
+        assert_eq!(unknown.text, "\"u\" absent\n");
+    }
+}
