@@ -90,6 +90,10 @@ pub struct Faults {
     pub cli_disconnected_wording: bool,
     /// Once the process has received SIGCONT (after a SIGSTOP), creates answer 503.
     pub writes_fail_after_sigcont: bool,
+    /// Every 4xx answer's body is plain text, not the contract's JSON error shape.
+    pub error_plain_text: bool,
+    /// A replayed create (same ID, identical spec) answers 409 instead of 200.
+    pub create_replay_conflict: bool,
 }
 
 /// Parses a positive integer fault value.
@@ -159,6 +163,8 @@ impl Faults {
                 }
                 "writes-fail-after-sigcont" => f.writes_fail_after_sigcont = flag(value)?,
                 "cli-disconnected-wording" => f.cli_disconnected_wording = flag(value)?,
+                "error-plain-text" => f.error_plain_text = flag(value)?,
+                "create-replay-conflict" => f.create_replay_conflict = flag(value)?,
                 other => return Err(FaultError::Unknown(other.to_owned())),
             }
         }

@@ -52,6 +52,7 @@ pub const REGISTRY: &[(&str, SuiteDerivation)] = &[
     ("val08", val08_files),
     ("val11", val11_files),
     ("val12", no_more),
+    ("conformance", no_more),
 ];
 
 /// Errors of derivation as a whole.

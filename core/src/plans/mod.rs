@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::check::{Check, CheckSpec, PlanShape, Profile, Report, TargetInfo};
 use crate::prom;
 
+pub mod conformance;
 pub mod demo;
 pub mod val08;
 pub mod val11;
@@ -62,7 +63,7 @@ impl Plan {
 #[derive(Debug, thiserror::Error)]
 pub enum JudgeError {
     /// No plan of this name is registered.
-    #[error("no plan named {0:?} (known: demo, val08, val11, val12)")]
+    #[error("no plan named {0:?} (known: demo, val08, val11, val12, conformance)")]
     UnknownSuite(String),
     /// The plan's judge has not been written yet: fail closed.
     #[error("judge not implemented for {0}")]
@@ -78,7 +79,13 @@ pub enum JudgeError {
 }
 
 /// Every registered plan.
-pub const PLANS: &[&Plan] = &[&demo::PLAN, &val08::PLAN, &val11::PLAN, &val12::PLAN];
+pub const PLANS: &[&Plan] = &[
+    &demo::PLAN,
+    &val08::PLAN,
+    &val11::PLAN,
+    &val12::PLAN,
+    &conformance::PLAN,
+];
 
 /// The plan of a suite.
 pub fn plan(suite: &str) -> Result<&'static Plan, JudgeError> {
