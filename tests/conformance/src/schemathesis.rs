@@ -102,7 +102,9 @@ pub fn run(ctx: &LabCtx, env: &Env, examples: u32) -> Result<()> {
     ];
     let mut cmd = Command::new(&st);
     // Its cache (`.schemathesis/`) goes to the lab's work dir, not the source tree.
-    cmd.args(&args).env("NO_COLOR", "1").current_dir(ctx.work_dir());
+    cmd.args(&args)
+        .env("NO_COLOR", "1")
+        .current_dir(ctx.work_dir());
     let log = ctx.run_dir().join("schemathesis/output.txt");
     std::fs::create_dir_all(log.parent().expect("has a parent"))?;
     let (exit_code, timed_out) = run_bounded(cmd, &log)?;
