@@ -1306,6 +1306,85 @@ mod tests {
         );
     }
 
+    /// What each rule excludes as well as what it accepts: another 4xx where the
+    /// contract only says "a 4xx", never a 5xx or a 2xx; a changed store is caught.
+    #[test]
+    fn bad_input_accepts_any_4xx_only_where_the_contract_names_none() {
+        let shape = r#"{"error":{"code":"invalid_argument","message":"m"}}"#;
+        let rec = |case: &str, status| HttpRecord {
+            case: case.into(),
+            method: "POST".into(),
+            target: "/".into(),
+            status: Some(status),
+            body: shape.into(),
+            error: None,
+        };
+        let mut recs: Vec<HttpRecord> = BAD_INPUTS
+            .iter()
+            .map(|c| match c.expect {
+                Expect::Status(s) => HttpRecord {
+                    body: format!(
+                        r#"{{"error":{{"code":"{}","message":"m"}}}}"#,
+                        ERROR_CODES.iter().find(|(_, t)| *t == s).unwrap().0
+                    ),
+                    ..rec(c.name, s)
+                },
+                Expect::Any4xx => rec(c.name, 422),
+            })
+            .collect();
+        let same = StoreDelta::default();
+        let o = bad_input_observation(&recs, &same);
+        assert_eq!(o["wrong"], json!([]), "{o}");
+        assert_eq!(o["store_unchanged"], true);
+        recs[0].status = Some(500);
+        let limit = recs.iter_mut().find(|r| r.case == "list-limit-0").unwrap();
+        *limit = rec("list-limit-0", 422);
+        let changed = StoreDelta {
+            after: StoreSnapshot {
+                plans: vec![json!({"plan": 1})],
+                ..StoreSnapshot::default()
+            },
+            ..StoreDelta::default()
+        };
+        let o = bad_input_observation(&recs, &changed);
+        assert_eq!(o["wrong"].as_array().unwrap().len(), 2, "{o}");
+        assert_eq!(o["store_unchanged"], false);
+    }
+
+    #[test]
+    fn cli_unreachable_needs_a_connection_word_and_the_url() {
+        let run = |stderr: &str| CliCase {
+            case: "unreachable".into(),
+            url: "http://127.0.0.1:1".into(),
+            server_message: None,
+            run: CliRun {
+                args: vec![],
+                exit_code: Some(3),
+                signal: None,
+                stdout: String::new(),
+                stderr: stderr.into(),
+                duration_ms: 1,
+                timed_out: false,
+                spawn_error: None,
+                env: Default::default(),
+            },
+        };
+        let want = CLI_CASES.iter().find(|c| c.name == "unreachable").unwrap();
+        assert_eq!(
+            cli_problem(
+                want,
+                &run("error: connection refused: http://127.0.0.1:1/v1")
+            ),
+            None
+        );
+        assert!(cli_problem(
+            want,
+            &run("error: disconnected from the control-plane http://127.0.0.1:1")
+        )
+        .is_some());
+        assert!(cli_problem(want, &run("error: connection refused")).is_some());
+    }
+
     #[test]
     fn junit_totals_sum_every_suite() {
         let xml = r#"<?xml version="1.0"?><testsuites><testsuite name="a" tests="3" failures="1" errors="0"><testcase/></testsuite><testsuite name="b" tests="2" errors="1" failures="0"></testsuite></testsuites>"#;
