@@ -176,6 +176,7 @@ pub fn api_router(state: Shared) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), plain_errors))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(middleware::from_fn_with_state(metrics, metrics::track))
         .with_state(state)
@@ -214,6 +215,19 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "method not allowed on this route",
     )
+}
+
+/// Fault `error-plain-text`: a 4xx answer loses the JSON error shape.
+async fn plain_errors(State(st): State<Shared>, req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    if st.faults.error_plain_text && resp.status().is_client_error() {
+        return (
+            resp.status(),
+            "bad request (injected fault error-plain-text)",
+        )
+            .into_response();
+    }
+    resp
 }
 
 /// RBAC middleware: 401 without a known bearer token, 403 when the role lacks the right.

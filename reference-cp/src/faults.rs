@@ -100,6 +100,8 @@ pub struct Faults {
     /// An identical replay of a stored create answers 201 and writes the creation again
     /// (new `created_at`, a second `rollout.created` event).
     pub replay_rewrites: bool,
+    /// Every 4xx answer's body is plain text, not the contract's JSON error shape.
+    pub error_plain_text: bool,
 }
 
 /// Parses a positive integer fault value.
@@ -176,6 +178,7 @@ impl Faults {
                 "panic-on-health" => f.panic_on_health = flag(value)?,
                 "replay-conflict" => f.replay_conflict = flag(value)?,
                 "replay-rewrites" => f.replay_rewrites = flag(value)?,
+                "error-plain-text" => f.error_plain_text = flag(value)?,
                 other => return Err(FaultError::Unknown(other.to_owned())),
             }
         }

@@ -24,6 +24,7 @@ use crate::figure::Figure;
 use crate::html_blocks::Section;
 use crate::prom;
 
+pub mod conformance;
 pub mod demo;
 pub mod val08;
 pub mod val11;
@@ -102,7 +103,7 @@ impl Plan {
 #[derive(Debug, thiserror::Error)]
 pub enum JudgeError {
     /// No plan of this name is registered.
-    #[error("no plan named {0:?} (known: demo, val08, val11, val12)")]
+    #[error("no plan named {0:?} (known: demo, val08, val11, val12, conformance)")]
     UnknownSuite(String),
     /// The plan's judge has not been written yet: fail closed.
     #[error("judge not implemented for {0}")]
@@ -118,7 +119,13 @@ pub enum JudgeError {
 }
 
 /// Every registered plan: the one place a new suite is added (with its folder).
-pub const PLANS: &[&Plan] = &[&demo::PLAN, &val08::PLAN, &val11::PLAN, &val12::PLAN];
+pub const PLANS: &[&Plan] = &[
+    &demo::PLAN,
+    &val08::PLAN,
+    &val11::PLAN,
+    &val12::PLAN,
+    &conformance::PLAN,
+];
 
 /// Run directories that are not a judged plan but have a page of their own: the
 /// suite directory name and its page.

@@ -6,5 +6,6 @@ mod cli;
 mod durability;
 mod faults;
 mod harness;
+mod openapi;
 mod rbac;
 mod variants;
