@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::{contains_word, ListEvidence, CONNECTION_ERROR_WORDS, PLAN};
 use crate::check::{Check, CheckSpec};
-use crate::evidence::derived::DerivedFile;
+use crate::plans::DerivedFile;
 use crate::ledger::{self, LedgerEntry, SetVerdict, WriteOutcome};
 use crate::netfault::{ConnEnd, ConnRecord, FaultKind, FaultSwitch};
 use crate::plans::{Files, Missing};
