@@ -90,6 +90,12 @@ pub struct Faults {
     pub cli_disconnected_wording: bool,
     /// Once the process has received SIGCONT (after a SIGSTOP), creates answer 503.
     pub writes_fail_after_sigcont: bool,
+    /// The store runs with `synchronous=OFF` and the audit log is never fsynced: writes
+    /// survive a process kill (the page cache) but not a power loss.
+    pub no_fsync: bool,
+    /// A batch whose commit or audit write failed (full disk, failed fsync) is
+    /// acknowledged anyway.
+    pub ack_on_write_error: bool,
 }
 
 /// Parses a positive integer fault value.
@@ -159,6 +165,8 @@ impl Faults {
                 }
                 "writes-fail-after-sigcont" => f.writes_fail_after_sigcont = flag(value)?,
                 "cli-disconnected-wording" => f.cli_disconnected_wording = flag(value)?,
+                "no-fsync" => f.no_fsync = flag(value)?,
+                "ack-on-write-error" => f.ack_on_write_error = flag(value)?,
                 other => return Err(FaultError::Unknown(other.to_owned())),
             }
         }
@@ -200,6 +208,8 @@ mod tests {
         assert_eq!(f.create_latency_growth, Some(200));
         assert_eq!(f.evict_oldest, Some(50));
         assert!(f.requests_counter_frozen);
+        let f = Faults::parse("no-fsync,ack-on-write-error").unwrap();
+        assert!(f.no_fsync && f.ack_on_write_error);
         for spec in ["create-latency-growth", "evict-oldest"] {
             assert_eq!(
                 Faults::parse(spec),
