@@ -15,6 +15,7 @@ use crate::prom;
 pub mod demo;
 pub mod val08;
 pub mod val11;
+pub mod val11_storage;
 pub mod val12;
 
 /// Directory (inside a run directory) holding `<CHECK-ID>.txt` files, each with the

@@ -41,9 +41,17 @@ pub const PLAN: Plan = Plan {
             "VAL11-13",
             "Restart under the CLI: clear error, retry applied once",
         ),
+        ("VAL11-18", "Acknowledged creates survive power cuts"),
+        (
+            "VAL11-19",
+            "Full disk: nothing acknowledged is lost, health tells",
+        ),
+        ("VAL11-20", "Failed fsync: the create is never acknowledged"),
     ],
     minimum: &["VAL11-01", "VAL11-02", "VAL11-03", "VAL11-05"],
-    beyond: &["VAL11-11", "VAL11-12", "VAL11-13"],
+    beyond: &[
+        "VAL11-11", "VAL11-12", "VAL11-13", "VAL11-18", "VAL11-19", "VAL11-20",
+    ],
     judge,
     profile,
 };
@@ -272,6 +280,9 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
         acked_writes_survive_sigkill(&f),
         pause_times_out_then_recovers(&f),
         restart_under_cli_applies_once(&f),
+        super::val11_storage::acked_creates_survive_power_cuts(&f),
+        super::val11_storage::full_disk(&f),
+        super::val11_storage::failed_fsync(&f),
     ])
 }
 
