@@ -147,7 +147,12 @@ impl PowerFs {
 
     /// µs since the mount: the clock of [`SyncEvent::at_us`], for the lab's own records.
     pub fn now_us(&self) -> u64 {
-        self.lock().epoch.elapsed().as_micros() as u64
+        self.epoch().elapsed().as_micros() as u64
+    }
+
+    /// The instant [`SyncEvent::at_us`] counts from.
+    pub fn epoch(&self) -> Instant {
+        self.lock().epoch
     }
 
     /// Cuts the power: discards every volatile byte and name (with `tear = Some(r)`,

@@ -5,3 +5,4 @@ mod checks;
 mod html;
 mod negative;
 mod report_shape;
+mod storage;
