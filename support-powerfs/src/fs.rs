@@ -461,7 +461,7 @@ impl Filesystem for PowerFsImpl {
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyWrite,
@@ -477,7 +477,8 @@ impl Filesystem for PowerFsImpl {
                 .map_err(err)?;
             let size = file.metadata().map_err(err)?.len();
             s.charge((offset + data.len() as u64).saturating_sub(size))?;
-            s.vol.write(&path, &file, offset, data).map_err(err)
+            let direct = !write_flags.contains(WriteFlags::FUSE_WRITE_CACHE);
+            s.vol.write(&path, &file, offset, data, direct).map_err(err)
         })();
         match r {
             Ok(()) => reply.written(data.len() as u32),

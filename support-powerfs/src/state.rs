@@ -95,22 +95,34 @@ impl Volatile {
     }
 
     /// Writes `data` at `offset` of the backing file `path` through `file`, keeping the
-    /// durable bytes it overwrites.
-    pub fn write(&mut self, path: &Path, file: &File, offset: u64, data: &[u8]) -> io::Result<()> {
+    /// durable bytes it overwrites. Only a `direct` write (a `write(2)`, not the kernel
+    /// writing back a shared mapping's pages, which it does when the process dies) can
+    /// be the torn write of a power cut.
+    pub fn write(
+        &mut self,
+        path: &Path,
+        file: &File,
+        offset: u64,
+        data: &[u8],
+        direct: bool,
+    ) -> io::Result<()> {
         let size = file.metadata()?.len();
         let st = self.files.entry(path.to_path_buf()).or_insert(FileState {
             durable_len: size,
             ..FileState::default()
         });
-        let end = (offset + data.len() as u64).min(st.durable_len);
+        // Durable bytes past the current end were saved when the file was cut shorter.
+        let end = (offset + data.len() as u64).min(st.durable_len).min(size);
         if offset < end {
             let mut old = vec![0; (end - offset) as usize];
             file.read_exact_at(&mut old, offset)?;
             st.undo.push((offset, old));
         }
         file.write_all_at(data, offset)?;
-        st.last_write = Some((offset, data.to_vec()));
-        self.last_written = Some(path.to_path_buf());
+        if direct {
+            st.last_write = Some((offset, data.to_vec()));
+            self.last_written = Some(path.to_path_buf());
+        }
         Ok(())
     }
 
@@ -319,7 +331,7 @@ mod tests {
 
     fn write(v: &mut Volatile, p: &Path, off: u64, data: &[u8]) {
         let f = OpenOptions::new().read(true).write(true).open(p).unwrap();
-        v.write(p, &f, off, data).unwrap();
+        v.write(p, &f, off, data, true).unwrap();
     }
 
     #[test]
@@ -349,6 +361,17 @@ mod tests {
         v.truncate(&p, 3).unwrap();
         v.cut(None);
         assert_eq!(fs::read(&p).unwrap(), b"abcdef");
+    }
+
+    #[test]
+    fn a_write_past_a_shortened_end_restores_the_durable_bytes() {
+        let (_t, lower, mut v) = setup();
+        let p = lower.join("f");
+        fs::write(&p, b"0123456789").unwrap();
+        v.truncate(&p, 3).unwrap();
+        write(&mut v, &p, 6, b"XY");
+        v.cut(None);
+        assert_eq!(fs::read(&p).unwrap(), b"0123456789");
     }
 
     #[test]

@@ -51,6 +51,13 @@ pub fn storage_checks(ctx: &mut LabCtx, cfg: &LabConfig, remote: Option<&str>) -
         return Ok(());
     }
     ctx.config("val11_storage", &StorageConfig::from(cfg));
+    // Mounts of earlier runs whose test process was killed before its guard ran (and
+    // before fusermount3's auto_unmount could, where it was not available): the labs'
+    // root holds every run's work directory. Live mounts of parallel tests are kept.
+    let labs_root = ctx.work_dir().ancestors().nth(2).unwrap_or(ctx.work_dir());
+    for m in val_powerfs::sweep_stale_mounts(labs_root) {
+        tracing::warn!(mount = %m.display(), "unmounted a stale power-loss filesystem");
+    }
     let scenarios: [(&str, Scenario); 3] = [
         ("VAL11-18", power_cuts),
         ("VAL11-19", full_disk),
