@@ -343,7 +343,7 @@ pub fn val11_recommendations(checks: &[Check], run_id: &str, seed: Option<u64>) 
         )
     };
     let mut s = format!(
-        "## VAL11 Chaos Run — Operator Recommendations\n\nDate: {} (run start)\nPass: {plan_pass}/10 (plan checks); {all_pass}/{} including VAL11-11..13\nEnvironment: local-SQLite / port assigned by the kernel (see manifest.json), seed {}\n\n",
+        "## VAL11 Chaos Run — Operator Recommendations\n\nDate: {} (run start)\nPass: {plan_pass}/10 (plan checks); {all_pass}/{} including the checks beyond the plan\nEnvironment: local-SQLite / port assigned by the kernel (see manifest.json), seed {}\n\n",
         run_start(run_id),
         checks.len(),
         seed.map_or_else(|| "absent".to_string(), |s| s.to_string())
@@ -383,6 +383,12 @@ pub fn val11_recommendations(checks: &[Check], run_id: &str, seed: Option<u64>) 
         "Acknowledged writes survive SIGKILL; paused CP gives clean timeouts; CLI cut by a kill fails clearly and its retry applies once",
         &["VAL11-11", "VAL11-12", "VAL11-13"],
         "replay the failing kill round with VAL11_SEED from val11-kill-rounds.txt and inspect the lost/unexpected IDs; check commit-before-acknowledge and CLI error mapping",
+    ));
+    s.push_str(&section(
+        "Beyond the plan: power loss, full disk, failed fsync",
+        "Acknowledged creates survive power cuts; a full disk or a failed fsync acknowledges nothing that is not stored",
+        &["VAL11-18", "VAL11-19", "VAL11-20"],
+        "fsync the store (and the audit log) before acknowledging, and answer 5xx when a commit or its fsync fails; the lost IDs are in the check's observation",
     ));
     s
 }

@@ -161,7 +161,7 @@ pub fn isolated(faults: &[&str], cfg: &LabConfig) -> Result<Lab> {
     Ok(lab::isolated("val11", faults, cfg, run_lab)?)
 }
 
-/// The lab: the plan's chain, then VAL11-11..13, each as configured.
+/// The lab: the plan's chain, then VAL11-11..13 and VAL11-18..20, each as configured.
 pub fn run_lab(ctx: &mut LabCtx, cfg: &LabConfig) -> Result<()> {
     ctx.config("val11", cfg);
     let mut cp_cfg = ctx.cp_config().operator(plan::OPERATOR);
