@@ -102,3 +102,47 @@ fn drop_unmounts() {
     drop(pfs);
     assert!(val_powerfs::mounts_under(&root("drop")).is_empty());
 }
+
+/// A test process killed with its filesystem mounted (nextest's timeout) leaves no
+/// mount behind: `auto_unmount` removes it, or else the sweep of dead mounts does.
+#[test]
+fn a_killed_process_leaves_no_mount() {
+    if let Ok(root) = std::env::var("POWERFS_CHILD_ROOT") {
+        let _pfs = PowerFs::mount(std::path::Path::new(&root), &["data"]).unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        return;
+    }
+    let Some(probe) = mount("killed-probe") else {
+        return;
+    };
+    drop(probe);
+    let root = root("killed");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "a_killed_process_leaves_no_mount", "--nocapture"])
+        .env("POWERFS_CHILD_ROOT", &root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |mounted: bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while val_powerfs::mounts_under(&root).is_empty() == mounted
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    wait_for(true);
+    assert!(
+        !val_powerfs::mounts_under(&root).is_empty(),
+        "the child never mounted"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_for(false);
+    let swept = val_powerfs::sweep_stale_mounts(&root);
+    assert!(
+        val_powerfs::mounts_under(&root).is_empty(),
+        "mount left after the kill (swept {swept:?})"
+    );
+}
