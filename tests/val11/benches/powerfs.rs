@@ -19,7 +19,10 @@ const CYCLES: usize = 10;
 
 fn main() -> Result<()> {
     // The reference binary of this package, built by the same `cargo bench`.
-    std::env::set_var("CARGO_BIN_EXE_val11-autonomy", env!("CARGO_BIN_EXE_val11-autonomy"));
+    std::env::set_var(
+        "CARGO_BIN_EXE_val11-autonomy",
+        env!("CARGO_BIN_EXE_val11-autonomy"),
+    );
     let rt = tokio::runtime::Runtime::new()?;
     let tmp = tempfile::tempdir()?;
     println!("| data and audit directories | clients | acknowledged creates | creates/s | p50 ms | p99 ms |");
@@ -43,7 +46,11 @@ fn main() -> Result<()> {
             let pct = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)] * 1e3;
             println!(
                 "| {} | {clients} | {n} | {:.0} | {:.2} | {:.2} |",
-                if fuse { "power-loss FUSE mount" } else { "plain directory (same disk)" },
+                if fuse {
+                    "power-loss FUSE mount"
+                } else {
+                    "plain directory (same disk)"
+                },
                 n as f64 / TIER.as_secs_f64(),
                 pct(0.5),
                 pct(0.99)
