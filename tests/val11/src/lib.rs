@@ -2,7 +2,8 @@
 //!
 //! [`run_lab`] follows the plan's execution order against one control-plane whose data
 //! directory is reused across every restart, then goes beyond the plan (SIGKILL under
-//! write load, SIGSTOP, a kill under the CLI). It writes raw evidence only; the
+//! write load, SIGSTOP, a kill under the CLI, and in `storage.rs` power cuts, a full
+//! disk and a failed fsync on a power-loss filesystem). It writes raw evidence only; the
 //! verdicts come from `val_support::plans::val11::judge`, which `evidence verify`
 //! re-runs. The `*-check.txt` summaries and `val11-recommendations.md` are derived files
 //! (`evidence::derived`), written after judging by the function `evidence verify`
