@@ -476,12 +476,25 @@ impl Filesystem for PowerFsImpl {
                 .ok_or(Errno::EBADF)?
                 .map_err(err)?;
             let size = file.metadata().map_err(err)?.len();
-            s.charge((offset + data.len() as u64).saturating_sub(size))?;
+            let growth = (offset + data.len() as u64).saturating_sub(size);
+            // Like a real filesystem running out of blocks: the part that still fits is
+            // written (a short write), and only a write of which nothing fits fails.
+            let fits = match s.space {
+                Some(left) if growth > left => data.len().saturating_sub((growth - left) as usize),
+                _ => data.len(),
+            };
+            if fits == 0 {
+                s.charge(growth)?;
+            }
+            s.charge((offset + fits as u64).saturating_sub(size))?;
             let direct = !write_flags.contains(WriteFlags::FUSE_WRITE_CACHE);
-            s.vol.write(&path, &file, offset, data, direct).map_err(err)
+            s.vol
+                .write(&path, &file, offset, &data[..fits], direct)
+                .map(|()| fits)
+                .map_err(err)
         })();
         match r {
-            Ok(()) => reply.written(data.len() as u32),
+            Ok(n) => reply.written(n as u32),
             Err(e) => reply.error(e),
         }
     }

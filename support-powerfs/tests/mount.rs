@@ -146,3 +146,16 @@ fn a_killed_process_leaves_no_mount() {
         "mount left after the kill (swept {swept:?})"
     );
 }
+
+#[test]
+fn a_write_that_partly_fits_is_short() {
+    let Some(pfs) = mount("short") else { return };
+    let p = pfs.mountpoint().join("data/f");
+    let f = File::create(&p).unwrap();
+    pfs.set_space(Some(4));
+    use std::os::unix::fs::FileExt;
+    assert_eq!(f.write_at(b"0123456789", 0).unwrap(), 4);
+    let e = f.write_at(b"456789", 4).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+    assert_eq!(fs::read(&p).unwrap(), b"0123");
+}
