@@ -627,10 +627,9 @@ impl PowerFsImpl {
             if md.is_dir() && fs::read_dir(&path).map_err(err)?.next().is_some() {
                 return Err(Errno::ENOTEMPTY);
             }
-            s.vol.remove(&path).map_err(err)?;
-            if let Some(i) = s.by_path.remove(&path) {
-                s.inodes.remove(&i);
-            }
+            let grave = s.vol.remove(&path).map_err(err)?;
+            // A file still open may still be written (POSIX): its inode follows it.
+            s.moved(&path, &grave);
             Ok(())
         })();
         match r {

@@ -177,16 +177,16 @@ impl Volatile {
     }
 
     /// Removes the entry at the backing path `path` (kept in the graveyard until its
-    /// directory is fsynced).
-    pub fn remove(&mut self, path: &Path) -> io::Result<()> {
+    /// directory is fsynced); returns where it waits.
+    pub fn remove(&mut self, path: &Path) -> io::Result<PathBuf> {
         let grave = self.next_grave();
         fs::rename(path, &grave)?;
         self.move_state(path, &grave);
         self.ns.push(NsOp::Removed {
             path: path.to_path_buf(),
-            grave,
+            grave: grave.clone(),
         });
-        Ok(())
+        Ok(grave)
     }
 
     /// Renames `from` to `to` (a replaced `to` is kept in the graveyard).

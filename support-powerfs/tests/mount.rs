@@ -159,3 +159,19 @@ fn a_write_that_partly_fits_is_short() {
     assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
     assert_eq!(fs::read(&p).unwrap(), b"0123");
 }
+
+#[test]
+fn an_unlinked_open_file_can_still_be_written_and_its_name_comes_back_at_a_cut() {
+    let Some(pfs) = mount("unlink") else { return };
+    let data = pfs.mountpoint().join("data");
+    let mut f = File::create(data.join("f")).unwrap();
+    f.write_all(b"kept").unwrap();
+    f.sync_all().unwrap();
+    File::open(&data).unwrap().sync_all().unwrap();
+    fs::remove_file(data.join("f")).unwrap();
+    f.write_all(b"+gone").unwrap();
+    drop(f);
+    assert!(!data.join("f").exists());
+    pfs.power_cut(None).unwrap();
+    assert_eq!(fs::read(data.join("f")).unwrap(), b"kept");
+}
