@@ -551,6 +551,55 @@ mod tests {
         assert_eq!(c.observed.unwrap()["failure_while_in_flight"], false);
     }
 
+    /// One power cut: `a` acknowledged, `b` unanswered; the final read lists `listed`.
+    fn power_cut_run(dir: &std::path::Path, listed: &[&str]) {
+        let cut = PowerCut {
+            cut: 1,
+            seed: 7,
+            cut_at_ms: 150,
+            killed_at_us: 150_000,
+            discarded: Some(Discarded::default()),
+            restarted: true,
+            error: None,
+        };
+        write(dir, POWER_CUTS_FILE, &line(&cut));
+        let a = LedgerEntry::new("val11-pc1-w0-1", Some(201), None, 1, Some(2));
+        let b = LedgerEntry::new("val11-pc1-w0-2", None, Some("reset".into()), 3, Some(4));
+        write(dir, &power_cut_ledger(1), &(line(&a) + &line(&b)));
+        write(dir, POWER_CUTS_LIST, &list(listed));
+    }
+
+    #[test]
+    fn power_cuts_judge_lost_phantom_and_unknown_plans() {
+        let d = tempfile::tempdir().unwrap();
+        power_cut_run(d.path(), &["val11-pc1-w0-1"]);
+        assert_eq!(
+            status(d.path(), acked_creates_survive_power_cuts),
+            crate::check::Status::Pass
+        );
+        // The unanswered create may be stored too.
+        power_cut_run(d.path(), &["val11-pc1-w0-1", "val11-pc1-w0-2"]);
+        assert_eq!(
+            status(d.path(), acked_creates_survive_power_cuts),
+            crate::check::Status::Pass
+        );
+        // The acknowledged one lost.
+        power_cut_run(d.path(), &["val11-pc1-w0-2"]);
+        let c = acked_creates_survive_power_cuts(&Files::new(d.path()));
+        assert_eq!(c.status, crate::check::Status::Fail);
+        assert_eq!(
+            c.observed.unwrap()["ledger"]["lost"],
+            json!(["val11-pc1-w0-1"])
+        );
+        // A plan in the namespace that nobody created.
+        power_cut_run(d.path(), &["val11-pc1-w0-1", "val11-pc1-w9-1"]);
+        let c = acked_creates_survive_power_cuts(&Files::new(d.path()));
+        assert_eq!(
+            c.observed.unwrap()["unattempted_present"],
+            json!(["val11-pc1-w9-1"])
+        );
+    }
+
     #[test]
     fn full_disk_fails_when_health_says_ok_while_writes_fail() {
         let d = tempfile::tempdir().unwrap();
