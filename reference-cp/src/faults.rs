@@ -102,6 +102,12 @@ pub struct Faults {
     pub replay_rewrites: bool,
     /// Every 4xx answer's body is plain text, not the contract's JSON error shape.
     pub error_plain_text: bool,
+    /// The store runs with `synchronous=OFF` and the audit log is never fsynced: writes
+    /// survive a process kill (the page cache) but not a power loss.
+    pub no_fsync: bool,
+    /// A batch whose commit or audit write failed (full disk, failed fsync) is
+    /// acknowledged anyway.
+    pub ack_on_write_error: bool,
 }
 
 /// Parses a positive integer fault value.
@@ -179,6 +185,8 @@ impl Faults {
                 "replay-conflict" => f.replay_conflict = flag(value)?,
                 "replay-rewrites" => f.replay_rewrites = flag(value)?,
                 "error-plain-text" => f.error_plain_text = flag(value)?,
+                "no-fsync" => f.no_fsync = flag(value)?,
+                "ack-on-write-error" => f.ack_on_write_error = flag(value)?,
                 other => return Err(FaultError::Unknown(other.to_owned())),
             }
         }
@@ -225,6 +233,8 @@ mod tests {
         assert!(f.requests_counter_frozen);
         let f = Faults::parse("replay-conflict,replay-rewrites").unwrap();
         assert!(f.replay_conflict && f.replay_rewrites);
+        let f = Faults::parse("no-fsync,ack-on-write-error").unwrap();
+        assert!(f.no_fsync && f.ack_on_write_error);
         for spec in ["create-latency-growth", "evict-oldest"] {
             assert_eq!(
                 Faults::parse(spec),

@@ -119,14 +119,19 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     tokio::pin!(signal);
 
     let metrics = Arc::new(Metrics::new(&cfg.faults));
-    let audit = AuditLog::open(&cfg.audit_dir)
+    let mut audit = AuditLog::open(&cfg.audit_dir)
         .with_context(|| format!("opening audit dir {}", cfg.audit_dir.display()))?;
+    if cfg.faults.no_fsync {
+        audit = audit.without_fsync();
+    }
     let opts = StoreOptions {
         audit_drop: cfg.faults.audit_drop,
         lose_newest: cfg.faults.lose_writes_on_restart,
         phase_reset: cfg.faults.phase_reset_on_restart,
         evict_beyond: cfg.faults.evict_oldest,
         replay_rewrites: cfg.faults.replay_rewrites,
+        no_fsync: cfg.faults.no_fsync,
+        ack_on_write_error: cfg.faults.ack_on_write_error,
     };
     let store = Arc::new(
         Store::open(&cfg.data_dir, audit, metrics.plans.clone(), opts)

@@ -121,6 +121,10 @@ pub struct StoreOptions {
     pub evict_beyond: Option<u64>,
     /// An identical replay writes the creation again (fault `replay-rewrites`).
     pub replay_rewrites: bool,
+    /// `synchronous=OFF` (fault `no-fsync`; the audit log's half is in [`AuditLog`]).
+    pub no_fsync: bool,
+    /// Acknowledge a batch whose commit or audit write failed (fault `ack-on-write-error`).
+    pub ack_on_write_error: bool,
 }
 
 /// The order of the stuck scan's list, which is also the order `limit` cuts in.
@@ -143,12 +147,16 @@ pub struct Store {
     path: PathBuf,
 }
 
-/// Opens a connection with the pragmas every connection needs.
-fn connect(path: &Path) -> rusqlite::Result<Connection> {
+/// Opens a connection with the pragmas every connection needs (`synchronous=OFF` only
+/// under the fault `no-fsync`).
+fn connect(path: &Path, no_fsync: bool) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     // Only the writer writes, so a reader waits at most for a checkpoint; never a 5xx for BUSY.
     conn.busy_timeout(Duration::from_secs(10))?;
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    let sync = if no_fsync { "OFF" } else { "FULL" };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+    ))?;
     Ok(conn)
 }
 
@@ -219,7 +227,7 @@ impl Store {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Internal(format!("creating {}: {e}", data_dir.display())))?;
         let path = data_dir.join("autonomy.db");
-        let mut conn = connect(&path)?;
+        let mut conn = connect(&path, opts.no_fsync)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Internal(format!(
@@ -242,7 +250,7 @@ impl Store {
 
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(connect(&path)?);
+            readers.push(connect(&path, opts.no_fsync)?);
         }
         let writable = Arc::new(AtomicBool::new(true));
         let (tx, rx) = mpsc::sync_channel(QUEUE_CAPACITY);
@@ -250,6 +258,7 @@ impl Store {
             conn,
             audit,
             audit_drop: opts.audit_drop,
+            ack_on_write_error: opts.ack_on_write_error,
             evict_beyond: opts.evict_beyond,
             replay_rewrites: opts.replay_rewrites,
             gauge: plans_gauge,
@@ -280,7 +289,8 @@ impl Store {
         &self.secret
     }
 
-    /// False once a commit or audit write failed, or the writer stopped.
+    /// False while the last batch's commit or audit write failed (a full disk, a failed
+    /// fsync) until a later batch is durable again, and once the writer stopped.
     pub fn is_writable(&self) -> bool {
         self.writable.load(Ordering::Relaxed) && self.tx.lock().expect("store lock").is_some()
     }
@@ -499,6 +509,7 @@ struct Writer {
     conn: Connection,
     audit: AuditLog,
     audit_drop: bool,
+    ack_on_write_error: bool,
     evict_beyond: Option<u64>,
     replay_rewrites: bool,
     gauge: Gauge,
@@ -670,12 +681,24 @@ impl Writer {
         self.gauge.inc_by(created);
         match durable {
             Ok(()) => {
+                self.writable.store(true, Ordering::Relaxed);
                 if created > 0 {
                     self.evict();
                 }
                 pending.into_iter().for_each(Pending::send)
             }
+            Err(msg) if self.ack_on_write_error => {
+                tracing::error!(
+                    "batch not durable, acknowledged anyway (fault ack-on-write-error): {msg}"
+                );
+                self.writable.store(false, Ordering::Relaxed);
+                pending.into_iter().for_each(Pending::send)
+            }
             Err(msg) => {
+                // Nothing of the batch is acknowledged. SQLite rolled the transaction
+                // back (a failed WAL fsync leaves its frames past the last commit, where
+                // the next commit overwrites them), so nothing unacknowledged is served
+                // either; health says so until a batch is durable again.
                 tracing::error!("batch not durable: {msg}");
                 self.writable.store(false, Ordering::Relaxed);
                 pending.into_iter().for_each(|p| p.fail(&msg).send());

@@ -2,7 +2,8 @@
 //!
 //! [`run_lab`] follows the plan's execution order against one control-plane whose data
 //! directory is reused across every restart, then goes beyond the plan (SIGKILL under
-//! write load, SIGSTOP, a kill under the CLI). It writes raw evidence only; the
+//! write load, SIGSTOP, a kill under the CLI, and in `storage.rs` power cuts, a full
+//! disk and a failed fsync on a power-loss filesystem). It writes raw evidence only; the
 //! verdicts come from `val_support::plans::val11::judge`, which `evidence verify`
 //! re-runs. The `*-check.txt` summaries and `val11-recommendations.md` are derived files
 //! (`evidence::derived`), written after judging by the function `evidence verify`
@@ -27,9 +28,13 @@ use val_support::operator_cli::AuditQuery;
 use val_support::plans::val11::{self as plan, ListEvidence, Op};
 
 mod network;
+mod storage;
+pub use storage::{FUSE_UNAVAILABLE, STORAGE_CHECKS};
 
 /// Default number of SIGKILL rounds of VAL11-11 (`VAL11_KILL_ROUNDS`).
 pub const DEFAULT_KILL_ROUNDS: usize = 5;
+/// Default number of power cuts of VAL11-18 (`VAL11_POWER_CUTS`).
+pub const DEFAULT_POWER_CUTS: usize = 3;
 /// Default stuck threshold of VAL11-06 in seconds (`VAL11_STUCK_THRESHOLD_S`).
 pub const DEFAULT_STUCK_THRESHOLD_S: f64 = 2.0;
 /// Default longest wait for the dev plans to become stale (`VAL11_STUCK_WAIT_MAX_S`).
@@ -66,6 +71,15 @@ pub struct LabConfig {
     pub accept_unhealthy: bool,
     /// Run VAL11-14..17 (network faults through the fault proxy).
     pub network: bool,
+    /// Which of VAL11-18..20 (power cuts, full disk, failed fsync) to run, each on its
+    /// own power-loss filesystem ([`STORAGE_CHECKS`]: all).
+    pub storage: &'static [&'static str],
+    /// Power cuts of VAL11-18.
+    pub power_cuts: usize,
+    /// Concurrent create workers during a power cut.
+    pub power_cut_workers: usize,
+    /// The power-cut instant is drawn uniformly from this window of load, ms.
+    pub power_cut_window_ms: (u64, u64),
 }
 
 /// `name` parsed, or `default` when unset (see [`val_support::env::parsed`]).
@@ -84,6 +98,7 @@ impl LabConfig {
     pub fn from_env() -> Result<LabConfig> {
         Ok(LabConfig {
             kill_rounds: env_parse("VAL11_KILL_ROUNDS", DEFAULT_KILL_ROUNDS)?,
+            power_cuts: env_parse("VAL11_POWER_CUTS", DEFAULT_POWER_CUTS)?,
             seed: env_parse("VAL11_SEED", rand::random::<u64>())?,
             stuck_threshold_s: env_parse("VAL11_STUCK_THRESHOLD_S", DEFAULT_STUCK_THRESHOLD_S)?,
             stuck_wait_max_s: env_parse("VAL11_STUCK_WAIT_MAX_S", DEFAULT_STUCK_WAIT_MAX_S)?,
@@ -106,6 +121,10 @@ impl LabConfig {
             stuck_wait_max_s: DEFAULT_STUCK_WAIT_MAX_S,
             accept_unhealthy: false,
             network: true,
+            storage: &STORAGE_CHECKS,
+            power_cuts: DEFAULT_POWER_CUTS,
+            power_cut_workers: 8,
+            power_cut_window_ms: (100, 300),
         }
     }
 
@@ -116,7 +135,16 @@ impl LabConfig {
             pause: false,
             cli_restart: false,
             network: false,
+            storage: &[],
             ..LabConfig::full()
+        }
+    }
+
+    /// Only the storage checks `checks` (of VAL11-18..20), for their negative labs.
+    pub fn storage_only(checks: &'static [&'static str]) -> LabConfig {
+        LabConfig {
+            storage: checks,
+            ..LabConfig::none()
         }
     }
 
@@ -142,7 +170,7 @@ pub fn isolated(faults: &[&str], cfg: &LabConfig) -> Result<Lab> {
     Ok(lab::isolated("val11", faults, cfg, run_lab)?)
 }
 
-/// The lab: the plan's chain, then VAL11-11..13, each as configured.
+/// The lab: the plan's chain, then VAL11-11..13 and VAL11-18..20, each as configured.
 pub fn run_lab(ctx: &mut LabCtx, cfg: &LabConfig) -> Result<()> {
     ctx.config("val11", cfg);
     let mut cp_cfg = ctx.cp_config().operator(plan::OPERATOR);
@@ -205,6 +233,7 @@ pub fn run_lab(ctx: &mut LabCtx, cfg: &LabConfig) -> Result<()> {
         ctx.write_json("val11-final-stop.json", &stop)?;
     }
     drop(cp);
+    storage::storage_checks(ctx, cfg, remote_reason.as_deref())?;
     // The `*-check.txt` summaries and `val11-recommendations.md` are derived files:
     // the lab framework writes them after judging, through the registry
     // (`evidence::derived`) that `evidence verify` re-derives them with.

@@ -80,7 +80,7 @@ fn run_start(run_id: &str) -> String {
 }
 
 /// The recommendations' sections: title, claim, checks, recommendation when they fail.
-const SECTIONS: [(&str, &str, &[&str], &str); 6] = [
+const SECTIONS: [(&str, &str, &[&str], &str); 7] = [
     (
         "Durability",
         "All pre-kill plans recovered after restart",
@@ -116,6 +116,12 @@ const SECTIONS: [(&str, &str, &[&str], &str); 6] = [
         "Acknowledged writes survive SIGKILL; paused CP gives clean timeouts; CLI cut by a kill fails clearly and its retry applies once",
         &["VAL11-11", "VAL11-12", "VAL11-13"],
         "replay the failing kill round with VAL11_SEED from val11-kill-rounds.txt and inspect the lost/unexpected IDs; check commit-before-acknowledge and CLI error mapping",
+    ),
+    (
+        "Beyond the plan: power loss, full disk, failed fsync",
+        "Acknowledged creates survive power cuts; a full disk or a failed fsync acknowledges nothing that is not stored",
+        &["VAL11-18", "VAL11-19", "VAL11-20"],
+        "fsync the store (and the audit log) before acknowledging, and answer 5xx when a commit or its fsync fails; the lost IDs are in the check's observation",
     ),
 ];
 

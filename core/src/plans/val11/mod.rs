@@ -22,6 +22,7 @@ pub mod files;
 pub mod network;
 pub mod observations;
 pub mod page;
+pub mod storage;
 
 use observations::{
     Audit, Cascade, CascadeFailure, CliRestart, CorruptPlan, CorruptRollback, Durability, GatePlan,
@@ -67,10 +68,18 @@ pub const PLAN: Plan = Plan {
             "VAL11-17",
             "Half-open connection: clients give up within their timeouts",
         ),
+        // Storage faults on the power-loss filesystem: judged in `storage`.
+        ("VAL11-18", "Acknowledged creates survive power cuts"),
+        (
+            "VAL11-19",
+            "Full disk: nothing acknowledged is lost, health tells",
+        ),
+        ("VAL11-20", "Failed fsync: the create is never acknowledged"),
     ],
     minimum: &["VAL11-01", "VAL11-02", "VAL11-03", "VAL11-05"],
     beyond: &[
         "VAL11-11", "VAL11-12", "VAL11-13", "VAL11-14", "VAL11-15", "VAL11-16", "VAL11-17",
+        "VAL11-18", "VAL11-19", "VAL11-20",
     ],
     judge,
     profile,
@@ -308,6 +317,11 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
     ]
     .into_iter()
     .chain(network::judge(&f))
+    .chain([
+        storage::acked_creates_survive_power_cuts(&f),
+        storage::full_disk(&f),
+        storage::failed_fsync(&f),
+    ])
     .collect())
 }
 

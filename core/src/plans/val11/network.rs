@@ -17,9 +17,9 @@ use serde_json::{json, Value};
 
 use super::{contains_word, ListEvidence, CONNECTION_ERROR_WORDS, PLAN};
 use crate::check::{Check, CheckSpec};
-use crate::plans::DerivedFile;
 use crate::ledger::{self, LedgerEntry, SetVerdict, WriteOutcome};
 use crate::netfault::{ConnEnd, ConnRecord, FaultKind, FaultSwitch};
+use crate::plans::DerivedFile;
 use crate::plans::{Files, Missing};
 use crate::wire::{CliRun, Recorded, Rollout};
 

@@ -6,3 +6,4 @@ mod html;
 mod negative;
 mod network_negative;
 mod report_shape;
+mod storage;

@@ -1,0 +1,658 @@
+//! VAL11-18..20, beyond the plan: storage faults the kernel's page cache hides from a
+//! process kill: a power cut, a full disk and a failed fsync (the lab mounts a
+//! power-loss filesystem as the control-plane's data and audit directories).
+//!
+//! The records are the lab's raw evidence (JSON Lines of these structs, plus the
+//! write ledger of [`crate::ledger`]); every verdict is a pure function of them.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{ListEvidence, PLAN};
+use crate::check::{Check, CheckSpec};
+use crate::ledger::{self, LedgerEntry, SetVerdict, WriteOutcome};
+use crate::plans::{Files, Missing};
+
+/// Plan-ID prefix of the power-cut creates (`val11-pc<cut>-w<worker>-<n>`).
+pub const POWER_CUT_PREFIX: &str = "val11-pc";
+/// Plan-ID prefixes of the full-disk creates, by phase.
+pub const FULL_DISK_PREFIX: &str = "val11-df-";
+/// Plan-ID prefix of the failed-fsync creates.
+pub const FSYNC_PREFIX: &str = "val11-fe-";
+/// The create sent while the next fsync of the store fails.
+pub const FSYNC_FAILED_ID: &str = "val11-fe-1";
+
+/// Evidence of VAL11-18.
+pub const POWER_CUTS_FILE: &str = "storage/power-cuts.jsonl";
+/// The read after the last power cut.
+pub const POWER_CUTS_LIST: &str = "storage/power-cuts-final-list.json";
+/// Evidence of VAL11-19.
+pub const FULL_DISK_FILE: &str = "storage/full-disk.json";
+/// The full-disk creates.
+pub const FULL_DISK_LEDGER: &str = "storage/full-disk-ledger.jsonl";
+/// Health and liveness after each full-disk create.
+pub const FULL_DISK_PROBES: &str = "storage/full-disk-probes.jsonl";
+/// The read after the full-disk scenario's restart.
+pub const FULL_DISK_LIST: &str = "storage/full-disk-final-list.json";
+/// Evidence of VAL11-20.
+pub const FSYNC_FILE: &str = "storage/failed-fsync.json";
+/// The failed-fsync creates.
+pub const FSYNC_LEDGER: &str = "storage/failed-fsync-ledger.jsonl";
+/// Every fsync the filesystem answered during the scenario.
+pub const FSYNC_SYNCS: &str = "storage/failed-fsync-syncs.jsonl";
+/// Every read of [`FSYNC_FAILED_ID`].
+pub const FSYNC_READS: &str = "storage/failed-fsync-reads.jsonl";
+/// The read after the failed-fsync scenario's restart.
+pub const FSYNC_LIST: &str = "storage/failed-fsync-final-list.json";
+
+/// The ledger file of power cut `cut`.
+pub fn power_cut_ledger(cut: usize) -> String {
+    format!("storage/power-cut-{cut}-ledger.jsonl")
+}
+
+/// What a power cut threw away, as the filesystem reported it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discarded {
+    /// Files whose content went back to their last fsync.
+    pub files_reverted: usize,
+    /// Unsynced bytes discarded.
+    pub bytes_discarded: u64,
+    /// Namespace changes undone.
+    pub names_reverted: usize,
+    /// The torn write: `(file, bytes kept, its length)`.
+    pub torn: Option<(String, u64, u64)>,
+}
+
+/// One power cut of VAL11-18 (one line of [`POWER_CUTS_FILE`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PowerCut {
+    /// 1-based.
+    pub cut: usize,
+    /// The lab's seed.
+    pub seed: u64,
+    /// The seeded instant of the cut, ms into the load.
+    pub cut_at_ms: u64,
+    /// When the control-plane was SIGKILLed, µs on the ledger's clock.
+    pub killed_at_us: u64,
+    /// What the filesystem discarded; `None` when the cut failed (`error`).
+    pub discarded: Option<Discarded>,
+    /// Whether the control-plane answered health after the restart.
+    pub restarted: bool,
+    /// Why the cut or the restart failed, verbatim.
+    pub error: Option<String>,
+}
+
+/// One fsync as the filesystem answered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRecord {
+    /// Path relative to the mount.
+    pub path: String,
+    /// `file` or `dir`.
+    pub kind: String,
+    /// False for the injected EIO.
+    pub ok: bool,
+    /// µs on the ledger's clock.
+    pub at_us: u64,
+}
+
+/// Health and liveness after one create of the full-disk scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthProbe {
+    /// The create just before the probe.
+    pub after_id: String,
+    /// `full` (the disk full) or `after` (space given back).
+    pub phase: String,
+    /// Whether the control-plane process was alive.
+    pub alive: bool,
+    /// Its exit code, when it had exited.
+    pub exit_code: Option<i32>,
+    /// The health status, when it answered.
+    pub status: Option<u16>,
+    /// The body's `status` field, verbatim.
+    pub says: Option<String>,
+    /// µs on the ledger's clock.
+    pub at_us: u64,
+}
+
+/// The full-disk scenario's run (VAL11-19).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FullDiskRun {
+    /// When the space budget went to zero, µs.
+    pub full_at_us: u64,
+    /// When the space was given back, µs.
+    pub space_back_at_us: u64,
+    /// Writes the filesystem refused with ENOSPC.
+    pub enospc_answers: u64,
+    /// Why the lab restarted the control-plane after space returned, if it did.
+    pub restarted_by_lab: Option<String>,
+    /// Setup or restart errors, verbatim.
+    pub error: Option<String>,
+}
+
+/// One read of [`FSYNC_FAILED_ID`] (GET), after its fsync failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadProbe {
+    /// When the GET was sent, µs.
+    pub sent_us: u64,
+    /// When it was answered, µs.
+    pub answered_us: u64,
+    /// The status (200: reported stored).
+    pub status: Option<u16>,
+}
+
+/// The failed-fsync scenario's run (VAL11-20).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FsyncRun {
+    /// When the failure was armed, µs.
+    pub armed_at_us: u64,
+    /// Why the lab restarted the control-plane, if it did.
+    pub restarted_by_lab: Option<String>,
+    /// Setup or restart errors, verbatim.
+    pub error: Option<String>,
+}
+
+/// A JSON Lines file of `T`.
+fn jsonl<T: serde::de::DeserializeOwned>(f: &Files, rel: &str) -> Result<Vec<T>, Missing> {
+    f.text(rel)?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map_err(|e| Missing::Absent(format!("{rel}: line {}: {e}", i + 1)))
+        })
+        .collect()
+}
+
+/// The IDs of a list read; a read that did not reach its last page is [`Missing`].
+fn complete_ids(f: &Files, rel: &str) -> Result<Vec<String>, Missing> {
+    let list: ListEvidence = f.json(rel)?;
+    if !list.complete {
+        return Err(Missing::Absent(format!(
+            "{rel}: paging stopped early ({:?})",
+            list.error
+        )));
+    }
+    Ok(list.ids().into_iter().map(str::to_string).collect())
+}
+
+/// The check unless the lab recorded it as not run.
+fn unless_not_run(f: &Files, spec: CheckSpec, judge: impl FnOnce(CheckSpec) -> Check) -> Check {
+    match f.not_run(&spec) {
+        Some(c) => c,
+        None => judge(spec),
+    }
+}
+
+/// The ledger's verdict as an observation.
+fn verdict_json(v: &SetVerdict) -> Value {
+    json!({
+        "attempted": v.attempted,
+        "acknowledged": v.acknowledged,
+        "unknown": v.unknown,
+        "failed": v.failed,
+        "lost": v.lost,
+        "duplicates": v.duplicates,
+        "failed_but_present": v.failed_but_present,
+        "unknown_present": v.unknown_present.len(),
+        "unknown_absent": v.unknown_absent.len(),
+    })
+}
+
+/// VAL11-18: acknowledged creates survive power cuts.
+pub fn acked_creates_survive_power_cuts(f: &Files) -> Check {
+    let base = PLAN.spec(
+        "VAL11-18",
+        "every cut: the filesystem discarded the unsynced state, >= 1 create acknowledged before it and the load interrupted, the control-plane restarted; after the last cut every 2xx-acknowledged create is listed, none twice, none refused yet stored, no plan nobody created; paging complete",
+        &[POWER_CUTS_FILE, POWER_CUTS_LIST],
+    );
+    unless_not_run(f, base, |base| {
+        let cuts: Vec<PowerCut> = match jsonl(f, POWER_CUTS_FILE) {
+            Ok(c) => c,
+            Err(m) => return base.fail_unobserved(m.to_string()),
+        };
+        let spec = base.with_evidence((1..=cuts.len()).map(power_cut_ledger));
+        let obs: Result<Value, Missing> = (|| {
+            if cuts.is_empty() {
+                return Err(Missing::Absent(format!("{POWER_CUTS_FILE}: no cut")));
+            }
+            let ids = complete_ids(f, POWER_CUTS_LIST)?;
+            let mut all = Vec::new();
+            let mut per_cut = Vec::new();
+            for c in &cuts {
+                let entries: Vec<LedgerEntry> = jsonl(f, &power_cut_ledger(c.cut))?;
+                let acked = entries
+                    .iter()
+                    .filter(|e| e.outcome == WriteOutcome::Ok)
+                    .count();
+                let interrupted = entries.iter().any(|e| e.outcome != WriteOutcome::Ok);
+                per_cut.push(json!({
+                    "cut": c.cut,
+                    "cut_at_ms": c.cut_at_ms,
+                    "acked": acked,
+                    "interrupted": interrupted,
+                    "discarded": c.discarded,
+                    "restarted": c.restarted,
+                    "error": c.error,
+                    "pass": acked >= 1 && interrupted && c.restarted && c.discarded.is_some() && c.error.is_none(),
+                }));
+                all.extend(entries);
+            }
+            let v = ledger::judge(&all, &ids);
+            let phantom = ledger::unattempted_in_namespace(&all, &ids, POWER_CUT_PREFIX);
+            Ok(json!({
+                "cuts": cuts.len(),
+                "seed": cuts[0].seed,
+                "cuts_passed": per_cut.iter().filter(|c| c["pass"] == true).count(),
+                "ledger": verdict_json(&v),
+                "ledger_holds": v.holds(),
+                "unattempted_present": phantom,
+                "per_cut": per_cut,
+            }))
+        })();
+        spec.observe(obs, |o| {
+            o["cuts_passed"] == o["cuts"]
+                && o["ledger_holds"] == true
+                && o["unattempted_present"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty)
+        })
+    })
+}
+
+/// Whether a health answer says the control-plane is fine.
+fn health_ok(p: &HealthProbe) -> bool {
+    p.status == Some(200) && p.says.as_deref() == Some("ok")
+}
+
+/// VAL11-19: a full disk loses nothing acknowledged, and says so while it lasts.
+pub fn full_disk(f: &Files) -> Check {
+    let spec = PLAN.spec(
+        "VAL11-19",
+        "the filesystem refused >= 1 write with ENOSPC; while full: >= 1 create refused (5xx or no answer), health never ok after a refused create, an exit is non-zero; after space returns (a restart allowed): >= 1 create acknowledged and health ok; every 2xx-acknowledged create listed after a restart, none twice, none refused yet stored",
+        &[FULL_DISK_FILE, FULL_DISK_LEDGER, FULL_DISK_PROBES, FULL_DISK_LIST],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs: Result<Value, Missing> = (|| {
+            let run: FullDiskRun = f.json(FULL_DISK_FILE)?;
+            let entries: Vec<LedgerEntry> = jsonl(f, FULL_DISK_LEDGER)?;
+            let probes: Vec<HealthProbe> = jsonl(f, FULL_DISK_PROBES)?;
+            let ids = complete_ids(f, FULL_DISK_LIST)?;
+            let v = ledger::judge(&entries, &ids);
+            let phase = |p: &str| {
+                let prefix = format!("{FULL_DISK_PREFIX}{p}-");
+                entries
+                    .iter()
+                    .filter(move |e| e.id.starts_with(&prefix))
+                    .collect::<Vec<_>>()
+            };
+            let full = phase("full");
+            let refused_while_full = full
+                .iter()
+                .filter(|e| e.outcome != WriteOutcome::Ok)
+                .count();
+            let refused_ids: BTreeSet<&str> = full
+                .iter()
+                .filter(|e| e.outcome != WriteOutcome::Ok)
+                .map(|e| e.id.as_str())
+                .collect();
+            let ok_while_failing: Vec<&str> = probes
+                .iter()
+                .filter(|p| p.phase == "full" && refused_ids.contains(p.after_id.as_str()))
+                .filter(|p| health_ok(p))
+                .map(|p| p.after_id.as_str())
+                .collect();
+            let exit_zero = probes.iter().any(|p| p.exit_code == Some(0));
+            let after_acked = phase("after")
+                .iter()
+                .filter(|e| e.outcome == WriteOutcome::Ok)
+                .count();
+            let health_after = probes.iter().rev().find(|p| p.phase == "after");
+            Ok(json!({
+                "enospc_answers": run.enospc_answers,
+                "full_creates": full.len(),
+                "refused_while_full": refused_while_full,
+                "health_ok_while_writes_fail": ok_while_failing,
+                "exited_zero": exit_zero,
+                "restarted_by_lab": run.restarted_by_lab,
+                "after_acked": after_acked,
+                "health_ok_after": health_after.is_some_and(health_ok),
+                "ledger": verdict_json(&v),
+                "ledger_holds": v.holds(),
+                "error": run.error,
+            }))
+        })();
+        spec.observe(obs, |o| {
+            o["enospc_answers"].as_u64().is_some_and(|n| n >= 1)
+                && o["refused_while_full"].as_u64().is_some_and(|n| n >= 1)
+                && o["health_ok_while_writes_fail"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty)
+                && o["exited_zero"] == false
+                && o["after_acked"].as_u64().is_some_and(|n| n >= 1)
+                && o["health_ok_after"] == true
+                && o["ledger_holds"] == true
+                && o["error"].is_null()
+        })
+    })
+}
+
+/// VAL11-20: a create whose fsync failed is never acknowledged, nor served as stored
+/// before a later fsync of the same file succeeded.
+pub fn failed_fsync(f: &Files) -> Check {
+    let spec = PLAN.spec(
+        "VAL11-20",
+        "the injected fsync failure happened while val11-fe-1 was in flight; val11-fe-1 not acknowledged; no read (GET or the final list) reports it stored unless a later fsync of the same file succeeded before the read answered; afterwards (a restart allowed) >= 1 create acknowledged; every 2xx-acknowledged create listed after a restart",
+        &[FSYNC_FILE, FSYNC_LEDGER, FSYNC_SYNCS, FSYNC_READS, FSYNC_LIST],
+    );
+    unless_not_run(f, spec, |spec| {
+        let obs: Result<Value, Missing> = (|| {
+            let run: FsyncRun = f.json(FSYNC_FILE)?;
+            let entries: Vec<LedgerEntry> = jsonl(f, FSYNC_LEDGER)?;
+            let syncs: Vec<SyncRecord> = jsonl(f, FSYNC_SYNCS)?;
+            let mut reads: Vec<ReadProbe> = jsonl(f, FSYNC_READS)?;
+            let list: ListEvidence = f.json(FSYNC_LIST)?;
+            let ids: Vec<String> = list.ids().into_iter().map(str::to_string).collect();
+            // The final list is a read too: it answered when its last page did, which
+            // the lab records as a read probe of its own only through its presence.
+            let v = ledger::judge(&entries, &ids);
+            let attempt = entries.iter().find(|e| e.id == FSYNC_FAILED_ID);
+            let failure = syncs.iter().find(|s| !s.ok && s.kind == "file");
+            let in_flight = match (attempt, failure) {
+                (Some(a), Some(s)) => {
+                    a.sent_us <= s.at_us && a.answered_us.is_none_or(|t| s.at_us <= t)
+                }
+                _ => false,
+            };
+            let later_ok = |by_us: u64| {
+                failure.is_some_and(|fail| {
+                    syncs.iter().any(|s| {
+                        s.ok && s.kind == "file"
+                            && s.path == fail.path
+                            && s.at_us > fail.at_us
+                            && s.at_us <= by_us
+                    })
+                })
+            };
+            if ids.iter().any(|id| id == FSYNC_FAILED_ID) {
+                reads.push(ReadProbe {
+                    sent_us: u64::MAX,
+                    answered_us: u64::MAX,
+                    status: Some(200),
+                });
+            }
+            let stored_too_early = reads
+                .iter()
+                .filter(|r| r.status == Some(200) && !later_ok(r.answered_us))
+                .count();
+            let after_acked = entries
+                .iter()
+                .filter(|e| e.id != FSYNC_FAILED_ID && e.outcome == WriteOutcome::Ok)
+                .filter(|e| failure.is_some_and(|s| e.sent_us > s.at_us))
+                .count();
+            Ok(json!({
+                "fsync_failure": failure,
+                "failure_while_in_flight": in_flight,
+                "failed_create_outcome": attempt.map(|a| a.outcome),
+                "failed_create_status": attempt.and_then(|a| a.status),
+                "reads": reads.len(),
+                "reported_stored_without_a_later_fsync": stored_too_early,
+                "acked_after_failure": after_acked,
+                "restarted_by_lab": run.restarted_by_lab,
+                "paging_complete": list.complete,
+                "ledger": verdict_json(&v),
+                "ledger_holds": v.holds(),
+                "error": run.error,
+            }))
+        })();
+        spec.observe(obs, |o| {
+            o["failure_while_in_flight"] == true
+                && o["failed_create_outcome"]
+                    .as_str()
+                    .is_some_and(|s| s != "ok")
+                && o["reported_stored_without_a_later_fsync"] == 0
+                && o["acked_after_failure"].as_u64().is_some_and(|n| n >= 1)
+                && o["paging_complete"] == true
+                && o["ledger_holds"] == true
+                && o["error"].is_null()
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &std::path::Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn line<T: Serialize>(v: &T) -> String {
+        serde_json::to_string(v).unwrap() + "\n"
+    }
+
+    fn list(ids: &[&str]) -> String {
+        let plans: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"plan": {"metadata": {"id": id}, "spec": {}}, "phase": "published", "attempts": 0, "updated_at": ""}))
+            .collect();
+        serde_json::to_string(
+            &json!({"complete": true, "error": null, "plans": plans, "pages": []}),
+        )
+        .unwrap()
+    }
+
+    /// A failed-fsync run: the failure at 100 µs while fe-1 was in flight (50..200).
+    fn fsync_run(
+        dir: &std::path::Path,
+        fe1_status: u16,
+        reads: &[(u64, u16)],
+        later_sync_us: Option<u64>,
+    ) {
+        let mut ledger = line(&LedgerEntry::new(
+            FSYNC_FAILED_ID,
+            Some(fe1_status),
+            None,
+            50,
+            Some(200),
+        ));
+        ledger += &line(&LedgerEntry::new(
+            "val11-fe-after-1",
+            Some(201),
+            None,
+            300,
+            Some(400),
+        ));
+        write(dir, FSYNC_LEDGER, &ledger);
+        let sync = |ok, at_us| SyncRecord {
+            path: "cp-data/autonomy.db-wal".into(),
+            kind: "file".into(),
+            ok,
+            at_us,
+        };
+        let mut syncs = line(&sync(false, 100));
+        if let Some(t) = later_sync_us {
+            syncs += &line(&sync(true, t));
+        }
+        write(dir, FSYNC_SYNCS, &syncs);
+        let reads: String = reads
+            .iter()
+            .map(|(t, s)| {
+                line(&ReadProbe {
+                    sent_us: *t,
+                    answered_us: t + 1,
+                    status: Some(*s),
+                })
+            })
+            .collect();
+        write(dir, FSYNC_READS, &reads);
+        write(
+            dir,
+            FSYNC_FILE,
+            &serde_json::to_string(&FsyncRun {
+                armed_at_us: 0,
+                restarted_by_lab: None,
+                error: None,
+            })
+            .unwrap(),
+        );
+        write(dir, FSYNC_LIST, &list(&["val11-fe-after-1"]));
+    }
+
+    fn status(dir: &std::path::Path, check: fn(&Files) -> Check) -> crate::check::Status {
+        check(&Files::new(dir)).status
+    }
+
+    #[test]
+    fn failed_fsync_passes_when_refused_and_not_served() {
+        let d = tempfile::tempdir().unwrap();
+        fsync_run(d.path(), 500, &[(210, 404), (500, 200)], Some(350));
+        assert_eq!(status(d.path(), failed_fsync), crate::check::Status::Pass);
+    }
+
+    #[test]
+    fn failed_fsync_fails_when_acknowledged() {
+        let d = tempfile::tempdir().unwrap();
+        fsync_run(d.path(), 201, &[], Some(350));
+        assert_eq!(status(d.path(), failed_fsync), crate::check::Status::Fail);
+    }
+
+    #[test]
+    fn failed_fsync_fails_when_served_before_a_later_fsync() {
+        let d = tempfile::tempdir().unwrap();
+        // Served at 210, before the later fsync at 350: a read of a write that is not durable.
+        fsync_run(d.path(), 500, &[(210, 200)], Some(350));
+        let c = failed_fsync(&Files::new(d.path()));
+        assert_eq!(c.status, crate::check::Status::Fail);
+        assert_eq!(
+            c.observed.unwrap()["reported_stored_without_a_later_fsync"],
+            1
+        );
+        // The same read after the later fsync is allowed.
+        fsync_run(d.path(), 500, &[(400, 200)], Some(350));
+        assert_eq!(status(d.path(), failed_fsync), crate::check::Status::Pass);
+    }
+
+    #[test]
+    fn failed_fsync_fails_when_the_failure_never_happened() {
+        let d = tempfile::tempdir().unwrap();
+        fsync_run(d.path(), 201, &[], None);
+        write(d.path(), FSYNC_SYNCS, "");
+        let c = failed_fsync(&Files::new(d.path()));
+        assert_eq!(c.observed.unwrap()["failure_while_in_flight"], false);
+    }
+
+    /// One power cut: `a` acknowledged, `b` unanswered; the final read lists `listed`.
+    fn power_cut_run(dir: &std::path::Path, listed: &[&str]) {
+        let cut = PowerCut {
+            cut: 1,
+            seed: 7,
+            cut_at_ms: 150,
+            killed_at_us: 150_000,
+            discarded: Some(Discarded::default()),
+            restarted: true,
+            error: None,
+        };
+        write(dir, POWER_CUTS_FILE, &line(&cut));
+        let a = LedgerEntry::new("val11-pc1-w0-1", Some(201), None, 1, Some(2));
+        let b = LedgerEntry::new("val11-pc1-w0-2", None, Some("reset".into()), 3, Some(4));
+        write(dir, &power_cut_ledger(1), &(line(&a) + &line(&b)));
+        write(dir, POWER_CUTS_LIST, &list(listed));
+    }
+
+    #[test]
+    fn power_cuts_judge_lost_phantom_and_unknown_plans() {
+        let d = tempfile::tempdir().unwrap();
+        power_cut_run(d.path(), &["val11-pc1-w0-1"]);
+        assert_eq!(
+            status(d.path(), acked_creates_survive_power_cuts),
+            crate::check::Status::Pass
+        );
+        // The unanswered create may be stored too.
+        power_cut_run(d.path(), &["val11-pc1-w0-1", "val11-pc1-w0-2"]);
+        assert_eq!(
+            status(d.path(), acked_creates_survive_power_cuts),
+            crate::check::Status::Pass
+        );
+        // The acknowledged one lost.
+        power_cut_run(d.path(), &["val11-pc1-w0-2"]);
+        let c = acked_creates_survive_power_cuts(&Files::new(d.path()));
+        assert_eq!(c.status, crate::check::Status::Fail);
+        assert_eq!(
+            c.observed.unwrap()["ledger"]["lost"],
+            json!(["val11-pc1-w0-1"])
+        );
+        // A plan in the namespace that nobody created.
+        power_cut_run(d.path(), &["val11-pc1-w0-1", "val11-pc1-w9-1"]);
+        let c = acked_creates_survive_power_cuts(&Files::new(d.path()));
+        assert_eq!(
+            c.observed.unwrap()["unattempted_present"],
+            json!(["val11-pc1-w9-1"])
+        );
+    }
+
+    #[test]
+    fn full_disk_fails_when_health_says_ok_while_writes_fail() {
+        let d = tempfile::tempdir().unwrap();
+        let run = FullDiskRun {
+            full_at_us: 0,
+            space_back_at_us: 10,
+            enospc_answers: 2,
+            restarted_by_lab: None,
+            error: None,
+        };
+        write(
+            d.path(),
+            FULL_DISK_FILE,
+            &serde_json::to_string(&run).unwrap(),
+        );
+        let mut l = line(&LedgerEntry::new(
+            "val11-df-full-1",
+            Some(500),
+            None,
+            1,
+            Some(2),
+        ));
+        l += &line(&LedgerEntry::new(
+            "val11-df-after-1",
+            Some(201),
+            None,
+            11,
+            Some(12),
+        ));
+        write(d.path(), FULL_DISK_LEDGER, &l);
+        let probe = |id: &str, phase: &str, status: u16, says: &str| HealthProbe {
+            after_id: id.into(),
+            phase: phase.into(),
+            alive: true,
+            exit_code: None,
+            status: Some(status),
+            says: Some(says.into()),
+            at_us: 3,
+        };
+        let ok = line(&probe("val11-df-full-1", "full", 503, "degraded"))
+            + &line(&probe("val11-df-after-1", "after", 200, "ok"));
+        write(d.path(), FULL_DISK_PROBES, &ok);
+        write(d.path(), FULL_DISK_LIST, &list(&["val11-df-after-1"]));
+        assert_eq!(status(d.path(), full_disk), crate::check::Status::Pass);
+        let lying = line(&probe("val11-df-full-1", "full", 200, "ok"))
+            + &line(&probe("val11-df-after-1", "after", 200, "ok"));
+        write(d.path(), FULL_DISK_PROBES, &lying);
+        let c = full_disk(&Files::new(d.path()));
+        assert_eq!(c.status, crate::check::Status::Fail);
+        assert_eq!(
+            c.observed.unwrap()["health_ok_while_writes_fail"],
+            json!(["val11-df-full-1"])
+        );
+    }
+}
