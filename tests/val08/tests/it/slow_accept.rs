@@ -19,24 +19,27 @@ fn n100_records(lab: &Lab) -> Vec<CreateRecord> {
         .collect()
 }
 
-/// Accepts as fast as one task can with a backlog of 5, as Python's `socketserver`
-/// does: 100 workers released at once overflow the queue, SYNs are dropped and retried
-/// after 1, 2, 4 s, and connects take seconds, yet every create is answered well inside
-/// the plan's bound, so the zero-error checks PASS. VAL08-07 may rightly go either way
-/// for such a listener and is not asserted.
+/// A listener that stops accepting for 20 s when the N=100 tier starts (after the
+/// 1 + 10 + 50 tiers' 305 connections): the tier's first 100 creates wait in the accept
+/// queue for what is left of it, over 15 s, longer than the harness once allowed a
+/// create (5 s connect, 10 s client default), yet every create is answered inside the plan's
+/// bound, so 01..06, 08 and 09 PASS. VAL08-07 may rightly go either way for such a
+/// listener and is not asserted.
 ///
-/// Why not slower: a front that accepts one connection every 3 ms, or pauses 6 s, on
-/// this shared 2-core machine left some handshakes unfinished until the kernel gave up
-/// on them (`ETIMEDOUT` after about 31 s, cause `tcp_timeout`): an error the plan's curl
-/// would see as well, so such a listener rightly fails.
+/// The queue holds 128 so the test does not depend on SYN retransmits. With Python's
+/// backlog of 5 and accepts as fast as one task can, most runs answered all 500
+/// creates (slowest 4.4 s and 7.7 s in two), but on this shared 2-core machine some
+/// runs lost 15–46 creates to the kernel's own give-up (`ETIMEDOUT` after about 31 s,
+/// cause `tcp_timeout`), which the plan's curl would see as well: a true FAIL of such
+/// a listener, and no ground for a test that must PASS.
 #[test]
 #[file_serial(val08)]
 fn val08_05_variant_slow_accept_within_bound() {
     let front = SlowAccept {
-        backlog: 5,
+        backlog: 128,
         accept_interval_ms: 0,
-        stall_after: None,
-        stall_ms: 0,
+        stall_after: Some(305),
+        stall_ms: 20_000,
     };
     let lab = val08::slow_accept(front, &Config::default()).expect("the slow-accept lab ran");
     for id in [
@@ -54,25 +57,30 @@ fn val08_05_variant_slow_accept_within_bound() {
             && r.request.cause.is_none()),
         "every N=100 create answered 201 under the {deadline_ms} ms deadline"
     );
-    let slowest = recs.iter().map(|r| r.request.latency_us).max().unwrap_or(0);
-    let over_5s = recs
+    let waited = recs
         .iter()
-        .filter(|r| r.request.latency_us > 5_000_000)
+        .filter(|r| r.request.latency_us >= 15_000_000)
         .count();
-    eprintln!("N=100 through the front: slowest create {slowest} µs; {over_5s} over 5 s");
+    assert_eq!(
+        waited, 100,
+        "the first create of each worker waited out the pause"
+    );
 }
 
-/// The same listener pauses 36 s instead, in the middle of the N=100 tier (after the
-/// 1 + 10 + 50 tiers' 305 connections and 200 more): the creates queued or dropped
-/// then have no answer by the 35 s deadline, so VAL08-05 and 08 turn red (and 06: the
-/// tier outlasts 30 s), and each such create records its cause and the deadline used.
+/// A listener that stops accepting for 36 s when the N=100 tier starts (after the
+/// 1 + 10 + 50 tiers' 305 connections): its first 100 creates wait in the accept queue
+/// and have no answer by the 35 s deadline, so VAL08-05 and 08 turn red (and 06: the
+/// tier outlasts 30 s), and each such create records cause `deadline` and the deadline
+/// used. The queue holds 128 here, so every waiting connection is past its handshake
+/// and the outcome does not depend on SYN retransmits (with 5, the storms after the
+/// pause doubled the test's time); a steady slower rate fails only by retransmit luck.
 #[test]
 #[file_serial(val08)]
 fn val08_05_negative_slow_accept_past_deadline() {
     let front = SlowAccept {
-        backlog: 5,
+        backlog: 128,
         accept_interval_ms: 0,
-        stall_after: Some(505),
+        stall_after: Some(305),
         stall_ms: 36_000,
     };
     let lab = val08::slow_accept(front, &Config::default()).expect("the slow-accept lab ran");
@@ -93,24 +101,15 @@ fn val08_05_negative_slow_accept_past_deadline() {
         .filter(|r| r.request.outcome != Outcome::Ok)
         .collect();
     assert!(!errors.is_empty());
-    // Queued connections wait for an answer past the deadline; SYNs dropped by the full
-    // queue are retried until the connect deadline; a handshake whose last ACK the full
-    // queue dropped is given up by the kernel first (tcp_timeout, about 31 s).
-    for r in &errors {
-        assert_eq!(r.request.deadline_ms, Some(deadline_ms), "{r:?}");
-        match r.request.cause {
-            Some(ErrorCause::ConnectTimeout | ErrorCause::Deadline) => {
-                assert!(r.request.latency_us >= deadline_ms * 1000, "{r:?}")
-            }
-            Some(ErrorCause::TcpTimeout) => {}
-            _ => panic!("a stalled listener's error has a timeout cause: {r:?}"),
-        }
-    }
-    assert!(
-        errors.iter().any(|r| matches!(
-            r.request.cause,
-            Some(ErrorCause::ConnectTimeout | ErrorCause::Deadline)
-        )),
-        "some create reached the harness's own deadline: {errors:?}"
+    assert_eq!(
+        errors.len(),
+        100,
+        "the N=100 tier's first creates: {errors:?}"
     );
+    for r in &errors {
+        assert_eq!(r.request.index, 1, "{r:?}");
+        assert_eq!(r.request.deadline_ms, Some(deadline_ms), "{r:?}");
+        assert_eq!(r.request.cause, Some(ErrorCause::Deadline), "{r:?}");
+        assert!(r.request.latency_us >= deadline_ms * 1000, "{r:?}");
+    }
 }
