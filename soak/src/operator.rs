@@ -1,0 +1,216 @@
+//! What the operator reads: the line `soak run` prints per round, its ETA, and
+//! `soak status`, a read-only view of a soak directory that is safe while `soak run`
+//! writes it (it reads files only and takes no lock).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Result;
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::dir_layout::RoundSummary;
+use crate::opened_soak::Soak;
+use crate::persistent_cp;
+use crate::report;
+
+/// A UTC instant as the operator reads it (seconds, `Z`).
+pub fn utc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// `-` for a figure the round did not measure.
+fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+/// When the last scheduled round should be done: its due time on the soak clock, or
+/// later when rounds run behind (the remaining rounds at the last round's duration).
+pub fn eta(soak: &Soak, s: &RoundSummary, total: u64, now: DateTime<Utc>) -> DateTime<Utc> {
+    let interval_ms = soak.cfg.interval_real_s() * 1000.0;
+    let last_due = soak.start_real
+        + chrono::Duration::milliseconds((total.saturating_sub(1) as f64 * interval_ms) as i64);
+    let remaining = total.saturating_sub(s.round);
+    let behind = now
+        + chrono::Duration::milliseconds(
+            (remaining as f64 * interval_ms.max(s.duration_ms as f64)) as i64,
+        );
+    let round = chrono::Duration::milliseconds(s.duration_ms as i64);
+    if remaining == 0 {
+        now
+    } else {
+        last_due.max(behind - round) + round
+    }
+}
+
+/// One line per round: UTC time, round n/N, creates ok, p99, stuck, recoveries, health
+/// and the ETA of the soak's end (real time).
+pub fn round_line(soak: &Soak, s: &RoundSummary, total: u64, now: DateTime<Utc>) -> String {
+    let eta = eta(soak, s, total, now);
+    let left = (eta - now).num_seconds().max(0);
+    format!(
+        "{} round {}/{} (sim day {}) creates_ok={}/{} p99={} stuck={} recoveries={}/{} health={}{} ETA {} (in {})",
+        utc(now),
+        s.round,
+        total,
+        s.day,
+        or_dash(s.create_ok),
+        soak.cfg.creates_per_round,
+        s.p99_ms.map_or_else(|| "-".into(), |v| format!("{v:.1}ms")),
+        or_dash(s.stuck_count),
+        or_dash(s.recovery_ok),
+        or_dash(s.recovery_attempted),
+        s.health,
+        if s.restarted { " (restarted)" } else { "" },
+        utc(eta),
+        span(left as f64),
+    )
+}
+
+/// A real-time span for people: `42s`, `12m05s`, `3h20m`, `2d04h`.
+pub fn span(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+/// The command that resumes a soak in `dir` (the directory is the scheduler's state).
+pub fn resume_command(dir: &Path) -> String {
+    let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    format!("soak run --dir {}", abs.display())
+}
+
+/// `soak status`: rounds done / scheduled, the last round, the verdict so far (the
+/// judge over the files on disk, nothing re-measured) and the next round's due time.
+pub fn status(dir: &Path, now: DateTime<Utc>) -> Result<String> {
+    let soak = Soak::open(dir)?;
+    let total = soak.cfg.scheduled_rounds();
+    let rounds = soak.layout.rounds()?;
+    let done = rounds.iter().filter(|r| r.summary.is_some()).count();
+    let last = rounds.iter().rev().find_map(|r| r.summary.as_ref());
+    let mut o = String::new();
+    let _ = writeln!(o, "soak {}", soak.layout.root.display());
+    let _ = writeln!(
+        o,
+        "profile: {} (time factor {}, {} simulated days, a round every {} s real = {} s simulated)",
+        soak.cfg.profile_name(),
+        soak.cfg.time_factor,
+        soak.cfg.duration_days,
+        soak.cfg.interval_real_s(),
+        soak.cfg.interval_s
+    );
+    let _ = writeln!(
+        o,
+        "rounds: {done} done of {total} scheduled (last round number on disk {})",
+        soak.layout.last_round()?
+    );
+    match last {
+        Some(s) => {
+            let _ = writeln!(
+                o,
+                "last round: {} at {} real (sim day {}), creates_ok={}/{} p99={} stuck={} recoveries={}/{} health={}{}",
+                s.round,
+                s.real_ts,
+                s.day,
+                or_dash(s.create_ok),
+                soak.cfg.creates_per_round,
+                s.p99_ms.map_or_else(|| "-".into(), |v| format!("{v:.1}ms")),
+                or_dash(s.stuck_count),
+                or_dash(s.recovery_ok),
+                or_dash(s.recovery_attempted),
+                s.health,
+                if s.restarted { " (restarted)" } else { "" },
+            );
+        }
+        None => {
+            let _ = writeln!(o, "last round: none yet");
+        }
+    }
+    let (slot, due) = soak.next_slot()?;
+    if slot.round > total {
+        let _ = writeln!(o, "next round: none (every scheduled round is on disk)");
+    } else {
+        let _ = writeln!(
+            o,
+            "next round: {}/{} due {} ({})",
+            slot.round,
+            total,
+            utc(due),
+            if due > now {
+                format!(
+                    "in {}",
+                    span((due - now).num_milliseconds() as f64 / 1000.0)
+                )
+            } else {
+                format!(
+                    "{} overdue: is `soak run` running?",
+                    span((now - due).num_milliseconds() as f64 / 1000.0)
+                )
+            }
+        );
+    }
+    verdict_so_far(&soak, done, total, &mut o)?;
+    let cp = persistent_cp::read_pid(&soak.layout)
+        .filter(|p| persistent_cp::is_soak_cp(&soak.layout, *p));
+    let _ = writeln!(
+        o,
+        "control-plane: {}",
+        cp.map_or_else(|| "not running".into(), |p| format!("pid {p} running"))
+    );
+    Ok(o)
+}
+
+/// The judge's verdict over the files on disk; checks whose evidence is not written
+/// yet (the final report, late checkpoints) fail as not observed until then.
+fn verdict_so_far(soak: &Soak, done: usize, total: u64, o: &mut String) -> Result<()> {
+    if done == 0 {
+        let _ = writeln!(o, "verdict so far: none (no round on disk yet)");
+        return Ok(());
+    }
+    let r = report::judge(soak)?;
+    let finished = soak.layout.path("final-report.json").is_file();
+    let _ = writeln!(
+        o,
+        "verdict {}: {}",
+        if finished {
+            "(final report written)".to_string()
+        } else {
+            format!("so far ({done}/{total} rounds; checks judged at the end fail until then)")
+        },
+        report::overall_line(&r)
+    );
+    let failing: Vec<&str> = r
+        .checks
+        .iter()
+        .filter(|c| c.status != val_support::check::Status::Pass)
+        .map(|c| c.id.as_str())
+        .collect();
+    if !failing.is_empty() {
+        let _ = writeln!(o, "not passing: {}", failing.join(" "));
+    }
+    if finished {
+        let _ = writeln!(
+            o,
+            "report: {}",
+            soak.layout.path("final-report.txt").display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_as_people_write_them() {
+        assert_eq!(span(0.4), "0s");
+        assert_eq!(span(59.0), "59s");
+        assert_eq!(span(725.0), "12m05s");
+        assert_eq!(span(3.0 * 3600.0 + 20.0 * 60.0), "3h20m");
+        assert_eq!(span(2.0 * 86400.0 + 4.0 * 3600.0), "2d04h");
+    }
+}
