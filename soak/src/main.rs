@@ -344,3 +344,28 @@ fn archive(dir: &Path, out: Option<PathBuf>) -> Result<()> {
     println!("{}\nSHA-256: {hex}", path.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Args;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_flag_says_what_it_is() {
+        let cmd = Args::command();
+        for sub in cmd.get_subcommands() {
+            assert!(sub.get_about().is_some(), "{} has no help", sub.get_name());
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(
+                    arg.get_help().is_some(),
+                    "soak {} --{id} has no help text",
+                    sub.get_name()
+                );
+            }
+        }
+    }
+}

@@ -567,8 +567,8 @@ fn figure_sections(w: &mut String, d: &Value, real: bool) {
         n("total_rounds"), n("scheduled_rounds"), n("healthy_rounds"), n("failed_rounds"), n("cp_restarts"));
     let _ = writeln!(w, "## Fleet Coverage\nTotal plans created: {}\nLargest plan store size (plans one round's count listed): {} (target ≥ 100)\nPlan store size at the last round: {}\n",
         n("total_creates"), n("max_plan_store_size"), n("plan_store_final_size"));
-    let _ = writeln!(w, "## Rollback Reliability\nTotal recovery attempts: {}\nRollback sampled: {} (at most {} recoveries per round)\nTotal recovery successes: {}\nTotal recovery failures: {}\nAggregate rollback rate: {} (target ≥ 0.990)\n7-day window rate: {}\n{}: {}\n",
-        n("total_recovery_attempts"), n("rollback_sampled"), n("recovery_cap"), n("total_recovery_ok"), n("total_recovery_fail"), n("agg_rollback_rate"), n("rollback_rate_7d"),
+    let _ = writeln!(w, "## Rollback Reliability\nTotal recovery attempts: {}\nRollback sampled: {} (at most {} recoveries per round)\nTotal recovery successes: {}\nTotal recovery failures: {}\nAggregate rollback rate: {} (target ≥ 0.990)\n7-day checkpoint window rate (simulated days 0–{}): {}\n{}: {}\n",
+        n("total_recovery_attempts"), n("rollback_sampled"), n("recovery_cap"), n("total_recovery_ok"), n("total_recovery_fail"), n("agg_rollback_rate"), n("checkpoint_7d_sim_days"), n("rollback_rate_7d"),
         if real { "30-day window rate (Gate D target)" } else { "Whole-soak window rate (not 30 days; Gate D not applicable)" },
         n("agg_rollback_rate"));
     let _ = writeln!(w, "## Latency (create P99 across all rounds)\nRound 1 p99_ms: {} (baseline)\n7-day checkpoint window p99_ms (simulated days 0–{}): {}\nDay {} p99_ms (the soak's last simulated day): {}\nAll-time max round p99_ms: {} (target ≤ 500ms)\nAll-time 95th pct of round p99: {}\n",
