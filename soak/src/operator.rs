@@ -139,20 +139,10 @@ pub fn status(dir: &Path, now: DateTime<Utc>) -> Result<String> {
             slot.round,
             total,
             utc(due),
-            if due > now {
-                format!(
-                    "in {}",
-                    span((due - now).num_milliseconds() as f64 / 1000.0)
-                )
-            } else {
-                format!(
-                    "{} overdue: is `soak run` running?",
-                    span((now - due).num_milliseconds() as f64 / 1000.0)
-                )
-            }
+            due_words(&soak, due, now)
         );
     }
-    verdict_so_far(&soak, done, total, &mut o)?;
+    verdict_so_far(&soak, done, total, &mut o);
     let cp = persistent_cp::read_pid(&soak.layout)
         .filter(|p| persistent_cp::is_soak_cp(&soak.layout, *p));
     let _ = writeln!(
@@ -163,14 +153,34 @@ pub fn status(dir: &Path, now: DateTime<Utc>) -> Result<String> {
     Ok(o)
 }
 
+/// How the next round's due time stands. A round runs for a few seconds after its due
+/// time, so only a round late by more than a minute past its interval is called overdue.
+fn due_words(soak: &Soak, due: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let late_s = (now - due).num_milliseconds() as f64 / 1000.0;
+    if late_s < 0.0 {
+        format!("in {}", span(-late_s))
+    } else if late_s <= 60.0 + soak.cfg.interval_real_s() {
+        "due now".into()
+    } else {
+        format!("{} overdue: is `soak run` running?", span(late_s))
+    }
+}
+
 /// The judge's verdict over the files on disk; checks whose evidence is not written
 /// yet (the final report, late checkpoints) fail as not observed until then.
-fn verdict_so_far(soak: &Soak, done: usize, total: u64, o: &mut String) -> Result<()> {
+fn verdict_so_far(soak: &Soak, done: usize, total: u64, o: &mut String) {
     if done == 0 {
         let _ = writeln!(o, "verdict so far: none (no round on disk yet)");
-        return Ok(());
+        return;
     }
-    let r = report::judge(soak)?;
+    // A status that cannot judge still says everything else.
+    let r = match report::judge(soak) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(o, "verdict so far: not judged ({e:#})");
+            return;
+        }
+    };
     let finished = soak.layout.path("final-report.json").is_file();
     let _ = writeln!(
         o,
@@ -198,7 +208,6 @@ fn verdict_so_far(soak: &Soak, done: usize, total: u64, o: &mut String) -> Resul
             soak.layout.path("final-report.txt").display()
         );
     }
-    Ok(())
 }
 
 #[cfg(test)]
