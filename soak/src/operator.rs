@@ -26,20 +26,36 @@ fn or_dash<T: std::fmt::Display>(v: Option<T>) -> String {
 /// When the last scheduled round should be done: its due time on the soak clock, or
 /// later when rounds run behind (the remaining rounds at the last round's duration).
 pub fn eta(soak: &Soak, s: &RoundSummary, total: u64, now: DateTime<Utc>) -> DateTime<Utc> {
-    let interval_ms = soak.cfg.interval_real_s() * 1000.0;
-    let last_due = soak.start_real
-        + chrono::Duration::milliseconds((total.saturating_sub(1) as f64 * interval_ms) as i64);
-    let remaining = total.saturating_sub(s.round);
-    let behind = now
-        + chrono::Duration::milliseconds(
-            (remaining as f64 * interval_ms.max(s.duration_ms as f64)) as i64,
-        );
-    let round = chrono::Duration::milliseconds(s.duration_ms as i64);
+    eta_at(
+        soak.start_real,
+        soak.cfg.interval_real_s(),
+        (s.round, s.duration_ms),
+        total,
+        now,
+    )
+}
+
+/// [`eta`] from the soak's real start, its real interval and the last round's number
+/// and duration.
+fn eta_at(
+    start: DateTime<Utc>,
+    interval_real_s: f64,
+    (round, duration_ms): (u64, u64),
+    total: u64,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let remaining = total.saturating_sub(round);
     if remaining == 0 {
-        now
-    } else {
-        last_due.max(behind - round) + round
+        return now;
     }
+    let interval_ms = interval_real_s * 1000.0;
+    let last_due = start
+        + chrono::Duration::milliseconds((total.saturating_sub(1) as f64 * interval_ms) as i64);
+    let step_ms = interval_ms.max(duration_ms as f64);
+    let behind = now + chrono::Duration::milliseconds((remaining as f64 * step_ms) as i64);
+    let round_len = chrono::Duration::milliseconds(duration_ms as i64);
+    // On schedule the last round starts at its due time; behind, rounds run back to back.
+    last_due.max(behind - round_len) + round_len
 }
 
 /// One line per round: UTC time, round n/N, creates ok, p99, stuck, recoveries, health
@@ -213,6 +229,22 @@ fn verdict_so_far(soak: &Soak, done: usize, total: u64, o: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eta_is_the_last_rounds_end_on_schedule_or_behind_it() {
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let ms = chrono::Duration::milliseconds;
+        // 48 rounds 2.5 s apart, round 10 done 0.3 s after its due time (22.5 s).
+        let on_time = eta_at(t0, 2.5, (10, 300), 48, t0 + ms(22_800));
+        assert_eq!(on_time, t0 + ms(47 * 2500 + 300));
+        // Rounds of 4 s on a 2.5 s interval: 38 more rounds back to back.
+        let behind = eta_at(t0, 2.5, (10, 4000), 48, t0 + ms(40_000));
+        assert_eq!(behind, t0 + ms(40_000 + 38 * 4000));
+        // The last round done: the soak ends now.
+        assert_eq!(eta_at(t0, 2.5, (48, 300), 48, t0 + ms(1)), t0 + ms(1));
+    }
 
     #[test]
     fn spans_read_as_people_write_them() {

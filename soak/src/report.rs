@@ -91,15 +91,21 @@ fn round_latencies_us(soak: &Soak, r: &RoundOnDisk) -> Vec<u64> {
 /// round, adopted plans left out). A plan stuck in many rounds counts once; a scan asked
 /// with a `limit` lists at most that many, so this counts what was listed, never more.
 pub fn distinct_stuck_listed(soak: &Soak, rounds: &[&RoundOnDisk]) -> Option<u64> {
-    let adopted = soak.layout.adopted();
+    let scans = rounds.iter().filter_map(|r| {
+        std::fs::read_to_string(soak.layout.path(&format!("{}/stuck-scan.json", r.rel))).ok()
+    });
+    distinct_stuck_ids(scans, &soak.layout.adopted())
+}
+
+/// [`distinct_stuck_listed`] over the scans' texts: `None` when no scan holds a `stuck`
+/// list (not observed, never 0).
+fn distinct_stuck_ids(
+    scans: impl Iterator<Item = String>,
+    adopted: &std::collections::HashSet<String>,
+) -> Option<u64> {
     let mut ids = std::collections::HashSet::new();
     let mut any_scan = false;
-    for r in rounds {
-        let Ok(text) =
-            std::fs::read_to_string(soak.layout.path(&format!("{}/stuck-scan.json", r.rel)))
-        else {
-            continue;
-        };
+    for text in scans {
         let Some(list) = serde_json::from_str::<Value>(&text)
             .ok()
             .and_then(|v| v["stuck"].as_array().cloned())
@@ -114,7 +120,6 @@ pub fn distinct_stuck_listed(soak: &Soak, rounds: &[&RoundOnDisk]) -> Option<u64
                 .map(str::to_string),
         );
     }
-    // No valid scan at all: not observed, never 0.
     any_scan.then_some(ids.len() as u64)
 }
 
@@ -711,6 +716,32 @@ mod tests {
             shape,
             checks,
         )
+    }
+
+    #[test]
+    fn distinct_stuck_plans_count_each_id_once_and_leave_adopted_out() {
+        let scan = |ids: &[&str]| {
+            let stuck: Vec<Value> = ids.iter().map(|i| json!({"id": i})).collect();
+            json!({"stuck_count": ids.len(), "stuck": stuck}).to_string()
+        };
+        let adopted: std::collections::HashSet<String> = ["old-1".to_string()].into();
+        let scans = vec![
+            scan(&["a", "b"]),
+            scan(&["b", "c", "old-1"]),
+            // A failed scan holds no list: it adds nothing and is not a zero.
+            "{\"error\":\"control-plane not running\"}".to_string(),
+            scan(&["a"]),
+        ];
+        // a, b, c: b and a listed twice count once; the adopted plan is left out.
+        assert_eq!(distinct_stuck_ids(scans.into_iter(), &adopted), Some(3));
+        assert_eq!(
+            distinct_stuck_ids(vec![scan(&[])].into_iter(), &adopted),
+            Some(0)
+        );
+        // No valid scan at all: not observed.
+        let failed = vec!["{\"error\":\"x\"}".to_string(), "not json".to_string()];
+        assert_eq!(distinct_stuck_ids(failed.into_iter(), &adopted), None);
+        assert_eq!(distinct_stuck_ids(std::iter::empty(), &adopted), None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The `soak` program as an operator runs it (assert_cmd): a short compressed soak
-//! set up, run for two rounds and torn down, the refusals a wrong call gets, and a
+//! set up (which binary, what next), asked for its `status` fresh and finished, run
+//! (one line per round, the verdict and report path) and torn down; `--version`
+//! everywhere; the refusals a wrong call gets; the resume message on SIGTERM; and a
 //! `soak run` that survives its own SIGKILL and its control-plane's.
 //!
 //! These tests live in the soak crate because `CARGO_BIN_EXE_soak` exists only for the
