@@ -67,11 +67,30 @@ fn soak_program_sets_up_runs_and_tears_down_a_compressed_soak() {
     assert!(!text.contains("Max concurrent plans"), "{text}");
     assert!(text.contains("Largest plan store size"), "{text}");
     assert!(text.contains("Distinct stuck plans listed"), "{text}");
+    // Set up with an absolute --dir, torn down with a relative one: the same soak.
+    let pid = persistent_cp::read_pid(&Layout::new(&dir)).unwrap();
+    assert!(status_in(root.path(), Path::new("soak")).contains(&format!("pid {pid} running")));
     cargo_bin_cmd!("soak")
-        .args(["teardown", "--dir"])
-        .arg(&dir)
+        .current_dir(root.path())
+        .args(["teardown", "--dir", "soak"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("pid {pid} stopped")));
+    assert!(
+        !persistent_cp::alive(pid),
+        "teardown left the control-plane running"
+    );
+}
+
+/// `soak status --dir DIR` run in `cwd`, which must succeed; its stdout.
+fn status_in(cwd: &Path, dir: &Path) -> String {
+    let a = cargo_bin_cmd!("soak")
+        .current_dir(cwd)
+        .args(["status", "--dir"])
+        .arg(dir)
         .assert()
         .success();
+    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
 }
 
 /// `soak status --dir DIR`, which must succeed; its stdout.
