@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::dir_layout::RoundSummary;
+use crate::dir_layout::{RoundOnDisk, RoundSummary};
 use crate::opened_soak::Soak;
 use crate::persistent_cp;
 use crate::report;
@@ -104,7 +104,7 @@ pub fn resume_command(dir: &Path) -> String {
 pub fn status(dir: &Path, now: DateTime<Utc>) -> Result<String> {
     let soak = Soak::open(dir)?;
     let total = soak.cfg.scheduled_rounds();
-    let rounds = soak.layout.rounds()?;
+    let (rounds, busy) = settled_rounds(&soak)?;
     let done = rounds.iter().filter(|r| r.summary.is_some()).count();
     let last = rounds.iter().rev().find_map(|r| r.summary.as_ref());
     let mut o = String::new();
@@ -158,6 +158,13 @@ pub fn status(dir: &Path, now: DateTime<Utc>) -> Result<String> {
             due_words(&soak, due, now)
         );
     }
+    if let Some(rel) = &busy {
+        let _ = writeln!(
+            o,
+            "round in progress: {rel} (not finished within {} s; the verdict below reads it half-written)",
+            SETTLE.as_secs()
+        );
+    }
     verdict_so_far(&soak, done, total, &mut o);
     let cp = persistent_cp::read_pid(&soak.layout)
         .filter(|p| persistent_cp::is_soak_cp(&soak.layout, *p));
@@ -167,6 +174,38 @@ pub fn status(dir: &Path, now: DateTime<Utc>) -> Result<String> {
         cp.map_or_else(|| "not running".into(), |p| format!("pid {p} running"))
     );
     Ok(o)
+}
+
+/// How long `status` waits for a round that `soak run` is writing.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The rounds on disk once no round is being written, or after [`SETTLE`] with the one
+/// still being written. The judge reads a half-written round as failed (no stuck scan
+/// yet), so a status asked mid-round would report failures that are not there. A round
+/// directory without a summary counts as being written only while it changed within
+/// the last minute: one left by a killed `soak run` does not stall `status`.
+fn settled_rounds(soak: &Soak) -> Result<(Vec<RoundOnDisk>, Option<String>)> {
+    let deadline = std::time::Instant::now() + SETTLE;
+    loop {
+        let rounds = soak.layout.rounds()?;
+        let busy = rounds
+            .iter()
+            .find(|r| r.summary.is_none() && changed_lately(&soak.layout.path(&r.rel)))
+            .map(|r| r.rel.clone());
+        if busy.is_none() || std::time::Instant::now() >= deadline {
+            return Ok((rounds, busy));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Whether `dir` changed (a file created or renamed into it) within the last minute.
+fn changed_lately(dir: &Path) -> bool {
+    std::fs::metadata(dir)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < std::time::Duration::from_secs(60))
 }
 
 /// How the next round's due time stands. A round runs for a few seconds after its due
