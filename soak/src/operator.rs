@@ -243,18 +243,19 @@ fn verdict_so_far(soak: &Soak, done: usize, total: u64, o: &mut String) {
         if finished {
             "(final report written)".to_string()
         } else {
-            format!("so far ({done}/{total} rounds; checks judged at the end fail until then)")
+            format!("so far ({done}/{total} rounds; checks not due yet are NOT_RUN)")
         },
         report::overall_line(&r)
     );
-    let failing: Vec<&str> = r
+    // NOT_RUN is a check whose time has not come (not due yet), not a failure.
+    let failing: Vec<String> = r
         .checks
         .iter()
         .filter(|c| c.status != val_support::check::Status::Pass)
-        .map(|c| c.id.as_str())
+        .map(|c| format!("{} {}", c.id, c.status))
         .collect();
     if !failing.is_empty() {
-        let _ = writeln!(o, "not passing: {}", failing.join(" "));
+        let _ = writeln!(o, "not passing: {}", failing.join(", "));
     }
     if finished {
         let _ = writeln!(
