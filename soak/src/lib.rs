@@ -10,6 +10,7 @@
 //! | [`round`] | one round: plan steps 1–7 plus process and store measurements |
 //! | [`report`] | daily summaries and alerts, checkpoints, the final report |
 //! | [`lifecycle`] | `soak setup`, `soak run` (the built-in scheduler, resumable from the directory) and `soak teardown` |
+//! | [`operator`] | what the operator reads: the per-round line and its ETA, `soak status` (read-only) |
 //! | [`seal`] | `target.json`, `val12-report.json` and `manifest.json`: a verifiable run |
 //! | [`archive`] | `soak archive`: tar.gz + sha256, in-process |
 //! | [`walk`] | the round's plan count: the paging walk, reading only IDs and cursors |
@@ -22,6 +23,7 @@ pub mod config;
 pub mod dir_layout;
 pub mod lifecycle;
 pub mod opened_soak;
+pub mod operator;
 pub mod persistent_cp;
 pub mod report;
 pub mod round;

@@ -29,6 +29,8 @@ pub struct SetupOutcome {
     pub started: Started,
     /// True when it answered health 200 before the deadline.
     pub ok: bool,
+    /// The control-plane binary it picked (path, sha256, version).
+    pub bin: BinaryInfo,
 }
 
 /// `soak setup`: the plan's layout, the persistent control-plane, `config.env`,
@@ -71,7 +73,7 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
             started.health_code
         );
     }
-    Ok(SetupOutcome { started, ok })
+    Ok(SetupOutcome { started, ok, bin })
 }
 
 /// Refuses a directory whose control-plane still runs or that already holds rounds.
@@ -226,7 +228,7 @@ pub fn round_once(dir: &Path) -> Result<RoundSummary> {
 pub struct RunOptions {
     /// Stop after this many rounds in this invocation (tests: a simulated crash).
     pub max_rounds: Option<u64>,
-    /// Print progress to stderr.
+    /// Print one line per round to stdout.
     pub progress: bool,
 }
 
@@ -257,25 +259,9 @@ pub fn run(dir: &Path, opts: &RunOptions, hook: &mut dyn FnMut(u64) -> Result<()
         let (rel, s) = round::run_round(&soak, slot)?;
         ran += 1;
         if opts.progress {
-            eprintln!(
-                "round {}/{} day {} health={}{} p99={} errors={} stuck={} plans={}  {rel}",
-                slot.round,
-                total,
-                s.day,
-                s.health,
-                if s.restarted { " (restarted)" } else { "" },
-                s.p99_ms
-                    .map(|v| format!("{v:.1}ms"))
-                    .unwrap_or_else(|| "-".into()),
-                s.create_errors
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                s.stuck_count
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                s.plan_count
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "-".into()),
+            println!(
+                "{}  {rel}",
+                crate::operator::round_line(&soak, &s, total, Utc::now())
             );
         }
         // A day is summarised once its last round is done; checkpoints when due.

@@ -145,10 +145,33 @@ pub fn is_soak_cp(layout: &Layout, pid: u32) -> bool {
     if !alive(pid) {
         return false;
     }
-    let data = layout.path("cp-data").display().to_string();
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| c.split(|b| *b == 0).any(|a| a == data.as_bytes()))
-        .unwrap_or(false)
+    let data = layout.path("cp-data");
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    if args
+        .iter()
+        .any(|a| *a == data.as_os_str().as_encoded_bytes())
+    {
+        return true;
+    }
+    // The path was written as `soak setup` (or the restarting round) was given it,
+    // relative or absolute, while this call may name the directory the other way: compare
+    // resolved paths, a relative argument resolved against the process's own cwd.
+    let Ok(want) = std::fs::canonicalize(&data) else {
+        return false;
+    };
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
+    args.iter().any(|a| {
+        let p =
+            std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(a));
+        let p = match (&cwd, p.is_relative()) {
+            (Some(c), true) => c.join(p),
+            _ => p.to_path_buf(),
+        };
+        std::fs::canonicalize(p).is_ok_and(|p| p == want)
+    })
 }
 
 /// SIGTERM, wait up to 10 s, then SIGKILL and wait; an already-dead pid is fine.

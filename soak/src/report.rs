@@ -53,8 +53,8 @@ pub struct Agg {
     pub max_consecutive_stuck: u64,
     /// Longest run of consecutive unhealthy rounds.
     pub longest_downtime_streak: u64,
-    /// Total stuck plans reported (sum over rounds).
-    pub stuck_total: u64,
+    /// The largest `stuck_count` of one round (plans stuck at the same time).
+    pub max_stuck_in_round: Option<u64>,
     /// Stuck scans that were not 200 + valid.
     pub scan_failures: u64,
     /// Last plan count.
@@ -85,6 +85,42 @@ fn round_latencies_us(soak: &Soak, r: &RoundOnDisk) -> Vec<u64> {
         .filter_map(|l| l.trim().parse::<f64>().ok())
         .map(|s| (s * 1e6).round() as u64)
         .collect()
+}
+
+/// The distinct plan IDs the rounds' stuck scans listed (raw `stuck-scan.json` of each
+/// round, adopted plans left out). A plan stuck in many rounds counts once; a scan asked
+/// with a `limit` lists at most that many, so this counts what was listed, never more.
+pub fn distinct_stuck_listed(soak: &Soak, rounds: &[&RoundOnDisk]) -> Option<u64> {
+    let scans = rounds.iter().filter_map(|r| {
+        std::fs::read_to_string(soak.layout.path(&format!("{}/stuck-scan.json", r.rel))).ok()
+    });
+    distinct_stuck_ids(scans, &soak.layout.adopted())
+}
+
+/// [`distinct_stuck_listed`] over the scans' texts: `None` when no scan holds a `stuck`
+/// list (not observed, never 0).
+fn distinct_stuck_ids(
+    scans: impl Iterator<Item = String>,
+    adopted: &std::collections::HashSet<String>,
+) -> Option<u64> {
+    let mut ids = std::collections::HashSet::new();
+    let mut any_scan = false;
+    for text in scans {
+        let Some(list) = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["stuck"].as_array().cloned())
+        else {
+            continue;
+        };
+        any_scan = true;
+        ids.extend(
+            list.iter()
+                .filter_map(|e| e["id"].as_str())
+                .filter(|id| !adopted.contains(*id))
+                .map(str::to_string),
+        );
+    }
+    any_scan.then_some(ids.len() as u64)
 }
 
 /// Aggregates `rounds` (in round order).
@@ -120,7 +156,9 @@ pub fn aggregate(soak: &Soak, rounds: &[&RoundOnDisk]) -> Agg {
             a.scan_failures += 1;
         }
         let stuck = s.stuck_count.unwrap_or(0);
-        a.stuck_total += stuck;
+        if let Some(c) = s.stuck_count {
+            a.max_stuck_in_round = Some(a.max_stuck_in_round.map_or(c, |m| m.max(c)));
+        }
         if stuck > 0 {
             a.stuck_rounds += 1;
             stuck_run += 1;
@@ -396,7 +434,7 @@ pub fn final_report(soak: &Soak) -> Result<Value> {
         "healthy_rounds": a.rounds_healthy, "failed_rounds": last_index - a.rounds_healthy,
         "cp_restarts": a.restarts, "longest_downtime_streak": a.longest_downtime_streak,
         "total_creates": a.create_ok, "create_errors": a.create_errors,
-        "max_concurrent_plans": a.max_plan_count, "plan_store_final_size": plans_final,
+        "max_plan_store_size": a.max_plan_count, "plan_store_final_size": plans_final,
         "total_recovery_attempts": a.recovery_attempts, "total_recovery_ok": a.recovery_ok,
         "total_recovery_fail": a.recovery_fail, "agg_rollback_rate": a.rollback_rate,
         "rollback_rate_7d": a7.rollback_rate, "rollback_sampled": soak.cfg.recovery_cap > 0,
@@ -405,7 +443,7 @@ pub fn final_report(soak: &Soak) -> Result<Value> {
         "p99_ms_7d": a7.pooled_p99_ms, "p99_ms_last_day": a_last.pooled_p99_ms,
         "max_p99_ms": a.max_p99_ms, "p95_of_round_p99_ms": a.p95_of_round_p99_ms,
         "uptime_pct": (last_index > 0).then(|| a.rounds_healthy as f64 * 100.0 / last_index as f64),
-        "total_stuck_detected": a.stuck_total, "scan_failures": a.scan_failures,
+        "scan_failures": a.scan_failures,
         "drift": {"warmup_rounds": warm, "p99_ms": p99_drift, "rss_kb": rss_drift},
         "last_round_rss_kb": summaries.last().and_then(|s| s.rss_kb),
         "last_round_open_fds": summaries.last().and_then(|s| s.open_fds),
@@ -413,16 +451,16 @@ pub fn final_report(soak: &Soak) -> Result<Value> {
         "last_round_wal_bytes": summaries.last().and_then(|s| s.wal_bytes),
         "faults": soak.cfg.faults,
     });
+    // What each figure is from: the day, the window, distinct IDs (json! recursion
+    // limit: added one by one).
+    doc["checkpoint_7d_sim_days"] = json!(7.0 * soak.cfg.calendar_scale());
+    doc["last_day"] = json!((last_day > 0).then_some(last_day));
+    doc["distinct_stuck_plans_listed"] = json!(distinct_stuck_listed(soak, &all));
+    doc["max_stuck_in_one_round"] = json!(a.max_stuck_in_round);
+    doc["stuck_rounds"] = json!(a.stuck_rounds);
     write_json_atomic(&soak.layout.path("final-report.json"), &doc)
         .context("write final-report.json")?;
-    let run_id = soak
-        .layout
-        .root
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let report = val_support::plans::report("val12", &run_id, &soak.cfg.faults, &soak.layout.root)
-        .context("judge the soak directory")?;
+    let report = judge(soak)?;
     doc["checks"] = serde_json::to_value(&report.checks).context("serialise checks")?;
     doc["verdict"] = serde_json::to_value(&report.verdict).context("serialise verdict")?;
     doc["profile"] = serde_json::to_value(&report.profile).context("serialise profile")?;
@@ -434,6 +472,35 @@ pub fn final_report(soak: &Soak) -> Result<Value> {
     write_atomic(&soak.layout.path("final-report.txt"), txt.as_bytes())
         .context("write final-report.txt")?;
     Ok(doc)
+}
+
+/// The judge's report over the soak directory's files as they are now (a pure function
+/// of them: nothing is measured or written).
+pub fn judge(soak: &Soak) -> Result<val_support::Report> {
+    let run_id = soak
+        .layout
+        .root
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    val_support::plans::report("val12", &run_id, &soak.cfg.faults, &soak.layout.root)
+        .context("judge the soak directory")
+}
+
+/// The overall verdict in words, with the profile it holds under: only a `plan` run
+/// carries the plan's verdict.
+pub fn overall_line(report: &val_support::Report) -> String {
+    let v = &report.verdict;
+    let word = |b: bool| if b { "PASS" } else { "FAIL" };
+    let overall = match v.full {
+        Some(full) => word(full).to_string(),
+        None => format!(
+            "{} under profile {} (NOT the plan's verdict)",
+            word(v.custom == Some(true)),
+            report.profile.name()
+        ),
+    };
+    format!("{overall} ({}/{} checks)", v.passed, v.total)
 }
 
 /// The final report as text, following the plan's template.
@@ -503,18 +570,18 @@ fn figure_sections(w: &mut String, d: &Value, real: bool) {
     );
     let _ = writeln!(w, "Total rounds: {} (scheduled: {})\nHealthy rounds: {}\nFailed rounds: {}\nCP restart count: {}\n",
         n("total_rounds"), n("scheduled_rounds"), n("healthy_rounds"), n("failed_rounds"), n("cp_restarts"));
-    let _ = writeln!(w, "## Fleet Coverage\nTotal plans created: {}\nMax concurrent plans: {} (target ≥ 100)\nPlan store final size: {}\n",
-        n("total_creates"), n("max_concurrent_plans"), n("plan_store_final_size"));
-    let _ = writeln!(w, "## Rollback Reliability\nTotal recovery attempts: {}\nRollback sampled: {} (at most {} recoveries per round)\nTotal recovery successes: {}\nTotal recovery failures: {}\nAggregate rollback rate: {} (target ≥ 0.990)\n7-day window rate: {}\n{}: {}\n",
-        n("total_recovery_attempts"), n("rollback_sampled"), n("recovery_cap"), n("total_recovery_ok"), n("total_recovery_fail"), n("agg_rollback_rate"), n("rollback_rate_7d"),
+    let _ = writeln!(w, "## Fleet Coverage\nTotal plans created: {}\nLargest plan store size (plans one round's count listed): {} (target ≥ 100)\nPlan store size at the last round: {}\n",
+        n("total_creates"), n("max_plan_store_size"), n("plan_store_final_size"));
+    let _ = writeln!(w, "## Rollback Reliability\nTotal recovery attempts: {}\nRollback sampled: {} (at most {} recoveries per round)\nTotal recovery successes: {}\nTotal recovery failures: {}\nAggregate rollback rate: {} (target ≥ 0.990)\n7-day checkpoint window rate (simulated days 0–{}): {}\n{}: {}\n",
+        n("total_recovery_attempts"), n("rollback_sampled"), n("recovery_cap"), n("total_recovery_ok"), n("total_recovery_fail"), n("agg_rollback_rate"), n("checkpoint_7d_sim_days"), n("rollback_rate_7d"),
         if real { "30-day window rate (Gate D target)" } else { "Whole-soak window rate (not 30 days; Gate D not applicable)" },
         n("agg_rollback_rate"));
-    let _ = writeln!(w, "## Latency (create P99 across all rounds)\nRound 1 p99_ms: {} (baseline)\nDay 7 p99_ms: {}\nDay 30 p99_ms: {}\nAll-time max p99_ms: {} (target ≤ 500ms)\nAll-time 95th pct of p99: {}\n",
-        n("round1_p99_ms"), n("p99_ms_7d"), n("p99_ms_last_day"), n("max_p99_ms"), n("p95_of_round_p99_ms"));
+    let _ = writeln!(w, "## Latency (create P99 across all rounds)\nRound 1 p99_ms: {} (baseline)\n7-day checkpoint window p99_ms (simulated days 0–{}): {}\nDay {} p99_ms (the soak's last simulated day): {}\nAll-time max round p99_ms: {} (target ≤ 500ms)\nAll-time 95th pct of round p99: {}\n",
+        n("round1_p99_ms"), n("checkpoint_7d_sim_days"), n("p99_ms_7d"), n("last_day"), n("p99_ms_last_day"), n("max_p99_ms"), n("p95_of_round_p99_ms"));
     let _ = writeln!(w, "## Availability\nTotal rounds: {}\nHealthy rounds: {}\nUptime %: {} (target ≥ 99.9%)\nTotal CP restarts: {}\nLongest downtime streak: {} rounds\n",
         n("total_rounds"), n("healthy_rounds"), n("uptime_pct"), n("cp_restarts"), n("longest_downtime_streak"));
-    let _ = writeln!(w, "## Stuck Detection\nTotal stuck plans detected: {}\nTotal recoveries attempted: {}\nAuto-recovery success rate: {}\n",
-        n("total_stuck_detected"), n("total_recovery_attempts"), n("agg_rollback_rate"));
+    let _ = writeln!(w, "## Stuck Detection\nDistinct stuck plans listed (IDs across every round's stuck scan; a scan lists at most the recovery cap): {}\nMost plans stuck at once (one round's stuck_count): {}\nRounds with stuck plans: {}\nTotal recoveries attempted: {}\nAuto-recovery success rate: {}\n",
+        n("distinct_stuck_plans_listed"), n("max_stuck_in_one_round"), n("stuck_rounds"), n("total_recovery_attempts"), n("agg_rollback_rate"));
     let _ = writeln!(
         w,
         "## Drift (after {} warm-up rounds, projected to day 30)\np99_ms: {}\nrss_kb: {}\n",
@@ -546,14 +613,6 @@ fn check_section(w: &mut String, report: &val_support::Report) {
     }
     let v = &report.verdict;
     let word = |b: bool| if b { "PASS" } else { "FAIL" };
-    let overall = match v.full {
-        Some(full) => word(full).to_string(),
-        None => format!(
-            "{} under profile {} (NOT the plan's verdict)",
-            word(v.custom == Some(true)),
-            report.profile.name()
-        ),
-    };
     let beyond = v
         .beyond
         .as_ref()
@@ -568,11 +627,10 @@ fn check_section(w: &mut String, report: &val_support::Report) {
         .unwrap_or_default();
     let _ = writeln!(
         w,
-        "Profile: {}\nTarget: {}\nOverall: {overall} ({}/{} checks)\n{beyond}",
+        "Profile: {}\nTarget: {}\nOverall: {}\n{beyond}",
         report.profile_line(),
         report.target.line(),
-        v.passed,
-        v.total
+        overall_line(report)
     );
 }
 
@@ -658,6 +716,32 @@ mod tests {
             shape,
             checks,
         )
+    }
+
+    #[test]
+    fn distinct_stuck_plans_count_each_id_once_and_leave_adopted_out() {
+        let scan = |ids: &[&str]| {
+            let stuck: Vec<Value> = ids.iter().map(|i| json!({"id": i})).collect();
+            json!({"stuck_count": ids.len(), "stuck": stuck}).to_string()
+        };
+        let adopted: std::collections::HashSet<String> = ["old-1".to_string()].into();
+        let scans = vec![
+            scan(&["a", "b"]),
+            scan(&["b", "c", "old-1"]),
+            // A failed scan holds no list: it adds nothing and is not a zero.
+            "{\"error\":\"control-plane not running\"}".to_string(),
+            scan(&["a"]),
+        ];
+        // a, b, c: b and a listed twice count once; the adopted plan is left out.
+        assert_eq!(distinct_stuck_ids(scans.into_iter(), &adopted), Some(3));
+        assert_eq!(
+            distinct_stuck_ids(vec![scan(&[])].into_iter(), &adopted),
+            Some(0)
+        );
+        // No valid scan at all: not observed.
+        let failed = vec!["{\"error\":\"x\"}".to_string(), "not json".to_string()];
+        assert_eq!(distinct_stuck_ids(failed.into_iter(), &adopted), None);
+        assert_eq!(distinct_stuck_ids(std::iter::empty(), &adopted), None);
     }
 
     #[test]

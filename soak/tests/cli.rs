@@ -1,5 +1,7 @@
 //! The `soak` program as an operator runs it (assert_cmd): a short compressed soak
-//! set up, run for two rounds and torn down, the refusals a wrong call gets, and a
+//! set up (which binary, what next), asked for its `status` fresh and finished, run
+//! (one line per round, the verdict and report path) and torn down; `--version`
+//! everywhere; the refusals a wrong call gets; the resume message on SIGTERM; and a
 //! `soak run` that survives its own SIGKILL and its control-plane's.
 //!
 //! These tests live in the soak crate because `CARGO_BIN_EXE_soak` exists only for the
@@ -33,31 +35,229 @@ fn soak_program_sets_up_runs_and_tears_down_a_compressed_soak() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("soak");
     let _guard = Teardown(&dir);
-    cargo_bin_cmd!("soak")
+    let setup = cargo_bin_cmd!("soak")
         .args(["setup", "--time-factor", "36000", "--duration-days", "0.05"])
         .args(["--ephemeral-ports", "--dir"])
         .arg(&dir)
         .assert()
         .success();
-    cargo_bin_cmd!("soak")
-        .args(["run", "--max-rounds", "2", "--dir"])
+    setup_names_binary_and_next_command(&String::from_utf8_lossy(&setup.get_output().stdout));
+    let fresh = status(&dir);
+    assert!(fresh.contains("rounds: 0 done of 2 scheduled"), "{fresh}");
+    assert!(fresh.contains("last round: none yet"), "{fresh}");
+    assert!(fresh.contains("next round: 1/2 due "), "{fresh}");
+    assert!(fresh.contains("verdict so far: none"), "{fresh}");
+    let run = cargo_bin_cmd!("soak")
+        .args(["run", "--dir"])
         .arg(&dir)
         .assert()
         .success();
-    assert!(dir.join("rounds").is_dir());
-    cargo_bin_cmd!("soak")
-        .args(["report", "--type", "final", "--dir"])
-        .arg(&dir)
-        .assert()
-        .success();
+    let out = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
+    run_prints_rounds_and_verdict(&out, &dir);
+    finished_status_reads_only(&dir);
     let text = std::fs::read_to_string(dir.join("final-report.txt")).unwrap();
     assert!(text.contains("COMPRESSED ×36000"), "{text}");
     assert!(!text.contains("30-Day Soak Final Report"), "{text}");
+    // Each figure says what it is: no "Day 30" in a 1-hour soak, no sum of stuck plans.
+    assert!(!text.contains("Day 30 p99_ms"), "{text}");
+    assert!(
+        text.contains("Day 1 p99_ms (the soak's last simulated day)"),
+        "{text}"
+    );
+    assert!(!text.contains("Max concurrent plans"), "{text}");
+    assert!(text.contains("Largest plan store size"), "{text}");
+    assert!(text.contains("Distinct stuck plans listed"), "{text}");
+    // Set up with an absolute --dir, torn down with a relative one: the same soak.
+    let pid = persistent_cp::read_pid(&Layout::new(&dir)).unwrap();
+    assert!(status_in(root.path(), Path::new("soak")).contains(&format!("pid {pid} running")));
     cargo_bin_cmd!("soak")
-        .args(["teardown", "--dir"])
-        .arg(&dir)
+        .current_dir(root.path())
+        .args(["teardown", "--dir", "soak"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("pid {pid} stopped")));
+    assert!(
+        !persistent_cp::alive(pid),
+        "teardown left the control-plane running"
+    );
+}
+
+/// `soak status --dir DIR` run in `cwd`, which must succeed; its stdout.
+fn status_in(cwd: &Path, dir: &Path) -> String {
+    let a = cargo_bin_cmd!("soak")
+        .current_dir(cwd)
+        .args(["status", "--dir"])
+        .arg(dir)
         .assert()
         .success();
+    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
+}
+
+/// `soak status --dir DIR`, which must succeed; its stdout.
+fn status(dir: &Path) -> String {
+    let a = cargo_bin_cmd!("soak")
+        .args(["status", "--dir"])
+        .arg(dir)
+        .assert()
+        .success();
+    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
+}
+
+/// `setup` says which binary it picked (path, sha256, version) and what to run next.
+fn setup_names_binary_and_next_command(out: &str) {
+    let line = |k: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .unwrap_or_else(|| panic!("no {k:?} line in:\n{out}"))
+            .to_string()
+    };
+    assert!(Path::new(&line("binary: ")).is_file(), "{out}");
+    let sha = line("binary sha256: ");
+    assert!(
+        sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit()),
+        "{out}"
+    );
+    assert!(line("binary version: ").contains("autonomy"), "{out}");
+    assert!(line("next: ").starts_with("soak run --dir /"), "{out}");
+}
+
+/// One line per round (UTC time, n/N, figures, ETA), then the verdict and report path.
+fn run_prints_rounds_and_verdict(out: &str, dir: &Path) {
+    let rounds: Vec<&str> = out.lines().filter(|l| l.contains(" round ")).collect();
+    assert_eq!(rounds.len(), 2, "{out}");
+    for (i, l) in rounds.iter().enumerate() {
+        assert!(l.contains(&format!(" round {}/2 ", i + 1)), "{l}");
+        assert!(l.as_bytes()[..20].ends_with(b"Z"), "UTC time first: {l}");
+        for k in [
+            "creates_ok=10/10",
+            "p99=",
+            "stuck=",
+            "recoveries=",
+            "health=ok",
+            "ETA ",
+        ] {
+            assert!(l.contains(k), "{k} missing: {l}");
+        }
+    }
+    assert!(
+        out.contains("verdict: FAIL under profile compressed (NOT the plan's verdict)")
+            || out.contains("verdict: PASS under profile compressed (NOT the plan's verdict)"),
+        "{out}"
+    );
+    let report = dir.join("final-report.txt").canonicalize().unwrap();
+    assert!(
+        out.lines()
+            .any(|l| l.strip_prefix("report: ").is_some_and(|p| {
+                Path::new(p).canonicalize().ok().as_deref() == Some(report.as_path())
+            })),
+        "{out}"
+    );
+}
+
+/// `status` on a finished soak: every round, no next round, the final verdict; and it
+/// changed no file the soak wrote.
+fn finished_status_reads_only(dir: &Path) {
+    let before = soak_files(dir);
+    let done = status(dir);
+    assert!(done.contains("rounds: 2 done of 2 scheduled"), "{done}");
+    assert!(done.contains("last round: 2 at "), "{done}");
+    assert!(done.contains("next round: none"), "{done}");
+    assert!(done.contains("verdict (final report written): "), "{done}");
+    assert_eq!(before, soak_files(dir), "soak status changed the directory");
+}
+
+/// Every file of the soak (not the control-plane's own log and store) and its bytes.
+fn soak_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().filter_map(|e| e.ok()) {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == "cp-data" || name == "cp.log" || name == "audit-store" {
+                continue;
+            }
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn soak_version_on_the_program_and_every_subcommand() {
+    let want = env!("CARGO_PKG_VERSION");
+    for sub in [
+        None,
+        Some("setup"),
+        Some("round"),
+        Some("report"),
+        Some("run"),
+        Some("status"),
+        Some("archive"),
+        Some("teardown"),
+    ] {
+        let mut c = cargo_bin_cmd!("soak");
+        c.args(sub).arg("--version");
+        c.assert().success().stdout(predicate::str::contains(want));
+    }
+}
+
+#[test]
+fn soak_run_on_sigterm_says_how_to_resume() {
+    nix::sys::prctl::set_child_subreaper(true).expect("subreaper");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("soak");
+    let d = dir.to_str().unwrap();
+    let _guard = Teardown(&dir);
+    // 48 rounds 1.25 s apart: still running when the signal comes.
+    soak_cmd(&[
+        "setup",
+        "--dir",
+        d,
+        "--time-factor",
+        "1440",
+        "--duration-days",
+        "1",
+        "--ephemeral-ports",
+    ]);
+    let layout = Layout::new(&dir);
+    let mut run = SoakProc(
+        Command::new(env!("CARGO_BIN_EXE_soak"))
+            .args(["run", "--dir", d])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn soak run"),
+    );
+    let t0 = Instant::now();
+    // Round 2 on disk: round 1's line (printed after its summary is written) is out.
+    while layout.last_round().unwrap() < 2 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no round");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = nix::unistd::Pid::from_raw(run.0.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = run.0.wait().unwrap();
+    // The few lines written fit in the pipes' buffers: read after the exit.
+    let read = |r: Option<&mut dyn std::io::Read>| {
+        let mut s = String::new();
+        r.unwrap().read_to_string(&mut s).unwrap();
+        s
+    };
+    let stderr = read(run.0.stderr.as_mut().map(|r| r as &mut dyn std::io::Read));
+    let stdout = read(run.0.stdout.as_mut().map(|r| r as &mut dyn std::io::Read));
+    assert_eq!(status.code(), Some(143), "{status:?}\n{stderr}");
+    let want = format!(
+        "resume with: soak run --dir {}",
+        dir.canonicalize().unwrap().display()
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+    assert!(stdout.contains(" round 1/48 "), "{stdout}");
 }
 
 #[test]
