@@ -275,7 +275,7 @@ fn recover(
     for attempt in 0..2 {
         if cp.running_pid().is_none() {
             cp.start_again().context("restart after the fault")?;
-            restarted = Some("the control-plane had exited".to_string());
+            restarted = Some(st::EXITED.to_string());
         }
         let client = Client::with_timeout(cp.url(), None, CALL_TIMEOUT);
         let deadline = Instant::now() + RECOVERY;
