@@ -22,7 +22,7 @@ use val_support::cp::ControlPlane;
 use val_support::lab::LabCtx;
 use val_support::plans::val11::{self as plan, ListEvidence};
 
-use crate::{list_evidence, LabConfig};
+use crate::{list_evidence, suite_cli, LabConfig};
 
 /// The three checks of this lab.
 pub const STORAGE_CHECKS: [&str; 3] = ["VAL11-18", "VAL11-19", "VAL11-20"];
@@ -238,6 +238,18 @@ fn power_cuts(
     write_jsonl(ctx, st::POWER_CUTS_FILE, &cuts)?;
     let list = list_evidence(ctx, &ctx.client(cp));
     ctx.write_json(st::POWER_CUTS_LIST, &list)?;
+    // The control-plane's own record of its creations, read from what the cuts left of
+    // its audit directory: the judge cross-checks the ledger and the list against it.
+    let q = suite_cli(ctx, cp)?.run([
+        "audit",
+        "query",
+        "--event-type",
+        "rollout.created",
+        "--output",
+        "json",
+    ]);
+    ctx.write_text(st::POWER_CUTS_AUDIT_QUERY, &q.to_evidence())?;
+    ctx.write_text(st::POWER_CUTS_AUDIT, &q.stdout)?;
     Ok(())
 }
 

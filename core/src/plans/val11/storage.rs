@@ -14,6 +14,7 @@ use super::{ListEvidence, PLAN};
 use crate::check::{Check, CheckSpec};
 use crate::ledger::{self, LedgerEntry, SetVerdict, WriteOutcome};
 use crate::plans::{Files, Missing};
+use crate::wire::CliRun;
 
 /// Plan-ID prefix of the power-cut creates (`val11-pc<cut>-w<worker>-<n>`).
 pub const POWER_CUT_PREFIX: &str = "val11-pc";
@@ -28,6 +29,10 @@ pub const FSYNC_FAILED_ID: &str = "val11-fe-1";
 pub const POWER_CUTS_FILE: &str = "storage/power-cuts.jsonl";
 /// The read after the last power cut.
 pub const POWER_CUTS_LIST: &str = "storage/power-cuts-final-list.json";
+/// The `rollout.created` audit query after the last power cut (the CLI run).
+pub const POWER_CUTS_AUDIT_QUERY: &str = "storage/power-cuts-audit-query.txt";
+/// Its output: the audit events.
+pub const POWER_CUTS_AUDIT: &str = "storage/power-cuts-audit-created.json";
 /// Evidence of VAL11-19.
 pub const FULL_DISK_FILE: &str = "storage/full-disk.json";
 /// The full-disk creates.
@@ -243,12 +248,41 @@ fn discarded_something(d: &Discarded) -> bool {
     d.bytes_discarded > 0 || d.names_reverted > 0
 }
 
+/// The plans of the power-cut namespace for which the audit log, as the cuts left it,
+/// holds a `rollout.created` event. The reference appends the event only after the
+/// row's commit is durable, and the contract writes it only for a create that stores a
+/// row, so an event that survived the cuts names a plan the store must list, whatever
+/// the ledger says the client was told. Empty when the audit log records no creations
+/// (an extra of the reference, used when present).
+fn audited_creations(f: &Files) -> Result<BTreeSet<String>, Missing> {
+    let q = CliRun::parse_evidence(&f.text(POWER_CUTS_AUDIT_QUERY)?)
+        .map_err(|e| Missing::Absent(format!("{POWER_CUTS_AUDIT_QUERY}: {e}")))?;
+    if q.exit_code != Some(0) {
+        return Err(Missing::Absent(format!(
+            "{POWER_CUTS_AUDIT_QUERY}: audit query exited {:?}: {}",
+            q.exit_code,
+            q.error_line()
+        )));
+    }
+    let events: Value = f.json(POWER_CUTS_AUDIT)?;
+    let events = events
+        .as_array()
+        .ok_or_else(|| Missing::Absent(format!("{POWER_CUTS_AUDIT}: not a JSON array")))?;
+    Ok(events
+        .iter()
+        .filter(|e| e["event_type"] == "rollout.created")
+        .filter_map(|e| e["resource"].as_str())
+        .filter(|r| r.starts_with(POWER_CUT_PREFIX))
+        .map(str::to_string)
+        .collect())
+}
+
 /// VAL11-18: acknowledged creates survive power cuts.
 pub fn acked_creates_survive_power_cuts(f: &Files) -> Check {
     let base = PLAN.spec(
         "VAL11-18",
-        "every cut: the filesystem discarded unsynced state (> 0 bytes or names), >= 1 create acknowledged before the kill instant and >= 1 sent before it answered no 2xx at or after it (the load interrupted), the control-plane restarted; after the last cut every 2xx-acknowledged create is listed, none twice, none refused yet stored, no plan nobody created; paging complete",
-        &[POWER_CUTS_FILE, POWER_CUTS_LIST],
+        "every cut: the filesystem discarded unsynced state (> 0 bytes or names), >= 1 create acknowledged before the kill instant and >= 1 sent before it answered no 2xx at or after it (the load interrupted), the control-plane restarted; after the last cut every 2xx-acknowledged create is listed, none twice, none refused yet stored, no plan nobody created, none the audit log records as created missing (where it records creations); paging complete",
+        &[POWER_CUTS_FILE, POWER_CUTS_LIST, POWER_CUTS_AUDIT_QUERY, POWER_CUTS_AUDIT],
     );
     unless_not_run(f, base, |base| {
         let cuts: Vec<PowerCut> = match jsonl(f, POWER_CUTS_FILE) {
@@ -290,7 +324,15 @@ pub fn acked_creates_survive_power_cuts(f: &Files) -> Check {
             }
             let v = ledger::judge(&all, &ids);
             let phantom = ledger::unattempted_in_namespace(&all, &ids, POWER_CUT_PREFIX);
+            let audited = audited_creations(f)?;
+            let listed: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+            let audited_not_listed: Vec<&String> = audited
+                .iter()
+                .filter(|id| !listed.contains(id.as_str()))
+                .collect();
             Ok(json!({
+                "audited_creations": audited.len(),
+                "audited_not_listed": audited_not_listed,
                 "cuts": cuts.len(),
                 "seed": cuts[0].seed,
                 "cuts_passed": per_cut.iter().filter(|c| c["pass"] == true).count(),
@@ -304,6 +346,9 @@ pub fn acked_creates_survive_power_cuts(f: &Files) -> Check {
             o["cuts_passed"] == o["cuts"]
                 && o["ledger_holds"] == true
                 && o["unattempted_present"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty)
+                && o["audited_not_listed"]
                     .as_array()
                     .is_some_and(Vec::is_empty)
         })
@@ -759,6 +804,38 @@ mod tests {
         let b = LedgerEntry::new("val11-pc1-w0-2", None, Some("reset".into()), 3, Some(4));
         write(dir, &power_cut_ledger(1), &(line(&a) + &line(&b)));
         write(dir, POWER_CUTS_LIST, &list(listed));
+        power_cut_audit(dir, &["val11-pc1-w0-1"]);
+    }
+
+    /// The audit query after the cuts: a `rollout.created` event for each of `ids`.
+    fn power_cut_audit(dir: &std::path::Path, ids: &[&str]) {
+        let events: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"ts": "2026-12-06T22:03:40.000000Z", "event_type": "rollout.created", "actor": "val11-chaos-op", "resource": id, "outcome": "success", "strategy": null, "reason": null}))
+            .collect();
+        let stdout = serde_json::to_string(&events).unwrap();
+        let run = CliRun {
+            args: [
+                "audit",
+                "query",
+                "--event-type",
+                "rollout.created",
+                "--output",
+                "json",
+            ]
+            .map(String::from)
+            .to_vec(),
+            exit_code: Some(0),
+            signal: None,
+            stdout: stdout.clone(),
+            stderr: String::new(),
+            duration_ms: 3,
+            timed_out: false,
+            spawn_error: None,
+            env: Default::default(),
+        };
+        write(dir, POWER_CUTS_AUDIT_QUERY, &run.to_evidence());
+        write(dir, POWER_CUTS_AUDIT, &stdout);
     }
 
     #[test]
@@ -1044,6 +1121,41 @@ mod tests {
         assert_eq!(
             c.observed.unwrap()["unattempted_present"],
             json!(["val11-fe-after-9"])
+        );
+    }
+
+    #[test]
+    fn power_cut_fails_when_the_audit_records_a_creation_that_is_not_listed() {
+        let d = tempfile::tempdir().unwrap();
+        // The ledger flipped to unknown and the plan dropped from the list: only the
+        // control-plane's own audit record still names it.
+        power_cut_run(d.path(), &[]);
+        let flipped = LedgerEntry::new("val11-pc1-w0-1", Some(500), None, 1, Some(2));
+        let b = LedgerEntry::new("val11-pc1-w0-2", None, Some("reset".into()), 3, Some(4));
+        let ok = LedgerEntry::new("val11-pc1-w1-1", Some(201), None, 1, Some(2));
+        write(
+            d.path(),
+            &power_cut_ledger(1),
+            &(line(&flipped) + &line(&b) + &line(&ok)),
+        );
+        write(d.path(), POWER_CUTS_LIST, &list(&["val11-pc1-w1-1"]));
+        power_cut_audit(d.path(), &["val11-pc1-w0-1", "val11-pc1-w1-1"]);
+        let c = acked_creates_survive_power_cuts(&Files::new(d.path()));
+        assert_eq!(c.status, crate::check::Status::Fail);
+        let o = c.observed.unwrap();
+        assert_eq!(o["ledger_holds"], true);
+        assert_eq!(o["audited_not_listed"], json!(["val11-pc1-w0-1"]));
+        // No creation in the audit log (a product that does not record them): not required.
+        power_cut_audit(d.path(), &[]);
+        assert_eq!(
+            status(d.path(), acked_creates_survive_power_cuts),
+            crate::check::Status::Pass
+        );
+        // Deleting the audit query is missing evidence, not a pass.
+        std::fs::remove_file(d.path().join(POWER_CUTS_AUDIT_QUERY)).unwrap();
+        assert_eq!(
+            status(d.path(), acked_creates_survive_power_cuts),
+            crate::check::Status::Fail
         );
     }
 }
