@@ -601,6 +601,15 @@ impl LabCtx {
         Ok(cp)
     }
 
+    /// Starts a control-plane of one scenario (its own data directory, filesystem or
+    /// faults) without making it the lab's target: `target.json` and the manifest keep
+    /// describing the control-plane of [`start_cp_with`](Self::start_cp_with), which
+    /// the rest of the suite tested. The scenario records this one in its own raw file
+    /// (see [`ControlPlane::record`] and [`ControlPlane::last_args`]).
+    pub fn start_scenario_cp(&mut self, cfg: CpConfig) -> Result<ControlPlane, CpError> {
+        ControlPlane::start(cfg)
+    }
+
     /// The tokio runtime of this lab.
     pub fn runtime(&self) -> &tokio::runtime::Runtime {
         &self.rt

@@ -35,6 +35,8 @@ pub struct ControlPlane {
     url: String,
     metrics_url: Option<String>,
     starts: u32,
+    /// The arguments of the last spawn (empty when remote or never spawned).
+    last_args: Vec<String>,
     recorder: Option<Recorder>,
     /// Length of the log when this handle was made: the panic guard reads only what
     /// this handle's processes wrote (a log is appended to across handles).
@@ -67,6 +69,7 @@ impl ControlPlane {
             url,
             metrics_url,
             starts: 0,
+            last_args: Vec::new(),
             recorder: None,
             log_start: 0,
         };
@@ -192,6 +195,7 @@ impl ControlPlane {
                 .collect::<Vec<_>>()
                 .join(" ")
         ));
+        self.last_args.clone_from(&args);
         let launch = Launch {
             binary: bin.clone(),
             args,
@@ -486,6 +490,11 @@ impl ControlPlane {
     /// Number of process starts so far.
     pub fn starts(&self) -> u32 {
         self.starts
+    }
+
+    /// The arguments of the last spawn (empty when remote or never spawned).
+    pub fn last_args(&self) -> &[String] {
+        &self.last_args
     }
 
     /// The manifest record of this control-plane.

@@ -22,7 +22,7 @@ use val_support::cp::ControlPlane;
 use val_support::lab::LabCtx;
 use val_support::plans::val11::{self as plan, ListEvidence};
 
-use crate::{list_evidence, LabConfig};
+use crate::{list_evidence, suite_cli, LabConfig};
 
 /// The three checks of this lab.
 pub const STORAGE_CHECKS: [&str; 3] = ["VAL11-18", "VAL11-19", "VAL11-20"];
@@ -58,12 +58,12 @@ pub fn storage_checks(ctx: &mut LabCtx, cfg: &LabConfig, remote: Option<&str>) -
     for m in val_powerfs::sweep_stale_mounts(labs_root) {
         tracing::warn!(mount = %m.display(), "unmounted a stale power-loss filesystem");
     }
-    let scenarios: [(&str, Scenario); 3] = [
-        ("VAL11-18", power_cuts),
-        ("VAL11-19", full_disk),
-        ("VAL11-20", failed_fsync),
+    let scenarios: [(&str, &str, Scenario); 3] = [
+        ("VAL11-18", "power-cuts", power_cuts),
+        ("VAL11-19", "full-disk", full_disk),
+        ("VAL11-20", "failed-fsync", failed_fsync),
     ];
-    for (id, run) in scenarios {
+    for (id, file, run) in scenarios {
         if !cfg.storage.contains(&id) {
             continue;
         }
@@ -78,7 +78,13 @@ pub fn storage_checks(ctx: &mut LabCtx, cfg: &LabConfig, remote: Option<&str>) -
         };
         // Declared after the mount, so dropped (killed and reaped) before it unmounts.
         let mut cp = start_on(ctx, &pfs, &root).with_context(|| format!("{id}: starting"))?;
-        run(ctx, &mut cp, &pfs, cfg).with_context(|| format!("{id}: scenario"))?;
+        let ran = run(ctx, &mut cp, &pfs, cfg);
+        // Recorded even when the scenario failed, so its evidence says what ran.
+        ctx.write_json(
+            &format!("storage/{file}-control-plane.json"),
+            &ScenarioCp::of(id, &cp),
+        )?;
+        ran.with_context(|| format!("{id}: scenario"))?;
         let _ = cp.stop();
     }
     Ok(())
@@ -106,13 +112,41 @@ impl From<&LabConfig> for StorageConfig {
     }
 }
 
-/// The lab's control-plane with its data and audit directories on the mount.
+/// The control-plane of one storage scenario, as it ran: it is not the lab's target
+/// (`target.json` describes the control-plane the rest of the suite tested), so each
+/// scenario records its own in `storage/<scenario>-control-plane.json`.
+#[derive(Debug, Serialize)]
+struct ScenarioCp {
+    check: String,
+    /// Binary (path, sha256, version), URL of the last start, env, number of starts.
+    control_plane: val_core::evidence::ControlPlaneRecord,
+    /// The arguments of its last start.
+    args: Vec<String>,
+    data_dir: String,
+    audit_dir: String,
+    faults: Vec<String>,
+}
+
+impl ScenarioCp {
+    fn of(check: &str, cp: &ControlPlane) -> ScenarioCp {
+        ScenarioCp {
+            check: check.to_string(),
+            control_plane: cp.record(),
+            args: cp.last_args().to_vec(),
+            data_dir: cp.data_dir().display().to_string(),
+            audit_dir: cp.audit_dir().display().to_string(),
+            faults: cp.config().faults.clone(),
+        }
+    }
+}
+
+/// The scenario's control-plane with its data and audit directories on the mount.
 fn start_on(ctx: &mut LabCtx, pfs: &PowerFs, root: &Path) -> Result<ControlPlane> {
     let mut cfg = ctx.cp_config().operator(plan::OPERATOR);
     cfg.data_dir = pfs.mountpoint().join(DATA);
     cfg.audit_dir = pfs.mountpoint().join(AUDIT);
     cfg.ready_file = root.join("cp-ready.json");
-    Ok(ctx.start_cp_with(cfg)?)
+    Ok(ctx.start_scenario_cp(cfg)?)
 }
 
 /// One create, as a ledger entry on the filesystem's clock.
@@ -204,6 +238,18 @@ fn power_cuts(
     write_jsonl(ctx, st::POWER_CUTS_FILE, &cuts)?;
     let list = list_evidence(ctx, &ctx.client(cp));
     ctx.write_json(st::POWER_CUTS_LIST, &list)?;
+    // The control-plane's own record of its creations, read from what the cuts left of
+    // its audit directory: the judge cross-checks the ledger and the list against it.
+    let q = suite_cli(ctx, cp)?.run([
+        "audit",
+        "query",
+        "--event-type",
+        "rollout.created",
+        "--output",
+        "json",
+    ]);
+    ctx.write_text(st::POWER_CUTS_AUDIT_QUERY, &q.to_evidence())?;
+    ctx.write_text(st::POWER_CUTS_AUDIT, &q.stdout)?;
     Ok(())
 }
 
@@ -275,7 +321,7 @@ fn recover(
     for attempt in 0..2 {
         if cp.running_pid().is_none() {
             cp.start_again().context("restart after the fault")?;
-            restarted = Some("the control-plane had exited".to_string());
+            restarted = Some(st::EXITED.to_string());
         }
         let client = Client::with_timeout(cp.url(), None, CALL_TIMEOUT);
         let deadline = Instant::now() + RECOVERY;

@@ -125,6 +125,61 @@ fn assert_storage_check(id: &str) {
     lab.assert_check(id);
 }
 
+/// `target.json` (and the manifest) describe the control-plane VAL11-01..17 tested,
+/// not the last storage scenario's; each storage scenario records its own control-plane
+/// (binary, arguments, faults, data directory on its mount) in its raw file.
+#[test_log::test]
+fn val11_storage_control_planes_do_not_overwrite_the_target() {
+    let lab = val11::shared();
+    let read = |rel: &str| -> serde_json::Value {
+        let p = lab.run_dir().join(rel);
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        serde_json::from_str(&text).unwrap()
+    };
+    let target = read("target.json");
+    let audit = target["env"]["AUTONOMY_AUDIT_DIR"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        !audit.contains("powerfs-"),
+        "target.json is a storage scenario's: {target}"
+    );
+    let manifest = read("manifest.json");
+    assert_eq!(
+        manifest["control_plane"], target,
+        "manifest and target.json disagree"
+    );
+    for (id, file) in [
+        ("VAL11-18", "power-cuts"),
+        ("VAL11-19", "full-disk"),
+        ("VAL11-20", "failed-fsync"),
+    ] {
+        if fuse_unavailable_here(&lab, id) {
+            continue;
+        }
+        let cp = read(&format!("storage/{file}-control-plane.json"));
+        assert_eq!(cp["check"], id);
+        let mount = format!("powerfs-{id}");
+        for dir in ["data_dir", "audit_dir"] {
+            assert!(cp[dir].as_str().is_some_and(|d| d.contains(&mount)), "{cp}");
+        }
+        assert!(cp["control_plane"]["binary"]["sha256"].is_string(), "{cp}");
+        assert!(
+            cp["control_plane"]["starts"]
+                .as_u64()
+                .is_some_and(|n| n >= 2),
+            "{cp}"
+        );
+        let args: Vec<&str> = cp["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        assert!(args.iter().any(|a| a.contains(&mount)), "{cp}");
+    }
+}
+
 /// The suite fails when any check fails: the full verdict is the gate, and the report
 /// carries the plan's minimum-acceptable verdict (the default run is the plan's profile).
 #[test_log::test]
