@@ -314,7 +314,8 @@ impl Files {
 
     /// The whole text of a file.
     pub fn text(&self, rel: &str) -> Result<String, Missing> {
-        std::fs::read_to_string(self.path(rel)).map_err(|e| Missing::Absent(format!("{rel}: {e}")))
+        crate::fileio::read_text(&self.path(rel))
+            .map_err(|e| Missing::Absent(format!("{rel}: {e}")))
     }
 
     /// A JSON file, parsed.
@@ -364,7 +365,7 @@ impl Files {
 
     /// The reason the lab recorded for not running `check_id` (`not-run/<ID>.txt`).
     pub fn not_run_reason(&self, check_id: &str) -> Option<String> {
-        std::fs::read_to_string(self.path(&format!("{NOT_RUN_DIR}/{check_id}.txt")))
+        crate::fileio::read_text(&self.path(&format!("{NOT_RUN_DIR}/{check_id}.txt")))
             .ok()
             .map(|s| s.trim().to_string())
     }
