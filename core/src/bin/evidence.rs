@@ -288,8 +288,22 @@ fn trust(dir: &Path) -> Trust {
     if v.ok() {
         Trust::Verified(Box::new(v))
     } else {
-        Trust::Unverified(v.mismatches)
+        Trust::Unverified(v.mismatches.iter().map(|m| without_verdict(m)).collect())
     }
+}
+
+/// A mismatch as a consumer shows it: one that compares stored with recomputed
+/// verdicts or report lines would quote a PASS or FAIL of a run that does not
+/// verify, so only its subject is kept (`evidence verify` prints it whole).
+fn without_verdict(m: &str) -> String {
+    const QUOTES_VERDICTS: [&str; 6] = [
+        "check ", "verdict", "derived ", "report:", "target:", "profile:",
+    ];
+    if !QUOTES_VERDICTS.iter().any(|p| m.starts_with(p)) {
+        return m.to_string();
+    }
+    let subject = m.split_once(": ").map_or(m, |(s, _)| s);
+    format!("{subject}: differs from what the raw files give (`evidence verify` says how)")
 }
 
 /// Refuses to show a verdict of `dir` (exit 2), saying why and how to see more.

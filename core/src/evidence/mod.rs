@@ -840,6 +840,9 @@ fn check_provenance(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
     if !named_by_operator {
         check_lab_naming(run_dir, manifest, v);
     }
+    if let Ok(p) = crate::plans::plan(&manifest.suite) {
+        v.mismatches.extend((p.after_seal)(run_dir));
+    }
     let target = run_dir.join(crate::plans::TARGET_FILE);
     match (&manifest.control_plane, target.is_file()) {
         (Some(cp), true) => {
