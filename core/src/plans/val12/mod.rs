@@ -304,7 +304,7 @@ fn rounds(dir: &Path) -> Vec<Round> {
             }
             let rel = format!("rounds/{}/{name}", day.file_name().to_string_lossy());
             let summary: Option<Value> =
-                std::fs::read_to_string(r.path().join("round-summary.json"))
+                crate::fileio::read_text(&r.path().join("round-summary.json"))
                     .ok()
                     .and_then(|t| serde_json::from_str(&t).ok());
             let index = summary
