@@ -438,9 +438,9 @@ impl Report {
 
     /// Loads `<suite>-report.json` (any path) and checks its schema tag.
     pub fn load(path: &Path) -> Result<Report, ReportError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+        let text = crate::fileio::read_text(path).map_err(|e| ReportError::Io {
             path: path.display().to_string(),
-            source,
+            source: std::io::Error::other(e.to_string()),
         })?;
         let report: Report = serde_json::from_str(&text).map_err(|e| ReportError::Parse {
             path: path.display().to_string(),
@@ -457,22 +457,25 @@ impl Report {
 
     /// The human-readable report (`<suite>-report.txt`).
     pub fn to_text(&self) -> String {
+        // Every value may hold text from the control-plane: escaped field by field
+        // (the report's own newlines are structure, a value's are not).
+        use crate::escape::escape as e;
         let mut s = String::new();
         let _ = writeln!(
             s,
             "{} report  run {}",
-            self.suite.to_uppercase(),
-            self.run_id
+            e(&self.suite.to_uppercase()),
+            e(&self.run_id)
         );
-        let _ = writeln!(s, "target:  {}", self.target.line());
-        let _ = writeln!(s, "profile: {}", self.profile_line());
+        let _ = writeln!(s, "target:  {}", e(&self.target.line()));
+        let _ = writeln!(s, "profile: {}", e(&self.profile_line()));
         if self.faults.is_empty() {
             let _ = writeln!(s, "faults injected: none");
         } else {
             let _ = writeln!(
                 s,
                 "faults injected: {}  (NEGATIVE RUN: not evidence of the product)",
-                self.faults.join(",")
+                e(&self.faults.join(","))
             );
         }
         let _ = writeln!(s);
@@ -482,14 +485,20 @@ impl Report {
                 .as_ref()
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "(not observed)".to_string());
-            let _ = writeln!(s, "{:<8} {}  {}", c.status.to_string(), c.id, c.title);
-            let _ = writeln!(s, "         observed:  {observed}");
-            let _ = writeln!(s, "         threshold: {}", c.threshold);
+            let _ = writeln!(
+                s,
+                "{:<8} {}  {}",
+                c.status.to_string(),
+                e(&c.id),
+                e(&c.title)
+            );
+            let _ = writeln!(s, "         observed:  {}", e(&observed));
+            let _ = writeln!(s, "         threshold: {}", e(&c.threshold));
             if !c.evidence.is_empty() {
-                let _ = writeln!(s, "         evidence:  {}", c.evidence.join(", "));
+                let _ = writeln!(s, "         evidence:  {}", e(&c.evidence.join(", ")));
             }
             if let Some(n) = &c.note {
-                let _ = writeln!(s, "         note:      {n}");
+                let _ = writeln!(s, "         note:      {}", e(n));
             }
         }
         let _ = writeln!(s);

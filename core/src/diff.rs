@@ -100,6 +100,8 @@ pub enum FigureVerdict {
     New,
     /// In neither run.
     Unmeasured,
+    /// A side does not verify: the figure is shown, never judged.
+    Unverified,
 }
 
 impl FigureVerdict {
@@ -146,6 +148,8 @@ pub enum CheckChange {
     StillFailing,
     /// Only in RUN, PASS.
     New,
+    /// A side does not verify: the statuses are shown, never compared.
+    Unverified,
 }
 
 /// One check compared.
@@ -211,6 +215,10 @@ pub struct Diff {
     pub went_red: Vec<String>,
     /// Names of the figures that regressed (or went missing).
     pub regressed: Vec<String>,
+    /// Why a side does not verify (`evidence diff --force` on such a run): then no
+    /// check or figure carries a verdict and the comparison has no result.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unverified: Vec<String>,
 }
 
 /// Reads one side.
@@ -350,6 +358,7 @@ pub fn diff(base_dir: &Path, run_dir: &Path, opts: &Options) -> Result<Diff, Dif
         figures,
         went_red,
         regressed,
+        unverified: Vec::new(),
     })
 }
 
@@ -503,9 +512,28 @@ fn word<T: Serialize>(v: &T) -> String {
 }
 
 impl Diff {
-    /// 0 when nothing went red or regressed, 1 otherwise.
+    /// 0 when nothing went red or regressed, 1 otherwise; 2 when a side does not
+    /// verify (no result at all).
     pub fn exit_code(&self) -> u8 {
+        if !self.unverified.is_empty() {
+            return 2;
+        }
         u8::from(!self.went_red.is_empty() || !self.regressed.is_empty())
+    }
+
+    /// Labels the comparison of a run that does not verify (`reasons`, one per
+    /// mismatch): every check and figure becomes "unverified", nothing went red or
+    /// regressed, and the comparison has no result.
+    pub fn label_unverified(&mut self, reasons: Vec<String>) {
+        for c in &mut self.checks {
+            c.change = CheckChange::Unverified;
+        }
+        for f in &mut self.figures {
+            f.verdict = FigureVerdict::Unverified;
+        }
+        self.went_red.clear();
+        self.regressed.clear();
+        self.unverified = reasons;
     }
 
     /// The JSON document.
@@ -515,32 +543,37 @@ impl Diff {
 
     /// The table for a person.
     pub fn to_text(&self) -> String {
+        // Titles, paths, notes and names may carry text from the evidence: escaped.
+        use crate::escape::escape as e;
         let mut s = String::new();
-        let _ = writeln!(s, "evidence diff ({})", self.base.suite);
+        for u in &self.unverified {
+            let _ = writeln!(s, "UNVERIFIED {}", e(u));
+        }
+        let _ = writeln!(s, "evidence diff ({})", e(&self.base.suite));
         let _ = writeln!(
             s,
             "  base: {} ({})",
-            self.base.dir.display(),
-            self.base.run_id
+            e(&self.base.dir.display().to_string()),
+            e(&self.base.run_id)
         );
         let _ = writeln!(
             s,
             "  run:  {} ({})",
-            self.run.dir.display(),
-            self.run.run_id
+            e(&self.run.dir.display().to_string()),
+            e(&self.run.run_id)
         );
-        let _ = writeln!(s, "  profile: {}", self.run.report.profile_line());
-        let _ = writeln!(s, "  target:  {}", self.run.target.line());
+        let _ = writeln!(s, "  profile: {}", e(&self.run.report.profile_line()));
+        let _ = writeln!(s, "  target:  {}", e(&self.run.target.line()));
         let _ = writeln!(
             s,
             "  gate: checks that went red; figures worse than {}% (timings also by more than {} ms)",
             self.options.margin_pct, self.options.floor_ms
         );
         for f in &self.forced_over {
-            let _ = writeln!(s, "  FORCED: {f}");
+            let _ = writeln!(s, "  FORCED: {}", e(f));
         }
         for w in &self.warnings {
-            let _ = writeln!(s, "  note: {w}");
+            let _ = writeln!(s, "  note: {}", e(w));
         }
         let _ = writeln!(s, "\nchecks");
         let still = self
@@ -557,11 +590,11 @@ impl Diff {
             let _ = writeln!(
                 s,
                 "  {:<9} {:>7} -> {:<7}  {:<13} {}",
-                c.id,
+                e(&c.id),
                 st(c.base),
                 st(c.run),
                 word(&c.change),
-                c.title
+                e(&c.title)
             );
         }
         let _ = writeln!(s, "  ({still} still passing)");
@@ -580,7 +613,7 @@ impl Diff {
             let _ = writeln!(
                 s,
                 "  {:<42} {:>12} {:>12} {:>9}  {:<8} {}",
-                f.name,
+                e(&f.name),
                 v(f.base),
                 v(f.run),
                 f.change_pct
@@ -591,14 +624,19 @@ impl Diff {
             );
         }
         let _ = writeln!(s);
-        if self.exit_code() == 0 {
+        if !self.unverified.is_empty() {
+            let _ = writeln!(
+                s,
+                "result: NONE: a run does not verify; every figure above is unverified"
+            );
+        } else if self.exit_code() == 0 {
             let _ = writeln!(s, "result: OK: no check went red, no figure regressed");
         } else {
             let _ = writeln!(
                 s,
                 "result: REGRESSED: checks went red: [{}]; figures regressed: [{}]",
-                self.went_red.join(", "),
-                self.regressed.join(", ")
+                e(&self.went_red.join(", ")),
+                e(&self.regressed.join(", "))
             );
         }
         s

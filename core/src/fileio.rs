@@ -23,6 +23,25 @@ pub enum FsError {
         /// Cause.
         source: std::io::Error,
     },
+    /// A path evidence tools may not read: a symlink, a FIFO, a device, a socket or
+    /// a directory. Refused before any byte is read.
+    #[error("refused {path}: {reason}")]
+    NotRegular {
+        /// The path involved.
+        path: PathBuf,
+        /// What it is instead of a regular file.
+        reason: &'static str,
+    },
+    /// A file larger than [`MAX_READ_BYTES`], refused before it is read whole.
+    #[error("refused {path}: {bytes} bytes, more than the {cap}-byte cap on files read whole")]
+    TooLarge {
+        /// The path involved.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+        /// The cap.
+        cap: u64,
+    },
     /// A JSON file could not be (de)serialised.
     #[error("JSON {path}: {message}")]
     Json {
@@ -75,9 +94,96 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Hex sha256 of a file, streamed.
+/// The cap on a file read whole into memory (JSON, text records, reports): 256 MiB.
+/// The largest file a judge reads whole is a tier's worker records or a soak's
+/// round files, kilobytes to a few MB; the cap leaves two orders of magnitude of
+/// headroom while bounding what a hostile run directory (a sparse file, a file
+/// growing under the reader) can make a tool allocate. Hashing streams and needs no
+/// cap; a run's files are regular files whose size the manifest also records.
+pub const MAX_READ_BYTES: u64 = 256 * 1024 * 1024;
+
+/// What a non-regular file type is, for a refusal message.
+fn kind_of(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if ft.is_symlink() {
+        "a symlink (links are never followed)"
+    } else if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "a device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens `path` for reading only when it is a regular file, refusing anything else
+/// before any byte is read: `lstat` first (no link followed), then an open with
+/// `O_NOFOLLOW` (a link swapped in meanwhile fails) and `O_NONBLOCK` (a FIFO swapped
+/// in cannot block the open), then `fstat` of what was actually opened.
+pub fn open_regular(path: &Path) -> Result<(File, std::fs::Metadata), FsError> {
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    let before = std::fs::symlink_metadata(path).map_err(io_err("stat", path))?;
+    if !before.file_type().is_file() {
+        return Err(FsError::NotRegular {
+            path: path.to_path_buf(),
+            reason: kind_of(before.file_type()),
+        });
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_err("open", path))?;
+    let md = file.metadata().map_err(io_err("stat", path))?;
+    if !md.file_type().is_file() || md.dev() != before.dev() || md.ino() != before.ino() {
+        return Err(FsError::NotRegular {
+            path: path.to_path_buf(),
+            reason: "replaced while it was being opened",
+        });
+    }
+    Ok((file, md))
+}
+
+/// The bytes of the regular file `path` (see [`open_regular`]), at most
+/// [`MAX_READ_BYTES`]: a larger file is refused before it is read.
+pub fn read_regular(path: &Path) -> Result<Vec<u8>, FsError> {
+    use std::io::Read as _;
+    let (file, md) = open_regular(path)?;
+    let too_large = |bytes| FsError::TooLarge {
+        path: path.to_path_buf(),
+        bytes,
+        cap: MAX_READ_BYTES,
+    };
+    if md.len() > MAX_READ_BYTES {
+        return Err(too_large(md.len()));
+    }
+    let mut out = Vec::with_capacity(md.len() as usize);
+    // A file that grows after the fstat still stops at the cap.
+    file.take(MAX_READ_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(io_err("read", path))?;
+    if out.len() as u64 > MAX_READ_BYTES {
+        return Err(too_large(out.len() as u64));
+    }
+    Ok(out)
+}
+
+/// The text of the regular file `path` ([`read_regular`]); not UTF-8 is an error.
+pub fn read_text(path: &Path) -> Result<String, FsError> {
+    String::from_utf8(read_regular(path)?).map_err(|_| FsError::Io {
+        what: "read",
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"),
+    })
+}
+
+/// Hex sha256 of a regular file ([`open_regular`]), streamed.
 pub fn sha256_file(path: &Path) -> Result<String, FsError> {
-    let mut f = std::fs::File::open(path).map_err(io_err("open", path))?;
+    let (mut f, _) = open_regular(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -120,9 +226,9 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), FsE
     write_atomic(path, text.as_bytes())
 }
 
-/// Reads and parses a JSON file.
+/// Reads ([`read_text`]) and parses a JSON file.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, FsError> {
-    let text = std::fs::read_to_string(path).map_err(io_err("read", path))?;
+    let text = read_text(path)?;
     serde_json::from_str(&text).map_err(|e| FsError::Json {
         path: path.to_path_buf(),
         message: e.to_string(),

@@ -25,6 +25,7 @@
 pub mod check;
 pub mod diff;
 pub mod env;
+pub mod escape;
 pub mod evidence;
 pub mod figure;
 pub mod fileio;

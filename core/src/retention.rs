@@ -23,9 +23,7 @@ fn is_run_name(name: &str) -> bool {
 /// `suite_dir` (run names start with their UTC start time, so name order is age
 /// order); the run `latest` points to is always kept, on top of the `keep` newest.
 pub fn gc_suite(suite_dir: &Path, keep: usize) -> Result<Collected, FsError> {
-    let latest = std::fs::read_link(suite_dir.join("latest"))
-        .ok()
-        .map(|t| suite_dir.join(t));
+    let latest = latest_target(suite_dir)?;
     let mut runs: Vec<PathBuf> = std::fs::read_dir(suite_dir)
         .map_err(io_err("list", suite_dir))?
         .flatten()
@@ -37,7 +35,10 @@ pub fn gc_suite(suite_dir: &Path, keep: usize) -> Result<Collected, FsError> {
     let mut out = Collected::default();
     let cut = runs.len().saturating_sub(keep);
     for (i, run) in runs.into_iter().enumerate() {
-        if i >= cut || Some(&run) == latest.as_ref() {
+        // Compared as resolved paths: `latest` may be absolute, relative, or reach
+        // the run through another link or `..`; any spelling names the same run.
+        let is_latest = latest.is_some() && std::fs::canonicalize(&run).ok() == latest;
+        if i >= cut || is_latest {
             out.kept.push(run);
         } else {
             std::fs::remove_dir_all(&run).map_err(io_err("remove", &run))?;
@@ -52,6 +53,22 @@ pub fn gc_suite(suite_dir: &Path, keep: usize) -> Result<Collected, FsError> {
         }
     }
     Ok(out)
+}
+
+/// Where the suite's `latest` resolves to (every link followed), `None` when there
+/// is no `latest`. A `latest` that exists but cannot be resolved is an error: gc
+/// would not know which run it must keep, so it removes nothing.
+fn latest_target(suite_dir: &Path) -> Result<Option<PathBuf>, FsError> {
+    let link = suite_dir.join("latest");
+    if std::fs::symlink_metadata(&link).is_err() {
+        return Ok(None);
+    }
+    match std::fs::canonicalize(&link) {
+        Ok(p) => Ok(Some(p)),
+        // A dangling link protects nothing that exists.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err("resolve", &link)(e)),
+    }
 }
 
 /// [`gc_suite`] for every suite directory under the evidence `root` (or only `suite`).
@@ -100,5 +117,30 @@ mod tests {
             "only run directories are touched"
         );
         assert!(!suite.join(names[1]).exists());
+    }
+
+    #[test]
+    fn keeps_the_target_of_an_absolute_or_roundabout_latest() {
+        let root = tempfile::tempdir().unwrap();
+        let suite = root.path().join("val08");
+        let names = ["20260101T000000Z-aaaaaa", "20260102T000000Z-bbbbbb"];
+        for n in names {
+            std::fs::create_dir_all(suite.join(n)).unwrap();
+        }
+        // An absolute link, through a symlinked alias of the suite directory.
+        std::os::unix::fs::symlink(&suite, root.path().join("alias")).unwrap();
+        let abs = root.path().join("alias").join(names[0]);
+        std::os::unix::fs::symlink(&abs, suite.join("latest")).unwrap();
+        let c = gc_suite(&suite, 1).unwrap();
+        assert!(suite.join(names[0]).is_dir(), "latest's target is kept");
+        assert!(c.removed.is_empty(), "{:?}", c.removed);
+
+        // A relative link that walks out and back in.
+        std::fs::remove_file(suite.join("latest")).unwrap();
+        std::os::unix::fs::symlink(format!("../val08/./{}", names[0]), suite.join("latest"))
+            .unwrap();
+        gc_suite(&suite, 1).unwrap();
+        assert!(suite.join(names[0]).is_dir());
+        assert!(suite.join(names[1]).is_dir(), "the newest is kept too");
     }
 }

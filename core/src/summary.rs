@@ -25,17 +25,25 @@ fn suite_of(run_dir: &Path) -> String {
 
 /// Renders the summary of `report`.
 pub fn render(report: &Report, run_dir: &Path) -> String {
+    // Every value may hold text from the control-plane (or a hostile file name):
+    // escaped, so nothing in the evidence can repaint the terminal.
+    use crate::escape::escape as e;
     let v = &report.verdict;
     let word = |b: bool| if b { "PASS" } else { "FAIL" };
     let mut s = String::new();
-    let _ = writeln!(s, "{}  run {}", report.suite.to_uppercase(), report.run_id);
-    let _ = writeln!(s, "  target:   {}", report.target.line());
-    let _ = writeln!(s, "  profile:  {}", report.profile_line());
+    let _ = writeln!(
+        s,
+        "{}  run {}",
+        e(&report.suite.to_uppercase()),
+        e(&report.run_id)
+    );
+    let _ = writeln!(s, "  target:   {}", e(&report.target.line()));
+    let _ = writeln!(s, "  profile:  {}", e(&report.profile_line()));
     if !report.faults.is_empty() {
         let _ = writeln!(
             s,
             "  faults:   {} (a self-test run)",
-            report.faults.join(",")
+            e(&report.faults.join(","))
         );
     }
     let plan = match (v.full, v.minimum_acceptable) {
@@ -58,16 +66,23 @@ pub fn render(report: &Report, run_dir: &Path) -> String {
             .as_ref()
             .map(|o| o.to_string())
             .unwrap_or_else(|| "(not observed)".into());
-        let _ = writeln!(s, "  {:<8} {} {}", c.status.to_string(), c.id, c.title);
         let _ = writeln!(
             s,
-            "           observed {observed}; threshold {}",
-            c.threshold
+            "  {:<8} {} {}",
+            c.status.to_string(),
+            e(&c.id),
+            e(&c.title)
+        );
+        let _ = writeln!(
+            s,
+            "           observed {}; threshold {}",
+            e(&observed),
+            e(&c.threshold)
         );
         if let Some(n) = &c.note {
-            let _ = writeln!(s, "           {n}");
+            let _ = writeln!(s, "           {}", e(n));
         }
     }
-    let _ = writeln!(s, "  evidence: {}", run_dir.display());
+    let _ = writeln!(s, "  evidence: {}", e(&run_dir.display().to_string()));
     s
 }

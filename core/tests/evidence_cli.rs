@@ -145,7 +145,7 @@ fn a_symlink_in_the_run_directory_fails_listed_or_not() {
     verify_fails_with(&run, "MISMATCH refused extra.txt: symlink");
 
     // Listing it in the manifest with its target's hash does not bless it.
-    let sha = fileio::sha256_file(&run.join("extra.txt")).unwrap();
+    let sha = fileio::sha256_file(&run.join("demo-health.txt")).unwrap();
     edit_json(&run.join("manifest.json"), |m| {
         m["files"]
             .as_array_mut()

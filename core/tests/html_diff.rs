@@ -79,8 +79,10 @@ fn val08_run(root: &Path, cfg: &Config, latency_ms: u64, bad: bool, faults: &[&s
     let faults: Vec<String> = faults.iter().map(|s| s.to_string()).collect();
     evidence::write_report(&run, &faults).unwrap();
     let now = chrono::Utc::now();
+    // A run with faults is a negative run: `evidence diff` verifies it first.
     let prov = Provenance {
         started_at: Some(now),
+        negative: !faults.is_empty(),
         faults,
         ..Provenance::default()
     };

@@ -135,7 +135,11 @@ fn parse_span(s: &str) -> Result<f64> {
 }
 
 fn main() -> Result<()> {
-    match Args::parse().cmd {
+    let args = Args::parse();
+    if let Cmd::Setup { dir, .. } | Cmd::Round { dir } | Cmd::Run { dir, .. } = &args.cmd {
+        soak::seal::refuse_sealed(dir)?;
+    }
+    match args.cmd {
         Cmd::Setup {
             dir,
             time_factor,

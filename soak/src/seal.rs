@@ -122,6 +122,24 @@ pub fn seal(soak: &Soak) -> Result<Manifest> {
     Ok(manifest)
 }
 
+/// Refuses to write into a sealed soak directory (one holding `manifest.json`), with
+/// the seal time: a sealed soak is read-only for `setup`, `round` and `run` (a cron
+/// line left enabled after teardown must not reopen it and flip its verdict).
+pub fn refuse_sealed(dir: &Path) -> Result<()> {
+    let manifest = dir.join(evidence::MANIFEST_FILE);
+    if std::fs::symlink_metadata(&manifest).is_err() {
+        return Ok(());
+    }
+    let sealed_at = val_support::fsx::read_json::<Manifest>(&manifest)
+        .map(|m| m.ended_at)
+        .unwrap_or_else(|e| format!("unknown: {e}"));
+    anyhow::bail!(
+        "soak directory {} is sealed (sealed at {sealed_at}); a sealed soak takes no \
+         setup, round or run: start a new soak in a new directory",
+        dir.display()
+    )
+}
+
 /// `evidence verify` of a sealed soak directory: its mismatches (empty when it verifies).
 pub fn verify(dir: &Path) -> Vec<String> {
     evidence::verify(dir).mismatches

@@ -331,6 +331,7 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
     let rounds = rounds_once_with_one_restart(&layout, &dir);
     sealed_and_archived(&dir, tmp.path());
     edited_round_file_fails_verify(&dir, &rounds[0].rel);
+    sealed_soak_stays_sealed(&dir);
 }
 
 /// `soak run` SIGKILLed after 4 rounds, the control-plane SIGKILLed, `soak run` again
@@ -491,6 +492,56 @@ fn edited_round_file_fails_verify(dir: &Path, r1: &str) {
     assert!(
         v.mismatches.iter().any(|m| m.starts_with("check VAL12-02")),
         "the verdict was not recomputed: {:?}",
+        v.mismatches
+    );
+}
+
+/// A sealed soak refuses `setup`, `round` and `run` with its seal time; a round put
+/// in after the seal (as an unguarded `soak round` from a cron line did) and blessed
+/// by a reseal fails verify.
+fn sealed_soak_stays_sealed(dir: &Path) {
+    let sealed_at: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let sealed_at = sealed_at["ended_at"].as_str().unwrap().to_string();
+    let before = Layout::new(dir).rounds().unwrap().len();
+    for args in [
+        &["round"][..],
+        &["run", "--max-rounds", "1"],
+        &["setup", "--time-factor", "7200", "--ephemeral-ports"],
+    ] {
+        cargo_bin_cmd!("soak")
+            .args(args)
+            .arg("--dir")
+            .arg(dir)
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(format!("sealed at {sealed_at}")));
+    }
+    let layout = Layout::new(dir);
+    let rounds = layout.rounds().unwrap();
+    assert_eq!(rounds.len(), before, "a refused command wrote a round");
+
+    // The attack of issue 17: one more round, then a reseal.
+    let last = rounds.last().unwrap();
+    let n = last.summary.as_ref().unwrap().round + 1;
+    let rel = Layout::round_rel(chrono::Utc::now() + chrono::Duration::days(1));
+    let to = dir.join(&rel);
+    std::fs::create_dir_all(&to).unwrap();
+    for f in std::fs::read_dir(dir.join(&last.rel)).unwrap().flatten() {
+        std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+    }
+    let summary = to.join("round-summary.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    doc["round"] = n.into();
+    std::fs::write(&summary, doc.to_string()).unwrap();
+    soak::seal::seal(&soak::opened_soak::Soak::open(dir).unwrap()).unwrap();
+    let v = val_support::evidence::verify(dir);
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|m| m.contains(&format!("round {n} (")) && m.contains("after the soak ended")),
+        "a round after the seal verified: {:?}",
         v.mismatches
     );
 }

@@ -8,22 +8,31 @@
 //!   with `--sign KEY` (`ssh-keygen -Y sign -n fleetval`).
 //! - `evidence verify RUN_DIR --allowed-signers FILE [--identity ID]` instead checks
 //!   the existing statement: same content as the run's, and a valid signature.
-//! - `evidence summary [RUN_DIR...]` prints one screen per run (default: every suite's
-//!   `latest`); exit 1 unless every run's checks all passed.
+//! - `evidence summary [RUN_DIR...]` verifies, then prints one screen per run
+//!   (default: every suite's `latest`); a run that does not verify gets INCONSISTENT
+//!   and its reasons, no verdict; exit 1 unless every run verified and passed.
 //! - `evidence gc --keep N [--suite S]` removes old runs, never `latest`'s.
 //! - `evidence attach-junit --junit FILE [--root DIR]` copies the nextest JUnit file
 //!   into every suite's `latest` run directory and adds it to the manifest.
-//! - `evidence html RUN_DIR [--out FILE]` writes the run's one-file HTML report.
+//! - `evidence html RUN_DIR [--out FILE] [--force]` verifies, then writes the run's
+//!   one-file HTML report; a run that does not verify is refused (exit 2), or with
+//!   `--force` gets a page with no verdict and every figure labelled "unverified".
 //! - `evidence diff BASE RUN [--margin PCT] [--floor-ms MS] [--force] [--json FILE]
-//!   [--format text|json]` compares two runs check by check and figure by figure;
-//!   exit 1 when a check went red or a figure regressed past the margin.
+//!   [--format text|json]` verifies both, then compares them check by check and
+//!   figure by figure; exit 1 when a check went red or a figure regressed past the
+//!   margin; exit 2 when it refuses (a run without a manifest always; a run that does
+//!   not verify unless `--force`, which labels everything "unverified", no result).
+//!
+//! Every text from a run is printed with control characters escaped, and a closed
+//! pipe (`evidence verify RUN | head`) ends the program quietly.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use val_core::evidence::{self, statement};
+use val_core::escape::escape;
+use val_core::evidence::{self, statement, Verification};
 use val_core::{diff, fileio, html, retention, summary};
 
 /// Command line.
@@ -84,6 +93,10 @@ enum Cmd {
         /// Write here instead of into the run directory.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write the page of a run that does not verify: no verdict, every figure
+        /// labelled "unverified".
+        #[arg(long)]
+        force: bool,
     },
     /// Compare a run with a baseline: status changes and figures, direction-aware.
     Diff {
@@ -98,7 +111,8 @@ enum Cmd {
         /// is never a regression.
         #[arg(long, default_value_t = diff::DEFAULT_FLOOR_MS)]
         floor_ms: f64,
-        /// Compare runs of different suites, profiles or targets anyway.
+        /// Compare runs of different suites, profiles or targets anyway, and runs
+        /// that do not verify (then with no result, every figure "unverified").
         #[arg(long)]
         force: bool,
         /// Also write the comparison as JSON to this file.
@@ -129,10 +143,17 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    // Rust starts with SIGPIPE ignored, so writing to a closed pipe (`| head`) makes
+    // the next println! panic. The default action ends the process quietly, as any
+    // Unix filter does; no output is lost that a reader asked for.
+    // SAFETY: called before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     match run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("evidence: {e:#}");
+            eprintln!("evidence: {}", escape(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -153,7 +174,7 @@ fn run() -> anyhow::Result<ExitCode> {
             let root = root.unwrap_or_else(fileio::evidence_root);
             for c in retention::gc(&root, keep, suite.as_deref())? {
                 for r in &c.removed {
-                    println!("removed {}", r.display());
+                    println!("removed {}", shown(r));
                 }
                 println!(
                     "kept {} run(s){}",
@@ -161,23 +182,17 @@ fn run() -> anyhow::Result<ExitCode> {
                     c.kept
                         .first()
                         .and_then(|p| p.parent())
-                        .map(|p| format!(" of {}", p.display()))
+                        .map(|p| format!(" of {}", shown(p)))
                         .unwrap_or_default()
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Html { run_dir, out } => {
-            let path = match out {
-                Some(out) => {
-                    fileio::write_atomic(&out, html::render(&run_dir)?.as_bytes())?;
-                    out
-                }
-                None => html::write(&run_dir)?,
-            };
-            println!("wrote {}", path.display());
-            Ok(ExitCode::SUCCESS)
-        }
+        Cmd::Html {
+            run_dir,
+            out,
+            force,
+        } => html_cmd(&run_dir, out, force),
         Cmd::Diff {
             base,
             run,
@@ -187,12 +202,38 @@ fn run() -> anyhow::Result<ExitCode> {
             json,
             format,
         } => {
+            let mut unverified = Vec::new();
+            for (which, dir) in [("base", &base), ("run", &run)] {
+                match trust(dir) {
+                    Trust::Verified(_) => {}
+                    Trust::NoManifest(why) => {
+                        // Nothing binds such a directory to a run: not even --force
+                        // compares it.
+                        eprintln!("evidence diff: {which} {}: {}", shown(dir), escape(&why));
+                        return Ok(refuse("diff", dir, "it has no manifest"));
+                    }
+                    Trust::Unverified(reasons) => unverified.extend(
+                        reasons
+                            .into_iter()
+                            .map(|r| format!("{which} {}: {r}", dir.display())),
+                    ),
+                }
+            }
+            if !unverified.is_empty() && !force {
+                for r in &unverified {
+                    eprintln!("MISMATCH {}", escape(r));
+                }
+                return Ok(refuse("diff", &run, "a run does not verify"));
+            }
             let opts = diff::Options {
                 margin_pct: margin,
                 floor_ms,
                 force,
             };
-            let d = diff::diff(&base, &run, &opts)?;
+            let mut d = diff::diff(&base, &run, &opts)?;
+            if !unverified.is_empty() {
+                d.label_unverified(unverified);
+            }
             if let Some(path) = &json {
                 fileio::write_atomic(path, (d.to_json() + "\n").as_bytes())?;
             }
@@ -205,16 +246,98 @@ fn run() -> anyhow::Result<ExitCode> {
         Cmd::AttachJunit { junit, root } => {
             let root = root.unwrap_or_else(fileio::evidence_root);
             if !junit.is_file() {
-                println!("no JUnit file at {}; nothing attached", junit.display());
+                println!("no JUnit file at {}; nothing attached", shown(&junit));
                 return Ok(ExitCode::SUCCESS);
             }
             let updated = evidence::attach_junit(&root, &junit)?;
             for d in &updated {
-                println!("attached {} to {}", junit.display(), d.display());
+                println!("attached {} to {}", shown(&junit), shown(d));
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A path for the terminal: control characters in a file name escaped.
+fn shown(p: &Path) -> String {
+    escape(&p.display().to_string()).into_owned()
+}
+
+/// What a consumer (summary, html, diff) may show of a run: only a run that
+/// verifies carries a verdict.
+enum Trust {
+    /// `evidence verify` passed.
+    Verified(Box<Verification>),
+    /// It did not: the mismatches, one per line.
+    Unverified(Vec<String>),
+    /// There is no readable manifest at all.
+    NoManifest(String),
+}
+
+/// Verifies `dir` for a consumer.
+fn trust(dir: &Path) -> Trust {
+    let v = evidence::verify(dir);
+    if v.manifest.is_none() {
+        return Trust::NoManifest(
+            v.mismatches
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "no manifest".into()),
+        );
+    }
+    if v.ok() {
+        Trust::Verified(Box::new(v))
+    } else {
+        Trust::Unverified(v.mismatches.iter().map(|m| without_verdict(m)).collect())
+    }
+}
+
+/// A mismatch as a consumer shows it: one that compares stored with recomputed
+/// verdicts or report lines would quote a PASS or FAIL of a run that does not
+/// verify, so only its subject is kept (`evidence verify` prints it whole).
+fn without_verdict(m: &str) -> String {
+    const QUOTES_VERDICTS: [&str; 6] = [
+        "check ", "verdict", "derived ", "report:", "target:", "profile:",
+    ];
+    if !QUOTES_VERDICTS.iter().any(|p| m.starts_with(p)) {
+        return m.to_string();
+    }
+    let subject = m.split_once(": ").map_or(m, |(s, _)| s);
+    format!("{subject}: differs from what the raw files give (`evidence verify` says how)")
+}
+
+/// Refuses to show a verdict of `dir` (exit 2), saying why and how to see more.
+fn refuse(cmd: &str, dir: &Path, why: &str) -> ExitCode {
+    eprintln!(
+        "evidence {cmd}: refusing {}: {why}; run `evidence verify` on it \
+         (--force shows it with every figure labelled \"unverified\")",
+        shown(dir)
+    );
+    ExitCode::from(2)
+}
+
+/// `evidence html`: verify, then write the page; a run that does not verify is
+/// refused, or with `--force` gets the page with no verdict, labelled unverified.
+fn html_cmd(run_dir: &Path, out: Option<PathBuf>, force: bool) -> anyhow::Result<ExitCode> {
+    let reasons = match trust(run_dir) {
+        Trust::Verified(_) => Vec::new(),
+        Trust::Unverified(reasons) => reasons,
+        Trust::NoManifest(why) => vec![why],
+    };
+    let page = if reasons.is_empty() {
+        html::render(run_dir)?
+    } else if force {
+        html::render_unverified(run_dir, &reasons)?
+    } else {
+        for r in &reasons {
+            eprintln!("MISMATCH {}", escape(r));
+        }
+        return Ok(refuse("html", run_dir, "it does not verify"));
+    };
+    let path = out.unwrap_or_else(|| html::default_path(run_dir));
+    fileio::write_atomic(&path, page.as_bytes())?;
+    println!("wrote {}", shown(&path));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writing the statement into the run would change (or destroy) the evidence it
@@ -258,14 +381,19 @@ fn check_statement(
     match statement::check_signature(path, signers, identity) {
         Ok(who) => {
             println!(
-                "statement {}: signature good, signed by {who} (namespace {})",
-                path.display(),
+                "statement {}: signature good, signed by {} (namespace {})",
+                shown(path),
+                escape(&who),
                 statement::SIG_NAMESPACE
             );
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            println!("MISMATCH statement {}: {e}", path.display());
+            println!(
+                "MISMATCH statement {}: {}",
+                shown(path),
+                escape(&e.to_string())
+            );
             Ok(ExitCode::from(1))
         }
     }
@@ -286,11 +414,11 @@ fn verify_cmd(
     }
     let v = evidence::verify(&dir);
     for m in &v.mismatches {
-        println!("MISMATCH {m}");
+        println!("MISMATCH {}", escape(m));
     }
     println!(
         "{}: {} files checked, {} derived files re-derived, {} checks recomputed, {} mismatches",
-        dir.display(),
+        shown(&dir),
         v.files_checked,
         v.derived_checked,
         v.checks_recomputed,
@@ -309,7 +437,7 @@ fn verify_cmd(
         if stale.exists() {
             println!(
                 "STALE statement {}: it no longer describes these files; do not quote it",
-                stale.display()
+                shown(&stale)
             );
         }
         return Ok(ExitCode::from(1));
@@ -351,41 +479,48 @@ fn summary_cmd(run_dirs: Vec<PathBuf>, root: Option<PathBuf>) -> anyhow::Result<
     }
     let mut all_pass = true;
     for dir in &run_dirs {
-        let dir = std::fs::canonicalize(dir)
-            .with_context(|| format!("run directory {}", dir.display()))?;
-        let v = evidence::verify(&dir);
-        if !v.ok() {
-            all_pass = false;
-            println!(
-                "INCONSISTENT {}: {} mismatch(es), first: {}; run `evidence verify` — do not quote this run",
-                dir.display(),
-                v.mismatches.len(),
-                v.mismatches.first().map(String::as_str).unwrap_or("?")
-            );
-        }
-        match summary::summary(&dir) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
+        let v = match trust(dir) {
+            Trust::Verified(v) => v,
+            Trust::Unverified(reasons) => {
                 all_pass = false;
-                println!("{}: no report ({e})\n", dir.display());
+                inconsistent(dir, &reasons);
                 continue;
             }
-        }
-        let report_ok = val_core::check::Report::load(&dir.join(format!(
-            "{}-report.json",
-            dir.parent()
-                .and_then(|p| p.file_name())
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        )))
-        .is_ok_and(|r| r.verdict.all_pass());
-        all_pass &= report_ok;
+            Trust::NoManifest(why) => {
+                all_pass = false;
+                inconsistent(dir, &[why]);
+                continue;
+            }
+        };
+        // Verified: the stored report is byte for byte the one verify re-derived.
+        let Some(report) = &v.report else {
+            all_pass = false;
+            inconsistent(dir, &["no report was recomputed".to_string()]);
+            continue;
+        };
+        let dir = std::fs::canonicalize(dir)
+            .with_context(|| format!("run directory {}", dir.display()))?;
+        println!("{}", summary::render(report, &dir));
+        all_pass &= report.verdict.all_pass();
     }
     Ok(if all_pass {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The summary of a run that does not verify: INCONSISTENT and the reasons, no verdict.
+fn inconsistent(dir: &Path, reasons: &[String]) {
+    println!(
+        "INCONSISTENT {}: {} mismatch(es); no verdict is shown for a run that does not verify; run `evidence verify` on it, do not quote it",
+        shown(dir),
+        reasons.len()
+    );
+    for r in reasons {
+        println!("  {}", escape(r));
+    }
+    println!();
 }
 
 /// Every suite's `latest` run under `root`, in suite order.

@@ -200,7 +200,8 @@ pub struct Scan {
 }
 
 /// Walks a run directory without following symlinks: regular files are listed,
-/// symlinks, special files and `.fleetval-tmp-*` entries are refused (by path).
+/// symlinks, special files, names that are not UTF-8 and `.fleetval-tmp-*` entries
+/// are refused (by path); nothing is opened.
 pub fn scan(dir: &Path) -> Result<Scan, EvidenceError> {
     let mut out = Scan::default();
     walk(dir, dir, &mut out)?;
@@ -227,7 +228,14 @@ fn walk(base: &Path, dir: &Path, out: &mut Scan) -> Result<(), EvidenceError> {
         let path = entry.path();
         let rel = rel_path(base, &path);
         let ft = entry.file_type().map_err(io_err("stat", &path))?;
-        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+        if entry.file_name().to_str().is_none() {
+            // A name that is not UTF-8 cannot be listed in the manifest as itself (a
+            // lossy spelling would name another file), so it could never be hashed.
+            out.refused.push(format!(
+                "{}: file name is not UTF-8",
+                crate::escape::escape(&rel)
+            ));
+        } else if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
             out.refused.push(format!(
                 "{rel}: leftover temporary entry (an unfinished write)"
             ));
@@ -687,7 +695,9 @@ fn read_manifest(run_dir: &Path, v: &mut Verification) -> Option<Manifest> {
 }
 
 /// Step 2 of [`verify`]: only regular files, each listed with its size and sha256,
-/// nothing added. `false` when the directory cannot be listed at all.
+/// nothing added. `false` when the directory cannot be listed at all or holds a
+/// refused entry: nothing is judged from a directory with a FIFO, a device or a link
+/// in it, since judging opens files by name.
 fn check_files(run_dir: &Path, manifest: &Manifest, v: &mut Verification) -> bool {
     let scan = match scan(run_dir) {
         Ok(s) => s,
@@ -699,6 +709,7 @@ fn check_files(run_dir: &Path, manifest: &Manifest, v: &mut Verification) -> boo
     for r in &scan.refused {
         v.mismatches.push(format!("refused {r}"));
     }
+    let clean = scan.refused.is_empty();
     let mut seen = std::collections::BTreeSet::new();
     for entry in &manifest.files {
         v.files_checked += 1;
@@ -719,7 +730,7 @@ fn check_files(run_dir: &Path, manifest: &Manifest, v: &mut Verification) -> boo
                 .push(format!("file {f}: present but not listed in the manifest"));
         }
     }
-    true
+    clean
 }
 
 /// One manifest entry: inside the run, a regular file, of its size and sha256.
@@ -785,7 +796,7 @@ fn check_derived_files(
                 d.path
             ));
         }
-        match std::fs::read(run_dir.join(&d.path)) {
+        match fileio::read_regular(&run_dir.join(&d.path)) {
             Ok(bytes) if bytes == d.text.as_bytes() => {}
             Ok(bytes) => v.mismatches.push(format!(
                 "derived {}: differs from its re-derivation from the raw files ({})",
@@ -828,6 +839,9 @@ fn check_provenance(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
         crate::plans::plan(&manifest.suite).is_ok_and(|p| (p.named_by_operator)(run_dir));
     if !named_by_operator {
         check_lab_naming(run_dir, manifest, v);
+    }
+    if let Ok(p) = crate::plans::plan(&manifest.suite) {
+        v.mismatches.extend((p.after_seal)(run_dir));
     }
     let target = run_dir.join(crate::plans::TARGET_FILE);
     match (&manifest.control_plane, target.is_file()) {

@@ -89,6 +89,11 @@ fn suite_and_manifest(run_dir: &Path) -> (String, Result<Value, String>) {
     (suite, manifest)
 }
 
+/// Where [`write`](fn@write) puts the page: `<run dir>/<suite>-report.html`.
+pub fn default_path(run_dir: &Path) -> PathBuf {
+    run_dir.join(file_name(&suite_and_manifest(run_dir).0))
+}
+
 /// Writes `<suite>-report.html` into the run directory (atomically); returns its path.
 pub fn write(run_dir: &Path) -> Result<PathBuf, HtmlError> {
     let page = render(run_dir)?;
@@ -124,7 +129,7 @@ pub fn check_derived(run_dir: &Path) -> Vec<String> {
             if p != file_name(&suite) {
                 return Some(format!("file {p}: a derived page of another suite than {suite}"));
             }
-            match std::fs::read(run_dir.join(&p)) {
+            match crate::fileio::read_regular(&run_dir.join(&p)) {
                 Ok(bytes) if bytes == fresh.as_bytes() => None,
                 Ok(_) => Some(format!(
                     "file {p}: differs from the page re-rendered from the run's files (`evidence html` rewrites it)"
@@ -255,6 +260,37 @@ pub fn render(run_dir: &Path) -> Result<String, HtmlError> {
         esc(crate::stats::PERCENTILE_METHOD)
     );
     Ok(h)
+}
+
+/// The page of a run that does not verify (`evidence html --force`): the same page
+/// with no verdict anywhere. The verdict line is replaced by the reasons (`reasons`,
+/// one per mismatch), each check's status by "unverified", and every observed value
+/// and chart caption is labelled "unverified". Done on the rendered page so the
+/// verified page (what verify re-renders) has a single renderer.
+pub fn render_unverified(run_dir: &Path, reasons: &[String]) -> Result<String, HtmlError> {
+    let page = render(run_dir)?;
+    let mut banner = format!(
+        "<p class=\"verdict na\" id=\"verdict\">Plan verdict: none &mdash; UNVERIFIED: this run does not verify ({} mismatch(es)); every figure on this page is unverified</p>\n<ul class=\"banner\">\n",
+        reasons.len()
+    );
+    for r in reasons {
+        let _ = writeln!(banner, "<li>{}</li>", esc(r));
+    }
+    banner.push_str("</ul>\n");
+    let mut out = String::with_capacity(page.len() + banner.len());
+    for line in page.split_inclusive('\n') {
+        if line.contains("id=\"verdict\"") {
+            out.push_str(&banner);
+        } else if let Some(rest) = line.strip_prefix("<tr><td class=\"status ") {
+            // Drop the stored status: `<tr><td class="status pass">PASS</td>...`.
+            let after = rest.split_once("</td>").map_or("", |(_, a)| a);
+            out.push_str("<tr><td class=\"status na\">unverified</td>");
+            out.push_str(&after.replace("<td class=\"obs\">", "<td class=\"obs\">unverified: "));
+        } else {
+            out.push_str(&line.replace("<figcaption>", "<figcaption>unverified: "));
+        }
+    }
+    Ok(out)
 }
 
 /// The verdict line under the title.

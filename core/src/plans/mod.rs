@@ -63,6 +63,9 @@ pub struct Plan {
     /// Whether a run directory of this plan is named by its operator rather than by
     /// the lab (`<suite>/<run id>/`), so `evidence verify` does not check the name.
     pub named_by_operator: fn(&Path) -> bool,
+    /// Records written after the run was sealed (one line each; `evidence verify`
+    /// fails the run on any): a finished run is read-only for every tool.
+    pub after_seal: fn(&Path) -> Vec<String>,
 }
 
 /// A plan's part of the HTML page: its sections and the charts a reader must find.
@@ -152,6 +155,11 @@ pub fn no_figures(_: &Path, _: &Report) -> Vec<Figure> {
 /// For a plan whose run directories are always named by the lab.
 pub fn lab_named(_: &Path) -> bool {
     false
+}
+
+/// For a plan whose runs are sealed by the lab that wrote them, in one go.
+pub fn sealed_once(_: &Path) -> Vec<String> {
+    Vec::new()
 }
 
 /// The plan of a suite.
@@ -314,7 +322,8 @@ impl Files {
 
     /// The whole text of a file.
     pub fn text(&self, rel: &str) -> Result<String, Missing> {
-        std::fs::read_to_string(self.path(rel)).map_err(|e| Missing::Absent(format!("{rel}: {e}")))
+        crate::fileio::read_text(&self.path(rel))
+            .map_err(|e| Missing::Absent(format!("{rel}: {e}")))
     }
 
     /// A JSON file, parsed.
@@ -364,7 +373,7 @@ impl Files {
 
     /// The reason the lab recorded for not running `check_id` (`not-run/<ID>.txt`).
     pub fn not_run_reason(&self, check_id: &str) -> Option<String> {
-        std::fs::read_to_string(self.path(&format!("{NOT_RUN_DIR}/{check_id}.txt")))
+        crate::fileio::read_text(&self.path(&format!("{NOT_RUN_DIR}/{check_id}.txt")))
             .ok()
             .map(|s| s.trim().to_string())
     }

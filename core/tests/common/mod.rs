@@ -32,9 +32,14 @@ pub fn cp_record(faults: &[&str]) -> ControlPlaneRecord {
 /// A judged demo run under `root` (health answering `health_code`) whose target was
 /// started with `faults`; a run without faults is marked `latest`.
 pub fn demo_run_with(root: &Path, health_code: u16, faults: &[&str]) -> PathBuf {
+    demo_run_health(root, &format!("code={health_code}\n"), faults)
+}
+
+/// A judged demo run under `root` whose health record is `health` (text as the
+/// control-plane answered it), started with `faults`; without faults it is `latest`.
+pub fn demo_run_health(root: &Path, health: &str, faults: &[&str]) -> PathBuf {
     let run = RunDir::create(root, "demo").unwrap();
-    run.write_text("demo-health.txt", &format!("code={health_code}\n"))
-        .unwrap();
+    run.write_text("demo-health.txt", health).unwrap();
     run.write_text(
         "demo-metrics-raw.txt",
         "# TYPE demo_requests counter\ndemo_requests_total{code=\"200\"} 3\ndemo_requests_total{code=\"500\"} 2\n",

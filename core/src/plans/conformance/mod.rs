@@ -63,6 +63,7 @@ pub const PLAN: Plan = Plan {
     figures: super::no_figures,
     page: super::Page::NONE,
     named_by_operator: super::lab_named,
+    after_seal: super::sealed_once,
 };
 
 /// CONF-01 requests and answers (JSON Lines of [`HttpRecord`]).

@@ -30,6 +30,7 @@ pub const PLAN: Plan = Plan {
     figures: figures::figures,
     page: page::PAGE,
     named_by_operator: super::lab_named,
+    after_seal: super::sealed_once,
 };
 
 /// p99 bound of DEMO-03, in µs.

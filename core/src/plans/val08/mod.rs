@@ -57,6 +57,7 @@ pub const PLAN: Plan = Plan {
     figures: figures::figures,
     page: page::PAGE,
     named_by_operator: super::lab_named,
+    after_seal: super::sealed_once,
 };
 
 /// The plan's tiers N.

@@ -65,12 +65,43 @@ pub const PLAN: Plan = Plan {
     figures: figures::figures,
     page: page::PAGE,
     named_by_operator: soak_dir,
+    after_seal: rounds_after_seal,
 };
 
 /// A soak directory is named by its operator (its `config.env` says it is one), not
 /// `<suite>/<run id>/` as a lab names its runs.
 fn soak_dir(dir: &Path) -> bool {
     dir.join("config.env").is_file()
+}
+
+/// Rounds written after the soak ended: beyond the round count its final report
+/// was written over (`final-report.json` `total_rounds`, written when the soak
+/// ended, before the seal), or beyond its last scheduled round. A scheduler left
+/// enabled after teardown does exactly this, and a reseal would otherwise bless it.
+fn rounds_after_seal(dir: &Path) -> Vec<String> {
+    let s = Soak::read(dir);
+    let Ok(fin) = s.f.json::<Value>("final-report.json") else {
+        // Not ended (or the final report is unreadable, which the judge reports).
+        return Vec::new();
+    };
+    let sealed_over = fin["total_rounds"].as_u64();
+    let scheduled = s.scheduled();
+    s.rs
+        .iter()
+        .filter_map(|r| {
+            let beyond_final = sealed_over.is_some_and(|n| r.index > n);
+            let beyond_schedule = scheduled.is_some_and(|n| r.index > n);
+            (beyond_final || beyond_schedule).then(|| {
+                format!(
+                    "soak: round {} ({}) was written after the soak ended (final report over {} rounds, {} scheduled); a sealed soak takes no rounds",
+                    r.index,
+                    r.rel,
+                    sealed_over.map_or("?".into(), |n| n.to_string()),
+                    scheduled.map_or("?".into(), |n| n.to_string())
+                )
+            })
+        })
+        .collect()
 }
 
 /// p99 create budget, ms.
@@ -273,7 +304,7 @@ fn rounds(dir: &Path) -> Vec<Round> {
             }
             let rel = format!("rounds/{}/{name}", day.file_name().to_string_lossy());
             let summary: Option<Value> =
-                std::fs::read_to_string(r.path().join("round-summary.json"))
+                crate::fileio::read_text(&r.path().join("round-summary.json"))
                     .ok()
                     .and_then(|t| serde_json::from_str(&t).ok());
             let index = summary
@@ -885,6 +916,46 @@ mod tests {
             .unwrap()
             .remove("stale_seconds");
         assert_eq!(ids(stalest_first(&b)), ["p-1", "p-2", "p-0"]);
+    }
+
+    #[test]
+    fn a_round_after_the_seal_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = |rel: &str, text: &str| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        // A one-day soak with a round every 12 h: 2 rounds scheduled.
+        w(
+            "config.env",
+            "TIME_FACTOR=1\nROUND_INTERVAL_S=43200\nDAY_S=86400\nCALENDAR_SCALE=1\n\
+             DURATION_DAYS=1\nCREATES_PER_ROUND=10\nP99_LIMIT_MS=500\nSTUCK_THRESHOLD_S=3600\n",
+        );
+        for k in 1..=2u64 {
+            w(
+                &format!("rounds/d01/round-{k:04}/round-summary.json"),
+                &json!({"round": k, "sim_elapsed_s": (k - 1) as f64 * 43200.0}).to_string(),
+            );
+        }
+        assert!(rounds_after_seal(dir.path()).is_empty(), "not ended yet");
+        w("final-report.json", &json!({"total_rounds": 1}).to_string());
+        let after = rounds_after_seal(dir.path());
+        assert_eq!(after.len(), 1, "{after:?}");
+        assert!(
+            after[0].contains("round 2 (rounds/d01/round-0002)"),
+            "{after:?}"
+        );
+        // Rerunning the final report over the extra round does not hide one past
+        // the schedule.
+        w(
+            "rounds/d02/round-0003/round-summary.json",
+            &json!({"round": 3, "sim_elapsed_s": 86400.0}).to_string(),
+        );
+        w("final-report.json", &json!({"total_rounds": 3}).to_string());
+        let after = rounds_after_seal(dir.path());
+        assert_eq!(after.len(), 1, "{after:?}");
+        assert!(after[0].contains("round 3 ("), "{after:?}");
     }
 
     /// A finished soak of the plan's own calendar (30 days, 1440 rounds, real time),
