@@ -364,7 +364,7 @@ fn latency_us(e: &LedgerEntry) -> Option<u64> {
 fn partition(f: &Files) -> Check {
     let spec = spec(
         "VAL11-14",
-        "ledger holds (no acknowledged create lost, none listed twice, none refused yet stored; final read complete); every create sent while the proxy's listener was closed answered no status, with a connection error, within 1 s, and at least one was; the health call and the CLI (exit != 0 on its own, a connection word, within 5 s) likewise; every create sent once the listener was open again 2xx, at least one",
+        "ledger holds (no acknowledged create lost, none listed twice, none refused yet stored, no unattempted plan of the namespace listed; final read complete) and the proxy's connection records account for it (each answered create its own answering connection, each fully answered connection an answered create); the window in run.json within 2 s of the proxy's down and heal switches; the control-plane restarted unless the target is remote and the skip recorded; every create sent while the proxy's listener was closed answered no status, with a connection error, within 1 s, and at least one was; the health call and the CLI (exit != 0 on its own, a connection word, within 5 s) likewise; every create sent once the listener was open again 2xx, at least one",
         PARTITION,
         &["ledger.jsonl", "list.json"],
     );
@@ -627,7 +627,7 @@ fn created_events(f: &Files, run: &AckLostRun) -> Result<Option<BTreeMap<String,
 fn ack_lost(f: &Files) -> Check {
     let spec = spec(
         "VAL11-15",
-        "for every plan whose 2xx answer the proxy dropped: first attempt unknown; the retry (same ID and spec) answers 200 or 201 with that plan and its original created_at; the final read lists it exactly once with that created_at; where the audit log records creations, exactly one rollout.created for it; at least one such plan; ledger holds",
+        "for every plan whose 2xx answer the proxy dropped: first attempt unknown; the retry (same ID and spec) answers 200 or 201 with that plan and its original created_at; the final read lists it exactly once with that created_at; where the audit log records creations, exactly one rollout.created for it (events from the recorded CLI transcript, the JSON copy equal to it; a skip only with no audit dir recorded); exactly 5 such plans and 5 dropped 2xx answers in the proxy's records, each judged; ledger holds and the proxy's records account for it",
         ACK_LOST,
         &["ledger.jsonl", "list.json", "audit-query.txt", "audit-created.json"],
     );
@@ -723,7 +723,7 @@ fn injected_floor_us(switches: &[FaultSwitch]) -> Option<u64> {
 fn slow(f: &Files) -> Check {
     let spec = spec(
         "VAL11-16",
-        "latency faults recorded on both directions; every one of workers × per_worker creates answered 2xx (zero errors); the fastest create took at least the injected round-trip floor (sum of ms - jitter over both directions); ledger holds",
+        "latency faults recorded on both directions; every one of workers × per_worker creates answered 2xx (zero errors); the fastest create took at least the injected round-trip floor (sum of ms - jitter over both directions); ledger holds and the proxy's connection records account for it",
         SLOW,
         &["ledger.jsonl", "list.json"],
     );
