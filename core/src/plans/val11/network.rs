@@ -1366,6 +1366,8 @@ mod tests {
         partition_files(d, &good);
         put_lines::<FaultSwitch>(d, &format!("{PARTITION}/faults.jsonl"), &[]);
         assert_eq!(status(d, "VAL11-14").status, Status::Fail, "no switches");
+        // F11: the page's lanes come from the same records, so no lane either.
+        assert!(fault_spans(&Files::new(d)).is_empty());
         // F3: run.json's window far from the proxy's switches.
         partition_files(d, &good);
         rewrite(
