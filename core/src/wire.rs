@@ -520,3 +520,25 @@ mod tests {
         assert!(req.plan.spec["target_lock_fingerprint"].is_string());
     }
 }
+
+/// One harness event of a control-plane's life (start, healthy, SIGKILL, stop…), as
+/// JSON Lines beside the control-plane log. The log itself also holds the
+/// control-plane's own output, which could print anything, so readers take the
+/// harness's events from this record only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HarnessNote {
+    /// Wall-clock time (RFC 3339, µs).
+    pub at: String,
+    /// What the harness did or saw, starting with its kind (`start #`, `healthy`,
+    /// `SIGKILL`, `stopped`…).
+    pub note: String,
+}
+
+impl HarnessNote {
+    /// The record file of the control-plane log `log` (`x-cp.log` → `x-cp-events.jsonl`).
+    pub fn path_for(log: &std::path::Path) -> std::path::PathBuf {
+        let stem = log.file_stem().unwrap_or_default().to_string_lossy();
+        log.with_file_name(format!("{stem}-events.jsonl"))
+    }
+}

@@ -154,17 +154,29 @@ impl ControlPlane {
         }
     }
 
-    /// Appends a harness note to the control-plane log.
+    /// Appends a harness note to the control-plane log (for a person reading it) and,
+    /// typed, to its events record: the log also holds the control-plane's raw output,
+    /// which can print a look-alike marker line, so only the record is read back.
     fn log_note(&self, note: &str) {
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.cfg.log_file)
-        {
-            let _ = writeln!(
-                f,
-                "=== fleetval {} {note}",
-                fsx::rfc3339(chrono::Utc::now())
+        let at = fsx::rfc3339(chrono::Utc::now());
+        let append = |path: &Path, line: &str| {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                let _ = writeln!(f, "{line}");
+            }
+        };
+        append(&self.cfg.log_file, &format!("=== fleetval {at} {note}"));
+        let rec = val_core::wire::HarnessNote {
+            at,
+            note: note.to_string(),
+        };
+        if let Ok(line) = serde_json::to_string(&rec) {
+            append(
+                &val_core::wire::HarnessNote::path_for(&self.cfg.log_file),
+                &line,
             );
         }
     }

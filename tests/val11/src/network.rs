@@ -34,7 +34,7 @@ const PARTITION_PHASES_MS: (u64, u64, u64) = (300, 500, 300);
 /// Pause of a worker after a failed create, so a refused worker does not spin.
 const RETRY_PAUSE: Duration = Duration::from_millis(20);
 /// Creates whose acknowledgement is dropped.
-const ACK_LOST_PLANS: usize = 5;
+const ACK_LOST_PLANS: usize = judge::ACK_LOST_PLANS;
 /// The N=100 scenario under latency: workers × creates each.
 const SLOW_SHAPE: (usize, usize) = (100, 2);
 /// Latency and jitter of each direction of the slow network, ms.

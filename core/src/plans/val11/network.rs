@@ -40,6 +40,12 @@ pub const SLOW_PREFIX: &str = "val11-net-slow-";
 /// See [`PARTITION_PREFIX`].
 pub const HALF_OPEN_PLAN: &str = "val11-net-half-open-1";
 
+/// Creates whose acknowledgement the lab drops (VAL11-15): the judge expects exactly
+/// this many, whatever `run.json` lists.
+pub const ACK_LOST_PLANS: usize = 5;
+/// The lab confirms a switch of the proxy's listener within this long; the window in
+/// `run.json` must lie this close to the proxy's own switch records, µs.
+pub const SWITCH_SLACK_US: u64 = 2_000_000;
 /// A call during the partition must fail within this long (it is refused, not timed
 /// out), µs.
 pub const FAST_FAIL_US: u64 = 1_000_000;
@@ -150,17 +156,40 @@ pub fn jsonl<T: serde::de::DeserializeOwned>(f: &Files, rel: &str) -> Result<Vec
 
 /// The ledger of `dir` judged against its final read, with the read's completeness.
 fn ledger_verdict(f: &Files, dir: &str) -> Result<(Vec<LedgerEntry>, SetVerdict, bool), Missing> {
+    let (entries, v, complete, _) = ledger_verdict_ns(f, dir)?;
+    Ok((entries, v, complete))
+}
+
+/// The plan-ID prefix of a ledger scenario.
+fn namespace(dir: &str) -> &'static str {
+    match dir {
+        PARTITION => PARTITION_PREFIX,
+        ACK_LOST => ACK_LOST_PREFIX,
+        _ => SLOW_PREFIX,
+    }
+}
+
+/// [`ledger_verdict`] plus the listed IDs of the scenario's namespace nobody attempted
+/// (a control-plane inventing or renaming plans). Duplicates are looked for over the
+/// whole final read within the namespace, byte for byte, not only among ledger IDs.
+fn ledger_verdict_ns(
+    f: &Files,
+    dir: &str,
+) -> Result<(Vec<LedgerEntry>, SetVerdict, bool, Vec<String>), Missing> {
     let entries: Vec<LedgerEntry> = jsonl(f, &format!("{dir}/ledger.jsonl"))?;
     let list: ListEvidence = f.json(&format!("{dir}/list.json"))?;
     let ids: Vec<String> = list.ids().into_iter().map(str::to_string).collect();
     let mut v = ledger::judge(&entries, &ids);
-    // A duplicate the pager stopped on is not in `ids` twice; count it too.
+    let ns = namespace(dir);
+    // Over the whole read (a duplicate the pager stopped on included), not only the
+    // ledger's IDs: a plan listed twice is a duplicate even if the ledger forgets it.
     for d in list.duplicates() {
-        if entries.iter().any(|e| e.id == d) && !v.duplicates.contains(&d) {
+        if d.starts_with(ns) && !v.duplicates.contains(&d) {
             v.duplicates.push(d);
         }
     }
-    Ok((entries, v, read_complete(&list)))
+    let unattempted = ledger::unattempted_in_namespace(&entries, &ids, ns);
+    Ok((entries, v, read_complete(&list), unattempted))
 }
 
 /// Whether a final read reached its end, from its pages rather than the writer's flag
@@ -192,9 +221,10 @@ fn peak_in_flight(entries: &[LedgerEntry]) -> usize {
     peak as usize
 }
 
-/// The ledger's figures as an observation.
-fn ledger_obs(v: &SetVerdict, complete: bool) -> Value {
+/// The ledger's figures as an observation, with the namespace's unattempted IDs.
+fn ledger_obs(v: &SetVerdict, complete: bool, unattempted: &[String]) -> Value {
     json!({
+        "unattempted_listed": unattempted,
         "attempted": v.attempted,
         "acknowledged": v.acknowledged,
         "unknown": v.unknown,
@@ -212,8 +242,102 @@ fn ledger_holds(o: &Value) -> bool {
     let empty = |k: &str| o[k].as_array().is_some_and(Vec::is_empty);
     empty("lost")
         && empty("duplicates")
+        && empty("unattempted_listed")
+        && empty("answered_without_connection")
+        && empty("answered_connections_not_in_ledger")
         && empty("failed_but_present")
         && o["final_read_complete"] == true
+}
+
+/// Whether a connection record carries a create (`POST /v1/rollouts`, not a sub-path).
+fn is_create(c: &ConnRecord) -> bool {
+    c.request_line
+        .as_deref()
+        .is_some_and(|l| l.starts_with("POST /v1/rollouts ") || l == "POST /v1/rollouts")
+}
+
+/// Matches points to intervals containing them, each interval used once (greedy by
+/// point, then by earliest interval end: maximal). Returns the unmatched points.
+fn unmatched_points(points: &[(u64, String)], intervals: &[(u64, u64)]) -> Vec<String> {
+    let mut pts: Vec<&(u64, String)> = points.iter().collect();
+    pts.sort_by_key(|p| p.0);
+    let mut used = vec![false; intervals.len()];
+    let mut out = Vec::new();
+    for (at, name) in pts {
+        let best = intervals
+            .iter()
+            .enumerate()
+            .filter(|(i, (a, b))| !used[*i] && a <= at && at <= b)
+            .min_by_key(|(_, (_, b))| *b)
+            .map(|(i, _)| i);
+        match best {
+            Some(i) => used[i] = true,
+            None => out.push(name.clone()),
+        }
+    }
+    out
+}
+
+/// The proxy's account of the ledger (F3/F5 of the red team): every create the ledger
+/// says was answered went through a proxied create connection that carried bytes back
+/// and was accepted between its send and its answer; and every create connection that
+/// ended `closed` with bytes back (a full answer reached the client) belongs to a ledger
+/// entry that recorded a status. Returns (answered entries without a connection,
+/// answering connections without an answered entry), each as names.
+fn proxy_accounts(entries: &[LedgerEntry], conns: &[ConnRecord]) -> (Vec<String>, Vec<String>) {
+    let creates: Vec<&ConnRecord> = conns.iter().filter(|c| is_create(c)).collect();
+    let answered: Vec<&LedgerEntry> = entries.iter().filter(|e| e.status.is_some()).collect();
+    let conn_points: Vec<(u64, String)> = creates
+        .iter()
+        .filter(|c| c.bytes_down > 0 && c.end == ConnEnd::Closed)
+        .map(|c| (c.accepted_us, format!("conn {}", c.conn)))
+        .collect();
+    let entry_spans: Vec<(u64, u64)> = answered
+        .iter()
+        .map(|e| (e.sent_us, e.answered_us.unwrap_or(u64::MAX)))
+        .collect();
+    let orphan_conns = unmatched_points(&conn_points, &entry_spans);
+    // The other way round: each answered entry needs its own answering connection,
+    // accepted between its send and its answer (greedy by earliest answer: maximal).
+    let accepts: Vec<u64> = creates
+        .iter()
+        .filter(|c| c.bytes_down > 0)
+        .map(|c| c.accepted_us)
+        .collect();
+    let mut used = vec![false; accepts.len()];
+    let mut order: Vec<&LedgerEntry> = answered.clone();
+    order.sort_by_key(|e| e.answered_us.unwrap_or(u64::MAX));
+    let mut missing = Vec::new();
+    for e in order {
+        let hi = e.answered_us.unwrap_or(u64::MAX);
+        let pick = accepts
+            .iter()
+            .enumerate()
+            .filter(|(j, a)| !used[*j] && **a >= e.sent_us && **a <= hi)
+            .min_by_key(|(_, a)| **a)
+            .map(|(j, _)| j);
+        match pick {
+            Some(j) => used[j] = true,
+            None => missing.push(format!("{:?}@{}", e.id, e.sent_us)),
+        }
+    }
+    (missing, orphan_conns)
+}
+
+/// Adds the proxy's account of the ledger of `dir` to an observation.
+fn add_proxy_accounts(
+    f: &Files,
+    dir: &str,
+    entries: &[LedgerEntry],
+    o: &mut Value,
+) -> Result<Vec<ConnRecord>, Missing> {
+    let conns: Vec<ConnRecord> = jsonl(f, &format!("{dir}/connections.jsonl"))?;
+    let (missing, orphans) = proxy_accounts(entries, &conns);
+    let m = o.as_object_mut().expect("object");
+    m.insert("proxy_connections".into(), json!(conns.len()));
+    m.insert("answered_without_connection".into(), json!(missing));
+    m.insert("answered_connections_not_in_ledger".into(), json!(orphans));
+    Ok(conns)
 }
 
 /// Whether a transport error names a connection failure (the plan's VAL11-02 words).
@@ -240,14 +364,16 @@ fn latency_us(e: &LedgerEntry) -> Option<u64> {
 fn partition(f: &Files) -> Check {
     let spec = spec(
         "VAL11-14",
-        "ledger holds (no acknowledged create lost, none listed twice, none refused yet stored; final read complete); every create sent while the proxy's listener was closed answered no status, with a connection error, within 1 s, and at least one was; the health call and the CLI (exit != 0 on its own, a connection word, within 5 s) likewise; every create sent once the listener was open again 2xx, at least one",
+        "ledger holds (no acknowledged create lost, none listed twice, none refused yet stored, no unattempted plan of the namespace listed; final read complete) and the proxy's connection records account for it (each answered create its own answering connection, each fully answered connection an answered create); the window in run.json within 2 s of the proxy's down and heal switches; the control-plane restarted unless the target is remote and the skip recorded; every create sent while the proxy's listener was closed answered no status, with a connection error, within 1 s, and at least one was; the health call and the CLI (exit != 0 on its own, a connection word, within 5 s) likewise; every create sent once the listener was open again 2xx, at least one",
         PARTITION,
         &["ledger.jsonl", "list.json"],
     );
     unless_not_run(f, spec, |spec| {
         let obs: Result<Value, Missing> = (|| {
             let run: PartitionRun = f.json(&format!("{PARTITION}/run.json"))?;
-            let (entries, v, complete) = ledger_verdict(f, PARTITION)?;
+            let (entries, v, complete, unatt) = ledger_verdict_ns(f, PARTITION)?;
+            let switches: Vec<FaultSwitch> = jsonl(f, &format!("{PARTITION}/faults.jsonl"))?;
+            let target: Value = f.json(crate::plans::TARGET_FILE)?;
             let (from, until) = (run.down_from_us, run.down_until_us);
             let during: Vec<&LedgerEntry> = entries
                 .iter()
@@ -266,8 +392,30 @@ fn partition(f: &Files) -> Check {
                 .filter(|e| e.sent_us >= run.up_from_us.max(until))
                 .collect();
             let cli_out = format!("{}\n{}", run.cli.stdout, run.cli.stderr);
-            let mut o = ledger_obs(&v, complete);
+            let mut o = ledger_obs(&v, complete, &unatt);
+            add_proxy_accounts(f, PARTITION, &entries, &mut o)?;
             let m = o.as_object_mut().expect("object");
+            let (down_on, heal_at) = down_window(&switches);
+            m.insert("proxy_down_from_us".into(), json!(down_on));
+            m.insert("proxy_healed_at_us".into(), json!(heal_at));
+            m.insert(
+                "window_matches_proxy".into(),
+                json!(
+                    down_on.is_some_and(|on| on <= from && from - on <= SWITCH_SLACK_US)
+                        && heal_at.is_some_and(|h| h >= until && h - until <= SWITCH_SLACK_US)
+                ),
+            );
+            // Only a control-plane the harness did not start may skip the restart.
+            let mode = target["mode"].as_str().unwrap_or_default().to_string();
+            m.insert("target_mode".into(), json!(mode));
+            m.insert(
+                "restart_accounted".into(),
+                json!(if mode == "remote" {
+                    run.restarted || run.restart_skipped.is_some()
+                } else {
+                    run.restarted && run.restart_skipped.is_none()
+                }),
+            );
             m.insert("workers".into(), json!(run.workers));
             m.insert("restarted".into(), json!(run.restarted));
             m.insert("restart_skipped".into(), json!(run.restart_skipped));
@@ -319,6 +467,8 @@ fn partition(f: &Files) -> Check {
         })();
         spec.observe(obs, |o| {
             ledger_holds(o)
+                && o["window_matches_proxy"] == true
+                && o["restart_accounted"] == true
                 && o["during_creates"].as_u64().is_some_and(|n| n >= 1)
                 && o["during_fast_connection_errors"] == o["during_creates"]
                 && o["health_fails_fast"] == true
@@ -333,6 +483,21 @@ fn partition(f: &Files) -> Check {
                 && o["after_ok"] == o["after_creates"]
         })
     })
+}
+
+/// The first `down` switch of a proxy and the first empty switch after it, µs.
+fn down_window(switches: &[FaultSwitch]) -> (Option<u64>, Option<u64>) {
+    let on = switches
+        .iter()
+        .find(|s| s.faults.iter().any(|f| f.kind == FaultKind::Down))
+        .map(|s| s.offset_us);
+    let off = on.and_then(|on| {
+        switches
+            .iter()
+            .find(|s| s.offset_us > on && s.faults.is_empty())
+            .map(|s| s.offset_us)
+    });
+    (on, off)
 }
 
 /// The plans whose answers the proxy dropped: ID → the dropped answer's `created_at`
@@ -402,10 +567,29 @@ fn ack_lost_plans(
 /// `rollout.created` events per resource, when the audit log records creations at
 /// all (`None`: it records none, or the lab could not read it).
 fn created_events(f: &Files, run: &AckLostRun) -> Result<Option<BTreeMap<String, usize>>, Missing> {
-    if run.audit_skipped.is_some() {
+    let rel = format!("{ACK_LOST}/audit-query.txt");
+    if let Some(why) = &run.audit_skipped {
+        // A skip is believed only when no recorded CLI run had an audit directory.
+        let mut envs: Vec<BTreeMap<String, String>> = Vec::new();
+        for dir in [PARTITION, HALF_OPEN] {
+            if let Ok(r) = f.json::<Value>(&format!("{dir}/run.json")) {
+                if let Ok(e) = serde_json::from_value(r["cli"]["env"].clone()) {
+                    envs.push(e);
+                }
+            }
+        }
+        if let Ok(t) = f.text(&rel) {
+            if let Ok(q) = CliRun::parse_evidence(&t) {
+                envs.push(q.env);
+            }
+        }
+        if envs.iter().any(|e| e.contains_key("AUTONOMY_AUDIT_DIR")) {
+            return Err(Missing::Absent(format!(
+                "{ACK_LOST}/run.json: audit skipped ({why}) although a recorded CLI run had AUTONOMY_AUDIT_DIR set"
+            )));
+        }
         return Ok(None);
     }
-    let rel = format!("{ACK_LOST}/audit-query.txt");
     let q = CliRun::parse_evidence(&f.text(&rel)?)
         .map_err(|e| Missing::Absent(format!("{rel}: {e}")))?;
     if q.exit_code != Some(0) {
@@ -415,7 +599,15 @@ fn created_events(f: &Files, run: &AckLostRun) -> Result<Option<BTreeMap<String,
             q.error_line()
         )));
     }
-    let events: Value = f.json(&format!("{ACK_LOST}/audit-created.json"))?;
+    // The events come from the recorded CLI run itself; the JSON copy must agree.
+    let events: Value = serde_json::from_str(&q.stdout)
+        .map_err(|e| Missing::Absent(format!("{rel}: stdout is not JSON: {e}")))?;
+    let copy: Value = f.json(&format!("{ACK_LOST}/audit-created.json"))?;
+    if copy != events {
+        return Err(Missing::Absent(format!(
+            "{ACK_LOST}/audit-created.json differs from the stdout of {rel}"
+        )));
+    }
     let events = events.as_array().ok_or_else(|| {
         Missing::Absent(format!("{ACK_LOST}/audit-created.json: not a JSON array"))
     })?;
@@ -435,7 +627,7 @@ fn created_events(f: &Files, run: &AckLostRun) -> Result<Option<BTreeMap<String,
 fn ack_lost(f: &Files) -> Check {
     let spec = spec(
         "VAL11-15",
-        "for every plan whose 2xx answer the proxy dropped: first attempt unknown; the retry (same ID and spec) answers 200 or 201 with that plan and its original created_at; the final read lists it exactly once with that created_at; where the audit log records creations, exactly one rollout.created for it; at least one such plan; ledger holds",
+        "for every plan whose 2xx answer the proxy dropped: first attempt unknown; the retry (same ID and spec) answers 200 or 201 with that plan and its original created_at; the final read lists it exactly once with that created_at; where the audit log records creations, exactly one rollout.created for it (events from the recorded CLI transcript, the JSON copy equal to it; a skip only with no audit dir recorded); exactly 5 such plans and 5 dropped 2xx answers in the proxy's records, each judged; ledger holds and the proxy's records account for it",
         ACK_LOST,
         &["ledger.jsonl", "list.json", "audit-query.txt", "audit-created.json"],
     );
@@ -443,7 +635,7 @@ fn ack_lost(f: &Files) -> Check {
         let obs: Result<Value, Missing> = (|| {
             let run: AckLostRun = f.json(&format!("{ACK_LOST}/run.json"))?;
             let conns: Vec<ConnRecord> = jsonl(f, &format!("{ACK_LOST}/connections.jsonl"))?;
-            let (entries, v, complete) = ledger_verdict(f, ACK_LOST)?;
+            let (entries, v, complete, unatt) = ledger_verdict_ns(f, ACK_LOST)?;
             let list: ListEvidence = f.json(&format!("{ACK_LOST}/list.json"))?;
             let mut first: BTreeMap<&str, &LedgerEntry> = BTreeMap::new();
             for e in &entries {
@@ -452,8 +644,27 @@ fn ack_lost(f: &Files) -> Check {
             let events = created_events(f, &run)?;
             let dropped = dropped_answers(&conns);
             let plans = ack_lost_plans(&run, &dropped, &first, &list, events.as_ref());
-            let mut o = ledger_obs(&v, complete);
+            let mut o = ledger_obs(&v, complete, &unatt);
+            add_proxy_accounts(f, ACK_LOST, &entries, &mut o)?;
             let m = o.as_object_mut().expect("object");
+            // How many there were comes from the lab's fixed count and the proxy's
+            // records, never from the run's own list alone.
+            let dropped_2xx = conns
+                .iter()
+                .filter(|c| {
+                    c.end == ConnEnd::AckLost
+                        && c.dropped_status.is_some_and(|s| (200..300).contains(&s))
+                })
+                .count();
+            m.insert("expected_plans".into(), json!(ACK_LOST_PLANS));
+            m.insert("dropped_2xx_answers".into(), json!(dropped_2xx));
+            m.insert(
+                "dropped_not_judged".into(),
+                json!(dropped
+                    .keys()
+                    .filter(|id| !run.ids.contains(id) || !first.contains_key(id.as_str()))
+                    .collect::<Vec<_>>()),
+            );
             m.insert("plans".into(), json!(run.ids.len()));
             m.insert(
                 "plans_pass".into(),
@@ -467,6 +678,11 @@ fn ack_lost(f: &Files) -> Check {
         spec.observe(obs, |o| {
             ledger_holds(o)
                 && o["plans"].as_u64().is_some_and(|n| n >= 1)
+                && o["plans"] == o["expected_plans"]
+                && o["dropped_2xx_answers"] == o["expected_plans"]
+                && o["dropped_not_judged"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty)
                 && o["plans_pass"] == o["plans"]
         })
     })
@@ -507,7 +723,7 @@ fn injected_floor_us(switches: &[FaultSwitch]) -> Option<u64> {
 fn slow(f: &Files) -> Check {
     let spec = spec(
         "VAL11-16",
-        "latency faults recorded on both directions; every one of workers × per_worker creates answered 2xx (zero errors); the fastest create took at least the injected round-trip floor (sum of ms - jitter over both directions); ledger holds",
+        "latency faults recorded on both directions; every one of workers × per_worker creates answered 2xx (zero errors); the fastest create took at least the injected round-trip floor (sum of ms - jitter over both directions); ledger holds and the proxy's connection records account for it",
         SLOW,
         &["ledger.jsonl", "list.json"],
     );
@@ -515,7 +731,7 @@ fn slow(f: &Files) -> Check {
         let obs: Result<Value, Missing> = (|| {
             let run: SlowRun = f.json(&format!("{SLOW}/run.json"))?;
             let switches: Vec<FaultSwitch> = jsonl(f, &format!("{SLOW}/faults.jsonl"))?;
-            let (entries, v, complete) = ledger_verdict(f, SLOW)?;
+            let (entries, v, complete, unatt) = ledger_verdict_ns(f, SLOW)?;
             let mut lat: Vec<u64> = entries.iter().filter_map(latency_us).collect();
             lat.sort_unstable();
             let both = switches.iter().any(|s| {
@@ -527,7 +743,8 @@ fn slow(f: &Files) -> Check {
                 };
                 has(D::Upstream) && has(D::Downstream)
             });
-            let mut o = ledger_obs(&v, complete);
+            let mut o = ledger_obs(&v, complete, &unatt);
+            add_proxy_accounts(f, SLOW, &entries, &mut o)?;
             let m = o.as_object_mut().expect("object");
             m.insert("workers".into(), json!(run.workers));
             m.insert("planned".into(), json!(run.workers * run.per_worker));
@@ -567,7 +784,7 @@ fn slow(f: &Files) -> Check {
 fn half_open(f: &Files) -> Check {
     let spec = spec(
         "VAL11-17",
-        "while blackholed: every client call answered no status with a timeout error within its timeout + 1 s; the CLI exited != 0 on its own (not killed by the harness) with an `error:` line (any case); the proxy answered no byte; after healing, health 200 through the proxy and directly",
+        "while blackholed: every client call and the CLI's rollback reached the proxy (a connection record in the window); every client call answered no status with a timeout error within its timeout + 1 s; the CLI exited != 0 and != 2 (usage error) on its own (not killed by the harness) with an `error:` line (any case); the proxy answered no byte; after healing, health 200 through the proxy and directly",
         HALF_OPEN,
         &[],
     );
@@ -606,7 +823,28 @@ fn half_open(f: &Files) -> Check {
                 })
                 .map(|c| c.bytes_down)
                 .sum();
+            // The proxy was in the path: each call and the CLI's rollback reached it
+            // while it blackholed (a CLI failing before connecting has no record).
+            let in_window = |prefix: &str| {
+                conns.iter().any(|c| {
+                    on.is_some_and(|on| c.accepted_us >= on)
+                        && off.is_none_or(|off| c.accepted_us < off)
+                        && c.request_line.as_deref().is_some_and(|l| {
+                            l.strip_prefix(prefix)
+                                .is_some_and(|r| r.starts_with(' ') || r.starts_with('?'))
+                        })
+                })
+            };
+            let calls_unseen: Vec<String> = run
+                .calls
+                .iter()
+                .map(|c| format!("{} {}", c.method, c.path))
+                .filter(|p| !in_window(p))
+                .collect();
+            let cli_seen = in_window(&format!("POST /v1/rollouts/{HALF_OPEN_PLAN}/rollback"));
             Ok(json!({
+                "calls_without_proxy_connection": calls_unseen,
+                "cli_connection_while_blackholed": cli_seen,
                 "blackhole_recorded": blackholed,
                 "client_timeout_ms": run.client_timeout_ms,
                 "calls": run.calls.len(),
@@ -625,6 +863,11 @@ fn half_open(f: &Files) -> Check {
         })();
         spec.observe(obs, |o| {
             o["blackhole_recorded"] == true
+                && o["calls_without_proxy_connection"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty)
+                && o["cli_connection_while_blackholed"] == true
+                && o["cli_exit_code"].as_i64().is_some_and(|c| c != 2)
                 && o["calls"].as_u64().is_some_and(|n| n >= 1)
                 && o["clean_timeouts"] == o["calls"]
                 && o["cli_exit_code"].as_i64().is_some_and(|c| c != 0)
@@ -795,8 +1038,44 @@ mod tests {
         }
     }
 
+    fn conn(proxy: &str, n: u64, at: u64, line: &str, bytes_down: u64, end: ConnEnd) -> ConnRecord {
+        ConnRecord {
+            proxy: proxy.into(),
+            conn: n,
+            accepted_us: at,
+            ended_us: at + 10,
+            draw: 0.5,
+            request_line: Some(line.into()),
+            bytes_up: 400,
+            bytes_down,
+            end,
+            error: None,
+            dropped_status: None,
+            dropped_body: None,
+        }
+    }
+
+    /// The proxy's record of each answered create of `entries` (accepted as sent).
+    fn create_conns(proxy: &str, entries: &[LedgerEntry]) -> Vec<ConnRecord> {
+        entries
+            .iter()
+            .filter(|e| e.status.is_some())
+            .enumerate()
+            .map(|(i, e)| {
+                let line = "POST /v1/rollouts HTTP/1.1";
+                conn(proxy, i as u64 + 1, e.sent_us, line, 500, ConnEnd::Closed)
+            })
+            .collect()
+    }
+
     fn ledger_and_list(d: &Path, dir: &str, entries: &[LedgerEntry]) {
         put_lines(d, &format!("{dir}/ledger.jsonl"), entries);
+        let proxy = dir.trim_start_matches("network/");
+        put_lines(
+            d,
+            &format!("{dir}/connections.jsonl"),
+            &create_conns(proxy, entries),
+        );
         let mut ids: Vec<&str> = entries
             .iter()
             .filter(|e| e.outcome == WriteOutcome::Ok)
@@ -889,21 +1168,19 @@ mod tests {
             switch("half-open", 2, 10_000_000, vec![]),
         ];
         put_lines(d, &format!("{HALF_OPEN}/faults.jsonl"), &sw);
-        let conn = ConnRecord {
-            proxy: "half-open".into(),
-            conn: 1,
-            accepted_us: 10,
-            ended_us: 10_000_100,
-            draw: 0.3,
-            request_line: Some("GET /v1/health HTTP/1.1".into()),
-            bytes_up: 80,
-            bytes_down,
-            end: ConnEnd::Closed,
-            error: None,
-            dropped_status: None,
-            dropped_body: None,
-        };
-        put_lines(d, &format!("{HALF_OPEN}/connections.jsonl"), &[conn]);
+        let line = format!("POST /v1/rollouts/{HALF_OPEN_PLAN}/rollback HTTP/1.1");
+        let conns = [
+            conn(
+                "half-open",
+                1,
+                10,
+                "GET /v1/health HTTP/1.1",
+                bytes_down,
+                ConnEnd::Closed,
+            ),
+            conn("half-open", 2, 20, &line, 0, ConnEnd::Closed),
+        ];
+        put_lines(d, &format!("{HALF_OPEN}/connections.jsonl"), &conns);
     }
 
     #[test]
@@ -982,7 +1259,7 @@ mod tests {
             switch("partition", 2, 2_000, vec![]),
         ];
         put_lines(d, &format!("{PARTITION}/faults.jsonl"), &sw);
-        put_lines::<ConnRecord>(d, &format!("{PARTITION}/connections.jsonl"), &[]);
+        put(d, crate::plans::TARGET_FILE, &json!({"mode": "reference"}));
         ledger_and_list(d, PARTITION, entries);
     }
 
@@ -1052,5 +1329,329 @@ mod tests {
             .find(|f| f.path.ends_with("slow/unknown.txt"))
             .unwrap();
         assert_eq!(unknown.text, "\"u\" absent\n");
+    }
+
+    fn rewrite<T: Serialize + serde::de::DeserializeOwned>(
+        d: &Path,
+        rel: &str,
+        edit: impl FnOnce(&mut T),
+    ) {
+        let mut v: T =
+            serde_json::from_str(&std::fs::read_to_string(d.join(rel)).unwrap()).unwrap();
+        edit(&mut v);
+        put(d, rel, &v);
+    }
+
+    fn partition_good() -> Vec<LedgerEntry> {
+        let refused = Some("tcp connect error: Connection refused (os error 111)");
+        vec![
+            entry("val11-net-part-w1-1", Some(201), None, 500, 100),
+            entry("val11-net-part-w1-2", None, refused, 1_300, 200),
+            entry("val11-net-part-w1-3", Some(201), None, 2_500, 100),
+        ]
+    }
+
+    /// F3, F5, F9 and b10 of the red team on VAL11-14.
+    #[test]
+    fn val11_14_needs_the_proxy_s_account_the_window_the_restart_and_no_invented_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let good = partition_good();
+        partition_files(d, &good);
+        assert_eq!(status(d, "VAL11-14").status, Status::Pass);
+        // F3: the proxy recorded no connection (it was not in the path).
+        put_lines::<ConnRecord>(d, &format!("{PARTITION}/connections.jsonl"), &[]);
+        assert_eq!(status(d, "VAL11-14").status, Status::Fail, "no connections");
+        // F3: the proxy recorded no switch (e13).
+        partition_files(d, &good);
+        put_lines::<FaultSwitch>(d, &format!("{PARTITION}/faults.jsonl"), &[]);
+        assert_eq!(status(d, "VAL11-14").status, Status::Fail, "no switches");
+        // F11: the page's lanes come from the same records, so no lane either.
+        assert!(fault_spans(&Files::new(d)).is_empty());
+        // F3: run.json's window far from the proxy's switches.
+        partition_files(d, &good);
+        rewrite(
+            d,
+            &format!("{PARTITION}/run.json"),
+            |r: &mut PartitionRun| {
+                r.down_until_us = 2_000 + SWITCH_SLACK_US;
+                r.down_from_us = 900 + SWITCH_SLACK_US + 1;
+            },
+        );
+        assert_eq!(status(d, "VAL11-14").status, Status::Fail, "window moved");
+        // F5 (c2): a full answer through the proxy, the ledger says unknown.
+        partition_files(d, &good);
+        let mut flipped = good.clone();
+        flipped[2] = entry(
+            "val11-net-part-w1-3",
+            None,
+            Some("connection reset"),
+            2_500,
+            100,
+        );
+        put_lines(d, &format!("{PARTITION}/ledger.jsonl"), &flipped);
+        assert_eq!(
+            status(d, "VAL11-14").status,
+            Status::Fail,
+            "answered, ledger unknown"
+        );
+        // b10: a reference target not restarted, no reason recorded.
+        partition_files(d, &good);
+        rewrite(
+            d,
+            &format!("{PARTITION}/run.json"),
+            |r: &mut PartitionRun| {
+                r.restarted = false;
+            },
+        );
+        assert_eq!(status(d, "VAL11-14").status, Status::Fail, "not restarted");
+        // A remote target may skip, with the reason recorded; a reference one may not.
+        rewrite(
+            d,
+            &format!("{PARTITION}/run.json"),
+            |r: &mut PartitionRun| {
+                r.restart_skipped = Some("not started by the harness".into());
+            },
+        );
+        assert_eq!(status(d, "VAL11-14").status, Status::Fail, "reference skip");
+        put(d, crate::plans::TARGET_FILE, &json!({"mode": "remote"}));
+        assert_eq!(status(d, "VAL11-14").status, Status::Pass, "remote skip");
+        // F9 (f2): a plan of the namespace nobody created is listed.
+        partition_files(d, &good);
+        rewrite(d, &format!("{PARTITION}/list.json"), |l: &mut Value| {
+            l["plans"]
+                .as_array_mut()
+                .unwrap()
+                .push(rollout("val11-net-part-w99-1"));
+        });
+        assert_eq!(status(d, "VAL11-14").status, Status::Fail, "invented plan");
+    }
+
+    /// A passing VAL11-15 record set: `n` creates whose 201 the proxy dropped, retried.
+    fn ack_lost_files(d: &Path, n: usize) {
+        let ids: Vec<String> = (1..=n).map(|i| format!("{ACK_LOST_PREFIX}{i}")).collect();
+        let mut entries = Vec::new();
+        let mut conns = Vec::new();
+        let mut retries = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let t = i as u64 * 100;
+            entries.push(entry(
+                id,
+                None,
+                Some("connection closed before message completed"),
+                t,
+                50,
+            ));
+            let mut c = conn(
+                "ack-lost",
+                i as u64 + 1,
+                t + 1,
+                "POST /v1/rollouts HTTP/1.1",
+                0,
+                ConnEnd::AckLost,
+            );
+            c.dropped_status = Some(201);
+            c.dropped_body = Some(rollout(id).to_string());
+            conns.push(c);
+        }
+        for (i, id) in ids.iter().enumerate() {
+            let t = 10_000 + i as u64 * 100;
+            entries.push(entry(id, Some(200), None, t, 50));
+            let line = "POST /v1/rollouts HTTP/1.1";
+            conns.push(conn(
+                "ack-lost",
+                (n + i) as u64 + 1,
+                t + 1,
+                line,
+                500,
+                ConnEnd::Closed,
+            ));
+            let mut r = rec(Some(200), 50, None);
+            r.text = rollout(id).to_string();
+            retries.push(r);
+        }
+        put_lines(d, &format!("{ACK_LOST}/ledger.jsonl"), &entries);
+        put_lines(d, &format!("{ACK_LOST}/connections.jsonl"), &conns);
+        let plans: Vec<Value> = ids.iter().map(|i| rollout(i)).collect();
+        put(
+            d,
+            &format!("{ACK_LOST}/list.json"),
+            &json!({"complete": true, "error": null, "plans": plans, "pages": [page()]}),
+        );
+        let sw = [
+            switch(
+                "ack-lost",
+                1,
+                0,
+                vec![Fault::always(FaultKind::AckLost {
+                    request_prefix: "POST /v1/rollouts".into(),
+                })],
+            ),
+            switch("ack-lost", 2, 9_000, vec![]),
+        ];
+        put_lines(d, &format!("{ACK_LOST}/faults.jsonl"), &sw);
+        put(
+            d,
+            &format!("{ACK_LOST}/run.json"),
+            &AckLostRun {
+                ids: ids.clone(),
+                retries,
+                audit_skipped: None,
+            },
+        );
+        let events: Vec<Value> = ids
+            .iter()
+            .map(|i| json!({"event_type": "rollout.created", "resource": i}))
+            .collect();
+        audit(d, &events);
+    }
+
+    fn audit(d: &Path, events: &[Value]) {
+        let mut q = cli(0, "", 20, false);
+        q.args = vec!["audit".into(), "query".into()];
+        q.stdout = serde_json::to_string(events).unwrap();
+        q.env
+            .insert("AUTONOMY_AUDIT_DIR".into(), "/tmp/audit".into());
+        std::fs::write(d.join(ACK_LOST).join("audit-query.txt"), q.to_evidence()).unwrap();
+        put(d, &format!("{ACK_LOST}/audit-created.json"), &events);
+    }
+
+    /// F1, F2 and F9 (e10) of the red team on VAL11-15.
+    #[test]
+    fn val11_15_counts_from_the_proxy_and_reads_the_audit_transcript() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        ack_lost_files(d, ACK_LOST_PLANS);
+        assert_eq!(status(d, "VAL11-15").status, Status::Pass);
+        // F1 (f4b/i4): a second rollout.created in the transcript, the JSON copy edited.
+        let id1 = format!("{ACK_LOST_PREFIX}1");
+        let two = [
+            json!({"event_type": "rollout.created", "resource": id1}),
+            json!({"event_type": "rollout.created", "resource": id1}),
+        ];
+        audit(d, &two);
+        put(d, &format!("{ACK_LOST}/audit-created.json"), &json!([]));
+        assert_eq!(status(d, "VAL11-15").status, Status::Fail, "copy differs");
+        audit(d, &two);
+        assert_eq!(status(d, "VAL11-15").status, Status::Fail, "two events");
+        // F1 (i3): a skip while the recorded CLI ran with an audit directory.
+        ack_lost_files(d, ACK_LOST_PLANS);
+        rewrite(d, &format!("{ACK_LOST}/run.json"), |r: &mut AckLostRun| {
+            r.audit_skipped = Some("AUTONOMY_AUDIT_DIR not set".into());
+        });
+        assert_eq!(
+            status(d, "VAL11-15").status,
+            Status::Fail,
+            "skip with a dir"
+        );
+        std::fs::remove_file(d.join(ACK_LOST).join("audit-query.txt")).unwrap();
+        assert_eq!(
+            status(d, "VAL11-15").status,
+            Status::Pass,
+            "skip, no dir recorded"
+        );
+        partition_files(d, &partition_good());
+        assert_eq!(
+            status(d, "VAL11-15").status,
+            Status::Pass,
+            "partition CLI without a dir"
+        );
+        rewrite(
+            d,
+            &format!("{PARTITION}/run.json"),
+            |r: &mut PartitionRun| {
+                r.cli
+                    .env
+                    .insert("AUTONOMY_AUDIT_DIR".into(), "/tmp/a".into());
+            },
+        );
+        assert_eq!(
+            status(d, "VAL11-15").status,
+            Status::Fail,
+            "partition CLI had a dir"
+        );
+        // F2 (b3): fewer plans than the lab's count, though the proxy dropped more.
+        ack_lost_files(d, 1);
+        assert_eq!(status(d, "VAL11-15").status, Status::Fail, "one plan");
+        ack_lost_files(d, ACK_LOST_PLANS);
+        rewrite(d, &format!("{ACK_LOST}/run.json"), |r: &mut AckLostRun| {
+            r.ids.pop();
+            r.retries.pop();
+        });
+        assert_eq!(
+            status(d, "VAL11-15").status,
+            Status::Fail,
+            "a dropped answer not judged"
+        );
+        // F2 (d1): a plan listed twice, whatever the ledger says.
+        ack_lost_files(d, ACK_LOST_PLANS);
+        let id2 = format!("{ACK_LOST_PREFIX}2");
+        rewrite(d, &format!("{ACK_LOST}/list.json"), |l: &mut Value| {
+            l["plans"].as_array_mut().unwrap().push(rollout(&id2));
+        });
+        assert_eq!(status(d, "VAL11-15").status, Status::Fail, "listed twice");
+        // F9 (e10): a look-alike ID is not the plan.
+        ack_lost_files(d, ACK_LOST_PLANS);
+        rewrite(d, &format!("{ACK_LOST}/list.json"), |l: &mut Value| {
+            l["plans"]
+                .as_array_mut()
+                .unwrap()
+                .push(rollout(&format!("{id2} ")));
+        });
+        assert_eq!(status(d, "VAL11-15").status, Status::Fail, "look-alike");
+    }
+
+    /// F3 (a2) on VAL11-16 and F3 (a4), F4 on VAL11-17.
+    #[test]
+    fn val11_16_17_need_the_proxy_s_connection_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let ok: Vec<LedgerEntry> = (0..100)
+            .map(|i| entry(&format!("{SLOW_PREFIX}{i}"), Some(201), None, i, 45_000))
+            .collect();
+        slow_files(d, &ok, &[Direction::Upstream, Direction::Downstream]);
+        assert_eq!(status(d, "VAL11-16").status, Status::Pass);
+        put_lines::<ConnRecord>(d, &format!("{SLOW}/connections.jsonl"), &[]);
+        assert_eq!(status(d, "VAL11-16").status, Status::Fail, "no connections");
+        let good = HalfOpenRun {
+            client_timeout_ms: 1000,
+            cli_harness_timeout_ms: 30_000,
+            calls: vec![rec(None, 1_001_000, Some("operation timed out"))],
+            cli: cli(6, "error: request timed out after 10000 ms", 10_010, false),
+            health_after: rec(Some(200), 900, None),
+            health_direct: rec(Some(200), 800, None),
+        };
+        half_open_files(d, &good, 0);
+        assert_eq!(status(d, "VAL11-17").status, Status::Pass);
+        put_lines::<ConnRecord>(d, &format!("{HALF_OPEN}/connections.jsonl"), &[]);
+        assert_eq!(status(d, "VAL11-17").status, Status::Fail, "no connections");
+        // F4: a usage error before connecting: no connection of the CLI, exit 2.
+        let usage = HalfOpenRun {
+            cli: cli(2, "error: unexpected argument '--x' found", 5, false),
+            ..good
+        };
+        half_open_files(d, &usage, 0);
+        let mut conns: Vec<ConnRecord> =
+            jsonl(&Files::new(d), &format!("{HALF_OPEN}/connections.jsonl")).unwrap();
+        assert_eq!(status(d, "VAL11-17").status, Status::Fail, "usage error");
+        conns.retain(|c| {
+            c.request_line
+                .as_deref()
+                .is_some_and(|l| l.starts_with("GET"))
+        });
+        put(
+            d,
+            &format!("{HALF_OPEN}/run.json"),
+            &HalfOpenRun {
+                cli: cli(6, "error: timed out", 5, false),
+                ..usage
+            },
+        );
+        put_lines(d, &format!("{HALF_OPEN}/connections.jsonl"), &conns);
+        assert_eq!(
+            status(d, "VAL11-17").status,
+            Status::Fail,
+            "CLI never connected"
+        );
     }
 }

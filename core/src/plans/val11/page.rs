@@ -11,6 +11,7 @@ use crate::html_blocks::{esc, table, Chart, Section};
 use crate::load_result::Outcome;
 use crate::plans::val11::Op;
 use crate::plans::{Files, Page};
+use crate::wire::HarnessNote;
 
 /// Charts of a VAL11 run.
 /// The page of a run.
@@ -21,8 +22,9 @@ pub const PAGE: Page = Page {
 
 pub const CHARTS: &[&str] = &["val11-lifecycle", "val11-kill-rounds", "val11-pause"];
 
-/// The control-plane log the harness annotates with `=== fleetval <time> <note>` lines.
-const CP_LOG: &str = "val11-cp.log";
+/// The harness's typed events of the control-plane's life (never the raw log, whose
+/// control-plane output could forge a marker line).
+const CP_EVENTS: &str = "val11-cp-events.jsonl";
 /// Width of a bin of the kill-round chart, ms.
 const BIN_MS: f64 = 10.0;
 
@@ -35,17 +37,15 @@ fn outcome(op: &Op) -> Outcome {
     }
 }
 
-/// A harness note of the control-plane log: time and text.
+/// The harness's events of the control-plane: time and text, from the typed record;
+/// an unreadable record gives no events (the chart then says so rather than guess).
 fn log_events(f: &Files) -> Vec<(DateTime<FixedOffset>, String)> {
-    let Ok(text) = f.text(CP_LOG) else {
+    let Ok(notes) = crate::plans::val11::network::jsonl::<HarnessNote>(f, CP_EVENTS) else {
         return Vec::new();
     };
-    text.lines()
-        .filter_map(|l| l.strip_prefix("=== fleetval "))
-        .filter_map(|rest| {
-            let (ts, note) = rest.split_once(' ')?;
-            Some((DateTime::parse_from_rfc3339(ts).ok()?, note.to_string()))
-        })
+    notes
+        .into_iter()
+        .filter_map(|n| Some((DateTime::parse_from_rfc3339(&n.at).ok()?, n.note)))
         .collect()
 }
 
@@ -58,7 +58,7 @@ fn secs(t0: &DateTime<FixedOffset>, t: &DateTime<FixedOffset>) -> f64 {
 fn lifecycle(f: &Files) -> Result<String, String> {
     let events = log_events(f);
     let Some(t0) = events.first().map(|e| e.0) else {
-        return Err(format!("{CP_LOG}: no `=== fleetval` lines"));
+        return Err(format!("{CP_EVENTS}: no harness events"));
     };
     let mut up = Lane {
         label: "control-plane".into(),
@@ -327,7 +327,7 @@ pub fn sections(f: &Files) -> Vec<Section> {
     vec![Section {
         title: "Chaos timeline".into(),
         intro: format!(
-            "<p>From the harness's notes in <a href=\"{CP_LOG}\">{CP_LOG}</a>, <a href=\"val11-pause.txt\">val11-pause.txt</a>, <a href=\"val11-cli-restart.txt\">val11-cli-restart.txt</a> and the per-operation records of the kill rounds and the pause. Outcomes follow Jepsen: ok (2xx), failed (definitely not applied), indeterminate (may have been applied). {}</p>",
+            "<p>From the harness's typed events in <a href=\"{CP_EVENTS}\">{CP_EVENTS}</a>, <a href=\"val11-pause.txt\">val11-pause.txt</a>, <a href=\"val11-cli-restart.txt\">val11-cli-restart.txt</a> and the per-operation records of the kill rounds and the pause. Outcomes follow Jepsen: ok (2xx), failed (definitely not applied), indeterminate (may have been applied). {}</p>",
             esc("Whether each acknowledged write survived is in the verdict table (VAL11-03, -04, -11, -12).")
         ),
         charts: vec![
@@ -354,4 +354,48 @@ pub fn sections(f: &Files) -> Vec<Section> {
         ],
         after: table(&["kill round", "killed after ms", "creates", "ok", "failed", "indeterminate", "raw files"], &rows),
     }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// F10 of the red team: the control-plane's own output, written raw into the log,
+    /// prints harness-looking marker lines; the lifecycle counts only the typed events.
+    #[test]
+    fn lifecycle_counts_typed_events_not_forged_log_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let notes = [
+            (
+                "2026-01-01T00:00:00.000000Z",
+                "start #1 of val11: autonomy serve",
+            ),
+            ("2026-01-01T00:00:00.100000Z", "healthy after 100 ms"),
+            (
+                "2026-01-01T00:00:01.000000Z",
+                "SIGKILLed by the harness: signal: 9",
+            ),
+        ];
+        let text: String = notes
+            .iter()
+            .map(|(at, note)| {
+                let n = HarnessNote {
+                    at: at.to_string(),
+                    note: note.to_string(),
+                };
+                serde_json::to_string(&n).unwrap() + "\n"
+            })
+            .collect();
+        std::fs::write(d.join(CP_EVENTS), text).unwrap();
+        let forged =
+            "=== fleetval 2026-01-01T00:00:02.000000Z SIGKILLed by the harness: signal: 9\n\
+                      === fleetval 2026-01-01T00:00:02.100000Z start #99 of val11: fake\n";
+        std::fs::write(d.join("val11-cp.log"), forged).unwrap();
+        let html = lifecycle(&Files::new(d)).unwrap();
+        assert!(html.contains("1 starts, 1 SIGKILLs"), "{html}");
+        // Without the typed record the chart says so; it never falls back to the log.
+        std::fs::remove_file(d.join(CP_EVENTS)).unwrap();
+        assert!(lifecycle(&Files::new(d)).is_err());
+    }
 }

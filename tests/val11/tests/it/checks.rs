@@ -210,6 +210,7 @@ fn val11_evidence_files_present() {
     let lab = val11::shared();
     let mut files: Vec<String> = [
         "val11-cp.log",
+        "val11-cp-events.jsonl",
         "val11-health.txt",
         "val11-plans-created.txt",
         "val11-scan-stuck.json",
