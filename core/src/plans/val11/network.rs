@@ -395,30 +395,7 @@ fn partition(f: &Files) -> Check {
             let mut o = ledger_obs(&v, complete, &unatt);
             add_proxy_accounts(f, PARTITION, &entries, &mut o)?;
             let m = o.as_object_mut().expect("object");
-            let (down_on, heal_at) = down_window(&switches);
-            m.insert("proxy_down_from_us".into(), json!(down_on));
-            m.insert("proxy_healed_at_us".into(), json!(heal_at));
-            m.insert(
-                "window_matches_proxy".into(),
-                json!(
-                    down_on.is_some_and(|on| on <= from && from - on <= SWITCH_SLACK_US)
-                        && heal_at.is_some_and(|h| h >= until && h - until <= SWITCH_SLACK_US)
-                ),
-            );
-            // Only a control-plane the harness did not start may skip the restart.
-            let mode = target["mode"].as_str().unwrap_or_default().to_string();
-            m.insert("target_mode".into(), json!(mode));
-            m.insert(
-                "restart_accounted".into(),
-                json!(if mode == "remote" {
-                    run.restarted || run.restart_skipped.is_some()
-                } else {
-                    run.restarted && run.restart_skipped.is_none()
-                }),
-            );
-            m.insert("workers".into(), json!(run.workers));
-            m.insert("restarted".into(), json!(run.restarted));
-            m.insert("restart_skipped".into(), json!(run.restart_skipped));
+            insert_window_and_restart(m, &run, &switches, &target);
             m.insert(
                 "partition_ms".into(),
                 json!((until.saturating_sub(from)) / 1000),
@@ -483,6 +460,41 @@ fn partition(f: &Files) -> Check {
                 && o["after_ok"] == o["after_creates"]
         })
     })
+}
+
+/// VAL11-14's partition window against the proxy's own switches, and whether the
+/// restart during the partition is accounted for.
+fn insert_window_and_restart(
+    m: &mut serde_json::Map<String, Value>,
+    run: &PartitionRun,
+    switches: &[FaultSwitch],
+    target: &Value,
+) {
+    let (from, until) = (run.down_from_us, run.down_until_us);
+    let (down_on, heal_at) = down_window(switches);
+    m.insert("proxy_down_from_us".into(), json!(down_on));
+    m.insert("proxy_healed_at_us".into(), json!(heal_at));
+    m.insert(
+        "window_matches_proxy".into(),
+        json!(
+            down_on.is_some_and(|on| on <= from && from - on <= SWITCH_SLACK_US)
+                && heal_at.is_some_and(|h| h >= until && h - until <= SWITCH_SLACK_US)
+        ),
+    );
+    // Only a control-plane the harness did not start may skip the restart.
+    let mode = target["mode"].as_str().unwrap_or_default().to_string();
+    m.insert("target_mode".into(), json!(mode));
+    m.insert(
+        "restart_accounted".into(),
+        json!(if mode == "remote" {
+            run.restarted || run.restart_skipped.is_some()
+        } else {
+            run.restarted && run.restart_skipped.is_none()
+        }),
+    );
+    m.insert("workers".into(), json!(run.workers));
+    m.insert("restarted".into(), json!(run.restarted));
+    m.insert("restart_skipped".into(), json!(run.restart_skipped));
 }
 
 /// The first `down` switch of a proxy and the first empty switch after it, µs.
