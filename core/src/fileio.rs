@@ -52,6 +52,22 @@ pub enum FsError {
     },
 }
 
+impl FsError {
+    /// What went wrong without the path: judges put it after the run-relative name in a
+    /// check's note, and an absolute path there would make the note (and so the
+    /// report) depend on where the run directory lies.
+    pub fn cause(&self) -> String {
+        match self {
+            FsError::Io { source, .. } => source.to_string(),
+            FsError::NotRegular { reason, .. } => format!("refused: {reason}"),
+            FsError::TooLarge { bytes, cap, .. } => {
+                format!("refused: {bytes} bytes, more than the {cap}-byte cap on files read whole")
+            }
+            FsError::Json { message, .. } => format!("JSON: {message}"),
+        }
+    }
+}
+
 /// Shorthand for an I/O error with context.
 pub fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> FsError {
     let path = path.to_path_buf();

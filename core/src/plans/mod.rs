@@ -323,7 +323,7 @@ impl Files {
     /// The whole text of a file.
     pub fn text(&self, rel: &str) -> Result<String, Missing> {
         crate::fileio::read_text(&self.path(rel))
-            .map_err(|e| Missing::Absent(format!("{rel}: {e}")))
+            .map_err(|e| Missing::Absent(format!("{rel}: {}", e.cause())))
     }
 
     /// A JSON file, parsed.

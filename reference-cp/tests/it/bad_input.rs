@@ -277,7 +277,10 @@ async fn nothing_changed(c: &reqwest::Client, s: &Server, root: &std::path::Path
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     top.sort();
-    assert_eq!(top, ["data", "ready.json", "server.log"]);
+    assert_eq!(
+        top,
+        ["data", "ready.json", "server-events.jsonl", "server.log"]
+    );
     let mut data: Vec<String> = std::fs::read_dir(s.data_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
