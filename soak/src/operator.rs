@@ -64,11 +64,22 @@ pub fn round_line(soak: &Soak, s: &RoundSummary, total: u64, now: DateTime<Utc>)
     let eta = eta(soak, s, total, now);
     let left = (eta - now).num_seconds().max(0);
     format!(
-        "{} round {}/{} (sim day {}) creates_ok={}/{} p99={} stuck={} recoveries={}/{} health={}{} ETA {} (in {})",
+        "{} round {}/{} (sim day {}) {} ETA {} (in {})",
         utc(now),
         s.round,
         total,
         s.day,
+        round_figures(soak, s),
+        utc(eta),
+        span(left as f64),
+    )
+}
+
+/// A round's figures as both `run` and `status` print them: creates ok, p99, stuck,
+/// recoveries and health.
+fn round_figures(soak: &Soak, s: &RoundSummary) -> String {
+    format!(
+        "creates_ok={}/{} p99={} stuck={} recoveries={}/{} health={}{}",
         or_dash(s.create_ok),
         soak.cfg.creates_per_round,
         s.p99_ms.map_or_else(|| "-".into(), |v| format!("{v:.1}ms")),
@@ -77,8 +88,6 @@ pub fn round_line(soak: &Soak, s: &RoundSummary, total: u64, now: DateTime<Utc>)
         or_dash(s.recovery_attempted),
         s.health,
         if s.restarted { " (restarted)" } else { "" },
-        utc(eta),
-        span(left as f64),
     )
 }
 
@@ -127,18 +136,11 @@ pub fn status(dir: &Path, now: DateTime<Utc>) -> Result<String> {
         Some(s) => {
             let _ = writeln!(
                 o,
-                "last round: {} at {} real (sim day {}), creates_ok={}/{} p99={} stuck={} recoveries={}/{} health={}{}",
+                "last round: {} at {} real (sim day {}), {}",
                 s.round,
                 s.real_ts,
                 s.day,
-                or_dash(s.create_ok),
-                soak.cfg.creates_per_round,
-                s.p99_ms.map_or_else(|| "-".into(), |v| format!("{v:.1}ms")),
-                or_dash(s.stuck_count),
-                or_dash(s.recovery_ok),
-                or_dash(s.recovery_attempted),
-                s.health,
-                if s.restarted { " (restarted)" } else { "" },
+                round_figures(&soak, s),
             );
         }
         None => {
