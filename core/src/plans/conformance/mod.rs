@@ -13,7 +13,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
+
+pub mod observations;
+
+use observations::{
+    AuditObs, BadInputObs, CaseProblem, ChangedPlan, CliObs, Counted, MetricsObs, PagingObs,
+    ReplayObs, RestartObs, SchemathesisObs,
+};
 
 use super::{Files, JudgeError, Missing, Plan};
 use crate::check::{Check, Profile};
@@ -655,20 +662,20 @@ fn conf_01(f: &Files) -> Check {
             let delta: StoreDelta = f.json(BAD_INPUT_STORE_FILE)?;
             Ok(bad_input_observation(&recs, &delta))
         });
-        spec.observe(obs, |o| {
-            o["wrong"].as_array().is_some_and(Vec::is_empty)
-                && o["cases"] == BAD_INPUTS.len()
-                && o["store_unchanged"] == true
-        })
+        spec.observe(obs, |o| o.pass(BAD_INPUTS.len()))
     })
 }
 
 /// What CONF-01 observed: the cases that were wrong and whether the store changed.
-fn bad_input_observation(recs: &[HttpRecord], delta: &StoreDelta) -> Value {
+fn bad_input_observation(recs: &[HttpRecord], delta: &StoreDelta) -> BadInputObs {
     let mut wrong = Vec::new();
     for case in BAD_INPUTS {
         let Some(r) = recs.iter().find(|r| r.case == case.name) else {
-            wrong.push(json!({"case": case.name, "problem": "not sent"}));
+            wrong.push(CaseProblem {
+                case: case.name.to_string(),
+                status: None,
+                problem: "not sent".into(),
+            });
             continue;
         };
         let problem = match (r.status, case.expect) {
@@ -685,21 +692,28 @@ fn bad_input_observation(recs: &[HttpRecord], delta: &StoreDelta) -> Value {
             (Some(s), _) => error_shape_problem(s, &r.body),
         };
         if let Some(p) = problem {
-            wrong.push(json!({"case": case.name, "status": r.status, "problem": p}));
+            wrong.push(CaseProblem {
+                case: case.name.to_string(),
+                status: r.status,
+                problem: p,
+            });
         }
     }
     let (b, a) = (&delta.before, &delta.after);
     let listed = b.list_error.is_none() && a.list_error.is_none();
-    json!({
-        "cases": recs.iter().filter(|r| BAD_INPUTS.iter().any(|c| c.name == r.case)).count(),
-        "wrong": wrong,
-        "plans_before": b.plans.len(),
-        "plans_after": a.plans.len(),
-        "audit_lines_before": b.audit_lines,
-        "audit_lines_after": a.audit_lines,
-        "list_errors": [&b.list_error, &a.list_error],
-        "store_unchanged": listed && b.plans == a.plans && b.audit_lines == a.audit_lines,
-    })
+    BadInputObs {
+        cases: recs
+            .iter()
+            .filter(|r| BAD_INPUTS.iter().any(|c| c.name == r.case))
+            .count(),
+        wrong,
+        plans_before: b.plans.len(),
+        plans_after: a.plans.len(),
+        audit_lines_before: b.audit_lines,
+        audit_lines_after: a.audit_lines,
+        list_errors: [b.list_error.clone(), a.list_error.clone()],
+        store_unchanged: listed && b.plans == a.plans && b.audit_lines == a.audit_lines,
+    }
 }
 
 /// CONF-02: every plan acknowledged before paging is listed exactly once.
@@ -713,18 +727,12 @@ fn conf_02(f: &Files) -> Check {
         let obs = f
             .json::<PagingRun>(PAGING_FILE)
             .map(|run| paging_observation(&run));
-        spec.observe(obs, |o| {
-            o["ended"] == true
-                && o["missing"].as_array().is_some_and(Vec::is_empty)
-                && o["duplicates"].as_array().is_some_and(Vec::is_empty)
-                && o["acked_before"].as_u64().is_some_and(|n| n > 0)
-                && o["writes_acked_during"].as_u64().is_some_and(|n| n > 0)
-        })
+        spec.observe(obs, PagingObs::pass)
     })
 }
 
 /// What CONF-02 observed.
-fn paging_observation(run: &PagingRun) -> Value {
+fn paging_observation(run: &PagingRun) -> PagingObs {
     let mut seen: BTreeMap<&str, u32> = BTreeMap::new();
     for id in run.pages.iter().flat_map(|p| &p.ids) {
         *seen.entry(id).or_default() += 1;
@@ -750,17 +758,17 @@ fn paging_observation(run: &PagingRun) -> Value {
         .iter()
         .filter(|(_, s)| s.is_some_and(|s| (200..300).contains(&s)))
         .count();
-    json!({
-        "limit": run.limit,
-        "pages": run.pages.len(),
-        "ended": ended,
-        "acked_before": run.acked_before.len(),
-        "listed": seen.len(),
-        "writes_acked_during": acked_during,
-        "missing": missing.iter().take(20).collect::<Vec<_>>(),
-        "missing_count": missing.len(),
-        "duplicates": duplicates.iter().take(20).collect::<Vec<_>>(),
-    })
+    PagingObs {
+        limit: run.limit,
+        pages: run.pages.len(),
+        ended,
+        acked_before: run.acked_before.len(),
+        listed: seen.len(),
+        writes_acked_during: acked_during,
+        missing: missing.iter().take(20).map(|s| s.to_string()).collect(),
+        missing_count: missing.len(),
+        duplicates: duplicates.iter().take(20).map(|s| s.to_string()).collect(),
+    }
 }
 
 /// CONF-03: idempotent replay, conflict, one row under concurrency.
@@ -774,12 +782,12 @@ fn conf_03(f: &Files) -> Check {
         let obs = f
             .json::<ReplayRun>(REPLAY_FILE)
             .and_then(|r| replay_observation(&r));
-        spec.observe(obs, |o| o["problems"].as_array().is_some_and(Vec::is_empty))
+        spec.observe(obs, ReplayObs::pass)
     })
 }
 
 /// What CONF-03 observed; every departure from §3 Create is a problem.
-fn replay_observation(r: &ReplayRun) -> Result<Value, Missing> {
+fn replay_observation(r: &ReplayRun) -> Result<ReplayObs, Missing> {
     let need = |x: &Option<HttpRecord>, what: &str| {
         x.clone()
             .ok_or_else(|| Missing::Absent(format!("{REPLAY_FILE}: no {what}")))
@@ -829,12 +837,12 @@ fn replay_observation(r: &ReplayRun) -> Result<Value, Missing> {
             r.concurrent_rows
         ));
     }
-    Ok(json!({
-        "statuses": [first.status, replay.status, conflict.status, get.status],
-        "concurrent": codes,
-        "concurrent_rows": r.concurrent_rows,
-        "problems": problems,
-    }))
+    Ok(ReplayObs {
+        statuses: [first.status, replay.status, conflict.status, get.status],
+        concurrent: codes,
+        concurrent_rows: r.concurrent_rows,
+        problems,
+    })
 }
 
 /// The metric families of contract §5: name, type, label names every sample carries.
@@ -948,12 +956,12 @@ fn conf_04(f: &Files) -> Check {
             let want: MetricsExpected = f.json(METRICS_EXPECTED_FILE)?;
             Ok(metrics_observation(&Exposition::parse(&text), &want))
         });
-        spec.observe(obs, |o| o["problems"].as_array().is_some_and(Vec::is_empty))
+        spec.observe(obs, MetricsObs::pass)
     })
 }
 
 /// What CONF-04 observed.
-fn metrics_observation(x: &Exposition, want: &MetricsExpected) -> Value {
+fn metrics_observation(x: &Exposition, want: &MetricsExpected) -> MetricsObs {
     let mut problems = Vec::new();
     for (name, ty, labels) in METRIC_FAMILIES {
         let series: Vec<_> = x.samples.iter().filter(|(n, _, _)| n == name).collect();
@@ -1018,12 +1026,22 @@ fn metrics_observation(x: &Exposition, want: &MetricsExpected) -> Value {
             problems.push(format!("{what}: counted {got}, the lab made {sent}"));
         }
     }
-    json!({
-        "families": METRIC_FAMILIES.iter().map(|(n, _, _)| (*n, x.type_of(n))).collect::<BTreeMap<_, _>>(),
-        "routes": routes,
-        "counted": counted.iter().map(|(w, g, s)| json!({"what": w, "counted": g, "sent": s})).collect::<Vec<_>>(),
-        "problems": problems,
-    })
+    MetricsObs {
+        families: METRIC_FAMILIES
+            .iter()
+            .map(|(n, _, _)| (n.to_string(), x.type_of(n).map(str::to_string)))
+            .collect(),
+        routes: routes.iter().map(|r| r.to_string()).collect(),
+        counted: counted
+            .iter()
+            .map(|(w, g, s)| Counted {
+                what: w.to_string(),
+                counted: *g,
+                sent: *s,
+            })
+            .collect(),
+        problems,
+    }
 }
 
 /// The keys of an audit event (contract §6).
@@ -1101,12 +1119,12 @@ fn conf_05(f: &Files) -> Check {
             let want: AuditExpected = f.json(AUDIT_EXPECTED_FILE)?;
             Ok(audit_observation(&lines, &want))
         });
-        spec.observe(obs, |o| o["problems"].as_array().is_some_and(Vec::is_empty))
+        spec.observe(obs, AuditObs::pass)
     })
 }
 
 /// What CONF-05 observed.
-fn audit_observation(lines: &[AuditLine], want: &AuditExpected) -> Value {
+fn audit_observation(lines: &[AuditLine], want: &AuditExpected) -> AuditObs {
     let mut problems: Vec<String> = lines
         .iter()
         .filter_map(|l| audit_line_problem(l).map(|p| format!("{}:{}: {p}", l.file, l.line)))
@@ -1143,7 +1161,12 @@ fn audit_observation(lines: &[AuditLine], want: &AuditExpected) -> Value {
     if lines.is_empty() {
         problems.push("no audit line at all".into());
     }
-    json!({"lines": lines.len(), "created": want.created.len(), "executed": want.executed.len(), "problems": problems})
+    AuditObs {
+        lines: lines.len(),
+        created: want.created.len(),
+        executed: want.executed.len(),
+        problems,
+    }
 }
 
 /// Whether `phrase` is in `text` as whole words (so `disconnected` is not `connect`).
@@ -1195,23 +1218,30 @@ fn conf_06(f: &Files) -> Check {
     );
     judged(f, spec, |spec| {
         let obs = jsonl::<CliCase>(f, CLI_FILE).map(|cases| {
-            let problems: Vec<Value> = CLI_CASES
+            let problems: Vec<CaseProblem> = CLI_CASES
                 .iter()
                 .filter_map(|want| {
                     let p = match cases.iter().find(|c| c.case == want.name) {
                         None => Some("not run".to_string()),
                         Some(c) => cli_problem(want, c),
                     };
-                    p.map(|p| json!({"case": want.name, "problem": p}))
+                    p.map(|problem| CaseProblem {
+                        case: want.name.to_string(),
+                        status: None,
+                        problem,
+                    })
                 })
                 .collect();
-            let exits: BTreeMap<&str, Option<i32>> = cases
+            let exit_codes: BTreeMap<String, Option<i32>> = cases
                 .iter()
-                .map(|c| (c.case.as_str(), c.run.exit_code))
+                .map(|c| (c.case.clone(), c.run.exit_code))
                 .collect();
-            json!({"exit_codes": exits, "problems": problems})
+            CliObs {
+                exit_codes,
+                problems,
+            }
         });
-        spec.observe(obs, |o| o["problems"].as_array().is_some_and(Vec::is_empty))
+        spec.observe(obs, CliObs::pass)
     })
 }
 
@@ -1246,19 +1276,25 @@ fn conf_07(f: &Files) -> Check {
         &[SCHEMATHESIS_FILE, SCHEMATHESIS_JUNIT],
     );
     judged(f, spec, |spec| {
-        let obs = f.json::<SchemathesisRun>(SCHEMATHESIS_FILE).and_then(|run| {
-            let xml = f.text(SCHEMATHESIS_JUNIT)?;
-            let (tests, failures, errors) = junit_totals(&xml)
-                .ok_or_else(|| Missing::Absent(format!("{SCHEMATHESIS_JUNIT}: no <testsuite> with a tests count")))?;
-            Ok(json!({"version": run.version, "exit_code": run.exit_code, "timed_out": run.timed_out,
-                      "tests": tests, "failures": failures, "errors": errors}))
-        });
-        spec.observe(obs, |o| {
-            o["exit_code"] == 0
-                && o["tests"].as_u64().is_some_and(|t| t > 0)
-                && o["failures"] == 0
-                && o["errors"] == 0
-        })
+        let obs = f
+            .json::<SchemathesisRun>(SCHEMATHESIS_FILE)
+            .and_then(|run| {
+                let xml = f.text(SCHEMATHESIS_JUNIT)?;
+                let (tests, failures, errors) = junit_totals(&xml).ok_or_else(|| {
+                    Missing::Absent(format!(
+                        "{SCHEMATHESIS_JUNIT}: no <testsuite> with a tests count"
+                    ))
+                })?;
+                Ok(SchemathesisObs {
+                    version: run.version,
+                    exit_code: run.exit_code,
+                    timed_out: run.timed_out,
+                    tests,
+                    failures,
+                    errors,
+                })
+            });
+        spec.observe(obs, SchemathesisObs::pass)
     })
 }
 
@@ -1271,7 +1307,7 @@ fn conf_08(f: &Files) -> Check {
     );
     judged(f, spec, |spec| {
         let obs = f.json::<RestartRun>(RESTART_FILE).map(|run| {
-            let changed: Vec<Value> = run
+            let changed: Vec<ChangedPlan> = run
                 .plans
                 .iter()
                 .filter(|p| {
@@ -1280,14 +1316,19 @@ fn conf_08(f: &Files) -> Check {
                         && p.before.json().is_some()
                         && p.before.json() == p.after.json())
                 })
-                .map(|p| json!({"id": p.id, "before": p.before.status, "after": p.after.status}))
+                .map(|p| ChangedPlan {
+                    id: p.id.clone(),
+                    before: p.before.status,
+                    after: p.after.status,
+                })
                 .collect();
-            json!({"kill": run.kill, "plans": run.plans.len(), "changed": changed})
+            RestartObs {
+                kill: run.kill.clone(),
+                plans: run.plans.len(),
+                changed,
+            }
         });
-        spec.observe(obs, |o| {
-            o["plans"].as_u64().is_some_and(|n| n > 0)
-                && o["changed"].as_array().is_some_and(Vec::is_empty)
-        })
+        spec.observe(obs, RestartObs::pass)
     })
 }
 
@@ -1340,21 +1381,21 @@ mod tests {
             .collect();
         let same = StoreDelta::default();
         let o = bad_input_observation(&recs, &same);
-        assert_eq!(o["wrong"], json!([]), "{o}");
-        assert_eq!(o["store_unchanged"], true);
+        assert_eq!(o.wrong, vec![], "{o:?}");
+        assert!(o.store_unchanged);
         recs[0].status = Some(500);
         let limit = recs.iter_mut().find(|r| r.case == "list-limit-0").unwrap();
         *limit = rec("list-limit-0", 422);
         let changed = StoreDelta {
             after: StoreSnapshot {
-                plans: vec![json!({"plan": 1})],
+                plans: vec![serde_json::json!({"plan": 1})],
                 ..StoreSnapshot::default()
             },
             ..StoreDelta::default()
         };
         let o = bad_input_observation(&recs, &changed);
-        assert_eq!(o["wrong"].as_array().unwrap().len(), 2, "{o}");
-        assert_eq!(o["store_unchanged"], false);
+        assert_eq!(o.wrong.len(), 2, "{o:?}");
+        assert!(!o.store_unchanged);
     }
 
     #[test]
@@ -1432,8 +1473,8 @@ mod tests {
             writes_during: vec![("d".into(), Some(201))],
         };
         let o = paging_observation(&run);
-        assert_eq!(o["missing"], json!(["c"]));
-        assert_eq!(o["duplicates"], json!(["b"]));
-        assert_eq!(o["ended"], true);
+        assert_eq!(o.missing, vec!["c".to_string()]);
+        assert_eq!(o.duplicates, vec!["b".to_string()]);
+        assert!(o.ended);
     }
 }

@@ -17,6 +17,7 @@ use crate::check::{Check, CheckSpec};
 use crate::load_result::Outcome;
 use crate::wire::{CliRun, PageRecord, PagingError, Recorded, Rollout, StuckScan};
 
+pub mod fault_observations;
 pub mod figures;
 pub mod files;
 pub mod network;

@@ -13,8 +13,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::fault_observations::{
+    AckLostObs, AckLostPlan, HalfOpenObs, LedgerFigures, PartitionObs, ProxyAccount, SlowObs,
+};
 use super::{contains_word, ListEvidence, CONNECTION_ERROR_WORDS, PLAN};
 use crate::check::{Check, CheckSpec};
 use crate::ledger::{self, LedgerEntry, SetVerdict, WriteOutcome};
@@ -194,7 +197,7 @@ fn ledger_verdict_ns(
 
 /// Whether a final read reached its end, from its pages rather than the writer's flag
 /// alone: no paging error, every page answered 200, and the last one has no next cursor.
-fn read_complete(list: &ListEvidence) -> bool {
+pub(super) fn read_complete(list: &ListEvidence) -> bool {
     list.complete
         && list.error.is_none()
         && list.pages.iter().all(|p| p.status == Some(200))
@@ -219,34 +222,6 @@ fn peak_in_flight(entries: &[LedgerEntry]) -> usize {
         peak = peak.max(now);
     }
     peak as usize
-}
-
-/// The ledger's figures as an observation, with the namespace's unattempted IDs.
-fn ledger_obs(v: &SetVerdict, complete: bool, unattempted: &[String]) -> Value {
-    json!({
-        "unattempted_listed": unattempted,
-        "attempted": v.attempted,
-        "acknowledged": v.acknowledged,
-        "unknown": v.unknown,
-        "unknown_present": v.unknown_present.len(),
-        "failed": v.failed,
-        "lost": v.lost,
-        "duplicates": v.duplicates,
-        "failed_but_present": v.failed_but_present,
-        "final_read_complete": complete,
-    })
-}
-
-/// Whether the ledger part of an observation holds.
-fn ledger_holds(o: &Value) -> bool {
-    let empty = |k: &str| o[k].as_array().is_some_and(Vec::is_empty);
-    empty("lost")
-        && empty("duplicates")
-        && empty("unattempted_listed")
-        && empty("answered_without_connection")
-        && empty("answered_connections_not_in_ledger")
-        && empty("failed_but_present")
-        && o["final_read_complete"] == true
 }
 
 /// Whether a connection record carries a create (`POST /v1/rollouts`, not a sub-path).
@@ -324,20 +299,20 @@ fn proxy_accounts(entries: &[LedgerEntry], conns: &[ConnRecord]) -> (Vec<String>
     (missing, orphan_conns)
 }
 
-/// Adds the proxy's account of the ledger of `dir` to an observation.
-fn add_proxy_accounts(
+/// The proxy's account of the ledger of `dir`, with its connection records.
+fn proxy_account(
     f: &Files,
     dir: &str,
     entries: &[LedgerEntry],
-    o: &mut Value,
-) -> Result<Vec<ConnRecord>, Missing> {
+) -> Result<(ProxyAccount, Vec<ConnRecord>), Missing> {
     let conns: Vec<ConnRecord> = jsonl(f, &format!("{dir}/connections.jsonl"))?;
     let (missing, orphans) = proxy_accounts(entries, &conns);
-    let m = o.as_object_mut().expect("object");
-    m.insert("proxy_connections".into(), json!(conns.len()));
-    m.insert("answered_without_connection".into(), json!(missing));
-    m.insert("answered_connections_not_in_ledger".into(), json!(orphans));
-    Ok(conns)
+    let account = ProxyAccount {
+        proxy_connections: conns.len(),
+        answered_without_connection: missing,
+        answered_connections_not_in_ledger: orphans,
+    };
+    Ok((account, conns))
 }
 
 /// Whether a transport error names a connection failure (the plan's VAL11-02 words).
@@ -369,132 +344,78 @@ fn partition(f: &Files) -> Check {
         &["ledger.jsonl", "list.json"],
     );
     unless_not_run(f, spec, |spec| {
-        let obs: Result<Value, Missing> = (|| {
-            let run: PartitionRun = f.json(&format!("{PARTITION}/run.json"))?;
-            let (entries, v, complete, unatt) = ledger_verdict_ns(f, PARTITION)?;
-            let switches: Vec<FaultSwitch> = jsonl(f, &format!("{PARTITION}/faults.jsonl"))?;
-            let target: Value = f.json(crate::plans::TARGET_FILE)?;
-            let (from, until) = (run.down_from_us, run.down_until_us);
-            let during: Vec<&LedgerEntry> = entries
-                .iter()
-                .filter(|e| e.sent_us >= from && e.sent_us < until)
-                .collect();
-            let fast_conn_errors = during
-                .iter()
-                .filter(|e| {
-                    e.status.is_none()
-                        && connection_error(e.error.as_deref())
-                        && latency_us(e).is_some_and(|l| l <= FAST_FAIL_US)
-                })
-                .count();
-            let after: Vec<&LedgerEntry> = entries
-                .iter()
-                .filter(|e| e.sent_us >= run.up_from_us.max(until))
-                .collect();
-            let cli_out = format!("{}\n{}", run.cli.stdout, run.cli.stderr);
-            let mut o = ledger_obs(&v, complete, &unatt);
-            add_proxy_accounts(f, PARTITION, &entries, &mut o)?;
-            let m = o.as_object_mut().expect("object");
-            insert_window_and_restart(m, &run, &switches, &target);
-            m.insert(
-                "partition_ms".into(),
-                json!((until.saturating_sub(from)) / 1000),
-            );
-            m.insert("during_creates".into(), json!(during.len()));
-            m.insert(
-                "during_fast_connection_errors".into(),
-                json!(fast_conn_errors),
-            );
-            m.insert(
-                "during_max_latency_us".into(),
-                json!(during.iter().filter_map(|e| latency_us(e)).max()),
-            );
-            let health_in = run.health_sent_us >= from && run.health_sent_us < until;
-            m.insert(
-                "health_fails_fast".into(),
-                json!(
-                    health_in
-                        && run.health.status.is_none()
-                        && connection_error(run.health.error.as_deref())
-                        && run.health.latency_us <= FAST_FAIL_US
-                ),
-            );
-            m.insert("cli_exit_code".into(), json!(run.cli.exit_code));
-            m.insert("cli_timed_out".into(), json!(run.cli.timed_out));
-            m.insert("cli_duration_ms".into(), json!(run.cli.duration_ms));
-            m.insert(
-                "cli_in_partition".into(),
-                json!(run.cli_sent_us >= from && run.cli_sent_us < until),
-            );
-            m.insert(
-                "cli_has_connection_error".into(),
-                json!(CONNECTION_ERROR_WORDS
-                    .iter()
-                    .any(|w| contains_word(&cli_out, w))),
-            );
-            m.insert("after_creates".into(), json!(after.len()));
-            m.insert(
-                "after_ok".into(),
-                json!(after
-                    .iter()
-                    .filter(|e| e.outcome == WriteOutcome::Ok)
-                    .count()),
-            );
-            Ok(o)
-        })();
-        spec.observe(obs, |o| {
-            ledger_holds(o)
-                && o["window_matches_proxy"] == true
-                && o["restart_accounted"] == true
-                && o["during_creates"].as_u64().is_some_and(|n| n >= 1)
-                && o["during_fast_connection_errors"] == o["during_creates"]
-                && o["health_fails_fast"] == true
-                && o["cli_in_partition"] == true
-                && o["cli_exit_code"].as_i64().is_some_and(|c| c != 0)
-                && o["cli_timed_out"] == false
-                && o["cli_duration_ms"]
-                    .as_u64()
-                    .is_some_and(|d| d <= CLI_FAST_FAIL_MS)
-                && o["cli_has_connection_error"] == true
-                && o["after_creates"].as_u64().is_some_and(|n| n >= 1)
-                && o["after_ok"] == o["after_creates"]
-        })
+        let obs = partition_obs(f);
+        spec.observe(obs, |o| o.pass(CLI_FAST_FAIL_MS))
     })
 }
 
-/// VAL11-14's partition window against the proxy's own switches, and whether the
-/// restart during the partition is accounted for.
-fn insert_window_and_restart(
-    m: &mut serde_json::Map<String, Value>,
-    run: &PartitionRun,
-    switches: &[FaultSwitch],
-    target: &Value,
-) {
+/// What VAL11-14 observed.
+fn partition_obs(f: &Files) -> Result<PartitionObs, Missing> {
+    let run: PartitionRun = f.json(&format!("{PARTITION}/run.json"))?;
+    let (entries, v, complete, unatt) = ledger_verdict_ns(f, PARTITION)?;
+    let switches: Vec<FaultSwitch> = jsonl(f, &format!("{PARTITION}/faults.jsonl"))?;
+    let target: Value = f.json(crate::plans::TARGET_FILE)?;
     let (from, until) = (run.down_from_us, run.down_until_us);
-    let (down_on, heal_at) = down_window(switches);
-    m.insert("proxy_down_from_us".into(), json!(down_on));
-    m.insert("proxy_healed_at_us".into(), json!(heal_at));
-    m.insert(
-        "window_matches_proxy".into(),
-        json!(
-            down_on.is_some_and(|on| on <= from && from - on <= SWITCH_SLACK_US)
-                && heal_at.is_some_and(|h| h >= until && h - until <= SWITCH_SLACK_US)
-        ),
-    );
+    let during: Vec<&LedgerEntry> = entries
+        .iter()
+        .filter(|e| e.sent_us >= from && e.sent_us < until)
+        .collect();
+    let fast_conn_errors = during
+        .iter()
+        .filter(|e| {
+            e.status.is_none()
+                && connection_error(e.error.as_deref())
+                && latency_us(e).is_some_and(|l| l <= FAST_FAIL_US)
+        })
+        .count();
+    let after: Vec<&LedgerEntry> = entries
+        .iter()
+        .filter(|e| e.sent_us >= run.up_from_us.max(until))
+        .collect();
+    let cli_out = format!("{}\n{}", run.cli.stdout, run.cli.stderr);
+    let (proxy, _) = proxy_account(f, PARTITION, &entries)?;
+    let (down_on, heal_at) = down_window(&switches);
     // Only a control-plane the harness did not start may skip the restart.
     let mode = target["mode"].as_str().unwrap_or_default().to_string();
-    m.insert("target_mode".into(), json!(mode));
-    m.insert(
-        "restart_accounted".into(),
-        json!(if mode == "remote" {
-            run.restarted || run.restart_skipped.is_some()
-        } else {
-            run.restarted && run.restart_skipped.is_none()
-        }),
-    );
-    m.insert("workers".into(), json!(run.workers));
-    m.insert("restarted".into(), json!(run.restarted));
-    m.insert("restart_skipped".into(), json!(run.restart_skipped));
+    let restart_accounted = if mode == "remote" {
+        run.restarted || run.restart_skipped.is_some()
+    } else {
+        run.restarted && run.restart_skipped.is_none()
+    };
+    let health_in = run.health_sent_us >= from && run.health_sent_us < until;
+    Ok(PartitionObs {
+        ledger: LedgerFigures::new(&v, complete, &unatt),
+        proxy,
+        proxy_down_from_us: down_on,
+        proxy_healed_at_us: heal_at,
+        window_matches_proxy: down_on.is_some_and(|on| on <= from && from - on <= SWITCH_SLACK_US)
+            && heal_at.is_some_and(|h| h >= until && h - until <= SWITCH_SLACK_US),
+        target_mode: mode,
+        restart_accounted,
+        workers: run.workers,
+        restarted: run.restarted,
+        restart_skipped: run.restart_skipped.clone(),
+        partition_ms: until.saturating_sub(from) / 1000,
+        during_creates: during.len(),
+        during_fast_connection_errors: fast_conn_errors,
+        during_max_latency_us: during.iter().filter_map(|e| latency_us(e)).max(),
+        health_fails_fast: health_in
+            && run.health.status.is_none()
+            && connection_error(run.health.error.as_deref())
+            && run.health.latency_us <= FAST_FAIL_US,
+        cli_exit_code: run.cli.exit_code,
+        cli_timed_out: run.cli.timed_out,
+        cli_duration_ms: run.cli.duration_ms,
+        cli_in_partition: run.cli_sent_us >= from && run.cli_sent_us < until,
+        cli_has_connection_error: CONNECTION_ERROR_WORDS
+            .iter()
+            .any(|w| contains_word(&cli_out, w)),
+        after_creates: after.len(),
+        after_ok: after
+            .iter()
+            .filter(|e| e.outcome == WriteOutcome::Ok)
+            .count(),
+    })
 }
 
 /// The first `down` switch of a proxy and the first empty switch after it, µs.
@@ -537,7 +458,7 @@ fn ack_lost_plans(
     first: &BTreeMap<&str, &LedgerEntry>,
     list: &ListEvidence,
     created_events: Option<&BTreeMap<String, usize>>,
-) -> Vec<Value> {
+) -> Vec<AckLostPlan> {
     run.ids
         .iter()
         .enumerate()
@@ -552,26 +473,29 @@ fn ack_lost_plans(
             let retry_ok = retry_body.as_ref().is_some_and(|b| {
                 b.id() == id.as_str() && same(b.plan.metadata.created_at.as_ref())
             });
-            let listed_ok =
-                listed.len() == 1 && same(listed[0].plan.metadata.created_at.as_ref());
+            let listed_ok = listed.len() == 1 && same(listed[0].plan.metadata.created_at.as_ref());
             let events = created_events.map(|m| m.get(id).copied().unwrap_or(0));
-            json!({
-                "id": id,
-                "answer_dropped": dropped.contains_key(id),
-                "original_created_at": original,
-                "first_outcome": first.get(id.as_str()).map(|e| e.outcome),
-                "retry_status": retry.and_then(|r| r.status),
-                "retry_created_at": retry_body.as_ref().and_then(|b| b.plan.metadata.created_at.clone()),
-                "retry_same_plan": retry_ok,
-                "listed": listed.len(),
-                "listed_created_at": listed.iter().map(|p| p.plan.metadata.created_at.clone()).collect::<Vec<_>>(),
-                "listed_once_unchanged": listed_ok,
-                "rollout_created_events": events,
-                "pass": dropped.contains_key(id)
-                    && first.get(id.as_str()).is_some_and(|e| e.outcome == WriteOutcome::Unknown)
-                    && retry.and_then(|r| r.status).is_some_and(|s| s == 200 || s == 201)
-                    && retry_ok && listed_ok && events.is_none_or(|n| n == 1),
-            })
+            let mut plan = AckLostPlan {
+                id: id.clone(),
+                answer_dropped: dropped.contains_key(id),
+                original_created_at: original,
+                first_outcome: first.get(id.as_str()).map(|e| e.outcome),
+                retry_status: retry.and_then(|r| r.status),
+                retry_created_at: retry_body
+                    .as_ref()
+                    .and_then(|b| b.plan.metadata.created_at.clone()),
+                retry_same_plan: retry_ok,
+                listed: listed.len(),
+                listed_created_at: listed
+                    .iter()
+                    .map(|p| p.plan.metadata.created_at.clone())
+                    .collect(),
+                listed_once_unchanged: listed_ok,
+                rollout_created_events: events,
+                pass: false,
+            };
+            plan.pass = plan.holds();
+            plan
         })
         .collect()
 }
@@ -644,59 +568,46 @@ fn ack_lost(f: &Files) -> Check {
         &["ledger.jsonl", "list.json", "audit-query.txt", "audit-created.json"],
     );
     unless_not_run(f, spec, |spec| {
-        let obs: Result<Value, Missing> = (|| {
-            let run: AckLostRun = f.json(&format!("{ACK_LOST}/run.json"))?;
-            let conns: Vec<ConnRecord> = jsonl(f, &format!("{ACK_LOST}/connections.jsonl"))?;
-            let (entries, v, complete, unatt) = ledger_verdict_ns(f, ACK_LOST)?;
-            let list: ListEvidence = f.json(&format!("{ACK_LOST}/list.json"))?;
-            let mut first: BTreeMap<&str, &LedgerEntry> = BTreeMap::new();
-            for e in &entries {
-                first.entry(e.id.as_str()).or_insert(e);
-            }
-            let events = created_events(f, &run)?;
-            let dropped = dropped_answers(&conns);
-            let plans = ack_lost_plans(&run, &dropped, &first, &list, events.as_ref());
-            let mut o = ledger_obs(&v, complete, &unatt);
-            add_proxy_accounts(f, ACK_LOST, &entries, &mut o)?;
-            let m = o.as_object_mut().expect("object");
-            // How many there were comes from the lab's fixed count and the proxy's
-            // records, never from the run's own list alone.
-            let dropped_2xx = conns
-                .iter()
-                .filter(|c| {
-                    c.end == ConnEnd::AckLost
-                        && c.dropped_status.is_some_and(|s| (200..300).contains(&s))
-                })
-                .count();
-            m.insert("expected_plans".into(), json!(ACK_LOST_PLANS));
-            m.insert("dropped_2xx_answers".into(), json!(dropped_2xx));
-            m.insert(
-                "dropped_not_judged".into(),
-                json!(dropped
-                    .keys()
-                    .filter(|id| !run.ids.contains(id) || !first.contains_key(id.as_str()))
-                    .collect::<Vec<_>>()),
-            );
-            m.insert("plans".into(), json!(run.ids.len()));
-            m.insert(
-                "plans_pass".into(),
-                json!(plans.iter().filter(|p| p["pass"] == true).count()),
-            );
-            m.insert("audit_records_creations".into(), json!(events.is_some()));
-            m.insert("audit_skipped".into(), json!(run.audit_skipped));
-            m.insert("per_plan".into(), json!(plans));
-            Ok(o)
-        })();
-        spec.observe(obs, |o| {
-            ledger_holds(o)
-                && o["plans"].as_u64().is_some_and(|n| n >= 1)
-                && o["plans"] == o["expected_plans"]
-                && o["dropped_2xx_answers"] == o["expected_plans"]
-                && o["dropped_not_judged"]
-                    .as_array()
-                    .is_some_and(Vec::is_empty)
-                && o["plans_pass"] == o["plans"]
+        spec.observe(ack_lost_obs(f), AckLostObs::pass)
+    })
+}
+
+/// What VAL11-15 observed.
+fn ack_lost_obs(f: &Files) -> Result<AckLostObs, Missing> {
+    let run: AckLostRun = f.json(&format!("{ACK_LOST}/run.json"))?;
+    let (entries, v, complete, unatt) = ledger_verdict_ns(f, ACK_LOST)?;
+    let (proxy, conns) = proxy_account(f, ACK_LOST, &entries)?;
+    let list: ListEvidence = f.json(&format!("{ACK_LOST}/list.json"))?;
+    let mut first: BTreeMap<&str, &LedgerEntry> = BTreeMap::new();
+    for e in &entries {
+        first.entry(e.id.as_str()).or_insert(e);
+    }
+    let events = created_events(f, &run)?;
+    let dropped = dropped_answers(&conns);
+    let plans = ack_lost_plans(&run, &dropped, &first, &list, events.as_ref());
+    // How many there were comes from the lab's fixed count and the proxy's records,
+    // never from the run's own list alone.
+    let dropped_2xx = conns
+        .iter()
+        .filter(|c| {
+            c.end == ConnEnd::AckLost && c.dropped_status.is_some_and(|s| (200..300).contains(&s))
         })
+        .count();
+    Ok(AckLostObs {
+        ledger: LedgerFigures::new(&v, complete, &unatt),
+        proxy,
+        expected_plans: ACK_LOST_PLANS,
+        dropped_2xx_answers: dropped_2xx,
+        dropped_not_judged: dropped
+            .keys()
+            .filter(|id| !run.ids.contains(id) || !first.contains_key(id.as_str()))
+            .cloned()
+            .collect(),
+        plans: run.ids.len(),
+        plans_pass: plans.iter().filter(|p| p.holds()).count(),
+        audit_records_creations: events.is_some(),
+        audit_skipped: run.audit_skipped.clone(),
+        per_plan: plans,
     })
 }
 
@@ -739,55 +650,42 @@ fn slow(f: &Files) -> Check {
         SLOW,
         &["ledger.jsonl", "list.json"],
     );
-    unless_not_run(f, spec, |spec| {
-        let obs: Result<Value, Missing> = (|| {
-            let run: SlowRun = f.json(&format!("{SLOW}/run.json"))?;
-            let switches: Vec<FaultSwitch> = jsonl(f, &format!("{SLOW}/faults.jsonl"))?;
-            let (entries, v, complete, unatt) = ledger_verdict_ns(f, SLOW)?;
-            let mut lat: Vec<u64> = entries.iter().filter_map(latency_us).collect();
-            lat.sort_unstable();
-            let both = switches.iter().any(|s| {
-                use crate::netfault::Direction as D;
-                let has = |d| {
-                    s.faults.iter().any(|f| {
-                        matches!(f.kind, FaultKind::Latency { .. }) && f.direction.covers(d)
-                    })
-                };
-                has(D::Upstream) && has(D::Downstream)
-            });
-            let mut o = ledger_obs(&v, complete, &unatt);
-            add_proxy_accounts(f, SLOW, &entries, &mut o)?;
-            let m = o.as_object_mut().expect("object");
-            m.insert("workers".into(), json!(run.workers));
-            m.insert("planned".into(), json!(run.workers * run.per_worker));
-            m.insert("creates".into(), json!(entries.len()));
-            m.insert("peak_in_flight".into(), json!(peak_in_flight(&entries)));
-            m.insert(
-                "ok".into(),
-                json!(entries
-                    .iter()
-                    .filter(|e| e.outcome == WriteOutcome::Ok)
-                    .count()),
-            );
-            m.insert("latency_on_both_directions".into(), json!(both));
-            m.insert(
-                "injected_floor_us".into(),
-                json!(injected_floor_us(&switches)),
-            );
-            m.insert("min_latency_us".into(), json!(lat.first()));
-            m.insert("p50_latency_us".into(), json!(lat.get(lat.len() / 2)));
-            m.insert("max_latency_us".into(), json!(lat.last()));
-            Ok(o)
-        })();
-        spec.observe(obs, |o| {
-            ledger_holds(o)
-                && o["workers"] == 100
-                && o["creates"] == o["planned"]
-                && o["ok"] == o["planned"]
-                && o["latency_on_both_directions"] == true
-                && o["injected_floor_us"].as_u64().is_some_and(|f| f > 0)
-                && o["min_latency_us"].as_u64() >= o["injected_floor_us"].as_u64()
-        })
+    unless_not_run(f, spec, |spec| spec.observe(slow_obs(f), SlowObs::pass))
+}
+
+/// What VAL11-16 observed.
+fn slow_obs(f: &Files) -> Result<SlowObs, Missing> {
+    let run: SlowRun = f.json(&format!("{SLOW}/run.json"))?;
+    let switches: Vec<FaultSwitch> = jsonl(f, &format!("{SLOW}/faults.jsonl"))?;
+    let (entries, v, complete, unatt) = ledger_verdict_ns(f, SLOW)?;
+    let mut lat: Vec<u64> = entries.iter().filter_map(latency_us).collect();
+    lat.sort_unstable();
+    let both = switches.iter().any(|s| {
+        use crate::netfault::Direction as D;
+        let has = |d| {
+            s.faults
+                .iter()
+                .any(|f| matches!(f.kind, FaultKind::Latency { .. }) && f.direction.covers(d))
+        };
+        has(D::Upstream) && has(D::Downstream)
+    });
+    let (proxy, _) = proxy_account(f, SLOW, &entries)?;
+    Ok(SlowObs {
+        ledger: LedgerFigures::new(&v, complete, &unatt),
+        proxy,
+        workers: run.workers,
+        planned: run.workers * run.per_worker,
+        creates: entries.len(),
+        peak_in_flight: peak_in_flight(&entries),
+        ok: entries
+            .iter()
+            .filter(|e| e.outcome == WriteOutcome::Ok)
+            .count(),
+        latency_on_both_directions: both,
+        injected_floor_us: injected_floor_us(&switches),
+        min_latency_us: lat.first().copied(),
+        p50_latency_us: lat.get(lat.len() / 2).copied(),
+        max_latency_us: lat.last().copied(),
     })
 }
 
@@ -801,96 +699,80 @@ fn half_open(f: &Files) -> Check {
         &[],
     );
     unless_not_run(f, spec, |spec| {
-        let obs: Result<Value, Missing> = (|| {
-            let run: HalfOpenRun = f.json(&format!("{HALF_OPEN}/run.json"))?;
-            let switches: Vec<FaultSwitch> = jsonl(f, &format!("{HALF_OPEN}/faults.jsonl"))?;
-            let conns: Vec<ConnRecord> = jsonl(f, &format!("{HALF_OPEN}/connections.jsonl"))?;
-            let limit = run.client_timeout_ms * 1000 + TIMEOUT_SLACK_US;
-            let clean = run
-                .calls
-                .iter()
-                .filter(|c| {
-                    c.status.is_none() && timeout_error(c.error.as_deref()) && c.latency_us <= limit
-                })
-                .count();
-            let blackholed = switches
-                .iter()
-                .any(|s| s.faults.iter().any(|f| f.kind == FaultKind::Blackhole));
-            // Connections accepted while blackholed answered nothing.
-            let on = switches
-                .iter()
-                .find(|s| s.faults.iter().any(|f| f.kind == FaultKind::Blackhole))
-                .map(|s| s.offset_us);
-            let off = on.and_then(|on| {
-                switches
-                    .iter()
-                    .find(|s| s.offset_us > on && s.faults.is_empty())
-                    .map(|s| s.offset_us)
-            });
-            let answered_bytes: u64 = conns
-                .iter()
-                .filter(|c| {
-                    on.is_some_and(|on| c.accepted_us >= on)
-                        && off.is_none_or(|off| c.accepted_us < off)
-                })
-                .map(|c| c.bytes_down)
-                .sum();
-            // The proxy was in the path: each call and the CLI's rollback reached it
-            // while it blackholed (a CLI failing before connecting has no record).
-            let in_window = |prefix: &str| {
-                conns.iter().any(|c| {
-                    on.is_some_and(|on| c.accepted_us >= on)
-                        && off.is_none_or(|off| c.accepted_us < off)
-                        && c.request_line.as_deref().is_some_and(|l| {
-                            l.strip_prefix(prefix)
-                                .is_some_and(|r| r.starts_with(' ') || r.starts_with('?'))
-                        })
-                })
-            };
-            let calls_unseen: Vec<String> = run
-                .calls
-                .iter()
-                .map(|c| format!("{} {}", c.method, c.path))
-                .filter(|p| !in_window(p))
-                .collect();
-            let cli_seen = in_window(&format!("POST /v1/rollouts/{HALF_OPEN_PLAN}/rollback"));
-            Ok(json!({
-                "calls_without_proxy_connection": calls_unseen,
-                "cli_connection_while_blackholed": cli_seen,
-                "blackhole_recorded": blackholed,
-                "client_timeout_ms": run.client_timeout_ms,
-                "calls": run.calls.len(),
-                "clean_timeouts": clean,
-                "max_call_latency_us": run.calls.iter().map(|c| c.latency_us).max(),
-                "call_errors": run.calls.iter().map(|c| c.error.clone()).collect::<Vec<_>>(),
-                "cli_exit_code": run.cli.exit_code,
-                "cli_timed_out": run.cli.timed_out,
-                "cli_duration_ms": run.cli.duration_ms,
-                "cli_harness_timeout_ms": run.cli_harness_timeout_ms,
-                "cli_error": run.cli.error_line(),
-                "bytes_answered_while_blackholed": answered_bytes,
-                "health_after_status": run.health_after.status,
-                "health_direct_status": run.health_direct.status,
-            }))
-        })();
-        spec.observe(obs, |o| {
-            o["blackhole_recorded"] == true
-                && o["calls_without_proxy_connection"]
-                    .as_array()
-                    .is_some_and(Vec::is_empty)
-                && o["cli_connection_while_blackholed"] == true
-                && o["cli_exit_code"].as_i64().is_some_and(|c| c != 2)
-                && o["calls"].as_u64().is_some_and(|n| n >= 1)
-                && o["clean_timeouts"] == o["calls"]
-                && o["cli_exit_code"].as_i64().is_some_and(|c| c != 0)
-                && o["cli_timed_out"] == false
-                && o["cli_error"]
-                    .as_str()
-                    .is_some_and(|e| e.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("error:")))
-                && o["bytes_answered_while_blackholed"] == 0
-                && o["health_after_status"] == 200
-                && o["health_direct_status"] == 200
+        spec.observe(half_open_obs(f), HalfOpenObs::pass)
+    })
+}
+
+/// What VAL11-17 observed.
+fn half_open_obs(f: &Files) -> Result<HalfOpenObs, Missing> {
+    let run: HalfOpenRun = f.json(&format!("{HALF_OPEN}/run.json"))?;
+    let switches: Vec<FaultSwitch> = jsonl(f, &format!("{HALF_OPEN}/faults.jsonl"))?;
+    let conns: Vec<ConnRecord> = jsonl(f, &format!("{HALF_OPEN}/connections.jsonl"))?;
+    let limit = run.client_timeout_ms * 1000 + TIMEOUT_SLACK_US;
+    let clean = run
+        .calls
+        .iter()
+        .filter(|c| {
+            c.status.is_none() && timeout_error(c.error.as_deref()) && c.latency_us <= limit
         })
+        .count();
+    let blackholed = switches
+        .iter()
+        .any(|s| s.faults.iter().any(|f| f.kind == FaultKind::Blackhole));
+    // Connections accepted while blackholed answered nothing.
+    let on = switches
+        .iter()
+        .find(|s| s.faults.iter().any(|f| f.kind == FaultKind::Blackhole))
+        .map(|s| s.offset_us);
+    let off = on.and_then(|on| {
+        switches
+            .iter()
+            .find(|s| s.offset_us > on && s.faults.is_empty())
+            .map(|s| s.offset_us)
+    });
+    let answered_bytes: u64 = conns
+        .iter()
+        .filter(|c| {
+            on.is_some_and(|on| c.accepted_us >= on) && off.is_none_or(|off| c.accepted_us < off)
+        })
+        .map(|c| c.bytes_down)
+        .sum();
+    // The proxy was in the path: each call and the CLI's rollback reached it
+    // while it blackholed (a CLI failing before connecting has no record).
+    let in_window = |prefix: &str| {
+        conns.iter().any(|c| {
+            on.is_some_and(|on| c.accepted_us >= on)
+                && off.is_none_or(|off| c.accepted_us < off)
+                && c.request_line.as_deref().is_some_and(|l| {
+                    l.strip_prefix(prefix)
+                        .is_some_and(|r| r.starts_with(' ') || r.starts_with('?'))
+                })
+        })
+    };
+    let calls_unseen: Vec<String> = run
+        .calls
+        .iter()
+        .map(|c| format!("{} {}", c.method, c.path))
+        .filter(|p| !in_window(p))
+        .collect();
+    let cli_seen = in_window(&format!("POST /v1/rollouts/{HALF_OPEN_PLAN}/rollback"));
+    Ok(HalfOpenObs {
+        calls_without_proxy_connection: calls_unseen,
+        cli_connection_while_blackholed: cli_seen,
+        blackhole_recorded: blackholed,
+        client_timeout_ms: run.client_timeout_ms,
+        calls: run.calls.len(),
+        clean_timeouts: clean,
+        max_call_latency_us: run.calls.iter().map(|c| c.latency_us).max(),
+        call_errors: run.calls.iter().map(|c| c.error.clone()).collect(),
+        cli_exit_code: run.cli.exit_code,
+        cli_timed_out: run.cli.timed_out,
+        cli_duration_ms: run.cli.duration_ms,
+        cli_harness_timeout_ms: run.cli_harness_timeout_ms,
+        cli_error: run.cli.error_line().to_string(),
+        bytes_answered_while_blackholed: answered_bytes,
+        health_after_status: run.health_after.status,
+        health_direct_status: run.health_direct.status,
     })
 }
 
@@ -978,6 +860,7 @@ mod tests {
     use crate::check::Status;
     use crate::load_result::Outcome;
     use crate::netfault::{Direction, Fault};
+    use serde_json::json;
 
     fn rec(status: Option<u16>, latency_us: u64, error: Option<&str>) -> Recorded<Value> {
         Recorded {

@@ -8,11 +8,12 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::fault_observations::{CutObs, FsyncObs, FullDiskObs, PowerCutsObs, StorageLedger};
 use super::{ListEvidence, PLAN};
 use crate::check::{Check, CheckSpec};
-use crate::ledger::{self, LedgerEntry, SetVerdict, WriteOutcome};
+use crate::ledger::{self, LedgerEntry, WriteOutcome};
 use crate::plans::{Files, Missing};
 use crate::wire::CliRun;
 
@@ -180,7 +181,7 @@ fn jsonl<T: serde::de::DeserializeOwned>(f: &Files, rel: &str) -> Result<Vec<T>,
 /// The IDs of a list read; a read that did not reach its last page is [`Missing`].
 fn complete_ids(f: &Files, rel: &str) -> Result<Vec<String>, Missing> {
     let list: ListEvidence = f.json(rel)?;
-    if !list.complete {
+    if !super::network::read_complete(&list) {
         return Err(Missing::Absent(format!(
             "{rel}: paging stopped early ({:?})",
             list.error
@@ -195,21 +196,6 @@ fn unless_not_run(f: &Files, spec: CheckSpec, judge: impl FnOnce(CheckSpec) -> C
         Some(c) => c,
         None => judge(spec),
     }
-}
-
-/// The ledger's verdict as an observation.
-fn verdict_json(v: &SetVerdict) -> Value {
-    json!({
-        "attempted": v.attempted,
-        "acknowledged": v.acknowledged,
-        "unknown": v.unknown,
-        "failed": v.failed,
-        "lost": v.lost,
-        "duplicates": v.duplicates,
-        "failed_but_present": v.failed_but_present,
-        "unknown_present": v.unknown_present.len(),
-        "unknown_absent": v.unknown_absent.len(),
-    })
 }
 
 /// Where a cut fell in its ledger.
@@ -290,7 +276,7 @@ pub fn acked_creates_survive_power_cuts(f: &Files) -> Check {
             Err(m) => return base.fail_unobserved(m.to_string()),
         };
         let spec = base.with_evidence((1..=cuts.len()).map(power_cut_ledger));
-        let obs: Result<Value, Missing> = (|| {
+        let obs: Result<PowerCutsObs, Missing> = (|| {
             if cuts.is_empty() {
                 return Err(Missing::Absent(format!("{POWER_CUTS_FILE}: no cut")));
             }
@@ -305,53 +291,46 @@ pub fn acked_creates_survive_power_cuts(f: &Files) -> Check {
                     .count();
                 let t = cut_timing(&entries, c.killed_at_us);
                 let discarded_something = c.discarded.as_ref().is_some_and(discarded_something);
-                per_cut.push(json!({
-                    "cut": c.cut,
-                    "cut_at_ms": c.cut_at_ms,
-                    "killed_at_us": c.killed_at_us,
-                    "acked": acked,
-                    "acked_before_cut": t.acked_before,
-                    "in_flight_at_cut": t.in_flight,
-                    "interrupted": t.in_flight >= 1,
-                    "discarded": c.discarded,
-                    "discarded_something": discarded_something,
-                    "restarted": c.restarted,
-                    "error": c.error,
-                    "pass": t.acked_before >= 1 && t.in_flight >= 1 && c.restarted
-                        && discarded_something && c.error.is_none(),
-                }));
+                let mut cut = CutObs {
+                    cut: c.cut,
+                    cut_at_ms: c.cut_at_ms,
+                    killed_at_us: c.killed_at_us,
+                    acked,
+                    acked_before_cut: t.acked_before,
+                    in_flight_at_cut: t.in_flight,
+                    interrupted: t.in_flight >= 1,
+                    discarded: c.discarded.clone(),
+                    discarded_something,
+                    restarted: c.restarted,
+                    error: c.error.clone(),
+                    pass: false,
+                };
+                cut.pass = cut.holds();
+                per_cut.push(cut);
                 all.extend(entries);
             }
             let v = ledger::judge(&all, &ids);
             let phantom = ledger::unattempted_in_namespace(&all, &ids, POWER_CUT_PREFIX);
             let audited = audited_creations(f)?;
             let listed: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-            let audited_not_listed: Vec<&String> = audited
+            let audited_not_listed: Vec<String> = audited
                 .iter()
                 .filter(|id| !listed.contains(id.as_str()))
+                .cloned()
                 .collect();
-            Ok(json!({
-                "audited_creations": audited.len(),
-                "audited_not_listed": audited_not_listed,
-                "cuts": cuts.len(),
-                "seed": cuts[0].seed,
-                "cuts_passed": per_cut.iter().filter(|c| c["pass"] == true).count(),
-                "ledger": verdict_json(&v),
-                "ledger_holds": v.holds(),
-                "unattempted_present": phantom,
-                "per_cut": per_cut,
-            }))
+            Ok(PowerCutsObs {
+                audited_creations: audited.len(),
+                audited_not_listed,
+                cuts: cuts.len(),
+                seed: cuts[0].seed,
+                cuts_passed: per_cut.iter().filter(|c| c.holds()).count(),
+                ledger: StorageLedger::from(&v),
+                ledger_holds: v.holds(),
+                unattempted_present: phantom,
+                per_cut,
+            })
         })();
-        spec.observe(obs, |o| {
-            o["cuts_passed"] == o["cuts"]
-                && o["ledger_holds"] == true
-                && o["unattempted_present"]
-                    .as_array()
-                    .is_some_and(Vec::is_empty)
-                && o["audited_not_listed"]
-                    .as_array()
-                    .is_some_and(Vec::is_empty)
-        })
+        spec.observe(obs, PowerCutsObs::pass)
     })
 }
 
@@ -413,7 +392,7 @@ pub fn full_disk(f: &Files) -> Check {
         &[FULL_DISK_FILE, FULL_DISK_LEDGER, FULL_DISK_PROBES, FULL_DISK_LIST],
     );
     unless_not_run(f, spec, |spec| {
-        let obs: Result<Value, Missing> = (|| {
+        let obs: Result<FullDiskObs, Missing> = (|| {
             let run: FullDiskRun = f.json(FULL_DISK_FILE)?;
             let entries: Vec<LedgerEntry> = jsonl(f, FULL_DISK_LEDGER)?;
             let probes: Vec<HealthProbe> = jsonl(f, FULL_DISK_PROBES)?;
@@ -436,11 +415,11 @@ pub fn full_disk(f: &Files) -> Check {
                 .filter(|e| e.outcome != WriteOutcome::Ok)
                 .map(|e| e.id.as_str())
                 .collect();
-            let ok_while_failing: Vec<&str> = probes
+            let ok_while_failing: Vec<String> = probes
                 .iter()
                 .filter(|p| p.phase == "full" && refused_ids.contains(p.after_id.as_str()))
                 .filter(|p| health_ok(p))
-                .map(|p| p.after_id.as_str())
+                .map(|p| p.after_id.clone())
                 .collect();
             let exit_zero = probes.iter().any(|p| p.exit_code == Some(0));
             let after_acked = phase("after")
@@ -451,44 +430,26 @@ pub fn full_disk(f: &Files) -> Check {
             let unprobed = unprobed_full_creates(&full, &probes, run.space_back_at_us);
             let window = full_window_matches_ledger(&run, &entries);
             let phantom = ledger::unattempted_in_namespace(&entries, &ids, FULL_DISK_PREFIX);
-            Ok(json!({
-                "full_at_us": run.full_at_us,
-                "space_back_at_us": run.space_back_at_us,
-                "full_window_matches_ledger": window,
-                "full_creates_without_a_probe": unprobed,
-                "unattempted_present": phantom,
-                "enospc_answers": run.enospc_answers,
-                "full_creates": full.len(),
-                "refused_while_full": refused_while_full,
-                "health_ok_while_writes_fail": ok_while_failing,
-                "exited_zero": exit_zero,
-                "restarted_by_lab": run.restarted_by_lab,
-                "after_acked": after_acked,
-                "health_ok_after": health_after.is_some_and(health_ok),
-                "ledger": verdict_json(&v),
-                "ledger_holds": v.holds(),
-                "error": run.error,
-            }))
+            Ok(FullDiskObs {
+                full_at_us: run.full_at_us,
+                space_back_at_us: run.space_back_at_us,
+                full_window_matches_ledger: window,
+                full_creates_without_a_probe: unprobed,
+                unattempted_present: phantom,
+                enospc_answers: run.enospc_answers,
+                full_creates: full.len(),
+                refused_while_full,
+                health_ok_while_writes_fail: ok_while_failing,
+                exited_zero: exit_zero,
+                restarted_by_lab: run.restarted_by_lab.clone(),
+                after_acked,
+                health_ok_after: health_after.is_some_and(health_ok),
+                ledger: StorageLedger::from(&v),
+                ledger_holds: v.holds(),
+                error: run.error.clone(),
+            })
         })();
-        spec.observe(obs, |o| {
-            o["enospc_answers"].as_u64().is_some_and(|n| n >= 1)
-                && o["refused_while_full"].as_u64().is_some_and(|n| n >= 1)
-                && o["health_ok_while_writes_fail"]
-                    .as_array()
-                    .is_some_and(Vec::is_empty)
-                && o["full_creates_without_a_probe"]
-                    .as_array()
-                    .is_some_and(Vec::is_empty)
-                && o["full_window_matches_ledger"] == true
-                && o["unattempted_present"]
-                    .as_array()
-                    .is_some_and(Vec::is_empty)
-                && o["exited_zero"] == false
-                && o["after_acked"].as_u64().is_some_and(|n| n >= 1)
-                && o["health_ok_after"] == true
-                && o["ledger_holds"] == true
-                && o["error"].is_null()
-        })
+        spec.observe(obs, FullDiskObs::pass)
     })
 }
 
@@ -563,7 +524,7 @@ pub fn failed_fsync(f: &Files) -> Check {
         &[FSYNC_FILE, FSYNC_LEDGER, FSYNC_SYNCS, FSYNC_READS, FSYNC_LIST],
     );
     unless_not_run(f, spec, |spec| {
-        let obs: Result<Value, Missing> = (|| {
+        let obs: Result<FsyncObs, Missing> = (|| {
             let run: FsyncRun = f.json(FSYNC_FILE)?;
             let entries: Vec<LedgerEntry> = jsonl(f, FSYNC_LEDGER)?;
             let syncs: Vec<SyncRecord> = jsonl(f, FSYNC_SYNCS)?;
@@ -610,47 +571,33 @@ pub fn failed_fsync(f: &Files) -> Check {
                 .filter(|e| e.id != FSYNC_FAILED_ID && e.outcome == WriteOutcome::Ok)
                 .filter(|e| failure.is_some_and(|s| e.sent_us > s.at_us))
                 .count();
-            Ok(json!({
-                "fsync_failure": failure,
-                "failure_while_in_flight": in_flight,
-                "failed_create_outcome": attempt.map(|a| a.outcome),
-                "failed_create_status": attempt.and_then(|a| a.status),
-                "reads": reads.len(),
-                "armed_at_us": run.armed_at_us,
-                "armed_within_ledger": armed_in_ledger,
-                "reads_missing": reads_missing,
-                "unattempted_present": phantom,
-                "reported_stored_without_a_later_fsync": stored_too_early,
-                "acked_after_failure": after_acked,
-                "restarted_by_lab": run.restarted_by_lab,
-                "paging_complete": list.complete,
-                "ledger": verdict_json(&v),
-                "ledger_holds": v.holds(),
-                "error": run.error,
-            }))
+            Ok(FsyncObs {
+                fsync_failure: failure.cloned(),
+                failure_while_in_flight: in_flight,
+                failed_create_outcome: attempt.map(|a| a.outcome),
+                failed_create_status: attempt.and_then(|a| a.status),
+                reads: reads.len(),
+                armed_at_us: run.armed_at_us,
+                armed_within_ledger: armed_in_ledger,
+                reads_missing: reads_missing.iter().map(|r| r.to_string()).collect(),
+                unattempted_present: phantom,
+                reported_stored_without_a_later_fsync: stored_too_early,
+                acked_after_failure: after_acked,
+                restarted_by_lab: run.restarted_by_lab.clone(),
+                paging_complete: super::network::read_complete(&list),
+                ledger: StorageLedger::from(&v),
+                ledger_holds: v.holds(),
+                error: run.error.clone(),
+            })
         })();
-        spec.observe(obs, |o| {
-            o["failure_while_in_flight"] == true
-                && o["failed_create_outcome"]
-                    .as_str()
-                    .is_some_and(|s| s != "ok")
-                && o["reported_stored_without_a_later_fsync"] == 0
-                && o["armed_within_ledger"] == true
-                && o["reads_missing"].as_array().is_some_and(Vec::is_empty)
-                && o["unattempted_present"]
-                    .as_array()
-                    .is_some_and(Vec::is_empty)
-                && o["acked_after_failure"].as_u64().is_some_and(|n| n >= 1)
-                && o["paging_complete"] == true
-                && o["ledger_holds"] == true
-                && o["error"].is_null()
-        })
+        spec.observe(obs, FsyncObs::pass)
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn write(dir: &std::path::Path, rel: &str, text: &str) {
         let p = dir.join(rel);
@@ -668,7 +615,9 @@ mod tests {
             .map(|id| json!({"plan": {"metadata": {"id": id}, "spec": {}}, "phase": "published", "attempts": 0, "updated_at": ""}))
             .collect();
         serde_json::to_string(
-            &json!({"complete": true, "error": null, "plans": plans, "pages": []}),
+            &json!({"complete": true, "error": null, "plans": plans, "pages": [
+                {"page": 1, "cursor": null, "status": 200, "count": ids.len(), "next_cursor": null, "latency_us": 5}
+            ]}),
         )
         .unwrap()
     }
@@ -739,6 +688,19 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         fsync_run(d.path(), 500, &[(210, 404), (500, 200)], Some(350));
         assert_eq!(status(d.path(), failed_fsync), crate::check::Status::Pass);
+    }
+
+    /// The writer's `complete` flag is not believed over its pages: a page that
+    /// answered 500 (here the last one) leaves the final read incomplete.
+    #[test]
+    fn failed_fsync_fails_when_a_page_of_the_final_read_failed() {
+        let d = tempfile::tempdir().unwrap();
+        fsync_run(d.path(), 500, &[(210, 404), (500, 200)], Some(350));
+        let p = d.path().join(FSYNC_LIST);
+        let mut list: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        list["pages"][0]["status"] = json!(500);
+        std::fs::write(&p, list.to_string()).unwrap();
+        assert_eq!(status(d.path(), failed_fsync), crate::check::Status::Fail);
     }
 
     #[test]
