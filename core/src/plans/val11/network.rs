@@ -374,7 +374,7 @@ fn partition_obs(f: &Files) -> Result<PartitionObs, Missing> {
         .collect();
     let cli_out = format!("{}\n{}", run.cli.stdout, run.cli.stderr);
     let (proxy, _) = proxy_account(f, PARTITION, &entries)?;
-    let (down_on, heal_at) = down_window(&switches);
+    let (down_on, heal_at) = fault_window(&switches, &FaultKind::Down);
     // Only a control-plane the harness did not start may skip the restart.
     let mode = target["mode"].as_str().unwrap_or_default().to_string();
     let restart_accounted = if mode == "remote" {
@@ -418,11 +418,12 @@ fn partition_obs(f: &Files) -> Result<PartitionObs, Missing> {
     })
 }
 
-/// The first `down` switch of a proxy and the first empty switch after it, µs.
-fn down_window(switches: &[FaultSwitch]) -> (Option<u64>, Option<u64>) {
+/// The first switch of a proxy that turns `kind` on and the first empty switch after
+/// it, µs.
+fn fault_window(switches: &[FaultSwitch], kind: &FaultKind) -> (Option<u64>, Option<u64>) {
     let on = switches
         .iter()
-        .find(|s| s.faults.iter().any(|f| f.kind == FaultKind::Down))
+        .find(|s| s.faults.iter().any(|f| f.kind == *kind))
         .map(|s| s.offset_us);
     let off = on.and_then(|on| {
         switches
@@ -716,20 +717,9 @@ fn half_open_obs(f: &Files) -> Result<HalfOpenObs, Missing> {
             c.status.is_none() && timeout_error(c.error.as_deref()) && c.latency_us <= limit
         })
         .count();
-    let blackholed = switches
-        .iter()
-        .any(|s| s.faults.iter().any(|f| f.kind == FaultKind::Blackhole));
     // Connections accepted while blackholed answered nothing.
-    let on = switches
-        .iter()
-        .find(|s| s.faults.iter().any(|f| f.kind == FaultKind::Blackhole))
-        .map(|s| s.offset_us);
-    let off = on.and_then(|on| {
-        switches
-            .iter()
-            .find(|s| s.offset_us > on && s.faults.is_empty())
-            .map(|s| s.offset_us)
-    });
+    let (on, off) = fault_window(&switches, &FaultKind::Blackhole);
+    let blackholed = on.is_some();
     let answered_bytes: u64 = conns
         .iter()
         .filter(|c| {
