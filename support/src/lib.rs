@@ -82,6 +82,7 @@ pub mod browser;
 pub mod client;
 pub mod cp;
 pub mod lab;
+pub mod ledger_load;
 pub mod load;
 pub mod netfault;
 pub mod operator_cli;

@@ -8,7 +8,7 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -18,6 +18,7 @@ use val_support::client::{Client, CreateRollout, Recorded};
 use val_support::cp::ControlPlane;
 use val_support::lab::LabCtx;
 use val_support::ledger::LedgerEntry;
+use val_support::ledger_load::{self, CreateWorkers, Until};
 use val_support::netfault::{Direction, Fault, FaultKind, FaultProxy};
 use val_support::plans::val11::network::{
     self as judge, AckLostRun, HalfOpenRun, PartitionRun, SlowRun,
@@ -106,47 +107,8 @@ async fn ledgered(
     req: &CreateRollout,
     t0: Instant,
 ) -> (LedgerEntry, Recorded<Value>) {
-    let sent = t0.elapsed().as_micros() as u64;
-    let rec = to_value_rec(client.create(req).await);
-    let answered = t0.elapsed().as_micros() as u64;
-    let e = LedgerEntry::new(
-        &req.plan.metadata.id,
-        rec.status,
-        rec.error.clone(),
-        sent,
-        Some(answered),
-    );
-    (e, rec)
-}
-
-/// Create workers through `client` until `stop`; returns every attempt.
-fn spawn_workers(
-    ctx: &LabCtx,
-    client: &Client,
-    t0: Instant,
-    workers: usize,
-    stop: &Arc<AtomicBool>,
-) -> Vec<tokio::task::JoinHandle<Vec<LedgerEntry>>> {
-    (1..=workers)
-        .map(|w| {
-            let (client, stop) = (client.clone(), stop.clone());
-            ctx.runtime().spawn(async move {
-                let mut out = Vec::new();
-                let mut n = 0;
-                while !stop.load(Ordering::SeqCst) {
-                    n += 1;
-                    let id = format!("{}w{w}-{n}", judge::PARTITION_PREFIX);
-                    let (e, _) = ledgered(&client, &CreateRollout::new(&id), t0).await;
-                    let ok = e.status.is_some_and(|s| (200..300).contains(&s));
-                    out.push(e);
-                    if !ok {
-                        tokio::time::sleep(RETRY_PAUSE).await;
-                    }
-                }
-                out
-            })
-        })
-        .collect()
+    let (e, rec) = ledger_load::create(client, req, t0).await;
+    (e, to_value_rec(rec))
 }
 
 /// VAL11-14: creates from many workers; the proxy goes down (the control-plane is
@@ -159,7 +121,13 @@ fn partition(ctx: &mut LabCtx, cp: &mut ControlPlane, seed: u64) -> Result<()> {
     let client = Client::with_timeout(&p.url(), None, Duration::from_secs(2));
     let cli = suite_cli(ctx, cp)?.env("AUTONOMY_CP_URL", &p.url());
     let stop = Arc::new(AtomicBool::new(false));
-    let handles = spawn_workers(ctx, &client, t0, PARTITION_WORKERS, &stop);
+    let handles = CreateWorkers {
+        workers: 1..PARTITION_WORKERS + 1,
+        id: Arc::new(|w, n| format!("{}w{w}-{n}", judge::PARTITION_PREFIX)),
+        until: Until::Stopped(stop.clone()),
+        pause_after_failure: Some(RETRY_PAUSE),
+    }
+    .spawn(ctx.runtime(), &client, t0);
     let (before, during, after) = PARTITION_PHASES_MS;
     std::thread::sleep(Duration::from_millis(before));
 
@@ -187,15 +155,11 @@ fn partition(ctx: &mut LabCtx, cp: &mut ControlPlane, seed: u64) -> Result<()> {
     let up_from_us = us();
     std::thread::sleep(Duration::from_millis(after));
     stop.store(true, Ordering::SeqCst);
-    let mut ledger = Vec::new();
-    for h in handles {
-        ledger.extend(ctx.block_on(h).context("partition worker panicked")?);
-    }
+    let ledger = ledger_load::join(ctx.runtime(), handles).context("partition worker panicked")?;
     anyhow::ensure!(
         closed && reopened,
         "the proxy did not close ({closed}) or reopen ({reopened}) its listener"
     );
-    ledger.sort_by_key(|e| e.sent_us);
     ctx.write_text(&format!("{dir}/ledger.jsonl"), &jsonl(&ledger)?)?;
     ctx.write_json(&format!("{dir}/list.json"), &list_evidence(ctx, &client))?;
     let run = PartitionRun {
@@ -291,25 +255,16 @@ fn slow(ctx: &mut LabCtx, cp: &mut ControlPlane, seed: u64) -> Result<()> {
         "slow: latency with jitter on both directions",
     );
     let (workers, per_worker) = SLOW_SHAPE;
-    let ledger = Arc::new(Mutex::new(Vec::new()));
-    let handles: Vec<_> = (1..=workers)
-        .map(|w| {
-            let (client, ledger) = (client.clone(), ledger.clone());
-            ctx.runtime().spawn(async move {
-                for b in 1..=per_worker {
-                    let id = format!("{}w{w}-{b}", judge::SLOW_PREFIX);
-                    let (e, _) = ledgered(&client, &CreateRollout::new(&id), t0).await;
-                    ledger.lock().expect("ledger lock").push(e);
-                }
-            })
-        })
-        .collect();
-    for h in handles {
-        ctx.block_on(h).context("slow-network worker panicked")?;
+    let handles = CreateWorkers {
+        workers: 1..workers + 1,
+        id: Arc::new(|w, b| format!("{}w{w}-{b}", judge::SLOW_PREFIX)),
+        until: Until::Count(per_worker),
+        pause_after_failure: None,
     }
+    .spawn(ctx.runtime(), &client, t0);
+    let ledger =
+        ledger_load::join(ctx.runtime(), handles).context("slow-network worker panicked")?;
     p.heal("slow: healed");
-    let mut ledger = std::mem::take(&mut *ledger.lock().expect("ledger lock"));
-    ledger.sort_by_key(|e| e.sent_us);
     ctx.write_text(&format!("{dir}/ledger.jsonl"), &jsonl(&ledger)?)?;
     ctx.write_json(&format!("{dir}/list.json"), &list_evidence(ctx, &client))?;
     ctx.write_json(

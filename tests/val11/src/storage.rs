@@ -20,6 +20,7 @@ use val_powerfs::{PowerFs, PowerFsError};
 use val_support::client::{Client, CreateRollout};
 use val_support::cp::ControlPlane;
 use val_support::lab::LabCtx;
+use val_support::ledger_load::{self, CreateWorkers, Until};
 use val_support::plans::val11::{self as plan, ListEvidence};
 
 use crate::{list_evidence, suite_cli, LabConfig};
@@ -151,10 +152,9 @@ fn start_on(ctx: &mut LabCtx, pfs: &PowerFs, root: &Path) -> Result<ControlPlane
 
 /// One create, as a ledger entry on the filesystem's clock.
 async fn create(client: &Client, id: &str, epoch: Instant) -> LedgerEntry {
-    let sent = epoch.elapsed().as_micros() as u64;
-    let r = client.create(&CreateRollout::new(id)).await;
-    let answered = epoch.elapsed().as_micros() as u64;
-    LedgerEntry::new(id, r.status, r.error.clone(), sent, Some(answered))
+    ledger_load::create(client, &CreateRollout::new(id), epoch)
+        .await
+        .0
 }
 
 /// Writes `items` as JSON Lines.
@@ -184,30 +184,20 @@ fn power_cuts(
         let tear: f64 = rng.random();
         let client = Client::with_timeout(cp.url(), None, CALL_TIMEOUT);
         let stop = Arc::new(AtomicBool::new(false));
-        let handles: Vec<_> = (0..cfg.power_cut_workers)
-            .map(|w| {
-                let (client, stop) = (client.clone(), stop.clone());
-                ctx.runtime().spawn(async move {
-                    let mut entries = Vec::new();
-                    let mut n = 0;
-                    while !stop.load(Ordering::SeqCst) {
-                        n += 1;
-                        let id = format!("{}{cut}-w{w}-{n}", st::POWER_CUT_PREFIX);
-                        entries.push(create(&client, &id, epoch).await);
-                    }
-                    entries
-                })
-            })
-            .collect();
+        let handles = CreateWorkers {
+            workers: 0..cfg.power_cut_workers,
+            id: Arc::new(move |w, n| format!("{}{cut}-w{w}-{n}", st::POWER_CUT_PREFIX)),
+            until: Until::Stopped(stop.clone()),
+            pause_after_failure: None,
+        }
+        .spawn(ctx.runtime(), &client, epoch);
         // The cut instant is a seeded point of the load, not a wait for anything.
         std::thread::sleep(Duration::from_millis(cut_at_ms));
         let killed_at_us = epoch.elapsed().as_micros() as u64;
         let killed = cp.kill();
         stop.store(true, Ordering::SeqCst);
-        let mut entries = Vec::new();
-        for h in handles {
-            entries.extend(ctx.block_on(h).context("power-cut worker panicked")?);
-        }
+        let entries =
+            ledger_load::join(ctx.runtime(), handles).context("power-cut worker panicked")?;
         write_jsonl(ctx, &st::power_cut_ledger(cut), &entries)?;
         let discarded = killed
             .map_err(anyhow::Error::from)
