@@ -549,6 +549,10 @@ fn audit_of_the_session(ctx: &mut LabCtx, cp: &ControlPlane, session_start: &str
     Ok(())
 }
 
+/// How long a kill round waits for its first acknowledged create before it counts the
+/// seeded delay anyway (the judge then finds the round without an acknowledged create).
+const FIRST_ACK_WAIT: Duration = Duration::from_secs(30);
+
 /// VAL11-11: creates from many workers, SIGKILL at a seeded random instant, restart, list.
 fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Result<()> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
@@ -564,10 +568,11 @@ fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resu
         // unknown outcome the ledger then cannot hold the control-plane to.
         let client = Client::with_timeout(cp.url(), None, DEFAULT_TIMEOUT);
         let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(AtomicBool::new(false));
         let t0 = Instant::now();
         let mut handles = Vec::new();
         for w in 1..=cfg.kill_workers {
-            let (client, stop) = (client.clone(), stop.clone());
+            let (client, stop, acked) = (client.clone(), stop.clone(), acked.clone());
             handles.push(ctx.runtime().spawn(async move {
                 let mut ops = Vec::new();
                 let mut n = 0;
@@ -576,6 +581,9 @@ fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resu
                     let id = format!("{}{round}-w{w}-{n}", plan::KILL_ID_PREFIX);
                     let start = t0.elapsed();
                     let rec = client.create(&CreateRollout::new(&id)).await;
+                    if rec.status.is_some_and(|s| (200..300).contains(&s)) {
+                        acked.store(true, Ordering::SeqCst);
+                    }
                     ops.push(Op {
                         id: Some(id),
                         worker: w,
@@ -586,7 +594,14 @@ fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resu
                 ops
             }));
         }
-        // The chaos instant: a seeded random point of the load, not a wait for anything.
+        // The chaos instant: a seeded random point of the load, counted from the
+        // round's first acknowledged create. Counted from the workers' start instead, a
+        // loaded machine (CI runs other tests beside this one) could kill before any
+        // create was answered, and the round would prove nothing.
+        let ack_deadline = Instant::now() + FIRST_ACK_WAIT;
+        while !acked.load(Ordering::SeqCst) && Instant::now() < ack_deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
         std::thread::sleep(Duration::from_millis(kill_at_ms));
         let killed_after_us = t0.elapsed().as_micros();
         let kill = cp
