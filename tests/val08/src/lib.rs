@@ -490,6 +490,9 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
     run.write_text("val08-ramp.txt", &ramp_text(&outcome, batch))?;
     let record = cp.record();
     drop(cp);
+    // What was tested, as every lab records it: `evidence verify` holds the
+    // manifest's control-plane record against it.
+    run.write_json(val_support::plans::TARGET_FILE, &record)?;
     let mut config = BTreeMap::new();
     config.insert(
         "ramp".to_string(),
