@@ -357,3 +357,25 @@ pub fn markdown(runs: &[RunSummary]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_markdown_cell_cannot_open_html_a_link_or_a_new_cell() {
+        let cell = md("<img src=x> [a](b) | *x* `c`\n");
+        for raw in ["<", ">", "[a](", " | ", "\n"] {
+            assert!(!cell.contains(raw), "{raw:?} survives in {cell:?}");
+        }
+        assert!(cell.contains("&lt;img") && cell.contains("\\|"), "{cell}");
+    }
+
+    #[test]
+    fn an_absent_figure_is_written_absent_never_zero() {
+        assert_eq!(figure_value(None), "absent");
+        assert_eq!(figure_value(Some(0.0)), "0");
+        assert_eq!(figure_value(Some(1234.56)), "1234.6");
+        assert_eq!(figure_value(Some(0.99993)), "1.000");
+    }
+}

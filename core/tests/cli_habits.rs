@@ -256,3 +256,24 @@ fn a_context_run_verifies_without_a_verdict_and_still_fails_when_edited() {
         .code(1)
         .stdout(contains("MISMATCH file val08-ramp.txt"));
 }
+
+#[test]
+fn a_separate_cli_in_the_manifest_must_match_target_json() {
+    let root = tempfile::tempdir().unwrap();
+    let run = demo_run(root.path(), 200);
+    evidence().arg("verify").arg(&run).assert().success();
+    // The manifest claims a separate CLI that target.json (what the lab recorded it
+    // ran) does not name: verify refuses the run.
+    let manifest = run.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    m["control_plane"]["cli"] =
+        serde_json::json!({"path": "/opt/cli", "sha256": "cd".repeat(32), "version": null});
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    evidence()
+        .arg("verify")
+        .arg(&run)
+        .assert()
+        .code(1)
+        .stdout(contains("control_plane.cli differs from target.json"));
+}
