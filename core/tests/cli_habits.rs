@@ -248,13 +248,37 @@ fn a_context_run_verifies_without_a_verdict_and_still_fails_when_edited() {
         .assert()
         .success()
         .stdout(contains("VAL08-RAMP  run").and(contains("no verdict")));
-    std::fs::write(run.join("val08-ramp.txt"), "breaking_point=none\n").unwrap();
+    // Its text summary is derived from its outcome: an edit is caught even when the
+    // manifest is re-hashed to match.
+    let txt = run.join("val08-ramp.txt");
+    let edited = std::fs::read_to_string(&txt)
+        .unwrap()
+        .replace("ramp_max=200", "ramp_max=3200");
+    std::fs::write(&txt, edited).unwrap();
     evidence()
         .arg("verify")
         .arg(&run)
         .assert()
         .code(1)
         .stdout(contains("MISMATCH file val08-ramp.txt"));
+    let sha = val_core::fileio::sha256_file(&txt).unwrap();
+    let bytes = std::fs::metadata(&txt).unwrap().len();
+    let manifest = run.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    for f in m["files"].as_array_mut().unwrap() {
+        if f["path"] == "val08-ramp.txt" {
+            f["sha256"] = serde_json::json!(sha);
+            f["bytes"] = serde_json::json!(bytes);
+        }
+    }
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    evidence()
+        .arg("verify")
+        .arg(&run)
+        .assert()
+        .code(1)
+        .stdout(contains("MISMATCH derived val08-ramp.txt: differs"));
 }
 
 #[test]

@@ -720,10 +720,14 @@ pub fn verify(run_dir: &Path) -> Verification {
         return v;
     }
     check_provenance(run_dir, &manifest, &mut v);
-    if plans::plan(&manifest.suite).is_err() && plans::page(&manifest.suite).is_some() {
-        // A context run (no plan judges it): its files are checked, its page
-        // re-rendered; there is no report to re-derive.
+    if let Some(context) = plans::context_run(&manifest.suite) {
+        // No plan judges it: its own derived files and its page are re-derived;
+        // there is no report.
         v.context_run = true;
+        match (context.files)(run_dir) {
+            Ok(files) => compare_derived(run_dir, &manifest, &files, &mut v),
+            Err(e) => v.mismatches.push(format!("derive: {e}")),
+        }
         v.mismatches.extend(crate::html::check_derived(run_dir));
         return v;
     }
@@ -869,7 +873,24 @@ fn check_derived_files(
             return None;
         }
     };
-    for d in &derivation.files {
+    compare_derived(run_dir, manifest, &derivation.files, v);
+    v.mismatches.extend(crate::html::check_derived(run_dir));
+    let report_path = run_dir.join(derived::report_json_file(&manifest.suite));
+    match Report::load(&report_path) {
+        Ok(stored) => compare_reports(&stored, &derivation.report, v),
+        Err(e) => v.mismatches.push(format!("report: {e}")),
+    }
+    Some(derivation.report)
+}
+
+/// Each derived file listed in the manifest and equal, byte for byte, to `files`.
+fn compare_derived(
+    run_dir: &Path,
+    manifest: &Manifest,
+    files: &[derived::DerivedFile],
+    v: &mut Verification,
+) {
+    for d in files {
         v.derived_checked += 1;
         if !manifest.files.iter().any(|e| e.path == d.path) {
             v.mismatches.push(format!(
@@ -887,13 +908,6 @@ fn check_derived_files(
             Err(e) => v.mismatches.push(format!("derived {}: {e}", d.path)),
         }
     }
-    v.mismatches.extend(crate::html::check_derived(run_dir));
-    let report_path = run_dir.join(derived::report_json_file(&manifest.suite));
-    match Report::load(&report_path) {
-        Ok(stored) => compare_reports(&stored, &derivation.report, v),
-        Err(e) => v.mismatches.push(format!("report: {e}")),
-    }
-    Some(derivation.report)
 }
 
 /// Whether `name` is a run id: `<YYYYMMDD>T<HHMMSS>Z-<6 hex digits>`.

@@ -75,17 +75,15 @@ pub fn demo_run(root: &Path, health_code: u16) -> PathBuf {
 /// A context run (`val08-ramp`: a page, no plan) under `root`, marked `latest`:
 /// its outcome file, its target and its manifest, as the ramp writes them.
 pub fn ramp_run(root: &Path) -> PathBuf {
-    let run = RunDir::create(root, "val08-ramp").unwrap();
-    run.write_text(
-        "val08-ramp.json",
-        "{\"tiers\": [], \"breaking_point\": null, \"last_good\": null, \"ramp_max\": 200}\n",
-    )
+    use val_core::plans::val08::ramp;
+    let run = RunDir::create(root, ramp::SUITE).unwrap();
+    let outcome: ramp::RampOutcome = serde_json::from_value(serde_json::json!({
+        "tiers": [], "breaking_point": null, "last_good": null, "ramp_max": 200,
+        "nofile_soft": 4096, "batch": 1, "run_dir": run.path(),
+    }))
     .unwrap();
-    run.write_text(
-        "val08-ramp.txt",
-        "VAL08 saturation ramp (context, not gating)\n",
-    )
-    .unwrap();
+    run.write_json(ramp::OUTCOME_FILE, &outcome).unwrap();
+    run.write_text(ramp::TEXT_FILE, &ramp::text(&outcome)).unwrap();
     let cp = cp_record(&[]);
     run.write_json(val_core::plans::TARGET_FILE, &cp).unwrap();
     let now = chrono::Utc::now();
