@@ -268,51 +268,12 @@ fn run() -> anyhow::Result<ExitCode> {
             json,
             format,
         } => {
-            for dir in [&base, &run] {
-                if let Some(why) = evidence::rundir::problem(dir) {
-                    return Ok(not_a_run("diff", &why));
-                }
-            }
-            let mut unverified = Vec::new();
-            for (which, dir) in [("base", &base), ("run", &run)] {
-                match trust(dir) {
-                    Trust::Verified(_) => {}
-                    Trust::NoManifest(why) => {
-                        // Nothing binds such a directory to a run: not even --force
-                        // compares it.
-                        eprintln!("evidence diff: {which} {}: {}", shown(dir), escape(&why));
-                        return Ok(refuse("diff", dir, "it has no manifest"));
-                    }
-                    Trust::Unverified(reasons) => unverified.extend(
-                        reasons
-                            .into_iter()
-                            .map(|r| format!("{which} {}: {r}", dir.display())),
-                    ),
-                }
-            }
-            if !unverified.is_empty() && !force {
-                for r in &unverified {
-                    paint::eprintln(&format!("MISMATCH {}", escape(r)));
-                }
-                return Ok(refuse("diff", &run, "a run does not verify"));
-            }
             let opts = diff::Options {
                 margin_pct: margin,
                 floor_ms,
                 force,
             };
-            let mut d = diff::diff(&base, &run, &opts)?;
-            if !unverified.is_empty() {
-                d.label_unverified(unverified);
-            }
-            if let Some(path) = &json {
-                fileio::write_atomic(path, (d.to_json() + "\n").as_bytes())?;
-            }
-            match format {
-                Format::Text => print!("{}", d.to_text()),
-                Format::Json => println!("{}", d.to_json()),
-            }
-            Ok(ExitCode::from(d.exit_code()))
+            diff_cmd(&base, &run, &opts, json.as_deref(), format)
         }
         Cmd::AttachJunit { junit, root } => {
             let root = existing_root(root)?;
@@ -327,6 +288,57 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `evidence diff`: verify both runs, then compare them; exit 1 on a regression, 2
+/// when it refuses.
+fn diff_cmd(
+    base: &Path,
+    run: &Path,
+    opts: &diff::Options,
+    json: Option<&Path>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    for dir in [base, run] {
+        if let Some(why) = evidence::rundir::problem(dir) {
+            return Ok(not_a_run("diff", &why));
+        }
+    }
+    let mut unverified = Vec::new();
+    for (which, dir) in [("base", base), ("run", run)] {
+        match trust(dir) {
+            Trust::Verified(_) => {}
+            Trust::NoManifest(why) => {
+                // Nothing binds such a directory to a run: not even --force
+                // compares it.
+                eprintln!("evidence diff: {which} {}: {}", shown(dir), escape(&why));
+                return Ok(refuse("diff", dir, "it has no manifest"));
+            }
+            Trust::Unverified(reasons) => unverified.extend(
+                reasons
+                    .into_iter()
+                    .map(|r| format!("{which} {}: {r}", dir.display())),
+            ),
+        }
+    }
+    if !unverified.is_empty() && !opts.force {
+        for r in &unverified {
+            paint::eprintln(&format!("MISMATCH {}", escape(r)));
+        }
+        return Ok(refuse("diff", run, "a run does not verify"));
+    }
+    let mut d = diff::diff(base, run, opts)?;
+    if !unverified.is_empty() {
+        d.label_unverified(unverified);
+    }
+    if let Some(path) = json {
+        fileio::write_atomic(path, (d.to_json() + "\n").as_bytes())?;
+    }
+    match format {
+        Format::Text => print!("{}", d.to_text()),
+        Format::Json => println!("{}", d.to_json()),
+    }
+    Ok(ExitCode::from(d.exit_code()))
 }
 
 /// A path for the terminal: control characters in a file name escaped.

@@ -83,7 +83,8 @@ pub fn ramp_run(root: &Path) -> PathBuf {
     }))
     .unwrap();
     run.write_json(ramp::OUTCOME_FILE, &outcome).unwrap();
-    run.write_text(ramp::TEXT_FILE, &ramp::text(&outcome)).unwrap();
+    run.write_text(ramp::TEXT_FILE, &ramp::text(&outcome))
+        .unwrap();
     let cp = cp_record(&[]);
     run.write_json(val_core::plans::TARGET_FILE, &cp).unwrap();
     let now = chrono::Utc::now();

@@ -457,7 +457,10 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
     };
     run.write_json("val08-ramp.json", &outcome)?;
     // Through the function `evidence verify` re-derives it with.
-    run.write_text(val_support::plans::val08::ramp::TEXT_FILE, &ramp::text(&outcome))?;
+    run.write_text(
+        val_support::plans::val08::ramp::TEXT_FILE,
+        &ramp::text(&outcome),
+    )?;
     let record = cp.record();
     drop(cp);
     // What was tested, as every lab records it: `evidence verify` holds the
