@@ -63,8 +63,17 @@ pub fn setup(dir: &Path, cfg: &SoakConfig) -> Result<SetupOutcome> {
     };
     // The soak clock starts when the control-plane is up, so round 1 is on time.
     let clock_start = Utc::now();
+    // A separate operator CLI (`AUTONOMY_CLI`) is fixed at setup, like the binary, so
+    // a `run` from another shell uses the same one; it is recorded with its sha256.
+    let cli = val_support::cp::separate_cli_info().context("hash AUTONOMY_CLI")?;
     write_config_env(dir, &layout, cfg, &started, &bin, adopted, clock_start)?;
-    crate::seal::write_target(dir, mode, &bin, &format!("http://{}", started.listen))?;
+    if let Some(c) = &cli {
+        let mut env = config::read_env_file(&layout.path("config.env"))?;
+        env.insert("CP_CLI".into(), c.path.clone());
+        config::write_env_file(&layout.path("config.env"), &env)?;
+    }
+    let url = format!("http://{}", started.listen);
+    crate::seal::write_target(dir, mode, &bin, cli.as_ref(), &url)?;
     write_setup_summary(&layout, cfg, &started, &bin, ok, started_at)?;
     if !ok {
         bail!(

@@ -39,6 +39,8 @@ pub struct Soak {
     pub cfg: SoakConfig,
     /// Control-plane binary.
     pub bin: PathBuf,
+    /// The operator CLI: `AUTONOMY_CLI` at setup (`CP_CLI`), else the binary.
+    pub cli: PathBuf,
     /// API address (kept across restarts).
     pub listen: SocketAddr,
     /// Metrics address (kept across restarts).
@@ -64,6 +66,7 @@ impl Soak {
         };
         Ok(Soak {
             bin: PathBuf::from(get("CP_BIN")?),
+            cli: PathBuf::from(env.get("CP_CLI").map_or_else(|| get("CP_BIN"), Ok)?),
             listen: get("CP_LISTEN")?.parse().context("config.env CP_LISTEN")?,
             metrics: get("CP_METRICS")?
                 .parse()

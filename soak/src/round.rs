@@ -500,10 +500,10 @@ fn recover_all(cli: &Cli, ids: &[&str], concurrency: u32) -> Vec<CliRun> {
     runs.into_iter().map(|(_, r)| r).collect()
 }
 
-/// The CLI aimed at the soak's control-plane: the soak's binary, its URL, audit dir,
-/// operator, faults and variants (the CLI is the same program as the server).
+/// The CLI aimed at the soak's control-plane: the soak's CLI (`AUTONOMY_CLI` at setup,
+/// else its binary), its URL, audit dir, operator, faults and variants.
 fn recovery_cli(soak: &Soak) -> Cli {
-    let mut cli = Cli::new(&soak.bin)
+    let mut cli = Cli::new(&soak.cli)
         .env("AUTONOMY_CP_URL", &soak.url())
         .env(
             "AUTONOMY_AUDIT_DIR",

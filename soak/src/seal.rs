@@ -25,12 +25,22 @@ pub const SUITE: &str = "val12";
 
 /// `target.json`: the tested binary (path, sha256, `--version`) and where it answered,
 /// in the record format the judge's `target_info` reads.
-pub fn write_target(dir: &Path, mode: &str, bin: &BinaryInfo, url: &str) -> Result<()> {
-    let doc = json!({
+pub fn write_target(
+    dir: &Path,
+    mode: &str,
+    bin: &BinaryInfo,
+    cli: Option<&BinaryInfo>,
+    url: &str,
+) -> Result<()> {
+    let mut doc = json!({
         "mode": mode,
         "binary": bin,
         "url": url,
     });
+    // Only a separate CLI is named, as in the harness's record.
+    if let Some(c) = cli {
+        doc["cli"] = json!(c);
+    }
     write_json_atomic(&dir.join(val_support::plans::TARGET_FILE), &doc).context("write target.json")
 }
 
@@ -70,6 +80,7 @@ pub fn seal(soak: &Soak) -> Result<Manifest> {
     let control_plane = ControlPlaneRecord {
         mode: target["mode"].as_str().unwrap_or("unrecorded").to_string(),
         binary,
+        cli: serde_json::from_value(target["cli"].clone()).ok(),
         url: Some(soak.url()),
         metrics_url: Some(soak.metrics_url()),
         args_template: None,

@@ -21,7 +21,7 @@ use val_core::load_result::{ErrorCause, Outcome};
 use val_core::stats;
 pub use val_core::wire::*;
 
-use crate::cp::{ControlPlane, CpError};
+use crate::cp::{target, ControlPlane, CpError};
 
 /// Default deadline of a [`Client`] request, connect included. No plan bounds a
 /// single call below 30 s: VAL08 bounds only its whole N=100 scenario (30 s), VAL12
@@ -473,9 +473,11 @@ impl Cli {
     /// A runner aimed at a control-plane: its binary (or the CLI binary of the
     /// selection), `AUTONOMY_CP_URL`, `AUTONOMY_AUDIT_DIR`, its faults and operator.
     pub fn for_cp(cp: &ControlPlane) -> Result<Cli, CpError> {
-        let bin = match cp.binary() {
-            Some(b) => PathBuf::from(&b.path),
-            None => cp.config().target.cli_binary()?,
+        // A separate CLI (`AUTONOMY_CLI`) wins; else the binary that was started.
+        let bin = match (target::separate_cli(), cp.binary()) {
+            (Some(cli), _) => cli,
+            (None, Some(b)) => PathBuf::from(&b.path),
+            (None, None) => cp.config().target.cli_binary()?,
         };
         let mut cli = Cli::new(&bin).env("AUTONOMY_CP_URL", cp.url());
         let audit = if cp.is_remote() {

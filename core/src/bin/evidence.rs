@@ -24,7 +24,17 @@
 //!   not verify unless `--force`, which labels everything "unverified", no result).
 //!
 //! Every text from a run is printed with control characters escaped, and a closed
-//! pipe (`evidence verify RUN | head`) ends the program quietly.
+//! pipe (`evidence verify RUN | head`) ends the program quietly. A run's suite and
+//! id are its manifest's; a path without a `manifest.json` is "not a run directory"
+//! (exit 2), whatever the subcommand. Status words are coloured on a terminal only
+//! (none under `NO_COLOR` or into a pipe). Exit codes: see [`EXIT_CODES`].
+
+#[path = "evidence/paint.rs"]
+mod paint;
+#[path = "evidence/summary.rs"]
+mod summary;
+#[path = "evidence/verify.rs"]
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,12 +42,29 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use val_core::escape::escape;
-use val_core::evidence::{self, statement, Verification};
-use val_core::{diff, fileio, html, retention, summary};
+use val_core::evidence::{self, Verification};
+use val_core::{diff, fileio, html, retention};
+
+/// The exit codes, the same for every subcommand (printed by `--help`).
+const EXIT_CODES: &str = "\
+Exit codes (every subcommand):
+  0  ok: the run(s) verify and, where judged, pass; the command did what it says
+  1  a finding: a run does not verify, a check is not PASS, a figure regressed,
+     a statement or signature does not match, or there are no runs yet
+  2  unusable input: not a run directory (no manifest.json), a missing evidence
+     root, a refused comparison, bad arguments, or an I/O error
+
+Colour: status words are coloured on a terminal only; NO_COLOR=1 or a pipe gives
+plain text (CLICOLOR_FORCE=1 forces colour).";
 
 /// Command line.
 #[derive(Parser)]
-#[command(name = "evidence", version, about = "fleetval evidence tools")]
+#[command(
+    name = "evidence",
+    version,
+    about = "fleetval evidence tools",
+    after_help = EXIT_CODES
+)]
 struct Args {
     #[command(subcommand)]
     cmd: Cmd,
@@ -47,6 +74,7 @@ struct Args {
 #[derive(Subcommand)]
 enum Cmd {
     /// Re-derive and check a run directory; write (and sign) or check its statement.
+    #[command(after_help = EXIT_CODES)]
     Verify {
         /// Run directory (e.g. evidence/val08/latest).
         run_dir: PathBuf,
@@ -65,16 +93,29 @@ enum Cmd {
         /// the file names for the signing key).
         #[arg(long, requires = "allowed_signers")]
         identity: Option<String>,
+        /// Print one JSON document (`fleetval.verify/v1`, see docs/evidence.md)
+        /// instead of text; the exit code is the same.
+        #[arg(long)]
+        json: bool,
     },
     /// One screen per run: target, profile, verdicts, failing checks, where the files are.
+    #[command(after_help = EXIT_CODES)]
     Summary {
         /// Run directories (default: every suite's `latest` under the evidence root).
         run_dirs: Vec<PathBuf>,
-        /// Evidence root (default: `EVIDENCE_DIR` or `<workspace>/evidence`).
+        /// Evidence root (default: `EVIDENCE_DIR` or `<workspace>/evidence`); it must exist.
         #[arg(long)]
         root: Option<PathBuf>,
+        /// Print one JSON document (`fleetval.summary/v1`, see docs/evidence.md).
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print a markdown verdict and key-figures table (for a CI job summary);
+        /// only runs that verify show a verdict or a figure.
+        #[arg(long)]
+        markdown: bool,
     },
     /// Remove all but the newest N run directories of each suite (never `latest`).
+    #[command(after_help = EXIT_CODES)]
     Gc {
         /// How many runs of each suite to keep (besides `latest`).
         #[arg(long)]
@@ -87,6 +128,7 @@ enum Cmd {
         root: Option<PathBuf>,
     },
     /// Write the run's self-contained HTML report (`<suite>-report.html` in the run dir).
+    #[command(after_help = EXIT_CODES)]
     Html {
         /// Run directory (e.g. evidence/val08/latest).
         run_dir: PathBuf,
@@ -99,6 +141,7 @@ enum Cmd {
         force: bool,
     },
     /// Compare a run with a baseline: status changes and figures, direction-aware.
+    #[command(after_help = EXIT_CODES)]
     Diff {
         /// The baseline run directory.
         base: PathBuf,
@@ -123,6 +166,7 @@ enum Cmd {
         format: Format,
     },
     /// Copy a nextest JUnit file into each suite's latest run directory.
+    #[command(after_help = EXIT_CODES)]
     AttachJunit {
         /// The JUnit XML written by nextest.
         #[arg(long)]
@@ -168,10 +212,32 @@ fn run() -> anyhow::Result<ExitCode> {
             sign,
             allowed_signers,
             identity,
-        } => verify_cmd(run_dir, statement, sign, allowed_signers, identity),
-        Cmd::Summary { run_dirs, root } => summary_cmd(run_dirs, root),
+            json,
+        } => verify::verify_cmd(
+            run_dir,
+            verify::VerifyOpts {
+                statement,
+                sign,
+                allowed_signers,
+                identity,
+                json,
+            },
+        ),
+        Cmd::Summary {
+            run_dirs,
+            root,
+            json,
+            markdown,
+        } => {
+            let form = match (json, markdown) {
+                (true, _) => summary::Form::Json,
+                (_, true) => summary::Form::Markdown,
+                _ => summary::Form::Text,
+            };
+            summary::summary_cmd(run_dirs, root, form)
+        }
         Cmd::Gc { keep, suite, root } => {
-            let root = root.unwrap_or_else(fileio::evidence_root);
+            let root = existing_root(root)?;
             for c in retention::gc(&root, keep, suite.as_deref())? {
                 for r in &c.removed {
                     println!("removed {}", shown(r));
@@ -202,49 +268,15 @@ fn run() -> anyhow::Result<ExitCode> {
             json,
             format,
         } => {
-            let mut unverified = Vec::new();
-            for (which, dir) in [("base", &base), ("run", &run)] {
-                match trust(dir) {
-                    Trust::Verified(_) => {}
-                    Trust::NoManifest(why) => {
-                        // Nothing binds such a directory to a run: not even --force
-                        // compares it.
-                        eprintln!("evidence diff: {which} {}: {}", shown(dir), escape(&why));
-                        return Ok(refuse("diff", dir, "it has no manifest"));
-                    }
-                    Trust::Unverified(reasons) => unverified.extend(
-                        reasons
-                            .into_iter()
-                            .map(|r| format!("{which} {}: {r}", dir.display())),
-                    ),
-                }
-            }
-            if !unverified.is_empty() && !force {
-                for r in &unverified {
-                    eprintln!("MISMATCH {}", escape(r));
-                }
-                return Ok(refuse("diff", &run, "a run does not verify"));
-            }
             let opts = diff::Options {
                 margin_pct: margin,
                 floor_ms,
                 force,
             };
-            let mut d = diff::diff(&base, &run, &opts)?;
-            if !unverified.is_empty() {
-                d.label_unverified(unverified);
-            }
-            if let Some(path) = &json {
-                fileio::write_atomic(path, (d.to_json() + "\n").as_bytes())?;
-            }
-            match format {
-                Format::Text => print!("{}", d.to_text()),
-                Format::Json => println!("{}", d.to_json()),
-            }
-            Ok(ExitCode::from(d.exit_code()))
+            diff_cmd(&base, &run, &opts, json.as_deref(), format)
         }
         Cmd::AttachJunit { junit, root } => {
-            let root = root.unwrap_or_else(fileio::evidence_root);
+            let root = existing_root(root)?;
             if !junit.is_file() {
                 println!("no JUnit file at {}; nothing attached", shown(&junit));
                 return Ok(ExitCode::SUCCESS);
@@ -258,9 +290,82 @@ fn run() -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `evidence diff`: verify both runs, then compare them; exit 1 on a regression, 2
+/// when it refuses.
+fn diff_cmd(
+    base: &Path,
+    run: &Path,
+    opts: &diff::Options,
+    json: Option<&Path>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    for dir in [base, run] {
+        if let Some(why) = evidence::rundir::problem(dir) {
+            return Ok(not_a_run("diff", &why));
+        }
+    }
+    let mut unverified = Vec::new();
+    for (which, dir) in [("base", base), ("run", run)] {
+        match trust(dir) {
+            Trust::Verified(_) => {}
+            Trust::NoManifest(why) => {
+                // Nothing binds such a directory to a run: not even --force
+                // compares it.
+                eprintln!("evidence diff: {which} {}: {}", shown(dir), escape(&why));
+                return Ok(refuse("diff", dir, "it has no manifest"));
+            }
+            Trust::Unverified(reasons) => unverified.extend(
+                reasons
+                    .into_iter()
+                    .map(|r| format!("{which} {}: {r}", dir.display())),
+            ),
+        }
+    }
+    if !unverified.is_empty() && !opts.force {
+        for r in &unverified {
+            paint::eprintln(&format!("MISMATCH {}", escape(r)));
+        }
+        return Ok(refuse("diff", run, "a run does not verify"));
+    }
+    let mut d = diff::diff(base, run, opts)?;
+    if !unverified.is_empty() {
+        d.label_unverified(unverified);
+    }
+    if let Some(path) = json {
+        fileio::write_atomic(path, (d.to_json() + "\n").as_bytes())?;
+    }
+    match format {
+        Format::Text => print!("{}", d.to_text()),
+        Format::Json => println!("{}", d.to_json()),
+    }
+    Ok(ExitCode::from(d.exit_code()))
+}
+
 /// A path for the terminal: control characters in a file name escaped.
 fn shown(p: &Path) -> String {
     escape(&p.display().to_string()).into_owned()
+}
+
+/// "not a run directory: <why>" on stderr, exit 2 (unusable input).
+fn not_a_run(cmd: &str, why: &str) -> ExitCode {
+    paint::eprintln(&format!(
+        "evidence {cmd}: not a run directory: {}",
+        escape(why)
+    ));
+    ExitCode::from(2)
+}
+
+/// The evidence root (`--root`, else `EVIDENCE_DIR` or `<workspace>/evidence`); an
+/// error (exit 2) when it does not exist, so a typo is never "no runs yet".
+fn existing_root(root: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let root = root.unwrap_or_else(fileio::evidence_root);
+    if !root.is_dir() {
+        anyhow::bail!(
+            "the evidence root {} does not exist (or is not a directory)",
+            shown(&root)
+        );
+    }
+    Ok(root)
 }
 
 /// What a consumer (summary, html, diff) may show of a run: only a run that
@@ -319,6 +424,14 @@ fn refuse(cmd: &str, dir: &Path, why: &str) -> ExitCode {
 /// `evidence html`: verify, then write the page; a run that does not verify is
 /// refused, or with `--force` gets the page with no verdict, labelled unverified.
 fn html_cmd(run_dir: &Path, out: Option<PathBuf>, force: bool) -> anyhow::Result<ExitCode> {
+    // Not even --force writes a page for a directory no manifest binds to a run.
+    if let Some(why) = evidence::rundir::problem(run_dir) {
+        return Ok(not_a_run("html", &why));
+    }
+    // Rendered from the resolved directory, as `verify` re-renders it: a page must
+    // not depend on whether it was asked for through `latest`.
+    let run_dir = &std::fs::canonicalize(run_dir)
+        .with_context(|| format!("run directory {}", run_dir.display()))?;
     let reasons = match trust(run_dir) {
         Trust::Verified(_) => Vec::new(),
         Trust::Unverified(reasons) => reasons,
@@ -330,7 +443,7 @@ fn html_cmd(run_dir: &Path, out: Option<PathBuf>, force: bool) -> anyhow::Result
         html::render_unverified(run_dir, &reasons)?
     } else {
         for r in &reasons {
-            eprintln!("MISMATCH {}", escape(r));
+            paint::eprintln(&format!("MISMATCH {}", escape(r)));
         }
         return Ok(refuse("html", run_dir, "it does not verify"));
     };
@@ -338,208 +451,4 @@ fn html_cmd(run_dir: &Path, out: Option<PathBuf>, force: bool) -> anyhow::Result
     fileio::write_atomic(&path, page.as_bytes())?;
     println!("wrote {}", shown(&path));
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writing the statement into the run would change (or destroy) the evidence it
-/// describes: refuse a `--statement` path inside `dir`.
-fn refuse_statement_inside(p: &Path, dir: &Path) -> anyhow::Result<()> {
-    let parent = p
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(std::fs::canonicalize)
-        .transpose()
-        .with_context(|| format!("statement path {}", p.display()))?
-        .unwrap_or(std::env::current_dir()?);
-    if parent.starts_with(dir) {
-        anyhow::bail!(
-            "--statement {} is inside the run directory; it must be written beside it",
-            p.display()
-        );
-    }
-    Ok(())
-}
-
-/// `evidence verify --allowed-signers`: the stored statement is this run's, byte for
-/// byte, and signed by an allowed signer.
-fn check_statement(
-    path: &Path,
-    fresh: &serde_json::Value,
-    signers: &Path,
-    identity: Option<&str>,
-) -> anyhow::Result<ExitCode> {
-    // Byte for byte: the statement is deterministic, and a reader (or another parser)
-    // must not be able to see other values than the ones checked (duplicate keys,
-    // reordered fields).
-    let stored = std::fs::read(path).with_context(|| format!("statement {}", path.display()))?;
-    if stored != statement::to_bytes(fresh) {
-        println!(
-            "MISMATCH statement {}: does not match this run (subjects, digest or results differ)",
-            path.display()
-        );
-        return Ok(ExitCode::from(1));
-    }
-    match statement::check_signature(path, signers, identity) {
-        Ok(who) => {
-            println!(
-                "statement {}: signature good, signed by {} (namespace {})",
-                shown(path),
-                escape(&who),
-                statement::SIG_NAMESPACE
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            println!(
-                "MISMATCH statement {}: {}",
-                shown(path),
-                escape(&e.to_string())
-            );
-            Ok(ExitCode::from(1))
-        }
-    }
-}
-
-/// `evidence verify`: check the run; write (and sign) its statement, or check one.
-fn verify_cmd(
-    run_dir: PathBuf,
-    statement: Option<PathBuf>,
-    sign: Option<PathBuf>,
-    allowed_signers: Option<PathBuf>,
-    identity: Option<String>,
-) -> anyhow::Result<ExitCode> {
-    let dir = std::fs::canonicalize(&run_dir)
-        .with_context(|| format!("run directory {}", run_dir.display()))?;
-    if let Some(p) = &statement {
-        refuse_statement_inside(p, &dir)?;
-    }
-    let v = evidence::verify(&dir);
-    for m in &v.mismatches {
-        println!("MISMATCH {}", escape(m));
-    }
-    println!(
-        "{}: {} files checked, {} derived files re-derived, {} checks recomputed, {} mismatches",
-        shown(&dir),
-        v.files_checked,
-        v.derived_checked,
-        v.checks_recomputed,
-        v.mismatches.len()
-    );
-    if let Some(d) = &v.run_digest {
-        println!("run digest: sha256:{d}");
-    }
-    let (Some(manifest), Some(report), Some(digest), true) =
-        (&v.manifest, &v.report, &v.run_digest, v.ok())
-    else {
-        println!("no statement: the run directory is not consistent");
-        let stale = statement
-            .clone()
-            .unwrap_or_else(|| statement::default_path(&dir));
-        if stale.exists() {
-            println!(
-                "STALE statement {}: it no longer describes these files; do not quote it",
-                shown(&stale)
-            );
-        }
-        return Ok(ExitCode::from(1));
-    };
-    let path = statement.unwrap_or_else(|| statement::default_path(&dir));
-    let fresh = statement::build(manifest, report, digest)?;
-    if let Some(signers) = allowed_signers {
-        return check_statement(&path, &fresh, &signers, identity.as_deref());
-    }
-    statement::write(&path, &fresh)?;
-    println!(
-        "statement: {} ({})",
-        path.display(),
-        statement::result_of(report, manifest)
-    );
-    if let Some(key) = sign {
-        let sig = statement::sign(&path, &key)?;
-        println!("signature: {}", sig.display());
-    } else {
-        println!(
-            "UNSIGNED: this shows the files agree with each other, not who wrote them; \
-             only a statement signed by a key you trust (checked with \
-             --allowed-signers and --identity) says the run is authentic"
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `evidence summary`: verify, then one screen per run; exit 1 unless all passed.
-fn summary_cmd(run_dirs: Vec<PathBuf>, root: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let run_dirs = if run_dirs.is_empty() {
-        latest_runs(&root.unwrap_or_else(fileio::evidence_root))?
-    } else {
-        run_dirs
-    };
-    if run_dirs.is_empty() {
-        println!("no runs yet: run a suite first (see README)");
-        return Ok(ExitCode::from(1));
-    }
-    let mut all_pass = true;
-    for dir in &run_dirs {
-        let v = match trust(dir) {
-            Trust::Verified(v) => v,
-            Trust::Unverified(reasons) => {
-                all_pass = false;
-                inconsistent(dir, &reasons);
-                continue;
-            }
-            Trust::NoManifest(why) => {
-                all_pass = false;
-                inconsistent(dir, &[why]);
-                continue;
-            }
-        };
-        // Verified: the stored report is byte for byte the one verify re-derived.
-        let Some(report) = &v.report else {
-            all_pass = false;
-            inconsistent(dir, &["no report was recomputed".to_string()]);
-            continue;
-        };
-        let dir = std::fs::canonicalize(dir)
-            .with_context(|| format!("run directory {}", dir.display()))?;
-        println!("{}", summary::render(report, &dir));
-        all_pass &= report.verdict.all_pass();
-    }
-    Ok(if all_pass {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-/// The summary of a run that does not verify: INCONSISTENT and the reasons, no verdict.
-fn inconsistent(dir: &Path, reasons: &[String]) {
-    println!(
-        "INCONSISTENT {}: {} mismatch(es); no verdict is shown for a run that does not verify; run `evidence verify` on it, do not quote it",
-        shown(dir),
-        reasons.len()
-    );
-    for r in reasons {
-        println!("  {}", escape(r));
-    }
-    println!();
-}
-
-/// Every suite's `latest` run under `root`, in suite order.
-fn latest_runs(root: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return Ok(Vec::new());
-    };
-    // Only judged suites: a directory such as `val08-ramp` keeps evidence but no report.
-    let mut out: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|e| {
-            let suite = e.file_name().to_string_lossy().into_owned();
-            e.path()
-                .join("latest")
-                .join(format!("{suite}-report.json"))
-                .is_file()
-        })
-        .map(|e| e.path().join("latest"))
-        .collect();
-    out.sort();
-    Ok(out)
 }

@@ -21,6 +21,7 @@ use crate::fileio::{
 use crate::plans;
 
 pub mod derived;
+pub mod rundir;
 pub mod statement;
 
 /// Prefix of the temporary files of [`fileio::write_atomic`]; one left in a run directory
@@ -347,6 +348,10 @@ pub struct ControlPlaneRecord {
     pub mode: String,
     /// The executed binary; `None` for a remote control-plane.
     pub binary: Option<BinaryInfo>,
+    /// The operator CLI the suites ran (`rollback execute`, `audit query`), when it is
+    /// a binary of its own (`AUTONOMY_CLI`); `None` when the CLI is `binary` itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli: Option<BinaryInfo>,
     /// API base URL of the last start.
     pub url: Option<String>,
     /// Metrics base URL of the last start.
@@ -604,12 +609,81 @@ pub struct Verification {
     pub manifest: Option<Manifest>,
     /// The report as recomputed from the raw files, when judging ran.
     pub report: Option<Report>,
+    /// The suite has no plan, only a page ([`plans::PAGES`], e.g. the saturation
+    /// ramp): its files and provenance were checked, nothing was judged, and it has
+    /// no verdict and no statement.
+    pub context_run: bool,
 }
 
 impl Verification {
     /// True when nothing is inconsistent.
     pub fn ok(&self) -> bool {
         self.mismatches.is_empty()
+    }
+}
+
+/// The `schema` of [`VerifyDoc`]; a field is only ever added under this name.
+pub const VERIFY_SCHEMA: &str = "fleetval.verify/v1";
+
+/// `evidence verify --json`: what was checked and found, and the statement written
+/// or checked. `ok` is what the exit code says (0 when true, 1 when false).
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyDoc {
+    /// [`VERIFY_SCHEMA`].
+    pub schema: &'static str,
+    /// The run directory (resolved).
+    pub run_dir: String,
+    /// Suite, from the manifest (`None` when it could not be read).
+    pub suite: Option<String>,
+    /// Run id, from the manifest.
+    pub run_id: Option<String>,
+    /// Nothing inconsistent and (with `--allowed-signers`) the statement checked out.
+    pub ok: bool,
+    /// A run no plan judges (e.g. the saturation ramp): files checked, no verdict.
+    pub context_run: bool,
+    /// Files whose size and sha256 were checked.
+    pub files_checked: usize,
+    /// Derived files re-derived and compared byte for byte.
+    pub derived_checked: usize,
+    /// Checks whose verdict was recomputed.
+    pub checks_recomputed: usize,
+    /// Every inconsistency, one line each.
+    pub mismatches: Vec<String>,
+    /// `sha256:<hex>` of `manifest.json`.
+    pub run_digest: Option<String>,
+    /// The statement written (or checked with `--allowed-signers`).
+    pub statement: Option<String>,
+    /// The statement's result line (`PASS`/`FAIL` and profile), when one was written.
+    pub result: Option<String>,
+    /// The signature written with `--sign`.
+    pub signature: Option<String>,
+    /// With `--allowed-signers`: the signer's principal, when the signature is good.
+    pub signed_by: Option<String>,
+    /// A statement left beside an inconsistent run: it no longer describes its files.
+    pub stale_statement: Option<String>,
+}
+
+impl VerifyDoc {
+    /// The checks' part of the document, before any statement is written.
+    pub fn of(run_dir: &Path, v: &Verification) -> VerifyDoc {
+        VerifyDoc {
+            schema: VERIFY_SCHEMA,
+            run_dir: run_dir.display().to_string(),
+            suite: v.manifest.as_ref().map(|m| m.suite.clone()),
+            run_id: v.manifest.as_ref().map(|m| m.run_id.clone()),
+            ok: v.ok(),
+            context_run: v.context_run,
+            files_checked: v.files_checked,
+            derived_checked: v.derived_checked,
+            checks_recomputed: v.checks_recomputed,
+            mismatches: v.mismatches.clone(),
+            run_digest: v.run_digest.as_ref().map(|d| format!("sha256:{d}")),
+            statement: None,
+            result: None,
+            signature: None,
+            signed_by: None,
+            stale_statement: None,
+        }
     }
 }
 
@@ -646,6 +720,17 @@ pub fn verify(run_dir: &Path) -> Verification {
         return v;
     }
     check_provenance(run_dir, &manifest, &mut v);
+    if let Some(context) = plans::context_run(&manifest.suite) {
+        // No plan judges it: its own derived files and its page are re-derived;
+        // there is no report.
+        v.context_run = true;
+        match (context.files)(run_dir) {
+            Ok(files) => compare_derived(run_dir, &manifest, &files, &mut v),
+            Err(e) => v.mismatches.push(format!("derive: {e}")),
+        }
+        v.mismatches.extend(crate::html::check_derived(run_dir));
+        return v;
+    }
     v.report = check_derived_files(run_dir, &manifest, &mut v);
     v
 }
@@ -788,7 +873,24 @@ fn check_derived_files(
             return None;
         }
     };
-    for d in &derivation.files {
+    compare_derived(run_dir, manifest, &derivation.files, v);
+    v.mismatches.extend(crate::html::check_derived(run_dir));
+    let report_path = run_dir.join(derived::report_json_file(&manifest.suite));
+    match Report::load(&report_path) {
+        Ok(stored) => compare_reports(&stored, &derivation.report, v),
+        Err(e) => v.mismatches.push(format!("report: {e}")),
+    }
+    Some(derivation.report)
+}
+
+/// Each derived file listed in the manifest and equal, byte for byte, to `files`.
+fn compare_derived(
+    run_dir: &Path,
+    manifest: &Manifest,
+    files: &[derived::DerivedFile],
+    v: &mut Verification,
+) {
+    for d in files {
         v.derived_checked += 1;
         if !manifest.files.iter().any(|e| e.path == d.path) {
             v.mismatches.push(format!(
@@ -806,13 +908,6 @@ fn check_derived_files(
             Err(e) => v.mismatches.push(format!("derived {}: {e}", d.path)),
         }
     }
-    v.mismatches.extend(crate::html::check_derived(run_dir));
-    let report_path = run_dir.join(derived::report_json_file(&manifest.suite));
-    match Report::load(&report_path) {
-        Ok(stored) => compare_reports(&stored, &derivation.report, v),
-        Err(e) => v.mismatches.push(format!("report: {e}")),
-    }
-    Some(derivation.report)
 }
 
 /// Whether `name` is a run id: `<YYYYMMDD>T<HHMMSS>Z-<6 hex digits>`.
@@ -850,7 +945,7 @@ fn check_provenance(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
             // recorded it tested: kind, binary (path, sha256, version) and URL.
             let recorded: Value = read_json(&target).unwrap_or(Value::Null);
             let claimed = serde_json::to_value(cp).unwrap_or(Value::Null);
-            for key in ["mode", "binary", "url"] {
+            for key in ["mode", "binary", "cli", "url"] {
                 if recorded.get(key).unwrap_or(&Value::Null)
                     != claimed.get(key).unwrap_or(&Value::Null)
                 {

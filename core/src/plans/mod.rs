@@ -134,6 +134,28 @@ pub const PLANS: &[&Plan] = &[
 /// suite directory name and its page.
 pub const PAGES: &[(&str, &Page)] = &[("val08-ramp", &val08::page::RAMP_PAGE)];
 
+/// A run directory no plan judges (context beyond the plans, e.g. the saturation
+/// ramp): no check, no verdict, but its derived files are re-derived from its raw
+/// ones by `evidence verify` like any plan's.
+#[derive(Debug)]
+pub struct ContextRun {
+    /// The suite directory name.
+    pub suite: &'static str,
+    /// Its derived files, from the run directory's raw files.
+    pub files: fn(&Path) -> Result<Vec<DerivedFile>, Missing>,
+}
+
+/// Every context run: one line per suite directory that has no plan.
+pub const CONTEXT_RUNS: &[ContextRun] = &[ContextRun {
+    suite: val08::ramp::SUITE,
+    files: val08::ramp::derived,
+}];
+
+/// The context run of a suite directory, when it is one.
+pub fn context_run(suite: &str) -> Option<&'static ContextRun> {
+    CONTEXT_RUNS.iter().find(|c| c.suite == suite)
+}
+
 /// The page of a suite directory: its plan's, or one of [`PAGES`].
 pub fn page(suite: &str) -> Option<&'static Page> {
     match plan(suite) {

@@ -21,6 +21,7 @@ pub fn cp_record(faults: &[&str]) -> ControlPlaneRecord {
             sha256: "ab".repeat(32),
             version: Some("autonomy 1.2.3".into()),
         }),
+        cli: None,
         url: Some("http://127.0.0.1:1".into()),
         metrics_url: None,
         args_template: None,
@@ -69,4 +70,30 @@ pub fn demo_run_health(root: &Path, health: &str, faults: &[&str]) -> PathBuf {
 /// [`demo_run_with`] without faults.
 pub fn demo_run(root: &Path, health_code: u16) -> PathBuf {
     demo_run_with(root, health_code, &[])
+}
+
+/// A context run (`val08-ramp`: a page, no plan) under `root`, marked `latest`:
+/// its outcome file, its target and its manifest, as the ramp writes them.
+pub fn ramp_run(root: &Path) -> PathBuf {
+    use val_core::plans::val08::ramp;
+    let run = RunDir::create(root, ramp::SUITE).unwrap();
+    let outcome: ramp::RampOutcome = serde_json::from_value(serde_json::json!({
+        "tiers": [], "breaking_point": null, "last_good": null, "ramp_max": 200,
+        "nofile_soft": 4096, "batch": 1, "run_dir": run.path(),
+    }))
+    .unwrap();
+    run.write_json(ramp::OUTCOME_FILE, &outcome).unwrap();
+    run.write_text(ramp::TEXT_FILE, &ramp::text(&outcome))
+        .unwrap();
+    let cp = cp_record(&[]);
+    run.write_json(val_core::plans::TARGET_FILE, &cp).unwrap();
+    let now = chrono::Utc::now();
+    let prov = Provenance {
+        started_at: Some(now),
+        control_plane: Some(cp),
+        ..Provenance::default()
+    };
+    evidence::write_manifest(&run, &prov, now, None).unwrap();
+    run.mark_latest().unwrap();
+    run.path().to_path_buf()
 }

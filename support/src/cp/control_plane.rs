@@ -15,7 +15,7 @@ use super::config::CpConfig;
 use super::error::{io, CpError};
 use super::panics;
 use super::process::{self, http_status, log_tail, CpProcess, Launch, Lifetime, StopOutcome, POLL};
-use super::target::{binary_info, reference_binary, Target};
+use super::target::{binary_info, reference_binary, separate_cli_info, Target};
 
 /// Attempts to start a template-launched binary on freshly picked ports.
 const PICK_PORT_ATTEMPTS: u32 = 4;
@@ -29,6 +29,8 @@ const PICK_PORT_ATTEMPTS: u32 = 4;
 pub struct ControlPlane {
     cfg: CpConfig,
     binary: Option<BinaryInfo>,
+    /// The separate operator CLI (`AUTONOMY_CLI`), hashed once at start.
+    cli: Option<BinaryInfo>,
     process: Option<CpProcess>,
     listen: Option<SocketAddr>,
     metrics: Option<SocketAddr>,
@@ -63,6 +65,7 @@ impl ControlPlane {
         let mut cp = ControlPlane {
             cfg,
             binary,
+            cli: separate_cli_info()?,
             process: None,
             listen: None,
             metrics: None,
@@ -514,6 +517,7 @@ impl ControlPlane {
         ControlPlaneRecord {
             mode: self.cfg.target.mode().to_string(),
             binary: self.binary.clone(),
+            cli: self.cli.clone(),
             url: (!self.url.is_empty()).then(|| self.url.clone()),
             metrics_url: self.metrics_url.clone(),
             args_template: match &self.cfg.target {

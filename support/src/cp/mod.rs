@@ -40,6 +40,6 @@ pub use control_plane::ControlPlane;
 pub use error::CpError;
 pub use process::{http_status, log_tail, CpProcess, Launch, Lifetime, ProcessError, StopOutcome};
 pub use target::{
-    binary_info, fixed_ports_enabled, plan_ports, reference_binary, reference_main, Target,
-    PLAN_PORTS,
+    binary_info, fixed_ports_enabled, plan_ports, reference_binary, reference_main, separate_cli,
+    separate_cli_info, Target, PLAN_PORTS,
 };

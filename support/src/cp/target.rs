@@ -73,8 +73,12 @@ impl Target {
         }
     }
 
-    /// The binary to use for the `autonomy` CLI: `AUTONOMY_BIN` or the reference build.
+    /// The binary to use for the `autonomy` CLI: `AUTONOMY_CLI`, else `AUTONOMY_BIN`,
+    /// else the reference build.
     pub fn cli_binary(&self) -> Result<PathBuf, CpError> {
+        if let Some(cli) = separate_cli() {
+            return Ok(cli);
+        }
         match self {
             Target::Binary { path, .. } => Ok(path.clone()),
             Target::Remote { .. } => match env::nonempty("AUTONOMY_BIN") {
@@ -84,6 +88,18 @@ impl Target {
             Target::Reference => reference_binary(),
         }
     }
+}
+
+/// The operator CLI when it is a binary of its own (`AUTONOMY_CLI`): every suite
+/// runs `rollback execute` / `audit query` with it instead of the server binary.
+pub fn separate_cli() -> Option<PathBuf> {
+    env::nonempty("AUTONOMY_CLI").map(PathBuf::from)
+}
+
+/// Path, sha256 and `--version` of the separate CLI (`AUTONOMY_CLI`), for the
+/// manifest and `target.json`; `None` when the CLI is the server binary.
+pub fn separate_cli_info() -> Result<Option<BinaryInfo>, CpError> {
+    separate_cli().map(|p| binary_info(&p)).transpose()
 }
 
 /// Whether `FLEETVAL_FIXED_PORTS=1` asks for the plans' fixed ports.

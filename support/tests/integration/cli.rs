@@ -83,3 +83,59 @@ fn evidence_block_reads_back_after_a_header() {
         "an absent exit code is an error, never a default"
     );
 }
+
+/// `AUTONOMY_CLI`: a separate operator CLI (here a copy of the reference binary under
+/// another name) runs every suite's `rollback execute` / `audit query`, and the
+/// control-plane record (target.json, the manifest) names it with its sha256.
+#[test_log::test]
+fn autonomy_cli_names_a_separate_cli_binary_and_the_record_carries_it() {
+    use val_support::client::{Client, CreateRollout};
+    use val_support::cp::{reference_binary, ControlPlane};
+    use val_support::operator_cli::AuditQuery;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("my-operator-cli");
+    std::fs::copy(reference_binary().unwrap(), &copy).unwrap();
+    // nextest runs each test in a process of its own: the variable is this test's.
+    std::env::set_var("AUTONOMY_CLI", &copy);
+    let cp = ControlPlane::start(super::util::reference_config(tmp.path())).unwrap();
+    let record = cp.record();
+    let cli = record
+        .cli
+        .as_ref()
+        .expect("the record names the separate CLI");
+    assert_eq!(cli.path, copy.display().to_string());
+    assert_eq!(
+        cli.sha256,
+        val_support::fsx::sha256_file(&copy).unwrap(),
+        "its sha256 is the copy's"
+    );
+    assert_ne!(record.binary.as_ref().unwrap().path, cli.path);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let created = rt.block_on(Client::for_cp(&cp).create(&CreateRollout::new("cli-copy-1")));
+    assert_eq!(created.status, Some(201));
+    let c = Cli::for_cp(&cp).unwrap().operator("cli-copy-test");
+    let run = c.rollback_execute("cli-copy-1", "retry", "separate cli");
+    assert!(run.success(), "{}", run.to_evidence());
+    let q = c.audit_query(&AuditQuery::rollbacks().json());
+    assert!(
+        q.success() && q.stdout.contains("cli-copy-1"),
+        "{}",
+        q.to_evidence()
+    );
+    // The selection is the variable's, not the server's binary: a path that does not
+    // exist is what the CLI runner tries to start.
+    std::env::set_var("AUTONOMY_CLI", tmp.path().join("absent-cli"));
+    let run = Cli::for_cp(&cp)
+        .unwrap()
+        .rollback_execute("cli-copy-1", "retry", "x");
+    assert!(
+        run.spawn_error
+            .as_deref()
+            .is_some_and(|e| e.contains("absent-cli")),
+        "{run:?}"
+    );
+}

@@ -1,10 +1,7 @@
 //! CONF-06: the CLI's exit codes and wording (contract §7).
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use val_support::client::{Cli, Method, RollbackRequest};
-use val_support::env;
 use val_support::lab::LabCtx;
 use val_support::plans::conformance::{self as plan, CliCase};
 
@@ -16,22 +13,10 @@ const OPERATOR: &str = "conformance-cli";
 /// A URL where nothing listens (port 1 is privileged and unused on a test machine).
 const UNREACHABLE_URL: &str = "http://127.0.0.1:1";
 
-/// The CLI aimed at the control-plane: `AUTONOMY_CLI` when set, else its binary.
+/// The CLI aimed at the control-plane: `AUTONOMY_CLI` when set, else its binary
+/// (chosen, with its environment, by [`Cli::for_cp`] as for every suite).
 fn cli(env: &Env) -> Result<Cli> {
-    let Some(bin) = env::nonempty("AUTONOMY_CLI") else {
-        return Ok(Cli::for_cp(&env.cp)?.operator(OPERATOR));
-    };
-    let cfg = env.cp.config();
-    let mut c = Cli::new(&PathBuf::from(bin))
-        .env("AUTONOMY_CP_URL", env.cp.url())
-        .operator(OPERATOR);
-    if !cfg.variants.is_empty() {
-        c = c.env("AUTONOMY_VARIANT", &cfg.variants.join(","));
-    }
-    if !cfg.faults.is_empty() {
-        c = c.env("AUTONOMY_FAULTS", &cfg.faults.join(","));
-    }
-    Ok(c)
+    Ok(Cli::for_cp(&env.cp)?.operator(OPERATOR))
 }
 
 /// `rollback execute` arguments as the plans name them (no reference-only flag).

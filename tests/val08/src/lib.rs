@@ -10,7 +10,7 @@
 //! [`ramp`] is the saturation ramp beyond the plan (context, not gating).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,7 +24,7 @@ use val_support::env;
 use val_support::evidence::{self, Provenance, RunDir};
 use val_support::lab::{self, Lab, LabCtx};
 use val_support::load::{self, ClosedModel, LoadResult, RequestRecord};
-use val_support::plans::val08::{self as plan, Config, Scenario, Schedule, WorkerLine};
+use val_support::plans::val08::{self as plan, ramp, Config, Scenario, Schedule, WorkerLine};
 use val_support::plans::Files;
 use val_support::stats;
 
@@ -378,28 +378,13 @@ pub fn run_tier(
 pub const RAMP_MAX_DEFAULT: usize = 1600;
 /// First tier of the ramp.
 pub const RAMP_START: usize = 200;
-/// A tier whose p99 create latency exceeds this (µs) is the breaking point.
-pub const RAMP_P99_LIMIT_US: u64 = 500_000;
+pub use val_support::plans::val08::ramp::{RampOutcome, RampTier, RAMP_P99_LIMIT_US};
 /// Per-request timeout in the ramp; bounds a tier to batch × this.
 pub const RAMP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The ramp's plan IDs: distinct from the plan's so the two never collide.
 pub fn ramp_id(n: usize, w: usize, b: usize) -> String {
     format!("val08-ramp-n{n}-w{w}-b{b}")
-}
-
-/// One ramp tier: the tier as the plan's scenarios are counted, and why it broke.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RampTier {
-    /// Counts, latency percentiles, wall-clock and throughput of the tier.
-    #[serde(flatten)]
-    pub tier: Scenario,
-    /// Rise of the host's TCP `ListenOverflows` counter during the tier (accept-queue
-    /// overflows: a dropped SYN is retried after ~1 s, which shows up as p99 ≈ 1 s).
-    /// Host-wide, so other processes' connections count too; `None` when unreadable.
-    pub listen_overflows: Option<u64>,
-    /// Why this tier broke the ramp, if it did.
-    pub broke: Option<String>,
 }
 
 /// The host's `TcpExt: ListenOverflows` counter from /proc/net/netstat.
@@ -411,23 +396,6 @@ pub fn listen_overflows() -> Option<u64> {
         .split_whitespace()
         .position(|n| n == "ListenOverflows")?;
     values.split_whitespace().nth(i)?.parse().ok()
-}
-
-/// The ramp's outcome (`val08-ramp.json`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RampOutcome {
-    /// Tiers run, in order.
-    pub tiers: Vec<RampTier>,
-    /// The first tier that broke (any error, or p99 over the limit); `None` if none did.
-    pub breaking_point: Option<usize>,
-    /// The last tier before it that held.
-    pub last_good: Option<usize>,
-    /// The ramp's top tier.
-    pub ramp_max: usize,
-    /// Soft RLIMIT_NOFILE during the ramp (inherited by the control-plane).
-    pub nofile_soft: u64,
-    /// The run directory.
-    pub run_dir: PathBuf,
 }
 
 /// Raises the soft open-files limit to the hard limit (capped); returns the new soft limit.
@@ -484,12 +452,20 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
         tiers,
         ramp_max,
         nofile_soft,
+        batch,
         run_dir: run.path().to_path_buf(),
     };
     run.write_json("val08-ramp.json", &outcome)?;
-    run.write_text("val08-ramp.txt", &ramp_text(&outcome, batch))?;
+    // Through the function `evidence verify` re-derives it with.
+    run.write_text(
+        val_support::plans::val08::ramp::TEXT_FILE,
+        &ramp::text(&outcome),
+    )?;
     let record = cp.record();
     drop(cp);
+    // What was tested, as every lab records it: `evidence verify` holds the
+    // manifest's control-plane record against it.
+    run.write_json(val_support::plans::TARGET_FILE, &record)?;
     let mut config = BTreeMap::new();
     config.insert(
         "ramp".to_string(),
@@ -564,42 +540,4 @@ fn ramp_tiers(
         n *= 2;
     }
     Ok((tiers, load_model))
-}
-
-/// `val08-ramp.txt`: the stop rule, the outcome and one line per tier.
-fn ramp_text(outcome: &RampOutcome, batch: usize) -> String {
-    let mut txt = format!(
-        "VAL08 saturation ramp (context, not gating)\nstop rule: first tier with any error or p99 > {} ms\nramp_max={} batch={batch} nofile_soft={}\nbreaking_point={}\nlast_good={}\n\n",
-        RAMP_P99_LIMIT_US / 1000,
-        outcome.ramp_max,
-        outcome.nofile_soft,
-        outcome.breaking_point.map(|n| n.to_string()).unwrap_or_else(|| "none (no tier broke)".into()),
-        outcome.last_good.map(|n| n.to_string()).unwrap_or_else(|| "none".into()),
-    );
-    // An unmeasured figure is written as "absent", never as a number.
-    fn or_absent<T: std::fmt::Display>(v: Option<T>) -> String {
-        v.map_or_else(|| "absent".to_string(), |v| v.to_string())
-    }
-    for RampTier {
-        tier: t,
-        listen_overflows,
-        broke,
-    } in &outcome.tiers
-    {
-        txt.push_str(&format!(
-            "n={} ok={} errors={} peak_concurrency={} p50_us={} p99_us={} max_us={} wall_us={} tput={} listen_overflows={} {}\n",
-            t.n,
-            t.ok,
-            t.errors,
-            or_absent(t.peak_concurrency),
-            or_absent(t.p50_us),
-            or_absent(t.p99_us),
-            or_absent(t.max_us),
-            or_absent(t.wall_us),
-            or_absent(t.throughput_per_sec.map(|v| format!("{v:.1}"))),
-            or_absent(*listen_overflows),
-            broke.as_deref().unwrap_or("held")
-        ));
-    }
-    txt
 }

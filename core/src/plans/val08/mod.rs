@@ -32,6 +32,7 @@ use crate::wire::Recorded;
 pub mod figures;
 pub mod files;
 pub mod page;
+pub mod ramp;
 
 /// The VAL08 plan.
 pub const PLAN: Plan = Plan {
