@@ -15,6 +15,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+pub mod page;
+
 use super::{Files, JudgeError, Missing, Plan};
 use crate::check::{Check, Profile};
 use crate::wire::CliRun;
@@ -61,7 +63,7 @@ pub const PLAN: Plan = Plan {
     profile,
     files: super::no_files,
     figures: super::no_figures,
-    page: super::Page::NONE,
+    page: page::PAGE,
     named_by_operator: super::lab_named,
     after_seal: super::sealed_once,
 };
