@@ -1,11 +1,14 @@
 //! `evidence html RUN`: one self-contained HTML page per run directory, for a person.
 //!
-//! The page is a pure function of the run directory's files ([`render`]): the header
-//! (suite, target, profile, verdicts, run digest = sha256 of `manifest.json`), the
-//! verdict table with links to the evidence files (run-relative), and per-suite charts
-//! drawn as inline SVG from the raw files through the plans' own readers. It holds no
-//! script, no external asset and no rendering time, so rendering twice gives the same
-//! bytes and a browser needs nothing but the file.
+//! The page is a pure function of the run directory's files ([`render`]). In reading
+//! order: the title, what was tested (suite, run, target, profile, faults) before any
+//! verdict, the verdict line, the key figures (each plan's figures with units and
+//! ✓/✗ against their thresholds, from its typed observations), the checks with their
+//! observations as labelled values (raw JSON only behind a details element), the
+//! plan's charts drawn as inline SVG from the raw files through the plans' own
+//! readers, and the provenance (run digest = sha256 of `manifest.json`, harness,
+//! host). It holds no script, no external asset and no rendering time, so rendering
+//! twice gives the same bytes and a browser needs nothing but the file.
 //!
 //! # A derived file
 //!
@@ -17,8 +20,20 @@
 //! either listed in the manifest (and hash-checked by verify) or the manifest itself,
 //! so an edited page, or a page of an edited run, is a mismatch.
 //!
-//! Every text taken from the evidence (control-plane error texts, notes, observed
-//! values, file names) is escaped with [`esc`]; a Content-Security-Policy forbids
+//! # Escaping: maud
+//!
+//! The page is written with maud's `html!` macro: every value interpolated into it
+//! (control-plane error texts, notes, observed values, file names) is escaped by the
+//! macro, so there is no hand-written escaping to forget. maud rather than askama
+//! because the templates are Rust expressions checked at compile time next to the
+//! code that computes the figures (no template files to keep in step, no template
+//! syntax), and because it is the lighter build on a 2-core machine: maud pulls 10
+//! crates (its macro crate and the proc-macro stack the workspace builds anyway),
+//! askama 0.14 pulls 20 (its parser and derive crates among them). Built alone in an
+//! empty project with `cargo build -j1`, one after the other on this 2-core machine
+//! under a load average of 15 to 21: maud 52 s, askama 146 s. The
+//! only markup not produced by maud is the lifecycle timeline's SVG, written by
+//! plotters, which escapes its texts itself. A Content-Security-Policy forbids
 //! scripts and any fetch, so even a missed escape could not load or run anything.
 
 use std::path::{Path, PathBuf};
@@ -178,9 +193,9 @@ table{border-collapse:collapse;width:100%;font-size:13px}td,th{border:1px solid 
 th{background:#f4f4f6}table.meta td:first-child{width:170px;font-weight:600}
 td.status{font-weight:700;white-space:nowrap}code,pre{font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:12px}
 pre{white-space:pre-wrap;word-break:break-all;margin:0}.obs{max-width:420px}
-dl.obs{margin:0;display:grid;grid-template-columns:max-content auto;column-gap:8px}dl.obs div{display:contents}dl.obs dt{color:#555}dl.obs dd{margin:0;font-weight:600;word-break:break-word}
+td.obs{min-width:260px}dl.obs{margin:0;display:grid;grid-template-columns:minmax(0,max-content) minmax(5em,1fr);column-gap:8px}dl.obs div{display:contents}dl.obs dt{color:#555}dl.obs dd{margin:0;font-weight:600;overflow-wrap:anywhere}
 details summary{font-size:11px;color:#666;cursor:pointer}
-table.keyfig{width:auto;min-width:60%}table.keyfig td,table.keyfig th{text-align:right;padding:3px 10px}table.keyfig td:first-child,table.keyfig th:first-child{text-align:left}
+table.keyfig{width:auto;min-width:60%}table.keyfig td,table.keyfig th{padding:3px 10px}td.kv{font-variant-numeric:tabular-nums}
 tr.threshold td{color:#666;font-size:12px;background:#fafafa}td.kv.pass .mark{color:#0b5d2a;font-weight:700}td.kv.fail{background:#fbe0e0;color:#8a1010;font-weight:700}
 h3{font-size:15px;margin:14px 0 4px}
 figure.chart{margin:16px 0;border:1px solid #e4e4e4;border-radius:6px;padding:8px}figure.chart svg{max-width:100%;height:auto}

@@ -394,6 +394,10 @@ struct LedgerFigures {
     unknown: Count,
     #[serde(default)]
     unknown_present: Count,
+    /// The check measures acknowledged and lost only (VAL11-03): the other columns
+    /// are not its figures.
+    #[serde(skip)]
+    lost_only: bool,
 }
 
 /// One row of the writes table: attempted, acknowledged, lost, duplicates, unknown,
@@ -405,15 +409,20 @@ fn ledger_row(
 ) -> (String, Vec<KeyCell>) {
     let shown = |c: Count| c.0.map_or("absent".to_string(), |n| n.to_string());
     let zero = |c: Count| KeyCell::judged(shown(c), c.0 == Some(0));
+    let other = |c: Count, judged: bool| match (l.lost_only, judged) {
+        (true, _) => KeyCell::context("not measured"),
+        (false, true) => zero(c),
+        (false, false) => KeyCell::context(shown(c)),
+    };
     (
         label,
         vec![
-            KeyCell::context(shown(l.attempted)),
+            other(l.attempted, false),
             KeyCell::context(shown(l.acknowledged)),
             zero(l.lost),
-            zero(l.duplicates),
-            KeyCell::context(shown(l.unknown)),
-            KeyCell::context(shown(l.unknown_present)),
+            other(l.duplicates, true),
+            other(l.unknown, false),
+            other(l.unknown_present, false),
             KeyCell::status(check),
         ],
     )
@@ -442,6 +451,7 @@ fn kill_rows(c: &crate::check::Check) -> Vec<(String, Vec<KeyCell>)> {
                 duplicates: Count(Some(r.duplicates.len())),
                 unknown: Count(Some(r.indeterminate)),
                 unknown_present: Count(Some(r.indeterminate_present)),
+                lost_only: false,
             };
             ledger_row(
                 format!("kill round {} (SIGKILL at {} ms)", r.round, r.kill_at_ms),
@@ -462,7 +472,7 @@ fn check_row(c: &crate::check::Check) -> Option<(String, Vec<KeyCell>)> {
             LedgerFigures {
                 acknowledged: Count(d.as_ref().map(|d| d.acked_pre_kill)),
                 lost: Count(d.as_ref().map(|d| d.missing_acked.len())),
-                duplicates: Count(None),
+                lost_only: true,
                 ..LedgerFigures::default()
             }
         }
@@ -478,6 +488,7 @@ fn check_row(c: &crate::check::Check) -> Option<(String, Vec<KeyCell>)> {
                 duplicates: Count(p.as_ref().map(|p| p.duplicates.len())),
                 unknown: Count(p.as_ref().map(|p| p.indeterminate_creates)),
                 unknown_present: Count(p.as_ref().map(|p| p.indeterminate_present)),
+                lost_only: false,
             }
         }
         "VAL11-14" | "VAL11-15" | "VAL11-16" => serde_json::from_value(v).unwrap_or_default(),
@@ -575,5 +586,50 @@ mod tests {
         // Without the typed record the chart says so; it never falls back to the log.
         std::fs::remove_file(d.join(CP_EVENTS)).unwrap();
         assert!(lifecycle(&Files::new(d)).is_err());
+    }
+
+    /// A check with `observed`, `status` and `id`.
+    fn check(id: &str, status: Status, observed: serde_json::Value) -> crate::check::Check {
+        crate::check::Check {
+            id: id.into(),
+            title: String::new(),
+            status,
+            observed: Some(observed),
+            threshold: String::new(),
+            evidence: Vec::new(),
+            note: None,
+        }
+    }
+
+    #[test]
+    fn key_figures_give_every_kill_round_its_lost_and_duplicates() {
+        let round = |n: usize, lost: &[&str]| {
+            serde_json::json!({"round": n, "seed": "s", "kill_at_ms": 100 + n, "attempted": 20, "acked": 15,
+                "failed": 1, "indeterminate": 4, "indeterminate_present": 2, "indeterminate_absent": 2,
+                "present": 17, "lost": lost, "unexpected": [], "duplicates": [], "ids_attempted_twice": [],
+                "paging_complete": true, "interrupted": true})
+        };
+        let obs = serde_json::json!({"acked": 30, "duplicates": 0, "indeterminate": 8, "indeterminate_present": 4,
+            "lost": 1, "per_round": [round(1, &[]), round(2, &["p-9"])], "rounds": 2, "rounds_passed": 1, "unexpected": 0});
+        let rows = kill_rows(&check("VAL11-11", Status::Fail, obs));
+        assert_eq!(rows.len(), 2, "one row per round");
+        assert_eq!(rows[0].1[2], KeyCell::judged("0", true));
+        assert_eq!(
+            rows[1].1[2],
+            KeyCell::judged("1", false),
+            "the lost write is red"
+        );
+        assert_eq!(rows[1].1[3], KeyCell::judged("0", true));
+        assert_eq!(rows[1].1[4], KeyCell::context("4"), "unknown is context");
+        // A storage check's ledger sits under `ledger`; an unreadable one is absent and red.
+        let storage = serde_json::json!({"ledger": {"attempted": 9, "acknowledged": 6, "lost": [], "duplicates": [],
+            "unknown": 3, "unknown_present": ["a"]}});
+        let (_, cells) = check_row(&check("VAL11-19", Status::Pass, storage)).unwrap();
+        assert_eq!(cells[0], KeyCell::context("9"));
+        assert_eq!(cells[5], KeyCell::context("1"), "a list is counted");
+        let (_, cells) =
+            check_row(&check("VAL11-18", Status::Fail, serde_json::json!({}))).unwrap();
+        assert_eq!(cells[2], KeyCell::judged("absent", false));
+        assert!(check_row(&check("VAL11-01", Status::Pass, serde_json::json!({}))).is_none());
     }
 }

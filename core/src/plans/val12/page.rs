@@ -345,3 +345,58 @@ pub fn key_figures(f: &Files, report: Option<&Report>) -> Vec<KeyTable> {
         rows: vec![("whole soak".into(), cells)],
     }]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(n: u64, sim_s: f64) -> RoundFigures {
+        RoundFigures {
+            round: n,
+            rel: format!("rounds/r{n}"),
+            sim_elapsed_s: sim_s,
+            day: Some(1),
+            latencies_us: Vec::new(),
+            p99_ms: None,
+            plan_count: None,
+            rss_kb: None,
+            healthy: true,
+            restarted: false,
+            recoveries: None,
+        }
+    }
+
+    /// An alert sits at the round that raised it, not at its day's last round; a
+    /// compressed soak's checkpoint says the simulated day it falls on.
+    #[test]
+    fn alerts_at_their_round_and_checkpoints_by_simulated_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(
+            d.join("alerts.log"),
+            "2026-12-06T23:24:44Z ALERT stuck_plans consecutive_rounds=3 round=5 day=1\n",
+        )
+        .unwrap();
+        std::fs::create_dir(d.join("checkpoints")).unwrap();
+        std::fs::write(
+            d.join("checkpoints/checkpoint-7d.json"),
+            r#"{"checkpoint_day": 7, "window_end_sim_s": 20160.0}"#,
+        )
+        .unwrap();
+        let rounds: Vec<RoundFigures> = (1..=48)
+            .map(|n| round(n, (n - 1) as f64 * 1800.0))
+            .collect();
+        let m = markers(&Files::new(d), &rounds, 86_400.0);
+        let alert = m.iter().find(|m| m.label.starts_with("ALERT")).unwrap();
+        assert!(
+            (alert.at - 4.0 * 1800.0 / 86_400.0).abs() < 1e-9,
+            "{alert:?}"
+        );
+        assert_eq!(alert.label, "ALERT stuck_plans (round 5)");
+        let cp = m
+            .iter()
+            .find(|m| m.label.starts_with("checkpoint"))
+            .unwrap();
+        assert_eq!(cp.label, "checkpoint sim day 0.23 (plan day 7)");
+    }
+}
