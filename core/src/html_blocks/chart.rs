@@ -429,7 +429,11 @@ impl LineChart {
             .iter()
             .map(|s| (s.label.clone(), s.color))
             .collect();
-        legend.extend(self.bands.iter().map(|b| (b.label.clone(), b.color)));
+        legend.extend(
+            self.bands
+                .iter()
+                .map(|b| (format!("{} (shaded)", b.label), b.color)),
+        );
         legend.extend(
             self.hlines
                 .iter()
