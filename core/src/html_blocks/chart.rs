@@ -261,6 +261,9 @@ pub struct Model {
     pub labels: Vec<Label>,
 }
 
+/// The smallest and largest value on an axis, data units.
+type Span = (f64, f64);
+
 /// A linear scale from data units to px.
 #[derive(Clone, Copy, Debug)]
 struct Scale {
@@ -405,7 +408,7 @@ impl LineChart {
 
     /// The x and y ranges of the data: x over series, bands and markers; y over the
     /// series only (a threshold outside is drawn at the edge, not fitted).
-    fn ranges(&self) -> Result<((f64, f64), (f64, f64)), String> {
+    fn ranges(&self) -> Result<(Span, Span), String> {
         let xs = self
             .series
             .iter()

@@ -277,17 +277,19 @@ pub fn per_check(report: Option<&crate::check::Report>) -> Vec<KeyTable> {
     }]
 }
 
+/// An object, or a list holding one: left to the raw JSON.
+fn nested(x: &Value) -> bool {
+    x.is_object()
+        || x.as_array()
+            .is_some_and(|a| a.iter().any(|e| e.is_object()))
+}
+
 /// An observation in a few words: up to four labelled scalars.
 fn brief(v: &Value) -> String {
     match v {
         Value::Object(m) => m
             .iter()
-            .filter(|(_, x)| {
-                !x.is_object()
-                    && !(x.is_array()
-                        && x.as_array()
-                            .is_some_and(|a| a.iter().any(|e| e.is_object())))
-            })
+            .filter(|(_, x)| !nested(x))
             .take(4)
             .map(|(k, x)| {
                 let (k, x) = labelled(k, x);

@@ -98,11 +98,10 @@ fn markers(f: &Files, rounds: &[RoundFigures], day_s: f64) -> Vec<Marker> {
 fn over_soak(
     title: &str,
     y_desc: &str,
-    label: &str,
+    (label, color): (&str, chart::Rgb),
     points: Vec<(f64, f64)>,
     threshold: Option<Marker>,
     marks: &[Marker],
-    color: chart::Rgb,
     from_zero: bool,
 ) -> Result<Markup, String> {
     if points.is_empty() {
@@ -190,23 +189,22 @@ pub fn sections(f: &Files) -> Vec<Section> {
             svg: over_soak(
                 "Per-round create p99",
                 "p99, ms",
-                "round p99",
+                ("round p99", PALETTE[0]),
                 series(&|r| r.p99_ms),
                 Some(Marker { at: p99_limit, label: format!("limit {p99_limit} ms"), color: BAD }),
                 &marks,
-                PALETTE[0],
                 false,
             ),
         },
         Chart {
             id: CHARTS[1],
             caption: "Plans listed by the paged walk of each round (round-summary.json).".into(),
-            svg: over_soak("Plan count", "plans", "plan count", series(&|r| r.plan_count.map(|c| c as f64)), None, &marks, PALETTE[2], true),
+            svg: over_soak("Plan count", "plans", ("plan count", PALETTE[2]), series(&|r| r.plan_count.map(|c| c as f64)), None, &marks, true),
         },
         Chart {
             id: CHARTS[2],
             caption: "Resident memory of the control-plane process after each round (round-summary.json), on an axis fitted to the rounds.".into(),
-            svg: over_soak("Control-plane RSS", "RSS, MiB", "RSS", series(&|r| r.rss_kb.map(|k| k as f64 / 1024.0)), None, &marks, PALETTE[5], false),
+            svg: over_soak("Control-plane RSS", "RSS, MiB", ("RSS", PALETTE[5]), series(&|r| r.rss_kb.map(|k| k as f64 / 1024.0)), None, &marks, false),
         },
         Chart {
             id: CHARTS[3],
