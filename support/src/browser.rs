@@ -134,8 +134,9 @@ pub fn render(page: &Path) -> Result<Option<Rendered>> {
     Ok(Some(Rendered { dom, screenshot }))
 }
 
-/// Asserts what a reader must see in the rendered DOM: the verdict line, each chart of
-/// `charts` as an inline SVG (not a "no chart" placeholder), and no script at all.
+/// Asserts what a reader must see in the rendered DOM: the verdict line after the
+/// profile, the key figures before the checks table, each chart of `charts` as an
+/// inline SVG (not a "no chart" placeholder), and no script at all.
 pub fn check_page(r: &Rendered, charts: &[&str]) -> Result<()> {
     let dom = &r.dom;
     if !dom.contains("id=\"verdict\"") || !dom.contains("Plan verdict:") {
@@ -143,6 +144,20 @@ pub fn check_page(r: &Rendered, charts: &[&str]) -> Result<()> {
     }
     if dom.to_lowercase().contains("<script") {
         bail!("the rendered page holds a script");
+    }
+    // Reading order: what was tested (target, profile) before the verdict, and the key
+    // figures before the checks table, so the figures people quote are above the fold.
+    let at = |needle: &str| dom.find(needle);
+    match (at(">profile<"), at("id=\"verdict\"")) {
+        (Some(p), Some(v)) if p < v => {}
+        _ => bail!("the rendered page does not say its profile before the verdict"),
+    }
+    if let (Some(k), Some(c)) = (at("id=\"key-figures\""), at("id=\"checks\"")) {
+        if k > c {
+            bail!("the rendered page puts its key figures after the checks table");
+        }
+    } else if at("id=\"checks\"").is_some() {
+        bail!("the rendered page has no key figures");
     }
     for id in charts {
         let marker = format!("data-chart=\"{id}\"");
@@ -195,7 +210,7 @@ mod tests {
         }
     }
 
-    const VERDICT: &str = "<p id=\"verdict\">Plan verdict: PASS</p>";
+    const VERDICT: &str = "<td>profile</td><td>plan</td><p id=\"verdict\">Plan verdict: PASS</p>";
 
     #[test]
     fn a_missing_browser_is_a_skip_outside_ci_and_a_failure_under_ci() {
@@ -230,5 +245,24 @@ mod tests {
         );
         let script = format!("{VERDICT}{chart}<SCRIPT>x()</SCRIPT>");
         assert!(check_page(&dom(&script), &["a"]).is_err(), "script");
+    }
+
+    #[test]
+    fn the_profile_comes_before_the_verdict_and_key_figures_before_the_checks() {
+        let keys = "<section id=\"key-figures\"></section>";
+        let checks = "<table id=\"checks\"></table>";
+        check_page(&dom(&format!("{VERDICT}{keys}{checks}")), &[]).unwrap();
+        let late = "<p id=\"verdict\">Plan verdict: PASS</p><td>profile</td>";
+        assert!(
+            check_page(&dom(late), &[]).is_err(),
+            "verdict before the profile"
+        );
+        let after = format!("{VERDICT}{checks}{keys}");
+        assert!(
+            check_page(&dom(&after), &[]).is_err(),
+            "key figures after the checks"
+        );
+        let none = format!("{VERDICT}{checks}");
+        assert!(check_page(&dom(&none), &[]).is_err(), "no key figures");
     }
 }

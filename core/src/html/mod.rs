@@ -1,11 +1,14 @@
 //! `evidence html RUN`: one self-contained HTML page per run directory, for a person.
 //!
-//! The page is a pure function of the run directory's files ([`render`]): the header
-//! (suite, target, profile, verdicts, run digest = sha256 of `manifest.json`), the
-//! verdict table with links to the evidence files (run-relative), and per-suite charts
-//! drawn as inline SVG from the raw files through the plans' own readers. It holds no
-//! script, no external asset and no rendering time, so rendering twice gives the same
-//! bytes and a browser needs nothing but the file.
+//! The page is a pure function of the run directory's files ([`render`]). In reading
+//! order: the title, what was tested (suite, run, target, profile, faults) before any
+//! verdict, the verdict line, the key figures (each plan's figures with units and
+//! ✓/✗ against their thresholds, from its typed observations), the checks with their
+//! observations as labelled values (raw JSON only behind a details element), the
+//! plan's charts drawn as inline SVG from the raw files through the plans' own
+//! readers, and the provenance (run digest = sha256 of `manifest.json`, harness,
+//! host). It holds no script, no external asset and no rendering time, so rendering
+//! twice gives the same bytes and a browser needs nothing but the file.
 //!
 //! # A derived file
 //!
@@ -17,12 +20,25 @@
 //! either listed in the manifest (and hash-checked by verify) or the manifest itself,
 //! so an edited page, or a page of an edited run, is a mismatch.
 //!
-//! Every text taken from the evidence (control-plane error texts, notes, observed
-//! values, file names) is escaped with [`esc`]; a Content-Security-Policy forbids
+//! # Escaping: maud
+//!
+//! The page is written with maud's `html!` macro: every value interpolated into it
+//! (control-plane error texts, notes, observed values, file names) is escaped by the
+//! macro, so there is no hand-written escaping to forget. maud rather than askama
+//! because the templates are Rust expressions checked at compile time next to the
+//! code that computes the figures (no template files to keep in step, no template
+//! syntax), and because it is the lighter build on a 2-core machine: maud pulls 10
+//! crates (its macro crate and the proc-macro stack the workspace builds anyway),
+//! askama 0.14 pulls 20 (its parser and derive crates among them). Built alone in an
+//! empty project with `cargo build -j1`, one after the other on this 2-core machine
+//! under a load average of 15 to 21: maud 52 s, askama 146 s. The
+//! only markup not produced by maud is the lifecycle timeline's SVG, written by
+//! plotters, which escapes its texts itself. A Content-Security-Policy forbids
 //! scripts and any fetch, so even a missed escape could not load or run anything.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::check::{Report, Status};
 use serde_json::Value;
@@ -31,8 +47,7 @@ use crate::fileio;
 use crate::plans::Files;
 use crate::plans::MANIFEST_FILE;
 
-pub use crate::html_blocks::esc;
-use crate::html_blocks::Section;
+use crate::html_blocks::{key_table, observed, KeyTable, Section};
 
 /// Suffix of the page's file name: `<suite>-report.html`.
 pub const HTML_SUFFIX: &str = "-report.html";
@@ -142,16 +157,16 @@ pub fn check_derived(run_dir: &Path) -> Vec<String> {
 
 /// A link to a run-relative evidence file, or plain text when the path is not a
 /// plain relative path (a glob, an absolute path, `..`, a scheme).
-fn evidence_link(rel: &str) -> String {
+fn evidence_link(rel: &str) -> Markup {
     let plain = !rel.is_empty()
         && !rel.starts_with('/')
         && !rel.contains(':')
         && !rel.contains('*')
         && !rel.split('/').any(|c| c == "..");
     if plain {
-        format!("<a href=\"{}\">{}</a>", esc(rel), esc(rel))
+        crate::html_blocks::link(rel)
     } else {
-        format!("<code>{}</code>", esc(rel))
+        html! { code { (rel) } }
     }
 }
 
@@ -178,295 +193,310 @@ table{border-collapse:collapse;width:100%;font-size:13px}td,th{border:1px solid 
 th{background:#f4f4f6}table.meta td:first-child{width:170px;font-weight:600}
 td.status{font-weight:700;white-space:nowrap}code,pre{font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:12px}
 pre{white-space:pre-wrap;word-break:break-all;margin:0}.obs{max-width:420px}
+td.obs{min-width:260px}dl.obs{margin:0;display:grid;grid-template-columns:minmax(0,max-content) minmax(5em,1fr);column-gap:8px}dl.obs div{display:contents}dl.obs dt{color:#555}dl.obs dd{margin:0;font-weight:600;overflow-wrap:anywhere}
+details summary{font-size:11px;color:#666;cursor:pointer}
+table.keyfig{width:auto;min-width:60%}table.keyfig td,table.keyfig th{padding:3px 10px}td.kv{font-variant-numeric:tabular-nums}
+tr.threshold td{color:#666;font-size:12px;background:#fafafa}td.kv.pass .mark{color:#0b5d2a;font-weight:700}td.kv.fail{background:#fbe0e0;color:#8a1010;font-weight:700}
+h3{font-size:15px;margin:14px 0 4px}
 figure.chart{margin:16px 0;border:1px solid #e4e4e4;border-radius:6px;padding:8px}figure.chart svg{max-width:100%;height:auto}
 figcaption{font-size:13px;color:#444;margin-bottom:6px}.key{font-size:12px;margin-right:14px}.swatch{display:inline-block;width:14px;height:10px;margin-right:4px;vertical-align:middle}.nodata{color:#8a1010}
 footer{margin-top:32px;font-size:12px;color:#666}
 ";
 
+/// What the page may say about verdicts.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    /// A run that verifies: its verdicts and every ✓/✗.
+    Verified,
+    /// `evidence html --force` on a run that does not verify: the reasons instead of
+    /// the verdict, no status or ✓/✗ anywhere, every figure labelled "unverified".
+    Unverified(&'a [String]),
+}
+
+impl Mode<'_> {
+    /// Whether verdicts may be shown.
+    fn judged(self) -> bool {
+        matches!(self, Mode::Verified)
+    }
+
+    /// The prefix of every figure's caption.
+    fn prefix(self) -> &'static str {
+        if self.judged() {
+            ""
+        } else {
+            "unverified: "
+        }
+    }
+}
+
 /// The page of the run directory `run_dir`: a pure function of its files. Fails only
 /// when `run_dir` is not a directory; a file that cannot be read is shown as missing.
 pub fn render(run_dir: &Path) -> Result<String, HtmlError> {
+    render_as(run_dir, Mode::Verified)
+}
+
+/// The page of a run that does not verify (`evidence html --force`): the same page
+/// with no verdict anywhere. The verdict line is replaced by the reasons (`reasons`,
+/// one per mismatch), each check's status by "unverified", the key figures lose their
+/// ✓/✗, and every observed value, key-figure table and chart caption is labelled
+/// "unverified". One renderer for both, so the verified page (what verify re-renders)
+/// and this one never drift apart.
+pub fn render_unverified(run_dir: &Path, reasons: &[String]) -> Result<String, HtmlError> {
+    render_as(run_dir, Mode::Unverified(reasons))
+}
+
+/// What the page is rendered from.
+struct Run {
+    suite: String,
+    manifest: Result<Value, String>,
+    report: Result<Report, crate::check::ReportError>,
+    digest: Result<String, String>,
+    run_id: String,
+    title: String,
+}
+
+impl Run {
+    /// Reads the manifest and the report of `run_dir`.
+    fn load(run_dir: &Path) -> Run {
+        let (suite, manifest) = suite_and_manifest(run_dir);
+        let report = Report::load(&run_dir.join(format!("{suite}-report.json")));
+        let digest = fileio::sha256_file(&run_dir.join(MANIFEST_FILE)).map_err(|e| e.to_string());
+        let run_id = match (&report, &manifest) {
+            (Ok(r), _) => r.run_id.clone(),
+            (_, Ok(m)) if m["run_id"].is_string() => {
+                m["run_id"].as_str().unwrap_or_default().to_string()
+            }
+            _ => run_dir
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        let title = crate::plans::plan(&suite)
+            .map(|p| p.title.to_string())
+            .unwrap_or_else(|_| suite.to_uppercase());
+        Run {
+            suite,
+            manifest,
+            report,
+            digest,
+            run_id,
+            title,
+        }
+    }
+}
+
+/// The page, verified or not.
+fn render_as(run_dir: &Path, mode: Mode<'_>) -> Result<String, HtmlError> {
     if !run_dir.is_dir() {
         return Err(HtmlError::RunDir {
             path: run_dir.display().to_string(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
         });
     }
-    let (suite, manifest) = suite_and_manifest(run_dir);
+    let run = Run::load(run_dir);
     let f = Files::new(run_dir);
-    let report = Report::load(&run_dir.join(format!("{suite}-report.json")));
-    let digest = fileio::sha256_file(&run_dir.join(MANIFEST_FILE)).map_err(|e| e.to_string());
-    let run_id = match (&report, &manifest) {
-        (Ok(r), _) => r.run_id.clone(),
-        (_, Ok(m)) if m["run_id"].is_string() => {
-            m["run_id"].as_str().unwrap_or_default().to_string()
-        }
-        _ => run_dir
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
-    let title = crate::plans::plan(&suite)
-        .map(|p| p.title.to_string())
-        .unwrap_or_else(|_| suite.to_uppercase());
-
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{} report {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{}</h1>\n",
-        esc(&suite.to_uppercase()),
-        esc(&run_id),
-        esc(&title)
-    );
-    h.push_str(&verdict_line(&report));
-    h.push_str(&meta_table(&suite, &run_id, &report, &manifest, &digest));
-    h.push_str("</header>\n");
-    h.push_str(&checks_table(&report));
-    for s in sections(&suite, &f) {
-        let _ = write!(h, "<section>\n<h2>{}</h2>\n{}\n", esc(&s.title), s.intro);
-        for c in &s.charts {
-            match &c.svg {
-                Ok(svg) => {
-                    let _ = write!(
-                        h,
-                        "<figure class=\"chart\" data-chart=\"{}\">\n<figcaption>{}</figcaption>\n{}\n</figure>\n",
-                        c.id,
-                        esc(&c.caption),
-                        svg.trim()
-                    );
+    let keys: Vec<KeyTable> = crate::plans::page(&run.suite)
+        .map(|p| (p.key_figures)(&f, run.report.as_ref().ok()))
+        .unwrap_or_default();
+    let csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content=(csp);
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (run.suite.to_uppercase()) " report " (run.run_id) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    h1 { (run.title) }
+                    (faults_banner(&run.report))
+                    (meta_table(&run))
+                    (verdict_line(&run.report, mode))
                 }
-                Err(why) => {
-                    let _ = write!(
-                        h,
-                        "<figure class=\"chart\" data-chart=\"{}\" data-nodata=\"1\">\n<figcaption>{}</figcaption>\n<p class=\"nodata\">no chart: {}</p>\n</figure>\n",
-                        c.id,
-                        esc(&c.caption),
-                        esc(why)
-                    );
+                @if !keys.is_empty() {
+                    section id="key-figures" {
+                        h2 { (mode.prefix()) "Key figures" }
+                        @for t in &keys { (key_table(t, mode.judged())) }
+                    }
+                }
+                (checks_table(&run.report, mode))
+                @for s in sections(&run.suite, &f) { (section(&s, mode)) }
+                (provenance(&run))
+                footer {
+                    "Rendered by " code { "evidence html" } " (val-core " (env!("CARGO_PKG_VERSION"))
+                    ") from the files of this run directory only; re-rendering gives the same bytes. Percentiles: "
+                    (crate::stats::PERCENTILE_METHOD) ". Links are relative to the run directory."
                 }
             }
         }
-        h.push_str(&s.after);
-        h.push_str("</section>\n");
-    }
-    let _ = write!(
-        h,
-        "<footer>Rendered by <code>evidence html</code> (val-core {}) from the files of this run directory only; \
-         re-rendering gives the same bytes. Percentiles: {}. Links are relative to the run directory.</footer>\n</body>\n</html>\n",
-        esc(env!("CARGO_PKG_VERSION")),
-        esc(crate::stats::PERCENTILE_METHOD)
-    );
-    Ok(h)
+    };
+    Ok(page.into_string() + "\n")
 }
 
-/// The page of a run that does not verify (`evidence html --force`): the same page
-/// with no verdict anywhere. The verdict line is replaced by the reasons (`reasons`,
-/// one per mismatch), each check's status by "unverified", and every observed value
-/// and chart caption is labelled "unverified". Done on the rendered page so the
-/// verified page (what verify re-renders) has a single renderer.
-pub fn render_unverified(run_dir: &Path, reasons: &[String]) -> Result<String, HtmlError> {
-    let page = render(run_dir)?;
-    let mut banner = format!(
-        "<p class=\"verdict na\" id=\"verdict\">Plan verdict: none &mdash; UNVERIFIED: this run does not verify ({} mismatch(es)); every figure on this page is unverified</p>\n<ul class=\"banner\">\n",
-        reasons.len()
-    );
-    for r in reasons {
-        let _ = writeln!(banner, "<li>{}</li>", esc(r));
-    }
-    banner.push_str("</ul>\n");
-    let mut out = String::with_capacity(page.len() + banner.len());
-    for line in page.split_inclusive('\n') {
-        if line.contains("id=\"verdict\"") {
-            out.push_str(&banner);
-        } else if let Some(rest) = line.strip_prefix("<tr><td class=\"status ") {
-            // Drop the stored status: `<tr><td class="status pass">PASS</td>...`.
-            let after = rest.split_once("</td>").map_or("", |(_, a)| a);
-            out.push_str("<tr><td class=\"status na\">unverified</td>");
-            out.push_str(&after.replace("<td class=\"obs\">", "<td class=\"obs\">unverified: "));
-        } else {
-            out.push_str(&line.replace("<figcaption>", "<figcaption>unverified: "));
+/// One suite section: its intro, its charts (or why each has none), what follows.
+fn section(s: &Section, mode: Mode<'_>) -> Markup {
+    html! {
+        section {
+            h2 { (s.title) }
+            (s.intro)
+            @for c in &s.charts {
+                @match &c.svg {
+                    Ok(svg) => figure.chart data-chart=(c.id) {
+                        figcaption { (mode.prefix()) (c.caption) }
+                        (svg)
+                    },
+                    Err(why) => figure.chart data-chart=(c.id) data-nodata="1" {
+                        figcaption { (mode.prefix()) (c.caption) }
+                        p.nodata { "no chart: " (why) }
+                    },
+                }
+            }
+            (s.after)
         }
     }
-    Ok(out)
 }
 
-/// The verdict line under the title.
-fn verdict_line(report: &Result<Report, crate::check::ReportError>) -> String {
+/// The banner of a negative run (faults injected): before anything else is read.
+fn faults_banner(report: &Result<Report, crate::check::ReportError>) -> Markup {
+    html! {
+        @if let Ok(r) = report {
+            @if !r.faults.is_empty() {
+                p.banner { "NEGATIVE RUN: faults injected (" (r.faults.join(",")) "); not evidence of the product" }
+            }
+        }
+    }
+}
+
+/// The verdict line under the target and profile; the reasons instead when unverified.
+fn verdict_line(report: &Result<Report, crate::check::ReportError>, mode: Mode<'_>) -> Markup {
     let word = |b: bool| if b { "PASS" } else { "FAIL" };
-    let class = |b: bool| if b { "pass" } else { "fail" };
+    let class = |b: bool| if b { "verdict pass" } else { "verdict fail" };
+    if let Mode::Unverified(reasons) = mode {
+        return html! {
+            p.verdict.na #verdict {
+                "Plan verdict: none \u{2014} UNVERIFIED: this run does not verify (" (reasons.len())
+                " mismatch(es)); every figure on this page is unverified"
+            }
+            ul.banner { @for r in reasons { li { (r) } } }
+        };
+    }
     let Ok(r) = report else {
-        return "<p class=\"verdict na\" id=\"verdict\">Plan verdict: none (no judged report in this run directory)</p>\n".into();
+        return html! { p.verdict.na #verdict { "Plan verdict: none (no judged report in this run directory)" } };
     };
     let v = &r.verdict;
-    let mut s = String::new();
-    if !r.faults.is_empty() {
-        let _ = writeln!(
-            s,
-            "<p class=\"banner\">NEGATIVE RUN: faults injected ({}); not evidence of the product</p>",
-            esc(&r.faults.join(","))
-        );
-    }
-    match (v.full, v.minimum_acceptable) {
-        (Some(full), Some(min)) => {
-            let _ = writeln!(
-                s,
-                "<p class=\"verdict {}\" id=\"verdict\">Plan verdict: {} ({}/{} checks PASS; minimum acceptable: {})</p>",
-                class(full),
-                word(full),
-                v.passed,
-                v.total,
-                word(min)
-            );
+    html! {
+        @match (v.full, v.minimum_acceptable) {
+            (Some(full), Some(min)) => p class=(class(full)) #verdict {
+                "Plan verdict: " (word(full)) " (" (v.passed) "/" (v.total) " checks PASS; minimum acceptable: " (word(min)) ")"
+            },
+            _ => p class=(class(v.custom == Some(true))) #verdict {
+                "Plan verdict: not applicable (profile " (r.profile.name()) ") \u{2014} custom verdict: "
+                (word(v.custom == Some(true))) " (" (v.passed) "/" (v.total) " checks PASS under this run's own workload)"
+            },
         }
-        _ => {
-            let custom = v.custom == Some(true);
-            let _ = writeln!(
-                s,
-                "<p class=\"verdict {}\" id=\"verdict\">Plan verdict: not applicable (profile {}) &mdash; custom verdict: {} ({}/{} checks PASS under this run's own workload)</p>",
-                class(custom),
-                esc(r.profile.name()),
-                word(custom),
-                v.passed,
-                v.total
-            );
+        @if let Some(b) = &v.beyond {
+            " " p class=(class(b.pass)) { "Beyond the plan: " (word(b.pass)) " (" (b.passed) "/" (b.total) " checks PASS)" }
         }
     }
-    if let Some(b) = &v.beyond {
-        let _ = writeln!(
-            s,
-            "<p class=\"verdict {}\">Beyond the plan: {} ({}/{} checks PASS)</p>",
-            class(b.pass),
-            word(b.pass),
-            b.passed,
-            b.total
-        );
-    }
-    s
 }
 
-/// The header table: suite, run, target, profile, digest, provenance.
-fn meta_table(
-    suite: &str,
-    run_id: &str,
-    report: &Result<Report, crate::check::ReportError>,
-    manifest: &Result<Value, String>,
-    digest: &Result<String, String>,
-) -> String {
-    let mut rows: Vec<(&str, String)> = vec![("suite", esc(suite)), ("run", esc(run_id))];
-    match report {
+/// The header table: what was tested, under which profile (before any verdict).
+fn meta_table(run: &Run) -> Markup {
+    let mut rows: Vec<(&str, Markup)> = vec![
+        ("suite", html! { (run.suite) }),
+        ("run", html! { (run.run_id) }),
+    ];
+    match &run.report {
         Ok(r) => {
-            rows.push(("target", esc(&r.target.line())));
-            rows.push(("profile", esc(&r.profile_line())));
-            rows.push((
-                "faults injected",
-                if r.faults.is_empty() {
-                    "none".into()
-                } else {
-                    esc(&r.faults.join(","))
-                },
-            ));
+            rows.push(("target", html! { (r.target.line()) }));
+            rows.push(("profile", html! { (r.profile_line()) }));
+            let faults = if r.faults.is_empty() {
+                "none".to_string()
+            } else {
+                r.faults.join(",")
+            };
+            rows.push(("faults injected", html! { (faults) }));
         }
-        Err(e) => rows.push((
-            "report",
-            format!("<span class=\"nodata\">{}</span>", esc(&e.to_string())),
-        )),
+        Err(e) => rows.push(("report", crate::html_blocks::nodata(&e.to_string()))),
     }
-    rows.push((
-        "run digest",
-        match digest {
-            Ok(d) => format!(
-                "<code>sha256:{}</code> of <a href=\"{MANIFEST_FILE}\">{MANIFEST_FILE}</a>",
-                esc(d)
-            ),
-            Err(e) => format!("<span class=\"nodata\">no manifest: {}</span>", esc(e)),
-        },
-    ));
-    if let Ok(m) = manifest {
-        let t = |v: &Value| match v {
-            Value::Null => "unknown".to_string(),
-            Value::String(s) => esc(s),
-            v => esc(&v.to_string()),
-        };
-        rows.push((
-            "lab ran",
-            format!("{} &rarr; {}", t(&m["started_at"]), t(&m["ended_at"])),
-        ));
-        rows.push((
-            "harness",
-            format!(
-                "val-core {}, commit {}{}, {} build; host {} CPUs ({} available), {}",
-                t(&m["harness_version"]),
-                t(&m["git"]["commit"]),
-                if m["git"]["dirty"] == true {
-                    " (dirty)"
-                } else {
-                    ""
-                },
-                t(&m["tools"]["harness_profile"]),
-                t(&m["host"]["cpus"]),
-                t(&m["host"]["cpus_available"]),
-                t(&m["host"]["cpu_model"])
-            ),
-        ));
-        if let Some(e) = m["lab_error"].as_str() {
-            rows.push((
-                "lab error",
-                format!("<span class=\"nodata\">{}</span>", esc(e)),
-            ));
-        }
+    if let Some(e) = run
+        .manifest
+        .as_ref()
+        .ok()
+        .and_then(|m| m["lab_error"].as_str())
+    {
+        rows.push(("lab error", crate::html_blocks::nodata(e)));
     }
-    let mut s = String::from("<table class=\"meta\">\n");
-    for (k, v) in rows {
-        let _ = writeln!(s, "<tr><td>{k}</td><td>{v}</td></tr>");
-    }
-    s.push_str("</table>\n");
-    s
+    html! { table.meta { @for (k, v) in &rows { tr { td { (k) } td { (v) } } } } }
 }
 
-/// The verdict table: one row per check.
-fn checks_table(report: &Result<Report, crate::check::ReportError>) -> String {
-    let Ok(r) = report else {
-        return String::new();
+/// Where the run comes from: digest, times, harness and host (after the figures).
+fn provenance(run: &Run) -> Markup {
+    let digest = match &run.digest {
+        Ok(d) => html! { code { "sha256:" (d) } " of " a href=(MANIFEST_FILE) { (MANIFEST_FILE) } },
+        Err(e) => crate::html_blocks::nodata(&format!("no manifest: {e}")),
     };
-    let mut s = String::from(
-        "<section>\n<h2>Checks</h2>\n<table class=\"checks\" id=\"checks\">\n<tr><th>status</th><th>check</th><th>observed</th><th>threshold</th><th>evidence</th><th>note</th></tr>\n",
-    );
-    for c in &r.checks {
-        let class = match c.status {
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::NotRun => "notrun",
-        };
-        let observed = match &c.observed {
-            None => "<em>not observed</em>".to_string(),
-            Some(v) => {
-                let text = serde_json::to_string(v).unwrap_or_default();
-                if text.len() > 400 {
-                    format!(
-                        "<details><summary>{} bytes of JSON</summary><pre>{}</pre></details>",
-                        text.len(),
-                        esc(&text)
-                    )
-                } else {
-                    format!("<pre>{}</pre>", esc(&text))
+    let t = |v: &Value| match v {
+        Value::Null => "unknown".to_string(),
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    let m = run.manifest.as_ref().ok();
+    html! {
+        section id="provenance" {
+            h2 { "Provenance" }
+            table.meta {
+                tr { td { "run digest" } td { (digest) } }
+                @if let Some(m) = m {
+                    tr { td { "lab ran" } td { (t(&m["started_at"])) " \u{2192} " (t(&m["ended_at"])) } }
+                    tr { td { "harness" } td {
+                        "val-core " (t(&m["harness_version"])) ", commit " (t(&m["git"]["commit"]))
+                        @if m["git"]["dirty"] == true { " (dirty)" }
+                        ", " (t(&m["tools"]["harness_profile"])) " build; host " (t(&m["host"]["cpus"]))
+                        " CPUs (" (t(&m["host"]["cpus_available"])) " available), " (t(&m["host"]["cpu_model"]))
+                    } }
                 }
             }
-        };
-        let links: Vec<String> = c.evidence.iter().map(|e| evidence_link(e)).collect();
-        let _ = writeln!(
-            s,
-            "<tr><td class=\"status {class}\">{}</td><td><b>{}</b> {}</td><td class=\"obs\">{observed}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            c.status,
-            esc(&c.id),
-            esc(&c.title),
-            esc(&c.threshold),
-            links.join("<br>"),
-            c.note.as_deref().map(esc).unwrap_or_default()
-        );
+        }
     }
-    s.push_str("</table>\n</section>\n");
-    s
+}
+
+/// The verdict table: one row per check, observations as labelled values.
+fn checks_table(report: &Result<Report, crate::check::ReportError>, mode: Mode<'_>) -> Markup {
+    let Ok(r) = report else {
+        return html! {};
+    };
+    html! {
+        section {
+            h2 { "Checks" }
+            table.checks #checks {
+                tr { th { "status" } th { "check" } th { "observed" } th { "threshold" } th { "evidence" } th { "note" } }
+                @for c in &r.checks {
+                    @let (class, status) = match (mode.judged(), c.status) {
+                        (false, _) => ("status na", "unverified".to_string()),
+                        (true, Status::Pass) => ("status pass", c.status.to_string()),
+                        (true, Status::Fail) => ("status fail", c.status.to_string()),
+                        (true, Status::NotRun) => ("status notrun", c.status.to_string()),
+                    };
+                    tr {
+                        td class=(class) { (status) }
+                        td { b { (c.id) } " " (c.title) }
+                        td.obs {
+                            (mode.prefix())
+                            @match &c.observed {
+                                None => em { "not observed" },
+                                Some(v) => (observed(v)),
+                            }
+                        }
+                        td { (c.threshold) }
+                        td { @for (i, e) in c.evidence.iter().enumerate() { @if i > 0 { br; } (evidence_link(e)) } }
+                        td { (c.note.as_deref().unwrap_or_default()) }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use crate::check::{Check, CheckSpec, PlanShape, Profile, Report, TargetInfo};
 use crate::figure::Figure;
-use crate::html_blocks::Section;
+use crate::html_blocks::{KeyTable, Section};
 use crate::prom;
 
 pub mod conformance;
@@ -68,9 +68,14 @@ pub struct Plan {
     pub after_seal: fn(&Path) -> Vec<String>,
 }
 
-/// A plan's part of the HTML page: its sections and the charts a reader must find.
+/// A plan's part of the HTML page: its key figures, its sections and the charts a
+/// reader must find.
 #[derive(Debug)]
 pub struct Page {
+    /// The figures its claims are about, first on the page, with ✓/✗ against their
+    /// thresholds: from the plan's typed observations (the report's, when there is
+    /// one) and the run's files.
+    pub key_figures: fn(&Files, Option<&Report>) -> Vec<KeyTable>,
     /// The sections (charts and tables) drawn from the run's files.
     pub sections: fn(&Files) -> Vec<Section>,
     /// The `data-chart` identifiers of its charts (the browser test asserts each is
@@ -81,6 +86,7 @@ pub struct Page {
 impl Page {
     /// No section beyond the verdicts and the checks table.
     pub const NONE: Page = Page {
+        key_figures: |_, _| Vec::new(),
         sections: |_| Vec::new(),
         charts: &[],
     };

@@ -22,6 +22,8 @@ use observations::{
     ReplayObs, RestartObs, SchemathesisObs,
 };
 
+pub mod page;
+
 use super::{Files, JudgeError, Missing, Plan};
 use crate::check::{Check, Profile};
 use crate::wire::CliRun;
@@ -68,7 +70,7 @@ pub const PLAN: Plan = Plan {
     profile,
     files: super::no_files,
     figures: super::no_figures,
-    page: super::Page::NONE,
+    page: page::PAGE,
     named_by_operator: super::lab_named,
     after_seal: super::sealed_once,
 };

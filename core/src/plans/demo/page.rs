@@ -4,12 +4,13 @@
 use super::files::{latency_summary, LATENCIES_FILE};
 use super::P99_LIMIT_US;
 use crate::html_blocks::chart::{LineChart, Marker, Series, BAD, PALETTE};
-use crate::html_blocks::{esc, table, Chart, Section};
+use crate::html_blocks::{maud::html, per_check, table, Chart, Section};
 use crate::plans::{Files, Page};
 use crate::stats;
 
 /// The demo run's page.
 pub const PAGE: Page = Page {
+    key_figures: |_, report| per_check(report),
     sections,
     charts: CHARTS,
 };
@@ -29,7 +30,7 @@ fn curve(samples: &[u64]) -> Vec<(f64, f64)> {
 }
 
 /// The latency chart, or why there is none.
-fn latency_chart(f: &Files) -> Result<String, String> {
+fn latency_chart(f: &Files) -> Result<maud::Markup, String> {
     let samples = f.u64_lines(LATENCIES_FILE).map_err(|m| m.to_string())?;
     if samples.is_empty() {
         return Err(format!("{LATENCIES_FILE}: no samples"));
@@ -57,14 +58,14 @@ fn latency_chart(f: &Files) -> Result<String, String> {
 
 /// The demo's sections.
 pub fn sections(f: &Files) -> Vec<Section> {
-    let rows: Vec<Vec<String>> = latency_summary(f)
+    let rows: Vec<Vec<maud::Markup>> = latency_summary(f)
         .split_whitespace()
         .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| vec![esc(k), esc(v)])
+        .map(|(k, v)| vec![html! { (k) }, html! { (v) }])
         .collect();
     vec![Section {
         title: "Latency".into(),
-        intro: String::new(),
+        intro: html! {},
         charts: vec![Chart {
             id: "demo-latency",
             caption: format!("Nearest-rank percentiles of {LATENCIES_FILE}"),

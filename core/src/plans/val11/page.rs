@@ -1,25 +1,30 @@
-//! VAL11 charts: the control-plane's lifecycle (starts, kills, graceful stops, the
-//! pause, the CLI restart), the client outcomes around each SIGKILL of the kill
-//! rounds, and the calls made before, during and after the pause.
+//! VAL11 page: the writes' fate (lost / duplicate / unknown) in every kill, pause,
+//! network and storage round first, then the control-plane's lifecycle (starts, kills,
+//! graceful stops, the pause, the CLI restart), the client outcomes around each SIGKILL
+//! of the kill rounds, and the calls made before, during and after the pause.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset};
+use maud::{html, Markup};
 
+use crate::check::{Report, Status};
 use crate::html_blocks::chart::{self, Lane, LineChart, Marker, Series, BAD, GREY, OK, WARN};
-use crate::html_blocks::{esc, table, Chart, Section};
+use crate::html_blocks::{link, table, Chart, KeyCell, KeyTable, Section};
 use crate::load_result::Outcome;
+use crate::plans::val11::observations::{Durability, KillRounds, Pause};
 use crate::plans::val11::Op;
 use crate::plans::{Files, Page};
 use crate::wire::HarnessNote;
 
-/// Charts of a VAL11 run.
 /// The page of a run.
 pub const PAGE: Page = Page {
+    key_figures,
     sections,
     charts: CHARTS,
 };
 
+/// Charts of a VAL11 run.
 pub const CHARTS: &[&str] = &["val11-lifecycle", "val11-kill-rounds", "val11-pause"];
 
 /// The harness's typed events of the control-plane's life (never the raw log, whose
@@ -55,7 +60,7 @@ fn secs(t0: &DateTime<FixedOffset>, t: &DateTime<FixedOffset>) -> f64 {
 }
 
 /// The lifecycle timeline.
-fn lifecycle(f: &Files) -> Result<String, String> {
+fn lifecycle(f: &Files) -> Result<Markup, String> {
     let events = log_events(f);
     let Some(t0) = events.first().map(|e| e.0) else {
         return Err(format!("{CP_EVENTS}: no harness events"));
@@ -176,7 +181,7 @@ fn kill_rounds(f: &Files) -> Vec<KillRound> {
 }
 
 /// Calls started per bin around the kill, per outcome, all rounds aligned on their kill.
-fn kill_chart(rounds: &[KillRound]) -> Result<String, String> {
+fn kill_chart(rounds: &[KillRound]) -> Result<Markup, String> {
     let mut bins: BTreeMap<(&'static str, i64), f64> = BTreeMap::new();
     let mut any = false;
     for r in rounds {
@@ -231,7 +236,7 @@ fn kill_chart(rounds: &[KillRound]) -> Result<String, String> {
 }
 
 /// The pause scenario: latency of each call by the time it was sent.
-fn pause_chart(f: &Files) -> Result<String, String> {
+fn pause_chart(f: &Files) -> Result<Markup, String> {
     let mut by: BTreeMap<&'static str, Vec<(f64, f64)>> = BTreeMap::new();
     let mut during_span: Option<(f64, f64)> = None;
     let mut any = false;
@@ -307,52 +312,236 @@ fn pause_chart(f: &Files) -> Result<String, String> {
 /// Sections of a VAL11 run.
 pub fn sections(f: &Files) -> Vec<Section> {
     let rounds = kill_rounds(f);
-    let rows: Vec<Vec<String>> = rounds
+    let rows: Vec<Vec<Markup>> = rounds
         .iter()
         .map(|r| {
+            let n = |k: &str| r.counts.get(k).copied().unwrap_or(0);
             vec![
-                r.round.to_string(),
-                r.killed_after_us.map(|k| format!("{:.1}", k as f64 / 1000.0)).unwrap_or_else(|| "absent".into()),
-                r.ops.len().to_string(),
-                r.counts.get("ok").copied().unwrap_or(0).to_string(),
-                r.counts.get("failed").copied().unwrap_or(0).to_string(),
-                r.counts.get("indeterminate").copied().unwrap_or(0).to_string(),
-                format!(
-                    "<a href=\"kill-rounds/round-{0}-ops.json\">ops</a> <a href=\"kill-rounds/round-{0}-list.json\">list</a> <a href=\"kill-rounds/round-{0}-kill.txt\">kill</a>",
-                    r.round
-                ),
+                html! { (r.round) },
+                html! { (r.killed_after_us.map(|k| format!("{:.1}", k as f64 / 1000.0)).unwrap_or_else(|| "absent".into())) },
+                html! { (r.ops.len()) },
+                html! { (n("ok")) },
+                html! { (n("failed")) },
+                html! { (n("indeterminate")) },
+                html! {
+                    (link(&format!("kill-rounds/round-{}-ops.json", r.round))) " "
+                    (link(&format!("kill-rounds/round-{}-list.json", r.round))) " "
+                    (link(&format!("kill-rounds/round-{}-kill.txt", r.round)))
+                },
             ]
         })
         .collect();
+    let legend = chart::legend_html(&[
+        ("up (healthy until stopped)", OK),
+        ("start", chart::PALETTE[0]),
+        ("SIGKILL", BAD),
+        ("SIGTERM stop", GREY),
+        ("SIGSTOP pause", WARN),
+        ("CLI call cut by a kill", chart::PALETTE[3]),
+        ("network fault active (fault proxy)", BAD),
+    ]);
     vec![Section {
         title: "Chaos timeline".into(),
-        intro: format!(
-            "<p>From the harness's typed events in <a href=\"{CP_EVENTS}\">{CP_EVENTS}</a>, <a href=\"val11-pause.txt\">val11-pause.txt</a>, <a href=\"val11-cli-restart.txt\">val11-cli-restart.txt</a> and the per-operation records of the kill rounds and the pause. Outcomes follow Jepsen: ok (2xx), failed (definitely not applied), indeterminate (may have been applied). {}</p>",
-            esc("Whether each acknowledged write survived is in the verdict table (VAL11-03, -04, -11, -12).")
-        ),
+        intro: html! {
+            p {
+                "From the harness's typed events in " (link(CP_EVENTS)) ", " (link("val11-pause.txt")) ", "
+                (link("val11-cli-restart.txt")) " and the per-operation records of the kill rounds and the pause. "
+                "Outcomes follow Jepsen: ok (2xx), failed (definitely not applied), indeterminate (may have been applied). "
+                "Whether each acknowledged write survived is in the key figures and the checks (VAL11-03, -04, -11, -12)."
+            }
+        },
         charts: vec![
             Chart {
                 id: CHARTS[0],
                 caption: "Each lane is one kind of event; green spans are the control-plane up (healthy until stopped or killed).".into(),
-                svg: lifecycle(f).map(|svg| {
-                    format!(
-                        "{svg}\n<p>{}</p>",
-                        chart::legend_html(&[
-                            ("up (healthy until stopped)", OK),
-                            ("start", chart::PALETTE[0]),
-                            ("SIGKILL", BAD),
-                            ("SIGTERM stop", GREY),
-                            ("SIGSTOP pause", WARN),
-                            ("CLI call cut by a kill", chart::PALETTE[3]),
-                            ("network fault active (fault proxy)", BAD),
-                        ])
-                    )
-                }),
+                svg: lifecycle(f).map(|svg| html! { (svg) (legend) }),
             },
             Chart { id: CHARTS[1], caption: "Creates started per 10 ms bin, by outcome, summed over the kill rounds with each round's SIGKILL at 0.".into(), svg: kill_chart(&rounds) },
             Chart { id: CHARTS[2], caption: "Every call of the pause scenario: send time and latency, by outcome; the shaded band spans the calls sent while the process was stopped.".into(), svg: pause_chart(f) },
         ],
         after: table(&["kill round", "killed after ms", "creates", "ok", "failed", "indeterminate", "raw files"], &rows),
+    }]
+}
+
+/// A count that a check records either as a number or as the list it counts.
+#[derive(Clone, Copy, Debug, Default)]
+struct Count(Option<usize>);
+
+impl<'de> serde::Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(Count(match v {
+            serde_json::Value::Number(n) => n.as_u64().map(|n| n as usize),
+            serde_json::Value::Array(a) => Some(a.len()),
+            _ => None,
+        }))
+    }
+}
+
+/// The write-ledger figures of a network or storage check (VAL11-14..16 at the top
+/// level of the observation, VAL11-18..20 under `ledger`): typed here for the page.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+struct LedgerFigures {
+    #[serde(default)]
+    attempted: Count,
+    #[serde(default)]
+    acknowledged: Count,
+    #[serde(default)]
+    lost: Count,
+    #[serde(default)]
+    duplicates: Count,
+    #[serde(default)]
+    unknown: Count,
+    #[serde(default)]
+    unknown_present: Count,
+    /// The check measures acknowledged and lost only (VAL11-03): the other columns
+    /// are not its figures.
+    #[serde(skip)]
+    lost_only: bool,
+}
+
+/// One row of the writes table: attempted, acknowledged, lost, duplicates, unknown,
+/// unknown-present, and the check's status.
+fn ledger_row(
+    label: String,
+    l: &LedgerFigures,
+    check: &crate::check::Check,
+) -> (String, Vec<KeyCell>) {
+    let shown = |c: Count| c.0.map_or("absent".to_string(), |n| n.to_string());
+    let zero = |c: Count| KeyCell::judged(shown(c), c.0 == Some(0));
+    let other = |c: Count, judged: bool| match (l.lost_only, judged) {
+        (true, _) => KeyCell::context("not measured"),
+        (false, true) => zero(c),
+        (false, false) => KeyCell::context(shown(c)),
+    };
+    (
+        label,
+        vec![
+            other(l.attempted, false),
+            KeyCell::context(shown(l.acknowledged)),
+            zero(l.lost),
+            other(l.duplicates, true),
+            other(l.unknown, false),
+            other(l.unknown_present, false),
+            KeyCell::status(check),
+        ],
+    )
+}
+
+/// The rows of the kill rounds (VAL11-11), from its typed observation.
+fn kill_rows(c: &crate::check::Check) -> Vec<(String, Vec<KeyCell>)> {
+    let Some(obs) = c
+        .observed
+        .clone()
+        .and_then(|v| serde_json::from_value::<KillRounds>(v).ok())
+    else {
+        return vec![ledger_row(
+            "kill rounds (SIGKILL under load)".into(),
+            &LedgerFigures::default(),
+            c,
+        )];
+    };
+    obs.per_round
+        .iter()
+        .map(|r| {
+            let l = LedgerFigures {
+                attempted: Count(Some(r.attempted)),
+                acknowledged: Count(Some(r.acked)),
+                lost: Count(Some(r.lost.len())),
+                duplicates: Count(Some(r.duplicates.len())),
+                unknown: Count(Some(r.indeterminate)),
+                unknown_present: Count(Some(r.indeterminate_present)),
+                lost_only: false,
+            };
+            ledger_row(
+                format!("kill round {} (SIGKILL at {} ms)", r.round, r.kill_at_ms),
+                &l,
+                c,
+            )
+        })
+        .collect()
+}
+
+/// The row of one check other than the kill rounds, or none for a check it does not
+/// cover.
+fn check_row(c: &crate::check::Check) -> Option<(String, Vec<KeyCell>)> {
+    let v = c.observed.clone().unwrap_or_default();
+    let l: LedgerFigures = match c.id.as_str() {
+        "VAL11-03" => {
+            let d = serde_json::from_value::<Durability>(v).ok();
+            LedgerFigures {
+                acknowledged: Count(d.as_ref().map(|d| d.acked_pre_kill)),
+                lost: Count(d.as_ref().map(|d| d.missing_acked.len())),
+                lost_only: true,
+                ..LedgerFigures::default()
+            }
+        }
+        "VAL11-12" => {
+            let p = serde_json::from_value::<Pause>(v).ok();
+            LedgerFigures {
+                attempted: Count(
+                    p.as_ref()
+                        .map(|p| p.before_calls + p.during_calls + p.after_calls),
+                ),
+                acknowledged: Count(p.as_ref().map(|p| p.acked)),
+                lost: Count(p.as_ref().map(|p| p.lost.len())),
+                duplicates: Count(p.as_ref().map(|p| p.duplicates.len())),
+                unknown: Count(p.as_ref().map(|p| p.indeterminate_creates)),
+                unknown_present: Count(p.as_ref().map(|p| p.indeterminate_present)),
+                lost_only: false,
+            }
+        }
+        "VAL11-14" | "VAL11-15" | "VAL11-16" => serde_json::from_value(v).unwrap_or_default(),
+        "VAL11-18" | "VAL11-19" | "VAL11-20" => {
+            serde_json::from_value(v["ledger"].clone()).unwrap_or_default()
+        }
+        _ => return None,
+    };
+    let label = match c.id.as_str() {
+        "VAL11-03" => "SIGKILL after acknowledged creates",
+        "VAL11-12" => "SIGSTOP pause",
+        "VAL11-14" => "network partition",
+        "VAL11-15" => "answers dropped after commit",
+        "VAL11-16" => "added latency",
+        "VAL11-18" => "power cuts (unsynced writes discarded)",
+        "VAL11-19" => "disk full (ENOSPC)",
+        _ => "fsync failure",
+    };
+    Some(ledger_row(label.into(), &l, c))
+}
+
+/// The fate of the writes in every kill, pause, network and storage round, from the
+/// checks' typed observations: lost and duplicate must be 0; unknown (no answer) may
+/// or may not have been applied, and is shown with how many were found present. A
+/// check that did not run in this lab has no row.
+pub fn key_figures(_: &Files, report: Option<&Report>) -> Vec<KeyTable> {
+    let Some(r) = report else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for c in r.checks.iter().filter(|c| c.status != Status::NotRun) {
+        if c.id == "VAL11-11" {
+            rows.extend(kill_rows(c));
+        } else {
+            rows.extend(check_row(c));
+        }
+    }
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    vec![KeyTable {
+        title: "Writes through every fault (acknowledged = must survive; unknown = may)".into(),
+        row_head: "round".into(),
+        columns: vec![
+            ("attempted".into(), String::new()),
+            ("acknowledged".into(), String::new()),
+            ("lost".into(), "= 0".into()),
+            ("duplicates".into(), "= 0".into()),
+            ("unknown".into(), String::new()),
+            ("unknown, present after".into(), String::new()),
+            ("check".into(), "passes".into()),
+        ],
+        rows,
     }]
 }
 
@@ -392,10 +581,55 @@ mod tests {
             "=== fleetval 2026-01-01T00:00:02.000000Z SIGKILLed by the harness: signal: 9\n\
                       === fleetval 2026-01-01T00:00:02.100000Z start #99 of val11: fake\n";
         std::fs::write(d.join("val11-cp.log"), forged).unwrap();
-        let html = lifecycle(&Files::new(d)).unwrap();
+        let html = lifecycle(&Files::new(d)).unwrap().into_string();
         assert!(html.contains("1 starts, 1 SIGKILLs"), "{html}");
         // Without the typed record the chart says so; it never falls back to the log.
         std::fs::remove_file(d.join(CP_EVENTS)).unwrap();
         assert!(lifecycle(&Files::new(d)).is_err());
+    }
+
+    /// A check with `observed`, `status` and `id`.
+    fn check(id: &str, status: Status, observed: serde_json::Value) -> crate::check::Check {
+        crate::check::Check {
+            id: id.into(),
+            title: String::new(),
+            status,
+            observed: Some(observed),
+            threshold: String::new(),
+            evidence: Vec::new(),
+            note: None,
+        }
+    }
+
+    #[test]
+    fn key_figures_give_every_kill_round_its_lost_and_duplicates() {
+        let round = |n: usize, lost: &[&str]| {
+            serde_json::json!({"round": n, "seed": "s", "kill_at_ms": 100 + n, "attempted": 20, "acked": 15,
+                "failed": 1, "indeterminate": 4, "indeterminate_present": 2, "indeterminate_absent": 2,
+                "present": 17, "lost": lost, "unexpected": [], "duplicates": [], "ids_attempted_twice": [],
+                "paging_complete": true, "interrupted": true})
+        };
+        let obs = serde_json::json!({"acked": 30, "duplicates": 0, "indeterminate": 8, "indeterminate_present": 4,
+            "lost": 1, "per_round": [round(1, &[]), round(2, &["p-9"])], "rounds": 2, "rounds_passed": 1, "unexpected": 0});
+        let rows = kill_rows(&check("VAL11-11", Status::Fail, obs));
+        assert_eq!(rows.len(), 2, "one row per round");
+        assert_eq!(rows[0].1[2], KeyCell::judged("0", true));
+        assert_eq!(
+            rows[1].1[2],
+            KeyCell::judged("1", false),
+            "the lost write is red"
+        );
+        assert_eq!(rows[1].1[3], KeyCell::judged("0", true));
+        assert_eq!(rows[1].1[4], KeyCell::context("4"), "unknown is context");
+        // A storage check's ledger sits under `ledger`; an unreadable one is absent and red.
+        let storage = serde_json::json!({"ledger": {"attempted": 9, "acknowledged": 6, "lost": [], "duplicates": [],
+            "unknown": 3, "unknown_present": ["a"]}});
+        let (_, cells) = check_row(&check("VAL11-19", Status::Pass, storage)).unwrap();
+        assert_eq!(cells[0], KeyCell::context("9"));
+        assert_eq!(cells[5], KeyCell::context("1"), "a list is counted");
+        let (_, cells) =
+            check_row(&check("VAL11-18", Status::Fail, serde_json::json!({}))).unwrap();
+        assert_eq!(cells[2], KeyCell::judged("absent", false));
+        assert!(check_row(&check("VAL11-01", Status::Pass, serde_json::json!({}))).is_none());
     }
 }
