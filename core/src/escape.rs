@@ -45,6 +45,29 @@ pub fn escape_lines(text: &str) -> String {
         .collect()
 }
 
+/// [`escape`] of a whole document whose own line breaks and tabs are layout (an HTML
+/// page): every other character [`must_escape`] names becomes visible. A page's own
+/// markup holds none, so only text from a run is changed; maud escapes the markup
+/// characters, this the ones a browser would act on silently (a bidi override that
+/// shows FAIL reversed, an escape sequence copied out of the page into a terminal).
+pub fn escape_document(text: &str) -> Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c != '\n' && c != '\t' && must_escape(c))
+    {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c != '\n' && c != '\t' && must_escape(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +85,15 @@ mod tests {
         );
         assert_eq!(escape("x\u{202e}y"), "x\\u{202e}y");
         assert_eq!(escape_lines("a\u{1b}\nb\n"), "a\\u{1b}\nb\n");
+    }
+
+    #[test]
+    fn a_document_keeps_its_layout_and_shows_every_other_control() {
+        let page = "<p>\tok</p>\n<p>\u{202e}LIAF \u{1b}[32m</p>\n";
+        assert_eq!(
+            escape_document(page),
+            "<p>\tok</p>\n<p>\\u{202e}LIAF \\u{1b}[32m</p>\n"
+        );
+        assert!(matches!(escape_document("<p>é\n</p>"), Cow::Borrowed(_)));
     }
 }

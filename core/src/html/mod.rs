@@ -333,7 +333,7 @@ fn render_as(run_dir: &Path, mode: Mode<'_>) -> Result<String, HtmlError> {
             }
         }
     };
-    Ok(page.into_string() + "\n")
+    Ok(crate::escape::escape_document(&page.into_string()).into_owned() + "\n")
 }
 
 /// One suite section: its intro, its charts (or why each has none), what follows.
