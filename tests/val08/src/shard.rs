@@ -26,6 +26,23 @@ use val_support::plans::val08::Schedule;
 
 use crate::{raise_nofile_limit, run_creates_by, CREATE_DEADLINE};
 
+/// `val08-shard --help`.
+pub const USAGE: &str = "\
+usage: val08-shard [--shard i/n] --out DIR
+  One shard of a sharded VAL08 staged load (profile custom, beyond the plan).
+  --shard i/n          shard i (0-based) of n; else JOB_COMPLETION_INDEX and FLEETVAL_SHARDS
+  --out DIR            the shard's run directory (new or empty; else FLEETVAL_OUT)
+environment:
+  AUTONOMY_CP_URL      the control-plane (required)
+  FLEETVAL_STAGES      smoke,1k,10k,100k or n<workers>, comma-separated (default smoke)
+  FLEETVAL_BATCH       sequential creates per worker (default 1)
+  FLEETVAL_LOAD_ID     names the load and its plan IDs (default load)
+  FLEETVAL_START_AT    shared start of the first stage: RFC 3339 or unix ms
+  FLEETVAL_BARRIER     shared directory where the shards meet before every stage
+  FLEETVAL_BARRIER_TIMEOUT_S  how long to wait there (default 600)
+Merge the shards' directories with `evidence merge DIR... --out RUN`.
+";
+
 /// Pings of each clock estimate (before and after the load).
 pub const CLOCK_PINGS: usize = 21;
 /// Spacing of the pings: 21 × 50 ms spans more than the `Date` header's one-second

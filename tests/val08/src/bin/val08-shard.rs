@@ -3,6 +3,10 @@
 
 fn main() -> std::process::ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{}", val08::shard::USAGE);
+        return std::process::ExitCode::SUCCESS;
+    }
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let run = val08::shard::args_from(&argv, &env).and_then(|a| val08::shard::run_shard(&a));
     match run {
