@@ -417,7 +417,8 @@ fn check_statement(
 /// `evidence verify`: check the run; write (and sign) its statement, or check one.
 /// `evidence merge`: refuse (exit 2) or write the merged run and print its figures.
 fn merge_cmd(shards: &[PathBuf], out: &Path) -> anyhow::Result<ExitCode> {
-    use val_core::plans::shards::{files, merge};
+    use val_core::evidence::merge;
+    use val_core::plans::shards::files;
     match merge::merge(shards, out) {
         Err(r) => {
             eprintln!("evidence merge: refused: {}", escape(&r.to_string()));

@@ -21,6 +21,7 @@ use crate::fileio::{
 use crate::plans;
 
 pub mod derived;
+pub mod merge;
 pub mod statement;
 
 /// Prefix of the temporary files of [`fileio::write_atomic`]; one left in a run directory

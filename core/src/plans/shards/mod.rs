@@ -1,7 +1,7 @@
 //! A sharded load merged into one run (`val08-merged`, beyond the VAL08 plan): the
 //! VAL08 creates driven by n shard processes (a Kubernetes Indexed Job, or n local
 //! processes), each writing its own raw records ([`records`]), merged by `evidence
-//! merge` ([`merge`]) and judged once from the union ([`files`]). Always profile
+//! merge` (`crate::evidence::merge`) and judged once from the union ([`files`]). Always profile
 //! `custom`: the plan's verdict never comes from a sharded load.
 
 use std::path::Path;
@@ -10,7 +10,6 @@ use super::{Files, JudgeError, Missing, Plan};
 use crate::check::{Check, Profile};
 
 pub mod files;
-pub mod merge;
 pub mod records;
 
 /// Suite directory and plan name of a merged run.
@@ -43,6 +42,19 @@ pub const PLAN: Plan = Plan {
     after_seal: super::sealed_once,
 };
 
+/// The part of a shard's manifest this judge reads: its files' digests.
+#[derive(serde::Deserialize)]
+struct ShardManifest {
+    files: Vec<ShardManifestFile>,
+}
+
+/// One file of a shard's manifest.
+#[derive(serde::Deserialize)]
+struct ShardManifestFile {
+    path: String,
+    sha256: String,
+}
+
 /// Each shard copy's files against its own manifest: a shard record changed after
 /// the shard sealed it is found here (the merged manifest hashes the copy too).
 fn shards_intact(f: &Files) -> Result<usize, Missing> {
@@ -50,7 +62,7 @@ fn shards_intact(f: &Files) -> Result<usize, Missing> {
     let first = &copies[0].info;
     for c in &copies {
         let rel = format!("{}/{}", c.dir, crate::plans::MANIFEST_FILE);
-        let m: crate::evidence::Manifest = f.json(&rel)?;
+        let m: ShardManifest = f.json(&rel)?;
         for e in &m.files {
             let p = format!("{}/{}", c.dir, e.path);
             let h = crate::fileio::sha256_file(&f.path(&p))

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serial_test::file_serial;
 use val_support::cp::{ControlPlane, CpConfig, Target};
+use val_support::evidence::merge::{merge, MergeRefusal};
 use val_support::evidence::{self, Provenance, RunDir};
 use val_support::plans::shards::files::{MergedFigures, FIGURES_JSON};
-use val_support::plans::shards::merge::{merge, MergeRefusal};
 use val_support::plans::shards::records::{ShardCreate, ShardInfo, SHARD_FILE};
 use val_support::stats;
 

@@ -7,11 +7,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::files::shard_dir;
-use super::records::{ShardInfo, SHARD_FILE, SHARD_SCHEMA};
-use super::SUITE;
 use crate::evidence::{self, Manifest, Provenance, RunDir, MANIFEST_FILE};
 use crate::fileio::{read_json, sha256_file};
+use crate::plans::shards::files::shard_dir;
+use crate::plans::shards::records::{ShardInfo, SHARD_FILE, SHARD_SCHEMA};
+use crate::plans::shards::SUITE;
 
 /// Why a set of shard directories is not one load.
 #[derive(Debug, thiserror::Error)]
