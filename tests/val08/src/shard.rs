@@ -184,8 +184,8 @@ pub async fn clock_estimate(base: &str, pings: usize, spacing: Duration) -> Opti
         .build()
         .ok()?;
     let url = format!("{}/v1/health", base.trim_end_matches('/'));
-    let (mut lo, mut hi, mut seen) = (i128::MIN, i128::MAX, 0usize);
-    for k in 0..pings {
+    let mut pings = Vec::with_capacity(pings);
+    for k in 0..pings.capacity() {
         if k > 0 {
             tokio::time::sleep(spacing).await;
         }
@@ -199,19 +199,27 @@ pub async fn clock_estimate(base: &str, pings: usize, spacing: Duration) -> Opti
             .get(reqwest::header::DATE)
             .and_then(|d| d.to_str().ok())
             .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok());
-        let Some(d) = date else { continue };
-        let d_us = d.timestamp() as i128 * 1_000_000;
-        lo = lo.max(d_us - t1);
-        hi = hi.min(d_us + 1_000_000 - t0);
-        seen += 1;
+        if let Some(d) = date {
+            pings.push((t0, t1, d.timestamp() as i128 * 1_000_000));
+        }
     }
-    if seen == 0 || lo > hi {
+    offset_from_dates(&pings)
+}
+
+/// The offset interval of pings `(local send µs, local answer µs, Date µs)`: each
+/// bounds the offset to `(D − t1, D + 1 s − t0)`; the estimate is the middle of their
+/// intersection. `None` with no ping, or when the intervals do not meet (a clock was
+/// stepped between pings).
+pub fn offset_from_dates(pings: &[(i128, i128, i128)]) -> Option<ClockEstimate> {
+    let lo = pings.iter().map(|(_, t1, d)| d - t1).max()?;
+    let hi = pings.iter().map(|(t0, _, d)| d + 1_000_000 - t0).min()?;
+    if lo > hi {
         return None;
     }
     Some(ClockEstimate {
         offset_us: ((lo + hi) / 2) as i64,
         error_us: ((hi - lo) / 2 + 1) as u64,
-        pings: seen,
+        pings: pings.len(),
         method: "Date header (whole seconds) interval intersection over health pings".into(),
     })
 }
@@ -381,4 +389,60 @@ pub fn host_name() -> String {
         .filter(|h| !h.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_offset_lies_in_every_pings_interval_and_a_tick_narrows_it() {
+        // Server clock = local + 300 ms. Pings of 2 ms round trip every 100 ms.
+        let truth = 300_000i128;
+        let pings: Vec<(i128, i128, i128)> = (0..12)
+            .map(|k| {
+                let t0 = 10_000_000 + k * 100_000;
+                let served = t0 + 1_000 + truth;
+                (t0, t0 + 2_000, served / 1_000_000 * 1_000_000)
+            })
+            .collect();
+        let e = offset_from_dates(&pings).unwrap();
+        assert!(
+            (e.offset_us as i128 - truth).abs() <= e.error_us as i128,
+            "{e:?}"
+        );
+        assert!(
+            e.error_us <= 52_000,
+            "a tick between pings narrows it: {e:?}"
+        );
+        // One ping only: the whole second is possible.
+        let one = offset_from_dates(&pings[..1]).unwrap();
+        assert!(one.error_us > 500_000);
+        assert!((one.offset_us as i128 - truth).abs() <= one.error_us as i128);
+        assert_eq!(offset_from_dates(&[]), None, "no ping is no estimate");
+        // A clock stepped by 5 s between two pings: contradictory, no estimate.
+        let stepped = [(0, 1_000, 0), (2_000_000, 2_001_000, 7_000_000)];
+        assert_eq!(offset_from_dates(&stepped), None);
+    }
+
+    #[test]
+    fn the_shard_comes_from_the_flag_or_the_indexed_job_environment() {
+        let none = |_: &str| None;
+        assert_eq!(shard_of(Some("2/4"), &none).unwrap(), (2, 4));
+        let job = |k: &str| match k {
+            "JOB_COMPLETION_INDEX" => Some("3".to_string()),
+            "FLEETVAL_SHARDS" => Some("4".to_string()),
+            _ => None,
+        };
+        assert_eq!(shard_of(None, &job).unwrap(), (3, 4));
+        assert!(
+            shard_of(Some("4/4"), &none).is_err(),
+            "0-based: 4 of 4 does not exist"
+        );
+        assert!(shard_of(Some("0/0"), &none).is_err());
+        assert!(shard_of(None, &none).is_err());
+        assert!(parse_start_at("1796599676243").is_ok());
+        assert!(parse_start_at("2026-12-06T23:00:00Z").is_ok());
+        assert!(parse_start_at("tomorrow").is_err());
+    }
 }
