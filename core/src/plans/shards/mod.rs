@@ -9,6 +9,7 @@ use std::path::Path;
 use super::{Files, JudgeError, Missing, Plan};
 use crate::check::{Check, Profile};
 
+pub mod figures;
 pub mod files;
 pub mod records;
 
@@ -35,7 +36,7 @@ pub const PLAN: Plan = Plan {
     judge,
     profile,
     files: files::derived,
-    figures: super::no_figures,
+    figures: figures::figures,
     page: super::Page::NONE,
     // `evidence merge --out RUN`: the operator names the directory.
     named_by_operator: |_| true,
