@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin_cmd;
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 mod common;
 
@@ -351,4 +352,29 @@ fn a_signed_statement_does_not_cover_a_run_edited_afterwards() {
         rehash(&run, rel);
     }
     signers_refuse(&run, &signers);
+}
+
+#[test]
+fn merge_refuses_directories_that_are_not_one_load_with_exit_2() {
+    let root = tempfile::tempdir().unwrap();
+    // A sealed run that is no shard (no shard.json), and a directory that is nothing.
+    let run = demo_run(root.path(), 200);
+    let out = root.path().join("merged");
+    cargo_bin_cmd!("evidence")
+        .arg("merge")
+        .arg(&run)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("refused: shard").and(contains("shard.json")));
+    cargo_bin_cmd!("evidence")
+        .arg("merge")
+        .arg(root.path().join("absent"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("refused"));
+    assert!(!out.join("manifest.json").exists());
 }

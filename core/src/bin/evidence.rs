@@ -23,6 +23,11 @@
 //!   margin; exit 2 when it refuses (a run without a manifest always; a run that does
 //!   not verify unless `--force`, which labels everything "unverified", no result).
 //!
+//! - `evidence merge SHARD... --out RUN` merges the run directories of one sharded
+//!   load (every shard once, one target, one configuration, each intact) into the
+//!   new run directory RUN, judged once from the union of their raw records; exit 2
+//!   with the reason when the shards are not exactly one load.
+//!
 //! Every text from a run is printed with control characters escaped, and a closed
 //! pipe (`evidence verify RUN | head`) ends the program quietly. A run's suite and
 //! id are its manifest's; a path without a `manifest.json` is "not a run directory"
@@ -165,6 +170,16 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Merge the shard run directories of one sharded load into one judged run.
+    #[command(after_help = EXIT_CODES)]
+    Merge {
+        /// The shards' run directories (each `val08-shard/<run id>`).
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// The merged run directory to create (must not exist or be empty).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Copy a nextest JUnit file into each suite's latest run directory.
     #[command(after_help = EXIT_CODES)]
     AttachJunit {
@@ -275,6 +290,7 @@ fn run() -> anyhow::Result<ExitCode> {
             };
             diff_cmd(&base, &run, &opts, json.as_deref(), format)
         }
+        Cmd::Merge { shards, out } => merge_cmd(&shards, &out),
         Cmd::AttachJunit { junit, root } => {
             let root = existing_root(root)?;
             if !junit.is_file() {
@@ -451,4 +467,27 @@ fn html_cmd(run_dir: &Path, out: Option<PathBuf>, force: bool) -> anyhow::Result
     fileio::write_atomic(&path, page.as_bytes())?;
     println!("wrote {}", shown(&path));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `evidence merge`: refuse (exit 2) or write the merged run and print its figures.
+fn merge_cmd(shards: &[PathBuf], out: &Path) -> anyhow::Result<ExitCode> {
+    use val_core::evidence::merge;
+    use val_core::plans::shards::files;
+    match merge::merge(shards, out) {
+        Err(r) => {
+            eprintln!("evidence merge: refused: {}", escape(&r.to_string()));
+            Ok(ExitCode::from(2))
+        }
+        Ok(m) => {
+            let text = fileio::read_text(&out.join(files::FIGURES_TEXT))?;
+            print!("{}", val_core::escape::escape_lines(&text));
+            println!("merged run {} ({} shards)", shown(out), shards.len());
+            if let Some(e) = m.lab_error {
+                println!("not judged: {}", escape(&e));
+            }
+            let report = fileio::read_text(&out.join("val08-merged-report.txt"))?;
+            print!("{}", val_core::escape::escape_lines(&report));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

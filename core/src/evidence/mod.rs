@@ -21,6 +21,7 @@ use crate::fileio::{
 use crate::plans;
 
 pub mod derived;
+pub mod merge;
 pub mod rundir;
 pub mod statement;
 
@@ -98,6 +99,29 @@ impl RunDir {
         );
         let path = root.join(suite).join(&run_id);
         std::fs::create_dir_all(&path).map_err(io_err("create run directory", &path))?;
+        Ok(RunDir {
+            suite: suite.to_string(),
+            run_id,
+            path,
+        })
+    }
+
+    /// Creates the run directory `path` named by its operator (its name is the run
+    /// id); it must not exist yet, or be empty, so no earlier file slips into the run.
+    pub fn create_at(path: &Path, suite: &str) -> Result<RunDir, EvidenceError> {
+        std::fs::create_dir_all(path).map_err(io_err("create run directory", path))?;
+        let path = std::fs::canonicalize(path).map_err(io_err("open run directory", path))?;
+        let mut entries = std::fs::read_dir(&path).map_err(io_err("list run directory", &path))?;
+        if entries.next().is_some() {
+            return Err(EvidenceError::Refused {
+                dir: path,
+                entries: vec!["the directory is not empty".into()],
+            });
+        }
+        let run_id = path
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         Ok(RunDir {
             suite: suite.to_string(),
             run_id,

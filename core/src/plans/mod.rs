@@ -26,6 +26,7 @@ use crate::prom;
 
 pub mod conformance;
 pub mod demo;
+pub mod shards;
 pub mod val08;
 pub mod val11;
 pub mod val12;
@@ -112,7 +113,7 @@ impl Plan {
 #[derive(Debug, thiserror::Error)]
 pub enum JudgeError {
     /// No plan of this name is registered.
-    #[error("no plan named {0:?} (known: demo, val08, val11, val12, conformance)")]
+    #[error("no plan named {0:?} (known: demo, val08, val11, val12, conformance, val08-merged)")]
     UnknownSuite(String),
     /// The plan's judge has not been written yet: fail closed.
     #[error("judge not implemented for {0}")]
@@ -134,6 +135,7 @@ pub const PLANS: &[&Plan] = &[
     &val11::PLAN,
     &val12::PLAN,
     &conformance::PLAN,
+    &shards::PLAN,
 ];
 
 /// Run directories that are not a judged plan but have a page of their own: the

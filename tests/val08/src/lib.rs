@@ -31,6 +31,7 @@ use val_support::stats;
 pub use val_support::plans::val08::{DEFAULT_BATCH, DEFAULT_TIERS};
 
 mod front;
+pub mod shard;
 pub use front::{SlowAccept, SlowAcceptFront};
 
 /// Suite name (evidence directory and plan).
@@ -259,6 +260,20 @@ pub fn run_creates(
     id: fn(usize, usize, usize) -> String,
 ) -> AnchoredLoad {
     let n = model.workers;
+    run_creates_by(rt, client, (model, schedule), move |w, b| id(n, w, b))
+}
+
+/// [`run_creates`] with the plan ID of `(worker, index)` from any function (a shard
+/// names its creates by global worker number and stage).
+pub fn run_creates_by<I>(
+    rt: &Runtime,
+    client: &Client,
+    (model, schedule): (ClosedModel, Schedule),
+    id: I,
+) -> AnchoredLoad
+where
+    I: Fn(usize, usize) -> String + Send + Sync + 'static,
+{
     let (sys0, inst0) = (SystemTime::now(), Instant::now());
     // The driver calls the operation right after it reads its own send instant, so the
     // earliest call is the scenario's first send to well under a microsecond.
@@ -274,7 +289,7 @@ pub fn run_creates(
             }
         }
         let c = c.clone();
-        let req = CreateRollout::new(&id(n, w, b));
+        let req = CreateRollout::new(&id(w, b));
         async move { c.create_for_load(&req).await.attempt() }
     };
     let result = match schedule {

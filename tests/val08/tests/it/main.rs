@@ -11,5 +11,6 @@ mod html;
 mod negative;
 mod profile;
 mod ramp;
+mod shards;
 mod slow_accept;
 mod variants;
