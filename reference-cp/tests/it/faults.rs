@@ -569,10 +569,13 @@ fn page_ids(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Asserts on the first page, then the second page's status and body.
+type PageAssert = fn(&Value, u16, &Value);
+
 #[tokio::test]
 async fn hostile_list_faults_rewrite_cursors_ids_and_statuses() {
     let c = client();
-    let cases: [(&str, fn(&Value, u16, &Value)); 4] = [
+    let cases: [(&str, PageAssert); 4] = [
         ("list-cursor-forged", |first, st, next| {
             let cur = first["next_cursor"].as_str().unwrap();
             assert!(
