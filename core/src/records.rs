@@ -9,7 +9,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::escape::escape;
-use crate::plans::{Files, Missing};
 use crate::wire::CliRun;
 
 /// One page of a list walk (`GET /v1/rollouts?limit=L[&cursor=C]`), as answered.
@@ -56,13 +55,8 @@ pub fn to_jsonl<T: Serialize>(records: &[T]) -> String {
         .collect()
 }
 
-/// The records of the JSON Lines file `rel`; any line that is not exactly one record
-/// (an unknown field, a missing one, a wrong type) makes the whole file unreadable.
-pub fn read_jsonl<T: DeserializeOwned>(f: &Files, rel: &str) -> Result<Vec<T>, Missing> {
-    parse_jsonl(&f.text(rel)?).map_err(|e| Missing::Absent(format!("{rel}: {e}")))
-}
-
-/// [`read_jsonl`] on text already read.
+/// The records of JSON Lines text; any line that is not exactly one record (an
+/// unknown field, a missing one, a wrong type) makes the whole text unreadable.
 pub fn parse_jsonl<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, String> {
     text.lines()
         .enumerate()

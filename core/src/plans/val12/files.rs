@@ -21,7 +21,7 @@ pub fn derived(run: &RunRef<'_>, _: &Report) -> Result<Vec<DerivedFile>, Missing
     for r in super::rounds(run.dir) {
         let rec = format!("{}/{}", r.rel, super::RECOVERY_RECORDS);
         if f.exists(&rec) {
-            let calls: Vec<RecoveryCall> = records::read_jsonl(&f, &rec)?;
+            let calls: Vec<RecoveryCall> = f.jsonl(&rec)?;
             out.push(DerivedFile {
                 path: format!("{}/{RECOVERY_TEXT}", r.rel),
                 text: records::recovery_text(&calls),
@@ -29,7 +29,7 @@ pub fn derived(run: &RunRef<'_>, _: &Report) -> Result<Vec<DerivedFile>, Missing
         }
         let list = format!("{}/{}", r.rel, super::LIST_RECORDS);
         if f.exists(&list) {
-            let pages: Vec<ListPage> = records::read_jsonl(&f, &list)?;
+            let pages: Vec<ListPage> = f.jsonl(&list)?;
             out.push(DerivedFile {
                 path: format!("{}/{LIST_TEXT}", r.rel),
                 text: records::list_walk_text(&pages),

@@ -374,7 +374,7 @@ pub const LIST_RECORDS: &str = "list-pages.jsonl";
 /// each for a distinct plan the round's stuck scan listed, each call naming its plan.
 fn recovery_calls(f: &Files, r: &Round, cap: u64) -> Result<Vec<RecoveryCall>, Missing> {
     let rel = format!("{}/{RECOVERY_RECORDS}", r.rel);
-    let calls: Vec<RecoveryCall> = records::read_jsonl(f, &rel)?;
+    let calls: Vec<RecoveryCall> = f.jsonl(&rel)?;
     if calls.is_empty() {
         return Ok(calls);
     }
@@ -436,7 +436,7 @@ fn adopted(f: &Files) -> u64 {
 /// never larger).
 fn plan_count(f: &Files, r: &Round) -> Result<u64, Missing> {
     let rel = format!("{}/{LIST_RECORDS}", r.rel);
-    let pages: Vec<ListPage> = records::read_jsonl(f, &rel)?;
+    let pages: Vec<ListPage> = f.jsonl(&rel)?;
     if let Some(why) = records::incomplete(&pages) {
         return Err(Missing::Absent(format!(
             "{rel}: the walk is not complete: {why}"
@@ -449,7 +449,7 @@ fn plan_count(f: &Files, r: &Round) -> Result<u64, Missing> {
 /// The plan IDs a round's list walk returned, from `list-pages.jsonl`, exactly as
 /// answered (pages that answered 200 with a well-formed body).
 fn listed_ids(f: &Files, r: &Round) -> Result<Vec<String>, Missing> {
-    let pages: Vec<ListPage> = records::read_jsonl(f, &format!("{}/{LIST_RECORDS}", r.rel))?;
+    let pages: Vec<ListPage> = f.jsonl(&format!("{}/{LIST_RECORDS}", r.rel))?;
     let ok: Vec<ListPage> = pages
         .into_iter()
         .filter(|p| p.status == Some(200) && p.well_formed)
