@@ -180,7 +180,7 @@ fn jsonl<T: serde::de::DeserializeOwned>(f: &Files, rel: &str) -> Result<Vec<T>,
 /// The IDs of a list read; a read that did not reach its last page is [`Missing`].
 fn complete_ids(f: &Files, rel: &str) -> Result<Vec<String>, Missing> {
     let list: ListEvidence = f.json(rel)?;
-    if !list.complete {
+    if !list.reached_end() {
         return Err(Missing::Absent(format!(
             "{rel}: paging stopped early ({:?})",
             list.error
@@ -623,7 +623,7 @@ pub fn failed_fsync(f: &Files) -> Check {
                 "reported_stored_without_a_later_fsync": stored_too_early,
                 "acked_after_failure": after_acked,
                 "restarted_by_lab": run.restarted_by_lab,
-                "paging_complete": list.complete,
+                "paging_complete": list.reached_end(),
                 "ledger": verdict_json(&v),
                 "ledger_holds": v.holds(),
                 "error": run.error,
@@ -668,7 +668,9 @@ mod tests {
             .map(|id| json!({"plan": {"metadata": {"id": id}, "spec": {}}, "phase": "published", "attempts": 0, "updated_at": ""}))
             .collect();
         serde_json::to_string(
-            &json!({"complete": true, "error": null, "plans": plans, "pages": []}),
+            &json!({"complete": true, "error": null, "plans": plans, "pages": [
+                {"page": 1, "cursor": null, "status": 200, "count": 0, "next_cursor": "", "latency_us": 5}
+            ]}),
         )
         .unwrap()
     }
