@@ -884,9 +884,43 @@ fn check_provenance(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
         // the manifest then claims no binary, and the statement names none.
         (None, _) => {}
     }
+    if named_by_operator {
+        check_soak_faults(run_dir, manifest, v);
+    }
     if !manifest.faults.is_empty() && !manifest.negative {
         v.mismatches
             .push("manifest: faults were injected but the run is not marked negative".into());
+    }
+}
+
+/// A soak's faults as its `config.env` records them (`FAULTS=a,b`; the control-plane
+/// and every recovery CLI are started with exactly these) against the manifest's: a
+/// soak whose settings name faults the manifest leaves out, or the reverse, does not
+/// verify.
+fn check_soak_faults(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
+    let f = crate::plans::Files::new(run_dir);
+    let configured = match f
+        .kv("config.env")
+        .and_then(|kv| kv.get("FAULTS").map(str::to_string))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            v.mismatches
+                .push(format!("config.env: the soak's faults are unknown ({e})"));
+            return;
+        }
+    };
+    let configured: Vec<String> = configured
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if configured != manifest.faults {
+        v.mismatches.push(format!(
+            "manifest: faults {:?}, but config.env (what the soak started its control-plane and CLI with) says {:?}",
+            manifest.faults, configured
+        ));
     }
 }
 
