@@ -93,10 +93,13 @@ fn sizes_unknown_fields_run_ids_and_suites_are_checked() {
     assert!(mismatches(&moved).iter().any(|m| m.contains("lies under")));
 }
 
+/// An edit of a JSON document.
+type Edit = fn(&mut serde_json::Value);
+
 #[test]
 fn unknown_fields_are_refused_at_any_depth_of_manifest_and_target() {
     let root = tempfile::tempdir().unwrap();
-    let nested: [(&str, fn(&mut serde_json::Value)); 4] = [
+    let nested: [(&str, Edit); 4] = [
         ("signed_by", |m| m["git"]["signed_by"] = "ci".into()),
         ("audited", |m| {
             m["control_plane"]["binary"]["audited"] = true.into()
@@ -112,7 +115,7 @@ fn unknown_fields_are_refused_at_any_depth_of_manifest_and_target() {
     }
     // target.json: an unknown field, and faults its environment names that the
     // manifest does not (its sha256 rewritten in the manifest to match).
-    let edits: [(&str, fn(&mut serde_json::Value)); 2] = [
+    let edits: [(&str, Edit); 2] = [
         ("unknown field", |t| t["verified"] = true.into()),
         ("names faults", |t| {
             t["env"]["AUTONOMY_FAULTS"] = "health-fail".into();
