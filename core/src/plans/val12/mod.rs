@@ -2,8 +2,10 @@
 //! written by the `soak` program of package `val12`) and recomputes every observation
 //! from the rounds' raw files: health from `health.txt` (and `restart.txt`), create
 //! codes from `plans-created.txt`, latencies from `create-times.txt`, scan validity
-//! from `stuck-scan.json`, recoveries from the CLI blocks of `recovery.txt`, the paged
-//! plan count from `list-walk.txt`, listed IDs from `plans-listed.txt`, counters from
+//! from `stuck-scan.json`, recoveries from the typed CLI-call records of
+//! `recovery.jsonl`, the paged plan count and the listed IDs from the typed page
+//! records of `list-pages.jsonl` (`recovery.txt`, `list-walk.txt` and
+//! `plans-listed.txt` are derived from them, see [`files`]), counters from
 //! `metrics-scrape.prom`. From `round-summary.json` it takes only what the harness
 //! itself did or measured outside the control-plane's answers: the round number and
 //! simulated time, the scan's status code and the `limit` it sent, the round's own
@@ -764,7 +766,7 @@ pub struct RoundFigures {
     pub healthy: bool,
     /// The round restarted the control-plane.
     pub restarted: bool,
-    /// `(ok, fail)` recoveries from `recovery.txt`.
+    /// `(ok, fail)` recoveries from `recovery.jsonl`.
     pub recoveries: Option<(u64, u64)>,
 }
 
