@@ -36,6 +36,7 @@ pub mod load_result;
 pub mod netfault;
 pub mod plans;
 pub mod prom;
+pub mod records;
 pub mod retention;
 pub mod stats;
 pub mod summary;

@@ -378,6 +378,7 @@ pub struct PagingFailure {
 
 /// One CLI invocation as it happened.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CliRun {
     /// Arguments after the binary.
     pub args: Vec<String>,

@@ -60,13 +60,17 @@ fn val08_run(root: &Path, cfg: &Config, latency_ms: u64, bad: bool, faults: &[&s
         )
         .unwrap();
     }
-    run.write_text(plan::LIST_IDS_FILE, &(ok_ids.join("\n") + "\n"))
+    let page = val_core::records::ListPage {
+        page: 1,
+        status: Some(200),
+        well_formed: true,
+        items: ok_ids.len(),
+        ids: Some(ok_ids),
+        next_cursor: Some(String::new()),
+        ..Default::default()
+    };
+    run.write_text(plan::LIST_PAGES_FILE, &val_core::records::to_jsonl(&[page]))
         .unwrap();
-    run.write_text(
-        plan::LIST_PAGES_FILE,
-        "{\"pages\":[{\"page\":1}],\"error\":null,\"error_text\":null}\n",
-    )
-    .unwrap();
     let scrape = |v: usize| {
         format!(
             "# TYPE cp_http_requests_total counter\ncp_http_requests_total{{code=\"201\"}} {v}\n"

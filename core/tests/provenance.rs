@@ -92,3 +92,57 @@ fn sizes_unknown_fields_run_ids_and_suites_are_checked() {
     std::fs::rename(&run, &moved).unwrap();
     assert!(mismatches(&moved).iter().any(|m| m.contains("lies under")));
 }
+
+/// An edit of a JSON document.
+type Edit = fn(&mut serde_json::Value);
+
+#[test]
+fn unknown_fields_are_refused_at_any_depth_of_manifest_and_target() {
+    let root = tempfile::tempdir().unwrap();
+    let nested: [(&str, Edit); 4] = [
+        ("signed_by", |m| m["git"]["signed_by"] = "ci".into()),
+        ("audited", |m| {
+            m["control_plane"]["binary"]["audited"] = true.into()
+        }),
+        ("note", |m| m["files"][0]["note"] = "fine".into()),
+        ("certified", |m| m["host"]["certified"] = true.into()),
+    ];
+    for (field, edit) in nested {
+        let run = run_with_target(root.path(), &[]);
+        edit_manifest(&run, edit);
+        let m = mismatches(&run);
+        assert!(m.iter().any(|m| m.contains(field)), "{field}: {m:?}");
+    }
+    // target.json: an unknown field, and faults its environment names that the
+    // manifest does not (its sha256 rewritten in the manifest to match).
+    let edits: [(&str, Edit); 2] = [
+        ("unknown field", |t| t["verified"] = true.into()),
+        ("names faults", |t| {
+            t["env"]["AUTONOMY_FAULTS"] = "health-fail".into();
+        }),
+    ];
+    for (want, edit) in edits {
+        let run = run_with_target(root.path(), &[]);
+        let target = run.join("target.json");
+        let mut t: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
+        edit(&mut t);
+        let forged = serde_json::to_string_pretty(&t).unwrap();
+        std::fs::write(&target, &forged).unwrap();
+        let sha = val_core::fileio::sha256_file(&target).unwrap();
+        edit_manifest(&run, |m| {
+            for e in m["files"].as_array_mut().unwrap() {
+                if e["path"] == "target.json" {
+                    e["sha256"] = sha.clone().into();
+                    e["bytes"] = forged.len().into();
+                }
+            }
+        });
+        let m = mismatches(&run);
+        assert!(
+            m.iter()
+                .any(|m| m.contains("target.json") && m.contains(want)),
+            "{m:?}"
+        );
+    }
+}

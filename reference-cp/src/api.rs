@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use crate::cursor::{self, Position};
 use crate::faults::Faults;
+use crate::hostile;
 use crate::metrics::{self, Metrics};
 use crate::model::{self, rfc3339, Rollout, Strategy};
 use crate::rbac::Tokens;
@@ -369,6 +370,20 @@ async fn create(
         )
         .into());
     }
+    if f.create_201_not_json {
+        return Ok((
+            StatusCode::CREATED,
+            "created (injected fault create-201-not-json)",
+        )
+            .into_response());
+    }
+    if f.create_201_wrong_id {
+        let mut r = match outcome {
+            CreateOutcome::Created(r) | CreateOutcome::Replayed(r) => r,
+        };
+        r.id = format!("{}-other", r.id);
+        return Ok((StatusCode::CREATED, Json(r.to_json())).into_response());
+    }
     Ok(match outcome {
         CreateOutcome::Created(r) => (StatusCode::CREATED, Json(r.to_json())).into_response(),
         CreateOutcome::Replayed(r) => (StatusCode::OK, Json(r.to_json())).into_response(),
@@ -468,6 +483,16 @@ async fn list(
         },
     };
     let secret = st.store.cursor_secret();
+    if st.faults.list_cursor_forged
+        && q.get("cursor")
+            .is_some_and(|c| hostile::is_forged_cursor(c))
+    {
+        return Ok(Json(json!({"plans": [], "next_cursor": ""})).into_response());
+    }
+    if st.faults.list_page_503 && q.get("cursor").is_some_and(|c| !c.is_empty()) {
+        let body = json!({"plans": [], "next_cursor": ""});
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response());
+    }
     let pos = match q.get("cursor").map(String::as_str) {
         None | Some("") => Position { seq: 0, page: 0 },
         Some(c) => cursor::decode(secret, c)
@@ -514,9 +539,23 @@ async fn list(
             });
         }
     }
-    let plans: Vec<Value> = page.iter().map(|(_, r)| r.to_json()).collect();
-    let next_cursor = next.map_or_else(String::new, |p| cursor::encode(secret, p));
+    let mut plans: Vec<Value> = page.iter().map(|(_, r)| r.to_json()).collect();
+    let mut next_cursor = next.map_or_else(String::new, |p| cursor::encode(secret, p));
+    hostile_page(f, &mut plans, &mut next_cursor, limit);
     Ok(Json(json!({"plans": plans, "next_cursor": next_cursor})).into_response())
+}
+
+/// The list faults that rewrite a page's answer (see `hostile`).
+fn hostile_page(f: &Faults, plans: &mut Vec<Value>, next_cursor: &mut String, limit: usize) {
+    if f.list_id_newline {
+        hostile::merge_last_id(plans);
+    }
+    if f.list_id_trailing_space {
+        hostile::pad_last_id(plans);
+    }
+    if f.list_cursor_forged && !next_cursor.is_empty() {
+        *next_cursor = hostile::forged_cursor(next_cursor, limit);
+    }
 }
 
 /// `GET /v1/rollouts/stuck?threshold_seconds=T[&limit=L]`.

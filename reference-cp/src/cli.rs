@@ -388,6 +388,12 @@ fn run_execute(args: ExecuteArgs, faults: &Faults) -> i32 {
 
 /// Sends the rollback request and maps the answer to an exit code.
 async fn execute(args: ExecuteArgs, faults: &Faults) -> i32 {
+    if faults.cli_forged_output {
+        let (out, err) = crate::hostile::forged_cli_output(&args.resource);
+        print!("{out}");
+        eprint!("{err}");
+        return EXIT_SERVER;
+    }
     let base = args.cp_url.trim_end_matches('/');
     let url = format!("{base}/v1/rollouts/{}/rollback", args.resource);
     let actor = std::env::var("AUTONOMY_OPERATOR")

@@ -108,6 +108,23 @@ pub struct Faults {
     /// A batch whose commit or audit write failed (full disk, failed fsync) is
     /// acknowledged anyway.
     pub ack_on_write_error: bool,
+    /// `rollback execute` sends nothing, prints text shaped like the harness's own
+    /// records on stdout and stderr, and exits 6.
+    pub cli_forged_output: bool,
+    /// The first page's `next_cursor` carries a forged page line and control
+    /// characters; that cursor answers an empty last page.
+    pub list_cursor_forged: bool,
+    /// Each page's last plan is left out and its ID appended, after a newline, to the
+    /// ID of the plan before it.
+    pub list_id_newline: bool,
+    /// Each page's last plan is listed with U+3000 (ideographic space) after its ID.
+    pub list_id_trailing_space: bool,
+    /// Every page after the first answers 503 with a body shaped like an empty last page.
+    pub list_page_503: bool,
+    /// Creates are stored and answer 201 with a body that is not JSON.
+    pub create_201_not_json: bool,
+    /// Creates are stored and answer 201 with a JSON plan naming another ID.
+    pub create_201_wrong_id: bool,
 }
 
 /// Parses a positive integer fault value.
@@ -187,6 +204,13 @@ impl Faults {
                 "error-plain-text" => f.error_plain_text = flag(value)?,
                 "no-fsync" => f.no_fsync = flag(value)?,
                 "ack-on-write-error" => f.ack_on_write_error = flag(value)?,
+                "cli-forged-output" => f.cli_forged_output = flag(value)?,
+                "list-cursor-forged" => f.list_cursor_forged = flag(value)?,
+                "list-id-newline" => f.list_id_newline = flag(value)?,
+                "list-id-trailing-space" => f.list_id_trailing_space = flag(value)?,
+                "list-page-503" => f.list_page_503 = flag(value)?,
+                "create-201-not-json" => f.create_201_not_json = flag(value)?,
+                "create-201-wrong-id" => f.create_201_wrong_id = flag(value)?,
                 other => return Err(FaultError::Unknown(other.to_owned())),
             }
         }
@@ -235,6 +259,14 @@ mod tests {
         assert!(f.replay_conflict && f.replay_rewrites);
         let f = Faults::parse("no-fsync,ack-on-write-error").unwrap();
         assert!(f.no_fsync && f.ack_on_write_error);
+        let f = Faults::parse(
+            "cli-forged-output,list-cursor-forged,list-id-newline,list-id-trailing-space,\
+             list-page-503,create-201-not-json,create-201-wrong-id",
+        )
+        .unwrap();
+        assert!(f.cli_forged_output && f.list_cursor_forged && f.list_id_newline);
+        assert!(f.list_id_trailing_space && f.list_page_503);
+        assert!(f.create_201_not_json && f.create_201_wrong_id);
         for spec in ["create-latency-growth", "evict-oldest"] {
             assert_eq!(
                 Faults::parse(spec),

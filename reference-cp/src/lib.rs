@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cursor;
 pub mod envlist;
 pub mod faults;
+pub mod hostile;
 pub mod metrics;
 pub mod model;
 pub mod rbac;

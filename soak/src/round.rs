@@ -14,6 +14,8 @@ use serde_json::Value;
 use val_support::client::{Cli, CliRun, Client, CreateRollout, Method, Recorded, StuckScan};
 use val_support::fsx::{rfc3339, write_atomic};
 use val_support::plans::val12 as val12_judge;
+use val_support::plans::val12::files as val12_files;
+use val_support::records::{self, ListPage, RecoveryCall};
 use val_support::stats;
 
 use crate::config::{DAY_S, OPERATOR};
@@ -145,14 +147,11 @@ fn restart(soak: &Soak, dir: &Path, s: &mut RoundSummary) -> Result<bool> {
 /// The files of a round that could not run its workload: they say so instead of
 /// holding zeros.
 fn write_unmeasured(dir: &Path) -> Result<()> {
-    for f in [
-        "plans-created.txt",
-        "create-times.txt",
-        "recovery.txt",
-        LIST_FILE,
-    ] {
+    for f in ["plans-created.txt", "create-times.txt"] {
         write(dir, f, "")?;
     }
+    write_recoveries(dir, &[])?;
+    write_pages(dir, &[], false)?;
     write(
         dir,
         "stuck-scan.json",
@@ -298,7 +297,7 @@ fn recoveries(
     adopted: &HashSet<String>,
     s: &mut RoundSummary,
 ) -> Result<()> {
-    let mut rec = String::new();
+    let mut rec = Vec::new();
     if let Some(raw) = valid {
         let count = s.stuck_count.unwrap_or_default();
         let (mut rok, mut rfail) = (0u64, 0u64);
@@ -319,7 +318,10 @@ fn recoveries(
             } else {
                 rfail += 1;
             }
-            let _ = write!(rec, "{RECOVERY_MARK}{id}\n{}", run.to_evidence());
+            rec.push(RecoveryCall {
+                plan_id: id.to_string(),
+                call: run.clone(),
+            });
         }
         s.recovery_attempted = Some(rok + rfail);
         s.recovery_ok = Some(rok);
@@ -327,7 +329,32 @@ fn recoveries(
         // Counted against the full count: the scan's page holds at most the cap.
         s.recovery_deferred = Some(count.saturating_sub(rok + rfail));
     }
-    write(dir, "recovery.txt", &rec)?;
+    write_recoveries(dir, &rec)
+}
+
+/// The round's recovery calls: the raw records, then `recovery.txt` derived from them.
+fn write_recoveries(dir: &Path, calls: &[RecoveryCall]) -> Result<()> {
+    write(
+        dir,
+        val12_judge::RECOVERY_RECORDS,
+        &records::to_jsonl(calls),
+    )?;
+    write(dir, RECOVERY_TEXT, &records::recovery_text(calls))?;
+    Ok(())
+}
+
+/// The round's list pages: the raw records (IDs kept only when `keep_ids`), then
+/// `list-walk.txt` and, when kept, `plans-listed.txt` derived from them.
+fn write_pages(dir: &Path, pages: &[ListPage], keep_ids: bool) -> Result<()> {
+    let mut pages = pages.to_vec();
+    if !keep_ids {
+        pages.iter_mut().for_each(|p| p.ids = None);
+    }
+    write(dir, val12_judge::LIST_RECORDS, &records::to_jsonl(&pages))?;
+    write(dir, LIST_FILE, &records::list_walk_text(&pages))?;
+    if keep_ids {
+        write(dir, LISTED_FILE, &val12_files::listed_text(&pages))?;
+    }
     Ok(())
 }
 
@@ -345,32 +372,8 @@ async fn plan_count(
         Ok(walk) => (walk, None),
         Err(f) => (f.partial, Some(f.error)),
     };
-    let mut pages = String::new();
-    for p in &walk.pages {
-        let _ = writeln!(
-            pages,
-            "page={} code={} items={} next_cursor={} latency_us={}",
-            p.page,
-            p.status.map_or_else(|| "000".into(), |c| c.to_string()),
-            p.count,
-            p.next_cursor
-                .as_deref()
-                .map_or("(absent)", |c| if c.is_empty() { "\"\"" } else { c }),
-            p.latency_us
-        );
-    }
-    match &failure {
-        None => pages.push_str("complete=true\n"),
-        Some(e) => {
-            let _ = writeln!(pages, "complete=false error={e}");
-        }
-    }
-    write(dir, LIST_FILE, &pages)?;
-    if val12_judge::ids_due(slot.round, slot.sim_elapsed_s, &judge_cfg(soak)) {
-        let mut ids = walk.ids.join("\n");
-        ids.push('\n');
-        write(dir, LISTED_FILE, &ids)?;
-    }
+    let due = val12_judge::ids_due(slot.round, slot.sim_elapsed_s, &judge_cfg(soak));
+    write_pages(dir, &walk.pages, due)?;
     match failure {
         None => {
             let ours = walk.ids.iter().filter(|i| !adopted.contains(*i)).count();
@@ -444,11 +447,14 @@ fn round_alerts(soak: &Soak, s: &RoundSummary) -> Result<()> {
 pub const HEALTH_FILE: &str = "health.txt";
 /// Written only by a round that restarted the control-plane: the restart's outcome.
 pub const RESTART_FILE: &str = "restart.txt";
-/// The raw list walk: one line per page, then `complete=true|false`.
-pub const LIST_FILE: &str = "list-walk.txt";
+/// The list walk for people: one line per page, then `complete=true|false`, derived
+/// from the round's `list-pages.jsonl`.
+pub const LIST_FILE: &str = val12_files::LIST_TEXT;
 /// Every listed plan ID, in the rounds that close a checkpoint window, round 10 and
-/// the last round (the soak-wide "still listed" claim is judged there).
-pub const LISTED_FILE: &str = "plans-listed.txt";
+/// the last round (the soak-wide "still listed" claim is judged there); derived.
+pub const LISTED_FILE: &str = val12_files::LISTED_TEXT;
+/// The recovery calls for people, derived from the round's `recovery.jsonl`.
+pub const RECOVERY_TEXT: &str = val12_files::RECOVERY_TEXT;
 pub use val12_judge::RECOVERY_MARK;
 
 /// The plan's recovery call for `id` (arguments after the binary).

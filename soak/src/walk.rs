@@ -7,15 +7,16 @@
 //! a debug build decoding and keeping specs nobody reads was a large part of the walk.
 //! This walk asks for the same pages, requires the same fields with the same types
 //! (the spec is skipped, as any JSON value was accepted before), applies the same
-//! paging rules and reports the same errors, so `list-walk.txt` and the counts do not
-//! change.
+//! paging rules and reports the same errors. Every page, the failed one included, is
+//! kept as a typed record ([`ListPage`]) with its IDs exactly as answered.
 
 use std::collections::HashSet;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use val_support::client::{Client, Method};
-use val_support::wire::{PageRecord, PagingError};
+use val_support::records::ListPage;
+use val_support::wire::PagingError;
 
 /// One page of `GET /v1/rollouts`, as far as the count needs it.
 #[derive(Deserialize)]
@@ -60,8 +61,8 @@ struct Metadata {
 pub struct Walk {
     /// Plan IDs in the order received.
     pub ids: Vec<String>,
-    /// Pages in the order fetched.
-    pub pages: Vec<PageRecord>,
+    /// Pages in the order fetched, the one a request failed on included.
+    pub pages: Vec<ListPage>,
 }
 
 /// Why a walk stopped before the last page, and what it had seen until then.
@@ -99,13 +100,20 @@ pub async fn walk(client: &Client, limit: u32, max_pages: usize) -> Result<Walk,
             .request::<Page>(Method::GET, "/v1/rollouts", &query, None)
             .await;
         let ok = r.is_ok();
-        let status = r.status;
-        let latency_us = r.latency_us;
         let error_text = r.error_text();
+        let mut record = ListPage {
+            page: page_no,
+            cursor: cursor.clone(),
+            status: r.status,
+            latency_us: r.latency_us,
+            error: error_text.clone(),
+            ..ListPage::default()
+        };
         let Some(page) = r.body.filter(|_| ok) else {
+            walk.pages.push(record);
             let error = PagingError::Request {
                 page: page_no,
-                status,
+                status: record_status(&walk),
                 error: error_text.unwrap_or_else(|| "no page in the answer".into()),
             };
             return Err(Stopped {
@@ -113,14 +121,16 @@ pub async fn walk(client: &Client, limit: u32, max_pages: usize) -> Result<Walk,
                 partial: walk,
             });
         };
-        walk.pages.push(PageRecord {
-            page: page_no,
-            cursor: cursor.clone(),
-            status,
-            count: page.plans.len(),
-            next_cursor: page.next_cursor.clone(),
-            latency_us,
-        });
+        record.well_formed = true;
+        record.items = page.plans.len();
+        record.next_cursor = page.next_cursor.clone();
+        record.ids = Some(
+            page.plans
+                .iter()
+                .map(|p| p.plan.metadata.id.clone())
+                .collect(),
+        );
+        walk.pages.push(record);
         for p in page.plans {
             let id = p.plan.metadata.id;
             if !seen_ids.insert(id.clone()) {
@@ -156,4 +166,9 @@ pub async fn walk(client: &Client, limit: u32, max_pages: usize) -> Result<Walk,
             }
         }
     }
+}
+
+/// The status of the last page recorded.
+fn record_status(walk: &Walk) -> Option<u16> {
+    walk.pages.last().and_then(|p| p.status)
 }

@@ -330,6 +330,8 @@ fn soak_run_survives_its_own_restart_and_cp_death() {
     run_killed_then_resumed(&dir);
     let rounds = rounds_once_with_one_restart(&layout, &dir);
     sealed_and_archived(&dir, tmp.path());
+    edited_derived_file_fails_verify(&dir, &rounds[rounds.len() - 1].rel);
+    config_faults_checked_against_the_manifest(&dir);
     edited_round_file_fails_verify(&dir, &rounds[0].rel);
     sealed_soak_stays_sealed(&dir);
 }
@@ -472,6 +474,72 @@ fn sealed_and_archived(dir: &Path, out: &Path) {
     assert!(txt.contains(&format!("SHA-256: {want}")), "{txt}");
     let v = val_support::evidence::verify(dir);
     assert!(v.ok(), "{:?}", v.mismatches);
+}
+
+/// A round's `list-walk.txt`, edited to claim another page (as a cursor holding a
+/// newline once made it), fails verify as a derived file that differs from its
+/// re-derivation from `list-pages.jsonl`.
+fn edited_derived_file_fails_verify(dir: &Path, r: &str) {
+    let walk = dir.join(r).join("list-walk.txt");
+    let text = std::fs::read_to_string(&walk).unwrap();
+    let forged = text.replacen(
+        "complete=true",
+        "page=9 code=200 items=100 next_cursor=\"\" latency_us=1\ncomplete=true",
+        1,
+    );
+    std::fs::write(&walk, forged).unwrap();
+    let v = val_support::evidence::verify(dir);
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|m| m.starts_with(&format!("derived {r}/list-walk.txt: differs"))),
+        "{:?}",
+        v.mismatches
+    );
+    std::fs::write(&walk, text).unwrap();
+}
+
+/// `config.env` naming a fault the manifest leaves out fails verify even when the
+/// manifest's sha256 of it was rewritten to match (provenance against raw data).
+fn config_faults_checked_against_the_manifest(dir: &Path) {
+    let env = dir.join("config.env");
+    let manifest = dir.join("manifest.json");
+    let (env_text, manifest_text) = (
+        std::fs::read_to_string(&env).unwrap(),
+        std::fs::read_to_string(&manifest).unwrap(),
+    );
+    let forged = env_text
+        .lines()
+        .map(|l| {
+            if l.starts_with("FAULTS=") {
+                "FAULTS=retry-fails"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    std::fs::write(&env, &forged).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&manifest_text).unwrap();
+    for e in m["files"].as_array_mut().unwrap() {
+        if e["path"] == "config.env" {
+            e["sha256"] = val_support::fsx::sha256_file(&env).unwrap().into();
+            e["bytes"] = forged.len().into();
+        }
+    }
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    let v = val_support::evidence::verify(dir);
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|x| x.contains("but config.env") && x.contains("retry-fails")),
+        "{:?}",
+        v.mismatches
+    );
+    std::fs::write(&env, env_text).unwrap();
+    std::fs::write(&manifest, manifest_text).unwrap();
+    assert!(val_support::evidence::verify(dir).ok());
 }
 
 /// One edited raw round file (`rel`) fails verify on its sha256 and on VAL12-02.

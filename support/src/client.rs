@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use val_core::env::{self, base_env};
 use val_core::load_result::{ErrorCause, Outcome};
+use val_core::records::{self, ListPage};
 use val_core::stats;
 pub use val_core::wire::*;
 
@@ -137,13 +138,32 @@ impl Client {
             .await
     }
 
-    /// `POST /v1/rollouts` as a load driver needs it: the 201 body is checked to be
-    /// JSON (a malformed one is recorded) but not built into a [`Rollout`], as the
-    /// plans' curl discards it; the driver's CPU is left to the control-plane.
-    pub async fn create_for_load(&self, req: &CreateRollout) -> Recorded<serde::de::IgnoredAny> {
+    /// `POST /v1/rollouts` as a load driver needs it: the 2xx body must be JSON naming
+    /// the plan's ID (`plan.metadata.id`, byte for byte; anything else is recorded as
+    /// an error) but is not built into a [`Rollout`], as the plans' curl discards it;
+    /// the driver's CPU is left to the control-plane.
+    pub async fn create_for_load(&self, req: &CreateRollout) -> Recorded<CreatedPlan> {
         let body = serde_json::to_vec(req).expect("CreateRollout serialises");
-        self.request(Method::POST, "/v1/rollouts", &[], Some(body))
-            .await
+        let mut r: Recorded<CreatedPlan> = self
+            .request(Method::POST, "/v1/rollouts", &[], Some(body))
+            .await;
+        let want = &req.plan.metadata.id;
+        if let Some(got) = r
+            .body
+            .as_ref()
+            .map(|b| &b.plan.metadata.id)
+            .filter(|g| *g != want)
+        {
+            r.cause = Some(ErrorCause::MalformedBody);
+            r.error = Some(format!(
+                "the {} body names plan {}, not {}",
+                r.code(),
+                records::id_text(got),
+                records::id_text(want)
+            ));
+            r.body = None;
+        }
+        r
     }
 
     /// `GET /v1/rollouts?limit=&cursor=`.
@@ -325,6 +345,37 @@ impl Client {
         rec
     }
 
+    /// Every page from the first to the last (`""`), `limit` plans per page, as typed
+    /// raw records: the page a request failed on is recorded too, IDs and cursors
+    /// exactly as answered. Stops at a failed page, an absent, empty or repeated
+    /// `next_cursor`, or after `max_pages` pages; whether the walk is a complete
+    /// listing is for the judge to decide from the records ([`records::incomplete`]).
+    pub async fn list_pages(&self, limit: u32, max_pages: usize) -> Vec<ListPage> {
+        let mut pages: Vec<ListPage> = Vec::new();
+        let mut seen_cursors: HashSet<String> = HashSet::new();
+        let mut cursor: Option<String> = None;
+        while pages.len() < max_pages {
+            let r = self.list(Some(limit), cursor.as_deref()).await;
+            let body = r.body.as_ref().filter(|_| r.is_ok());
+            pages.push(ListPage {
+                page: pages.len() + 1,
+                cursor: cursor.clone(),
+                status: r.status,
+                well_formed: body.is_some(),
+                items: body.map_or(0, |b| b.plans.len()),
+                ids: body.map(|b| b.plans.iter().map(|p| p.id().to_string()).collect()),
+                next_cursor: body.and_then(|b| b.next_cursor.clone()),
+                latency_us: r.latency_us,
+                error: r.error_text(),
+            });
+            match body.and_then(|b| b.next_cursor.clone()) {
+                Some(c) if !c.is_empty() && seen_cursors.insert(c.clone()) => cursor = Some(c),
+                _ => break,
+            }
+        }
+        pages
+    }
+
     /// Follows `next_cursor` from the first page to the last (`""`), `limit` plans per
     /// page. Fails on a request error, a repeated cursor, more than `max_pages` pages,
     /// a duplicate plan ID, or a page without `next_cursor`.
@@ -396,6 +447,27 @@ impl Client {
             }
         }
     }
+}
+
+/// The part of a create's answer a load driver reads: the plan's ID.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CreatedPlan {
+    /// The plan document.
+    pub plan: CreatedDoc,
+}
+
+/// The plan document of a create's answer.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CreatedDoc {
+    /// Its metadata.
+    pub metadata: CreatedMeta,
+}
+
+/// The metadata of a create's answer.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CreatedMeta {
+    /// The plan ID answered.
+    pub id: String,
 }
 
 /// Jepsen classification of a transport error: refused before sending = failed;

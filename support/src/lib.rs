@@ -89,7 +89,9 @@ pub mod operator_cli;
 pub mod runkey;
 pub mod workroot;
 
-pub use val_core::{check, diff, env, evidence, fsx, html, ledger, plans, prom, stats, wire};
+pub use val_core::{
+    check, diff, env, evidence, fsx, html, ledger, plans, prom, records, stats, wire,
+};
 
 pub use check::{Check, CheckSpec, Report, Status};
 pub use client::{Cli, CliRun, Client, CreateRollout, Recorded};

@@ -280,6 +280,7 @@ fn walk(base: &Path, dir: &Path, out: &mut Scan) -> Result<(), EvidenceError> {
 
 /// One file of the manifest's sha256 list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FileEntry {
     /// Run-relative path.
     pub path: String,
@@ -291,6 +292,7 @@ pub struct FileEntry {
 
 /// Git state of the harness at run time.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GitInfo {
     /// `git rev-parse HEAD`; `None` when there is no commit or no git.
     pub commit: Option<String>,
@@ -300,6 +302,7 @@ pub struct GitInfo {
 
 /// Tool versions.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Tools {
     /// `rustc --version`.
     pub rustc: Option<String>,
@@ -313,6 +316,7 @@ pub struct Tools {
 
 /// The host the run executed on.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Host {
     /// Logical CPUs online (`/proc/cpuinfo`).
     pub cpus: Option<usize>,
@@ -330,6 +334,7 @@ pub struct Host {
 
 /// The executed control-plane binary, for the manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BinaryInfo {
     /// Absolute path.
     pub path: String,
@@ -367,6 +372,7 @@ impl BinaryInfo {
 
 /// Which control-plane was exercised.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ControlPlaneRecord {
     /// `reference`, `binary` (AUTONOMY_BIN), or `remote` (AUTONOMY_CP_URL).
     pub mode: String,
@@ -963,6 +969,9 @@ fn check_provenance(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
         v.mismatches.extend((p.after_seal)(run_dir));
     }
     let target = run_dir.join(crate::plans::TARGET_FILE);
+    if target.is_file() {
+        check_target_record(&target, manifest, v);
+    }
     match (&manifest.control_plane, target.is_file()) {
         (Some(cp), true) => {
             // What a reader and the statement see of the target must be what the run
@@ -1003,9 +1012,101 @@ fn check_provenance(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
         // the manifest then claims no binary, and the statement names none.
         (None, _) => {}
     }
+    if named_by_operator {
+        check_soak_faults(run_dir, manifest, v);
+    }
     if !manifest.faults.is_empty() && !manifest.negative {
         v.mismatches
             .push("manifest: faults were injected but the run is not marked negative".into());
+    }
+}
+
+/// `target.json` as the lab (a `ControlPlaneRecord`) or the soak (mode, binary, URL)
+/// writes it: no field at any depth that nobody checks, and the faults its recorded
+/// environment names are the manifest's.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetRecord {
+    #[allow(dead_code)]
+    mode: String,
+    #[allow(dead_code)]
+    binary: Option<BinaryInfo>,
+    #[allow(dead_code)]
+    url: Option<String>,
+    #[allow(dead_code)]
+    #[serde(default)]
+    metrics_url: Option<String>,
+    #[allow(dead_code)]
+    #[serde(default)]
+    args_template: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[allow(dead_code)]
+    #[serde(default)]
+    starts: Option<u32>,
+}
+
+/// Checks `target.json` against [`TargetRecord`] and the manifest's faults.
+fn check_target_record(target: &Path, manifest: &Manifest, v: &mut Verification) {
+    let text = match crate::fileio::read_text(target) {
+        Ok(t) => t,
+        Err(e) => {
+            v.mismatches.push(format!("target.json: unreadable ({e})"));
+            return;
+        }
+    };
+    let rec: TargetRecord = match serde_json::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            v.mismatches
+                .push(format!("target.json: not the lab's record ({e})"));
+            return;
+        }
+    };
+    if let Some(f) = rec.env.get("AUTONOMY_FAULTS") {
+        let recorded: Vec<String> = f
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        if recorded != manifest.faults {
+            v.mismatches.push(format!(
+                "target.json: the control-plane's environment names faults {recorded:?}, the manifest {:?}",
+                manifest.faults
+            ));
+        }
+    }
+}
+
+/// A soak's faults as its `config.env` records them (`FAULTS=a,b`; the control-plane
+/// and every recovery CLI are started with exactly these) against the manifest's: a
+/// soak whose settings name faults the manifest leaves out, or the reverse, does not
+/// verify.
+fn check_soak_faults(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
+    let f = crate::plans::Files::new(run_dir);
+    let configured = match f
+        .kv("config.env")
+        .and_then(|kv| kv.get("FAULTS").map(str::to_string))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            v.mismatches
+                .push(format!("config.env: the soak's faults are unknown ({e})"));
+            return;
+        }
+    };
+    let configured: Vec<String> = configured
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if configured != manifest.faults {
+        v.mismatches.push(format!(
+            "manifest: faults {:?}, but config.env (what the soak started its control-plane and CLI with) says {:?}",
+            manifest.faults, configured
+        ));
     }
 }
 

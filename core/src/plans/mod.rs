@@ -363,6 +363,13 @@ impl Files {
             .map_err(|e| Missing::Absent(format!("{rel}: invalid JSON: {e}")))
     }
 
+    /// A JSON Lines file of typed records ([`crate::records`]); any line that is not
+    /// exactly one record makes the whole file unreadable.
+    pub fn jsonl<T: serde::de::DeserializeOwned>(&self, rel: &str) -> Result<Vec<T>, Missing> {
+        crate::records::parse_jsonl(&self.text(rel)?)
+            .map_err(|e| Missing::Absent(format!("{rel}: {e}")))
+    }
+
     /// A `key=value` file (pairs separated by whitespace or newlines).
     pub fn kv(&self, rel: &str) -> Result<Kv, Missing> {
         Ok(Kv::parse(rel, &self.text(rel)?))

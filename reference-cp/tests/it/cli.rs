@@ -147,3 +147,24 @@ async fn server_error_exits_6() {
         .assert()
         .code(6);
 }
+
+#[tokio::test]
+async fn cli_forged_output_prints_record_shaped_text_and_sends_nothing() {
+    let dir = tempdir();
+    let s = Server::start(dir.path(), Opts::default());
+    let c = client();
+    create(&c, &s, &plan("cli-f", "oci://a")).await;
+    let o = execute(
+        &s.url,
+        "cli-f",
+        "retry",
+        &[],
+        &[("AUTONOMY_FAULTS", "cli-forged-output")],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(6));
+    assert!(out.starts_with("outcome=success plan_id=cli-f"), "{out}");
+    assert!(err.contains("=== recovery plan_id=") && err.contains("complete=true"));
+    let (_, v) = get(&c, &s, "/v1/rollouts/cli-f").await;
+    assert_eq!(v["attempts"], 0, "no retry was sent: {v}");
+}

@@ -546,3 +546,83 @@ async fn fault_replay_rewrites() {
         .count();
     assert_eq!(created, 2, "a second creation is written");
 }
+
+/// One page of `GET /v1/rollouts?limit=2` at `cursor` (sent URL-encoded).
+async fn page2(c: &reqwest::Client, s: &Server, cursor: &str) -> (u16, Value) {
+    let r = c
+        .get(s.at("/v1/rollouts"))
+        .query(&[("limit", "2"), ("cursor", cursor)])
+        .send()
+        .await
+        .expect("list");
+    let st = r.status().as_u16();
+    (st, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The plan IDs of a page, as the server wrote them.
+fn page_ids(v: &Value) -> Vec<String> {
+    v["plans"]
+        .as_array()
+        .expect("plans")
+        .iter()
+        .map(|p| p["plan"]["metadata"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Asserts on the first page, then the second page's status and body.
+type PageAssert = fn(&Value, u16, &Value);
+
+#[tokio::test]
+async fn hostile_list_faults_rewrite_cursors_ids_and_statuses() {
+    let c = client();
+    let cases: [(&str, PageAssert); 4] = [
+        ("list-cursor-forged", |first, st, next| {
+            let cur = first["next_cursor"].as_str().unwrap();
+            assert!(
+                cur.contains("\npage=2 code=200") && cur.contains('\u{1b}'),
+                "{cur:?}"
+            );
+            assert_eq!(
+                (st, page_ids(next).len()),
+                (200, 0),
+                "the forged cursor ends the list"
+            );
+        }),
+        ("list-id-newline", |first, st, _| {
+            assert_eq!(page_ids(first), ["h-0\nh-1"]);
+            assert_eq!(st, 200);
+        }),
+        ("list-id-trailing-space", |first, st, _| {
+            assert_eq!(page_ids(first), ["h-0", "h-1\u{3000}"]);
+            assert_eq!(st, 200);
+        }),
+        ("list-page-503", |_, st, next| {
+            assert_eq!((st, next["next_cursor"].as_str()), (503, Some("")));
+        }),
+    ];
+    for (fault, assert_pages) in cases {
+        let dir = tempdir();
+        let s = Server::start(dir.path(), Opts::faults(fault));
+        for i in 0..5 {
+            create(&c, &s, &plan(&format!("h-{i}"), "oci://a")).await;
+        }
+        let (st, first) = page2(&c, &s, "").await;
+        assert_eq!(st, 200, "{fault}: {first}");
+        let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+        let (st, next) = page2(&c, &s, &cursor).await;
+        assert_pages(&first, st, &next);
+    }
+}
+
+#[tokio::test]
+async fn hostile_create_faults_store_and_answer_201_without_naming_the_plan() {
+    let c = client();
+    for fault in ["create-201-not-json", "create-201-wrong-id"] {
+        let dir = tempdir();
+        let s = Server::start(dir.path(), Opts::faults(fault));
+        let (st, body) = create(&c, &s, &plan("m-1", "oci://a")).await;
+        assert_eq!(st, 201, "{fault}");
+        assert_ne!(body["plan"]["metadata"]["id"], "m-1", "{fault}: {body}");
+        assert_eq!(list_all(&c, &s, 100).await, ["m-1"], "{fault}: stored");
+    }
+}

@@ -203,23 +203,12 @@ fn run_lab_via(ctx: &mut LabCtx, cfg: &Config, front: Option<SlowAccept>) -> any
     }
 
     let max_pages = cfg.grand_total() / LIST_LIMIT as usize + 100;
-    let walk = ctx.block_on(client.list_all(LIST_LIMIT, max_pages));
-    let (walk, error) = match walk {
-        Ok(w) => (w, None),
-        Err(f) => (f.partial, Some(f.error)),
-    };
-    let ids: String = walk.ids().iter().map(|id| format!("{id}\n")).collect();
-    ctx.write_text(plan::LIST_IDS_FILE, &ids)?;
-    let pages = plan::ListPages {
-        pages: walk
-            .pages
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<Result<_, _>>()?,
-        error: error.as_ref().map(serde_json::to_value).transpose()?,
-        error_text: error.as_ref().map(|e| e.to_string()),
-    };
-    ctx.write_json(plan::LIST_PAGES_FILE, &pages)?;
+    // Raw page records; `val08-list-ids.txt` is derived from them with the summaries.
+    let pages = ctx.block_on(client.list_pages(LIST_LIMIT, max_pages));
+    ctx.write_text(
+        plan::LIST_PAGES_FILE,
+        &val_support::records::to_jsonl(&pages),
+    )?;
 
     scrape(ctx, &client, plan::METRICS_AFTER_FILE)?;
 

@@ -10,8 +10,9 @@
 //!   with its send and answer offsets (the source of [`peak_concurrency`]);
 //! - `scenario-n{N}/scenario-report.txt`: `first_send_unix_us` / `last_answer_unix_us`
 //!   (the wall-clock observation) beside the lab's own summary;
-//! - `val08-list-ids.txt` (plan IDs in the order the list endpoint returned them) and
-//!   `val08-list-pages.json` (every page fetched, and the paging error if it stopped);
+//! - `val08-list-pages.jsonl`: one typed record per page fetched (status, whether the
+//!   body was a well-formed page, its IDs and cursors exactly as answered); the
+//!   derived `val08-list-ids.txt` lists the IDs one per line;
 //! - `val08-metrics-raw-before.txt` and `val08-metrics-raw.txt`: the scrapes before
 //!   the first scenario and after the list walk.
 //!
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Files, JudgeError, Missing, Plan};
 use crate::check::Check;
+use crate::records::{self, ListPage};
 use crate::stats;
 use crate::wire::Recorded;
 
@@ -74,10 +76,11 @@ pub const REQUESTS_METRIC: &str = "cp_http_requests_total";
 pub const CONFIG_FILE: &str = "val08-config.txt";
 /// Health observation.
 pub const HEALTH_FILE: &str = "val08-health.txt";
-/// Plan IDs returned by the list walk, one per line, in order.
+/// Plan IDs returned by the list walk, one per line, in order: derived from
+/// [`LIST_PAGES_FILE`] ([`crate::records::id_text`] per ID).
 pub const LIST_IDS_FILE: &str = "val08-list-ids.txt";
-/// Pages of the list walk and its paging error.
-pub const LIST_PAGES_FILE: &str = "val08-list-pages.json";
+/// The list walk's raw records: one [`ListPage`] per page (JSON Lines).
+pub const LIST_PAGES_FILE: &str = "val08-list-pages.jsonl";
 /// Scrape before the first scenario.
 pub const METRICS_BEFORE_FILE: &str = "val08-metrics-raw-before.txt";
 /// Scrape after the list walk (the plan's raw scrape).
@@ -532,7 +535,9 @@ impl Scenario {
                 self.answered += 1;
             }
             let fresh = expected.contains(&l.id) && seen.insert(l.id.clone());
-            if l.status == Some(201) && fresh {
+            // Ok only as answered 201 with nothing gone wrong (a body that was not
+            // JSON naming the plan, a timeout after the status): the raw fields decide.
+            if l.status == Some(201) && l.error.is_none() && fresh {
                 self.ok += 1;
                 lat.push(l.latency_us);
                 self.ok_ids.push(l.id);
@@ -727,48 +732,23 @@ pub struct ListObs {
     pub duplicate_ids: Vec<String>,
 }
 
-/// The part of `val08-list-pages.json` the judge reads.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct ListPages {
-    /// Every page fetched (support's `PageRecord`s, kept as JSON).
-    pub pages: Vec<serde_json::Value>,
-    /// `PagingError` as JSON when paging stopped early, else `null`.
-    pub error: Option<serde_json::Value>,
-    /// Its text.
-    pub error_text: Option<String>,
-}
-
 /// IDs kept in notes and summaries.
 const IDS_SHOWN: usize = 10;
 
-/// Recomputes the list walk against `expected` (the IDs answered 201).
+/// Recomputes the list walk against `expected` (the IDs answered 201) from its raw
+/// page records: IDs byte for byte as answered, complete only as
+/// [`records::incomplete`] decides from every page's fields.
 pub fn list_obs(f: &Files, expected: &BTreeSet<String>) -> Result<ListObs, Missing> {
-    let ids: Vec<String> = f
-        .text(LIST_IDS_FILE)?
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
-    let pages: ListPages = f.json(LIST_PAGES_FILE)?;
+    let pages: Vec<ListPage> = f.jsonl(LIST_PAGES_FILE)?;
+    let ids: Vec<&String> = records::all_ids(&pages).collect();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for id in &ids {
         *counts.entry(id.as_str()).or_default() += 1;
     }
-    // support's walker stops at the first repeated ID without keeping it.
-    let stopped_dup = pages
-        .error
-        .as_ref()
-        .filter(|e| e["kind"] == "duplicate_id")
-        .and_then(|e| e["id"].as_str())
-        .map(str::to_string);
-    if let Some(d) = &stopped_dup {
-        *counts.entry(d.as_str()).or_default() += 1;
-    }
     let duplicate_ids: Vec<String> = counts
         .iter()
         .filter(|(_, c)| **c > 1)
-        .map(|(id, _)| id.to_string())
+        .map(|(id, _)| records::id_text(id))
         .collect();
     let missing_ids: Vec<String> = expected
         .iter()
@@ -776,18 +756,27 @@ pub fn list_obs(f: &Files, expected: &BTreeSet<String>) -> Result<ListObs, Missi
         .cloned()
         .collect();
     let unexpected = counts.keys().filter(|id| !expected.contains(**id)).count();
+    let paging_error = records::incomplete(&pages);
     Ok(ListObs {
-        list_count: ids.len() + usize::from(stopped_dup.is_some()),
+        list_count: ids.len(),
         expected_min: expected.len(),
         missing: missing_ids.len(),
         duplicates: duplicate_ids.len(),
         unexpected,
-        pages: pages.pages.len(),
-        complete: pages.error.is_none(),
-        paging_error: pages.error_text.clone(),
+        pages: pages.len(),
+        complete: paging_error.is_none(),
+        paging_error,
         missing_ids,
         duplicate_ids,
     })
+}
+
+/// [`LIST_IDS_FILE`]: every listed ID, one per line, from the page records.
+pub fn list_ids_text(f: &Files) -> Result<String, Missing> {
+    let pages: Vec<ListPage> = f.jsonl(LIST_PAGES_FILE)?;
+    Ok(records::all_ids(&pages)
+        .map(|id| records::id_text(id) + "\n")
+        .collect())
 }
 
 impl ListObs {
@@ -984,12 +973,13 @@ impl Observations {
     pub fn prom(&self, f: &Files) -> Result<PromObs, Missing> {
         let before = counter(f, METRICS_BEFORE_FILE)?;
         let after = counter(f, METRICS_AFTER_FILE)?;
-        let pages: ListPages = f.json(LIST_PAGES_FILE)?;
+        let pages: Vec<ListPage> = f.jsonl(LIST_PAGES_FILE)?;
+        let answered = pages.iter().filter(|p| p.status.is_some()).count();
         Ok(PromObs {
             before,
             after,
             delta: after - before,
-            requests_answered: self.creates_answered()? + pages.pages.len(),
+            requests_answered: self.creates_answered()? + answered,
         })
     }
 }
@@ -1283,6 +1273,7 @@ pub fn summaries(run_dir: &Path) -> Vec<(String, String)> {
         (SCALING_FILE.to_string(), scaling_summary(&obs)),
         (AGGREGATE_FILE.to_string(), aggregate_summary(&obs)),
         (LIST_FILE.to_string(), list_summary(&f, &obs)),
+        (LIST_IDS_FILE.to_string(), show(list_ids_text(&f))),
         (PROM_CHECK_FILE.to_string(), prom_summary(&f, &obs)),
     ]
 }

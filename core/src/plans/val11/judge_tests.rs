@@ -74,7 +74,9 @@ fn rollout(id: &str, phase: &str, attempts: u64) -> Value {
 
 /// A complete list walk of `plans`.
 fn list(plans: &[Value]) -> Value {
-    json!({"complete": true, "error": null, "plans": plans, "pages": []})
+    let page = json!({"page": 1, "cursor": null, "status": 200, "count": plans.len(),
+                      "next_cursor": "", "latency_us": 100});
+    json!({"complete": true, "error": null, "plans": plans, "pages": [page]})
 }
 
 #[test]
@@ -489,4 +491,47 @@ fn val11_04_judges_the_post_chaos_plan_phase() {
     rapid_files(d, "active");
     let c = assert_status(d, "VAL11-04", Status::Fail);
     assert_eq!(c.observed.unwrap()["new_plan_phase"], "active");
+}
+
+/// VAL11-11 files: one kill round with three acknowledged creates and one cut by the
+/// kill, listed after the restart by `pages`.
+fn kill_round_files(d: &Path, pages: Value) {
+    put(d, "val11-kill-rounds.txt", "rounds=1\n");
+    put(d, "kill-rounds/round-1-kill.txt", "kill_at_ms=50 seed=7\n");
+    let id = |i: usize| format!("{KILL_ID_PREFIX}1-{i}");
+    let mut ops: Vec<Value> = (1..=3)
+        .map(|i| {
+            json!({"id": id(i), "worker": 1, "start_offset_us": i,
+                        "rec": rec(Some(201), "{}", 1_000, None)})
+        })
+        .collect();
+    ops.push(json!({"id": id(4), "worker": 1, "start_offset_us": 4,
+                    "rec": rec(None, "", 1_000, Some("connection reset"))}));
+    put_json(d, "kill-rounds/round-1-ops.json", &json!(ops));
+    let plans: Vec<Value> = (1..=3).map(|i| rollout(&id(i), "published", 0)).collect();
+    let mut l = list(&plans);
+    l["pages"] = pages;
+    put_json(d, "kill-rounds/round-1-list.json", &l);
+}
+
+#[test]
+fn val11_11_paging_is_complete_only_from_its_pages_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let page = |n: usize, status: u16, count: usize, next: &str| {
+        json!({"page": n, "cursor": null, "status": status, "count": count,
+               "next_cursor": next, "latency_us": 100})
+    };
+    kill_round_files(d, json!([page(1, 200, 3, "")]));
+    assert_status(d, "VAL11-11", Status::Pass);
+    // Marked complete by its writer, with a second page that answered 500 with 0 items.
+    kill_round_files(d, json!([page(1, 200, 3, "c1"), page(2, 500, 0, "")]));
+    let c = assert_status(d, "VAL11-11", Status::Fail);
+    assert_eq!(
+        c.observed.unwrap()["per_round"][0]["paging_complete"],
+        false
+    );
+    // A last page that still names a cursor did not end the walk.
+    kill_round_files(d, json!([page(1, 200, 3, "c1")]));
+    assert_status(d, "VAL11-11", Status::Fail);
 }

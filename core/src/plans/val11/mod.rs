@@ -188,6 +188,19 @@ impl ListEvidence {
         self.plans.iter().map(Rollout::id).collect()
     }
 
+    /// Whether the walk reached its end, from its pages, never from the writer's
+    /// `complete` flag alone: no paging error, at least one page, every page answered
+    /// 200, and the last one named an empty next cursor.
+    pub fn reached_end(&self) -> bool {
+        self.complete
+            && self.error.is_none()
+            && self.pages.iter().all(|p| p.status == Some(200))
+            && self
+                .pages
+                .last()
+                .is_some_and(|p| p.next_cursor.as_deref() == Some(""))
+    }
+
     /// IDs returned more than once (including the one paging stopped on).
     pub fn duplicates(&self) -> Vec<String> {
         let mut seen = BTreeSet::new();
@@ -486,7 +499,7 @@ fn durable_after_restart(f: &Files) -> Check {
                 inventory_phase_mismatch: inventory_mismatches(&list, INVENTORY),
                 list_count: list.plans.len(),
                 missing_acked,
-                paging_complete: list.complete,
+                paging_complete: list.reached_end(),
             })
         });
         spec.observe(obs, Durability::pass)
@@ -534,7 +547,7 @@ fn rapid_restarts_lose_nothing(f: &Files) -> Check {
                 new_plan_get_code: get_code,
                 new_plan_id: post.as_ref().map(|p| p.id().to_string()),
                 new_plan_phase: post.as_ref().map(|p| p.phase.clone()),
-                paging_complete: before.complete && fin.complete,
+                paging_complete: before.reached_end() && fin.reached_end(),
             })
         });
         spec.observe(obs, RapidRestarts::pass)
@@ -875,7 +888,7 @@ fn judge_round(f: &Files, round: usize) -> Result<KillRound, Missing> {
         unexpected: owned(unexpected),
         duplicates: list.duplicates(),
         ids_attempted_twice: attempted_twice,
-        paging_complete: list.complete,
+        paging_complete: list.reached_end(),
         interrupted: by_id.values().any(|o| *o != Outcome::Ok),
     })
 }
@@ -997,7 +1010,7 @@ fn pause_times_out_then_recovers(f: &Files) -> Check {
                 indeterminate_creates: during_creates.len(),
                 indeterminate_present: during_present,
                 lost,
-                paging_complete: list.complete,
+                paging_complete: list.reached_end(),
             })
         })();
         spec.observe(obs, Pause::pass)

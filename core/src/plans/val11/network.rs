@@ -195,16 +195,9 @@ fn ledger_verdict_ns(
     Ok((entries, v, read_complete(&list), unattempted))
 }
 
-/// Whether a final read reached its end, from its pages rather than the writer's flag
-/// alone: no paging error, every page answered 200, and the last one has no next cursor.
-pub(super) fn read_complete(list: &ListEvidence) -> bool {
-    list.complete
-        && list.error.is_none()
-        && list.pages.iter().all(|p| p.status == Some(200))
-        && list
-            .pages
-            .last()
-            .is_some_and(|p| p.next_cursor.as_deref().is_none_or(str::is_empty))
+/// Whether a final read reached its end ([`ListEvidence::reached_end`]).
+fn read_complete(list: &ListEvidence) -> bool {
+    list.reached_end()
 }
 
 /// The most creates in flight at once, from the ledger's send and answer offsets.
@@ -976,7 +969,7 @@ mod tests {
     }
 
     fn page() -> Value {
-        json!({"page": 1, "cursor": null, "status": 200, "count": 0, "next_cursor": null, "latency_us": 5})
+        json!({"page": 1, "cursor": null, "status": 200, "count": 0, "next_cursor": "", "latency_us": 5})
     }
 
     fn status(d: &Path, id: &str) -> Check {

@@ -181,7 +181,7 @@ fn jsonl<T: serde::de::DeserializeOwned>(f: &Files, rel: &str) -> Result<Vec<T>,
 /// The IDs of a list read; a read that did not reach its last page is [`Missing`].
 fn complete_ids(f: &Files, rel: &str) -> Result<Vec<String>, Missing> {
     let list: ListEvidence = f.json(rel)?;
-    if !super::network::read_complete(&list) {
+    if !list.reached_end() {
         return Err(Missing::Absent(format!(
             "{rel}: paging stopped early ({:?})",
             list.error
@@ -584,7 +584,7 @@ pub fn failed_fsync(f: &Files) -> Check {
                 reported_stored_without_a_later_fsync: stored_too_early,
                 acked_after_failure: after_acked,
                 restarted_by_lab: run.restarted_by_lab.clone(),
-                paging_complete: super::network::read_complete(&list),
+                paging_complete: list.reached_end(),
                 ledger: StorageLedger::from(&v),
                 ledger_holds: v.holds(),
                 error: run.error.clone(),
@@ -616,7 +616,7 @@ mod tests {
             .collect();
         serde_json::to_string(
             &json!({"complete": true, "error": null, "plans": plans, "pages": [
-                {"page": 1, "cursor": null, "status": 200, "count": ids.len(), "next_cursor": null, "latency_us": 5}
+                {"page": 1, "cursor": null, "status": 200, "count": ids.len(), "next_cursor": "", "latency_us": 5}
             ]}),
         )
         .unwrap()

@@ -61,7 +61,7 @@ pub(super) fn fleet_target(s: &Soak) -> Check {
             "round 10: paginated plan_count (items of every page until next_cursor is empty, adopted plans excluded) >= 100",
             &[],
         )
-        .with_evidence(round_file(&r10, "list-walk.txt")),
+        .with_evidence(round_file(&r10, "list-pages.jsonl")),
         r10.and_then(|r| plan_count(&s.f, r)),
         |c| *c >= 100,
         s.ended,
@@ -142,7 +142,7 @@ pub(super) fn rollback_rate_7d(s: &Soak) -> Check {
         PLAN.spec(
             "VAL12-06",
             "recovery_attempts_7d > 0 and rollback_rate_7d >= 0.990",
-            &[CP7, "rounds/*/round-*/recovery.txt"],
+            &[CP7, "rounds/*/round-*/recovery.jsonl"],
         ),
         first_days(s, 7.0).and_then(|w| rate(&s.f, &w)),
         Rate::pass,
@@ -253,7 +253,7 @@ pub(super) fn aggregate_rollback_rate(s: &Soak) -> Check {
         PLAN.spec(
             "VAL12-10",
             "total_recovery_attempts > 0 and agg_rollback_rate >= 0.990",
-            &["final-report.json", "rounds/*/round-*/recovery.txt"],
+            &["final-report.json", "rounds/*/round-*/recovery.jsonl"],
         ),
         all_rounds_ran(s).and_then(|_| rate(&s.f, &s.rs.iter().collect::<Vec<_>>())),
         Rate::pass,

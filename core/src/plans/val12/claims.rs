@@ -5,7 +5,10 @@
 use std::collections::HashSet;
 
 use super::observations::{Increasing, Listed, Listing, RoundP99};
-use super::{created_ids, latencies_us, plan_count, ran_workload, Round, Soak, P99_LIMIT_MS, PLAN};
+use super::{
+    created_ids, latencies_us, listed_ids, plan_count, ran_workload, Round, Soak, P99_LIMIT_MS,
+    PLAN,
+};
 use crate::check::Check;
 use crate::plans::Missing;
 use crate::stats;
@@ -36,11 +39,8 @@ fn listed(s: &Soak, scheduled: Option<u64>) -> Result<Listed, Missing> {
         if !s.f.exists(&rel) {
             continue;
         }
-        let ids: HashSet<String> =
-            s.f.text(&rel)?
-                .lines()
-                .map(|l| l.trim().to_string())
-                .collect();
+        // plans-listed.txt marks the rounds due; the IDs come from the raw pages.
+        let ids: HashSet<String> = listed_ids(&s.f, r)?.into_iter().collect();
         let missing: Vec<&String> = created.iter().filter(|id| !ids.contains(*id)).collect();
         missing_total += missing.len() as u64;
         if first_missing_ids.is_empty() {
@@ -73,7 +73,7 @@ fn all_listed(s: &Soak, scheduled: Option<u64>) -> Check {
     PLAN.spec(
         "VAL12-X1",
         "every ID answered 201 in plans-created.txt up to a listing round is in that round's plans-listed.txt (round 10, the last round of each checkpoint window, the last round); missing = 0, and the last scheduled round, once run, kept its listing",
-        &["rounds/*/round-*/plans-created.txt", "rounds/*/round-*/plans-listed.txt"],
+        &["rounds/*/round-*/plans-created.txt", "rounds/*/round-*/list-pages.jsonl"],
     )
     .observe(listed(s, scheduled), Listed::pass)
 }
@@ -179,8 +179,8 @@ fn plan_count_increasing(s: &Soak) -> Check {
     let count = |r: &Round| plan_count(&s.f, r).map(|c| c as f64);
     PLAN.spec(
         "VAL12-X4",
-        "paginated plan_count (list-walk.txt) > the previous round's, in every round that ran its workload",
-        &["rounds/*/round-*/list-walk.txt"],
+        "paginated plan_count (list-pages.jsonl) > the previous round's, in every round that ran its workload",
+        &["rounds/*/round-*/list-pages.jsonl"],
     )
     .observe(increasing(s, "plan_count", &count, false), Increasing::pass)
 }

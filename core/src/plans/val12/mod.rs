@@ -2,8 +2,10 @@
 //! written by the `soak` program of package `val12`) and recomputes every observation
 //! from the rounds' raw files: health from `health.txt` (and `restart.txt`), create
 //! codes from `plans-created.txt`, latencies from `create-times.txt`, scan validity
-//! from `stuck-scan.json`, recoveries from the CLI blocks of `recovery.txt`, the paged
-//! plan count from `list-walk.txt`, listed IDs from `plans-listed.txt`, counters from
+//! from `stuck-scan.json`, recoveries from the typed CLI-call records of
+//! `recovery.jsonl`, the paged plan count and the listed IDs from the typed page
+//! records of `list-pages.jsonl` (`recovery.txt`, `list-walk.txt` and
+//! `plans-listed.txt` are derived from them, see [`files`]), counters from
 //! `metrics-scrape.prom`. From `round-summary.json` it takes only what the harness
 //! itself did or measured outside the control-plane's answers: the round number and
 //! simulated time, the scan's status code and the `limit` it sent, the round's own
@@ -16,6 +18,7 @@
 //! or FAIL, while the soak is still running; once the soak has ended (its final
 //! report is written, or its setup failed) a check whose time never came is FAIL.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use serde::Serialize;
@@ -23,12 +26,14 @@ use serde_json::Value;
 
 use super::{Files, JudgeError, Missing, Plan};
 use crate::check::{Check, CheckSpec};
+use crate::records::{self, ListPage, RecoveryCall};
 use crate::stats;
 use crate::wire::CliRun;
 
 mod checks;
 mod claims;
 pub mod figures;
+pub mod files;
 pub mod observations;
 pub mod page;
 
@@ -61,7 +66,7 @@ pub const PLAN: Plan = Plan {
     beyond: &["VAL12-X1", "VAL12-X2", "VAL12-X3", "VAL12-X4"],
     judge,
     profile,
-    files: super::no_files,
+    files: files::derived,
     figures: figures::figures,
     page: page::PAGE,
     named_by_operator: soak_dir,
@@ -359,32 +364,64 @@ fn latencies_us(f: &Files, r: &Round) -> Result<Vec<u64>, Missing> {
         .collect()
 }
 
-/// The line that opens each recovery's CLI block in `recovery.txt`.
+/// The line that opens each recovery's block in the derived `recovery.txt`.
 pub const RECOVERY_MARK: &str = "=== recovery plan_id=";
+/// A round's raw recovery records: one [`RecoveryCall`] per CLI call, JSON Lines.
+pub const RECOVERY_RECORDS: &str = "recovery.jsonl";
+/// A round's raw list walk: one [`ListPage`] per page, JSON Lines.
+pub const LIST_RECORDS: &str = "list-pages.jsonl";
 
-/// A round's recoveries from `recovery.txt`: `(plan id, CLI call)` per block.
-fn recovery_calls(f: &Files, r: &Round) -> Result<Vec<(String, CliRun)>, Missing> {
-    let rel = format!("{}/recovery.txt", r.rel);
-    let text = f.text(&rel)?;
-    let mut out = Vec::new();
-    for block in text.split(RECOVERY_MARK).skip(1) {
-        let (id, rest) = block.split_once('\n').unwrap_or((block, ""));
-        let run = CliRun::parse_evidence(rest)
-            .map_err(|e| Missing::Absent(format!("{rel}: the recovery of {id}: {e}")))?;
-        out.push((id.trim().to_string(), run));
+/// A round's recovery calls from `recovery.jsonl`, checked against what the round
+/// could have asked for: at most the cap (`RECOVERY_CAP` in `config.env`, 0 = none),
+/// each for a distinct plan the round's stuck scan listed, each call naming its plan.
+fn recovery_calls(f: &Files, r: &Round, cap: u64) -> Result<Vec<RecoveryCall>, Missing> {
+    let rel = format!("{}/{RECOVERY_RECORDS}", r.rel);
+    let calls: Vec<RecoveryCall> = f.jsonl(&rel)?;
+    if calls.is_empty() {
+        return Ok(calls);
     }
-    if out.is_empty() && !text.trim().is_empty() {
+    if cap > 0 && calls.len() as u64 > cap {
         return Err(Missing::Absent(format!(
-            "{rel}: no `{RECOVERY_MARK}` block"
+            "{rel}: {} recoveries recorded, above the cap of {cap} per round",
+            calls.len()
         )));
     }
-    Ok(out)
+    let scan: Value = f.json(&format!("{}/stuck-scan.json", r.rel))?;
+    let listed: HashSet<&str> = scan["stuck"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    let mut seen = HashSet::new();
+    for c in &calls {
+        let id = records::id_text(&c.plan_id);
+        if !seen.insert(c.plan_id.as_str()) {
+            return Err(Missing::Absent(format!("{rel}: plan {id} recovered twice")));
+        }
+        if !listed.contains(c.plan_id.as_str()) {
+            return Err(Missing::Absent(format!(
+                "{rel}: plan {id} was not listed by the round's stuck scan"
+            )));
+        }
+        if c.call.arg("--resource") != Some(c.plan_id.as_str()) {
+            return Err(Missing::Absent(format!(
+                "{rel}: the call recorded for plan {id} names another resource"
+            )));
+        }
+    }
+    Ok(calls)
+}
+
+/// The recovery cap per round (`RECOVERY_CAP` in `config.env`; 0 = none).
+fn recovery_cap(f: &Files) -> Result<u64, Missing> {
+    f.kv("config.env")?.u64("RECOVERY_CAP")
 }
 
 /// `(ok, fail)` of a round's recoveries (see [`recovery_succeeded`]).
-fn recoveries(f: &Files, r: &Round) -> Result<(u64, u64), Missing> {
-    let calls = recovery_calls(f, r)?;
-    let ok = calls.iter().filter(|(_, c)| recovery_succeeded(c)).count() as u64;
+fn recoveries(f: &Files, r: &Round, cap: u64) -> Result<(u64, u64), Missing> {
+    let calls = recovery_calls(f, r, cap)?;
+    let ok = calls.iter().filter(|c| recovery_succeeded(&c.call)).count() as u64;
     Ok((ok, calls.len() as u64 - ok))
 }
 
@@ -395,41 +432,37 @@ fn adopted(f: &Files) -> u64 {
         .unwrap_or(0)
 }
 
-/// A round's paged plan count from `list-walk.txt`: the items of every page, which
-/// must each have answered 200, the walk complete; minus the adopted plans (an
-/// adopted plan the store lost makes the count smaller, never larger).
+/// A round's paged plan count from `list-pages.jsonl`: the IDs of a complete walk
+/// ([`records::incomplete`]: every page 200 and well-formed, the last cursor empty),
+/// minus the adopted plans (an adopted plan the store lost makes the count smaller,
+/// never larger).
 fn plan_count(f: &Files, r: &Round) -> Result<u64, Missing> {
-    let rel = format!("{}/list-walk.txt", r.rel);
-    let text = f.text(&rel)?;
-    let mut items = 0;
-    let mut complete = false;
-    for l in text.lines() {
-        if l.starts_with("complete=true") {
-            complete = true;
-        } else if l.starts_with("complete=") {
-            return Err(Missing::Absent(format!(
-                "{rel}: the walk did not finish: {l}"
-            )));
-        } else if l.starts_with("page=") {
-            let field = |k: &str| {
-                l.split_whitespace()
-                    .find_map(|t| t.strip_prefix(k))
-                    .ok_or_else(|| Missing::Absent(format!("{rel}: {l:?} has no {k}")))
-            };
-            if field("code=")? != "200" {
-                return Err(Missing::Absent(format!(
-                    "{rel}: a page did not answer 200: {l}"
-                )));
-            }
-            items += field("items=")?
-                .parse::<u64>()
-                .map_err(|e| Missing::Absent(format!("{rel}: {l:?}: {e}")))?;
-        }
+    let rel = format!("{}/{LIST_RECORDS}", r.rel);
+    let pages: Vec<ListPage> = f.jsonl(&rel)?;
+    if let Some(why) = records::incomplete(&pages) {
+        return Err(Missing::Absent(format!(
+            "{rel}: the walk is not complete: {why}"
+        )));
     }
-    if !complete {
-        return Err(Missing::Absent(format!("{rel}: no complete=true line")));
+    let items: usize = pages.iter().map(|p| p.items).sum();
+    Ok((items as u64).saturating_sub(adopted(f)))
+}
+
+/// The plan IDs a round's list walk returned, from `list-pages.jsonl`, exactly as
+/// answered (pages that answered 200 with a well-formed body).
+fn listed_ids(f: &Files, r: &Round) -> Result<Vec<String>, Missing> {
+    let pages: Vec<ListPage> = f.jsonl(&format!("{}/{LIST_RECORDS}", r.rel))?;
+    let ok: Vec<ListPage> = pages
+        .into_iter()
+        .filter(|p| p.status == Some(200) && p.well_formed)
+        .collect();
+    if let Some(p) = ok.iter().find(|p| p.ids.is_none()) {
+        return Err(Missing::Absent(format!(
+            "{}/{LIST_RECORDS}: page {} kept no IDs",
+            r.rel, p.page
+        )));
     }
-    Ok(items.saturating_sub(adopted(f)))
+    Ok(records::all_ids(&ok).cloned().collect())
 }
 
 /// The plan IDs a round answered 201 (or 200) to, from `plans-created.txt`.
@@ -566,8 +599,9 @@ fn floor6(x: f64) -> f64 {
 /// Recovery totals over `rs`.
 fn rate(f: &Files, rs: &[&Round]) -> Result<Rate, Missing> {
     let (mut ok, mut fail) = (0, 0);
+    let cap = recovery_cap(f)?;
     for r in rs {
-        let (o, x) = recoveries(f, r)?;
+        let (o, x) = recoveries(f, r, cap)?;
         ok += o;
         fail += x;
     }
@@ -732,13 +766,14 @@ pub struct RoundFigures {
     pub healthy: bool,
     /// The round restarted the control-plane.
     pub restarted: bool,
-    /// `(ok, fail)` recoveries from `recovery.txt`.
+    /// `(ok, fail)` recoveries from `recovery.jsonl`.
     pub recoveries: Option<(u64, u64)>,
 }
 
 /// Every round of a soak directory, in round order.
 pub fn round_figures(dir: &Path) -> Vec<RoundFigures> {
     let f = Files::new(dir);
+    let cap = recovery_cap(&f);
     rounds(dir)
         .iter()
         .map(|r| {
@@ -755,7 +790,7 @@ pub fn round_figures(dir: &Path) -> Vec<RoundFigures> {
                 rss_kb: field("rss_kb"),
                 healthy: healthy(&f, r),
                 restarted: f.exists(&format!("{}/restart.txt", r.rel)),
-                recoveries: recoveries(&f, r).ok(),
+                recoveries: cap.clone().and_then(|c| recoveries(&f, r, c)).ok(),
             }
         })
         .collect()
@@ -987,7 +1022,8 @@ mod tests {
             w(
                 "config.env",
                 "TIME_FACTOR=1\nROUND_INTERVAL_S=1800\nDAY_S=86400\nCALENDAR_SCALE=1\n\
-                 DURATION_DAYS=30\nCREATES_PER_ROUND=10\nP99_LIMIT_MS=500\nSTUCK_THRESHOLD_S=3600\n",
+                 DURATION_DAYS=30\nCREATES_PER_ROUND=10\nP99_LIMIT_MS=500\nSTUCK_THRESHOLD_S=3600\n\
+                 RECOVERY_CAP=100\n",
             );
             w(
                 "setup-summary.txt",
@@ -1037,7 +1073,9 @@ mod tests {
                 );
                 let ok = !self.failed_recoveries.contains(&k);
                 let run = CliRun {
-                    args: vec!["rollback".into(), "execute".into()],
+                    args: ["rollback", "execute", "--resource", "soak-1-01"]
+                        .map(String::from)
+                        .to_vec(),
                     exit_code: Some(if ok { 0 } else { 5 }),
                     signal: None,
                     stdout: if ok {
@@ -1055,20 +1093,31 @@ mod tests {
                     spawn_error: None,
                     env: Default::default(),
                 };
+                let call = RecoveryCall {
+                    plan_id: "soak-1-01".into(),
+                    call: run,
+                };
                 w(
-                    &format!("{rel}/recovery.txt"),
-                    &format!("{RECOVERY_MARK}soak-1-01\n{}", run.to_evidence()),
+                    &format!("{rel}/{RECOVERY_RECORDS}"),
+                    &records::to_jsonl(&[call]),
                 );
-                let n = all_ids.len();
+                let due = ids_due(k, sim, &cal);
+                let page = ListPage {
+                    page: 1,
+                    status: Some(200),
+                    well_formed: true,
+                    items: all_ids.len(),
+                    ids: due.then(|| all_ids.clone()),
+                    next_cursor: Some(String::new()),
+                    latency_us: 100,
+                    ..ListPage::default()
+                };
                 w(
-                    &format!("{rel}/list-walk.txt"),
-                    &format!("page=1 code=200 items={n} next_cursor=\"\" latency_us=100\ncomplete=true\n"),
+                    &format!("{rel}/{LIST_RECORDS}"),
+                    &records::to_jsonl(&[page]),
                 );
-                if ids_due(k, sim, &cal) {
-                    w(
-                        &format!("{rel}/plans-listed.txt"),
-                        &(all_ids.join("\n") + "\n"),
-                    );
+                if due {
+                    w(&format!("{rel}/plans-listed.txt"), "");
                 }
                 w(
                     &format!("{rel}/metrics-scrape.prom"),
@@ -1117,6 +1166,68 @@ mod tests {
             r.check("VAL12-06").unwrap().title,
             "7-day rollback rate >= 99%"
         );
+    }
+
+    /// Appends `extra` successful recovery records for plan `soak-1-01` to round 5.
+    fn forge_recoveries(dir: &Path, extra: usize) {
+        let rel = dir.join("rounds/d01/round-0005").join(RECOVERY_RECORDS);
+        let text = std::fs::read_to_string(&rel).unwrap();
+        let line = text.lines().next().unwrap().to_string() + "\n";
+        std::fs::write(&rel, text + &line.repeat(extra)).unwrap();
+    }
+
+    #[test]
+    fn forged_or_excess_recovery_records_never_raise_the_rate() {
+        // Days 1-7 at 4 failures of 336 (red); 300 forged successes in one round would
+        // lift the rate to 0.9938, but they exceed the cap (100) and repeat a plan.
+        let failing = Synth {
+            failed_recoveries: vec![1, 2, 3, 4],
+            ..Synth::good()
+        };
+        let (r, red) = failing.red_after(|d| forge_recoveries(d, 300));
+        assert_eq!(red, ["VAL12-06", "VAL12-10"], "{}", r.to_text());
+        let note = r
+            .check("VAL12-06")
+            .unwrap()
+            .note
+            .clone()
+            .unwrap_or_default();
+        assert!(note.contains("above the cap of 100"), "{note}");
+        // Under the cap, a second record of the same plan is refused too.
+        let (r, red) = failing.red_after(|d| forge_recoveries(d, 1));
+        assert_eq!(red, ["VAL12-06", "VAL12-10"]);
+        let note = r
+            .check("VAL12-06")
+            .unwrap()
+            .note
+            .clone()
+            .unwrap_or_default();
+        assert!(note.contains("recovered twice"), "{note}");
+        // A record with a field the harness never writes (a forged `ok`) is unreadable.
+        let (_, red) = Synth::good().red_after(|d| {
+            let rel = d.join("rounds/d01/round-0005").join(RECOVERY_RECORDS);
+            let t = std::fs::read_to_string(&rel).unwrap();
+            std::fs::write(&rel, t.replacen('{', "{\"ok\":true,", 1)).unwrap();
+        });
+        assert_eq!(red, ["VAL12-06", "VAL12-10"]);
+    }
+
+    #[test]
+    fn a_page_that_did_not_answer_200_makes_the_count_unreadable() {
+        // Round 10's walk: its page answered 503 with a body shaped like a last page.
+        let (r, red) = Synth::good().red_after(|d| {
+            let rel = d.join("rounds/d01/round-0010").join(LIST_RECORDS);
+            let t = std::fs::read_to_string(&rel).unwrap();
+            std::fs::write(&rel, t.replace("\"status\":200", "\"status\":503")).unwrap();
+        });
+        assert!(red.contains(&"VAL12-03".to_string()), "{}", r.to_text());
+        let note = r
+            .check("VAL12-03")
+            .unwrap()
+            .note
+            .clone()
+            .unwrap_or_default();
+        assert!(note.contains("503"), "{note}");
     }
 
     #[test]

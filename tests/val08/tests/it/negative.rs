@@ -199,12 +199,41 @@ fn val08_tier_negative_sequential_workers() {
 #[rstest]
 #[case::val08_09_negative_list_skip_page("list-skip-page")]
 #[case::val08_09_negative_list_duplicate("list-duplicate")]
+#[case::val08_09_negative_list_id_newline("list-id-newline")]
+#[case::val08_09_negative_list_id_trailing_space("list-id-trailing-space")]
+#[case::val08_09_negative_list_page_503("list-page-503")]
+#[case::val08_09_negative_list_cursor_forged("list-cursor-forged")]
 #[file_serial(val08)]
 fn val08_09_negative_list(#[case] fault: &str) {
     let lab = negative_lab(&[fault], &Config::default(), &["VAL08-09"], &[]);
     let o = lab.observed("VAL08-09");
     let (missing, dups) = (count(o, "missing"), count(o, "duplicates"));
     assert!(missing + dups > 0, "{fault}: {o}");
+    // Hostile IDs stay one line each in the derived file a person reads.
+    let ids = std::fs::read_to_string(lab.run_dir().join("val08-list-ids.txt")).unwrap();
+    assert_eq!(
+        ids.lines().count() as u64,
+        count(o, "list_count"),
+        "{fault}"
+    );
+}
+
+/// A 201 whose body is not JSON, or names another plan, is not an ok create: every
+/// tier and the aggregate turn red, never a false PASS.
+#[rstest]
+#[case::val08_02_05_negative_create_201_not_json("create-201-not-json")]
+#[case::val08_02_05_negative_create_201_wrong_id("create-201-wrong-id")]
+#[file_serial(val08)]
+fn val08_negative_create_201_malformed(#[case] fault: &str) {
+    let red = [
+        "VAL08-02", "VAL08-03", "VAL08-04", "VAL08-05", "VAL08-07", "VAL08-08",
+    ];
+    let lab = negative_lab(&[fault], &Config::default(), &red, &[]);
+    assert_eq!(
+        count(lab.observed("VAL08-08"), "total_errors"),
+        805,
+        "{fault}"
+    );
 }
 
 /// `cp_http_requests_total` left out of /metrics: absent is FAIL, never 0 or PASS.

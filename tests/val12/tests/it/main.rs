@@ -96,12 +96,12 @@ const ALL: [&str; 10] = [
     "VAL12-09", "VAL12-10",
 ];
 
-/// The plan IDs a round's `recovery.txt` holds a CLI call for, in call order.
+/// The plan IDs a round's `recovery.jsonl` holds a CLI call for, in call order.
 fn recovered_ids(round_dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(round_dir.join("recovery.txt"))
+    let text = std::fs::read_to_string(round_dir.join("recovery.jsonl")).unwrap();
+    val_support::records::parse_jsonl::<val_support::records::RecoveryCall>(&text)
         .unwrap()
-        .lines()
-        .filter_map(|l| l.strip_prefix(soak::round::RECOVERY_MARK))
-        .map(str::to_string)
+        .into_iter()
+        .map(|c| c.plan_id)
         .collect()
 }

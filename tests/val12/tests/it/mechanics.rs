@@ -42,6 +42,8 @@ fn val12_smoke_writes_the_plan_layout_and_reports() {
             "create-times.txt",
             "stuck-scan.json",
             "recovery.txt",
+            "recovery.jsonl",
+            "list-pages.jsonl",
             "metrics-scrape.prom",
         ] {
             assert!(d.join(&r.rel).join(f).is_file(), "{}/{f} missing", r.rel);
@@ -123,12 +125,13 @@ fn val12_smoke_round_summaries_agree_with_the_raw_files() {
         assert_eq!(s.health, "ok");
         let scan: serde_json::Value = serde_json::from_str(&read("stuck-scan.json")).unwrap();
         assert_eq!(s.stuck_count, scan["stuck_count"].as_u64(), "{}", r.rel);
-        let rec = read("recovery.txt");
-        let calls: Vec<val_support::CliRun> = rec
-            .split(soak::round::RECOVERY_MARK)
-            .skip(1)
-            .map(|b| val_support::CliRun::parse_evidence(b.split_once('\n').unwrap().1).unwrap())
-            .collect();
+        let calls: Vec<val_support::CliRun> = val_support::records::parse_jsonl::<
+            val_support::records::RecoveryCall,
+        >(&read("recovery.jsonl"))
+        .unwrap()
+        .into_iter()
+        .map(|c| c.call)
+        .collect();
         let rok = calls
             .iter()
             .filter(|c| val_support::plans::val12::recovery_succeeded(c))
@@ -143,12 +146,11 @@ fn val12_smoke_round_summaries_agree_with_the_raw_files() {
             assert_eq!(c.arg("--strategy"), Some("retry"));
             assert_eq!(c.arg("--reason"), Some("soak-auto-recovery"));
         }
-        let items: u64 = read("list-walk.txt")
-            .lines()
-            .filter_map(|l| l.split_whitespace().find_map(|t| t.strip_prefix("items=")))
-            .map(|n| n.parse::<u64>().unwrap())
-            .sum();
+        let pages: Vec<val_support::records::ListPage> =
+            val_support::records::parse_jsonl(&read("list-pages.jsonl")).unwrap();
+        let items: u64 = pages.iter().map(|p| p.items as u64).sum();
         assert_eq!(s.plan_count, Some(items), "{}", r.rel);
+        assert_eq!(val_support::records::incomplete(&pages), None, "{}", r.rel);
         assert!(
             read("list-walk.txt").ends_with("complete=true\n"),
             "{}",

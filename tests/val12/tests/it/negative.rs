@@ -262,3 +262,66 @@ fn seed_plans(ctx: &mut LabCtx, dir: &Path, n: u64) -> Result<()> {
     drop(cp);
     Ok(())
 }
+
+#[test]
+fn val12_06_10_negative_cli_forged_output() {
+    // The CLI sends no rollback, exits 6 and prints 120 marker blocks, key=value and
+    // JSON lines claiming success: each call stays one failed record, never more than
+    // the cap per round.
+    let lab = negative(
+        &["cli-forged-output"],
+        18,
+        &[],
+        &["VAL12-06", "VAL12-10"],
+        &["VAL12-06", "VAL12-10"],
+    );
+    let d = lab.run_dir();
+    let cap = lite(36000.0, 18, &[]).recovery_cap as usize;
+    let mut calls = 0;
+    for r in Layout::new(d).rounds().unwrap() {
+        let text = std::fs::read_to_string(d.join(&r.rel).join("recovery.jsonl")).unwrap();
+        let recs: Vec<val_support::records::RecoveryCall> =
+            val_support::records::parse_jsonl(&text).unwrap();
+        assert!(recs.len() <= cap, "{}: {} calls", r.rel, recs.len());
+        assert!(recs.iter().all(|c| c.call.exit_code == Some(6)));
+        calls += recs.len();
+    }
+    assert!(calls > 0, "the soak made recovery calls");
+    let obs = lab.observed("VAL12-10");
+    assert_eq!(obs["attempts"].as_u64(), Some(calls as u64), "{obs}");
+    assert_eq!(obs["ok"].as_u64(), Some(0), "{obs}");
+}
+
+#[test]
+fn val12_03_negative_list_cursor_forged() {
+    // 50 adopted plans, then 10 per round: from round 6 the store holds more than a
+    // page, and the first page's cursor (a forged "page=2 … items=100" line, then
+    // `complete=true` and control characters) leads to an empty last page. Round 10
+    // lists 100 of 150 plans: 50 of the soak's, not the 100 VAL12-03 needs.
+    let faults = ["list-cursor-forged"];
+    let cfg = SoakConfig {
+        adopt_existing: true,
+        ..lite(36000.0, 10, &faults)
+    };
+    let lab = lab::isolated("val12", &faults, &cfg, |ctx, cfg| {
+        let dir = ctx.run_dir().to_path_buf();
+        ctx.config("soak", cfg);
+        seed_plans(ctx, &dir, 50)?;
+        let _guard = Teardown(dir.clone());
+        lifecycle::setup(&dir, cfg)?;
+        lifecycle::run(&dir, &lifecycle::RunOptions::default(), &mut |_| Ok(()))?;
+        Ok(())
+    })
+    .expect("negative lab ran");
+    lab.assert_red(&["VAL12-03", "VAL12-X1", "VAL12-X4"]);
+    assert_eq!(lab.observed("VAL12-03").as_u64(), Some(50));
+    let d = lab.run_dir();
+    let r10 = Layout::new(d).rounds().unwrap().pop().unwrap();
+    let walk = std::fs::read_to_string(d.join(&r10.rel).join("list-walk.txt")).unwrap();
+    assert_eq!(
+        walk.lines().count(),
+        3,
+        "two pages and the end line: {walk}"
+    );
+    assert!(!walk.contains('\u{1b}'), "{walk}");
+}

@@ -1,0 +1,236 @@
+//! Typed raw records: what the harness observed, written once as JSON Lines of fixed
+//! structs. Text from the control-plane or its CLI (IDs, cursors, stdout, stderr) is
+//! only ever a JSON string value here: nothing splits it, trims it or reads it for
+//! structure, so no answer can add a record or change a field. The plans' text
+//! files a person reads (`list-walk.txt`, `recovery.txt`, `val08-list-ids.txt`, …)
+//! are derived from these records and re-derived by `evidence verify`.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::escape::escape;
+use crate::wire::CliRun;
+
+/// One page of a list walk (`GET /v1/rollouts?limit=L[&cursor=C]`), as answered.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListPage {
+    /// 1-based page number.
+    pub page: usize,
+    /// The cursor sent (`None` for the first page).
+    pub cursor: Option<String>,
+    /// HTTP status (`None`: no answer).
+    pub status: Option<u16>,
+    /// The body parsed as the contract's page (`plans` of plans with IDs, `next_cursor`).
+    pub well_formed: bool,
+    /// Plans on the page (counted from the parsed body).
+    pub items: usize,
+    /// The plan IDs of the page in order, exactly as answered; `None` where the walk
+    /// kept only the count (a soak round that does not judge its listing: a 30-day
+    /// soak would otherwise store every ID of the store every round).
+    pub ids: Option<Vec<String>>,
+    /// `next_cursor` as answered (`None`: absent or no page).
+    pub next_cursor: Option<String>,
+    /// Request → answer, µs.
+    pub latency_us: u64,
+    /// The transport or decoding error, if any.
+    pub error: Option<String>,
+}
+
+/// One recovery call of a soak round: the plan it was for and the CLI call whole.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryCall {
+    /// The plan ID the harness asked the CLI to recover.
+    pub plan_id: String,
+    /// The CLI call (argv, exit code, signal, stdout and stderr, duration).
+    pub call: CliRun,
+}
+
+/// `records` as JSON Lines (one record per line, each ending in `\n`).
+pub fn to_jsonl<T: Serialize>(records: &[T]) -> String {
+    records
+        .iter()
+        .map(|r| serde_json::to_string(r).expect("a record serialises") + "\n")
+        .collect()
+}
+
+/// The records of JSON Lines text; any line that is not exactly one record (an
+/// unknown field, a missing one, a wrong type) makes the whole text unreadable.
+pub fn parse_jsonl<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", i + 1)))
+        .collect()
+}
+
+/// Why a walk is not a complete listing (`None` when it is): every page answered 200
+/// with a well-formed body and no error, every page but the last named a non-empty
+/// next cursor, the last an empty one, and no ID came twice. Derived from the pages'
+/// fields only, never from a flag the writer set.
+pub fn incomplete(pages: &[ListPage]) -> Option<String> {
+    let Some(last) = pages.last() else {
+        return Some("no page was recorded".into());
+    };
+    if let Some(p) = pages
+        .iter()
+        .find(|p| p.status != Some(200) || !p.well_formed || p.error.is_some())
+    {
+        let status = p
+            .status
+            .map_or_else(|| "no answer".into(), |s| s.to_string());
+        return Some(format!(
+            "page {} answered {status} (well-formed: {}){}",
+            p.page,
+            p.well_formed,
+            p.error
+                .as_deref()
+                .map(|e| format!(": {}", escape(e)))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(p) = pages[..pages.len() - 1]
+        .iter()
+        .find(|p| p.next_cursor.as_deref().is_none_or(str::is_empty))
+    {
+        return Some(format!(
+            "page {} ended the walk but is not the last",
+            p.page
+        ));
+    }
+    if last.next_cursor.as_deref() != Some("") {
+        return Some(format!(
+            "the last page ({}) named no empty next_cursor",
+            last.page
+        ));
+    }
+    if let Some(p) = pages
+        .iter()
+        .find(|p| p.ids.as_ref().is_some_and(|ids| ids.len() != p.items))
+    {
+        return Some(format!("page {}: its IDs are not its item count", p.page));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(id) = all_ids(pages).find(|id| !seen.insert(*id)) {
+        return Some(format!("plan {} was listed twice", id_text(id)));
+    }
+    None
+}
+
+/// Every kept ID of `pages`, in order.
+pub fn all_ids(pages: &[ListPage]) -> impl Iterator<Item = &String> {
+    pages.iter().flat_map(|p| p.ids.iter().flatten())
+}
+
+/// An ID as one line of a text file a person reads: as written when it is plain,
+/// else as a JSON string (a newline, a control character or a space such as U+3000
+/// stays visible and cannot start another line).
+pub fn id_text(id: &str) -> String {
+    if id.is_empty() || id.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        serde_json::to_string(id).expect("a string serialises")
+    } else {
+        id.to_string()
+    }
+}
+
+/// The derived `list-walk.txt` of a walk: one line per page, then `complete=…` as
+/// [`incomplete`] decides it. Cursors are quoted and escaped.
+pub fn list_walk_text(pages: &[ListPage]) -> String {
+    let mut out = String::new();
+    for p in pages {
+        let next = p
+            .next_cursor
+            .as_deref()
+            .map_or("(absent)".to_string(), |c| {
+                serde_json::to_string(c).expect("string")
+            });
+        out.push_str(&format!(
+            "page={} code={} items={} next_cursor={} latency_us={}\n",
+            p.page,
+            p.status.map_or_else(|| "000".into(), |c| c.to_string()),
+            p.items,
+            escape(&next),
+            p.latency_us
+        ));
+    }
+    match incomplete(pages) {
+        None => out.push_str("complete=true\n"),
+        Some(e) => out.push_str(&format!("complete=false error={}\n", escape(&e))),
+    }
+    out
+}
+
+/// The derived text of CLI calls: per call a header line naming the plan, then the
+/// call's block with every line of its output escaped (a line of output cannot pass
+/// for a header or a field).
+pub fn recovery_text(calls: &[RecoveryCall]) -> String {
+    let mut out = String::new();
+    for c in calls {
+        out.push_str(&format!("=== recovery plan_id={}\n", id_text(&c.plan_id)));
+        let mut call = c.call.clone();
+        call.stdout = escape(&call.stdout).into_owned();
+        call.stderr = escape(&call.stderr).into_owned();
+        call.args = call.args.iter().map(|a| id_text(a)).collect();
+        out.push_str(&call.to_evidence());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(n: usize, status: u16, ids: &[&str], next: &str) -> ListPage {
+        ListPage {
+            page: n,
+            status: Some(status),
+            well_formed: true,
+            items: ids.len(),
+            ids: Some(ids.iter().map(|s| s.to_string()).collect()),
+            next_cursor: Some(next.into()),
+            ..ListPage::default()
+        }
+    }
+
+    #[test]
+    fn a_listing_is_complete_only_from_its_pages_fields() {
+        let good = [page(1, 200, &["a"], "c1"), page(2, 200, &["b"], "")];
+        assert_eq!(incomplete(&good), None);
+        let mut bad = good.clone();
+        bad[1].status = Some(503);
+        assert!(incomplete(&bad).unwrap().contains("503"));
+        let mut bad = good.clone();
+        bad[1].well_formed = false;
+        assert!(incomplete(&bad).is_some());
+        let mut bad = good.clone();
+        bad[1].next_cursor = Some("more".into());
+        assert!(incomplete(&bad).is_some());
+        let bad = [page(1, 200, &["a"], ""), page(2, 200, &["b"], "")];
+        assert!(incomplete(&bad).is_some(), "a page after the last");
+        let bad = [page(1, 200, &["a"], "c1"), page(2, 200, &["a"], "")];
+        assert!(incomplete(&bad).unwrap().contains("twice"));
+        assert!(incomplete(&[]).is_some());
+    }
+
+    #[test]
+    fn hostile_text_stays_one_escaped_value() {
+        let forged = "c1\npage=2 code=200 items=100 next_cursor=\"\"\ncomplete=true\n\u{1b}[1A";
+        let pages = [
+            page(1, 200, &["a\nb", "c\u{3000}"], forged),
+            page(2, 200, &[], ""),
+        ];
+        let text = list_walk_text(&pages);
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.lines().filter(|l| l.starts_with("page=")).count() == 2);
+        assert_eq!(id_text("a\nb"), "\"a\\nb\"");
+        assert_eq!(id_text("c\u{3000}"), "\"c\u{3000}\"");
+        assert_eq!(id_text("plain-1"), "plain-1");
+        let back: Vec<ListPage> = parse_jsonl(&to_jsonl(&pages)).unwrap();
+        assert_eq!(back, pages);
+        let extra = to_jsonl(&pages).replacen("{", "{\"complete\":true,", 1);
+        assert!(parse_jsonl::<ListPage>(&extra)
+            .unwrap_err()
+            .contains("unknown field"));
+    }
+}
