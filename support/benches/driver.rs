@@ -2,7 +2,8 @@
 //! bash+curl (`scripts/bench-driver`, which starts the release reference and runs all
 //! three). Runs the closed model ([`val_support::load::closed`]): `--concurrency` workers
 //! released together, each sending `--per-worker` creates one after another with unique
-//! plan IDs, through the VAL08 client in either connection model. Prints one JSON line:
+//! plan IDs: `per-request` through the VAL08 client (a connection per create), and
+//! `keep-alive` through [`val_support::keepalive`] (one hyper connection per worker). Prints one JSON line:
 //! creates answered 201 per second of wall-clock and the nearest-rank p50/p99 of their
 //! latency, the same figures the script derives from wrk and curl.
 //!
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use val_support::client::{Client, Connections, CreateRollout, DEFAULT_TIMEOUT};
+use val_support::keepalive::{CreateTarget, KeepAliveConn};
 use val_support::load::{self, ClosedModel, Outcome};
 use val_support::stats::LatencySummary;
 
@@ -28,9 +30,13 @@ struct Args {
     /// Workers released together.
     #[arg(long)]
     concurrency: usize,
-    /// Sequential creates per worker.
+    /// Sequential creates per worker (with `--duration-s`: a cap).
     #[arg(long)]
     per_worker: usize,
+    /// Keep-alive only: send for this many seconds, as wrk does, instead of a fixed
+    /// count per worker (whose last workers would run alone at the end).
+    #[arg(long)]
+    duration_s: Option<f64>,
     /// Prefix of the plan IDs (unique per run).
     #[arg(long, default_value = "bench-driver")]
     prefix: String,
@@ -53,17 +59,42 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(args.threads)
         .enable_all()
         .build()?;
-    let client = Client::with_connections(&args.url, None, DEFAULT_TIMEOUT, connections);
     let model = ClosedModel {
         workers: args.concurrency,
         per_worker: args.per_worker,
     };
     let prefix = args.prefix.clone();
-    let result = rt.block_on(load::closed(model, move |w, b| {
-        let c = client.clone();
-        let req = CreateRollout::new(&format!("{prefix}-w{w}-b{b}"));
-        async move { c.create_for_load(&req).await.attempt() }
-    }));
+    let result = match connections {
+        // One hyper connection per worker, as wrk keeps one per connection slot.
+        Connections::KeepAlive => {
+            let target = CreateTarget::new(&args.url, DEFAULT_TIMEOUT)?;
+            let init = move |_| KeepAliveConn::new(target.clone());
+            let op = move |mut conn: KeepAliveConn, w, b| {
+                let id = format!("{prefix}-w{w}-b{b}");
+                async move {
+                    let a = conn.create(&id).await;
+                    (conn, a)
+                }
+            };
+            rt.block_on(async {
+                match args.duration_s {
+                    Some(d) => {
+                        let d = Duration::from_secs_f64(d);
+                        load::closed_for(model, d, init, op).await
+                    }
+                    None => load::closed_each(model, init, op).await,
+                }
+            })
+        }
+        Connections::PerRequest => {
+            let client = Client::with_connections(&args.url, None, DEFAULT_TIMEOUT, connections);
+            rt.block_on(load::closed(model, move |w, b| {
+                let c = client.clone();
+                let req = CreateRollout::new(&format!("{prefix}-w{w}-b{b}"));
+                async move { c.create_for_load(&req).await.attempt() }
+            }))
+        }
+    };
     let ok_201 = result
         .records
         .iter()

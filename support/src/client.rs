@@ -49,8 +49,8 @@ pub enum Connections {
 
 /// Wrapper `{"error": {...}}`.
 #[derive(Deserialize)]
-struct ErrorBody {
-    error: ApiError,
+pub(crate) struct ErrorBody {
+    pub(crate) error: ApiError,
 }
 
 /// Typed HTTP client of one control-plane.
@@ -513,7 +513,7 @@ fn transport_cause(e: &reqwest::Error) -> ErrorCause {
 }
 
 /// An error and all its sources, `: `-separated.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

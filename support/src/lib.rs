@@ -13,6 +13,7 @@
 //! | [`load`] | closed and open load drivers (the records are `val_core::load_result`) |
 //! | [`netfault`] | TCP fault proxy on loopback (latency, bandwidth, slicer, blackhole, reset, down, ack-lost) |
 //! | [`client`] | typed async client of docs/contract.md, paging helper, `autonomy` CLI runner |
+//! | [`keepalive`] | creates over one keep-alive hyper connection per worker (the benchmark's load path) |
 //! | [`operator_cli`] | the plans' CLI calls, typed: `rollback execute`, `audit query` |
 //! | [`lab`] | run-once coordination of a suite's lab, negative (isolated) labs |
 //! | [`browser`] | the HTML report rendered and checked in headless Chromium |
@@ -81,6 +82,7 @@
 pub mod browser;
 pub mod client;
 pub mod cp;
+pub mod keepalive;
 pub mod lab;
 pub mod ledger_load;
 pub mod load;

@@ -2,6 +2,8 @@
 //!
 //! - [`closed`]: N workers × B sequential requests, every worker its own task, all
 //!   released together; wall-clock runs from the first send to the last answer.
+//!   [`closed_each`] is the same with a state per worker (its own connection), and
+//!   [`closed_for`] runs it for a duration instead of a count (as wrk does).
 //! - [`open`]: a constant arrival rate for a bounded duration; latency is measured
 //!   from the *intended* send time, so a stall shows up as latency instead of being
 //!   hidden by requests that were never sent (coordinated omission).
@@ -27,24 +29,86 @@ where
     F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Attempt> + Send + 'static,
 {
+    closed_each(
+        model,
+        |_| (),
+        move |(), w, b| {
+            let f = op(w, b);
+            async move { ((), f.await) }
+        },
+    )
+    .await
+}
+
+/// [`closed`] with a state per worker (e.g. its own connection): `init(worker)` makes
+/// it before the barrier, and `op(state, worker, index)` hands it back with the
+/// attempt. The same timing and records as [`closed`].
+pub async fn closed_each<S, I, F, Fut>(model: ClosedModel, init: I, op: F) -> LoadResult
+where
+    S: Send + 'static,
+    I: Fn(usize) -> S,
+    F: Fn(S, usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = (S, Attempt)> + Send + 'static,
+{
+    closed_inner(model, None, init, op).await
+}
+
+/// [`closed_each`] for a duration, as wrk runs: after `duration` from the release no
+/// worker sends again (those in flight are answered and recorded), and `per_worker`
+/// is only a cap. Wall-clock exceeds `duration` by at most one request's latency, where
+/// a fixed count per worker ends with a tail of ever fewer workers in flight.
+pub async fn closed_for<S, I, F, Fut>(
+    model: ClosedModel,
+    duration: Duration,
+    init: I,
+    op: F,
+) -> LoadResult
+where
+    S: Send + 'static,
+    I: Fn(usize) -> S,
+    F: Fn(S, usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = (S, Attempt)> + Send + 'static,
+{
+    closed_inner(model, Some(duration), init, op).await
+}
+
+/// The closed model's workers, with an optional duration after the release.
+async fn closed_inner<S, I, F, Fut>(
+    model: ClosedModel,
+    duration: Option<Duration>,
+    init: I,
+    op: F,
+) -> LoadResult
+where
+    S: Send + 'static,
+    I: Fn(usize) -> S,
+    F: Fn(S, usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = (S, Attempt)> + Send + 'static,
+{
     let op = Arc::new(op);
     let barrier = Arc::new(tokio::sync::Barrier::new(model.workers.max(1)));
+    let released = Arc::new(std::sync::OnceLock::new());
     let mut handles = Vec::with_capacity(model.workers);
     for w in 1..=model.workers {
-        let op = op.clone();
-        let barrier = barrier.clone();
+        let (op, barrier, released) = (op.clone(), barrier.clone(), released.clone());
+        let mut state = Some(init(w));
         handles.push(tokio::spawn(async move {
             barrier.wait().await;
-            let mut out = Vec::with_capacity(model.per_worker);
+            let stop = duration.map(|d| *released.get_or_init(Instant::now) + d);
+            let mut out = Vec::with_capacity(model.per_worker.min(4096));
             for b in 1..=model.per_worker {
                 let start = Instant::now();
-                let a = op(w, b).await;
+                if stop.is_some_and(|s| start >= s) {
+                    break;
+                }
+                let (s, a) = op(state.take().expect("handed back"), w, b).await;
+                state = Some(s);
                 out.push((w, b, start, Instant::now(), a));
             }
             out
         }));
     }
-    let mut raw = Vec::with_capacity(model.workers * model.per_worker);
+    let mut raw = Vec::with_capacity(model.workers * model.per_worker.min(4096));
     for h in handles {
         match h.await {
             Ok(v) => raw.extend(v),

@@ -3,6 +3,7 @@
 mod checks;
 mod cli;
 mod evidence;
+mod keepalive;
 mod lab;
 mod lifecycle;
 mod load;

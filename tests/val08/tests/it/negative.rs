@@ -61,7 +61,7 @@ fn val08_tier_negative_create_5xx(#[case] n: usize, #[case] prefix: &str) {
 /// VAL08-07 turns red with it: N=100's throughput (about 16/s) falls below N=1's,
 /// which is not slowed.
 #[test]
-#[file_serial(val08)]
+#[file_serial(val08_waits)]
 fn val08_06_negative_create_delay() {
     let lab = negative_lab(
         &["create-delay-ms=6100", "create-delay-prefix=val08-n100-"],

@@ -33,7 +33,7 @@ fn n100_records(lab: &Lab) -> Vec<CreateRecord> {
 /// cause `tcp_timeout`), which the plan's curl would see as well: a true FAIL of such
 /// a listener, and no ground for a test that must PASS.
 #[test]
-#[file_serial(val08)]
+#[file_serial(val08_waits)]
 fn val08_05_variant_slow_accept_within_bound() {
     let front = SlowAccept {
         backlog: 128,
@@ -75,7 +75,7 @@ fn val08_05_variant_slow_accept_within_bound() {
 /// and the outcome does not depend on SYN retransmits (with 5, the storms after the
 /// pause doubled the test's time); a steady slower rate fails only by retransmit luck.
 #[test]
-#[file_serial(val08)]
+#[file_serial(val08_waits)]
 fn val08_05_negative_slow_accept_past_deadline() {
     let front = SlowAccept {
         backlog: 128,
