@@ -64,6 +64,79 @@ pub struct ClockEstimate {
     pub pings: usize,
     /// How it was measured.
     pub method: String,
+    /// The pings themselves, from which merge and verify re-derive the estimate; an
+    /// estimate without them is not used (it cannot be checked).
+    #[serde(default)]
+    pub raw: Vec<ClockPing>,
+}
+
+/// One health ping of a clock estimate, as the shard saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockPing {
+    /// Local wall-clock of the send, µs since the Unix epoch.
+    pub send_unix_us: i64,
+    /// Local wall-clock of the answer, µs since the Unix epoch.
+    pub answer_unix_us: i64,
+    /// The answer's `Date` header, verbatim (RFC 2822, whole seconds).
+    pub date: String,
+}
+
+/// The method text of an estimate from `Date` headers.
+pub const CLOCK_METHOD: &str =
+    "Date header (whole seconds) interval intersection over health pings";
+
+/// The offset interval of pings `(local send µs, local answer µs, Date µs)`: each
+/// bounds the offset to `(D − t1, D + 1 s − t0)`; the estimate is the middle of their
+/// intersection. `None` with no ping, or when the intervals do not meet (a clock was
+/// stepped between pings). The estimate carries no raw pings ([`estimate_from_pings`]
+/// adds them).
+pub fn offset_from_dates(pings: &[(i128, i128, i128)]) -> Option<ClockEstimate> {
+    let lo = pings.iter().map(|(_, t1, d)| d - t1).max()?;
+    let hi = pings.iter().map(|(t0, _, d)| d + 1_000_000 - t0).min()?;
+    if lo > hi {
+        return None;
+    }
+    Some(ClockEstimate {
+        offset_us: ((lo + hi) / 2) as i64,
+        error_us: ((hi - lo) / 2 + 1) as u64,
+        pings: pings.len(),
+        method: CLOCK_METHOD.into(),
+        raw: Vec::new(),
+    })
+}
+
+/// The estimate of recorded pings: `Ok(None)` when they do not meet (see
+/// [`offset_from_dates`]), `Err` when a `Date` header does not parse.
+pub fn estimate_from_pings(raw: Vec<ClockPing>) -> Result<Option<ClockEstimate>, String> {
+    let mut t = Vec::with_capacity(raw.len());
+    for p in &raw {
+        let d = chrono::DateTime::parse_from_rfc2822(&p.date)
+            .map_err(|e| format!("clock ping Date {:?}: {e}", p.date))?;
+        t.push((
+            p.send_unix_us as i128,
+            p.answer_unix_us as i128,
+            d.timestamp() as i128 * 1_000_000,
+        ));
+    }
+    Ok(offset_from_dates(&t).map(|e| ClockEstimate { raw, ..e }))
+}
+
+impl ClockEstimate {
+    /// The estimate equals the one its raw pings give (an estimate without raw pings
+    /// is not checked here; [`ShardInfo::clock`] does not use it).
+    pub fn check(&self) -> Result<(), String> {
+        if self.raw.is_empty() {
+            return Ok(());
+        }
+        match estimate_from_pings(self.raw.clone())? {
+            Some(e) if e == *self => Ok(()),
+            Some(e) => Err(format!(
+                "clock offset {} ± {} µs ({} pings) is not what its raw pings give: {} ± {} µs ({} pings)",
+                self.offset_us, self.error_us, self.pings, e.offset_us, e.error_us, e.pings
+            )),
+            None => Err("clock estimate from raw pings whose intervals do not meet".into()),
+        }
+    }
 }
 
 /// One stage as this shard ran it.
@@ -104,14 +177,151 @@ pub struct ShardInfo {
 }
 
 impl ShardInfo {
-    /// The clock estimate the merge uses: the narrower of before and after (both
-    /// bound the same offset unless the clock was stepped, which widens nothing here
-    /// but shows as two disagreeing estimates in the shard file).
+    /// The clock estimate the merge uses: the narrower of before and after, of those
+    /// that carry their raw pings (only those can be re-derived). Whether the two
+    /// agree is [`ShardInfo::clock_stepped`].
     pub fn clock(&self) -> Option<&ClockEstimate> {
-        match (&self.clock_before, &self.clock_after) {
-            (Some(a), Some(b)) => Some(if b.error_us < a.error_us { b } else { a }),
-            (a, b) => a.as_ref().or(b.as_ref()),
+        fn usable(c: &Option<ClockEstimate>) -> Option<&ClockEstimate> {
+            c.as_ref().filter(|c| !c.raw.is_empty())
         }
+        match (usable(&self.clock_before), usable(&self.clock_after)) {
+            (Some(a), Some(b)) => Some(if b.error_us < a.error_us { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Why the before and after estimates cannot both hold (each bounds the same
+    /// offset, so their intervals must meet; a clock stepped during the load parts
+    /// them), if they cannot.
+    pub fn clock_stepped(&self) -> Option<String> {
+        let (a, b) = (self.clock_before.as_ref()?, self.clock_after.as_ref()?);
+        let gap = (a.offset_us as i128 - b.offset_us as i128).unsigned_abs();
+        (gap > a.error_us as u128 + b.error_us as u128).then(|| {
+            format!(
+                "clock before {} ± {} µs and after {} ± {} µs do not meet: the clock moved during the load",
+                a.offset_us, a.error_us, b.offset_us, b.error_us
+            )
+        })
+    }
+
+    /// What the shard writer would have written for its own identity: index below
+    /// the count, stages a prefix of the configured ones, each with its fixed records
+    /// file and this shard's slice of workers, and clock estimates equal to what
+    /// their raw pings give. `Err` names the first contradiction.
+    pub fn check(&self) -> Result<(), String> {
+        let cfg = &self.config;
+        if self.index >= cfg.count {
+            return Err(format!("index {} of {} shards", self.index, cfg.count));
+        }
+        if self.stages.len() > cfg.stages.len() {
+            return Err(format!(
+                "{} stages run of {}",
+                self.stages.len(),
+                cfg.stages.len()
+            ));
+        }
+        for (run, st) in self.stages.iter().zip(&cfg.stages) {
+            if run.label != st.label {
+                return Err(format!(
+                    "stage {:?} run where {:?} comes",
+                    run.label, st.label
+                ));
+            }
+            let file = stage_records_file(&st.label);
+            if run.records != file {
+                return Err(format!(
+                    "stage {}: records {:?} (the shard writes them to {file:?})",
+                    st.label, run.records
+                ));
+            }
+            if run.workers_here != workers_of(self.index, cfg.count, st.workers) {
+                return Err(format!(
+                    "stage {}: workers_here is not shard {}'s slice of {} workers",
+                    st.label, self.index, st.workers
+                ));
+            }
+        }
+        for (name, c) in [
+            ("clock_before", &self.clock_before),
+            ("clock_after", &self.clock_after),
+        ] {
+            if let Some(c) = c {
+                c.check().map_err(|e| format!("{name}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Each create of stage `run` against this shard's identity: a worker of its
+    /// slice, a batch index in 1..=batch, the ID the writer derives, each
+    /// (worker, index) once (so the shards' IDs are disjoint), and a latency equal to
+    /// answer − send (to the µs). `Err` names the first record that contradicts it.
+    pub fn check_records(&self, run: &StageRun, creates: &[ShardCreate]) -> Result<(), String> {
+        let cfg = &self.config;
+        let mut seen = std::collections::BTreeSet::new();
+        for (n, c) in creates.iter().enumerate() {
+            let r = &c.request;
+            let at = || format!("{}: line {}", run.records, n + 1);
+            if run.workers_here.binary_search(&r.worker).is_err() {
+                return Err(format!(
+                    "{}: worker {} is not shard {}'s",
+                    at(),
+                    r.worker,
+                    self.index
+                ));
+            }
+            if r.index == 0 || r.index > cfg.batch {
+                return Err(format!(
+                    "{}: index {} outside 1..={}",
+                    at(),
+                    r.index,
+                    cfg.batch
+                ));
+            }
+            let id = shard_plan_id(&cfg.load_id, &run.label, r.worker, r.index);
+            if c.id != id {
+                return Err(format!("{}: ID {:?} is not {id:?}", at(), c.id));
+            }
+            if !seen.insert((r.worker, r.index)) {
+                return Err(format!("{}: ID {id:?} recorded twice", at()));
+            }
+            // The driver truncates send − origin, answer − origin and answer − send to
+            // whole µs separately, so they may differ by 1 µs and no more.
+            let span = r.end_offset_us.checked_sub(r.start_offset_us);
+            if !span.is_some_and(|d| d.abs_diff(r.latency_us) <= 1) {
+                return Err(format!(
+                    "{}: latency_us {} is not answer − send ({} − {})",
+                    at(),
+                    r.latency_us,
+                    r.end_offset_us,
+                    r.start_offset_us
+                ));
+            }
+        }
+        let expected = run.workers_here.len() * cfg.batch;
+        if creates.len() > expected {
+            return Err(format!(
+                "{}: {} records, at most {expected}",
+                run.records,
+                creates.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// An ok create: answered 201 with no error, within its deadline (the
+    /// configured one, and the record's own when it has one).
+    pub fn create_ok(&self, c: &ShardCreate) -> bool {
+        let r = &c.request;
+        let deadline_us = r
+            .deadline_ms
+            .unwrap_or(u64::MAX)
+            .min(self.config.create_deadline_ms)
+            .saturating_mul(1000);
+        r.outcome == crate::load_result::Outcome::Ok
+            && r.status == Some(201)
+            && r.error.is_none()
+            && r.latency_us <= deadline_us
     }
 }
 
