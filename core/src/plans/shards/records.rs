@@ -397,6 +397,217 @@ mod tests {
         assert_eq!(workers_of(0, 1, 3), vec![1, 2, 3]);
     }
 
+    use crate::load_result::{Outcome, RequestRecord};
+
+    /// `Date` header text of unix second `s`.
+    fn date(s: i64) -> String {
+        chrono::DateTime::from_timestamp(s, 0).unwrap().to_rfc2822()
+    }
+
+    /// 12 pings 100 ms apart, 2 ms round trip, server = local + `offset_us`.
+    fn pings(offset_us: i64) -> Vec<ClockPing> {
+        (0..12)
+            .map(|k| {
+                let t0 = 1_800_000_000_000_000 + k * 100_000;
+                ClockPing {
+                    send_unix_us: t0,
+                    answer_unix_us: t0 + 2_000,
+                    date: date((t0 + 1_000 + offset_us).div_euclid(1_000_000)),
+                }
+            })
+            .collect()
+    }
+
+    /// Shard 1 of 2, one stage of 4 workers × batch 2, clocks from raw pings.
+    fn info() -> ShardInfo {
+        let config = ShardConfig {
+            count: 2,
+            stages: vec![Stage {
+                label: "n4".into(),
+                workers: 4,
+            }],
+            batch: 2,
+            create_deadline_ms: 35_000,
+            start_at: None,
+            barrier: false,
+            load_id: "t".into(),
+        };
+        let clock = estimate_from_pings(pings(300_000)).unwrap();
+        ShardInfo {
+            schema: SHARD_SCHEMA.into(),
+            index: 1,
+            host: "h".into(),
+            target: "http://127.0.0.1:1".into(),
+            config,
+            clock_before: clock.clone(),
+            clock_after: clock,
+            stages: vec![StageRun {
+                label: "n4".into(),
+                workers_here: vec![2, 4],
+                first_send_unix_us: Some(1),
+                records: stage_records_file("n4"),
+            }],
+            stopped: None,
+        }
+    }
+
+    /// The creates the shard writer records for [`info`]: all 201.
+    fn creates() -> Vec<ShardCreate> {
+        let mut out = Vec::new();
+        for worker in [2, 4] {
+            for index in 1..=2 {
+                out.push(ShardCreate {
+                    id: shard_plan_id("t", "n4", worker, index),
+                    request: RequestRecord {
+                        worker,
+                        index,
+                        outcome: Outcome::Ok,
+                        status: Some(201),
+                        latency_us: 1_000,
+                        start_offset_us: 10,
+                        end_offset_us: 1_010,
+                        error: None,
+                        cause: None,
+                        deadline_ms: Some(35_000),
+                    },
+                });
+            }
+        }
+        out
+    }
+
+    /// The check of `creates` edited by `edit`.
+    fn records_with(edit: impl FnOnce(&mut Vec<ShardCreate>)) -> Result<(), String> {
+        let i = info();
+        let mut c = creates();
+        edit(&mut c);
+        i.check_records(&i.stages[0], &c)
+    }
+
+    #[test]
+    fn a_records_path_other_than_the_writers_file_is_refused() {
+        assert_eq!(info().check(), Ok(()));
+        for path in [
+            "../../../ext.jsonl",
+            "../shard-1/stage-n4-requests.jsonl",
+            "/tmp/stage-n4-requests.jsonl",
+            "stage-smoke-requests.jsonl",
+            "./stage-n4-requests.jsonl",
+        ] {
+            let mut i = info();
+            i.stages[0].records = path.into();
+            assert!(i.check().unwrap_err().contains("records"), "{path}");
+        }
+        let mut i = info();
+        i.stages[0].workers_here = vec![1, 3];
+        assert!(i.check().is_err(), "another shard's slice");
+        let mut i = info();
+        i.index = 2;
+        assert!(i.check().is_err(), "index beyond the count");
+        let mut i = info();
+        i.stages[0].label = "n5".into();
+        assert!(i.check().is_err(), "a stage not configured");
+    }
+
+    #[test]
+    fn records_must_be_the_ones_the_shard_writer_derives() {
+        assert_eq!(records_with(|_| {}), Ok(()));
+        // A record dropped is an error of the stage, not a contradiction.
+        assert_eq!(records_with(|c| drop(c.pop())), Ok(()));
+        let dup = records_with(|c| c[1] = c[0].clone()).unwrap_err();
+        assert!(dup.contains("twice"), "{dup}");
+        let extra = records_with(|c| c.push(c[0].clone())).unwrap_err();
+        assert!(extra.contains("twice"), "{extra}");
+        let foreign = records_with(|c| {
+            c[0].request.worker = 3;
+            c[0].id = shard_plan_id("t", "n4", 3, 1);
+        });
+        assert!(foreign.unwrap_err().contains("is not shard 1's"));
+        let other = records_with(|c| c[0].id = shard_plan_id("other", "n4", 2, 1));
+        assert!(other.unwrap_err().contains("ID"));
+        let big = records_with(|c| {
+            c[0].request.index = 7;
+            c[0].id = shard_plan_id("t", "n4", 2, 7);
+        });
+        assert!(big.unwrap_err().contains("outside 1..=2"));
+        let zero = records_with(|c| {
+            c[0].request.index = 0;
+            c[0].id = shard_plan_id("t", "n4", 2, 0);
+        });
+        assert!(zero.is_err());
+        // latency_us / 10 with the offsets untouched.
+        let lat = records_with(|c| c[0].request.latency_us = 100).unwrap_err();
+        assert!(lat.contains("answer − send"), "{lat}");
+        let reversed = records_with(|c| {
+            c[0].request.start_offset_us = 2_000;
+            c[0].request.end_offset_us = 1_000;
+        });
+        assert!(reversed.is_err());
+        // Truncation to whole µs: one µs apart is the driver's own rounding.
+        assert_eq!(records_with(|c| c[0].request.latency_us = 999), Ok(()));
+        assert!(records_with(|c| c[0].request.latency_us = 998).is_err());
+    }
+
+    #[test]
+    fn an_ok_create_is_201_with_no_error_within_its_deadline() {
+        let i = info();
+        let c = creates().remove(0);
+        assert!(i.create_ok(&c));
+        let with = |edit: &dyn Fn(&mut RequestRecord)| {
+            let mut c = c.clone();
+            edit(&mut c.request);
+            i.create_ok(&c)
+        };
+        assert!(!with(&|r| r.status = Some(500)));
+        assert!(!with(&|r| r.status = Some(200)));
+        assert!(!with(&|r| r.outcome = Outcome::Failed));
+        assert!(!with(&|r| r.error = Some("x".into())));
+        assert!(with(&|r| r.latency_us = 35_000_000), "at the deadline");
+        assert!(!with(&|r| r.latency_us = 35_000_001), "over the deadline");
+        assert!(
+            !with(&|r| {
+                r.latency_us = 36_000_000;
+                r.deadline_ms = Some(999_999)
+            }),
+            "a record's own longer deadline does not lift the configured one"
+        );
+        assert!(!with(&|r| r.deadline_ms = Some(0)));
+    }
+
+    #[test]
+    fn the_clock_is_rederived_from_its_raw_pings() {
+        let i = info();
+        let c = i.clock().expect("an estimate with raw pings");
+        assert!(
+            (c.offset_us - 300_000).unsigned_abs() <= c.error_us,
+            "{c:?}"
+        );
+        assert_eq!(i.clock_stepped(), None);
+        // A narrower bound than the pings allow, a moved offset, a ping count.
+        for edit in [
+            (|c: &mut ClockEstimate| c.error_us = 1) as fn(&mut ClockEstimate),
+            |c| c.offset_us += 1,
+            |c| c.pings += 1,
+            |c| c.raw[0].date = "yesterday".into(),
+        ] {
+            let mut i = info();
+            edit(i.clock_before.as_mut().unwrap());
+            assert!(i.check().unwrap_err().contains("clock_before"));
+        }
+        // Without raw pings nothing can be re-derived: no estimate is used.
+        let mut i = info();
+        for c in [&mut i.clock_before, &mut i.clock_after] {
+            c.as_mut().unwrap().raw.clear();
+        }
+        assert_eq!(i.check(), Ok(()));
+        assert_eq!(i.clock(), None);
+        // A clock stepped by 5 s during the load: both estimates hold, they disagree.
+        let mut i = info();
+        i.clock_after = estimate_from_pings(pings(5_300_000)).unwrap();
+        assert_eq!(i.check(), Ok(()));
+        assert!(i.clock_stepped().unwrap().contains("do not meet"));
+    }
+
     #[test]
     fn stages_parse_named_and_counted_sizes() {
         let s = parse_stages("smoke, 1k,10k,n50").unwrap();
