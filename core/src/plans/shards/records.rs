@@ -288,7 +288,7 @@ impl ShardInfo {
             // The driver truncates send − origin, answer − origin and answer − send to
             // whole µs separately, so they may differ by 1 µs and no more.
             let span = r.end_offset_us.checked_sub(r.start_offset_us);
-            if !span.is_some_and(|d| d.abs_diff(r.latency_us) <= 1) {
+            if span.is_none_or(|d| d.abs_diff(r.latency_us) > 1) {
                 return Err(format!(
                     "{}: latency_us {} is not answer − send ({} − {})",
                     at(),
