@@ -497,7 +497,11 @@ fn merge_exits_0_only_on_pass_1_on_a_failed_verdict_and_2_on_contradicting_shard
         c[0]["latency_us"] = 36_000_000u64.into();
         c[0]["end_offset_us"] = 36_000_010u64.into();
     });
-    merge_exits(&late, &root.path().join("m-late"), 1);
+    let text = merge_exits(&late, &root.path().join("m-late"), 1);
+    assert!(text.contains("FAIL     MERGED-02"), "{text}");
+    let errored = set("errored", |_, c| c[0]["error"] = "reset".into());
+    let text = merge_exits(&errored, &root.path().join("m-errored"), 1);
+    assert!(text.contains("FAIL     MERGED-02"), "{text}");
     // No clock that raw pings support: MERGED-03 FAIL, exit 1.
     let noraw = set("noraw", |i, _| {
         for c in [&mut i.clock_before, &mut i.clock_after] {
