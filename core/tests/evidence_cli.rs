@@ -592,6 +592,23 @@ fn verify_finds_a_file_added_to_a_shard_copy_and_a_false_config_shards() {
         "{:?}",
         v.mismatches
     );
+    // Inside a copy: shard 1's records path pointed at shard 0's file, with its own
+    // manifest and the merged one redone to match.
+    let out = merged("trav");
+    let copy = out.join("shards/shard-1");
+    edit_json(&copy.join("shard.json"), |i| {
+        i["stages"][0]["records"] = "../shard-0/stage-n2-requests.jsonl".into()
+    });
+    rehash(&copy, "shard.json");
+    reseal_merged(&out);
+    let v = evidence::verify(&out);
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|m| m.contains("the shard writes them to")),
+        "{:?}",
+        v.mismatches
+    );
     // config.shards: another host, another digest.
     for (name, key, value) in [
         ("host", "host", "elsewhere"),
