@@ -378,3 +378,255 @@ fn merge_refuses_directories_that_are_not_one_load_with_exit_2() {
         .stderr(contains("refused"));
     assert!(!out.join("manifest.json").exists());
 }
+
+/// One shard of a crafted load of `count` shards, one stage `n<count>` of batch 1
+/// (so one create per shard), its clock from 12 crafted pings; `edit` changes its
+/// `shard.json` and records before it is sealed.
+fn crafted_shard(
+    root: &Path,
+    index: usize,
+    count: usize,
+    edit: impl FnOnce(&mut val_core::plans::shards::records::ShardInfo, &mut Vec<serde_json::Value>),
+) -> PathBuf {
+    use val_core::plans::shards::records::{self as r, ClockPing};
+    let pings = (0..12)
+        .map(|k| {
+            let t0 = 1_800_000_000_000_000i64 + k * 100_000;
+            let served = chrono::DateTime::from_timestamp((t0 + 1_000) / 1_000_000, 0).unwrap();
+            ClockPing {
+                send_unix_us: t0,
+                answer_unix_us: t0 + 2_000,
+                date: served.to_rfc2822(),
+            }
+        })
+        .collect();
+    let clock = r::estimate_from_pings(pings).unwrap();
+    let label = format!("n{count}");
+    let config = r::ShardConfig {
+        count,
+        stages: vec![r::Stage {
+            label: label.clone(),
+            workers: count,
+        }],
+        batch: 1,
+        create_deadline_ms: 35_000,
+        start_at: None,
+        barrier: false,
+        load_id: "cli".into(),
+    };
+    let mut info = r::ShardInfo {
+        schema: r::SHARD_SCHEMA.into(),
+        index,
+        host: format!("host-{index}"),
+        target: "http://127.0.0.1:1".into(),
+        config,
+        clock_before: clock.clone(),
+        clock_after: clock,
+        stages: vec![r::StageRun {
+            label: label.clone(),
+            workers_here: vec![index + 1],
+            first_send_unix_us: Some(1_800_000_002_000_000),
+            records: r::stage_records_file(&label),
+        }],
+        stopped: None,
+    };
+    let mut creates = vec![serde_json::json!({
+        "id": r::shard_plan_id("cli", &label, index + 1, 1),
+        "worker": index + 1, "index": 1, "outcome": "ok", "status": 201,
+        "latency_us": 1000, "start_offset_us": 10, "end_offset_us": 1010,
+        "error": null, "cause": null, "deadline_ms": 35000
+    })];
+    edit(&mut info, &mut creates);
+    let dir = root.join(format!("shard-{index}"));
+    let run = RunDir::create_at(&dir, r::SHARD_SUITE).unwrap();
+    let text: String = creates.iter().map(|c| format!("{c}\n")).collect();
+    run.write_text(&r::stage_records_file(&label), &text)
+        .unwrap();
+    run.write_json(r::SHARD_FILE, &info).unwrap();
+    evidence::write_manifest(
+        &run,
+        &evidence::Provenance::default(),
+        chrono::Utc::now(),
+        None,
+    )
+    .unwrap();
+    dir
+}
+
+/// An edit of a crafted shard's `shard.json` and records.
+type ShardEdit = fn(&mut val_core::plans::shards::records::ShardInfo, &mut Vec<serde_json::Value>);
+
+/// `evidence merge` of `shards` into `out`, asserting its exit code.
+fn merge_exits(shards: &[PathBuf], out: &Path, code: i32) -> String {
+    let a = cargo_bin_cmd!("evidence")
+        .env("NO_COLOR", "1")
+        .arg("merge")
+        .args(shards)
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .code(code);
+    let o = a.get_output();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn merge_exits_0_only_on_pass_1_on_a_failed_verdict_and_2_on_contradicting_shards() {
+    let root = tempfile::tempdir().unwrap();
+    let set = |name: &str, edit1: ShardEdit| {
+        let d = root.path().join(name);
+        vec![
+            crafted_shard(&d, 0, 2, |_, _| {}),
+            crafted_shard(&d, 1, 2, edit1),
+        ]
+    };
+    let good = set("good", |_, _| {});
+    let out = root.path().join("m-good");
+    let text = merge_exits(&good, &out, 0);
+    assert!(text.contains("PASS"), "{text}");
+    // A create answered 500: judged, FAIL, exit 1.
+    let failed = set("failed", |_, c| c[0]["status"] = 500.into());
+    let text = merge_exits(&failed, &root.path().join("m-failed"), 1);
+    assert!(text.contains("FAIL     MERGED-02"), "{text}");
+    // A create over its deadline is not ok either.
+    let late = set("late", |_, c| {
+        c[0]["latency_us"] = 36_000_000u64.into();
+        c[0]["end_offset_us"] = 36_000_010u64.into();
+    });
+    let text = merge_exits(&late, &root.path().join("m-late"), 1);
+    assert!(text.contains("FAIL     MERGED-02"), "{text}");
+    let errored = set("errored", |_, c| c[0]["error"] = "reset".into());
+    let text = merge_exits(&errored, &root.path().join("m-errored"), 1);
+    assert!(text.contains("FAIL     MERGED-02"), "{text}");
+    // No clock that raw pings support: MERGED-03 FAIL, exit 1.
+    let noraw = set("noraw", |i, _| {
+        for c in [&mut i.clock_before, &mut i.clock_after] {
+            c.as_mut().unwrap().raw.clear();
+        }
+    });
+    let text = merge_exits(&noraw, &root.path().join("m-noraw"), 1);
+    assert!(text.contains("FAIL     MERGED-03"), "{text}");
+    // The clock stepped 5 s during the load: each estimate holds, they disagree.
+    let stepped = set("stepped", |i, _| {
+        use val_core::plans::shards::records::estimate_from_pings;
+        let mut raw = i.clock_after.take().unwrap().raw;
+        for p in &mut raw {
+            let d = chrono::DateTime::parse_from_rfc2822(&p.date).unwrap();
+            p.date = (d + chrono::Duration::seconds(5)).to_rfc2822();
+        }
+        i.clock_after = estimate_from_pings(raw).unwrap();
+    });
+    let text = merge_exits(&stepped, &root.path().join("m-stepped"), 1);
+    assert!(text.contains("FAIL     MERGED-03"), "{text}");
+    // Contradictions refuse the load: nothing is sealed.
+    let refused: [(&str, ShardEdit, &str); 5] = [
+        (
+            "trav",
+            |i, _| i.stages[0].records = "../shard-0/stage-n2-requests.jsonl".into(),
+            "the shard writes them to",
+        ),
+        (
+            "err1",
+            |i, _| i.clock_before.as_mut().unwrap().error_us = 1,
+            "raw pings give",
+        ),
+        (
+            "lat",
+            |_, c| c[0]["latency_us"] = 100.into(),
+            "answer − send",
+        ),
+        (
+            "foreign",
+            |_, c| c[0]["worker"] = 1.into(),
+            "is not shard 1's",
+        ),
+        ("dup", |_, c| c.push(c[0].clone()), "twice"),
+    ];
+    for (name, edit, why) in refused {
+        let out = root.path().join(format!("m-{name}"));
+        let text = merge_exits(&set(name, edit), &out, 2);
+        assert!(text.contains(why), "{name}: {text}");
+        assert!(
+            !out.join("manifest.json").exists(),
+            "{name}: nothing sealed"
+        );
+    }
+}
+
+/// Re-seals a merged run after an edit, as someone editing it would.
+fn reseal_merged(run: &Path) {
+    let r = RunDir::open(run).unwrap();
+    let m: evidence::Manifest = fileio::read_json(&run.join("manifest.json")).unwrap();
+    let prov = evidence::Provenance {
+        config: m.config.clone(),
+        ..evidence::Provenance::default()
+    };
+    evidence::write_manifest(&r, &prov, chrono::Utc::now(), None).unwrap();
+}
+
+#[test]
+fn verify_finds_a_file_added_to_a_shard_copy_and_a_false_config_shards() {
+    let root = tempfile::tempdir().unwrap();
+    let shards: Vec<PathBuf> = (0..2)
+        .map(|i| crafted_shard(&root.path().join("s"), i, 2, |_, _| {}))
+        .collect();
+    let merged = |name: &str| {
+        let out = root.path().join(name);
+        merge_exits(&shards, &out, 0);
+        assert!(evidence::verify(&out).ok());
+        out
+    };
+    // A file no shard wrote, beside shard 1's own, sealed by the merged manifest.
+    let out = merged("extra");
+    std::fs::write(out.join("shards/shard-1/stage-10k-requests.jsonl"), "{}\n").unwrap();
+    reseal_merged(&out);
+    let v = evidence::verify(&out);
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|m| m.contains("not a file of the shard's manifest")),
+        "{:?}",
+        v.mismatches
+    );
+    // Inside a copy: shard 1's records path pointed at shard 0's file, with its own
+    // manifest and the merged one redone to match.
+    let out = merged("trav");
+    let copy = out.join("shards/shard-1");
+    edit_json(&copy.join("shard.json"), |i| {
+        i["stages"][0]["records"] = "../shard-0/stage-n2-requests.jsonl".into()
+    });
+    rehash(&copy, "shard.json");
+    reseal_merged(&out);
+    let v = evidence::verify(&out);
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|m| m.contains("the shard writes them to")),
+        "{:?}",
+        v.mismatches
+    );
+    // config.shards: another host, another digest.
+    for (name, key, value) in [
+        ("host", "host", "elsewhere"),
+        ("digest", "manifest_sha256", "00"),
+    ] {
+        let out = merged(name);
+        let mut m: serde_json::Value = fileio::read_json(&out.join("manifest.json")).unwrap();
+        m["config"]["shards"][1][key] = value.into();
+        let mut text = serde_json::to_string_pretty(&m).unwrap();
+        text.push('\n');
+        std::fs::write(out.join("manifest.json"), text).unwrap();
+        let v = evidence::verify(&out);
+        assert!(
+            v.mismatches
+                .iter()
+                .any(|m| m.contains("config.shards is not what the shard copies give")),
+            "{name}: {:?}",
+            v.mismatches
+        );
+    }
+}

@@ -25,8 +25,9 @@
 //!
 //! - `evidence merge SHARD... --out RUN` merges the run directories of one sharded
 //!   load (every shard once, one target, one configuration, each intact) into the
-//!   new run directory RUN, judged once from the union of their raw records; exit 2
-//!   with the reason when the shards are not exactly one load.
+//!   new run directory RUN, judged once from the union of their raw records; exit 1
+//!   when the merged verdict is not PASS; exit 2 with the reason when the shards are
+//!   not exactly one load or a shard's records contradict its identity.
 //!
 //! Every text from a run is printed with control characters escaped, and a closed
 //! pipe (`evidence verify RUN | head`) ends the program quietly. A run's suite and
@@ -482,12 +483,20 @@ fn merge_cmd(shards: &[PathBuf], out: &Path) -> anyhow::Result<ExitCode> {
             let text = fileio::read_text(&out.join(files::FIGURES_TEXT))?;
             print!("{}", val_core::escape::escape_lines(&text));
             println!("merged run {} ({} shards)", shown(out), shards.len());
-            if let Some(e) = m.lab_error {
-                println!("not judged: {}", escape(&e));
+            if let Some(e) = &m.lab_error {
+                println!("not judged: {}", escape(e));
             }
             let report = fileio::read_text(&out.join("val08-merged-report.txt"))?;
             print!("{}", val_core::escape::escape_lines(&report));
-            Ok(ExitCode::SUCCESS)
+            // 0 only when judged and every merged check passed.
+            let passed = m.lab_error.is_none()
+                && val_core::check::Report::load(&out.join("val08-merged-report.json"))
+                    .is_ok_and(|r| r.verdict.all_pass());
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use crate::evidence::{self, Manifest, Provenance, RunDir, MANIFEST_FILE};
 use crate::fileio::{read_json, sha256_file};
-use crate::plans::shards::files::shard_dir;
+use crate::plans::shards::files::{check_shard, config_shards, shard_dir, ShardCopy};
 use crate::plans::shards::records::{ShardInfo, SHARD_FILE, SHARD_SCHEMA};
 use crate::plans::shards::SUITE;
+use crate::plans::Files;
 
 /// Why a set of shard directories is not one load.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +105,12 @@ fn read_shard(dir: &Path) -> Result<ShardIn, MergeRefusal> {
     if !manifest.files.iter().any(|e| e.path == SHARD_FILE) {
         return Err(bad(format!("{SHARD_FILE} is not in its manifest")));
     }
+    let copy = ShardCopy {
+        info,
+        dir: ".".into(),
+    };
+    check_shard(&Files::new(dir), &copy).map_err(|e| bad(e.to_string()))?;
+    let info = copy.info;
     Ok(ShardIn {
         dir: dir.to_path_buf(),
         info,
@@ -171,7 +178,6 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Manifest, MergeRefusal> {
     let w = |e: evidence::EvidenceError| MergeRefusal::Write(e.to_string());
     let run = RunDir::create_at(out, SUITE).map_err(w)?;
     let started = chrono::Utc::now();
-    let mut digests = Vec::new();
     for s in &shards {
         let to = shard_dir(s.info.index);
         for rel in s
@@ -185,12 +191,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Manifest, MergeRefusal> {
                 .map_err(|e| MergeRefusal::Write(format!("{}: {e}", s.dir.display())))?;
             run.write(&format!("{to}/{rel}"), &bytes).map_err(w)?;
         }
-        digests.push(serde_json::json!({
-            "index": s.info.index,
-            "host": s.info.host,
-            "manifest_sha256": sha256_file(&s.dir.join(MANIFEST_FILE)).map_err(|e| MergeRefusal::Write(e.to_string()))?,
-        }));
     }
+    // Derived from the copies, as verify re-derives it.
+    let digests =
+        config_shards(&Files::new(run.path())).map_err(|e| MergeRefusal::Write(e.to_string()))?;
     run.write_json(
         crate::plans::TARGET_FILE,
         &serde_json::json!({"mode": "remote", "binary": null, "url": shards[0].info.target}),
@@ -198,7 +202,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Manifest, MergeRefusal> {
     .map_err(w)?;
     evidence::write_report(&run, &[]).map_err(w)?;
     let mut config = BTreeMap::new();
-    config.insert("shards".to_string(), serde_json::Value::Array(digests));
+    config.insert("shards".to_string(), digests);
     let prov = Provenance {
         started_at: Some(started),
         config,

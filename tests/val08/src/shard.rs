@@ -19,8 +19,8 @@ use val_support::client::Client;
 use val_support::evidence::{self, Provenance, RunDir};
 use val_support::load::ClosedModel;
 use val_support::plans::shards::records::{
-    self, ClockEstimate, ShardConfig, ShardCreate, ShardInfo, Stage, StageRun, SHARD_FILE,
-    SHARD_SCHEMA, SHARD_SUITE,
+    self, ClockEstimate, ClockPing, ShardConfig, ShardCreate, ShardInfo, Stage, StageRun,
+    SHARD_FILE, SHARD_SCHEMA, SHARD_SUITE,
 };
 use val_support::plans::val08::Schedule;
 
@@ -194,34 +194,22 @@ pub async fn clock_estimate(base: &str, pings: usize, spacing: Duration) -> Opti
             continue;
         };
         let t1 = now_us();
+        // Only a header that parses is kept: the estimate is re-derived from the
+        // verbatim text, and a ping without a date bounds nothing.
         let date = resp
             .headers()
             .get(reqwest::header::DATE)
             .and_then(|d| d.to_str().ok())
-            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok());
+            .filter(|d| chrono::DateTime::parse_from_rfc2822(d).is_ok());
         if let Some(d) = date {
-            pings.push((t0, t1, d.timestamp() as i128 * 1_000_000));
+            pings.push(ClockPing {
+                send_unix_us: t0 as i64,
+                answer_unix_us: t1 as i64,
+                date: d.to_string(),
+            });
         }
     }
-    offset_from_dates(&pings)
-}
-
-/// The offset interval of pings `(local send µs, local answer µs, Date µs)`: each
-/// bounds the offset to `(D − t1, D + 1 s − t0)`; the estimate is the middle of their
-/// intersection. `None` with no ping, or when the intervals do not meet (a clock was
-/// stepped between pings).
-pub fn offset_from_dates(pings: &[(i128, i128, i128)]) -> Option<ClockEstimate> {
-    let lo = pings.iter().map(|(_, t1, d)| d - t1).max()?;
-    let hi = pings.iter().map(|(t0, _, d)| d + 1_000_000 - t0).min()?;
-    if lo > hi {
-        return None;
-    }
-    Some(ClockEstimate {
-        offset_us: ((lo + hi) / 2) as i64,
-        error_us: ((hi - lo) / 2 + 1) as u64,
-        pings: pings.len(),
-        method: "Date header (whole seconds) interval intersection over health pings".into(),
-    })
+    records::estimate_from_pings(pings).ok().flatten()
 }
 
 /// Meets the other shards before stage `k`: writes this shard's file (the errors it
@@ -394,6 +382,7 @@ pub fn host_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use val_support::plans::shards::records::offset_from_dates;
 
     #[test]
     fn the_offset_lies_in_every_pings_interval_and_a_tick_narrows_it() {

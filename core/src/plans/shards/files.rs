@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::records::{ShardCreate, ShardInfo, SHARD_FILE};
+use super::records::{ShardCreate, ShardInfo, StageRun, SHARD_FILE};
 use crate::check::Report;
-use crate::load_result::Outcome;
 use crate::plans::{DerivedFile, Files, Missing, RunRef};
 use crate::stats;
 
@@ -63,10 +62,85 @@ pub fn shard_copies(f: &Files) -> Result<Vec<ShardCopy>, Missing> {
                 info.index
             )));
         }
-        out.push(ShardCopy { info, dir });
+        let copy = ShardCopy { info, dir };
+        only_its_files(f, &copy)?;
+        check_shard(f, &copy)?;
+        out.push(copy);
     }
     if out.is_empty() {
         return Err(Missing::Absent(format!("{SHARDS_DIR}/: no shard")));
+    }
+    Ok(out)
+}
+
+/// The part of a shard's manifest the merged plan reads: its files' digests.
+#[derive(Deserialize)]
+pub struct ShardManifest {
+    /// Its files.
+    pub files: Vec<ShardManifestFile>,
+}
+
+/// One file of a shard's manifest.
+#[derive(Deserialize)]
+pub struct ShardManifestFile {
+    /// Shard-relative path.
+    pub path: String,
+    /// Hex sha256.
+    pub sha256: String,
+}
+
+/// A shard copy holds its manifest and the files it lists, nothing else: a file
+/// added beside them would be sealed by the merged manifest without any shard
+/// having written it.
+fn only_its_files(f: &Files, c: &ShardCopy) -> Result<(), Missing> {
+    let m: ShardManifest = f.json(&format!("{}/{}", c.dir, crate::plans::MANIFEST_FILE))?;
+    let mut listed: std::collections::BTreeSet<String> =
+        m.files.into_iter().map(|e| e.path).collect();
+    listed.insert(crate::plans::MANIFEST_FILE.to_string());
+    let mut stack = vec![String::new()];
+    while let Some(sub) = stack.pop() {
+        let abs = f.path(&format!("{}/{sub}", c.dir));
+        let rd = std::fs::read_dir(&abs)
+            .map_err(|e| Missing::Absent(format!("{}/{sub}: {e}", c.dir)))?;
+        for e in rd.filter_map(|e| e.ok()) {
+            let rel = format!("{sub}{}", e.file_name().to_string_lossy());
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(format!("{rel}/"));
+            } else if !listed.contains(&rel) {
+                return Err(Missing::Absent(format!(
+                    "{}/{rel}: not a file of the shard's manifest",
+                    c.dir
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A shard against its own identity ([`ShardInfo::check`]) and each stage's
+/// records against it ([`ShardInfo::check_records`]).
+pub fn check_shard(f: &Files, c: &ShardCopy) -> Result<(), Missing> {
+    let bad = |e: String| Missing::Absent(format!("{}/{SHARD_FILE}: {e}", c.dir));
+    c.info.check().map_err(bad)?;
+    for run in &c.info.stages {
+        let creates = stage_creates(f, c, run)?;
+        c.info
+            .check_records(run, &creates)
+            .map_err(|e| Missing::Absent(format!("{}/{e}", c.dir)))?;
+    }
+    Ok(())
+}
+
+/// The creates of one stage run of a shard copy, as written.
+fn stage_creates(f: &Files, s: &ShardCopy, run: &StageRun) -> Result<Vec<ShardCreate>, Missing> {
+    let rel = format!("{}/{}", s.dir, run.records);
+    let text = f.text(&rel)?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        out.push(
+            serde_json::from_str(line)
+                .map_err(|e| Missing::Absent(format!("{rel}: line {}: {e}", i + 1)))?,
+        );
     }
     Ok(out)
 }
@@ -144,14 +218,10 @@ fn shard_stage(f: &Files, s: &ShardCopy, label: &str) -> Result<Option<Timed>, M
     let Some(run) = s.info.stages.iter().find(|r| r.label == label) else {
         return Ok(None);
     };
-    let rel = format!("{}/{}", s.dir, run.records);
-    let text = f.text(&rel)?;
     let offset = s.info.clock().map_or(0, |c| c.offset_us) as i128;
     let first = run.first_send_unix_us.unwrap_or(0) as i128;
     let mut out = Vec::new();
-    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
-        let c: ShardCreate = serde_json::from_str(line)
-            .map_err(|e| Missing::Absent(format!("{rel}: line {}: {e}", i + 1)))?;
+    for c in stage_creates(f, s, run)? {
         let send = first + c.request.start_offset_us as i128 + offset;
         let answer = first + c.request.end_offset_us as i128 + offset;
         out.push((c, send, answer));
@@ -168,27 +238,29 @@ fn stage_figures(
 ) -> Result<Option<StageFigures>, Missing> {
     let batch = shards[0].info.config.batch;
     let mut all: Vec<(usize, ShardCreate, i128, i128)> = Vec::new();
+    let mut lat: Vec<u64> = Vec::new();
     let mut per_shard = Vec::new();
     for s in shards {
         let Some(timed) = shard_stage(f, s, label)? else {
             continue;
         };
-        let ok = timed.iter().filter(|t| is_ok(&t.0)).count();
+        let ok = timed.iter().filter(|t| s.info.create_ok(&t.0)).count();
         per_shard.push(ShardCount {
             index: s.info.index,
             records: timed.len(),
             ok,
         });
+        lat.extend(
+            timed
+                .iter()
+                .filter(|t| s.info.create_ok(&t.0))
+                .map(|t| t.0.request.latency_us),
+        );
         all.extend(timed.into_iter().map(|(c, a, b)| (s.info.index, c, a, b)));
     }
     if per_shard.is_empty() {
         return Ok(None);
     }
-    let lat: Vec<u64> = all
-        .iter()
-        .filter(|t| is_ok(&t.1))
-        .map(|t| t.1.request.latency_us)
-        .collect();
     let ok = lat.len();
     let error_of = |index: usize| {
         shards[index]
@@ -240,11 +312,6 @@ fn stage_figures(
             .and_then(|w| stats::throughput(ok as u64, std::time::Duration::from_micros(w)))
             .map(|t| (t * 1000.0).round() / 1000.0),
     }))
-}
-
-/// An ok create: answered 201.
-fn is_ok(c: &ShardCreate) -> bool {
-    c.request.outcome == Outcome::Ok && c.request.status == Some(201)
 }
 
 /// The merged figures of a merged run's shard copies.
@@ -326,6 +393,40 @@ pub fn digests_text(f: &Files) -> Result<String, Missing> {
         ));
     }
     Ok(s)
+}
+
+/// The merged manifest's `config.shards`: each shard copy's index, host and
+/// manifest sha256, as `evidence merge` records them and verify re-derives them.
+pub fn config_shards(f: &Files) -> Result<serde_json::Value, Missing> {
+    let mut out = Vec::new();
+    for c in shard_copies(f)? {
+        let rel = format!("{}/{}", c.dir, crate::plans::MANIFEST_FILE);
+        let digest = crate::fileio::sha256_file(&f.path(&rel))
+            .map_err(|e| Missing::Absent(format!("{rel}: {}", e.cause())))?;
+        out.push(serde_json::json!({
+            "index": c.info.index,
+            "host": c.info.host,
+            "manifest_sha256": digest,
+        }));
+    }
+    Ok(serde_json::Value::Array(out))
+}
+
+/// After sealing: the merged manifest's `config.shards` is what the shard copies
+/// give ([`config_shards`]); a host or digest written there by hand is a mismatch.
+pub fn after_seal(run_dir: &std::path::Path) -> Vec<String> {
+    let f = Files::new(run_dir);
+    let claimed: Result<serde_json::Value, Missing> = f.json(crate::plans::MANIFEST_FILE);
+    let claimed = claimed.map(|m| m.pointer("/config/shards").cloned());
+    match (claimed, config_shards(&f)) {
+        (Ok(Some(c)), Ok(d)) if c == d => Vec::new(),
+        (Ok(Some(_)), Ok(_)) => vec![
+            "manifest: config.shards is not what the shard copies give (index, host, manifest sha256)"
+                .into(),
+        ],
+        (Ok(None), _) => vec!["manifest: no config.shards".into()],
+        (Err(e), _) | (_, Err(e)) => vec![format!("manifest: config.shards: {e}")],
+    }
 }
 
 /// The merged run's derived files beyond its two reports.

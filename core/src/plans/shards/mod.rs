@@ -29,7 +29,10 @@ pub const PLAN: Plan = Plan {
             "MERGED-02",
             "Every create of every stage answered 201 (the load stops at the first stage with errors)",
         ),
-        ("MERGED-03", "Every shard measured its clock offset against the control-plane"),
+        (
+            "MERGED-03",
+            "Every shard measured its clock offset against the control-plane, and it did not move",
+        ),
     ],
     minimum: &["MERGED-01", "MERGED-02", "MERGED-03"],
     beyond: &[],
@@ -40,21 +43,8 @@ pub const PLAN: Plan = Plan {
     page: super::Page::NONE,
     // `evidence merge --out RUN`: the operator names the directory.
     named_by_operator: |_| true,
-    after_seal: super::sealed_once,
+    after_seal: files::after_seal,
 };
-
-/// The part of a shard's manifest this judge reads: its files' digests.
-#[derive(serde::Deserialize)]
-struct ShardManifest {
-    files: Vec<ShardManifestFile>,
-}
-
-/// One file of a shard's manifest.
-#[derive(serde::Deserialize)]
-struct ShardManifestFile {
-    path: String,
-    sha256: String,
-}
 
 /// Each shard copy's files against its own manifest: a shard record changed after
 /// the shard sealed it is found here (the merged manifest hashes the copy too).
@@ -63,7 +53,7 @@ fn shards_intact(f: &Files) -> Result<usize, Missing> {
     let first = &copies[0].info;
     for c in &copies {
         let rel = format!("{}/{}", c.dir, crate::plans::MANIFEST_FILE);
-        let m: ShardManifest = f.json(&rel)?;
+        let m: files::ShardManifest = f.json(&rel)?;
         for e in &m.files {
             let p = format!("{}/{}", c.dir, e.path);
             let h = crate::fileio::sha256_file(&f.path(&p))
@@ -113,11 +103,20 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
         .observe(errors, |e| !e.is_empty() && e.iter().all(|(_, n)| *n == 0));
     let clocks = files::shard_copies(&f).map(|cs| {
         cs.iter()
-            .map(|c| c.info.clock().map(|k| k.error_us))
+            .map(|c| {
+                c.info
+                    .clock()
+                    .filter(|_| c.info.clock_stepped().is_none())
+                    .map(|k| k.error_us)
+            })
             .collect::<Vec<_>>()
     });
     let c3 = PLAN
-        .spec("MERGED-03", "a clock error bound from every shard", &ev)
+        .spec(
+            "MERGED-03",
+            "a clock error bound from every shard's raw pings; before and after agree",
+            &ev,
+        )
         .observe(clocks, |c| c.iter().all(Option::is_some));
     Ok(vec![c1, c2, c3])
 }

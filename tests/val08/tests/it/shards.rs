@@ -146,6 +146,15 @@ fn selftest_four_shards_merge_to_the_union_and_an_incomplete_set_is_refused() {
         .map(|i| work.path().join(format!("shard-{i}")))
         .collect();
 
+    // Each shard recorded the raw pings its clock estimates are re-derived from.
+    for d in &dirs {
+        let info: ShardInfo = val_support::fsx::read_json(&d.join(SHARD_FILE)).unwrap();
+        for c in [&info.clock_before, &info.clock_after] {
+            let c = c.as_ref().expect("a clock estimate");
+            assert_eq!(c.raw.len(), c.pings, "{}", d.display());
+        }
+        assert_eq!(info.check(), Ok(()));
+    }
     let out = work.path().join("merged");
     merge(&dirs, &out).expect("the four shards merge");
     let v = evidence::verify(&out);
@@ -219,6 +228,26 @@ fn refusals(work: &Path, dirs: &[PathBuf]) {
         matches!(r, MergeRefusal::OtherConfiguration { index: 3, .. }),
         "{r}"
     );
+    // A stage's records read from outside the shard (another shard's file), though
+    // the shard's own files all match its manifest.
+    let trav = resealed(&dirs[3], &out("trav"), |d| {
+        edit_info(d, |i| {
+            i.stages[0].records = "../shard-1/stage-smoke-requests.jsonl".into()
+        })
+    });
+    let r = merge(&[&dirs[..3], &[trav]].concat(), &out("m-trav")).unwrap_err();
+    assert!(
+        matches!(r, MergeRefusal::Unreadable { ref reason, .. } if reason.contains("the shard writes them to")),
+        "{r}"
+    );
+    // Shard 0's records relabelled as shard 1: another shard's workers and IDs.
+    let copied = resealed(&dirs[0], &out("copied"), |d| edit_info(d, |i| i.index = 1));
+    let r = merge(
+        &[&dirs[..1], &[copied], &dirs[2..]].concat(),
+        &out("m-copied"),
+    )
+    .unwrap_err();
+    assert!(matches!(r, MergeRefusal::Unreadable { .. }), "{r}");
     // A shard record edited after the shard sealed it.
     let tampered = out("tampered");
     resealed(&dirs[2], &tampered, |_| {});
@@ -233,7 +262,15 @@ fn refusals(work: &Path, dirs: &[PathBuf]) {
     )
     .unwrap_err();
     assert!(matches!(r, MergeRefusal::Unreadable { .. }), "{r}");
-    for n in ["m-missing", "m-twice", "m-target", "m-config", "m-tampered"] {
+    for n in [
+        "m-missing",
+        "m-twice",
+        "m-target",
+        "m-config",
+        "m-tampered",
+        "m-trav",
+        "m-copied",
+    ] {
         assert!(
             !out(n).join("manifest.json").exists(),
             "{n}: nothing sealed"
