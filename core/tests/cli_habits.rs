@@ -347,7 +347,8 @@ fn a_ramp_figure_edited_in_its_outcome_mismatches_its_raw_tier_records() {
     );
     // Each figure alone, the text summary re-derived from the edit and both re-hashed:
     // the outcome is re-derived from the worker lines, so every edit is a mismatch.
-    let edits: [(&str, fn(&mut ramp::RampOutcome)); 5] = [
+    type Edit = fn(&mut ramp::RampOutcome);
+    let edits: [(&str, Edit); 5] = [
         ("throughput", |o| {
             o.tiers[0].tier.throughput_per_sec = Some(1e6)
         }),
@@ -381,6 +382,29 @@ fn a_ramp_figure_edited_in_its_outcome_mismatches_its_raw_tier_records() {
     std::fs::write(run.join(ramp::TEXT_FILE), ramp::text(&lie)).unwrap();
     rehash(&run, &[ramp::OUTCOME_FILE, ramp::TEXT_FILE]);
     refused(&run, "MISMATCH derived val08-ramp.json: differs");
+    // A lowered top tier (and the tier that broke deleted) ends the ramp before the
+    // break: the manifest's configuration says otherwise.
+    val_core::fileio::write_json_atomic(&json, &real).unwrap();
+    std::fs::write(run.join(ramp::TEXT_FILE), ramp::text(&real)).unwrap();
+    rehash(&run, &[ramp::OUTCOME_FILE, ramp::TEXT_FILE]);
+    evidence().arg("verify").arg(&run).assert().success();
+    let mut lie = real.clone();
+    lie.tiers.pop();
+    lie.ramp_max = 200;
+    lie.breaking_point = None;
+    val_core::fileio::write_json_atomic(&json, &lie).unwrap();
+    std::fs::write(run.join(ramp::TEXT_FILE), ramp::text(&lie)).unwrap();
+    std::fs::remove_dir_all(run.join("ramp-n400")).unwrap();
+    let manifest = run.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    m["files"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| !f["path"].as_str().unwrap().starts_with("ramp-n400"));
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    rehash(&run, &[ramp::OUTCOME_FILE, ramp::TEXT_FILE]);
+    refused(&run, "max 200 is not the manifest's config.ramp.max 400");
     // The raw records decide: a tier whose workers all answered 201 holds.
     let keep = tempfile::tempdir().unwrap();
     let held = ramp_run_with(keep.path(), 0);

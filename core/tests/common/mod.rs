@@ -123,9 +123,16 @@ pub fn ramp_run_with(root: &Path, failed_at_400: usize) -> PathBuf {
     let cp = cp_record(&[]);
     run.write_json(val_core::plans::TARGET_FILE, &cp).unwrap();
     let now = chrono::Utc::now();
+    // As the lab records it (`val08::ramp`).
+    let config = BTreeMap::from([(
+        "ramp".to_string(),
+        serde_json::json!({"start": ramp::RAMP_START, "max": 400, "batch": 1,
+            "p99_limit_us": ramp::RAMP_P99_LIMIT_US, "timeout_ms": 10_000, "nofile_soft": 4096}),
+    )]);
     let prov = Provenance {
         started_at: Some(now),
         control_plane: Some(cp),
+        config,
         ..Provenance::default()
     };
     evidence::write_manifest(&run, &prov, now, None).unwrap();

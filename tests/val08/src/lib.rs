@@ -491,6 +491,9 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
     Ok(outcome)
 }
 
+/// A ramp tier as measured: its figures and the host's `ListenOverflows` rise.
+type RampTierRecord = (Scenario, Option<u64>);
+
 /// The ramp's tiers, doubling from [`RAMP_START`] up to `ramp_max` and ending with the
 /// first that broke (any error, or p99 over the limit), each with its host
 /// `ListenOverflows` rise; with each tier's load model.
@@ -500,10 +503,7 @@ fn ramp_tiers(
     client: &Client,
     ramp_max: usize,
     batch: usize,
-) -> anyhow::Result<(
-    Vec<(Scenario, Option<u64>)>,
-    BTreeMap<String, serde_json::Value>,
-)> {
+) -> anyhow::Result<(Vec<RampTierRecord>, BTreeMap<String, serde_json::Value>)> {
     let mut tiers = Vec::new();
     let mut load_model = BTreeMap::new();
     let mut n = RAMP_START;

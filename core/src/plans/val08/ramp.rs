@@ -169,6 +169,7 @@ pub fn outcome_of(
 pub fn outcome(dir: &Path) -> Result<RampOutcome, Missing> {
     let f = Files::new(dir);
     let stored: RampOutcome = f.json(OUTCOME_FILE)?;
+    configured_as_recorded(&f, &stored)?;
     let mut tiers = Vec::new();
     let mut n = RAMP_START;
     while n <= stored.ramp_max {
@@ -192,6 +193,27 @@ pub fn outcome(dir: &Path) -> Result<RampOutcome, Missing> {
         stored.batch,
         stored.run_dir,
     ))
+}
+
+/// The top tier, batch and open-files limit of the stored outcome are the ones the
+/// manifest's `ramp` configuration records: a lowered top tier would otherwise end
+/// the re-derived ramp before the tier that broke.
+fn configured_as_recorded(f: &Files, stored: &RampOutcome) -> Result<(), Missing> {
+    let manifest: serde_json::Value = f.json(crate::plans::MANIFEST_FILE)?;
+    let config = &manifest["config"]["ramp"];
+    for (key, value) in [
+        ("max", stored.ramp_max as u64),
+        ("batch", stored.batch as u64),
+        ("nofile_soft", stored.nofile_soft),
+    ] {
+        if config[key].as_u64() != Some(value) {
+            return Err(Missing::Absent(format!(
+                "{OUTCOME_FILE}: {key} {value} is not the manifest's config.ramp.{key} {}",
+                config[key]
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Every file a ramp run's manifest may list: its target, the control-plane's log
