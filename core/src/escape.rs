@@ -7,14 +7,41 @@
 use std::borrow::Cow;
 
 /// Whether `c` must not reach a terminal as itself: C0 and C1 controls and DEL
-/// (newline and tab included: a field value is one line), and the Unicode bidi
-/// controls, which reorder the text around them without being controls to Rust.
+/// (newline and tab included: a field value is one line), the line and paragraph
+/// separators (a line break to a browser or an editor), and every Unicode format
+/// character (general category Cf): the bidi controls, which reorder the text around
+/// them, and the invisible ones (zero-width space and joiners, soft hyphen, byte
+/// order mark, tags), which make two different strings look the same.
 fn must_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-        )
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_format(c)
+}
+
+/// Unicode general category Cf (format characters), as of Unicode 15.1.
+fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 /// `s` with every character [`must_escape`] names written as `\u{hex}`; text
@@ -85,6 +112,33 @@ mod tests {
         );
         assert_eq!(escape("x\u{202e}y"), "x\\u{202e}y");
         assert_eq!(escape_lines("a\u{1b}\nb\n"), "a\\u{1b}\nb\n");
+    }
+
+    #[test]
+    fn invisible_format_characters_and_separators_are_visible() {
+        for (c, shown) in [
+            ('\u{200B}', "\\u{200b}"),
+            ('\u{2028}', "\\u{2028}"),
+            ('\u{2029}', "\\u{2029}"),
+            ('\u{00AD}', "\\u{ad}"),
+            ('\u{FEFF}', "\\u{feff}"),
+            ('\u{2060}', "\\u{2060}"),
+            ('\u{E0041}', "\\u{e0041}"),
+        ] {
+            let url = format!("http://127.0.0.1{c}:8080");
+            assert_eq!(escape(&url), format!("http://127.0.0.1{shown}:8080"));
+            assert!(escape_document(&url).contains(shown), "{c:?}");
+        }
+        // Letters, marks, spaces and symbols are text: left as they are.
+        for text in [
+            "café naïve",
+            "日本語 한국어",
+            "a\u{00A0}b",
+            "e\u{0301}",
+            "✓ ✗ µs →",
+        ] {
+            assert!(matches!(escape(text), Cow::Borrowed(_)), "{text:?}");
+        }
     }
 
     #[test]

@@ -108,9 +108,11 @@ pub struct SummaryDoc {
     pub schema: &'static str,
     /// One entry per run directory.
     pub runs: Vec<RunSummary>,
-    /// Every run verified, and every judged one passed (context runs have no verdict
-    /// and do not count against it).
-    pub all_pass: bool,
+    /// `true` when every run verified, has a verdict and passed; `false` when a run
+    /// did not verify or a judged one did not pass; `null` when nothing failed but a
+    /// run has no verdict (a context run such as the saturation ramp): a run that was
+    /// never judged is never reported as passing.
+    pub all_pass: Option<bool>,
 }
 
 /// One run as `evidence summary --json` gives it. Only a run that verified carries
@@ -216,7 +218,20 @@ impl RunSummary {
         }
     }
 
-    /// Verified and, when judged, every check passed.
+    /// Whether every run passed: `None` when nothing failed but some run has no
+    /// verdict (see [`SummaryDoc::all_pass`]).
+    pub fn all_pass(runs: &[RunSummary]) -> Option<bool> {
+        if !runs.iter().all(RunSummary::passed) {
+            Some(false)
+        } else if runs.iter().any(|r| r.context_run) {
+            None
+        } else {
+            Some(true)
+        }
+    }
+
+    /// Verified and, when judged, every check passed (a context run has no verdict:
+    /// verified is all it can be).
     pub fn passed(&self) -> bool {
         self.verified && (self.context_run || self.verdict.as_ref().is_some_and(Verdict::all_pass))
     }

@@ -9,7 +9,7 @@ use predicates::prelude::PredicateBooleanExt as _;
 use predicates::str::contains;
 mod common;
 
-use common::{demo_run, ramp_run};
+use common::{demo_run, ramp_run, ramp_run_with};
 
 /// `evidence ARGS…` with no colour variable of the caller's environment.
 fn evidence() -> assert_cmd::Command {
@@ -253,7 +253,7 @@ fn a_context_run_verifies_without_a_verdict_and_still_fails_when_edited() {
     let txt = run.join("val08-ramp.txt");
     let edited = std::fs::read_to_string(&txt)
         .unwrap()
-        .replace("ramp_max=200", "ramp_max=3200");
+        .replace("ramp_max=400", "ramp_max=3200");
     std::fs::write(&txt, edited).unwrap();
     evidence()
         .arg("verify")
@@ -300,4 +300,255 @@ fn a_separate_cli_in_the_manifest_must_match_target_json() {
         .assert()
         .code(1)
         .stdout(contains("control_plane.cli differs from target.json"));
+}
+
+/// Re-hashes `paths` (run-relative) in the run's manifest, as a forger would, adding
+/// an entry for a file the manifest does not list.
+fn rehash(run: &Path, paths: &[&str]) {
+    let manifest = run.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let files = m["files"].as_array_mut().unwrap();
+    for p in paths {
+        let entry = serde_json::json!({
+            "path": p,
+            "sha256": val_core::fileio::sha256_file(&run.join(p)).unwrap(),
+            "bytes": std::fs::metadata(run.join(p)).unwrap().len(),
+        });
+        match files.iter_mut().find(|f| f["path"] == *p) {
+            Some(f) => *f = entry,
+            None => files.push(entry),
+        }
+    }
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+}
+
+/// `evidence verify RUN` exits 1 and says `needle`.
+fn refused(run: &Path, needle: &str) {
+    evidence()
+        .arg("verify")
+        .arg(run)
+        .assert()
+        .code(1)
+        .stdout(contains(needle));
+}
+
+#[test]
+fn a_ramp_figure_edited_in_its_outcome_mismatches_its_raw_tier_records() {
+    use val_core::plans::val08::ramp;
+    let root = tempfile::tempdir().unwrap();
+    let run = ramp_run(root.path());
+    let json = run.join(ramp::OUTCOME_FILE);
+    let real: ramp::RampOutcome =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        (real.last_good, real.breaking_point),
+        (Some(200), Some(400))
+    );
+    // Each figure alone, the text summary re-derived from the edit and both re-hashed:
+    // the outcome is re-derived from the worker lines, so every edit is a mismatch.
+    type Edit = fn(&mut ramp::RampOutcome);
+    let edits: [(&str, Edit); 5] = [
+        ("throughput", |o| {
+            o.tiers[0].tier.throughput_per_sec = Some(1e6)
+        }),
+        ("p99", |o| o.tiers[1].tier.p99_us = Some(1)),
+        ("errors", |o| {
+            o.tiers[1].tier.errors = 0;
+            o.tiers[1].tier.ok = 400;
+            o.tiers[1].broke = None;
+        }),
+        ("breaking point", |o| o.breaking_point = None),
+        ("last good", |o| o.last_good = Some(400)),
+    ];
+    for (what, edit) in edits {
+        let mut lie = real.clone();
+        edit(&mut lie);
+        val_core::fileio::write_json_atomic(&json, &lie).unwrap();
+        std::fs::write(run.join(ramp::TEXT_FILE), ramp::text(&lie)).unwrap();
+        rehash(&run, &[ramp::OUTCOME_FILE, ramp::TEXT_FILE]);
+        let out = evidence().arg("verify").arg(&run).assert().code(1);
+        let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        assert!(
+            stdout.contains("MISMATCH derived val08-ramp.json: differs"),
+            "{what}: {stdout}"
+        );
+    }
+    // A tier dropped from the outcome (the one that broke) is a mismatch too.
+    let mut lie = real.clone();
+    lie.tiers.pop();
+    lie.breaking_point = None;
+    val_core::fileio::write_json_atomic(&json, &lie).unwrap();
+    std::fs::write(run.join(ramp::TEXT_FILE), ramp::text(&lie)).unwrap();
+    rehash(&run, &[ramp::OUTCOME_FILE, ramp::TEXT_FILE]);
+    refused(&run, "MISMATCH derived val08-ramp.json: differs");
+    // A lowered top tier (and the tier that broke deleted) ends the ramp before the
+    // break: the manifest's configuration says otherwise.
+    val_core::fileio::write_json_atomic(&json, &real).unwrap();
+    std::fs::write(run.join(ramp::TEXT_FILE), ramp::text(&real)).unwrap();
+    rehash(&run, &[ramp::OUTCOME_FILE, ramp::TEXT_FILE]);
+    evidence().arg("verify").arg(&run).assert().success();
+    let mut lie = real.clone();
+    lie.tiers.pop();
+    lie.ramp_max = 200;
+    lie.breaking_point = None;
+    val_core::fileio::write_json_atomic(&json, &lie).unwrap();
+    std::fs::write(run.join(ramp::TEXT_FILE), ramp::text(&lie)).unwrap();
+    std::fs::remove_dir_all(run.join("ramp-n400")).unwrap();
+    let manifest = run.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    m["files"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| !f["path"].as_str().unwrap().starts_with("ramp-n400"));
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    rehash(&run, &[ramp::OUTCOME_FILE, ramp::TEXT_FILE]);
+    refused(&run, "max 200 is not the manifest's config.ramp.max 400");
+    // The raw records decide: a tier whose workers all answered 201 holds.
+    let keep = tempfile::tempdir().unwrap();
+    let held = ramp_run_with(keep.path(), 0);
+    let o: ramp::RampOutcome =
+        serde_json::from_str(&std::fs::read_to_string(held.join(ramp::OUTCOME_FILE)).unwrap())
+            .unwrap();
+    assert_eq!((o.last_good, o.breaking_point), (Some(400), None));
+}
+
+#[test]
+fn a_report_planted_in_a_context_run_is_refused_and_never_shown_as_a_verdict() {
+    let root = tempfile::tempdir().unwrap();
+    let run = ramp_run(root.path());
+    // A PASS report of another run, renamed into the ramp and re-hashed.
+    let keep = tempfile::tempdir().unwrap();
+    let demo = demo_run(keep.path(), 200);
+    for ext in ["json", "txt"] {
+        let text = std::fs::read_to_string(demo.join(format!("demo-report.{ext}")))
+            .unwrap()
+            .replace("\"demo\"", "\"val08-ramp\"");
+        std::fs::write(run.join(format!("val08-ramp-report.{ext}")), text).unwrap();
+    }
+    rehash(&run, &["val08-ramp-report.json", "val08-ramp-report.txt"]);
+    refused(
+        &run,
+        "file val08-ramp-report.json: not a file of a val08-ramp context run",
+    );
+    let page = val_core::html::render(&run).unwrap();
+    assert!(
+        !page.contains("Plan verdict: PASS"),
+        "a verdict on a context run"
+    );
+    assert!(page.contains("Plan verdict: none"));
+    // A stray file of any other name is refused the same way.
+    std::fs::remove_file(run.join("val08-ramp-report.json")).unwrap();
+    std::fs::remove_file(run.join("val08-ramp-report.txt")).unwrap();
+    std::fs::write(run.join("notes.txt"), "PASS\n").unwrap();
+    let manifest = run.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    m["files"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| !f["path"].as_str().unwrap().starts_with("val08-ramp-report"));
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    rehash(&run, &["notes.txt"]);
+    refused(
+        &run,
+        "file notes.txt: not a file of a val08-ramp context run",
+    );
+    std::fs::remove_file(run.join("notes.txt")).unwrap();
+    m["files"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| f["path"] != "notes.txt");
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    evidence().arg("verify").arg(&run).assert().success();
+}
+
+#[test]
+fn a_plan_run_relabelled_as_a_context_run_is_refused_and_no_verdict_reads_as_pass() {
+    let root = tempfile::tempdir().unwrap();
+    // A judged run (its report says FAIL) whose manifest now names the ramp's suite,
+    // moved under the ramp's folder.
+    let keep = tempfile::tempdir().unwrap();
+    let demo = demo_run(keep.path(), 503);
+    let run_id = demo.file_name().unwrap().to_owned();
+    let run = root.path().join("val08-ramp").join(&run_id);
+    std::fs::create_dir_all(run.parent().unwrap()).unwrap();
+    std::fs::rename(&demo, &run).unwrap();
+    let manifest = run.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("\"suite\": \"demo\"", "\"suite\": \"val08-ramp\"");
+    assert!(text.contains("\"suite\": \"val08-ramp\""));
+    std::fs::write(&manifest, text).unwrap();
+    refused(
+        &run,
+        "file demo-report.json: not a file of a val08-ramp context run",
+    );
+    let out = evidence()
+        .args(["summary", "--json"])
+        .arg(&run)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert_eq!(json_of(&out)["all_pass"], false);
+    // A real context run verifies, but has no verdict: all_pass is null, never true.
+    let keep_ramp = tempfile::tempdir().unwrap();
+    let ramp = ramp_run(keep_ramp.path());
+    let out = evidence()
+        .args(["summary", "--json"])
+        .arg(&ramp)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let doc = json_of(&out);
+    assert_eq!(doc["all_pass"], serde_json::Value::Null);
+    assert_eq!(doc["runs"][0]["context_run"], true);
+    let keep_pass = tempfile::tempdir().unwrap();
+    let pass = demo_run(keep_pass.path(), 200);
+    let out = evidence()
+        .args(["summary", "--json"])
+        .arg(&pass)
+        .arg(&ramp)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(json_of(&out)["all_pass"], serde_json::Value::Null);
+    let out = evidence()
+        .args(["summary", "--json"])
+        .arg(&pass)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(json_of(&out)["all_pass"], true);
+}
+
+#[test]
+fn a_ramp_outcome_planted_in_a_plan_run_is_not_rendered_on_its_page() {
+    use val_core::plans::val08::ramp;
+    let keep = tempfile::tempdir().unwrap();
+    let ramp = ramp_run(keep.path());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        ramp.join(ramp::OUTCOME_FILE),
+        dir.path().join(ramp::OUTCOME_FILE),
+    )
+    .unwrap();
+    let f = val_core::plans::Files::new(dir.path());
+    let val08 = val_core::plans::page("val08").unwrap();
+    let titles: Vec<String> = (val08.sections)(&f).into_iter().map(|s| s.title).collect();
+    assert!(
+        titles.iter().all(|t| !t.contains("ramp")),
+        "a VAL08 page shows a ramp nobody verified: {titles:?}"
+    );
+    // On the ramp's own page (its run verified) the section is there.
+    let own = val_core::plans::page(ramp::SUITE).unwrap();
+    let f = val_core::plans::Files::new(&ramp);
+    assert!((own.sections)(&f)
+        .iter()
+        .any(|s| s.title.contains("Saturation ramp")));
 }

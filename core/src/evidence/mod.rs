@@ -754,6 +754,19 @@ pub fn verify(run_dir: &Path) -> Verification {
         // No plan judges it: its own derived files and its page are re-derived;
         // there is no report.
         v.context_run = true;
+        let layout = (context.layout)(run_dir);
+        v.mismatches.extend(
+            manifest
+                .files
+                .iter()
+                .filter(|e| !layout.contains(&e.path))
+                .map(|e| {
+                    format!(
+                        "file {}: not a file of a {} context run (it has no report and no verdict)",
+                        e.path, manifest.suite
+                    )
+                }),
+        );
         match (context.files)(run_dir) {
             Ok(files) => compare_derived(run_dir, &manifest, &files, &mut v),
             Err(e) => v.mismatches.push(format!("derive: {e}")),

@@ -151,12 +151,17 @@ pub struct ContextRun {
     pub suite: &'static str,
     /// Its derived files, from the run directory's raw files.
     pub files: fn(&Path) -> Result<Vec<DerivedFile>, Missing>,
+    /// Every run-relative path its manifest may list (raw records and derived files):
+    /// a context run holds exactly its own layout, so a plan's run relabelled as one,
+    /// or a report planted in one, never verifies.
+    pub layout: fn(&Path) -> std::collections::BTreeSet<String>,
 }
 
 /// Every context run: one line per suite directory that has no plan.
 pub const CONTEXT_RUNS: &[ContextRun] = &[ContextRun {
     suite: val08::ramp::SUITE,
     files: val08::ramp::derived,
+    layout: val08::ramp::layout,
 }];
 
 /// The context run of a suite directory, when it is one.

@@ -72,28 +72,75 @@ pub fn demo_run(root: &Path, health_code: u16) -> PathBuf {
     demo_run_with(root, health_code, &[])
 }
 
-/// A context run (`val08-ramp`: a page, no plan) under `root`, marked `latest`:
-/// its outcome file, its target and its manifest, as the ramp writes them.
-pub fn ramp_run(root: &Path) -> PathBuf {
-    use val_core::plans::val08::ramp;
+/// A context run (`val08-ramp`: a page, no plan) under `root`, marked `latest`, as
+/// the ramp writes it: two tiers of one create per worker (N=200 holds; N=400 has
+/// `failed_at_400` creates answered 500, so it breaks the ramp when that is not 0),
+/// each tier's worker lines and scenario report, the outcome and its text, the
+/// target and the manifest.
+pub fn ramp_run_with(root: &Path, failed_at_400: usize) -> PathBuf {
+    use val_core::plans::val08::{self as plan, ramp};
     let run = RunDir::create(root, ramp::SUITE).unwrap();
-    let outcome: ramp::RampOutcome = serde_json::from_value(serde_json::json!({
-        "tiers": [], "breaking_point": null, "last_good": null, "ramp_max": 200,
-        "nofile_soft": 4096, "batch": 1, "run_dir": run.path(),
-    }))
-    .unwrap();
+    let mut tiers = Vec::new();
+    for n in [200, 400] {
+        let dir = ramp::tier_dir(n);
+        for w in 1..=n {
+            let failed = n == 400 && w <= failed_at_400;
+            let line = plan::WorkerLine {
+                id: ramp::ramp_id(n, w, 1),
+                status: Some(if failed { 500 } else { 201 }),
+                latency_us: 1_000 + w as u64 * 10,
+                outcome: if failed { "failed" } else { "ok" }.into(),
+                send_offset_us: w as u64,
+                answer_offset_us: w as u64 + 1_000 + w as u64 * 10,
+                error: failed.then(|| "boom".to_string()),
+            };
+            run.write_text(
+                &plan::worker_file_in(&dir, w),
+                &plan::worker_file_text(n, w, &[line]),
+            )
+            .unwrap();
+        }
+        let report = plan::report_file_in(&dir);
+        run.write_text(
+            &report,
+            &plan::scenario_report_text(Some(1_700_000_000_000_000), Some(50_000)),
+        )
+        .unwrap();
+        let f = val_core::plans::Files::new(run.path());
+        let full = plan::files::scenario_report(&f, &dir, n, 1, ramp::ramp_id).unwrap();
+        run.write_text(&report, &full).unwrap();
+        let t = plan::scenario_in(&f, &dir, n, 1, ramp::ramp_id).unwrap();
+        let stop = ramp::broke(&t).is_some();
+        tiers.push((t, Some(0)));
+        if stop {
+            break;
+        }
+    }
+    let outcome = ramp::outcome_of(tiers, 400, 4096, 1, run.path().to_path_buf());
     run.write_json(ramp::OUTCOME_FILE, &outcome).unwrap();
     run.write_text(ramp::TEXT_FILE, &ramp::text(&outcome))
         .unwrap();
     let cp = cp_record(&[]);
     run.write_json(val_core::plans::TARGET_FILE, &cp).unwrap();
     let now = chrono::Utc::now();
+    // As the lab records it (`val08::ramp`).
+    let config = BTreeMap::from([(
+        "ramp".to_string(),
+        serde_json::json!({"start": ramp::RAMP_START, "max": 400, "batch": 1,
+            "p99_limit_us": ramp::RAMP_P99_LIMIT_US, "timeout_ms": 10_000, "nofile_soft": 4096}),
+    )]);
     let prov = Provenance {
         started_at: Some(now),
         control_plane: Some(cp),
+        config,
         ..Provenance::default()
     };
     evidence::write_manifest(&run, &prov, now, None).unwrap();
     run.mark_latest().unwrap();
     run.path().to_path_buf()
+}
+
+/// [`ramp_run_with`] whose N=400 tier breaks the ramp with 3 errors.
+pub fn ramp_run(root: &Path) -> PathBuf {
+    ramp_run_with(root, 3)
 }

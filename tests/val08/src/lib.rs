@@ -380,16 +380,11 @@ pub fn run_tier(
 
 /// Default top tier of the saturation ramp (`VAL08_RAMP_MAX` overrides).
 pub const RAMP_MAX_DEFAULT: usize = 1600;
-/// First tier of the ramp.
-pub const RAMP_START: usize = 200;
-pub use val_support::plans::val08::ramp::{RampOutcome, RampTier, RAMP_P99_LIMIT_US};
+pub use val_support::plans::val08::ramp::{
+    ramp_id, RampOutcome, RampTier, RAMP_P99_LIMIT_US, RAMP_START,
+};
 /// Per-request timeout in the ramp; bounds a tier to batch × this.
 pub const RAMP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The ramp's plan IDs: distinct from the plan's so the two never collide.
-pub fn ramp_id(n: usize, w: usize, b: usize) -> String {
-    format!("val08-ramp-n{n}-w{w}-b{b}")
-}
 
 /// The host's `TcpExt: ListenOverflows` counter from /proc/net/netstat.
 pub fn listen_overflows() -> Option<u64> {
@@ -446,20 +441,15 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
         .context("tokio runtime")?;
 
     let (tiers, load_model) = ramp_tiers(&run, &rt, &client, ramp_max, batch)?;
-    let outcome = RampOutcome {
-        breaking_point: tiers.last().filter(|t| t.broke.is_some()).map(|t| t.tier.n),
-        last_good: tiers
-            .iter()
-            .rev()
-            .find(|t| t.broke.is_none())
-            .map(|t| t.tier.n),
+    // Through the function `evidence verify` re-derives the outcome with.
+    let outcome = ramp::outcome_of(
         tiers,
         ramp_max,
         nofile_soft,
         batch,
-        run_dir: run.path().to_path_buf(),
-    };
-    run.write_json("val08-ramp.json", &outcome)?;
+        run.path().to_path_buf(),
+    );
+    run.write_json(ramp::OUTCOME_FILE, &outcome)?;
     // Through the function `evidence verify` re-derives it with.
     run.write_text(
         val_support::plans::val08::ramp::TEXT_FILE,
@@ -490,15 +480,19 @@ pub fn ramp(root: &Path, ramp_max: usize, batch: usize) -> anyhow::Result<RampOu
     Ok(outcome)
 }
 
+/// A ramp tier as measured: its figures and the host's `ListenOverflows` rise.
+type RampTierRecord = (Scenario, Option<u64>);
+
 /// The ramp's tiers, doubling from [`RAMP_START`] up to `ramp_max` and ending with the
-/// first that broke (any error, or p99 over the limit); with each tier's load model.
+/// first that broke (any error, or p99 over the limit), each with its host
+/// `ListenOverflows` rise; with each tier's load model.
 fn ramp_tiers(
     run: &RunDir,
     rt: &tokio::runtime::Runtime,
     client: &Client,
     ramp_max: usize,
     batch: usize,
-) -> anyhow::Result<(Vec<RampTier>, BTreeMap<String, serde_json::Value>)> {
+) -> anyhow::Result<(Vec<RampTierRecord>, BTreeMap<String, serde_json::Value>)> {
     let mut tiers = Vec::new();
     let mut load_model = BTreeMap::new();
     let mut n = RAMP_START;
@@ -507,37 +501,21 @@ fn ramp_tiers(
             workers: n,
             per_worker: batch,
         };
-        load_model.insert(format!("ramp-n{n}"), serde_json::to_value(model)?);
+        load_model.insert(ramp::tier_dir(n), serde_json::to_value(model)?);
         let overflows_before = listen_overflows();
         let tier = run_tier(
             run,
             rt,
             client,
-            &format!("ramp-n{n}"),
+            &ramp::tier_dir(n),
             (model, Schedule::Concurrent),
             ramp_id,
         )?;
         let overflows = overflows_before
             .zip(listen_overflows())
             .map(|(a, b)| b.saturating_sub(a));
-        let broke = if tier.errors > 0 {
-            Some(format!(
-                "{} of {} creates not answered 201: {}",
-                tier.errors,
-                tier.expected,
-                serde_json::to_string(&tier.non_201)?
-            ))
-        } else {
-            tier.p99_us
-                .filter(|p| *p > RAMP_P99_LIMIT_US)
-                .map(|p| format!("p99 {p} µs > {RAMP_P99_LIMIT_US} µs"))
-        };
-        let stop = broke.is_some();
-        tiers.push(RampTier {
-            tier,
-            listen_overflows: overflows,
-            broke,
-        });
+        let stop = ramp::broke(&tier).is_some();
+        tiers.push((tier, overflows));
         if stop {
             break;
         }

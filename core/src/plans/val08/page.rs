@@ -1,7 +1,7 @@
 //! VAL08 page: the per-tier key figures (creates/s, p50/p95/p99, errors, wall-clock
 //! against their thresholds), throughput per tier, latency distribution per tier from
 //! the raw worker lines, throughput and latency over time per tier from the raw send
-//! and answer offsets, and the saturation ramp when the run directory holds one.
+//! and answer offsets; and the saturation ramp's page (its own run directory).
 
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -106,7 +106,7 @@ fn latency_chart(title: &str, f: &Files, dirs: &[(String, String)]) -> Result<Ma
     .svg()
 }
 
-/// Sections of a VAL08 run (plus the ramp's when the directory holds one).
+/// Sections of a VAL08 run.
 pub fn sections(f: &Files) -> Vec<Section> {
     let obs = Observations::read(f);
     let tiers: Vec<&plan::Scenario> = obs
@@ -150,7 +150,7 @@ pub fn sections(f: &Files) -> Vec<Section> {
         })
         .collect();
     let over_time = over_time_charts(f, &tiers);
-    let mut out = vec![Section {
+    let out = vec![Section {
         title: "Throughput and latency per tier".into(),
         intro: html! { p { "Recomputed from the raw worker lines (" code { "scenario-n*/worker-*.txt" } ") and each scenario's wall-clock (first send to last answer), with the judge's own reader; over time from the raw send and answer offsets (" code { "scenario-n*-requests.jsonl" } ")." } },
         charts: vec![
@@ -172,9 +172,8 @@ pub fn sections(f: &Files) -> Vec<Section> {
             &rows,
         ),
     }];
-    if f.exists(RAMP_FILE) {
-        out.extend(ramp_sections(f));
-    }
+    // A ramp's outcome is only ever shown on the ramp's own page: in a VAL08 run
+    // directory no verify re-derives it, so it would be a figure nobody checked.
     out
 }
 
