@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::check::Report;
 use crate::figure::{Better, Figure, Gate};
-use crate::plans::val08::figures::MIN_P99_SAMPLES;
+use crate::plans::val08::figures::latency_and_errors;
 use crate::plans::Files;
 
 /// Per stage: throughput (its wall-clock is only as good as its clock error, so it is
@@ -31,35 +31,11 @@ pub fn figures(dir: &Path, _: &Report) -> Vec<Figure> {
         );
         t.time_ms = ms(s.wall_us);
         out.push(t);
-        let mut p50 = Figure::new(
-            format!("{} p50", s.label),
-            "ms",
-            ms(s.p50_us),
-            Better::Lower,
-            Gate::MarginAndFloor,
-        );
-        p50.time_ms = p50.value;
-        out.push(p50);
-        let gate = if s.ok >= MIN_P99_SAMPLES {
-            Gate::MarginAndFloor
-        } else {
-            Gate::Info
-        };
-        let mut p99 = Figure::new(
-            format!("{} p99", s.label),
-            "ms",
-            ms(s.p99_us),
-            Better::Lower,
-            gate,
-        );
-        p99.time_ms = p99.value;
-        out.push(p99);
-        out.push(Figure::new(
-            format!("{} errors", s.label),
-            "creates",
-            Some(s.errors as f64),
-            Better::Lower,
-            Gate::Exact,
+        out.extend(latency_and_errors(
+            &s.label,
+            (s.p50_us, s.p99_us),
+            s.ok,
+            s.errors,
         ));
     }
     out
