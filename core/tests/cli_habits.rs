@@ -552,3 +552,28 @@ fn a_ramp_outcome_planted_in_a_plan_run_is_not_rendered_on_its_page() {
         .iter()
         .any(|s| s.title.contains("Saturation ramp")));
 }
+
+/// The JUnit file of a test run goes to each plan run's `latest`, never into a context
+/// run, which holds exactly its own layout and must still verify afterwards.
+#[test]
+fn attach_junit_leaves_context_runs_as_they_are() {
+    let root = tempfile::tempdir().unwrap();
+    let plan_run = demo_run(root.path(), 200);
+    let ramp = ramp_run(root.path());
+    let junit = root.path().join("junit-in.xml");
+    std::fs::write(&junit, "<testsuites/>").unwrap();
+    cargo_bin_cmd!("evidence")
+        .args(["attach-junit", "--junit"])
+        .arg(&junit)
+        .arg("--root")
+        .arg(root.path())
+        .assert()
+        .success();
+    assert!(plan_run.join("junit.xml").is_file());
+    assert!(!ramp.join("junit.xml").exists());
+    cargo_bin_cmd!("evidence")
+        .arg("verify")
+        .arg(&ramp)
+        .assert()
+        .success();
+}

@@ -1265,7 +1265,8 @@ fn json<T: Serialize>(x: &T) -> String {
     serde_json::to_string(x).unwrap_or_else(|_| "null".into())
 }
 
-/// Copies a JUnit file into every `<root>/<suite>/latest` run directory and adds it
+/// Copies a JUnit file into every `<root>/<suite>/latest` run directory of a plan (not
+/// a context run) and adds it
 /// to that manifest's file list (other entries are kept as they are, never rehashed,
 /// so attaching cannot bless an edited file). Returns the run directories updated.
 pub fn attach_junit(root: &Path, junit: &Path) -> Result<Vec<PathBuf>, EvidenceError> {
@@ -1284,6 +1285,11 @@ pub fn attach_junit(root: &Path, junit: &Path) -> Result<Vec<PathBuf>, EvidenceE
             .map_err(io_err("resolve", &suite_dir.join("latest")))?;
         let manifest_path = run_dir.join(MANIFEST_FILE);
         let mut manifest: Manifest = read_json(&manifest_path)?;
+        // A context run (the ramp) holds exactly its own layout; the JUnit file goes
+        // to the plan run of the same test run.
+        if plans::context_run(&manifest.suite).is_some() {
+            continue;
+        }
         write_atomic(&run_dir.join(JUNIT_FILE), &bytes)?;
         manifest.files.retain(|e| e.path != JUNIT_FILE);
         manifest.files.push(FileEntry {
