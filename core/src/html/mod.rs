@@ -247,6 +247,7 @@ pub fn render_unverified(run_dir: &Path, reasons: &[String]) -> Result<String, H
 
 /// What the page is rendered from.
 struct Run {
+    dir: std::path::PathBuf,
     suite: String,
     manifest: Result<Value, String>,
     report: Result<Report, crate::check::ReportError>,
@@ -287,6 +288,7 @@ impl Run {
             .map(|p| p.title.to_string())
             .unwrap_or_else(|_| suite.to_uppercase());
         Run {
+            dir: run_dir.to_path_buf(),
             suite,
             manifest,
             report,
@@ -431,6 +433,16 @@ fn meta_table(run: &Run) -> Markup {
                 r.faults.join(",")
             };
             rows.push(("faults injected", html! { (faults) }));
+        }
+        // A context run has no report by design: what it tested still comes first, and
+        // what kind of run it is, in plain words rather than as a missing file.
+        Err(_) if crate::plans::context_run(&run.suite).is_some() => {
+            let target = crate::plans::target_info(&Files::new(&run.dir));
+            rows.push(("target", html! { (target.line()) }));
+            rows.push((
+                "profile",
+                html! { "context run: measured beside the plan, judged by no plan, so no verdict" },
+            ));
         }
         Err(e) => rows.push(("report", crate::html_blocks::nodata(&e.to_string()))),
     }

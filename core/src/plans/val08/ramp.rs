@@ -123,9 +123,13 @@ pub fn broke(tier: &Scenario) -> Option<String> {
             serde_json::to_string(&tier.non_201).unwrap_or_default()
         ));
     }
-    tier.p99_us
-        .filter(|p| *p > RAMP_P99_LIMIT_US)
-        .map(|p| format!("p99 {p} µs > {RAMP_P99_LIMIT_US} µs"))
+    tier.p99_us.filter(|p| *p > RAMP_P99_LIMIT_US).map(|p| {
+        format!(
+            "p99 {:.1} ms > {} ms",
+            p as f64 / 1000.0,
+            RAMP_P99_LIMIT_US / 1000
+        )
+    })
 }
 
 /// The outcome of `tiers` (each with its host `ListenOverflows` rise), in order:
