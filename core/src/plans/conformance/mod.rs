@@ -627,19 +627,6 @@ fn profile(_f: &Files) -> Profile {
     Profile::Plan
 }
 
-/// A JSON Lines file of `T`.
-fn jsonl<T: serde::de::DeserializeOwned>(f: &Files, rel: &str) -> Result<Vec<T>, Missing> {
-    f.text(rel)?
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| Missing::Absent(format!("{rel}: line {}: {e}", i + 1)))
-        })
-        .collect()
-}
-
 /// `spec`'s NOT_RUN when the lab recorded one, else `judge`'s check.
 fn judged(
     f: &Files,
@@ -660,7 +647,7 @@ fn conf_01(f: &Files) -> Check {
         &[BAD_INPUT_FILE, BAD_INPUT_STORE_FILE],
     );
     judged(f, spec, |spec| {
-        let obs = jsonl::<HttpRecord>(f, BAD_INPUT_FILE).and_then(|recs| {
+        let obs = f.jsonl::<HttpRecord>(BAD_INPUT_FILE).and_then(|recs| {
             let delta: StoreDelta = f.json(BAD_INPUT_STORE_FILE)?;
             Ok(bad_input_observation(&recs, &delta))
         });
@@ -1117,7 +1104,7 @@ fn conf_05(f: &Files) -> Check {
         &[AUDIT_FILE, AUDIT_EXPECTED_FILE],
     );
     judged(f, spec, |spec| {
-        let obs = jsonl::<AuditLine>(f, AUDIT_FILE).and_then(|lines| {
+        let obs = f.jsonl::<AuditLine>(AUDIT_FILE).and_then(|lines| {
             let want: AuditExpected = f.json(AUDIT_EXPECTED_FILE)?;
             Ok(audit_observation(&lines, &want))
         });
@@ -1219,7 +1206,7 @@ fn conf_06(f: &Files) -> Check {
         &[CLI_FILE],
     );
     judged(f, spec, |spec| {
-        let obs = jsonl::<CliCase>(f, CLI_FILE).map(|cases| {
+        let obs = f.jsonl::<CliCase>(CLI_FILE).map(|cases| {
             let problems: Vec<CaseProblem> = CLI_CASES
                 .iter()
                 .filter_map(|want| {

@@ -145,18 +145,6 @@ fn unless_not_run(f: &Files, spec: CheckSpec, judge: impl FnOnce(CheckSpec) -> C
     }
 }
 
-/// JSON Lines of `T`; an unreadable line is [`Missing`], never skipped.
-pub fn jsonl<T: serde::de::DeserializeOwned>(f: &Files, rel: &str) -> Result<Vec<T>, Missing> {
-    f.text(rel)?
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| Missing::Absent(format!("{rel}:{}: {e}", i + 1)))
-        })
-        .collect()
-}
-
 /// The ledger of `dir` judged against its final read, with the read's completeness.
 fn ledger_verdict(f: &Files, dir: &str) -> Result<(Vec<LedgerEntry>, SetVerdict, bool), Missing> {
     let (entries, v, complete, _) = ledger_verdict_ns(f, dir)?;
@@ -179,7 +167,7 @@ fn ledger_verdict_ns(
     f: &Files,
     dir: &str,
 ) -> Result<(Vec<LedgerEntry>, SetVerdict, bool, Vec<String>), Missing> {
-    let entries: Vec<LedgerEntry> = jsonl(f, &format!("{dir}/ledger.jsonl"))?;
+    let entries: Vec<LedgerEntry> = f.jsonl(&format!("{dir}/ledger.jsonl"))?;
     let list: ListEvidence = f.json(&format!("{dir}/list.json"))?;
     let ids: Vec<String> = list.ids().into_iter().map(str::to_string).collect();
     let mut v = ledger::judge(&entries, &ids);
@@ -298,7 +286,7 @@ fn proxy_account(
     dir: &str,
     entries: &[LedgerEntry],
 ) -> Result<(ProxyAccount, Vec<ConnRecord>), Missing> {
-    let conns: Vec<ConnRecord> = jsonl(f, &format!("{dir}/connections.jsonl"))?;
+    let conns: Vec<ConnRecord> = f.jsonl(&format!("{dir}/connections.jsonl"))?;
     let (missing, orphans) = proxy_accounts(entries, &conns);
     let account = ProxyAccount {
         proxy_connections: conns.len(),
@@ -346,7 +334,7 @@ fn partition(f: &Files) -> Check {
 fn partition_obs(f: &Files) -> Result<PartitionObs, Missing> {
     let run: PartitionRun = f.json(&format!("{PARTITION}/run.json"))?;
     let (entries, v, complete, unatt) = ledger_verdict_ns(f, PARTITION)?;
-    let switches: Vec<FaultSwitch> = jsonl(f, &format!("{PARTITION}/faults.jsonl"))?;
+    let switches: Vec<FaultSwitch> = f.jsonl(&format!("{PARTITION}/faults.jsonl"))?;
     let target: Value = f.json(crate::plans::TARGET_FILE)?;
     let (from, until) = (run.down_from_us, run.down_until_us);
     let during: Vec<&LedgerEntry> = entries
@@ -650,7 +638,7 @@ fn slow(f: &Files) -> Check {
 /// What VAL11-16 observed.
 fn slow_obs(f: &Files) -> Result<SlowObs, Missing> {
     let run: SlowRun = f.json(&format!("{SLOW}/run.json"))?;
-    let switches: Vec<FaultSwitch> = jsonl(f, &format!("{SLOW}/faults.jsonl"))?;
+    let switches: Vec<FaultSwitch> = f.jsonl(&format!("{SLOW}/faults.jsonl"))?;
     let (entries, v, complete, unatt) = ledger_verdict_ns(f, SLOW)?;
     let mut lat: Vec<u64> = entries.iter().filter_map(latency_us).collect();
     lat.sort_unstable();
@@ -700,8 +688,8 @@ fn half_open(f: &Files) -> Check {
 /// What VAL11-17 observed.
 fn half_open_obs(f: &Files) -> Result<HalfOpenObs, Missing> {
     let run: HalfOpenRun = f.json(&format!("{HALF_OPEN}/run.json"))?;
-    let switches: Vec<FaultSwitch> = jsonl(f, &format!("{HALF_OPEN}/faults.jsonl"))?;
-    let conns: Vec<ConnRecord> = jsonl(f, &format!("{HALF_OPEN}/connections.jsonl"))?;
+    let switches: Vec<FaultSwitch> = f.jsonl(&format!("{HALF_OPEN}/faults.jsonl"))?;
+    let conns: Vec<ConnRecord> = f.jsonl(&format!("{HALF_OPEN}/connections.jsonl"))?;
     let limit = run.client_timeout_ms * 1000 + TIMEOUT_SLACK_US;
     let clean = run
         .calls
@@ -809,7 +797,7 @@ fn kind_name(k: &FaultKind) -> &'static str {
 pub fn fault_spans(f: &Files) -> Vec<(String, Vec<(String, String)>)> {
     let mut lanes = Vec::new();
     for dir in [PARTITION, ACK_LOST, SLOW, HALF_OPEN] {
-        let Ok(switches) = jsonl::<FaultSwitch>(f, &format!("{dir}/faults.jsonl")) else {
+        let Ok(switches) = f.jsonl::<FaultSwitch>(&format!("{dir}/faults.jsonl")) else {
             continue;
         };
         let mut kinds: Vec<&str> = Vec::new();
@@ -1509,8 +1497,9 @@ mod tests {
             ..good
         };
         half_open_files(d, &usage, 0);
-        let mut conns: Vec<ConnRecord> =
-            jsonl(&Files::new(d), &format!("{HALF_OPEN}/connections.jsonl")).unwrap();
+        let mut conns: Vec<ConnRecord> = Files::new(d)
+            .jsonl(&format!("{HALF_OPEN}/connections.jsonl"))
+            .unwrap();
         assert_eq!(status(d, "VAL11-17").status, Status::Fail, "usage error");
         conns.retain(|c| {
             c.request_line

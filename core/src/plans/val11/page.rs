@@ -45,7 +45,7 @@ fn outcome(op: &Op) -> Outcome {
 /// The harness's events of the control-plane: time and text, from the typed record;
 /// an unreadable record gives no events (the chart then says so rather than guess).
 fn log_events(f: &Files) -> Vec<(DateTime<FixedOffset>, String)> {
-    let Ok(notes) = crate::plans::val11::network::jsonl::<HarnessNote>(f, CP_EVENTS) else {
+    let Ok(notes) = f.jsonl::<HarnessNote>(CP_EVENTS) else {
         return Vec::new();
     };
     notes

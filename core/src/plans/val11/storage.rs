@@ -165,19 +165,6 @@ pub struct FsyncRun {
     pub error: Option<String>,
 }
 
-/// A JSON Lines file of `T`.
-fn jsonl<T: serde::de::DeserializeOwned>(f: &Files, rel: &str) -> Result<Vec<T>, Missing> {
-    f.text(rel)?
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| Missing::Absent(format!("{rel}: line {}: {e}", i + 1)))
-        })
-        .collect()
-}
-
 /// The IDs of a list read; a read that did not reach its last page is [`Missing`].
 fn complete_ids(f: &Files, rel: &str) -> Result<Vec<String>, Missing> {
     let list: ListEvidence = f.json(rel)?;
@@ -271,7 +258,7 @@ pub fn acked_creates_survive_power_cuts(f: &Files) -> Check {
         &[POWER_CUTS_FILE, POWER_CUTS_LIST, POWER_CUTS_AUDIT_QUERY, POWER_CUTS_AUDIT],
     );
     unless_not_run(f, base, |base| {
-        let cuts: Vec<PowerCut> = match jsonl(f, POWER_CUTS_FILE) {
+        let cuts: Vec<PowerCut> = match f.jsonl(POWER_CUTS_FILE) {
             Ok(c) => c,
             Err(m) => return base.fail_unobserved(m.to_string()),
         };
@@ -284,7 +271,7 @@ pub fn acked_creates_survive_power_cuts(f: &Files) -> Check {
             let mut all = Vec::new();
             let mut per_cut = Vec::new();
             for c in &cuts {
-                let entries: Vec<LedgerEntry> = jsonl(f, &power_cut_ledger(c.cut))?;
+                let entries: Vec<LedgerEntry> = f.jsonl(&power_cut_ledger(c.cut))?;
                 let acked = entries
                     .iter()
                     .filter(|e| e.outcome == WriteOutcome::Ok)
@@ -394,8 +381,8 @@ pub fn full_disk(f: &Files) -> Check {
     unless_not_run(f, spec, |spec| {
         let obs: Result<FullDiskObs, Missing> = (|| {
             let run: FullDiskRun = f.json(FULL_DISK_FILE)?;
-            let entries: Vec<LedgerEntry> = jsonl(f, FULL_DISK_LEDGER)?;
-            let probes: Vec<HealthProbe> = jsonl(f, FULL_DISK_PROBES)?;
+            let entries: Vec<LedgerEntry> = f.jsonl(FULL_DISK_LEDGER)?;
+            let probes: Vec<HealthProbe> = f.jsonl(FULL_DISK_PROBES)?;
             let ids = complete_ids(f, FULL_DISK_LIST)?;
             let v = ledger::judge(&entries, &ids);
             let phase = |p: &str| {
@@ -526,9 +513,9 @@ pub fn failed_fsync(f: &Files) -> Check {
     unless_not_run(f, spec, |spec| {
         let obs: Result<FsyncObs, Missing> = (|| {
             let run: FsyncRun = f.json(FSYNC_FILE)?;
-            let entries: Vec<LedgerEntry> = jsonl(f, FSYNC_LEDGER)?;
-            let syncs: Vec<SyncRecord> = jsonl(f, FSYNC_SYNCS)?;
-            let mut reads: Vec<ReadProbe> = jsonl(f, FSYNC_READS)?;
+            let entries: Vec<LedgerEntry> = f.jsonl(FSYNC_LEDGER)?;
+            let syncs: Vec<SyncRecord> = f.jsonl(FSYNC_SYNCS)?;
+            let mut reads: Vec<ReadProbe> = f.jsonl(FSYNC_READS)?;
             let list: ListEvidence = f.json(FSYNC_LIST)?;
             let ids: Vec<String> = list.ids().into_iter().map(str::to_string).collect();
             // The final list is a read too: it answered when its last page did, which
