@@ -23,9 +23,12 @@ use val_support::client::{
 use val_support::cp::{ControlPlane, StopOutcome};
 use val_support::env;
 use val_support::fsx::rfc3339;
+use val_support::fsx::sha256_hex;
 use val_support::lab::{self, Lab, LabCtx};
 use val_support::operator_cli::AuditQuery;
+use val_support::plans::val11::kill_rounds::{self, KillRecord, OpRecord};
 use val_support::plans::val11::{self as plan, ListEvidence, Op};
+use val_support::records;
 
 mod network;
 mod storage;
@@ -554,12 +557,11 @@ fn audit_of_the_session(ctx: &mut LabCtx, cp: &ControlPlane, session_start: &str
 const FIRST_ACK_WAIT: Duration = Duration::from_secs(30);
 
 /// VAL11-11: creates from many workers, SIGKILL at a seeded random instant, restart, list.
+/// Each round's ops and list pages are typed JSON Lines records; its kill record binds
+/// both by count and sha256. The text summaries are derived from the kill records.
 fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Result<()> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
-    let mut summary = format!(
-        "seed={} rounds={} workers={} kill_window_ms={}..{}\n",
-        cfg.seed, cfg.kill_rounds, cfg.kill_workers, cfg.kill_window_ms.0, cfg.kill_window_ms.1
-    );
+    let mut kills = Vec::new();
     for round in 1..=cfg.kill_rounds {
         let kill_at_ms = rng.random_range(cfg.kill_window_ms.0..=cfg.kill_window_ms.1);
         // The plan's curl has no timeout: the client's default deadline (no shorter
@@ -584,12 +586,7 @@ fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resu
                     if rec.status.is_some_and(|s| (200..300).contains(&s)) {
                         acked.store(true, Ordering::SeqCst);
                     }
-                    ops.push(Op {
-                        id: Some(id),
-                        worker: w,
-                        start_offset_us: start.as_micros() as u64,
-                        rec: to_value_rec(rec),
-                    });
+                    ops.push(OpRecord::new(Some(id), w, start.as_micros() as u64, &rec));
                 }
                 ops
             }));
@@ -603,7 +600,7 @@ fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resu
             std::thread::sleep(Duration::from_millis(2));
         }
         std::thread::sleep(Duration::from_millis(kill_at_ms));
-        let killed_after_us = t0.elapsed().as_micros();
+        let killed_after_us = t0.elapsed().as_micros() as u64;
         let kill = cp
             .kill()
             .with_context(|| format!("VAL11-11 round {round} kill"))?;
@@ -612,21 +609,26 @@ fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resu
         for h in handles {
             ops.extend(ctx.block_on(h).context("kill-round worker panicked")?);
         }
-        ctx.write_json(&format!("kill-rounds/round-{round}-ops.json"), &ops)?;
+        let ops_text = records::to_jsonl(&ops);
+        ctx.write_text(&kill_rounds::ops_file(round), &ops_text)?;
         cp.start_again()
             .with_context(|| format!("VAL11-11 round {round} restart"))?;
-        let list = list_evidence(ctx, &ctx.client(cp));
-        ctx.write_json(&format!("kill-rounds/round-{round}-list.json"), &list)?;
-        let line = format!(
-            "round={round} seed={} kill_at_ms={kill_at_ms} killed_after_us={killed_after_us} kill_signal={} ops={}\n",
-            cfg.seed,
-            or_none(kill.signal),
-            ops.len()
-        );
-        ctx.write_text(&format!("kill-rounds/round-{round}-kill.txt"), &line)?;
-        summary.push_str(&line);
+        let pages = ctx.block_on(ctx.client(cp).list_pages(PAGE_LIMIT, MAX_PAGES));
+        let list_text = records::to_jsonl(&pages);
+        ctx.write_text(&kill_rounds::list_file(round), &list_text)?;
+        kills.push(KillRecord {
+            round,
+            seed: cfg.seed,
+            kill_at_ms,
+            killed_after_us,
+            kill_signal: kill.signal,
+            ops: ops.len(),
+            ops_sha256: sha256_hex(ops_text.as_bytes()),
+            list_pages: pages.len(),
+            list_sha256: sha256_hex(list_text.as_bytes()),
+        });
     }
-    ctx.write_text("val11-kill-rounds.txt", &summary)?;
+    ctx.write_text(kill_rounds::KILL_RECORDS, &records::to_jsonl(&kills))?;
     Ok(())
 }
 

@@ -494,44 +494,83 @@ fn val11_04_judges_the_post_chaos_plan_phase() {
 }
 
 /// VAL11-11 files: one kill round with three acknowledged creates and one cut by the
-/// kill, listed after the restart by `pages`.
-fn kill_round_files(d: &Path, pages: Value) {
-    put(d, "val11-kill-rounds.txt", "rounds=1\n");
-    put(d, "kill-rounds/round-1-kill.txt", "kill_at_ms=50 seed=7\n");
-    let id = |i: usize| format!("{KILL_ID_PREFIX}1-{i}");
-    let mut ops: Vec<Value> = (1..=3)
-        .map(|i| {
-            json!({"id": id(i), "worker": 1, "start_offset_us": i,
-                        "rec": rec(Some(201), "{}", 1_000, None)})
-        })
-        .collect();
-    ops.push(json!({"id": id(4), "worker": 1, "start_offset_us": 4,
-                    "rec": rec(None, "", 1_000, Some("connection reset"))}));
-    put_json(d, "kill-rounds/round-1-ops.json", &json!(ops));
-    let plans: Vec<Value> = (1..=3).map(|i| rollout(&id(i), "published", 0)).collect();
-    let mut l = list(&plans);
-    l["pages"] = pages;
-    put_json(d, "kill-rounds/round-1-list.json", &l);
+/// kill, listed after the restart by `pages`, bound by the round's kill record.
+fn kill_round_files(d: &Path, pages: &[crate::records::ListPage]) {
+    use crate::records::to_jsonl;
+    put_json(
+        d,
+        crate::plans::LAB_CONFIG_FILE,
+        &json!({"val11": {"kill_rounds": 1, "kill_workers": 1, "kill_window_ms": [100, 400], "seed": 7}}),
+    );
+    let op = |n: u64, status: Option<u16>| kill_rounds::OpRecord {
+        id: Some(format!("{KILL_ID_PREFIX}1-w1-{n}")),
+        worker: 1,
+        start_offset_us: n,
+        method: "POST".into(),
+        path: "/v1/rollouts".into(),
+        status,
+        latency_us: 1_000,
+        outcome: if status.is_some() {
+            Outcome::Ok
+        } else {
+            Outcome::Indeterminate
+        },
+        error: status.is_none().then(|| "connection reset".into()),
+        cause: None,
+        text: String::new(),
+    };
+    let ops = [
+        op(1, Some(201)),
+        op(2, Some(201)),
+        op(3, Some(201)),
+        op(4, None),
+    ];
+    let (ops, list) = (to_jsonl(&ops), to_jsonl(pages));
+    put(d, &kill_rounds::ops_file(1), &ops);
+    put(d, &kill_rounds::list_file(1), &list);
+    let kill = kill_rounds::KillRecord {
+        round: 1,
+        seed: 7,
+        kill_at_ms: 50,
+        killed_after_us: 51_000,
+        kill_signal: Some(9),
+        ops: 4,
+        ops_sha256: crate::fileio::sha256_hex(ops.as_bytes()),
+        list_pages: pages.len(),
+        list_sha256: crate::fileio::sha256_hex(list.as_bytes()),
+    };
+    put(d, kill_rounds::KILL_RECORDS, &to_jsonl(&[kill]));
 }
 
 #[test]
 fn val11_11_paging_is_complete_only_from_its_pages_fields() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let page = |n: usize, status: u16, count: usize, next: &str| {
-        json!({"page": n, "cursor": null, "status": status, "count": count,
-               "next_cursor": next, "latency_us": 100})
+    let page = |n: usize, status: u16, ids: &[usize], next: &str| crate::records::ListPage {
+        page: n,
+        cursor: (n > 1).then(|| format!("c{}", n - 1)),
+        status: Some(status),
+        well_formed: status == 200,
+        items: ids.len(),
+        ids: Some(
+            ids.iter()
+                .map(|i| format!("{KILL_ID_PREFIX}1-w1-{i}"))
+                .collect(),
+        ),
+        next_cursor: Some(next.into()),
+        latency_us: 100,
+        error: None,
     };
-    kill_round_files(d, json!([page(1, 200, 3, "")]));
+    kill_round_files(d, &[page(1, 200, &[1, 2, 3], "")]);
     assert_status(d, "VAL11-11", Status::Pass);
-    // Marked complete by its writer, with a second page that answered 500 with 0 items.
-    kill_round_files(d, json!([page(1, 200, 3, "c1"), page(2, 500, 0, "")]));
+    // A second page that answered 500 with 0 items.
+    kill_round_files(d, &[page(1, 200, &[1, 2, 3], "c1"), page(2, 500, &[], "")]);
     let c = assert_status(d, "VAL11-11", Status::Fail);
     assert_eq!(
         c.observed.unwrap()["per_round"][0]["paging_complete"],
         false
     );
     // A last page that still names a cursor did not end the walk.
-    kill_round_files(d, json!([page(1, 200, 3, "c1")]));
+    kill_round_files(d, &[page(1, 200, &[1, 2, 3], "c1")]);
     assert_status(d, "VAL11-11", Status::Fail);
 }

@@ -20,6 +20,7 @@ use crate::wire::{CliRun, PageRecord, PagingError, Recorded, Rollout, StuckScan}
 pub mod fault_observations;
 pub mod figures;
 pub mod files;
+pub mod kill_rounds;
 pub mod network;
 pub mod observations;
 pub mod page;
@@ -818,35 +819,34 @@ fn is_2xx(s: Option<u16>) -> bool {
     s.is_some_and(|s| (200..300).contains(&s))
 }
 
-/// One kill round judged: the set check of Jepsen.
-fn judge_round(f: &Files, round: usize) -> Result<KillRound, Missing> {
-    let ops_rel = format!("kill-rounds/round-{round}-ops.json");
-    let list_rel = format!("kill-rounds/round-{round}-list.json");
-    let kill_rel = format!("kill-rounds/round-{round}-kill.txt");
-    let kill = f.kv(&kill_rel)?;
-    let kill_at_ms = kill.u64("kill_at_ms")?;
-    let seed = kill.get("seed")?.to_string();
-    let ops: Vec<Op> = f.json(&ops_rel)?;
-    let list: ListEvidence = f.json(&list_rel)?;
+/// One kill round judged: the set check of Jepsen, on the round's records as its kill
+/// record binds them.
+fn judge_round(f: &Files, kill: &kill_rounds::KillRecord) -> Result<KillRound, Missing> {
+    let round = kill.round;
+    let (ops, pages) = kill_rounds::round_files(f, kill)?;
     let prefix = format!("{KILL_ID_PREFIX}{round}-");
-    let present: BTreeSet<&str> = list
-        .ids()
-        .into_iter()
+    let listed: Vec<&String> = crate::records::all_ids(&pages).collect();
+    let present: BTreeSet<&str> = listed
+        .iter()
+        .map(|id| id.as_str())
         .filter(|id| id.starts_with(&prefix))
+        .collect();
+    let mut seen = BTreeSet::new();
+    let duplicates: Vec<String> = listed
+        .iter()
+        .filter(|id| !seen.insert(id.as_str()))
+        .map(|id| id.to_string())
         .collect();
     let mut by_id: BTreeMap<&str, Outcome> = BTreeMap::new();
     let mut attempted_twice = Vec::new();
     for op in &ops {
-        let Some(id) = op.id.as_deref() else { continue };
-        // Classify from the raw status, not the recorded class: a 2xx is an acknowledgement.
-        let o = if is_2xx(op.rec.status) {
-            Outcome::Ok
-        } else if op.rec.status.is_some() {
-            Outcome::Failed
-        } else {
-            op.rec.outcome
+        let Some(id) = op.id.as_deref() else {
+            return Err(Missing::Absent(format!(
+                "{}: a call with no plan ID (the rounds only create)",
+                kill_rounds::ops_file(round)
+            )));
         };
-        if by_id.insert(id, o).is_some() {
+        if by_id.insert(id, op.fate()).is_some() {
             attempted_twice.push(id.to_string());
         }
     }
@@ -875,8 +875,8 @@ fn judge_round(f: &Files, round: usize) -> Result<KillRound, Missing> {
     let owned = |v: Vec<&str>| v.into_iter().map(str::to_string).collect::<Vec<_>>();
     Ok(KillRound {
         round,
-        seed,
-        kill_at_ms,
+        seed: kill.seed.to_string(),
+        kill_at_ms: kill.kill_at_ms,
         attempted: by_id.len(),
         acked: acked.len(),
         failed: by_id.values().filter(|o| **o == Outcome::Failed).count(),
@@ -886,9 +886,10 @@ fn judge_round(f: &Files, round: usize) -> Result<KillRound, Missing> {
         present: present.len(),
         lost: owned(lost),
         unexpected: owned(unexpected),
-        duplicates: list.duplicates(),
+        duplicates,
         ids_attempted_twice: attempted_twice,
-        paging_complete: list.reached_end(),
+        sequence_gaps: kill_rounds::sequence_gaps(round, &ops),
+        paging_complete: crate::records::incomplete(&pages).is_none(),
         interrupted: by_id.values().any(|o| *o != Outcome::Ok),
     })
 }
@@ -898,31 +899,29 @@ fn acked_writes_survive_sigkill(f: &Files) -> Check {
     let base = PLAN.spec(
             "VAL11-11",
         "every round: >= 1 create acknowledged and the load interrupted by the kill; after restart every 2xx-acknowledged plan is listed, no phantom (failed or unattempted) plan, no duplicate, paging complete; indeterminate creates are reported",
-        &["val11-kill-rounds.txt"],
+        &[kill_rounds::KILL_RECORDS],
     );
     unless_not_run(f, base, |base| {
-        let rounds = f
-            .kv("val11-kill-rounds.txt")
-            .and_then(|kv| kv.u64("rounds"));
-        let rounds = match rounds {
-            Ok(r) => r as usize,
+        let (_, kills) = match kill_rounds::kills(f) {
+            Ok(k) => k,
             Err(m) => return base.fail_unobserved(m.to_string()),
         };
-        let mut files = Vec::new();
-        for r in 1..=rounds {
-            for kind in ["ops.json", "list.json", "kill.txt"] {
-                files.push(format!("kill-rounds/round-{r}-{kind}"));
-            }
+        let mut files = vec![kill_rounds::KILL_RECORDS.to_string()];
+        for k in &kills {
+            files.push(kill_rounds::ops_file(k.round));
+            files.push(kill_rounds::list_file(k.round));
         }
         let spec = base.with_evidence(files);
         let obs: Result<KillRounds, Missing> = (|| {
-            if rounds == 0 {
-                return Err(Missing::Absent(
-                    "val11-kill-rounds.txt: rounds=0, nothing was killed".into(),
-                ));
+            if kills.is_empty() {
+                return Err(Missing::Absent(format!(
+                    "{}: no kill round, nothing was killed",
+                    kill_rounds::KILL_RECORDS
+                )));
             }
-            let per: Vec<KillRound> = (1..=rounds)
-                .map(|r| judge_round(f, r))
+            let per: Vec<KillRound> = kills
+                .iter()
+                .map(|k| judge_round(f, k))
                 .collect::<Result<_, _>>()?;
             let sum = |k: fn(&KillRound) -> usize| per.iter().map(k).sum::<usize>();
             Ok(KillRounds {
@@ -931,7 +930,7 @@ fn acked_writes_survive_sigkill(f: &Files) -> Check {
                 indeterminate: sum(|r| r.indeterminate),
                 indeterminate_present: sum(|r| r.indeterminate_present),
                 lost: sum(|r| r.lost.len()),
-                rounds,
+                rounds: kills.len(),
                 rounds_passed: per.iter().filter(|r| r.pass()).count(),
                 unexpected: sum(|r| r.unexpected.len()),
                 per_round: per,

@@ -347,6 +347,9 @@ pub struct KillRound {
     pub duplicates: Vec<String>,
     /// IDs the load sent twice.
     pub ids_attempted_twice: Vec<String>,
+    /// Creates missing from a worker's sequence in the round's record (an op left out).
+    #[serde(default)]
+    pub sequence_gaps: Vec<String>,
     /// Paging reached the last page.
     pub paging_complete: bool,
     /// The kill cut the load (some call was not acknowledged).
@@ -355,12 +358,14 @@ pub struct KillRound {
 
 impl KillRound {
     /// The round's own conditions: something acknowledged, the load cut by the kill,
-    /// the list complete, no ID sent twice, and no lost, phantom or duplicate plan.
+    /// the list complete, no ID sent twice or missing from its worker's sequence, and no
+    /// lost, phantom or duplicate plan.
     pub fn pass(&self) -> bool {
         self.acked >= 1
             && self.interrupted
             && self.paging_complete
             && self.ids_attempted_twice.is_empty()
+            && self.sequence_gaps.is_empty()
             && self.lost.is_empty()
             && self.unexpected.is_empty()
             && self.duplicates.is_empty()

@@ -12,6 +12,7 @@ use crate::check::{Report, Status};
 use crate::html_blocks::chart::{self, Lane, LineChart, Marker, Series, BAD, GREY, OK, WARN};
 use crate::html_blocks::{link, table, Chart, KeyCell, KeyTable, Section};
 use crate::load_result::Outcome;
+use crate::plans::val11::kill_rounds::{self, OpRecord};
 use crate::plans::val11::observations::{Durability, KillRounds, Pause};
 use crate::plans::val11::Op;
 use crate::plans::{Files, Page};
@@ -148,31 +149,25 @@ struct KillRound {
     round: usize,
     killed_after_us: Option<u64>,
     counts: BTreeMap<&'static str, usize>,
-    ops: Vec<Op>,
+    ops: Vec<OpRecord>,
 }
 
-/// Every kill round recorded under `kill-rounds/`.
+/// Every kill round whose records are readable, as its kill record binds them.
 fn kill_rounds(f: &Files) -> Vec<KillRound> {
-    let rounds = f
-        .kv("val11-kill-rounds.txt")
-        .and_then(|kv| kv.u64("rounds"))
-        .unwrap_or(0) as usize;
-    (1..=rounds)
-        .filter_map(|r| {
-            let kill = f.kv(&format!("kill-rounds/round-{r}-kill.txt")).ok();
-            let ops: Vec<Op> = f.json(&format!("kill-rounds/round-{r}-ops.json")).ok()?;
-            let killed_after_us = kill.and_then(|k| {
-                k.u64("killed_after_us")
-                    .or_else(|_| k.u64("kill_at_ms").map(|ms| ms * 1000))
-                    .ok()
-            });
+    let Ok((_, kills)) = kill_rounds::kills(f) else {
+        return Vec::new();
+    };
+    kills
+        .iter()
+        .filter_map(|k| {
+            let (ops, _) = kill_rounds::round_files(f, k).ok()?;
             let mut counts = BTreeMap::new();
             for op in &ops {
-                *counts.entry(outcome(op).as_str()).or_default() += 1;
+                *counts.entry(op.fate().as_str()).or_default() += 1;
             }
             Some(KillRound {
-                round: r,
-                killed_after_us,
+                round: k.round,
+                killed_after_us: Some(k.killed_after_us),
                 counts,
                 ops,
             })
@@ -190,7 +185,7 @@ fn kill_chart(rounds: &[KillRound]) -> Result<Markup, String> {
             any = true;
             let rel_ms = (op.start_offset_us as f64 - k as f64) / 1000.0;
             *bins
-                .entry((outcome(op).as_str(), (rel_ms / BIN_MS).floor() as i64))
+                .entry((op.fate().as_str(), (rel_ms / BIN_MS).floor() as i64))
                 .or_default() += 1.0;
         }
     }
@@ -324,9 +319,9 @@ pub fn sections(f: &Files) -> Vec<Section> {
                 html! { (n("failed")) },
                 html! { (n("indeterminate")) },
                 html! {
-                    (link(&format!("kill-rounds/round-{}-ops.json", r.round))) " "
-                    (link(&format!("kill-rounds/round-{}-list.json", r.round))) " "
-                    (link(&format!("kill-rounds/round-{}-kill.txt", r.round)))
+                    (link(&kill_rounds::ops_file(r.round))) " "
+                    (link(&kill_rounds::list_file(r.round))) " "
+                    (link(&kill_rounds::kill_text_file(r.round)))
                 },
             ]
         })
@@ -607,7 +602,7 @@ mod tests {
             serde_json::json!({"round": n, "seed": "s", "kill_at_ms": 100 + n, "attempted": 20, "acked": 15,
                 "failed": 1, "indeterminate": 4, "indeterminate_present": 2, "indeterminate_absent": 2,
                 "present": 17, "lost": lost, "unexpected": [], "duplicates": [], "ids_attempted_twice": [],
-                "paging_complete": true, "interrupted": true})
+                "sequence_gaps": [], "paging_complete": true, "interrupted": true})
         };
         let obs = serde_json::json!({"acked": 30, "duplicates": 0, "indeterminate": 8, "indeterminate_present": 4,
             "lost": 1, "per_round": [round(1, &[]), round(2, &["p-9"])], "rounds": 2, "rounds_passed": 1, "unexpected": 0});

@@ -1,0 +1,326 @@
+//! VAL11-11's kill rounds under the red team's edits (C1, C2/C3, U3): each attack is
+//! made on a judged, sealed run directory, re-hashed in the manifest as someone
+//! covering their tracks would, and shown refused by `verify` or red in the judge.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use val_core::check::Status;
+use val_core::evidence::{self, Provenance, RunDir};
+use val_core::fileio;
+use val_core::load_result::Outcome;
+use val_core::plans::val11::kill_rounds::{self, KillRecord, OpRecord};
+use val_core::plans::{self, LAB_CONFIG_FILE};
+use val_core::records::{self, ListPage};
+
+const SEED: u64 = 7;
+
+/// A create of round 1 by `worker` (its `n`-th), answered `status` (`None`: cut by the kill).
+fn op(worker: usize, n: u64, status: Option<u16>) -> OpRecord {
+    let id = format!("val11-kr1-w{worker}-{n}");
+    OpRecord {
+        text: status.map_or_else(String::new, |_| {
+            json!({"plan": {"metadata": {"id": id}}}).to_string()
+        }),
+        id: Some(id),
+        worker,
+        start_offset_us: n * 1000,
+        method: "POST".into(),
+        path: "/v1/rollouts".into(),
+        status,
+        latency_us: 900,
+        outcome: if status.is_some() {
+            Outcome::Ok
+        } else {
+            Outcome::Indeterminate
+        },
+        error: status.is_none().then(|| "connection reset".to_string()),
+        cause: None,
+    }
+}
+
+/// One round of two workers: three and two acknowledged creates, each worker's next
+/// create cut by the kill.
+fn ops() -> Vec<OpRecord> {
+    vec![
+        op(1, 1, Some(201)),
+        op(1, 2, Some(201)),
+        op(1, 3, Some(201)),
+        op(1, 4, None),
+        op(2, 1, Some(201)),
+        op(2, 2, Some(201)),
+        op(2, 3, None),
+    ]
+}
+
+/// The list walk after the restart: one page holding `ids`.
+fn pages(ids: &[String]) -> Vec<ListPage> {
+    vec![ListPage {
+        page: 1,
+        cursor: None,
+        status: Some(200),
+        well_formed: true,
+        items: ids.len(),
+        ids: Some(ids.to_vec()),
+        next_cursor: Some(String::new()),
+        latency_us: 100,
+        error: None,
+    }]
+}
+
+/// Every acknowledged ID of `ops`.
+fn acked(ops: &[OpRecord]) -> Vec<String> {
+    ops.iter()
+        .filter(|o| o.status == Some(201))
+        .filter_map(|o| o.id.clone())
+        .collect()
+}
+
+/// The kill record of round 1 binding the round's files as they are in `dir`.
+fn bind(dir: &Path) -> KillRecord {
+    let text = |rel: &str| std::fs::read_to_string(dir.join(rel)).unwrap();
+    let (ops, list) = (
+        text(&kill_rounds::ops_file(1)),
+        text(&kill_rounds::list_file(1)),
+    );
+    KillRecord {
+        round: 1,
+        seed: SEED,
+        kill_at_ms: 250,
+        killed_after_us: 254_685,
+        kill_signal: Some(9),
+        ops: ops.lines().count(),
+        ops_sha256: fileio::sha256_hex(ops.as_bytes()),
+        list_pages: list.lines().count(),
+        list_sha256: fileio::sha256_hex(list.as_bytes()),
+    }
+}
+
+/// A judged, sealed VAL11 run holding one kill round (the other checks have no files
+/// and fail: only VAL11-11 matters here).
+fn kill_run(root: &Path) -> PathBuf {
+    let run = RunDir::create(root, "val11").unwrap();
+    let config: BTreeMap<String, Value> = BTreeMap::from([(
+        "val11".to_string(),
+        json!({"plan": false, "kill_rounds": 1, "kill_workers": 2,
+               "kill_window_ms": [100, 400], "seed": SEED}),
+    )]);
+    run.write_json(LAB_CONFIG_FILE, &config).unwrap();
+    let ops = ops();
+    run.write_text(&kill_rounds::ops_file(1), &records::to_jsonl(&ops))
+        .unwrap();
+    run.write_text(
+        &kill_rounds::list_file(1),
+        &records::to_jsonl(&pages(&acked(&ops))),
+    )
+    .unwrap();
+    let kill = bind(run.path());
+    run.write_text(kill_rounds::KILL_RECORDS, &records::to_jsonl(&[kill]))
+        .unwrap();
+    let cp = common::cp_record(&[]);
+    run.write_json(plans::TARGET_FILE, &cp).unwrap();
+    evidence::write_report(&run, &[]).unwrap();
+    let now = chrono::Utc::now();
+    let prov = Provenance {
+        started_at: Some(now),
+        control_plane: Some(cp),
+        config,
+        ..Provenance::default()
+    };
+    evidence::write_manifest(&run, &prov, now, None).unwrap();
+    run.path().to_path_buf()
+}
+
+/// Re-hashes (and re-sizes) `rels` in the manifest, as someone covering their tracks would.
+fn rehash(run: &Path, rels: &[&str]) {
+    let path = run.join("manifest.json");
+    let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for f in m["files"].as_array_mut().unwrap() {
+        let rel = f["path"].as_str().unwrap().to_string();
+        if rels.contains(&rel.as_str()) {
+            f["sha256"] = json!(fileio::sha256_file(&run.join(&rel)).unwrap());
+            f["bytes"] = json!(std::fs::metadata(run.join(&rel)).unwrap().len());
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+}
+
+/// Rewrites a JSON Lines file line by line.
+fn edit_lines(path: &Path, f: impl Fn(usize, Value) -> Option<Value>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let out: String = text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| f(i, serde_json::from_str(l).unwrap()))
+        .map(|v| v.to_string() + "\n")
+        .collect();
+    std::fs::write(path, out).unwrap();
+}
+
+/// VAL11-11 as judged from the run's files now.
+fn val11_11(run: &Path) -> val_core::Check {
+    plans::judge("val11", run)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == "VAL11-11")
+        .unwrap()
+}
+
+/// Verify's mismatches, which must name `what`.
+#[track_caller]
+fn assert_refused(run: &Path, what: &str) {
+    let v = evidence::verify(run);
+    assert!(
+        v.mismatches.iter().any(|m| m.contains(what)),
+        "verify should refuse naming {what}: {:#?}",
+        v.mismatches
+    );
+}
+
+#[test]
+fn the_untouched_kill_round_passes_and_verifies() {
+    let root = tempfile::tempdir().unwrap();
+    let run = kill_run(root.path());
+    let c = val11_11(&run);
+    assert_eq!(c.status, Status::Pass, "{c:#?}");
+    let v = evidence::verify(&run);
+    assert!(v.mismatches.is_empty(), "{:#?}", v.mismatches);
+    assert!(run.join(kill_rounds::SUMMARY_TEXT).is_file());
+    assert_eq!(
+        std::fs::read_to_string(run.join(kill_rounds::kill_text_file(1))).unwrap(),
+        "round=1 seed=7 kill_at_ms=250 killed_after_us=254685 kill_signal=9 ops=7\n"
+    );
+}
+
+/// C1: the summary's `ops=` contradicts the round's kill line; re-hashed, it is still
+/// refused, because both texts are derived from the kill records.
+#[test]
+fn c1_an_edited_kill_summary_differs_from_its_rederivation() {
+    let root = tempfile::tempdir().unwrap();
+    let run = kill_run(root.path());
+    for rel in [
+        kill_rounds::SUMMARY_TEXT.to_string(),
+        kill_rounds::kill_text_file(1),
+    ] {
+        let path = run.join(&rel);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("ops=7", "ops=9999")).unwrap();
+        rehash(&run, &[&rel]);
+        assert_refused(&run, &format!("derived {rel}"));
+        std::fs::write(&path, text).unwrap();
+        rehash(&run, &[&rel]);
+    }
+    assert!(evidence::verify(&run).mismatches.is_empty());
+}
+
+/// C2: an acknowledged op taken out of the ops file: its kill record's count and
+/// digest no longer hold, and VAL11-11 fails saying so.
+#[test]
+fn c2_an_op_left_out_of_the_ops_file_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let run = kill_run(root.path());
+    let ops_rel = kill_rounds::ops_file(1);
+    edit_lines(&run.join(&ops_rel), |i, v| (i != 1).then_some(v));
+    rehash(&run, &[&ops_rel]);
+    let c = val11_11(&run);
+    assert_eq!(c.status, Status::Fail, "{c:#?}");
+    let note = c.note.unwrap_or_default();
+    assert!(
+        note.contains("6 records") && note.contains("says 7"),
+        "{note}"
+    );
+    assert_refused(&run, "VAL11-11");
+}
+
+/// C3: the op and its plan both taken out (a lost acknowledged write hidden). With the
+/// kill record left alone the count refuses it; with the kill record re-bound too,
+/// the gap in the worker's sequence of creates still does.
+#[test]
+fn c3_an_op_and_its_plan_left_out_are_refused_even_rebound() {
+    let root = tempfile::tempdir().unwrap();
+    let run = kill_run(root.path());
+    let (ops_rel, list_rel) = (kill_rounds::ops_file(1), kill_rounds::list_file(1));
+    edit_lines(&run.join(&ops_rel), |i, v| (i != 1).then_some(v));
+    edit_lines(&run.join(&list_rel), |_, mut v| {
+        let ids: Vec<Value> = v["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|id| *id != "val11-kr1-w1-2")
+            .cloned()
+            .collect();
+        v["items"] = json!(ids.len());
+        v["ids"] = json!(ids);
+        Some(v)
+    });
+    rehash(&run, &[&ops_rel, &list_rel]);
+    assert_eq!(val11_11(&run).status, Status::Fail);
+
+    let kill = bind(&run);
+    std::fs::write(
+        run.join(kill_rounds::KILL_RECORDS),
+        records::to_jsonl(&[kill]),
+    )
+    .unwrap();
+    rehash(&run, &[kill_rounds::KILL_RECORDS]);
+    let c = val11_11(&run);
+    assert_eq!(c.status, Status::Fail, "{c:#?}");
+    assert_eq!(
+        c.observed.unwrap()["per_round"][0]["sequence_gaps"],
+        json!(["val11-kr1-w1-2"])
+    );
+}
+
+/// U3: an unknown field on an op, on a page or on the kill record is refused even
+/// when the kill record is re-bound to the edited files.
+#[test]
+fn u3_unknown_fields_in_the_round_records_are_refused() {
+    for rel in [
+        kill_rounds::ops_file(1),
+        kill_rounds::list_file(1),
+        kill_rounds::KILL_RECORDS.to_string(),
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let run = kill_run(root.path());
+        edit_lines(&run.join(&rel), |i, mut v| {
+            if i == 0 {
+                v["extra"] = json!(2);
+            }
+            Some(v)
+        });
+        if rel != kill_rounds::KILL_RECORDS {
+            let kill = bind(&run);
+            std::fs::write(
+                run.join(kill_rounds::KILL_RECORDS),
+                records::to_jsonl(&[kill]),
+            )
+            .unwrap();
+        }
+        rehash(&run, &[&rel, kill_rounds::KILL_RECORDS]);
+        let c = val11_11(&run);
+        assert_eq!(c.status, Status::Fail, "{rel}: {c:#?}");
+        let note = c.note.unwrap_or_default();
+        assert!(note.contains("unknown field `extra`"), "{rel}: {note}");
+    }
+}
+
+/// The kill records must be the configured rounds, in order, with the configured seed.
+#[test]
+fn kill_records_must_match_the_configured_rounds() {
+    let root = tempfile::tempdir().unwrap();
+    let run = kill_run(root.path());
+    let path = run.join(kill_rounds::KILL_RECORDS);
+    let good = std::fs::read_to_string(&path).unwrap();
+    for bad in [
+        String::new(),
+        good.repeat(2),
+        good.replace("\"seed\":7", "\"seed\":8"),
+    ] {
+        std::fs::write(&path, &bad).unwrap();
+        let c = val11_11(&run);
+        assert_eq!(c.status, Status::Fail, "{bad:?}: {c:#?}");
+    }
+}
