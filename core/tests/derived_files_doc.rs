@@ -1,7 +1,7 @@
 //! docs/evidence.md lists each suite's derived files: checked against the registry, so
 //! the table cannot go stale when a plan's `files` changes.
 
-use val_core::plans::{self, val08, val12};
+use val_core::plans::{self, val08, val11, val12};
 
 /// The table row of `suite` in docs/evidence.md ("| `suite` | ... |").
 fn row(doc: &str, suite: &str) -> String {
@@ -41,4 +41,21 @@ fn docs_list_every_suites_derived_files() {
             "val12 row lacks {name}"
         );
     }
+    // VAL11: the kill rounds' derived texts and the records they come from.
+    let val11_row = row(&doc, "val11");
+    for name in [
+        val11::kill_rounds::SUMMARY_TEXT,
+        "kill-rounds/round-N-kill.txt",
+        val11::kill_rounds::KILL_RECORDS,
+    ] {
+        assert!(
+            val11_row.contains(&format!("`{name}`")),
+            "val11 row lacks {name}"
+        );
+    }
+    assert_eq!(
+        val11::kill_rounds::kill_text_file(7),
+        "kill-rounds/round-7-kill.txt",
+        "the row's `round-N` pattern"
+    );
 }
