@@ -41,12 +41,14 @@ fn docs_list_every_suites_derived_files() {
             "val12 row lacks {name}"
         );
     }
-    // VAL11: the kill rounds' derived texts and the records they come from.
+    // VAL11: the kill rounds' and the pause's derived texts and the records they come from.
     let val11_row = row(&doc, "val11");
     for name in [
         val11::kill_rounds::SUMMARY_TEXT,
         "kill-rounds/round-N-kill.txt",
         val11::kill_rounds::KILL_RECORDS,
+        val11::pause::PAUSE_TEXT,
+        val11::pause::PAUSE_RECORD,
     ] {
         assert!(
             val11_row.contains(&format!("`{name}`")),

@@ -23,11 +23,10 @@ use val_support::client::{
 use val_support::cp::{ControlPlane, StopOutcome};
 use val_support::env;
 use val_support::fsx::rfc3339;
-use val_support::fsx::sha256_hex;
 use val_support::lab::{self, Lab, LabCtx};
 use val_support::operator_cli::AuditQuery;
-use val_support::plans::val11::kill_rounds::{self, KillRecord, OpRecord};
-use val_support::plans::val11::{self as plan, ListEvidence, Op};
+use val_support::plans::val11::kill_rounds::{self, Binding, KillRecord, OpRecord};
+use val_support::plans::val11::{self as plan, pause, ListEvidence};
 use val_support::records;
 
 mod network;
@@ -622,10 +621,8 @@ fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resu
             kill_at_ms,
             killed_after_us,
             kill_signal: kill.signal,
-            ops: ops.len(),
-            ops_sha256: sha256_hex(ops_text.as_bytes()),
-            list_pages: pages.len(),
-            list_sha256: sha256_hex(list_text.as_bytes()),
+            ops: Binding::of(&ops_text),
+            list: Binding::of(&list_text),
         });
     }
     ctx.write_text(kill_rounds::KILL_RECORDS, &records::to_jsonl(&kills))?;
@@ -645,22 +642,19 @@ fn concurrent_creates_and_health(
     prefix: &str,
     n: usize,
     t0: Instant,
-) -> Result<Vec<Op>> {
+) -> Result<Vec<OpRecord>> {
     let mut handles = Vec::new();
     for i in 0..=n {
         let client = client.clone();
         let id = (i > 0).then(|| format!("{}{prefix}-{i}", plan::PAUSE_ID_PREFIX));
         handles.push(ctx.runtime().spawn(async move {
             let start = t0.elapsed().as_micros() as u64;
-            let rec = match &id {
-                Some(id) => to_value_rec(client.create(&CreateRollout::new(id)).await),
-                None => to_value_rec(client.health().await),
-            };
-            Op {
-                id,
-                worker: 0,
-                start_offset_us: start,
-                rec,
+            match id {
+                Some(id) => {
+                    let rec = client.create(&CreateRollout::new(&id)).await;
+                    OpRecord::new(Some(id), 0, start, &rec)
+                }
+                None => OpRecord::new(None, 0, start, &client.health().await),
             }
         }));
     }
@@ -671,6 +665,13 @@ fn concurrent_creates_and_health(
                 .with_context(|| format!("pause burst {prefix}: a call's task failed"))
         })
         .collect()
+}
+
+/// Writes a phase's calls as JSON Lines; returns their binding for the pause record.
+fn write_phase(ctx: &LabCtx, phase: &str, ops: &[OpRecord]) -> Result<Binding> {
+    let text = records::to_jsonl(ops);
+    ctx.write_text(&pause::ops_file(phase), &text)?;
+    Ok(Binding::of(&text))
 }
 
 /// VAL11-12: calls during SIGSTOP time out; after SIGCONT they succeed and nothing is lost.
@@ -684,7 +685,7 @@ fn pause_scenario(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> R
         5,
         t0,
     )?;
-    ctx.write_json("pause/before.json", &before)?;
+    let before = write_phase(ctx, "before", &before)?;
     let paused_at = rfc3339(chrono::Utc::now());
     cp.pause().context("SIGSTOP")?;
     let during = concurrent_creates_and_health(
@@ -697,8 +698,7 @@ fn pause_scenario(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> R
     let resumed_at = rfc3339(chrono::Utc::now());
     cp.resume().context("SIGCONT")?;
     // Resumed before a lab error propagates, so nothing else meets a stopped process.
-    let during = during?;
-    ctx.write_json("pause/during.json", &during)?;
+    let during = write_phase(ctx, "during", &during?)?;
     // A fresh client: the paused calls' connections were abandoned by their timeouts.
     // After SIGCONT the calls are ordinary calls: the default deadline, as everywhere
     // the plan's curl (no timeout) is followed; only the paused calls' timeout is short.
@@ -709,17 +709,23 @@ fn pause_scenario(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> R
         5,
         t0,
     )?;
-    ctx.write_json("pause/after.json", &after)?;
-    let list = list_evidence(ctx, &ctx.client(cp));
-    ctx.write_json("pause/list.json", &list)?;
-    ctx.write_text(
-        "val11-pause.txt",
-        &format!(
-            "client_timeout_ms={} after_timeout_ms={} paused_at={paused_at} resumed_at={resumed_at} pid={}\n",
-            cfg.pause_timeout_ms,
-            DEFAULT_TIMEOUT.as_millis(),
-            or_none(cp.pid())
-        ),
+    let after = write_phase(ctx, "after", &after)?;
+    let pages = ctx.block_on(ctx.client(cp).list_pages(PAGE_LIMIT, MAX_PAGES));
+    let list_text = records::to_jsonl(&pages);
+    ctx.write_text(pause::LIST_FILE, &list_text)?;
+    ctx.write_json(
+        pause::PAUSE_RECORD,
+        &pause::PauseRecord {
+            client_timeout_ms: cfg.pause_timeout_ms,
+            after_timeout_ms: DEFAULT_TIMEOUT.as_millis() as u64,
+            paused_at,
+            resumed_at,
+            pid: cp.pid(),
+            before,
+            during,
+            after,
+            list: Binding::of(&list_text),
+        },
     )?;
     Ok(())
 }

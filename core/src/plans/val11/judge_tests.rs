@@ -317,28 +317,82 @@ fn val11_10_shows_its_actor_and_time_filters_exclude_what_they_must() {
     assert_eq!(c.observed.unwrap()["other_actor_in_store"], 0);
 }
 
-/// VAL11-12 files: five calls each before and after the pause, `during` while paused.
-fn pause_files(d: &Path, during: &[Value]) {
-    put(d, "val11-pause.txt", "client_timeout_ms=500\n");
-    let op = |id: String, status: u16| {
-        json!({"id": id, "worker": 0, "start_offset_us": 0,
-               "rec": rec(Some(status), "{}", 2_000, None)})
+/// A pause-scenario call: a create of `id` (or a health call), answered `status`
+/// (`None`: no answer, with `error`) after `latency_us`.
+fn pause_op(
+    id: Option<String>,
+    status: Option<u16>,
+    latency_us: u64,
+    error: Option<&str>,
+) -> kill_rounds::OpRecord {
+    kill_rounds::OpRecord {
+        id,
+        worker: 0,
+        start_offset_us: 0,
+        method: "POST".into(),
+        path: "/v1/rollouts".into(),
+        status,
+        latency_us,
+        outcome: match status {
+            Some(s) if (200..300).contains(&s) => Outcome::Ok,
+            Some(_) => Outcome::Failed,
+            None => Outcome::Indeterminate,
+        },
+        error: error.map(str::to_string),
+        cause: None,
+        text: String::new(),
+    }
+}
+
+/// VAL11-12 files: five calls each before and after the pause, `during` while paused,
+/// bound by the pause record.
+fn pause_files(d: &Path, during: &[kill_rounds::OpRecord]) {
+    use crate::records::to_jsonl;
+    let created = |phase: &str| -> Vec<kill_rounds::OpRecord> {
+        (1..=5)
+            .map(|i| {
+                let id = format!("{PAUSE_ID_PREFIX}{phase}-{i}");
+                pause_op(Some(id), Some(201), 2_000, None)
+            })
+            .collect()
     };
-    let before: Vec<Value> = (1..=5)
-        .map(|i| op(format!("{PAUSE_ID_PREFIX}before-{i}"), 201))
-        .collect();
-    let after: Vec<Value> = (1..=5)
-        .map(|i| op(format!("{PAUSE_ID_PREFIX}after-{i}"), 201))
-        .collect();
-    put_json(d, "pause/before.json", &json!(before));
-    put_json(d, "pause/during.json", &json!(during));
-    put_json(d, "pause/after.json", &json!(after));
-    let plans: Vec<Value> = before
+    let (before, after) = (created("before"), created("after"));
+    let write = |phase: &str, ops: &[kill_rounds::OpRecord]| {
+        let text = to_jsonl(ops);
+        put(d, &pause::ops_file(phase), &text);
+        kill_rounds::Binding::of(&text)
+    };
+    let ids: Vec<String> = before
         .iter()
         .chain(&after)
-        .map(|o| rollout(o["id"].as_str().unwrap(), "published", 0))
+        .filter_map(|o| o.id.clone())
         .collect();
-    put_json(d, "pause/list.json", &list(&plans));
+    let list = to_jsonl(&[crate::records::ListPage {
+        page: 1,
+        status: Some(200),
+        well_formed: true,
+        items: ids.len(),
+        ids: Some(ids),
+        next_cursor: Some(String::new()),
+        ..crate::records::ListPage::default()
+    }]);
+    put(d, pause::LIST_FILE, &list);
+    let record = pause::PauseRecord {
+        client_timeout_ms: 500,
+        after_timeout_ms: 60_000,
+        paused_at: "2026-11-23T11:00:00.000000Z".into(),
+        resumed_at: "2026-11-23T11:00:01.000000Z".into(),
+        pid: Some(42),
+        before: write("before", &before),
+        during: write("during", during),
+        after: write("after", &after),
+        list: kill_rounds::Binding::of(&list),
+    };
+    put_json(
+        d,
+        pause::PAUSE_RECORD,
+        &serde_json::to_value(record).unwrap(),
+    );
 }
 
 #[test]
@@ -346,22 +400,30 @@ fn val11_12_a_call_answered_while_paused_fails() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let timed_out = |i: usize| {
-        json!({"id": format!("{PAUSE_ID_PREFIX}during-{i}"), "worker": 0, "start_offset_us": 0,
-               "rec": rec(None, "", 501_000, Some("operation timed out"))})
+        let id = format!("{PAUSE_ID_PREFIX}during-{i}");
+        pause_op(Some(id), None, 501_000, Some("operation timed out"))
     };
     pause_files(d, &[timed_out(1), timed_out(2)]);
     assert_status(d, "VAL11-12", Status::Pass);
 
     // An answer while SIGSTOPped means the process was not paused, or something else answered.
-    let answered = json!({"id": format!("{PAUSE_ID_PREFIX}during-2"), "worker": 0,
-        "start_offset_us": 0, "rec": rec(Some(201), "{}", 3_000, None)});
+    let answered = pause_op(
+        Some(format!("{PAUSE_ID_PREFIX}during-2")),
+        Some(201),
+        3_000,
+        None,
+    );
     pause_files(d, &[timed_out(1), answered]);
     let c = assert_status(d, "VAL11-12", Status::Fail);
     assert_eq!(c.observed.unwrap()["during_clean_timeouts"], 1);
 
     // A hang past the client timeout + slack is not a clean timeout either.
-    let hung = json!({"id": null, "worker": 0, "start_offset_us": 0,
-        "rec": rec(None, "", 500_000 + TIMEOUT_SLACK_US + 1, Some("operation timed out"))});
+    let hung = pause_op(
+        None,
+        None,
+        500_000 + TIMEOUT_SLACK_US + 1,
+        Some("operation timed out"),
+    );
     pause_files(d, &[timed_out(1), hung]);
     assert_status(d, "VAL11-12", Status::Fail);
 }
@@ -534,10 +596,8 @@ fn kill_round_files(d: &Path, pages: &[crate::records::ListPage]) {
         kill_at_ms: 50,
         killed_after_us: 51_000,
         kill_signal: Some(9),
-        ops: 4,
-        ops_sha256: crate::fileio::sha256_hex(ops.as_bytes()),
-        list_pages: pages.len(),
-        list_sha256: crate::fileio::sha256_hex(list.as_bytes()),
+        ops: kill_rounds::Binding::of(&ops),
+        list: kill_rounds::Binding::of(&list),
     };
     put(d, kill_rounds::KILL_RECORDS, &to_jsonl(&[kill]));
 }

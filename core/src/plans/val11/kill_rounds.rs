@@ -5,7 +5,7 @@
 //! - `kill-rounds/round-N-list.jsonl`: one [`ListPage`] per page of the list walk after
 //!   the restart;
 //! - one [`KillRecord`] in `kill-rounds/kills.jsonl`: the kill itself, which also binds
-//!   the round's two other files (record counts and sha256 of their bytes), so an op
+//!   the round's two other files ([`Binding`]: record count and sha256 of the bytes), so an op
 //!   or a page taken out of them, or a changed byte, is refused however consistently
 //!   the rest of the round is edited.
 //!
@@ -118,14 +118,10 @@ pub struct KillRecord {
     pub killed_after_us: u64,
     /// The signal that ended the process, as its reaping reported it.
     pub kill_signal: Option<i32>,
-    /// Records in the round's ops file.
-    pub ops: usize,
-    /// sha256 of the ops file's bytes.
-    pub ops_sha256: String,
-    /// Records (pages) in the round's list file.
-    pub list_pages: usize,
-    /// sha256 of the list file's bytes.
-    pub list_sha256: String,
+    /// The round's ops file.
+    pub ops: Binding,
+    /// The round's list file.
+    pub list: Binding,
 }
 
 impl KillRecord {
@@ -139,7 +135,7 @@ impl KillRecord {
             self.killed_after_us,
             self.kill_signal
                 .map_or_else(|| "none".to_string(), |s| s.to_string()),
-            self.ops
+            self.ops.records
         )
     }
 }
@@ -180,27 +176,51 @@ pub fn kills(f: &Files) -> Result<(KillConfig, Vec<KillRecord>), Missing> {
     Ok((cfg, kills))
 }
 
-/// A file of `kill`'s round as bound by it: its records, refused when their count or
-/// the file's sha256 is not what the kill record says.
-fn bound<T: serde::de::DeserializeOwned>(
+/// How a raw record binds another raw file: its record count and the sha256 of its
+/// bytes. A record taken out, added or changed in the bound file no longer matches,
+/// however consistently the rest of the run is edited.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    /// JSON Lines records in the file.
+    pub records: usize,
+    /// sha256 of the file's bytes.
+    pub sha256: String,
+}
+
+impl Binding {
+    /// The binding of JSON Lines `text` as it is written.
+    pub fn of(text: &str) -> Binding {
+        Binding {
+            records: text.lines().filter(|l| !l.is_empty()).count(),
+            sha256: crate::fileio::sha256_hex(text.as_bytes()),
+        }
+    }
+}
+
+/// The records of JSON Lines file `rel` as `by` (in file `binder`) binds them,
+/// refused when their count or the file's sha256 is not what it says.
+pub fn bound<T: serde::de::DeserializeOwned>(
     f: &Files,
     rel: &str,
-    count: usize,
-    sha256: &str,
+    by: &Binding,
+    binder: &str,
 ) -> Result<Vec<T>, Missing> {
     let text = f.text(rel)?;
     let records: Vec<T> =
         crate::records::parse_jsonl(&text).map_err(|e| Missing::Absent(format!("{rel}: {e}")))?;
-    if records.len() != count {
+    if records.len() != by.records {
         return Err(Missing::Absent(format!(
-            "{rel}: {} records, its kill record in {KILL_RECORDS} says {count}",
-            records.len()
+            "{rel}: {} records, its binding in {binder} says {}",
+            records.len(),
+            by.records
         )));
     }
     let actual = crate::fileio::sha256_hex(text.as_bytes());
-    if actual != sha256 {
+    if actual != by.sha256 {
         return Err(Missing::Absent(format!(
-            "{rel}: sha256 {actual}, its kill record in {KILL_RECORDS} says {sha256}"
+            "{rel}: sha256 {actual}, its binding in {binder} says {}",
+            by.sha256
         )));
     }
     Ok(records)
@@ -211,13 +231,8 @@ pub fn round_files(
     f: &Files,
     kill: &KillRecord,
 ) -> Result<(Vec<OpRecord>, Vec<ListPage>), Missing> {
-    let ops = bound(f, &ops_file(kill.round), kill.ops, &kill.ops_sha256)?;
-    let pages = bound(
-        f,
-        &list_file(kill.round),
-        kill.list_pages,
-        &kill.list_sha256,
-    )?;
+    let ops = bound(f, &ops_file(kill.round), &kill.ops, KILL_RECORDS)?;
+    let pages = bound(f, &list_file(kill.round), &kill.list, KILL_RECORDS)?;
     Ok((ops, pages))
 }
 

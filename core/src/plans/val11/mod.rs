@@ -24,6 +24,7 @@ pub mod kill_rounds;
 pub mod network;
 pub mod observations;
 pub mod page;
+pub mod pause;
 pub mod storage;
 
 use observations::{
@@ -155,19 +156,6 @@ pub const MIN_LIST_COUNT: usize = 10;
 pub const MIN_STUCK: usize = 3;
 /// Slack allowed beyond a client timeout before a paused call counts as a hang, µs.
 pub const TIMEOUT_SLACK_US: u64 = 1_000_000;
-
-/// One client operation of the kill rounds or the pause scenario.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Op {
-    /// Plan ID for a create, `None` for other calls.
-    pub id: Option<String>,
-    /// Worker number (kill rounds), 0 otherwise.
-    pub worker: usize,
-    /// Start of the call relative to the scenario start, µs.
-    pub start_offset_us: u64,
-    /// The request as it happened.
-    pub rec: Recorded<Value>,
-}
 
 /// A list walk as written after a restart: every plan received, every page, and why
 /// paging stopped early, if it did.
@@ -954,37 +942,47 @@ fn pause_times_out_then_recovers(f: &Files) -> Check {
             "VAL11-12",
         "while SIGSTOPped: every call indeterminate with a timeout error within client_timeout + 1 s; after SIGCONT: every call 2xx; every 2xx-acknowledged create listed; indeterminate creates reported",
         &[
-            "val11-pause.txt",
-            "pause/before.json",
-            "pause/during.json",
-            "pause/after.json",
-            "pause/list.json",
+            pause::PAUSE_RECORD,
+            "pause/before.jsonl",
+            "pause/during.jsonl",
+            "pause/after.jsonl",
+            pause::LIST_FILE,
         ],
     );
     unless_not_run(f, spec, |spec| {
         let obs: Result<Pause, Missing> = (|| {
-            let timeout_ms = f.kv("val11-pause.txt")?.u64("client_timeout_ms")?;
-            let before: Vec<Op> = f.json("pause/before.json")?;
-            let during: Vec<Op> = f.json("pause/during.json")?;
-            let after: Vec<Op> = f.json("pause/after.json")?;
-            let list: ListEvidence = f.json("pause/list.json")?;
-            let ids: BTreeSet<&str> = list.ids().into_iter().collect();
+            let pause::PauseRun {
+                pause,
+                before,
+                during,
+                after,
+                pages,
+            } = pause::read(f)?;
+            let timeout_ms = pause.client_timeout_ms;
+            let listed: Vec<&String> = crate::records::all_ids(&pages).collect();
+            let ids: BTreeSet<&str> = listed.iter().map(|id| id.as_str()).collect();
+            let mut seen = BTreeSet::new();
+            let duplicates: Vec<String> = listed
+                .iter()
+                .filter(|id| !seen.insert(id.as_str()))
+                .map(|id| id.to_string())
+                .collect();
             let limit_us = timeout_ms * 1000 + TIMEOUT_SLACK_US;
             let clean_timeouts = during
                 .iter()
                 .filter(|o| {
-                    o.rec.status.is_none()
-                        && o.rec.outcome == Outcome::Indeterminate
-                        && is_timeout_error(o.rec.error.as_deref())
-                        && o.rec.latency_us <= limit_us
+                    o.status.is_none()
+                        && o.outcome == Outcome::Indeterminate
+                        && is_timeout_error(o.error.as_deref())
+                        && o.latency_us <= limit_us
                 })
                 .count();
-            let max_during_us = during.iter().map(|o| o.rec.latency_us).max();
-            let after_ok = after.iter().filter(|o| is_2xx(o.rec.status)).count();
+            let max_during_us = during.iter().map(|o| o.latency_us).max();
+            let after_ok = after.iter().filter(|o| is_2xx(o.status)).count();
             let acked: Vec<&str> = before
                 .iter()
                 .chain(after.iter())
-                .filter(|o| is_2xx(o.rec.status))
+                .filter(|o| is_2xx(o.status))
                 .filter_map(|o| o.id.as_deref())
                 .collect();
             let lost: Vec<String> = acked
@@ -999,17 +997,17 @@ fn pause_times_out_then_recovers(f: &Files) -> Check {
                 after_calls: after.len(),
                 after_ok,
                 before_calls: before.len(),
-                before_ok: before.iter().filter(|o| is_2xx(o.rec.status)).count(),
+                before_ok: before.iter().filter(|o| is_2xx(o.status)).count(),
                 client_timeout_ms: timeout_ms,
-                duplicates: list.duplicates(),
+                duplicates,
                 during_calls: during.len(),
                 during_clean_timeouts: clean_timeouts,
-                during_errors: during.iter().map(|o| o.rec.error.clone()).collect(),
+                during_errors: during.iter().map(|o| o.error.clone()).collect(),
                 during_max_latency_us: max_during_us,
                 indeterminate_creates: during_creates.len(),
                 indeterminate_present: during_present,
                 lost,
-                paging_complete: list.reached_end(),
+                paging_complete: crate::records::incomplete(&pages).is_none(),
             })
         })();
         spec.observe(obs, Pause::pass)

@@ -11,10 +11,9 @@ use maud::{html, Markup};
 use crate::check::{Report, Status};
 use crate::html_blocks::chart::{self, Lane, LineChart, Marker, Series, BAD, GREY, OK, WARN};
 use crate::html_blocks::{link, table, Chart, KeyCell, KeyTable, Section};
-use crate::load_result::Outcome;
 use crate::plans::val11::kill_rounds::{self, OpRecord};
 use crate::plans::val11::observations::{Durability, KillRounds, Pause};
-use crate::plans::val11::Op;
+use crate::plans::val11::pause;
 use crate::plans::{Files, Page};
 use crate::wire::HarnessNote;
 
@@ -33,15 +32,6 @@ pub const CHARTS: &[&str] = &["val11-lifecycle", "val11-kill-rounds", "val11-pau
 const CP_EVENTS: &str = "val11-cp-events.jsonl";
 /// Width of a bin of the kill-round chart, ms.
 const BIN_MS: f64 = 10.0;
-
-/// The outcome of a recorded call, classified from its raw status as the judge does.
-fn outcome(op: &Op) -> Outcome {
-    match op.rec.status {
-        Some(s) if (200..300).contains(&s) => Outcome::Ok,
-        Some(_) => Outcome::Failed,
-        None => op.rec.outcome,
-    }
-}
 
 /// The harness's events of the control-plane: time and text, from the typed record;
 /// an unreadable record gives no events (the chart then says so rather than guess).
@@ -97,14 +87,16 @@ fn lifecycle(f: &Files) -> Result<Markup, String> {
         up.spans.push((s, secs(&t0, t), OK));
     }
     let mut lanes = vec![up];
-    let kv = f.kv("val11-pause.txt").ok();
-    let at = |k: &str| {
-        kv.as_ref()
-            .and_then(|kv| kv.get(k).ok())
-            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+    let pause = f.json::<pause::PauseRecord>(pause::PAUSE_RECORD).ok();
+    let at = |t: Option<&String>| {
+        t.and_then(|v| DateTime::parse_from_rfc3339(v).ok())
             .map(|t| secs(&t0, &t))
     };
-    if let (Some(p), Some(r)) = (at("paused_at"), at("resumed_at")) {
+    let (paused, resumed) = (
+        at(pause.as_ref().map(|p| &p.paused_at)),
+        at(pause.as_ref().map(|p| &p.resumed_at)),
+    );
+    if let (Some(p), Some(r)) = (paused, resumed) {
         lanes.push(Lane {
             label: "SIGSTOP pause".into(),
             spans: vec![(p, r, WARN)],
@@ -235,19 +227,20 @@ fn pause_chart(f: &Files) -> Result<Markup, String> {
     let mut by: BTreeMap<&'static str, Vec<(f64, f64)>> = BTreeMap::new();
     let mut during_span: Option<(f64, f64)> = None;
     let mut any = false;
-    for phase in ["before", "during", "after"] {
-        let rel = format!("pause/{phase}.json");
-        let Ok(ops) = f.json::<Vec<Op>>(&rel) else {
-            continue;
-        };
-        for op in &ops {
+    let run = pause::read(f).map_err(|e| e.to_string())?;
+    for (phase, ops) in [
+        ("before", &run.before),
+        ("during", &run.during),
+        ("after", &run.after),
+    ] {
+        for op in ops {
             any = true;
             let x = op.start_offset_us as f64 / 1e6;
-            by.entry(outcome(op).as_str())
+            by.entry(op.fate().as_str())
                 .or_default()
-                .push((x, op.rec.latency_us as f64 / 1000.0));
+                .push((x, op.latency_us as f64 / 1000.0));
             if phase == "during" {
-                let end = x + op.rec.latency_us as f64 / 1e6;
+                let end = x + op.latency_us as f64 / 1e6;
                 during_span = Some(match during_span {
                     None => (x, end),
                     Some((a, b)) => (a.min(x), b.max(end)),
@@ -256,12 +249,9 @@ fn pause_chart(f: &Files) -> Result<Markup, String> {
         }
     }
     if !any {
-        return Err("pause/*.json: no recorded call".into());
+        return Err("pause/*.jsonl: no recorded call".into());
     }
-    let timeout_ms = f
-        .kv("val11-pause.txt")
-        .and_then(|kv| kv.u64("client_timeout_ms"))
-        .ok();
+    let timeout_ms = Some(run.pause.client_timeout_ms);
     let series = [("ok", OK), ("failed", BAD), ("indeterminate", WARN)]
         .into_iter()
         .filter_map(|(name, color)| {
@@ -339,7 +329,7 @@ pub fn sections(f: &Files) -> Vec<Section> {
         title: "Chaos timeline".into(),
         intro: html! {
             p {
-                "From the harness's typed events in " (link(CP_EVENTS)) ", " (link("val11-pause.txt")) ", "
+                "From the harness's typed events in " (link(CP_EVENTS)) ", " (link(pause::PAUSE_RECORD)) ", "
                 (link("val11-cli-restart.txt")) " and the per-operation records of the kill rounds and the pause. "
                 "Outcomes follow Jepsen: ok (2xx), failed (definitely not applied), indeterminate (may have been applied). "
                 "Whether each acknowledged write survived is in the key figures and the checks (VAL11-03, -04, -11, -12)."

@@ -1,6 +1,7 @@
-//! VAL11-11's kill rounds under the red team's edits (C1, C2/C3, U3): each attack is
-//! made on a judged, sealed run directory, re-hashed in the manifest as someone
-//! covering their tracks would, and shown refused by `verify` or red in the judge.
+//! VAL11-11's kill rounds and VAL11-12's pause under the red team's edits (C1, C2/C3,
+//! U3, and the same on the pause's records): each attack is made on a judged, sealed
+//! run directory, re-hashed in the manifest as someone covering their tracks would,
+//! and shown refused by `verify` or red in the judge.
 
 mod common;
 
@@ -12,7 +13,8 @@ use val_core::check::Status;
 use val_core::evidence::{self, Provenance, RunDir};
 use val_core::fileio;
 use val_core::load_result::Outcome;
-use val_core::plans::val11::kill_rounds::{self, KillRecord, OpRecord};
+use val_core::plans::val11::kill_rounds::{self, Binding, KillRecord, OpRecord};
+use val_core::plans::val11::pause::{self, PauseRecord};
 use val_core::plans::{self, LAB_CONFIG_FILE};
 use val_core::records::{self, ListPage};
 
@@ -92,14 +94,71 @@ fn bind(dir: &Path) -> KillRecord {
         kill_at_ms: 250,
         killed_after_us: 254_685,
         kill_signal: Some(9),
-        ops: ops.lines().count(),
-        ops_sha256: fileio::sha256_hex(ops.as_bytes()),
-        list_pages: list.lines().count(),
-        list_sha256: fileio::sha256_hex(list.as_bytes()),
+        ops: Binding::of(&ops),
+        list: Binding::of(&list),
     }
 }
 
-/// A judged, sealed VAL11 run holding one kill round (the other checks have no files
+/// A call of the pause scenario: a create of `phase`'s `i`-th plan, answered 201, or
+/// while paused, cut by the client's 500 ms timeout.
+fn pause_op(phase: &str, i: u64) -> OpRecord {
+    let paused = phase == "during";
+    OpRecord {
+        id: Some(format!("val11-pause-{phase}-{i}")),
+        worker: 0,
+        start_offset_us: i,
+        method: "POST".into(),
+        path: "/v1/rollouts".into(),
+        status: (!paused).then_some(201),
+        latency_us: if paused { 501_000 } else { 2_000 },
+        outcome: if paused {
+            Outcome::Indeterminate
+        } else {
+            Outcome::Ok
+        },
+        error: paused.then(|| "operation timed out".to_string()),
+        cause: None,
+        text: String::new(),
+    }
+}
+
+/// The pause record binding the pause's files as they are in `dir`.
+fn pause_record(dir: &Path) -> PauseRecord {
+    let b = |rel: &str| Binding::of(&std::fs::read_to_string(dir.join(rel)).unwrap());
+    PauseRecord {
+        client_timeout_ms: 500,
+        after_timeout_ms: 60_000,
+        paused_at: "2026-12-07T01:22:10.000000Z".into(),
+        resumed_at: "2026-12-07T01:22:11.000000Z".into(),
+        pid: Some(4242),
+        before: b(&pause::ops_file("before")),
+        during: b(&pause::ops_file("during")),
+        after: b(&pause::ops_file("after")),
+        list: b(pause::LIST_FILE),
+    }
+}
+
+/// VAL11-12's files: three creates in each phase, the ones before and after listed.
+fn pause_files(dir: &Path) {
+    let mut listed = Vec::new();
+    for phase in pause::PHASES {
+        let ops: Vec<OpRecord> = (1..=3).map(|i| pause_op(phase, i)).collect();
+        if phase != "during" {
+            listed.extend(acked(&ops));
+        }
+        std::fs::create_dir_all(dir.join("pause")).unwrap();
+        std::fs::write(dir.join(pause::ops_file(phase)), records::to_jsonl(&ops)).unwrap();
+    }
+    std::fs::write(
+        dir.join(pause::LIST_FILE),
+        records::to_jsonl(&pages(&listed)),
+    )
+    .unwrap();
+    let record = serde_json::to_string_pretty(&pause_record(dir)).unwrap();
+    std::fs::write(dir.join(pause::PAUSE_RECORD), record).unwrap();
+}
+
+/// A judged, sealed VAL11 run holding one kill round and the pause scenario (the other checks have no files
 /// and fail: only VAL11-11 matters here).
 fn kill_run(root: &Path) -> PathBuf {
     let run = RunDir::create(root, "val11").unwrap();
@@ -120,6 +179,7 @@ fn kill_run(root: &Path) -> PathBuf {
     let kill = bind(run.path());
     run.write_text(kill_rounds::KILL_RECORDS, &records::to_jsonl(&[kill]))
         .unwrap();
+    pause_files(run.path());
     let cp = common::cp_record(&[]);
     run.write_json(plans::TARGET_FILE, &cp).unwrap();
     evidence::write_report(&run, &[]).unwrap();
@@ -160,13 +220,18 @@ fn edit_lines(path: &Path, f: impl Fn(usize, Value) -> Option<Value>) {
     std::fs::write(path, out).unwrap();
 }
 
-/// VAL11-11 as judged from the run's files now.
-fn val11_11(run: &Path) -> val_core::Check {
+/// Check `id` as judged from the run's files now.
+fn judged(run: &Path, id: &str) -> val_core::Check {
     plans::judge("val11", run)
         .unwrap()
         .into_iter()
-        .find(|c| c.id == "VAL11-11")
+        .find(|c| c.id == id)
         .unwrap()
+}
+
+/// VAL11-11 as judged from the run's files now.
+fn val11_11(run: &Path) -> val_core::Check {
+    judged(run, "VAL11-11")
 }
 
 /// Verify's mismatches, which must name `what`.
@@ -185,6 +250,8 @@ fn the_untouched_kill_round_passes_and_verifies() {
     let root = tempfile::tempdir().unwrap();
     let run = kill_run(root.path());
     let c = val11_11(&run);
+    assert_eq!(c.status, Status::Pass, "{c:#?}");
+    let c = judged(&run, "VAL11-12");
     assert_eq!(c.status, Status::Pass, "{c:#?}");
     let v = evidence::verify(&run);
     assert!(v.mismatches.is_empty(), "{:#?}", v.mismatches);
@@ -323,4 +390,51 @@ fn kill_records_must_match_the_configured_rounds() {
         let c = val11_11(&run);
         assert_eq!(c.status, Status::Fail, "{bad:?}: {c:#?}");
     }
+}
+
+/// The pause's summary is derived: an edited `val11-pause.txt` (a longer client
+/// timeout, so slow answers would look clean) differs from its re-derivation.
+#[test]
+fn an_edited_pause_summary_differs_from_its_rederivation() {
+    let root = tempfile::tempdir().unwrap();
+    let run = kill_run(root.path());
+    let path = run.join(pause::PAUSE_TEXT);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("client_timeout_ms=500 "), "{text}");
+    std::fs::write(
+        &path,
+        text.replace("client_timeout_ms=500", "client_timeout_ms=5000"),
+    )
+    .unwrap();
+    rehash(&run, &[pause::PAUSE_TEXT]);
+    assert_refused(&run, &format!("derived {}", pause::PAUSE_TEXT));
+}
+
+/// A call taken out of a pause phase (a paused call that was answered, say) is refused
+/// by the pause record's binding; an unknown field in a call, even re-bound, is too.
+#[test]
+fn the_pause_records_are_bound_and_strict() {
+    let root = tempfile::tempdir().unwrap();
+    let run = kill_run(root.path());
+    let during = pause::ops_file("during");
+    edit_lines(&run.join(&during), |i, v| (i != 0).then_some(v));
+    rehash(&run, &[&during]);
+    let c = judged(&run, "VAL11-12");
+    assert_eq!(c.status, Status::Fail, "{c:#?}");
+    assert!(c.note.unwrap_or_default().contains("2 records"));
+
+    let root = tempfile::tempdir().unwrap();
+    let run = kill_run(root.path());
+    edit_lines(&run.join(&during), |i, mut v| {
+        if i == 0 {
+            v["extra"] = json!(1);
+        }
+        Some(v)
+    });
+    let record = serde_json::to_string_pretty(&pause_record(&run)).unwrap();
+    std::fs::write(run.join(pause::PAUSE_RECORD), record).unwrap();
+    rehash(&run, &[&during, pause::PAUSE_RECORD]);
+    let c = judged(&run, "VAL11-12");
+    assert_eq!(c.status, Status::Fail, "{c:#?}");
+    assert!(c.note.unwrap_or_default().contains("unknown field `extra`"));
 }
