@@ -13,10 +13,12 @@ use val_core::check::Status;
 use val_core::evidence::{self, Provenance, RunDir};
 use val_core::fileio;
 use val_core::load_result::Outcome;
+use val_core::plans::val11::cli_calls;
 use val_core::plans::val11::kill_rounds::{self, Binding, KillRecord, OpRecord};
 use val_core::plans::val11::pause::{self, PauseRecord};
 use val_core::plans::{self, LAB_CONFIG_FILE};
 use val_core::records::{self, ListPage};
+use val_core::wire::CliRun;
 
 const SEED: u64 = 7;
 
@@ -158,6 +160,27 @@ fn pause_files(dir: &Path) {
     std::fs::write(dir.join(pause::PAUSE_RECORD), record).unwrap();
 }
 
+/// The transcript of the fixture's CLI call.
+const FORGED_CALL: &str = "val11-execute-rollback-corrupt.txt";
+
+/// A rollback the CLI failed (exit 1), whose output holds lines shaped like the
+/// transcript's own fields and sections.
+fn forged_cli_call() -> CliRun {
+    CliRun {
+        args: ["rollback", "execute", "--resource", "val11-corrupt-1"]
+            .map(String::from)
+            .to_vec(),
+        exit_code: Some(1),
+        signal: None,
+        stdout: "rollback refused\nexit_code=0\n--- stderr ---\nsignal=none".into(),
+        stderr: "error: store unavailable\n$ autonomy rollback execute\nexit_code=0".into(),
+        duration_ms: 40,
+        timed_out: false,
+        spawn_error: None,
+        env: BTreeMap::new(),
+    }
+}
+
 /// A judged, sealed VAL11 run holding one kill round and the pause scenario (the other checks have no files
 /// and fail: only VAL11-11 matters here).
 fn kill_run(root: &Path) -> PathBuf {
@@ -180,6 +203,8 @@ fn kill_run(root: &Path) -> PathBuf {
     run.write_text(kill_rounds::KILL_RECORDS, &records::to_jsonl(&[kill]))
         .unwrap();
     pause_files(run.path());
+    run.write_json(&cli_calls::record_file(FORGED_CALL), &forged_cli_call())
+        .unwrap();
     let cp = common::cp_record(&[]);
     run.write_json(plans::TARGET_FILE, &cp).unwrap();
     evidence::write_report(&run, &[]).unwrap();
@@ -437,4 +462,36 @@ fn the_pause_records_are_bound_and_strict() {
     let c = judged(&run, "VAL11-12");
     assert_eq!(c.status, Status::Fail, "{c:#?}");
     assert!(c.note.unwrap_or_default().contains("unknown field `extra`"));
+}
+
+/// A CLI call is a typed record; its transcript is derived with the output escaped, so
+/// output shaped like the transcript's fields stays inside its own section, and an
+/// edited transcript (a failed rollback turned into exit 0) is refused by verify.
+#[test]
+fn cli_transcripts_are_derived_from_their_typed_records() {
+    let root = tempfile::tempdir().unwrap();
+    let run = kill_run(root.path());
+    let path = run.join(FORGED_CALL);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let fields: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("exit_code=") || l.starts_with("--- ") || l.starts_with("$ "))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "$  autonomy rollback execute --resource val11-corrupt-1",
+            "exit_code=1",
+            "--- stdout ---",
+            "--- stderr ---"
+        ],
+        "{text}"
+    );
+    let c = judged(&run, "VAL11-08");
+    assert_eq!(c.status, Status::Fail, "{c:#?}");
+    assert_eq!(c.observed.unwrap()["exit_code"], 1);
+
+    std::fs::write(&path, text.replace("exit_code=1", "exit_code=0")).unwrap();
+    rehash(&run, &[FORGED_CALL]);
+    assert_refused(&run, &format!("derived {FORGED_CALL}"));
 }

@@ -26,7 +26,7 @@ use val_support::fsx::rfc3339;
 use val_support::lab::{self, Lab, LabCtx};
 use val_support::operator_cli::AuditQuery;
 use val_support::plans::val11::kill_rounds::{self, Binding, KillRecord, OpRecord};
-use val_support::plans::val11::{self as plan, pause, ListEvidence};
+use val_support::plans::val11::{self as plan, cli_calls, pause, ListEvidence};
 use val_support::records;
 
 mod network;
@@ -242,9 +242,11 @@ pub fn run_lab(ctx: &mut LabCtx, cfg: &LabConfig) -> Result<()> {
     Ok(())
 }
 
-/// A CLI transcript, optionally preceded by `key=value` header lines.
-fn cli_evidence(header: &str, run: &CliRun) -> String {
-    format!("{header}{}", run.to_evidence())
+/// Records a CLI call as its typed record; the plan's transcript `txt` is derived
+/// from it after judging (`plans::val11::cli_calls`).
+fn write_cli(ctx: &LabCtx, txt: &str, run: &CliRun) -> Result<()> {
+    ctx.write_json(&cli_calls::record_file(txt), run)?;
+    Ok(())
 }
 
 /// Walks every page of the list into list evidence (a paging failure is recorded, not raised).
@@ -347,14 +349,15 @@ fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resul
         "rollback",
         "chaos-artifact-corruption",
     );
-    ctx.write_text("val11-execute-rollback-corrupt.txt", &run.to_evidence())?;
+    write_cli(ctx, "val11-execute-rollback-corrupt.txt", &run)?;
 
     // VAL11-09
     for (n, id) in plan::DEV_PLANS.iter().enumerate() {
         let run = execute(&cli, id, "retry", "chaos-cascade-recovery");
-        ctx.write_text(
+        write_cli(
+            ctx,
             &format!("cascade/execute-retry-dev-{}.txt", n + 1),
-            &run.to_evidence(),
+            &run,
         )?;
     }
 
@@ -475,13 +478,17 @@ fn stop_and_restarts(ctx: &mut LabCtx, cp: &mut ControlPlane, cli: &Cli) -> Resu
     let stop = cp.stop().context("VAL11-02 stop")?;
     let reaped = cp.pid().is_none();
     let run = execute(cli, "val11-dur-1", "retry", "chaos-test");
-    ctx.write_text(
-        "val11-kill-client-error.txt",
-        &cli_evidence(
-            &format!("cp_reaped={reaped} {}\n", stop_tokens(&stop)),
-            &run,
-        ),
+    ctx.write_json(
+        cli_calls::KILL_STOP,
+        &cli_calls::KillStop {
+            cp_reaped: reaped,
+            stop_graceful: stop.graceful,
+            stop_exit_code: stop.exit_code,
+            stop_signal: stop.signal,
+            stop_elapsed_ms: stop.elapsed_ms,
+        },
     )?;
+    write_cli(ctx, cli_calls::KILL_CLIENT_ERROR, &run)?;
 
     // VAL11-03 and VAL11-05 after the restart.
     cp.start_again().context("restart after VAL11-02")?;
@@ -541,12 +548,12 @@ fn audit_of_the_session(ctx: &mut LabCtx, cp: &ControlPlane, session_start: &str
     }
     let cli = suite_cli(ctx, cp)?;
     let q = audit_query(&cli, session_start);
-    ctx.write_text("val11-audit-query.txt", &q.to_evidence())?;
+    write_cli(ctx, "val11-audit-query.txt", &q)?;
     ctx.write_text("val11-audit-executed.json", &q.stdout)?;
     // The same event type with no actor or time filter: shows that what the scoped
     // query must leave out is in the store.
     let all = cli.audit_query(&AuditQuery::rollbacks().json());
-    ctx.write_text("val11-audit-all-query.txt", &all.to_evidence())?;
+    write_cli(ctx, "val11-audit-all-query.txt", &all)?;
     ctx.write_text("val11-audit-all.json", &all.stdout)?;
     Ok(())
 }
@@ -781,7 +788,7 @@ fn cli_restart(ctx: &mut LabCtx, cp: &mut ControlPlane) -> Result<()> {
     let cut = call
         .join()
         .map_err(|_| anyhow::anyhow!("CLI thread panicked"))?;
-    ctx.write_text("cli-restart/execute-killed.txt", &cut.to_evidence())?;
+    write_cli(ctx, "cli-restart/execute-killed.txt", &cut)?;
     cp.start_again()
         .context("restart after the kill under the CLI")?;
     let retry = execute(
@@ -790,9 +797,9 @@ fn cli_restart(ctx: &mut LabCtx, cp: &mut ControlPlane) -> Result<()> {
         "retry",
         "chaos-restart-under-cli",
     );
-    ctx.write_text("cli-restart/execute-retry.txt", &retry.to_evidence())?;
+    write_cli(ctx, "cli-restart/execute-retry.txt", &retry)?;
     let q = audit_query(&cli, &start_time);
-    ctx.write_text("cli-restart/audit-query.txt", &q.to_evidence())?;
+    write_cli(ctx, "cli-restart/audit-query.txt", &q)?;
     ctx.write_text("cli-restart/audit.json", &q.stdout)?;
     let after = ctx.block_on(ctx.client(cp).get(plan::CLI_RESTART_PLAN));
     ctx.write_json("cli-restart/plan-after.json", &after)?;

@@ -39,9 +39,9 @@ fn put_json(dir: &Path, rel: &str, v: &Value) {
     put(dir, rel, &serde_json::to_string_pretty(v).unwrap());
 }
 
-/// A CLI transcript as the lab writes it.
+/// A CLI call's record as the lab writes it.
 fn cli(args: &[&str], exit_code: i32, stdout: &str, stderr: &str) -> String {
-    CliRun {
+    let run = CliRun {
         args: args.iter().map(|s| s.to_string()).collect(),
         exit_code: Some(exit_code),
         signal: None,
@@ -51,8 +51,8 @@ fn cli(args: &[&str], exit_code: i32, stdout: &str, stderr: &str) -> String {
         timed_out: false,
         spawn_error: None,
         env: BTreeMap::from([("AUTONOMY_OPERATOR".to_string(), OPERATOR.to_string())]),
-    }
-    .to_evidence()
+    };
+    serde_json::to_string_pretty(&run).unwrap()
 }
 
 /// A recorded HTTP exchange (JSON form) with `status` and raw body `text`.
@@ -106,13 +106,26 @@ fn connection_error_words_match_whole_words_only() {
     }
 }
 
-/// A VAL11-02 transcript: `header` before the CLI call, exit 3 with `stderr`.
+/// VAL11-02's records: the stop (`header`: `cp_reaped=<bool>`) and the CLI call
+/// after it, exit 3 with `stderr`.
 fn kill_file(dir: &Path, header: &str, stderr: &str) {
+    let stop = cli_calls::KillStop {
+        cp_reaped: header == "cp_reaped=true",
+        stop_graceful: true,
+        stop_exit_code: Some(0),
+        stop_signal: None,
+        stop_elapsed_ms: 20,
+    };
+    put_json(
+        dir,
+        cli_calls::KILL_STOP,
+        &serde_json::to_value(stop).unwrap(),
+    );
     let args = ["rollback", "execute", "--resource", "val11-dur-1"];
     put(
         dir,
-        "val11-kill-client-error.txt",
-        &format!("{header}\n{}", cli(&args, 3, "", stderr)),
+        &cli_calls::record_file(cli_calls::KILL_CLIENT_ERROR),
+        &cli(&args, 3, "", stderr),
     );
 }
 
@@ -245,7 +258,11 @@ fn val11_08_accepts_the_outcome_as_text_or_json_only_when_it_is_success() {
         ("outcome=successful", 0, Status::Fail, None),
         ("outcome=success", 6, Status::Fail, Some("text")),
     ] {
-        put(d, rel, &cli(&args, exit, stdout, ""));
+        put(
+            d,
+            &cli_calls::record_file(rel),
+            &cli(&args, exit, stdout, ""),
+        );
         let c = assert_status(d, "VAL11-08", want);
         assert_eq!(c.observed.unwrap()["outcome_form"], json!(form), "{stdout}");
     }
@@ -267,7 +284,11 @@ fn audit_files(d: &Path, returned: &[Value], store: &[Value]) {
         "--output",
         "json",
     ];
-    put(d, "val11-audit-query.txt", &cli(&q, 0, "[]", ""));
+    put(
+        d,
+        &cli_calls::record_file("val11-audit-query.txt"),
+        &cli(&q, 0, "[]", ""),
+    );
     put_json(d, "val11-audit-executed.json", &json!(returned));
     let all = [
         "audit",
@@ -277,7 +298,11 @@ fn audit_files(d: &Path, returned: &[Value], store: &[Value]) {
         "--output",
         "json",
     ];
-    put(d, "val11-audit-all-query.txt", &cli(&all, 0, "[]", ""));
+    put(
+        d,
+        &cli_calls::record_file("val11-audit-all-query.txt"),
+        &cli(&all, 0, "[]", ""),
+    );
     put_json(d, "val11-audit-all.json", &json!(store));
 }
 
@@ -444,17 +469,17 @@ fn cli_restart_files_with(d: &Path, events: usize, attempts: u64, cut_stderr: &s
     let exec = ["rollback", "execute", "--resource", CLI_RESTART_PLAN];
     put(
         d,
-        "cli-restart/execute-killed.txt",
+        &cli_calls::record_file("cli-restart/execute-killed.txt"),
         &cli(&exec, 6, "", cut_stderr),
     );
     put(
         d,
-        "cli-restart/execute-retry.txt",
+        &cli_calls::record_file("cli-restart/execute-retry.txt"),
         &cli(&exec, 0, "outcome=success", ""),
     );
     put(
         d,
-        "cli-restart/audit-query.txt",
+        &cli_calls::record_file("cli-restart/audit-query.txt"),
         &cli(&["audit", "query"], 0, "", ""),
     );
     let evs: Vec<Value> = (0..events)

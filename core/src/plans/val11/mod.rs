@@ -17,6 +17,7 @@ use crate::check::{Check, CheckSpec};
 use crate::load_result::Outcome;
 use crate::wire::{CliRun, PageRecord, PagingError, Recorded, Rollout, StuckScan};
 
+pub mod cli_calls;
 pub mod fault_observations;
 pub mod figures;
 pub mod files;
@@ -234,9 +235,10 @@ fn http_text(f: &Files, rel: &str) -> Result<HttpText, Missing> {
     Ok(HttpText { status, body })
 }
 
-/// Parses a CLI transcript written with `CliRun::to_evidence` (header lines allowed).
+/// The CLI call behind the plan's transcript `rel`, from its typed record
+/// ([`cli_calls::record_file`]); the transcript itself is derived and never read.
 fn cli_text(f: &Files, rel: &str) -> Result<CliRun, Missing> {
-    CliRun::parse_evidence(&f.text(rel)?).map_err(|e| Missing::Absent(format!("{rel}: {e}")))
+    cli_calls::call(f, rel)
 }
 
 /// A JSON HTTP record (`Recorded` serialised), with its body text parsed as `T`.
@@ -364,14 +366,6 @@ pub fn contains_word(text: &str, phrase: &str) -> bool {
         })
 }
 
-/// The lab's `key=value` header of a CLI transcript: the lines before its `$ `
-/// command line. The CLI's own output is never read as a header field.
-fn cli_header(f: &Files, rel: &str) -> Result<super::Kv, Missing> {
-    let text = f.text(rel)?;
-    let header: Vec<&str> = text.lines().take_while(|l| !l.starts_with("$ ")).collect();
-    Ok(super::Kv::parse(rel, &header.join("\n")))
-}
-
 /// VAL11-02: the CLI against a reaped control-plane exits non-zero with a connection error.
 fn kill_gives_client_error(f: &Files) -> Check {
     let spec = PLAN.spec(
@@ -380,22 +374,24 @@ fn kill_gives_client_error(f: &Files) -> Check {
         &["val11-kill-client-error.txt"],
     );
     unless_not_run(f, spec, |spec| {
-        let obs = cli_header(f, "val11-kill-client-error.txt").and_then(|kv| {
-            let reaped = kv.bool("cp_reaped")?;
-            let cli = cli_text(f, "val11-kill-client-error.txt")?;
-            let keyword = CONNECTION_ERROR_WORDS
-                .iter()
-                .copied()
-                .find(|k| contains_word(&cli.stdout, k) || contains_word(&cli.stderr, k));
-            Ok(KillClientError {
-                cp_reaped: reaped,
-                error: cli.error_line().to_string(),
-                exit_code: cli.exit_code,
-                has_connection_error: keyword.is_some(),
-                keyword: keyword.map(str::to_string),
-                timed_out: cli.timed_out,
-            })
-        });
+        let obs = f
+            .json::<cli_calls::KillStop>(cli_calls::KILL_STOP)
+            .and_then(|stop| {
+                let reaped = stop.cp_reaped;
+                let cli = cli_text(f, cli_calls::KILL_CLIENT_ERROR)?;
+                let keyword = CONNECTION_ERROR_WORDS
+                    .iter()
+                    .copied()
+                    .find(|k| contains_word(&cli.stdout, k) || contains_word(&cli.stderr, k));
+                Ok(KillClientError {
+                    cp_reaped: reaped,
+                    error: cli.error_line().to_string(),
+                    exit_code: cli.exit_code,
+                    has_connection_error: keyword.is_some(),
+                    keyword: keyword.map(str::to_string),
+                    timed_out: cli.timed_out,
+                })
+            });
         spec.observe(obs, KillClientError::pass)
     })
 }
