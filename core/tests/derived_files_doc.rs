@@ -49,11 +49,31 @@ fn docs_list_every_suites_derived_files() {
         val11::kill_rounds::KILL_RECORDS,
         val11::pause::PAUSE_TEXT,
         val11::pause::PAUSE_RECORD,
+        val11::cli_calls::KILL_STOP,
+        val11::http_calls::PLANS_CREATED,
+        val11::http_calls::PLANS_CREATED_RECORDS,
+        val11::http_calls::AUDIT_FIXTURES,
+        val11::http_calls::AUDIT_FIXTURE_RECORDS,
     ] {
         assert!(
             val11_row.contains(&format!("`{name}`")),
             "val11 row lacks {name}"
         );
+    }
+    for txt in val11::http_calls::HTTP_CALLS {
+        assert!(
+            val11_row.contains(&format!("`{txt}`")),
+            "val11 row lacks {txt}"
+        );
+    }
+    for txt in val11::cli_calls::CLI_CALLS {
+        let named = val11_row.contains(&format!("`{txt}`"))
+            || (txt.starts_with("cascade/")
+                && val11_row.contains("`cascade/execute-retry-dev-{1,2,3}.txt`"))
+            || (txt.starts_with("cli-restart/")
+                && val11_row
+                    .contains("`cli-restart/{execute-killed,execute-retry,audit-query}.txt`"));
+        assert!(named, "val11 row lacks {txt}");
     }
     assert_eq!(
         val11::kill_rounds::kill_text_file(7),

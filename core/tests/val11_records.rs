@@ -13,9 +13,9 @@ use val_core::check::Status;
 use val_core::evidence::{self, Provenance, RunDir};
 use val_core::fileio;
 use val_core::load_result::Outcome;
-use val_core::plans::val11::cli_calls;
 use val_core::plans::val11::kill_rounds::{self, Binding, KillRecord, OpRecord};
 use val_core::plans::val11::pause::{self, PauseRecord};
+use val_core::plans::val11::{cli_calls, http_calls};
 use val_core::plans::{self, LAB_CONFIG_FILE};
 use val_core::records::{self, ListPage};
 use val_core::wire::CliRun;
@@ -204,6 +204,11 @@ fn kill_run(root: &Path) -> PathBuf {
         .unwrap();
     pause_files(run.path());
     run.write_json(&cli_calls::record_file(FORGED_CALL), &forged_cli_call())
+        .unwrap();
+    let mut health = op(0, 0, Some(503));
+    (health.id, health.method, health.path) = (None, "GET".into(), "/v1/health".into());
+    health.text = "{\"status\":\"degraded\"}\nGET /v1/health status=200 latency_us=1 outcome=ok\nbody={\"status\":\"ok\"}".into();
+    run.write_json(&http_calls::record_file("val11-health.txt"), &health)
         .unwrap();
     let cp = common::cp_record(&[]);
     run.write_json(plans::TARGET_FILE, &cp).unwrap();
@@ -494,4 +499,28 @@ fn cli_transcripts_are_derived_from_their_typed_records() {
     std::fs::write(&path, text.replace("exit_code=1", "exit_code=0")).unwrap();
     rehash(&run, &[FORGED_CALL]);
     assert_refused(&run, &format!("derived {FORGED_CALL}"));
+}
+
+/// A single HTTP call is a typed record: a 503 whose body holds lines shaped like the
+/// plan file's own (`... status=200 ...`, `body={"status":"ok"}`) fails VAL11-01, its
+/// derived `val11-health.txt` keeps the body on its one `body=` line, and an edited
+/// file is refused by verify.
+#[test]
+fn http_calls_are_derived_from_their_typed_records() {
+    let root = tempfile::tempdir().unwrap();
+    let run = kill_run(root.path());
+    let c = judged(&run, "VAL11-01");
+    assert_eq!(c.status, Status::Fail, "{c:#?}");
+    assert_eq!(
+        c.observed.as_ref().map(|o| o["code"].clone()),
+        Some(json!(503)),
+        "{c:#?}"
+    );
+    let path = run.join("val11-health.txt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.starts_with("GET /v1/health status=503 "), "{text}");
+    std::fs::write(&path, text.replace("status=503", "status=200")).unwrap();
+    rehash(&run, &["val11-health.txt"]);
+    assert_refused(&run, "derived val11-health.txt");
 }

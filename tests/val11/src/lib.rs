@@ -26,7 +26,7 @@ use val_support::fsx::rfc3339;
 use val_support::lab::{self, Lab, LabCtx};
 use val_support::operator_cli::AuditQuery;
 use val_support::plans::val11::kill_rounds::{self, Binding, KillRecord, OpRecord};
-use val_support::plans::val11::{self as plan, cli_calls, pause, ListEvidence};
+use val_support::plans::val11::{self as plan, cli_calls, http_calls, pause, ListEvidence};
 use val_support::records;
 
 mod network;
@@ -308,31 +308,34 @@ fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resul
     let client = ctx.client(cp);
     // VAL11-01
     let health = ctx.block_on(client.health());
-    ctx.write_text("val11-health.txt", &plan::http_record_text(&health))?;
+    write_http(ctx, "val11-health.txt", None, &health)?;
 
     // The audit slice of VAL11-10 starts before the first CLI call of the session. Its
     // filters are shown to exclude a rollback from before the slice and one by another
     // actor inside it, so both are made to exist first.
-    let mut fixtures = audit_fixture(
+    let mut fixtures = vec![audit_fixture(
         ctx,
         &client,
         "before-window",
         plan::AUDIT_BEFORE_WINDOW_PLAN,
         plan::OPERATOR,
-    );
+    )];
     // Audit timestamps have microseconds: a few ms apart, the event is strictly older
     // than the slice's start, whatever the rounding.
     std::thread::sleep(Duration::from_millis(5));
     let session_start = rfc3339(chrono::Utc::now());
     ctx.config("val11_session_start", &session_start);
-    fixtures.push_str(&audit_fixture(
+    fixtures.push(audit_fixture(
         ctx,
         &client,
         "other-actor",
         plan::AUDIT_OTHER_ACTOR_PLAN,
         plan::OTHER_ACTOR,
     ));
-    ctx.write_text("val11-audit-fixtures.txt", &fixtures)?;
+    ctx.write_text(
+        http_calls::AUDIT_FIXTURE_RECORDS,
+        &records::to_jsonl(&fixtures),
+    )?;
 
     create_inventory(ctx, &client)?;
     scan_when_dev_plans_are_stale(ctx, &client, cfg)?;
@@ -372,8 +375,14 @@ fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resul
 }
 
 /// Creates `id` and rolls it back over HTTP as `actor` (not through the CLI, whose calls
-/// all name the suite's operator); returns one `key=value` line of what happened.
-fn audit_fixture(ctx: &LabCtx, client: &Client, kind: &str, id: &str, actor: &str) -> String {
+/// all name the suite's operator); returns the record of what happened.
+fn audit_fixture(
+    ctx: &LabCtx,
+    client: &Client,
+    kind: &str,
+    id: &str,
+    actor: &str,
+) -> http_calls::AuditFixture {
     let created = ctx.block_on(client.create(&CreateRollout::new(id)));
     let rolled = ctx.block_on(client.rollback(
         id,
@@ -383,17 +392,27 @@ fn audit_fixture(ctx: &LabCtx, client: &Client, kind: &str, id: &str, actor: &st
             actor: actor.into(),
         },
     ));
-    format!(
-        "fixture={kind} id={id} actor={actor} create_status={} rollback_status={} answered_at={}\n",
-        created.code(),
-        rolled.code(),
-        rfc3339(chrono::Utc::now())
-    )
+    http_calls::AuditFixture {
+        fixture: kind.to_string(),
+        id: id.to_string(),
+        actor: actor.to_string(),
+        create_status: created.status,
+        rollback_status: rolled.status,
+        answered_at: rfc3339(chrono::Utc::now()),
+    }
 }
 
-/// The plan's inventory, created in order (`val11-plans-created.txt`).
+/// Records a single HTTP call as its typed record; the plan's file `txt` is derived
+/// from it after judging (`plans::val11::http_calls`).
+fn write_http<T>(ctx: &LabCtx, txt: &str, id: Option<&str>, rec: &Recorded<T>) -> Result<()> {
+    let op = OpRecord::new(id.map(str::to_string), 0, 0, rec);
+    ctx.write_json(&http_calls::record_file(txt), &op)?;
+    Ok(())
+}
+
+/// The plan's inventory, created in order (`val11-plans-created.jsonl`).
 fn create_inventory(ctx: &mut LabCtx, client: &Client) -> Result<()> {
-    let mut created = String::new();
+    let mut created = Vec::new();
     for id in plan::PRE_KILL_PLANS {
         let req = if *id == "val11-corrupt-1" {
             CreateRollout::with_artifact(id, plan::CORRUPT_ARTIFACT, plan::CORRUPT_FINGERPRINT)
@@ -401,12 +420,15 @@ fn create_inventory(ctx: &mut LabCtx, client: &Client) -> Result<()> {
             CreateRollout::new(id)
         };
         let r = ctx.block_on(client.create(&req));
-        created.push_str(&format!("id={id} {}\n", r.line()));
+        created.push(OpRecord::new(Some(id.to_string()), 0, 0, &r));
         if *id == "val11-corrupt-1" {
-            ctx.write_text("val11-corrupt-plan-create.txt", &plan::http_record_text(&r))?;
+            write_http(ctx, "val11-corrupt-plan-create.txt", Some(id), &r)?;
         }
     }
-    ctx.write_text("val11-plans-created.txt", &created)?;
+    ctx.write_text(
+        http_calls::PLANS_CREATED_RECORDS,
+        &records::to_jsonl(&created),
+    )?;
 
     Ok(())
 }
@@ -446,9 +468,11 @@ fn scan_when_dev_plans_are_stale(ctx: &mut LabCtx, client: &Client, cfg: &LabCon
     // leave it out. Both instants are recorded so the judge can bound its age.
     let fresh_sent_at = chrono::Utc::now();
     let fresh = ctx.block_on(client.create(&CreateRollout::new(plan::FRESH_PLAN)));
-    ctx.write_text(
+    write_http(
+        ctx,
         "val11-stuck-fresh-create.txt",
-        &plan::http_record_text(&fresh),
+        Some(plan::FRESH_PLAN),
+        &fresh,
     )?;
     let scan = ctx.block_on(client.stuck(cfg.stuck_threshold_s));
     let scan_answered_at = chrono::Utc::now();
@@ -526,9 +550,11 @@ fn stop_and_restarts(ctx: &mut LabCtx, cp: &mut ControlPlane, cli: &Cli) -> Resu
         &list_evidence(ctx, &client),
     )?;
     let post = ctx.block_on(client.create(&CreateRollout::new(plan::POST_CHAOS_PLAN.0)));
-    ctx.write_text(
+    write_http(
+        ctx,
         "val11-post-chaos-create.txt",
-        &plan::http_record_text(&post),
+        Some(plan::POST_CHAOS_PLAN.0),
+        &post,
     )?;
     let read_back = ctx.block_on(client.get(plan::POST_CHAOS_PLAN.0));
     ctx.write_json("val11-post-chaos-plan.json", &read_back)?;

@@ -66,6 +66,23 @@ fn rec(status: Option<u16>, text: &str, latency_us: u64, error: Option<&str>) ->
            "outcome": outcome, "error": error, "text": text})
 }
 
+/// A create's record answered 201 (`val11-*-create.http.json`).
+fn created_op() -> kill_rounds::OpRecord {
+    kill_rounds::OpRecord {
+        id: None,
+        worker: 0,
+        start_offset_us: 0,
+        method: "POST".into(),
+        path: "/v1/rollouts".into(),
+        status: Some(201),
+        latency_us: 900,
+        outcome: Outcome::Ok,
+        error: None,
+        cause: None,
+        text: "{}".into(),
+    }
+}
+
 /// A rollout body.
 fn rollout(id: &str, phase: &str, attempts: u64) -> Value {
     json!({"plan": {"metadata": {"id": id}, "spec": {}}, "phase": phase,
@@ -177,10 +194,10 @@ fn stuck_files(d: &Path, fresh_age_ms: u64, stuck: &[(&str, f64)]) {
             answered.to_rfc3339()
         ),
     );
-    put(
+    put_json(
         d,
-        "val11-stuck-fresh-create.txt",
-        "POST /v1/rollouts status=201 latency_us=900 outcome=ok\nbody={}\n",
+        &http_calls::record_file("val11-stuck-fresh-create.txt"),
+        &serde_json::to_value(created_op()).unwrap(),
     );
     let entries: Vec<Value> = stuck
         .iter()
@@ -556,10 +573,10 @@ fn rapid_files(d: &Path, post_phase: &str) {
         .collect();
     put_json(d, "val11-rapid-restart-before.json", &list(&plans));
     put_json(d, "val11-rapid-restart-final.json", &list(&plans));
-    put(
+    put_json(
         d,
-        "val11-post-chaos-create.txt",
-        "POST /v1/rollouts status=201 latency_us=900 outcome=ok\nbody={}\n",
+        &http_calls::record_file("val11-post-chaos-create.txt"),
+        &serde_json::to_value(created_op()).unwrap(),
     );
     let post = rollout(POST_CHAOS_PLAN.0, post_phase, 0);
     put_json(

@@ -21,6 +21,7 @@ pub mod cli_calls;
 pub mod fault_observations;
 pub mod figures;
 pub mod files;
+pub mod http_calls;
 pub mod kill_rounds;
 pub mod network;
 pub mod observations;
@@ -207,32 +208,21 @@ impl ListEvidence {
     }
 }
 
-/// The parts of an HTTP text record (`METHOD path status=.. ...` + `body=...`).
+/// A single HTTP call: its status and its body text.
 #[derive(Clone, Debug)]
 struct HttpText {
     status: Option<u16>,
     body: Option<String>,
 }
 
-/// An HTTP record as evidence text: `METHOD path status=.. latency_us=.. outcome=..`,
-/// then `body=` with the body on one line (`http_text` reads it back).
-pub fn http_record_text<T>(r: &Recorded<T>) -> String {
-    format!("{}\nbody={}\n", r.line(), r.text.replace('\n', " "))
-}
-
-/// Parses an HTTP text record written with [`http_record_text`].
+/// The call behind the plan's file `rel`, from its typed record
+/// ([`http_calls::record_file`]); the text file itself is derived and never read.
 fn http_text(f: &Files, rel: &str) -> Result<HttpText, Missing> {
-    let text = f.text(rel)?;
-    let first = text
-        .lines()
-        .next()
-        .ok_or_else(|| Missing::Absent(format!("{rel}: empty")))?;
-    let status = super::Kv::parse(rel, first).status("status")?;
-    let body = text
-        .lines()
-        .find_map(|l| l.strip_prefix("body="))
-        .map(str::to_string);
-    Ok(HttpText { status, body })
+    let op = http_calls::call(f, rel)?;
+    Ok(HttpText {
+        status: op.status,
+        body: Some(op.text),
+    })
 }
 
 /// The CLI call behind the plan's transcript `rel`, from its typed record
@@ -399,15 +389,16 @@ fn kill_gives_client_error(f: &Files) -> Check {
 /// The create codes of the pre-kill plans (`None`: no answer); a plan of
 /// [`PRE_KILL_PLANS`] without a line is [`Missing`], not "not acknowledged".
 fn created_codes(f: &Files) -> Result<BTreeMap<String, Option<u16>>, Missing> {
-    let rel = "val11-plans-created.txt";
-    let text = f.text(rel)?;
+    let rel = http_calls::PLANS_CREATED_RECORDS;
     let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let kv = super::Kv::parse(rel, line);
-        out.insert(kv.get("id")?.to_string(), kv.status("status")?);
+    for op in f.jsonl::<kill_rounds::OpRecord>(rel)? {
+        let id = op
+            .id
+            .ok_or_else(|| Missing::Absent(format!("{rel}: a create with no plan ID")))?;
+        out.insert(id, op.status);
     }
     if let Some(absent) = PRE_KILL_PLANS.iter().find(|id| !out.contains_key(**id)) {
-        return Err(Missing::Absent(format!("{rel}: no line for {absent}")));
+        return Err(Missing::Absent(format!("{rel}: no record for {absent}")));
     }
     Ok(out)
 }
@@ -439,14 +430,13 @@ fn suite_created_codes(f: &Files) -> Result<BTreeMap<String, Option<u16>>, Missi
         FRESH_PLAN.to_string(),
         http_text(f, "val11-stuck-fresh-create.txt")?.status,
     );
-    let rel = "val11-audit-fixtures.txt";
-    for line in f.text(rel)?.lines().filter(|l| !l.trim().is_empty()) {
-        let kv = super::Kv::parse(rel, line);
-        out.insert(kv.get("id")?.to_string(), kv.status("create_status")?);
+    let rel = http_calls::AUDIT_FIXTURE_RECORDS;
+    for fx in f.jsonl::<http_calls::AuditFixture>(rel)? {
+        out.insert(fx.id, fx.create_status);
     }
     for id in [AUDIT_BEFORE_WINDOW_PLAN, AUDIT_OTHER_ACTOR_PLAN] {
         if !out.contains_key(id) {
-            return Err(Missing::Absent(format!("{rel}: no line for {id}")));
+            return Err(Missing::Absent(format!("{rel}: no record for {id}")));
         }
     }
     Ok(out)
@@ -1067,21 +1057,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_pre_kill_plan_without_a_line_is_missing_not_unacknowledged() {
+    fn a_pre_kill_plan_without_a_record_is_missing_not_unacknowledged() {
         let dir = tempfile::tempdir().unwrap();
+        let op = |id: &str| {
+            serde_json::json!({"id": id, "worker": 0, "start_offset_us": 0, "method": "POST",
+                "path": "/v1/rollouts", "status": 201, "latency_us": 5, "outcome": "ok",
+                "error": null, "cause": null, "text": ""})
+        };
         let lines: String = PRE_KILL_PLANS[1..]
             .iter()
-            .map(|id| format!("id={id} POST /v1/rollouts status=201 latency_us=5\n"))
+            .map(|id| op(id).to_string() + "\n")
             .collect();
-        std::fs::write(dir.path().join("val11-plans-created.txt"), &lines).unwrap();
+        let rel = dir.path().join(http_calls::PLANS_CREATED_RECORDS);
+        std::fs::write(&rel, &lines).unwrap();
         let f = Files::new(dir.path());
         let e = created_codes(&f).unwrap_err();
         assert!(e.reason().contains(PRE_KILL_PLANS[0]), "{e}");
-        let first = format!("id={} POST /v1/rollouts status=abc\n", PRE_KILL_PLANS[0]);
-        std::fs::write(dir.path().join("val11-plans-created.txt"), first + &lines).unwrap();
+        let mut first = op(PRE_KILL_PLANS[0]);
+        first["status"] = serde_json::json!("abc");
+        std::fs::write(&rel, first.to_string() + "\n" + &lines).unwrap();
         assert!(
             created_codes(&f).is_err(),
             "an unparsable status is not `no answer`"
         );
+        let mut first = op(PRE_KILL_PLANS[0]);
+        first["extra"] = serde_json::json!(1);
+        std::fs::write(&rel, first.to_string() + "\n" + &lines).unwrap();
+        assert!(created_codes(&f).is_err(), "an unknown field is refused");
+        std::fs::write(&rel, op(PRE_KILL_PLANS[0]).to_string() + "\n" + &lines).unwrap();
+        assert_eq!(created_codes(&f).unwrap().len(), PRE_KILL_PLANS.len());
     }
 }
