@@ -54,6 +54,12 @@ fn docs_list_every_suites_derived_files() {
         val11::http_calls::PLANS_CREATED_RECORDS,
         val11::http_calls::AUDIT_FIXTURES,
         val11::http_calls::AUDIT_FIXTURE_RECORDS,
+        val11::lab_notes::STUCK_WAIT,
+        val11::lab_notes::STUCK_WAIT_TEXT,
+        val11::lab_notes::RAPID_RESTARTS,
+        val11::lab_notes::RAPID_RESTART_TEXT,
+        val11::lab_notes::CLI_RESTART,
+        val11::lab_notes::CLI_RESTART_TEXT,
     ] {
         assert!(
             val11_row.contains(&format!("`{name}`")),

@@ -20,13 +20,15 @@ use serde_json::Value;
 use val_support::client::{
     Cli, CliRun, Client, CreateRollout, Recorded, RollbackRequest, DEFAULT_TIMEOUT,
 };
-use val_support::cp::{ControlPlane, StopOutcome};
+use val_support::cp::ControlPlane;
 use val_support::env;
 use val_support::fsx::rfc3339;
 use val_support::lab::{self, Lab, LabCtx};
 use val_support::operator_cli::AuditQuery;
 use val_support::plans::val11::kill_rounds::{self, Binding, KillRecord, OpRecord};
-use val_support::plans::val11::{self as plan, cli_calls, http_calls, pause, ListEvidence};
+use val_support::plans::val11::{
+    self as plan, cli_calls, http_calls, lab_notes, pause, ListEvidence,
+};
 use val_support::records;
 
 mod network;
@@ -287,22 +289,6 @@ fn suite_cli(ctx: &LabCtx, cp: &ControlPlane) -> Result<Cli> {
     Ok(ctx.cli(cp)?.operator(plan::OPERATOR))
 }
 
-/// A value for a `key=value` token: `none` when it was not observed.
-fn or_none<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map_or_else(|| "none".into(), |v| v.to_string())
-}
-
-/// A stop outcome as `key=value` tokens.
-fn stop_tokens(s: &StopOutcome) -> String {
-    format!(
-        "stop_graceful={} stop_exit_code={} stop_signal={} stop_elapsed_ms={}",
-        s.graceful,
-        or_none(s.exit_code),
-        or_none(s.signal),
-        s.elapsed_ms
-    )
-}
-
 /// VAL11-01..10 in the plan's execution order.
 fn plan_chain(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Result<()> {
     let client = ctx.client(cp);
@@ -477,20 +463,20 @@ fn scan_when_dev_plans_are_stale(ctx: &mut LabCtx, client: &Client, cfg: &LabCon
     let scan = ctx.block_on(client.stuck(cfg.stuck_threshold_s));
     let scan_answered_at = chrono::Utc::now();
     ctx.write_json("val11-scan-stuck.json", &scan)?;
-    ctx.write_text(
-        "val11-stuck-wait.txt",
-        &format!(
-            "threshold_s={} wait_max_s={} polls={polls} waited_ms={} newest_id={} newest_updated_at={} age_s={} fresh_id={} fresh_sent_at={} scan_answered_at={}\n",
-            cfg.stuck_threshold_s,
-            cfg.stuck_wait_max_s,
-            wait_ms,
-            newest.as_ref().map_or("none".into(), |(id, _)| id.clone()),
-            newest.as_ref().map_or("none".into(), |(_, t)| rfc3339(*t)),
-            age_s.map_or("none".into(), |a| format!("{a:.3}")),
-            plan::FRESH_PLAN,
-            rfc3339(fresh_sent_at),
-            rfc3339(scan_answered_at),
-        ),
+    ctx.write_json(
+        lab_notes::STUCK_WAIT,
+        &lab_notes::StuckWait {
+            threshold_s: cfg.stuck_threshold_s,
+            wait_max_s: cfg.stuck_wait_max_s,
+            polls,
+            waited_ms: wait_ms as u64,
+            newest_id: newest.as_ref().map(|(id, _)| id.clone()),
+            newest_updated_at: newest.as_ref().map(|(_, t)| rfc3339(*t)),
+            age_s,
+            fresh_id: plan::FRESH_PLAN.to_string(),
+            fresh_sent_at: rfc3339(fresh_sent_at),
+            scan_answered_at: rfc3339(scan_answered_at),
+        },
     )?;
 
     Ok(())
@@ -527,23 +513,30 @@ fn stop_and_restarts(ctx: &mut LabCtx, cp: &mut ControlPlane, cli: &Cli) -> Resu
         "val11-rapid-restart-before.json",
         &list_evidence(ctx, &client),
     )?;
-    let mut log = String::new();
+    let mut cycles = Vec::new();
     for cycle in 1..=3 {
         let t = Instant::now();
         let stop = cp
             .stop()
             .with_context(|| format!("VAL11-04 cycle {cycle} stop"))?;
         let start = cp.start_again();
-        log.push_str(&format!(
-            "cycle={cycle} {} healthy={} start_error={:?} cycle_ms={}\n",
-            stop_tokens(&stop),
-            start.is_ok(),
-            start.as_ref().err().map(|e| e.to_string()),
-            t.elapsed().as_millis()
-        ));
+        cycles.push(lab_notes::RestartCycle {
+            cycle,
+            stop_graceful: stop.graceful,
+            stop_exit_code: stop.exit_code,
+            stop_signal: stop.signal,
+            stop_elapsed_ms: stop.elapsed_ms,
+            healthy: start.is_ok(),
+            start_error: start.as_ref().err().map(|e| e.to_string()),
+            cycle_ms: t.elapsed().as_millis() as u64,
+        });
+        if start.is_err() {
+            // Recorded before the lab stops, so the failed cycle is evidence too.
+            ctx.write_text(lab_notes::RAPID_RESTARTS, &records::to_jsonl(&cycles))?;
+        }
         start.with_context(|| format!("VAL11-04 cycle {cycle} start"))?;
     }
-    ctx.write_text("val11-rapid-restart.txt", &log)?;
+    ctx.write_text(lab_notes::RAPID_RESTARTS, &records::to_jsonl(&cycles))?;
     let client = ctx.client(cp);
     ctx.write_json(
         "val11-rapid-restart-final.json",
@@ -829,17 +822,17 @@ fn cli_restart(ctx: &mut LabCtx, cp: &mut ControlPlane) -> Result<()> {
     ctx.write_text("cli-restart/audit.json", &q.stdout)?;
     let after = ctx.block_on(ctx.client(cp).get(plan::CLI_RESTART_PLAN));
     ctx.write_json("cli-restart/plan-after.json", &after)?;
-    ctx.write_text(
-        "val11-cli-restart.txt",
-        &format!(
-            "plan={} create_status={} start_time={start_time} request_queued_bytes={} kill_signal={} cut_exit_code={} retry_exit_code={}\n",
-            plan::CLI_RESTART_PLAN,
-            created.code(),
-            or_none(queued),
-            or_none(kill.signal),
-            or_none(cut.exit_code),
-            or_none(retry.exit_code),
-        ),
+    ctx.write_json(
+        lab_notes::CLI_RESTART,
+        &lab_notes::CliRestart {
+            plan: plan::CLI_RESTART_PLAN.to_string(),
+            create_status: created.status,
+            start_time,
+            request_queued_bytes: queued,
+            kill_signal: kill.signal,
+            cut_exit_code: cut.exit_code,
+            retry_exit_code: retry.exit_code,
+        },
     )?;
     Ok(())
 }

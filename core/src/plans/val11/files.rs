@@ -1,7 +1,7 @@
 //! VAL11's derived files: the plan's `val11-*-check.txt` summaries and the operator
 //! recommendations, both written from the judged report; the network scenarios' ID
 //! lists, the kill rounds' and the pause's texts, the CLI transcripts and the single
-//! HTTP calls, from their raw records.
+//! HTTP calls and the lab's own notes, from their raw records.
 
 use serde_json::Value;
 
@@ -41,6 +41,7 @@ pub fn derived(run: &RunRef<'_>, report: &Report) -> Result<Vec<DerivedFile>, Mi
     out.extend(super::pause::derived_files(&Files::new(run.dir)));
     out.extend(super::cli_calls::derived_files(&Files::new(run.dir)));
     out.extend(super::http_calls::derived_files(&Files::new(run.dir)));
+    out.extend(super::lab_notes::derived_files(&Files::new(run.dir)));
     let seed = crate::plans::lab_config(&Files::new(run.dir), "val11")
         .ok()
         .and_then(|v| v.get("seed").and_then(Value::as_u64));

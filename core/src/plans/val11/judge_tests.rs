@@ -185,14 +185,22 @@ fn val11_02_needs_a_connection_word_and_a_reaped_process() {
 fn stuck_files(d: &Path, fresh_age_ms: u64, stuck: &[(&str, f64)]) {
     let sent = chrono::DateTime::parse_from_rfc3339("2026-11-23T11:00:10.000000Z").unwrap();
     let answered = sent + chrono::Duration::milliseconds(fresh_age_ms as i64);
-    put(
+    let wait = lab_notes::StuckWait {
+        threshold_s: 2.0,
+        wait_max_s: 30.0,
+        polls: 1,
+        waited_ms: 2_100,
+        newest_id: Some(DEV_PLANS[2].to_string()),
+        newest_updated_at: None,
+        age_s: Some(2.1),
+        fresh_id: FRESH_PLAN.to_string(),
+        fresh_sent_at: sent.to_rfc3339(),
+        scan_answered_at: answered.to_rfc3339(),
+    };
+    put_json(
         d,
-        "val11-stuck-wait.txt",
-        &format!(
-            "threshold_s=2 fresh_id={FRESH_PLAN} fresh_sent_at={} scan_answered_at={}\n",
-            sent.to_rfc3339(),
-            answered.to_rfc3339()
-        ),
+        lab_notes::STUCK_WAIT,
+        &serde_json::to_value(wait).unwrap(),
     );
     put_json(
         d,
@@ -482,7 +490,20 @@ fn cli_restart_files(d: &Path, events: usize, attempts: u64) {
 
 /// [`cli_restart_files`] with the cut call's stderr.
 fn cli_restart_files_with(d: &Path, events: usize, attempts: u64, cut_stderr: &str) {
-    put(d, "val11-cli-restart.txt", "request_queued_bytes=180\n");
+    let note = lab_notes::CliRestart {
+        plan: CLI_RESTART_PLAN.to_string(),
+        create_status: Some(201),
+        start_time: "2026-11-23T11:00:10.000000Z".into(),
+        request_queued_bytes: Some(180),
+        kill_signal: Some(9),
+        cut_exit_code: Some(6),
+        retry_exit_code: Some(0),
+    };
+    put_json(
+        d,
+        lab_notes::CLI_RESTART,
+        &serde_json::to_value(note).unwrap(),
+    );
     let exec = ["rollback", "execute", "--resource", CLI_RESTART_PLAN];
     put(
         d,
@@ -562,10 +583,22 @@ fn inventory_rows_are_judged_by_presence_and_phase() {
 /// VAL11-04 files: three healthy cycles, the inventory before and after, the new plan
 /// read back in `post_phase`.
 fn rapid_files(d: &Path, post_phase: &str) {
+    let cycles: Vec<lab_notes::RestartCycle> = (1..=3)
+        .map(|cycle| lab_notes::RestartCycle {
+            cycle,
+            stop_graceful: true,
+            stop_exit_code: Some(0),
+            stop_signal: None,
+            stop_elapsed_ms: 15,
+            healthy: true,
+            start_error: None,
+            cycle_ms: 300,
+        })
+        .collect();
     put(
         d,
-        "val11-rapid-restart.txt",
-        "cycle=1 healthy=true\ncycle=2 healthy=true\ncycle=3 healthy=true\n",
+        lab_notes::RAPID_RESTARTS,
+        &crate::records::to_jsonl(&cycles),
     );
     let plans: Vec<Value> = INVENTORY
         .iter()
@@ -675,4 +708,35 @@ fn val11_11_paging_is_complete_only_from_its_pages_fields() {
     // A last page that still names a cursor did not end the walk.
     kill_round_files(d, &[page(1, 200, &[1, 2, 3], "c1")]);
     assert_status(d, "VAL11-11", Status::Fail);
+}
+
+#[test]
+fn val11_04_and_13_read_the_labs_typed_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    rapid_files(d, "published");
+    assert_status(d, "VAL11-04", Status::Pass);
+    // A cycle that did not come up healthy, recorded as such.
+    let text = std::fs::read_to_string(d.join(lab_notes::RAPID_RESTARTS)).unwrap();
+    let edited = text.replacen("\"healthy\":true", "\"healthy\":false", 1);
+    put(d, lab_notes::RAPID_RESTARTS, &edited);
+    let c = assert_status(d, "VAL11-04", Status::Fail);
+    assert_eq!(c.observed.unwrap()["healthy_restarts"], 2);
+    // A field the record does not have is refused, not ignored.
+    put(
+        d,
+        lab_notes::RAPID_RESTARTS,
+        &text.replacen("\"healthy\":true", "\"healthy\":true,\"extra\":1", 1),
+    );
+    assert_status(d, "VAL11-04", Status::Fail);
+
+    cli_restart_files(d, 1, 1);
+    assert_status(d, "VAL11-13", Status::Pass);
+    let mut note: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join(lab_notes::CLI_RESTART)).unwrap())
+            .unwrap();
+    note["request_queued_bytes"] = Value::Null;
+    put_json(d, lab_notes::CLI_RESTART, &note);
+    let c = assert_status(d, "VAL11-13", Status::Fail);
+    assert!(c.note.unwrap().contains("not observed"));
 }

@@ -23,6 +23,7 @@ pub mod figures;
 pub mod files;
 pub mod http_calls;
 pub mod kill_rounds;
+pub mod lab_notes;
 pub mod network;
 pub mod observations;
 pub mod page;
@@ -495,12 +496,9 @@ fn rapid_restarts_lose_nothing(f: &Files) -> Check {
         ],
     );
     unless_not_run(f, spec, |spec| {
-        let obs = f.text("val11-rapid-restart.txt").and_then(|text| {
-            let healthy = text
-                .lines()
-                .filter(|l| l.starts_with("cycle="))
-                .filter(|l| l.split_whitespace().any(|t| t == "healthy=true"))
-                .count();
+        let cycles = f.jsonl::<lab_notes::RestartCycle>(lab_notes::RAPID_RESTARTS);
+        let obs = cycles.and_then(|cycles| {
+            let healthy = cycles.iter().filter(|c| c.healthy).count();
             let before: ListEvidence = f.json("val11-rapid-restart-before.json")?;
             let fin: ListEvidence = f.json("val11-rapid-restart-final.json")?;
             let fin_ids: BTreeSet<&str> = fin.ids().into_iter().collect();
@@ -546,17 +544,6 @@ fn gate_plan_survives_restart(f: &Files) -> Check {
     })
 }
 
-/// An RFC 3339 timestamp field of a lab-written `key=value` file.
-fn kv_time(
-    kv: &super::Kv,
-    rel: &str,
-    key: &str,
-) -> Result<chrono::DateTime<chrono::FixedOffset>, Missing> {
-    let v = kv.get(key)?;
-    chrono::DateTime::parse_from_rfc3339(v)
-        .map_err(|e| Missing::Absent(format!("{rel}: {key}={v}: {e}")))
-}
-
 /// VAL11-06: the stuck scan lists at least three plans, the dev plans among them, each
 /// diagnosed; it leaves out a plan fresher than the threshold and lists nothing fresher.
 fn stuck_plans_detected(f: &Files) -> Check {
@@ -571,11 +558,15 @@ fn stuck_plans_detected(f: &Files) -> Check {
     );
     unless_not_run(f, spec, |spec| {
         let obs: Result<StuckScanObs, Missing> = (|| {
-            let wait_rel = "val11-stuck-wait.txt";
-            let wait = f.kv(wait_rel)?;
-            let threshold = wait.f64("threshold_s")?;
-            let fresh_age_max_s = (kv_time(&wait, wait_rel, "scan_answered_at")?
-                - kv_time(&wait, wait_rel, "fresh_sent_at")?)
+            let wait: lab_notes::StuckWait = f.json(lab_notes::STUCK_WAIT)?;
+            let threshold = wait.threshold_s;
+            let time = |key: &str, v: &str| {
+                chrono::DateTime::parse_from_rfc3339(v).map_err(|e| {
+                    Missing::Absent(format!("{}: {key} {v:?}: {e}", lab_notes::STUCK_WAIT))
+                })
+            };
+            let fresh_age_max_s = (time("scan_answered_at", &wait.scan_answered_at)?
+                - time("fresh_sent_at", &wait.fresh_sent_at)?)
             .as_seconds_f64();
             let fresh = http_text(f, "val11-stuck-fresh-create.txt")?;
             let (code, scan) = http_json::<StuckScan>(f, "val11-scan-stuck.json")?;
@@ -1016,7 +1007,15 @@ fn restart_under_cli_applies_once(f: &Files) -> Check {
     );
     unless_not_run(f, spec, |spec| {
         let obs: Result<CliRestart, Missing> = (|| {
-            let queued = f.kv("val11-cli-restart.txt")?.u64("request_queued_bytes")?;
+            let queued = f
+                .json::<lab_notes::CliRestart>(lab_notes::CLI_RESTART)?
+                .request_queued_bytes
+                .ok_or_else(|| {
+                    Missing::Absent(format!(
+                        "{}: request_queued_bytes was not observed (the socket table could not be read)",
+                        lab_notes::CLI_RESTART
+                    ))
+                })?;
             let cut = cli_text(f, "cli-restart/execute-killed.txt")?;
             let retry = cli_text(f, "cli-restart/execute-retry.txt")?;
             let query = cli_text(f, "cli-restart/audit-query.txt")?;

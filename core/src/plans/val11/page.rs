@@ -13,7 +13,7 @@ use crate::html_blocks::chart::{self, Lane, LineChart, Marker, Series, BAD, GREY
 use crate::html_blocks::{link, table, Chart, KeyCell, KeyTable, Section};
 use crate::plans::val11::kill_rounds::{self, OpRecord};
 use crate::plans::val11::observations::{Durability, KillRounds, Pause};
-use crate::plans::val11::pause;
+use crate::plans::val11::{lab_notes, pause};
 use crate::plans::{Files, Page};
 use crate::wire::HarnessNote;
 
@@ -103,11 +103,10 @@ fn lifecycle(f: &Files) -> Result<Markup, String> {
             ticks: vec![],
         });
     }
-    let cli = f.kv("val11-cli-restart.txt").ok().and_then(|kv| {
-        kv.get("start_time")
-            .ok()
-            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
-    });
+    let cli = f
+        .json::<lab_notes::CliRestart>(lab_notes::CLI_RESTART)
+        .ok()
+        .and_then(|c| DateTime::parse_from_rfc3339(&c.start_time).ok());
     if let Some(t) = cli {
         lanes.push(Lane {
             label: "CLI call cut by a kill".into(),
@@ -330,7 +329,7 @@ pub fn sections(f: &Files) -> Vec<Section> {
         intro: html! {
             p {
                 "From the harness's typed events in " (link(CP_EVENTS)) ", " (link(pause::PAUSE_RECORD)) ", "
-                (link("val11-cli-restart.txt")) " and the per-operation records of the kill rounds and the pause. "
+                (link(lab_notes::CLI_RESTART)) " and the per-operation records of the kill rounds and the pause. "
                 "Outcomes follow Jepsen: ok (2xx), failed (definitely not applied), indeterminate (may have been applied). "
                 "Whether each acknowledged write survived is in the key figures and the checks (VAL11-03, -04, -11, -12)."
             }
