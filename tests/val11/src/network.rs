@@ -226,7 +226,10 @@ fn ack_lost(ctx: &mut LabCtx, cp: &mut ControlPlane, seed: u64) -> Result<()> {
             "--output",
             "json",
         ]);
-        ctx.write_text(&format!("{dir}/audit-query.txt"), &q.to_evidence())?;
+        ctx.write_json(
+            &val_support::plans::val11::cli_calls::record_file(&format!("{dir}/audit-query.txt")),
+            &q,
+        )?;
         ctx.write_text(&format!("{dir}/audit-created.json"), &q.stdout)?;
     }
     let run = AckLostRun {

@@ -238,7 +238,10 @@ fn power_cuts(
         "--output",
         "json",
     ]);
-    ctx.write_text(st::POWER_CUTS_AUDIT_QUERY, &q.to_evidence())?;
+    ctx.write_json(
+        &val_support::plans::val11::cli_calls::record_file(st::POWER_CUTS_AUDIT_QUERY),
+        &q,
+    )?;
     ctx.write_text(st::POWER_CUTS_AUDIT, &q.stdout)?;
     Ok(())
 }

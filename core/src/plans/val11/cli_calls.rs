@@ -27,6 +27,8 @@ pub const CLI_CALLS: &[&str] = &[
     "cli-restart/execute-killed.txt",
     "cli-restart/execute-retry.txt",
     "cli-restart/audit-query.txt",
+    "network/ack-lost/audit-query.txt",
+    super::storage::POWER_CUTS_AUDIT_QUERY,
 ];
 
 /// VAL11-02's transcript, headed by the stop before the call.

@@ -496,10 +496,8 @@ fn created_events(f: &Files, run: &AckLostRun) -> Result<Option<BTreeMap<String,
                 }
             }
         }
-        if let Ok(t) = f.text(&rel) {
-            if let Ok(q) = CliRun::parse_evidence(&t) {
-                envs.push(q.env);
-            }
+        if let Ok(q) = super::cli_calls::call(f, &rel) {
+            envs.push(q.env);
         }
         if envs.iter().any(|e| e.contains_key("AUTONOMY_AUDIT_DIR")) {
             return Err(Missing::Absent(format!(
@@ -508,8 +506,7 @@ fn created_events(f: &Files, run: &AckLostRun) -> Result<Option<BTreeMap<String,
         }
         return Ok(None);
     }
-    let q = CliRun::parse_evidence(&f.text(&rel)?)
-        .map_err(|e| Missing::Absent(format!("{rel}: {e}")))?;
+    let q = super::cli_calls::call(f, &rel)?;
     if q.exit_code != Some(0) {
         return Err(Missing::Absent(format!(
             "{rel}: audit query exited {:?}: {}",
@@ -1378,7 +1375,13 @@ mod tests {
         q.stdout = serde_json::to_string(events).unwrap();
         q.env
             .insert("AUTONOMY_AUDIT_DIR".into(), "/tmp/audit".into());
-        std::fs::write(d.join(ACK_LOST).join("audit-query.txt"), q.to_evidence()).unwrap();
+        std::fs::write(
+            d.join(super::super::cli_calls::record_file(&format!(
+                "{ACK_LOST}/audit-query.txt"
+            ))),
+            serde_json::to_string(&q).unwrap(),
+        )
+        .unwrap();
         put(d, &format!("{ACK_LOST}/audit-created.json"), &events);
     }
 
@@ -1410,7 +1413,10 @@ mod tests {
             Status::Fail,
             "skip with a dir"
         );
-        std::fs::remove_file(d.join(ACK_LOST).join("audit-query.txt")).unwrap();
+        std::fs::remove_file(d.join(super::super::cli_calls::record_file(&format!(
+            "{ACK_LOST}/audit-query.txt"
+        ))))
+        .unwrap();
         assert_eq!(
             status(d, "VAL11-15").status,
             Status::Pass,

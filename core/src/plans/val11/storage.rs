@@ -15,7 +15,6 @@ use super::{ListEvidence, PLAN};
 use crate::check::{Check, CheckSpec};
 use crate::ledger::{self, LedgerEntry, WriteOutcome};
 use crate::plans::{Files, Missing};
-use crate::wire::CliRun;
 
 /// Plan-ID prefix of the power-cut creates (`val11-pc<cut>-w<worker>-<n>`).
 pub const POWER_CUT_PREFIX: &str = "val11-pc";
@@ -228,8 +227,7 @@ fn discarded_something(d: &Discarded) -> bool {
 /// the ledger says the client was told. Empty when the audit log records no creations
 /// (an extra of the reference, used when present).
 fn audited_creations(f: &Files) -> Result<BTreeSet<String>, Missing> {
-    let q = CliRun::parse_evidence(&f.text(POWER_CUTS_AUDIT_QUERY)?)
-        .map_err(|e| Missing::Absent(format!("{POWER_CUTS_AUDIT_QUERY}: {e}")))?;
+    let q = super::cli_calls::call(f, POWER_CUTS_AUDIT_QUERY)?;
     if q.exit_code != Some(0) {
         return Err(Missing::Absent(format!(
             "{POWER_CUTS_AUDIT_QUERY}: audit query exited {:?}: {}",
@@ -763,7 +761,7 @@ mod tests {
             .map(|id| json!({"ts": "2026-12-06T22:03:40.000000Z", "event_type": "rollout.created", "actor": "val11-chaos-op", "resource": id, "outcome": "success", "strategy": null, "reason": null}))
             .collect();
         let stdout = serde_json::to_string(&events).unwrap();
-        let run = CliRun {
+        let run = crate::wire::CliRun {
             args: [
                 "audit",
                 "query",
@@ -783,7 +781,11 @@ mod tests {
             spawn_error: None,
             env: Default::default(),
         };
-        write(dir, POWER_CUTS_AUDIT_QUERY, &run.to_evidence());
+        write(
+            dir,
+            &crate::plans::val11::cli_calls::record_file(POWER_CUTS_AUDIT_QUERY),
+            &serde_json::to_string(&run).unwrap(),
+        );
         write(dir, POWER_CUTS_AUDIT, &stdout);
     }
 
@@ -1101,7 +1103,8 @@ mod tests {
             crate::check::Status::Pass
         );
         // Deleting the audit query is missing evidence, not a pass.
-        std::fs::remove_file(d.path().join(POWER_CUTS_AUDIT_QUERY)).unwrap();
+        let record = crate::plans::val11::cli_calls::record_file(POWER_CUTS_AUDIT_QUERY);
+        std::fs::remove_file(d.path().join(record)).unwrap();
         assert_eq!(
             status(d.path(), acked_creates_survive_power_cuts),
             crate::check::Status::Fail
