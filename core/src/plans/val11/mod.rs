@@ -1,10 +1,11 @@
 //! VAL11 — fleet rollout chaos: the judge.
 //!
-//! Every verdict is recomputed from the raw files the val11 lab wrote: HTTP records
-//! (status, body text), CLI transcripts (command line, exit code, stdout, stderr), list
-//! walks after restarts, per-operation records of the kill rounds, and the audit
-//! query's JSON output. The `*-check.txt` files the lab also writes are summaries
-//! derived from this judge and are never read back by it.
+//! Every verdict is recomputed from the typed raw records the val11 lab wrote: HTTP
+//! calls (status, body text as a JSON string), CLI calls (argv, exit code, stdout and
+//! stderr as JSON strings), list walks after restarts, the per-operation and kill
+//! records of the kill rounds and the pause, the lab's own notes, and the audit
+//! query's JSON output. The plan's text files (transcripts, `*-check.txt` summaries,
+//! `val11-kill-rounds.txt`, …) are derived from these and never read back by the judge.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
