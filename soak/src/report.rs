@@ -34,20 +34,24 @@ fn write_files(soak: &Soak, files: &[DerivedFile]) -> Result<()> {
 /// `daily/`: one summary per soak day with rounds; alerts for a day are appended to
 /// `alerts.log` once, when the day is complete.
 pub fn daily(soak: &Soak) -> Result<Vec<String>> {
-    let v = view(soak)?;
+    // A complete day's rounds never change again: its summary is already on disk, and
+    // only the other days' rounds are read (re-reading every round at each day's end
+    // made the nightly's reports quadratic, docs/performance.md).
+    let days = SoakView::read_where(&soak.layout.root, |_| false)
+        .map_err(|e| anyhow::anyhow!("read the soak's records: {e}"))?;
+    let open: Vec<u64> = (1..=rendered::last_day(&days))
+        .filter(|d| !day_written_complete(soak, &rendered::day_rounds(&days, *d).0))
+        .collect();
+    let v = SoakView::read_where(&soak.layout.root, |r| open.contains(&r.day))
+        .map_err(|e| anyhow::anyhow!("read the soak's records: {e}"))?;
     let mut written = Vec::new();
     for day in 1..=rendered::last_day(&v) {
         let (rel, of_day) = rendered::day_rounds(&v, day);
-        if of_day.is_empty() {
+        if !open.contains(&day) {
+            written.push(rel);
             continue;
         }
-        let was_complete = std::fs::read_to_string(soak.layout.path(&rel))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .is_some_and(|d| d["complete"] == serde_json::json!(true));
-        // A complete day's rounds never change again: its summary is already on disk.
-        if was_complete {
-            written.push(rel);
+        if of_day.is_empty() {
             continue;
         }
         if let Some(f) = rendered::daily(&v, day) {
@@ -63,6 +67,14 @@ pub fn daily(soak: &Soak) -> Result<Vec<String>> {
         written.push(rel);
     }
     Ok(written)
+}
+
+/// Whether the day summary `rel` on disk says its day is complete.
+fn day_written_complete(soak: &Soak, rel: &str) -> bool {
+    std::fs::read_to_string(soak.layout.path(rel))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|d| d["complete"] == serde_json::json!(true))
 }
 
 /// Appends the plan's daily alerts (format of the plan's `alerts.log`) for one day:

@@ -152,8 +152,8 @@ pub fn seal(soak: &Soak) -> Result<Manifest> {
 }
 
 /// Refuses to write into a sealed soak directory (one holding `manifest.json`), with
-/// the seal time: a sealed soak is read-only for `setup`, `round` and `run` (a cron
-/// line left enabled after teardown must not reopen it and flip its verdict).
+/// the seal time: a sealed soak is read-only for `setup`, `round`, `run` and `report`
+/// (a cron line left enabled after teardown must not reopen it and flip its verdict).
 pub fn refuse_sealed(dir: &Path) -> Result<()> {
     let manifest = dir.join(evidence::MANIFEST_FILE);
     if std::fs::symlink_metadata(&manifest).is_err() {
@@ -164,7 +164,7 @@ pub fn refuse_sealed(dir: &Path) -> Result<()> {
         .unwrap_or_else(|e| format!("unknown: {e}"));
     anyhow::bail!(
         "soak directory {} is sealed (sealed at {sealed_at}); a sealed soak takes no \
-         setup, round or run: start a new soak in a new directory",
+         setup, round, run or report: start a new soak in a new directory",
         dir.display()
     )
 }

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::round_records::{self, CreateRecord, RoundSummary};
+use super::round_records::{self, CreateRecord, RoundRecord, RoundSummary};
 use crate::check::{Report, Status};
 use crate::plans::{DerivedFile, Files, Missing};
 use crate::stats;
@@ -117,7 +117,9 @@ impl ReportCfg {
 pub struct RoundOnDisk {
     /// Soak-relative directory.
     pub rel: String,
-    /// Its summary, when its `round.json` is readable.
+    /// Its `round.json`, when readable.
+    pub record: Option<RoundRecord>,
+    /// Its summary, when its `round.json` is readable (and the round was asked for).
     pub summary: Option<RoundSummary>,
     /// Its create latencies, µs (from `creates.jsonl`).
     pub latencies_us: Vec<u64>,
@@ -137,14 +139,25 @@ pub struct SoakView {
 impl SoakView {
     /// Reads `dir`: settings, then every round's records in round order.
     pub fn read(dir: &std::path::Path) -> Result<SoakView, Missing> {
+        SoakView::read_where(dir, |_| true)
+    }
+
+    /// [`read`](Self::read), summarising only the rounds `keep` selects (the others
+    /// keep only their `round.json`): what a report of some days needs, without reading
+    /// every round's answers again at each day's end.
+    pub fn read_where(
+        dir: &std::path::Path,
+        keep: impl Fn(&RoundRecord) -> bool,
+    ) -> Result<SoakView, Missing> {
         let f = Files::new(dir);
         let cfg = ReportCfg::read(&f)?;
         let adopted = round_records::adopted_ids(&f);
         let mut rounds: Vec<RoundOnDisk> = Vec::new();
         for r in super::rounds(dir) {
-            let Some(rec) = r.record.as_ref() else {
+            let Some(rec) = r.record.as_ref().filter(|rec| keep(rec)) else {
                 rounds.push(RoundOnDisk {
                     rel: r.rel.clone(),
+                    record: r.record.clone(),
                     summary: None,
                     latencies_us: Vec::new(),
                 });
@@ -160,6 +173,7 @@ impl SoakView {
                 f.jsonl(&format!("{}/{}", r.rel, round_records::CREATE_RECORDS))?;
             rounds.push(RoundOnDisk {
                 rel: r.rel.clone(),
+                record: r.record.clone(),
                 summary: Some(summary),
                 latencies_us: creates.iter().map(|c| c.latency_us).collect(),
             });
@@ -171,7 +185,7 @@ impl SoakView {
     pub fn last_round(&self) -> u64 {
         self.rounds
             .iter()
-            .filter_map(|r| r.summary.as_ref().map(|s| s.round))
+            .filter_map(|r| r.record.as_ref().map(|s| s.round))
             .max()
             .unwrap_or(0)
     }
@@ -348,7 +362,7 @@ pub fn day_rounds(v: &SoakView, day: u64) -> (String, Vec<&RoundOnDisk>) {
 pub fn last_day(v: &SoakView) -> u64 {
     v.rounds
         .iter()
-        .filter_map(|r| r.summary.as_ref().map(|s| s.day))
+        .filter_map(|r| r.record.as_ref().map(|s| s.day))
         .max()
         .unwrap_or(0)
 }
