@@ -29,6 +29,8 @@ const CAP: u64 = 2;
 struct SoakSpec {
     /// Rounds whose `/v1/health` answered 503.
     unhealthy: Vec<u64>,
+    /// Rounds that found the control-plane dead and could not restart it: no workload.
+    failed_restart: Vec<u64>,
 }
 
 /// Writes a file, creating its directory.
@@ -73,6 +75,40 @@ fn call(id: &str, ok: bool) -> RecoveryCall {
     }
 }
 
+/// The raw records of round `k` whose restart failed, as the soak writes them.
+fn write_failed_round(dir: &Path, rel: &str, mut rec: RoundRecord) {
+    rec.restarted = true;
+    rec.restart_ok = Some(false);
+    rec.scan_http_code = None;
+    rec.scan_limit = None;
+    rec.metrics_http_code = None;
+    rec.errors = vec!["restart failed: it did not start".into()];
+    put(dir, &format!("{rel}/health.txt"), "code=000\nnot running\n");
+    put(
+        dir,
+        &format!("{rel}/restart.txt"),
+        "restart_ok=false error=x\n",
+    );
+    for f in [
+        "creates.jsonl",
+        "recovery.jsonl",
+        "list-pages.jsonl",
+        "metrics-scrape.prom",
+    ] {
+        put(dir, &format!("{rel}/{f}"), "");
+    }
+    put(
+        dir,
+        &format!("{rel}/stuck-scan.json"),
+        "{\"error\":\"control-plane not running\"}\n",
+    );
+    put(
+        dir,
+        &format!("{rel}/round.json"),
+        &serde_json::to_string_pretty(&rec).unwrap(),
+    );
+}
+
 /// The raw records of round `k`.
 fn write_round(dir: &Path, spec: &SoakSpec, k: u64, all_ids: &mut Vec<String>) {
     let rel = round_rel(k);
@@ -94,6 +130,9 @@ fn write_round(dir: &Path, spec: &SoakSpec, k: u64, all_ids: &mut Vec<String>) {
         duration_ms: 40,
         ..RoundRecord::default()
     };
+    if spec.failed_restart.contains(&k) {
+        return write_failed_round(dir, &rel, rec);
+    }
     let code = if spec.unhealthy.contains(&k) {
         503
     } else {
@@ -350,7 +389,13 @@ fn one_round_answering_503_is_a_fail_in_the_final_report_and_an_edit_back_to_pas
     // Sealed over the 503 round: the judged report and both final-report files say
     // FAIL, with the uptime computed from the records (11 healthy of 12).
     let tmp = tempfile::tempdir().unwrap();
-    let dir = sealed_soak(tmp.path(), &SoakSpec { unhealthy: vec![5] });
+    let dir = sealed_soak(
+        tmp.path(),
+        &SoakSpec {
+            unhealthy: vec![5],
+            ..SoakSpec::default()
+        },
+    );
     assert_eq!(check(&judged(&dir), "VAL12-08").0, Status::Fail);
     let json: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("final-report.json")).unwrap())
@@ -463,6 +508,35 @@ fn a_create_record_or_a_create_time_removed_is_refused() {
             "{id}: {note}"
         );
     }
+    // Every create record of round 3 removed, as if the round could not run: its own
+    // record says it ran, so the creates it made are missing, not absent.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    put(&dir, &format!("{}/creates.jsonl", round_rel(3)), "");
+    reseal(&dir);
+    let r = judged(&dir);
+    let (status, note) = check(&r, "VAL12-09");
+    assert_eq!(status, Status::Fail, "{}", r.to_text());
+    assert!(
+        note.contains("0 creates recorded, the soak makes 10"),
+        "{note}"
+    );
+    // The control: a round whose restart failed recorded no creates, and that is read as
+    // a round without a workload, not as missing creates.
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = SoakSpec {
+        failed_restart: vec![8],
+        ..SoakSpec::default()
+    };
+    let dir = sealed_soak(tmp.path(), &spec);
+    let r = judged(&dir);
+    assert_eq!(
+        check(&r, "VAL12-09"),
+        (Status::Pass, String::new()),
+        "{}",
+        r.to_text()
+    );
+    assert_eq!(check(&r, "VAL12-08").0, Status::Fail);
     // A record with a field the soak never writes is unreadable (strict records).
     let tmp = tempfile::tempdir().unwrap();
     let dir = sealed_soak(tmp.path(), &SoakSpec::default());

@@ -333,13 +333,22 @@ pub(crate) fn rounds(dir: &Path) -> Vec<Round> {
     out
 }
 
-/// A round's create records (`creates.jsonl`): exactly the soak's creates per round,
-/// each a distinct plan ID. A record removed (a slow or failed create dropped) is
-/// not a smaller round: it makes the round unreadable.
+/// A round's create records (`creates.jsonl`): exactly the soak's creates per round
+/// (none in a round that could not run its workload, [`ran_workload`]), each a
+/// distinct plan ID. A record removed (a slow or failed create dropped), or all of
+/// them, is not a smaller round: it makes the round unreadable.
 fn create_records(f: &Files, r: &Round) -> Result<Vec<CreateRecord>, Missing> {
     let rel = format!("{}/{}", r.rel, round_records::CREATE_RECORDS);
     let creates: Vec<CreateRecord> = f.jsonl(&rel)?;
     let per_round = f.kv("config.env")?.u64("CREATES_PER_ROUND")?;
+    if !ran_workload(f, r) {
+        return match creates.is_empty() {
+            true => Ok(creates),
+            false => Err(Missing::Absent(format!(
+                "{rel}: creates recorded in a round whose restart failed (no workload ran)"
+            ))),
+        };
+    }
     if creates.len() as u64 != per_round {
         return Err(Missing::Absent(format!(
             "{rel}: {} creates recorded, the soak makes {per_round} per round",
@@ -509,10 +518,14 @@ fn created_ids(f: &Files, r: &Round) -> Result<Vec<String>, Missing> {
         .collect())
 }
 
-/// Whether a round ran its workload (it recorded creates).
-fn ran_workload(f: &Files, r: &Round) -> bool {
-    f.jsonl::<CreateRecord>(&format!("{}/{}", r.rel, round_records::CREATE_RECORDS))
-        .map_or(true, |c| !c.is_empty())
+/// Whether a round ran its workload: every round does, except one whose restart of a
+/// dead control-plane failed (its own record, `round.json`, says so). Never read from
+/// the create records, so a round whose records were emptied is not taken for one
+/// that could not run.
+fn ran_workload(_: &Files, r: &Round) -> bool {
+    r.record
+        .as_ref()
+        .is_none_or(|rec| !(rec.restarted && rec.restart_ok == Some(false)))
 }
 
 /// Whether a round's stuck scan answered 200 with a valid payload. The status code and
