@@ -35,6 +35,17 @@ fn docs_list_every_suites_derived_files() {
         val12::files::LISTED_TEXT,
         val12::RECOVERY_RECORDS,
         val12::LIST_RECORDS,
+        val12::round_records::ROUND_RECORD,
+        val12::round_records::CREATE_RECORDS,
+        val12::round_records::SUMMARY_FILE,
+        val12::round_records::CREATED_TEXT,
+        val12::round_records::TIMES_TEXT,
+        val12::soak_report::FINAL_JSON,
+        val12::soak_report::FINAL_TEXT,
+        val12::soak_report::ALERTS_FILE,
+        val12::soak_report::ARCHIVE_RECORD,
+        "daily/<date>-summary.json",
+        "checkpoints/checkpoint-<N>d.json",
     ] {
         assert!(
             val12_row.contains(&format!("`{name}`")),

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 
 /// Paths of one soak directory, named as in the plan.
 #[derive(Clone, Debug)]
@@ -179,80 +178,6 @@ pub struct RoundOnDisk {
     pub summary: Option<RoundSummary>,
 }
 
-/// `round-summary.json`. Every measured value is an `Option`: `None` means "not
-/// observed", never 0.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RoundSummary {
-    /// 1-based round number.
-    pub round: u64,
-    /// Simulated instant of the round (RFC 3339).
-    pub ts: String,
-    /// Real instant the round started (RFC 3339).
-    pub real_ts: String,
-    /// Simulated seconds since the soak start.
-    pub sim_elapsed_s: f64,
-    /// 1-based soak day.
-    pub day: u64,
-    /// Real ms the round started after its scheduled time (scheduler only).
-    pub late_ms: Option<u64>,
-    /// `ok` only when the control-plane was alive and `/v1/health` answered 200.
-    pub health: String,
-    /// `/v1/health` status code (`000` when no answer).
-    pub health_code: String,
-    /// The control-plane was found dead and started again in this round.
-    pub restarted: bool,
-    /// Whether that restart became healthy.
-    pub restart_ok: Option<bool>,
-    /// Control-plane pid measured in this round.
-    pub pid: Option<u32>,
-    /// Creates answered 200/201.
-    pub create_ok: Option<u64>,
-    /// Creates not answered 2xx.
-    pub create_errors: Option<u64>,
-    /// Nearest-rank p99 of this round's create latencies, ms.
-    pub p99_ms: Option<f64>,
-    /// Stuck plans reported by the scan (in full, not capped).
-    pub stuck_count: Option<u64>,
-    /// The `limit` sent with the stuck scan (`None`: the whole set was asked for).
-    pub scan_limit: Option<u64>,
-    /// Status code of the stuck scan (`000` when no answer).
-    pub scan_http_code: Option<String>,
-    /// The scan answered 200 with a valid stuck-scan payload.
-    pub scan_ok: Option<bool>,
-    /// Why the scan was not valid (`None` when it was).
-    pub scan_problem: Option<String>,
-    /// Recoveries attempted (≤ the cap).
-    pub recovery_attempted: Option<u64>,
-    /// Recoveries answered success.
-    pub recovery_ok: Option<u64>,
-    /// Recoveries that failed.
-    pub recovery_fail: Option<u64>,
-    /// Stuck plans left for later rounds because of the cap.
-    pub recovery_deferred: Option<u64>,
-    /// Plans counted by paging the whole corpus.
-    pub plan_count: Option<u64>,
-    /// Pages fetched.
-    pub pages: Option<u64>,
-    /// Sum of `cp_http_requests_total`.
-    pub cp_http_requests_total: Option<f64>,
-    /// `cp_rollout_plans_total`.
-    pub cp_rollout_plans_total: Option<f64>,
-    /// Control-plane resident set size, KiB (`/proc/<pid>/status` VmRSS).
-    pub rss_kb: Option<u64>,
-    /// Control-plane open file descriptors (`/proc/<pid>/fd`).
-    pub open_fds: Option<u64>,
-    /// Bytes under `cp-data/`.
-    pub data_dir_bytes: Option<u64>,
-    /// Bytes of `cp-data/autonomy.db-wal`.
-    pub wal_bytes: Option<u64>,
-    /// Consecutive rounds up to this one with `stuck_count > 0` (0 when none here).
-    #[serde(default)]
-    pub stuck_streak: u64,
-    /// Consecutive rounds up to this one whose health failed (0 when healthy here).
-    #[serde(default)]
-    pub failed_streak: u64,
-    /// Real ms the round took.
-    pub duration_ms: u64,
-    /// Errors met during the round (each one makes the round unmeasured).
-    pub errors: Vec<String>,
-}
+/// `round-summary.json`: derived from the round's raw records by the judge's own
+/// function ([`val_support::plans::val12::round_records::summarise`]).
+pub use val_support::plans::val12::round_records::RoundSummary;

@@ -136,7 +136,11 @@ fn parse_span(s: &str) -> Result<f64> {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if let Cmd::Setup { dir, .. } | Cmd::Round { dir } | Cmd::Run { dir, .. } = &args.cmd {
+    if let Cmd::Setup { dir, .. }
+    | Cmd::Round { dir }
+    | Cmd::Run { dir, .. }
+    | Cmd::Report { dir, .. } = &args.cmd
+    {
         soak::seal::refuse_sealed(dir)?;
     }
     match args.cmd {

@@ -1,9 +1,10 @@
 //! One soak round: the plan's steps 1–7 in order, plus the control-plane's RSS, open
-//! file descriptors, data-dir and WAL sizes. Raw answers go to the round directory;
-//! `round-summary.json` repeats what was measured, and nothing in it is a default.
+//! file descriptors, data-dir and WAL sizes. Raw answers and typed raw records go to
+//! the round directory (`round.json` last); `round-summary.json`, `plans-created.txt`,
+//! `create-times.txt`, `recovery.txt`, `list-walk.txt` and `plans-listed.txt` are
+//! derived from them with the judge's functions, which `evidence verify` calls again.
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -15,8 +16,8 @@ use val_support::client::{Cli, CliRun, Client, CreateRollout, Method, Recorded, 
 use val_support::fsx::{rfc3339, write_atomic};
 use val_support::plans::val12 as val12_judge;
 use val_support::plans::val12::files as val12_files;
+use val_support::plans::val12::round_records::{self, CreateRecord, RoundRecord};
 use val_support::records::{self, ListPage, RecoveryCall};
-use val_support::stats;
 
 use crate::config::{DAY_S, OPERATOR};
 use crate::dir_layout::{Layout, RoundSummary};
@@ -45,14 +46,14 @@ pub fn run_round(soak: &Soak, slot: Slot) -> Result<(String, RoundSummary)> {
     std::fs::create_dir_all(&dir).with_context(|| format!("create {rel}"))?;
     // A round interrupted half-way is redone in its own directory.
     soak.layout.clear_unfinished_writes(&rel)?;
-    let mut s = RoundSummary {
+    let mut s = RoundRecord {
         round: slot.round,
         ts: rfc3339(ts),
         real_ts: rfc3339(Utc::now()),
         sim_elapsed_s: slot.sim_elapsed_s,
         day: (slot.sim_elapsed_s / DAY_S).floor() as u64 + 1,
         late_ms: slot.late_ms,
-        ..RoundSummary::default()
+        ..RoundRecord::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -65,13 +66,27 @@ pub fn run_round(soak: &Soak, slot: Slot) -> Result<(String, RoundSummary)> {
         write_unmeasured(&dir)?;
     }
     measure_process(soak, &mut s);
-    // The plan's per-round alerts, written when they happen (not when the day ends).
-    streaks(soak, slot, &mut s);
-    round_alerts(soak, &s)?;
     s.duration_ms = t0.elapsed().as_millis() as u64;
-    let json = serde_json::to_string_pretty(&s).context("serialise round summary")?;
-    write(&dir, "round-summary.json", &(json + "\n"))?;
-    Ok((rel, s))
+    let json = serde_json::to_string_pretty(&s).context("serialise round record")?;
+    write(&dir, round_records::ROUND_RECORD, &(json + "\n"))?;
+    // The summary a person reads, from the records just written (the previous round's
+    // summary continues the streaks), exactly as `evidence verify` re-derives it.
+    let summary = round_records::summarise(
+        &val_support::plans::Files::new(&soak.layout.root),
+        &rel,
+        &s,
+        previous(soak, slot).as_ref(),
+        &soak.layout.adopted(),
+    )
+    .map_err(|e| anyhow::anyhow!("summarise {rel}: {e}"))?;
+    write(
+        &dir,
+        round_records::SUMMARY_FILE,
+        &round_records::summary_text(&summary),
+    )?;
+    // The plan's per-round alerts, written when they happen (not when the day ends).
+    round_alerts(soak, &summary)?;
+    Ok((rel, summary))
 }
 
 /// Step 1: health; a dead control-plane is restarted on the same dir and ports.
@@ -81,7 +96,7 @@ fn health_or_restart(
     rt: &tokio::runtime::Runtime,
     client: &Client,
     dir: &Path,
-    s: &mut RoundSummary,
+    s: &mut RoundRecord,
 ) -> Result<bool> {
     let pid = persistent_cp::read_pid(&soak.layout)
         .filter(|p| persistent_cp::is_soak_cp(&soak.layout, *p));
@@ -91,8 +106,6 @@ fn health_or_restart(
             HEALTH_FILE,
             "code=000\ncontrol-plane not running (cp.pid names no live process of this soak)\n",
         )?;
-        s.health = "failed".into();
-        s.health_code = "000".into();
         s.restarted = true;
         return restart(soak, dir, s);
     };
@@ -102,20 +115,13 @@ fn health_or_restart(
         HEALTH_FILE,
         &format!("code={}\n{}\n", h.code(), h.text.trim_end()),
     )?;
-    s.health_code = h.code();
-    s.health = if h.status == Some(200) {
-        "ok"
-    } else {
-        "failed"
-    }
-    .into();
     s.pid = Some(pid);
     Ok(true)
 }
 
 /// Starts the control-plane again on the soak's data dir and ports and records the
 /// outcome in `restart.txt`; returns whether it became healthy.
-fn restart(soak: &Soak, dir: &Path, s: &mut RoundSummary) -> Result<bool> {
+fn restart(soak: &Soak, dir: &Path, s: &mut RoundRecord) -> Result<bool> {
     let mut usable = true;
     let restart = match soak.start_cp(Duration::from_millis(soak.cfg.restart_deadline_ms)) {
         Ok(st) if st.healthy_after_ms.is_some() => {
@@ -147,9 +153,7 @@ fn restart(soak: &Soak, dir: &Path, s: &mut RoundSummary) -> Result<bool> {
 /// The files of a round that could not run its workload: they say so instead of
 /// holding zeros.
 fn write_unmeasured(dir: &Path) -> Result<()> {
-    for f in ["plans-created.txt", "create-times.txt"] {
-        write(dir, f, "")?;
-    }
+    write_creates(dir, &[])?;
     write_recoveries(dir, &[])?;
     write_pages(dir, &[], false)?;
     write(
@@ -162,7 +166,7 @@ fn write_unmeasured(dir: &Path) -> Result<()> {
 }
 
 /// Beyond the plan: process and store growth (RSS, open fds, data dir and WAL sizes).
-fn measure_process(soak: &Soak, s: &mut RoundSummary) {
+fn measure_process(soak: &Soak, s: &mut RoundRecord) {
     if let Some(pid) = s.pid.filter(|p| persistent_cp::alive(*p)) {
         s.rss_kb = persistent_cp::rss_kb(pid);
         s.open_fds = persistent_cp::open_fds(pid);
@@ -177,62 +181,60 @@ fn measure_process(soak: &Soak, s: &mut RoundSummary) {
     }
 }
 
-/// The stuck and failed-health streaks, continued from the previous round's summary.
-fn streaks(soak: &Soak, slot: Slot, s: &mut RoundSummary) {
-    let prev = previous(soak, slot);
-    s.stuck_streak = if s.stuck_count.unwrap_or(0) > 0 {
-        prev.as_ref().map_or(0, |p| p.stuck_streak) + 1
-    } else {
-        0
-    };
-    s.failed_streak = if s.health != "ok" {
-        prev.as_ref().map_or(0, |p| p.failed_streak) + 1
-    } else {
-        0
-    };
-}
-
 /// Steps 2–7 against a healthy (or at least running) control-plane.
 async fn workload(
     soak: &Soak,
     slot: Slot,
     client: &Client,
     dir: &Path,
-    s: &mut RoundSummary,
+    s: &mut RoundRecord,
 ) -> Result<()> {
     let adopted = soak.layout.adopted();
     creates(soak, client, dir, s).await?;
     let valid = stuck_scan_step(soak, client, dir, &adopted, s).await?;
-    recoveries(soak, valid.as_ref(), dir, &adopted, s)?;
-    plan_count(soak, slot, client, dir, &adopted, s).await?;
+    recoveries(soak, valid.as_ref(), dir, &adopted)?;
+    plan_count(soak, slot, client, dir, s).await?;
     scrape(client, dir, s).await
 }
 
-/// Step 2: creates with the plan's IDs, timed one by one.
-async fn creates(soak: &Soak, client: &Client, dir: &Path, s: &mut RoundSummary) -> Result<()> {
+/// Step 2: creates with the plan's IDs, timed one by one; a create is ok only when it
+/// answered 200/201 with a body naming its plan.
+async fn creates(soak: &Soak, client: &Client, dir: &Path, s: &RoundRecord) -> Result<()> {
     let unix = DateTime::parse_from_rfc3339(&s.ts)
         .map(|t| t.timestamp())
         .unwrap_or_default();
-    let (mut codes, mut times) = (String::new(), String::new());
-    let (mut ok, mut err) = (0u64, 0u64);
-    let mut lat_us = Vec::new();
+    let mut recs = Vec::new();
     for i in 1..=soak.cfg.creates_per_round {
         let id = format!("soak-{unix}-{i:02}");
-        let r = client.create(&CreateRollout::new(&id)).await;
-        let _ = writeln!(codes, "{id} {}", r.code());
-        let _ = writeln!(times, "{:.6}", r.latency_us as f64 / 1e6);
-        lat_us.push(r.latency_us);
-        if matches!(r.status, Some(200) | Some(201)) {
-            ok += 1;
-        } else {
-            err += 1;
-        }
+        let r = client.create_for_load(&CreateRollout::new(&id)).await;
+        recs.push(CreateRecord {
+            plan_id: id,
+            status: r.status,
+            latency_us: r.latency_us,
+            error: r.error,
+        });
     }
-    write(dir, "plans-created.txt", &codes)?;
-    write(dir, "create-times.txt", &times)?;
-    s.create_ok = Some(ok);
-    s.create_errors = Some(err);
-    s.p99_ms = stats::nearest_rank(&lat_us, 99.0).map(|us| us as f64 / 1000.0);
+    write_creates(dir, &recs)
+}
+
+/// The round's creates: the raw records, then `plans-created.txt` and
+/// `create-times.txt` derived from them.
+fn write_creates(dir: &Path, creates: &[CreateRecord]) -> Result<()> {
+    write(
+        dir,
+        round_records::CREATE_RECORDS,
+        &records::to_jsonl(creates),
+    )?;
+    write(
+        dir,
+        round_records::CREATED_TEXT,
+        &round_records::created_text(creates),
+    )?;
+    write(
+        dir,
+        round_records::TIMES_TEXT,
+        &round_records::times_text(creates),
+    )?;
     Ok(())
 }
 
@@ -244,7 +246,7 @@ async fn stuck_scan_step(
     client: &Client,
     dir: &Path,
     adopted: &HashSet<String>,
-    s: &mut RoundSummary,
+    s: &mut RoundRecord,
 ) -> Result<Option<Value>> {
     // With adopted plans the whole set is asked for, so they can be left out exactly.
     let limit = if adopted.is_empty() {
@@ -262,73 +264,36 @@ async fn stuck_scan_step(
     };
     write(dir, "stuck-scan.json", &body)?;
     // Parsed as raw JSON, not the reference's wire type: the plan asks only for a count
-    // and entries with an id and a diagnosis.
-    let parsed: Option<Value> = (scan.status == Some(200))
-        .then(|| serde_json::from_str::<Value>(&scan.text).ok())
-        .flatten();
-    let problem = match &parsed {
-        Some(raw) => val12_judge::stuck_scan_problem(raw, limit),
-        None => Some(format!("stuck scan answered {}", scan.code())),
-    };
-    s.scan_ok = Some(problem.is_none());
-    s.scan_problem = problem;
-    let valid = parsed.filter(|_| s.scan_ok == Some(true));
-    let adopted_stuck = valid.as_ref().map_or(0, |raw| {
-        raw["stuck"].as_array().map_or(0, |l| {
-            l.iter()
-                .filter(|e| e["id"].as_str().is_some_and(|i| adopted.contains(i)))
-                .count() as u64
-        })
-    });
-    s.stuck_count = valid
-        .as_ref()
-        .and_then(|raw| raw["stuck_count"].as_u64())
-        .map(|c| c.saturating_sub(adopted_stuck));
-    Ok(valid)
+    // and entries with an id and a diagnosis; the judge's own rule decides validity.
+    Ok(round_records::scan_verdict(s.scan_http_code.as_deref(), Some(&body), limit).0)
 }
 
 /// Step 4: recovery of the stalest listed plans, at most the cap per round. The round
 /// orders by staleness itself (a control-plane may list in creation order), and
-/// applies the cap itself (a control-plane may ignore `limit`).
+/// applies the cap itself (a control-plane may ignore `limit`): which plans are due is
+/// the judge's rule ([`val12_judge::due_recoveries`]), which it checks every round
+/// against.
 fn recoveries(
     soak: &Soak,
     valid: Option<&Value>,
     dir: &Path,
     adopted: &HashSet<String>,
-    s: &mut RoundSummary,
 ) -> Result<()> {
-    let mut rec = Vec::new();
-    if let Some(raw) = valid {
-        let count = s.stuck_count.unwrap_or_default();
-        let (mut rok, mut rfail) = (0u64, 0u64);
-        let entries = val12_judge::stalest_first(raw);
-        let ours = entries
-            .iter()
-            .filter_map(|e| e["id"].as_str())
-            .filter(|id| !adopted.contains(*id));
-        let cap = soak.cfg.cap_per_round();
-        let cli = recovery_cli(soak);
-        let ids: Vec<&str> = ours.take(cap.map_or(usize::MAX, |c| c as usize)).collect();
-        // The plan's own recovery: the CLI, whose output is the evidence, recorded in
-        // the order of `ids` however the calls overlapped.
-        let runs = recover_all(&cli, &ids, soak.cfg.recovery_concurrency);
-        for (id, run) in ids.iter().zip(&runs) {
-            if val12_judge::recovery_succeeded(run) {
-                rok += 1;
-            } else {
-                rfail += 1;
-            }
-            rec.push(RecoveryCall {
-                plan_id: id.to_string(),
-                call: run.clone(),
-            });
-        }
-        s.recovery_attempted = Some(rok + rfail);
-        s.recovery_ok = Some(rok);
-        s.recovery_fail = Some(rfail);
-        // Counted against the full count: the scan's page holds at most the cap.
-        s.recovery_deferred = Some(count.saturating_sub(rok + rfail));
-    }
+    let cap = soak.cfg.cap_per_round().map_or(0, u64::from);
+    let ids = val12_judge::due_recoveries(valid, adopted, cap);
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let cli = recovery_cli(soak);
+    // The plan's own recovery: the CLI, whose output is the evidence, recorded in
+    // the order of `ids` however the calls overlapped.
+    let runs = recover_all(&cli, &ids, soak.cfg.recovery_concurrency);
+    let rec: Vec<RecoveryCall> = ids
+        .iter()
+        .zip(runs)
+        .map(|(id, call)| RecoveryCall {
+            plan_id: id.to_string(),
+            call,
+        })
+        .collect();
     write_recoveries(dir, &rec)
 }
 
@@ -365,8 +330,7 @@ async fn plan_count(
     slot: Slot,
     client: &Client,
     dir: &Path,
-    adopted: &HashSet<String>,
-    s: &mut RoundSummary,
+    s: &mut RoundRecord,
 ) -> Result<()> {
     let (walk, failure) = match walk::walk(client, PAGE_LIMIT, MAX_PAGES).await {
         Ok(walk) => (walk, None),
@@ -374,27 +338,18 @@ async fn plan_count(
     };
     let due = val12_judge::ids_due(slot.round, slot.sim_elapsed_s, &judge_cfg(soak));
     write_pages(dir, &walk.pages, due)?;
-    match failure {
-        None => {
-            let ours = walk.ids.iter().filter(|i| !adopted.contains(*i)).count();
-            s.plan_count = Some(ours as u64);
-            s.pages = Some(walk.pages.len() as u64);
-        }
-        Some(e) => s.errors.push(format!("plan count: {e}")),
+    if let Some(e) = failure {
+        s.errors.push(format!("plan count: {e}"));
     }
     Ok(())
 }
 
 /// Step 6: Prometheus scrape.
-async fn scrape(client: &Client, dir: &Path, s: &mut RoundSummary) -> Result<()> {
+async fn scrape(client: &Client, dir: &Path, s: &mut RoundRecord) -> Result<()> {
     let m = client.metrics().await;
     write(dir, "metrics-scrape.prom", &m.text)?;
-    if m.status == Some(200) {
-        if let Ok(scrape) = val_support::prom::parse(&m.text) {
-            s.cp_http_requests_total = scrape.sum("cp_http_requests_total").ok();
-            s.cp_rollout_plans_total = scrape.sum("cp_rollout_plans_total").ok();
-        }
-    } else {
+    s.metrics_http_code = Some(m.code());
+    if m.status != Some(200) {
         s.errors
             .push(format!("metrics scrape answered {}", m.code()));
     }

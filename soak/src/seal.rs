@@ -1,6 +1,8 @@
 //! A soak directory as a verifiable run: `target.json` (what was tested, written by
 //! setup), then, once the control-plane is stopped and the final report written,
-//! `val12-report.json` / `.txt` (the judge's verdicts) and `manifest.json` (git,
+//! every derived file rendered again from the raw records (`val12-report.json` /
+//! `.txt` with the judge's verdicts, the round summaries, daily, checkpoint and final
+//! reports) and `manifest.json` (git,
 //! binary sha256 and version, host, config with the time factor, and the sha256 of
 //! every file). `evidence verify DIR` then recomputes every verdict from the raw round
 //! files and fails on any edited, added or removed file.
@@ -57,15 +59,31 @@ fn run_id(dir: &Path) -> String {
 pub fn seal(soak: &Soak) -> Result<Manifest> {
     let dir = &soak.layout.root;
     let id = run_id(dir);
-    let report = val_support::plans::report(SUITE, &id, &soak.cfg.faults, dir)
-        .context("judge the soak directory")?;
-    write_json_atomic(&dir.join(format!("{SUITE}-report.json")), &report)
-        .context("write val12-report.json")?;
-    write_atomic(
-        &dir.join(format!("{SUITE}-report.txt")),
-        report.to_text().as_bytes(),
-    )
-    .context("write val12-report.txt")?;
+    // Every derived file (the reports, each round's summary and texts, daily/,
+    // checkpoints/, the final report) from the raw records as they are now, with the
+    // functions `evidence verify` re-derives them with.
+    // Until nothing changes (twice at most): the judge reads whether the checkpoint
+    // files exist, and a soak ended early may get its first one here.
+    for _ in 0..2 {
+        let derivation = evidence::derived::derive(&val_support::plans::RunRef {
+            dir,
+            suite: SUITE,
+            run_id: &id,
+            faults: &soak.cfg.faults,
+        })
+        .context("derive the soak directory's files")?;
+        let mut changed = false;
+        for f in &derivation.files {
+            let p = dir.join(&f.path);
+            if std::fs::read(&p).ok().as_deref() != Some(f.text.as_bytes()) {
+                write_atomic(&p, f.text.as_bytes()).with_context(|| format!("write {}", f.path))?;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
 
     let env = config::read_env_file(&soak.layout.path("config.env"))?;
     let target: Value = val_support::fsx::read_json(&dir.join(val_support::plans::TARGET_FILE))
@@ -134,8 +152,8 @@ pub fn seal(soak: &Soak) -> Result<Manifest> {
 }
 
 /// Refuses to write into a sealed soak directory (one holding `manifest.json`), with
-/// the seal time: a sealed soak is read-only for `setup`, `round` and `run` (a cron
-/// line left enabled after teardown must not reopen it and flip its verdict).
+/// the seal time: a sealed soak is read-only for `setup`, `round`, `run` and `report`
+/// (a cron line left enabled after teardown must not reopen it and flip its verdict).
 pub fn refuse_sealed(dir: &Path) -> Result<()> {
     let manifest = dir.join(evidence::MANIFEST_FILE);
     if std::fs::symlink_metadata(&manifest).is_err() {
@@ -146,7 +164,7 @@ pub fn refuse_sealed(dir: &Path) -> Result<()> {
         .unwrap_or_else(|e| format!("unknown: {e}"));
     anyhow::bail!(
         "soak directory {} is sealed (sealed at {sealed_at}); a sealed soak takes no \
-         setup, round or run: start a new soak in a new directory",
+         setup, round, run or report: start a new soak in a new directory",
         dir.display()
     )
 }

@@ -544,16 +544,28 @@ fn config_faults_checked_against_the_manifest(dir: &Path) {
 
 /// One edited raw round file (`rel`) fails verify on its sha256 and on VAL12-02.
 fn edited_round_file_fails_verify(dir: &Path, r1: &str) {
-    // A failed create turned into a success.
-    let created = dir.join(r1).join("plans-created.txt");
+    // A create's typed record turned from a success into a failure.
+    let created = dir.join(r1).join("creates.jsonl");
     let text = std::fs::read_to_string(&created).unwrap();
-    std::fs::write(&created, text.replacen(" 201", " 500", 1)).unwrap();
+    std::fs::write(
+        &created,
+        text.replacen("\"status\":201", "\"status\":500", 1),
+    )
+    .unwrap();
     let v = val_support::evidence::verify(dir);
     assert!(!v.ok(), "an edited round file verified");
     assert!(
         v.mismatches
             .iter()
-            .any(|m| m.contains(&format!("{r1}/plans-created.txt"))),
+            .any(|m| m.contains(&format!("{r1}/creates.jsonl"))),
+        "{:?}",
+        v.mismatches
+    );
+    // What a person reads of the round no longer derives from it.
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|m| m.starts_with(&format!("derived {r1}/plans-created.txt: differs"))),
         "{:?}",
         v.mismatches
     );
@@ -564,7 +576,7 @@ fn edited_round_file_fails_verify(dir: &Path, r1: &str) {
     );
 }
 
-/// A sealed soak refuses `setup`, `round` and `run` with its seal time; a round put
+/// A sealed soak refuses `setup`, `round`, `run` and `report` with its seal time; a round put
 /// in after the seal (as an unguarded `soak round` from a cron line did) and blessed
 /// by a reseal fails verify.
 fn sealed_soak_stays_sealed(dir: &Path) {
@@ -576,6 +588,7 @@ fn sealed_soak_stays_sealed(dir: &Path) {
         &["round"][..],
         &["run", "--max-rounds", "1"],
         &["setup", "--time-factor", "7200", "--ephemeral-ports"],
+        &["report", "--type", "daily"],
     ] {
         cargo_bin_cmd!("soak")
             .args(args)
@@ -598,11 +611,11 @@ fn sealed_soak_stays_sealed(dir: &Path) {
     for f in std::fs::read_dir(dir.join(&last.rel)).unwrap().flatten() {
         std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
     }
-    let summary = to.join("round-summary.json");
+    let record = to.join("round.json");
     let mut doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
     doc["round"] = n.into();
-    std::fs::write(&summary, doc.to_string()).unwrap();
+    std::fs::write(&record, doc.to_string()).unwrap();
     soak::seal::seal(&soak::opened_soak::Soak::open(dir).unwrap()).unwrap();
     let v = val_support::evidence::verify(dir);
     assert!(

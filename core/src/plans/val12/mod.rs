@@ -1,15 +1,17 @@
 //! VAL12 — fleet rollout soak. The judge reads a soak directory (the plan's layout,
-//! written by the `soak` program of package `val12`) and recomputes every observation
-//! from the rounds' raw files: health from `health.txt` (and `restart.txt`), create
-//! codes from `plans-created.txt`, latencies from `create-times.txt`, scan validity
-//! from `stuck-scan.json`, recoveries from the typed CLI-call records of
-//! `recovery.jsonl`, the paged plan count and the listed IDs from the typed page
-//! records of `list-pages.jsonl` (`recovery.txt`, `list-walk.txt` and
-//! `plans-listed.txt` are derived from them, see [`files`]), counters from
-//! `metrics-scrape.prom`. From `round-summary.json` it takes only what the harness
-//! itself did or measured outside the control-plane's answers: the round number and
-//! simulated time, the scan's status code and the `limit` it sent, the round's own
-//! errors and the process measurements (RSS, fds).
+//! written by the `soak` program) and recomputes every observation from the rounds'
+//! raw records: health from `health.txt` (and `restart.txt`), creates (status,
+//! latency, error) from the typed records of `creates.jsonl`, scan validity from
+//! `stuck-scan.json`, recoveries from the typed CLI-call records of `recovery.jsonl`,
+//! the paged plan count and the listed IDs from the typed page records of
+//! `list-pages.jsonl`, counters from `metrics-scrape.prom`. From `round.json`
+//! ([`round_records::RoundRecord`]) it takes only what the harness itself did or
+//! measured outside the control-plane's answers: the round number and simulated
+//! time, the scan's status code and the `limit` it sent, the round's own errors and
+//! the process measurements (RSS, fds). Everything a person reads of a round or of
+//! the soak (`round-summary.json`, `plans-created.txt`, `create-times.txt`,
+//! `recovery.txt`, `list-walk.txt`, `plans-listed.txt`, `daily/`, `checkpoints/`,
+//! `final-report.*`) is derived from those records ([`files`]).
 //!
 //! Verification times follow the plan; in a time-compressed soak-lite the checkpoint
 //! days and the VAL12-09 target scale with `CALENDAR_SCALE = duration / 30 days`
@@ -36,8 +38,11 @@ pub mod figures;
 pub mod files;
 pub mod observations;
 pub mod page;
+pub mod round_records;
+pub mod soak_report;
 
 use observations::Rate;
+use round_records::{CreateRecord, RoundRecord};
 
 /// The VAL12 plan.
 pub const PLAN: Plan = Plan {
@@ -122,10 +127,11 @@ pub const CREATES_TARGET_30D: f64 = 4000.0;
 
 /// One round as the judge sees it.
 #[derive(Debug)]
-struct Round {
-    rel: String,
+pub(crate) struct Round {
+    pub(crate) rel: String,
     index: u64,
-    summary: Option<Value>,
+    /// Its `round.json`, when readable.
+    pub(crate) record: Option<RoundRecord>,
     sim_elapsed_s: f64,
 }
 
@@ -275,7 +281,7 @@ fn observed_factor(rs: &[Round]) -> Option<f64> {
     let timed: Vec<(f64, f64)> = rs
         .iter()
         .filter_map(|r| {
-            let real = r.summary.as_ref()?["real_ts"].as_str()?;
+            let real = &r.record.as_ref()?.real_ts;
             let real = chrono::DateTime::parse_from_rfc3339(real).ok()?;
             Some((r.sim_elapsed_s, real.timestamp_micros() as f64 / 1e6))
         })
@@ -292,8 +298,9 @@ fn observed_factor(rs: &[Round]) -> Option<f64> {
     })
 }
 
-/// Every round directory under `rounds/`, sorted by round number.
-fn rounds(dir: &Path) -> Vec<Round> {
+/// Every round directory under `rounds/`, sorted by round number; a round's number
+/// and simulated time come from its raw `round.json`.
+pub(crate) fn rounds(dir: &Path) -> Vec<Round> {
     let mut out = Vec::new();
     let Ok(days) = std::fs::read_dir(dir.join("rounds")) else {
         return out;
@@ -308,22 +315,16 @@ fn rounds(dir: &Path) -> Vec<Round> {
                 continue;
             }
             let rel = format!("rounds/{}/{name}", day.file_name().to_string_lossy());
-            let summary: Option<Value> =
-                crate::fileio::read_text(&r.path().join("round-summary.json"))
+            let record: Option<RoundRecord> =
+                crate::fileio::read_text(&r.path().join(round_records::ROUND_RECORD))
                     .ok()
                     .and_then(|t| serde_json::from_str(&t).ok());
-            let index = summary
-                .as_ref()
-                .and_then(|s| s["round"].as_u64())
-                .unwrap_or(0);
-            let sim_elapsed_s = summary
-                .as_ref()
-                .and_then(|s| s["sim_elapsed_s"].as_f64())
-                .unwrap_or(f64::INFINITY);
+            let index = record.as_ref().map_or(0, |s| s.round);
+            let sim_elapsed_s = record.as_ref().map_or(f64::INFINITY, |s| s.sim_elapsed_s);
             out.push(Round {
                 rel,
                 index,
-                summary,
+                record,
                 sim_elapsed_s,
             });
         }
@@ -332,36 +333,48 @@ fn rounds(dir: &Path) -> Vec<Round> {
     out
 }
 
-/// `(ok, errors)` of a round's creates, from `plans-created.txt` (`ID CODE` lines).
-fn creates(f: &Files, r: &Round) -> Result<(u64, u64), Missing> {
-    let rel = format!("{}/plans-created.txt", r.rel);
-    let text = f.text(&rel)?;
-    let (mut ok, mut err) = (0, 0);
-    for l in text.lines().filter(|l| !l.trim().is_empty()) {
-        match l.split_whitespace().nth(1) {
-            Some("200") | Some("201") => ok += 1,
-            Some(_) => err += 1,
-            None => return Err(Missing::Absent(format!("{rel}: line {l:?} has no code"))),
-        }
+/// A round's create records (`creates.jsonl`): exactly the soak's creates per round
+/// (none in a round that could not run its workload, [`ran_workload`]), each a
+/// distinct plan ID. A record removed (a slow or failed create dropped), or all of
+/// them, is not a smaller round: it makes the round unreadable.
+fn create_records(f: &Files, r: &Round) -> Result<Vec<CreateRecord>, Missing> {
+    let rel = format!("{}/{}", r.rel, round_records::CREATE_RECORDS);
+    let creates: Vec<CreateRecord> = f.jsonl(&rel)?;
+    let per_round = f.kv("config.env")?.u64("CREATES_PER_ROUND")?;
+    if !ran_workload(f, r) {
+        return match creates.is_empty() {
+            true => Ok(creates),
+            false => Err(Missing::Absent(format!(
+                "{rel}: creates recorded in a round whose restart failed (no workload ran)"
+            ))),
+        };
     }
-    Ok((ok, err))
+    if creates.len() as u64 != per_round {
+        return Err(Missing::Absent(format!(
+            "{rel}: {} creates recorded, the soak makes {per_round} per round",
+            creates.len()
+        )));
+    }
+    let mut seen = HashSet::new();
+    if let Some(c) = creates.iter().find(|c| !seen.insert(c.plan_id.as_str())) {
+        return Err(Missing::Absent(format!(
+            "{rel}: plan {} created twice",
+            records::id_text(&c.plan_id)
+        )));
+    }
+    Ok(creates)
 }
 
-/// A round's create latencies in µs, from `create-times.txt` (seconds per line).
+/// `(ok, errors)` of a round's creates ([`CreateRecord::ok`]).
+fn creates(f: &Files, r: &Round) -> Result<(u64, u64), Missing> {
+    let c = create_records(f, r)?;
+    let ok = c.iter().filter(|c| c.ok()).count() as u64;
+    Ok((ok, c.len() as u64 - ok))
+}
+
+/// A round's create latencies in µs, from `creates.jsonl`.
 fn latencies_us(f: &Files, r: &Round) -> Result<Vec<u64>, Missing> {
-    let rel = format!("{}/create-times.txt", r.rel);
-    f.text(&rel)?
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            l.parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(|s| (s * 1e6).round() as u64)
-                .ok_or_else(|| Missing::Absent(format!("{rel}: {l:?} is not a latency")))
-        })
-        .collect()
+    Ok(create_records(f, r)?.iter().map(|c| c.latency_us).collect())
 }
 
 /// The line that opens each recovery's block in the derived `recovery.txt`.
@@ -372,23 +385,24 @@ pub const RECOVERY_RECORDS: &str = "recovery.jsonl";
 pub const LIST_RECORDS: &str = "list-pages.jsonl";
 
 /// A round's recovery calls from `recovery.jsonl`, checked against what the round
-/// could have asked for: at most the cap (`RECOVERY_CAP` in `config.env`, 0 = none),
-/// each for a distinct plan the round's stuck scan listed, each call naming its plan.
+/// had to ask for: at most the cap (`RECOVERY_CAP` in `config.env`, 0 = none), each
+/// for a distinct plan the round's stuck scan listed, each call naming its plan, and
+/// no listed plan left out: the calls are exactly the first `cap` plans of the valid
+/// scan in staleness order ([`stalest_first`], adopted plans left out), in that
+/// order. A round whose scan was not valid recovers nothing.
 fn recovery_calls(f: &Files, r: &Round, cap: u64) -> Result<Vec<RecoveryCall>, Missing> {
     let rel = format!("{}/{RECOVERY_RECORDS}", r.rel);
     let calls: Vec<RecoveryCall> = f.jsonl(&rel)?;
-    if calls.is_empty() {
-        return Ok(calls);
-    }
     if cap > 0 && calls.len() as u64 > cap {
         return Err(Missing::Absent(format!(
             "{rel}: {} recoveries recorded, above the cap of {cap} per round",
             calls.len()
         )));
     }
-    let scan: Value = f.json(&format!("{}/stuck-scan.json", r.rel))?;
-    let listed: HashSet<&str> = scan["stuck"]
-        .as_array()
+    let scan = valid_scan(f, r);
+    let listed: HashSet<&str> = scan
+        .as_ref()
+        .and_then(|s| s["stuck"].as_array())
         .into_iter()
         .flatten()
         .filter_map(|e| e["id"].as_str())
@@ -410,7 +424,39 @@ fn recovery_calls(f: &Files, r: &Round, cap: u64) -> Result<Vec<RecoveryCall>, M
             )));
         }
     }
+    let due = due_recoveries(scan.as_ref(), &round_records::adopted_ids(f), cap);
+    if let Some(missing) = due.iter().find(|id| !seen.contains(id.as_str())) {
+        return Err(Missing::Absent(format!(
+            "{rel}: plan {} was listed by the round's stuck scan within the cap of {cap} \
+             ({} due) but has no recovery call",
+            records::id_text(missing),
+            due.len()
+        )));
+    }
+    let order: Vec<&str> = calls.iter().map(|c| c.plan_id.as_str()).collect();
+    if order != due.iter().map(String::as_str).collect::<Vec<_>>() {
+        return Err(Missing::Absent(format!(
+            "{rel}: the calls are not the stalest listed plans in staleness order \
+             (the first {} of the scan)",
+            due.len()
+        )));
+    }
     Ok(calls)
+}
+
+/// The plans a round must recover: the first `cap` (0 = every one) of its valid stuck
+/// scan in staleness order, adopted plans left out; none without a valid scan.
+pub fn due_recoveries(scan: Option<&Value>, adopted: &HashSet<String>, cap: u64) -> Vec<String> {
+    let Some(scan) = scan else {
+        return Vec::new();
+    };
+    stalest_first(scan)
+        .iter()
+        .filter_map(|e| e["id"].as_str())
+        .filter(|id| !adopted.contains(*id))
+        .take(if cap == 0 { usize::MAX } else { cap as usize })
+        .map(str::to_string)
+        .collect()
 }
 
 /// The recovery cap per round (`RECOVERY_CAP` in `config.env`; 0 = none).
@@ -427,9 +473,7 @@ fn recoveries(f: &Files, r: &Round, cap: u64) -> Result<(u64, u64), Missing> {
 
 /// The number of plans the store held before the soak (`adopted-plans.txt`).
 fn adopted(f: &Files) -> u64 {
-    f.text("adopted-plans.txt")
-        .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count() as u64)
-        .unwrap_or(0)
+    round_records::adopted_ids(f).len() as u64
 }
 
 /// A round's paged plan count from `list-pages.jsonl`: the IDs of a complete walk
@@ -465,36 +509,42 @@ fn listed_ids(f: &Files, r: &Round) -> Result<Vec<String>, Missing> {
     Ok(records::all_ids(&ok).cloned().collect())
 }
 
-/// The plan IDs a round answered 201 (or 200) to, from `plans-created.txt`.
+/// The plan IDs a round's creates were ok for ([`CreateRecord::ok`]), byte for byte.
 fn created_ids(f: &Files, r: &Round) -> Result<Vec<String>, Missing> {
-    let rel = format!("{}/plans-created.txt", r.rel);
-    Ok(f.text(&rel)?
-        .lines()
-        .filter_map(|l| {
-            let mut it = l.split_whitespace();
-            let id = it.next()?;
-            matches!(it.next(), Some("200" | "201")).then(|| id.to_string())
-        })
+    Ok(create_records(f, r)?
+        .into_iter()
+        .filter(|c| c.ok())
+        .map(|c| c.plan_id)
         .collect())
 }
 
-/// Whether a round ran its workload (it wrote create results).
-fn ran_workload(f: &Files, r: &Round) -> bool {
-    f.text(&format!("{}/plans-created.txt", r.rel))
-        .is_ok_and(|t| !t.trim().is_empty())
+/// Whether a round ran its workload: every round does, except one whose restart of a
+/// dead control-plane failed (its own record, `round.json`, says so). Never read from
+/// the create records, so a round whose records were emptied is not taken for one
+/// that could not run.
+fn ran_workload(_: &Files, r: &Round) -> bool {
+    r.record
+        .as_ref()
+        .is_none_or(|rec| !(rec.restarted && rec.restart_ok == Some(false)))
 }
 
 /// Whether a round's stuck scan answered 200 with a valid payload. The status code and
-/// the `limit` sent are the round's own record of its request (`round-summary.json`).
+/// the `limit` sent are the round's own record of its request (`round.json`).
 fn scan_ok(f: &Files, r: &Round) -> bool {
-    let code_ok = r
-        .summary
-        .as_ref()
-        .is_some_and(|s| s["scan_http_code"].as_str() == Some("200"));
-    // Absent in rounds written before the round asked for a limit: the whole set is due.
-    let limit = r.summary.as_ref().and_then(|s| s["scan_limit"].as_u64());
-    let body: Option<Value> = f.json(&format!("{}/stuck-scan.json", r.rel)).ok();
-    code_ok && body.is_some_and(|b| stuck_scan_problem(&b, limit).is_none())
+    valid_scan(f, r).is_some()
+}
+
+/// A round's stuck scan when it answered 200 with a valid payload (the status code and
+/// the `limit` sent are the round's own record of its request, `round.json`).
+fn valid_scan(f: &Files, r: &Round) -> Option<Value> {
+    let rec = r.record.as_ref()?;
+    let body = f.text(&format!("{}/stuck-scan.json", r.rel)).ok();
+    round_records::scan_verdict(
+        rec.scan_http_code.as_deref(),
+        body.as_deref(),
+        rec.scan_limit,
+    )
+    .0
 }
 
 /// Why a stuck-scan answer is not a valid payload for a request with `limit` (`None`
@@ -565,10 +615,8 @@ fn healthy(f: &Files, r: &Round) -> bool {
     let restarted = f.exists(&format!("{}/restart.txt", r.rel));
     answered_200
         && !restarted
-        && r.summary.as_ref().is_some_and(|s| {
-            s["errors"].as_array().is_some_and(|e| e.is_empty())
-                && s["rss_kb"].is_u64()
-                && s["open_fds"].is_u64()
+        && r.record.as_ref().is_some_and(|s| {
+            !s.restarted && s.errors.is_empty() && s.rss_kb.is_some() && s.open_fds.is_some()
         })
 }
 
@@ -778,16 +826,16 @@ pub fn round_figures(dir: &Path) -> Vec<RoundFigures> {
         .iter()
         .map(|r| {
             let lat = latencies_us(&f, r).unwrap_or_default();
-            let field = |k: &str| r.summary.as_ref().and_then(|s| s[k].as_u64());
+            let rec = r.record.as_ref();
             RoundFigures {
                 round: r.index,
                 rel: r.rel.clone(),
                 sim_elapsed_s: r.sim_elapsed_s,
-                day: field("day"),
+                day: rec.map(|s| s.day),
                 p99_ms: stats::nearest_rank(&lat, 99.0).map(|us| us as f64 / 1000.0),
                 latencies_us: lat,
                 plan_count: plan_count(&f, r).ok(),
-                rss_kb: field("rss_kb"),
+                rss_kb: rec.and_then(|s| s.rss_kb),
                 healthy: healthy(&f, r),
                 restarted: f.exists(&format!("{}/restart.txt", r.rel)),
                 recoveries: cap.clone().and_then(|c| recoveries(&f, r, c)).ok(),
@@ -800,6 +848,23 @@ pub fn round_figures(dir: &Path) -> Vec<RoundFigures> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `round.json` of round `k` at `sim` simulated seconds, started at real `real_ts`,
+    /// measured and without errors.
+    fn record(k: u64, sim: f64, real_ts: &str) -> String {
+        serde_json::to_string(&RoundRecord {
+            round: k,
+            sim_elapsed_s: sim,
+            real_ts: real_ts.into(),
+            day: (sim / 86400.0).floor() as u64 + 1,
+            scan_http_code: Some("200".into()),
+            metrics_http_code: Some("200".into()),
+            rss_kb: Some(1000),
+            open_fds: Some(20),
+            ..RoundRecord::default()
+        })
+        .unwrap()
+    }
 
     /// A soak directory with the plan's settings in config.env (`factor` as its
     /// TIME_FACTOR) and two rounds `real_gap_s` real seconds apart, 1800 s simulated.
@@ -820,11 +885,7 @@ mod tests {
         ] {
             let rd = dir.path().join(format!("rounds/2026-01-01/round-{k:06}"));
             std::fs::create_dir_all(&rd).unwrap();
-            std::fs::write(
-                rd.join("round-summary.json"),
-                json!({"round": k, "sim_elapsed_s": sim, "real_ts": real.to_rfc3339()}).to_string(),
-            )
-            .unwrap();
+            std::fs::write(rd.join("round.json"), record(k, sim, &real.to_rfc3339())).unwrap();
         }
         dir
     }
@@ -969,8 +1030,8 @@ mod tests {
         );
         for k in 1..=2u64 {
             w(
-                &format!("rounds/d01/round-{k:04}/round-summary.json"),
-                &json!({"round": k, "sim_elapsed_s": (k - 1) as f64 * 43200.0}).to_string(),
+                &format!("rounds/d01/round-{k:04}/round.json"),
+                &record(k, (k - 1) as f64 * 43200.0, ""),
             );
         }
         assert!(rounds_after_seal(dir.path()).is_empty(), "not ended yet");
@@ -983,10 +1044,7 @@ mod tests {
         );
         // Rerunning the final report over the extra round does not hide one past
         // the schedule.
-        w(
-            "rounds/d02/round-0003/round-summary.json",
-            &json!({"round": 3, "sim_elapsed_s": 86400.0}).to_string(),
-        );
+        w("rounds/d02/round-0003/round.json", &record(3, 86400.0, ""));
         w("final-report.json", &json!({"total_rounds": 3}).to_string());
         let after = rounds_after_seal(dir.path());
         assert_eq!(after.len(), 1, "{after:?}");
@@ -1041,12 +1099,7 @@ mod tests {
             for k in 1..=1440u64 {
                 let sim = (k - 1) as f64 * 1800.0;
                 let rel = format!("rounds/d{:02}/round-{k:04}", (k - 1) / 48 + 1);
-                w(
-                    &format!("{rel}/round-summary.json"),
-                    &json!({"round": k, "sim_elapsed_s": sim, "errors": [], "rss_kb": 1000,
-                            "open_fds": 20, "scan_http_code": "200", "scan_limit": null})
-                    .to_string(),
-                );
+                w(&format!("{rel}/round.json"), &record(k, sim, ""));
                 let code = if self.unhealthy.contains(&k) {
                     503
                 } else {
@@ -1057,15 +1110,25 @@ mod tests {
                     &format!("code={code}\n{{}}\n"),
                 );
                 let ids: Vec<String> = (1..=10).map(|i| format!("soak-{k}-{i:02}")).collect();
-                let created: String = ids.iter().map(|id| format!("{id} 201\n")).collect();
-                w(&format!("{rel}/plans-created.txt"), &created);
+                let slow = self.slow_create.filter(|(r, _)| *r == k);
+                let creates: Vec<CreateRecord> = ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| CreateRecord {
+                        plan_id: id.clone(),
+                        status: Some(201),
+                        latency_us: match slow {
+                            Some((_, t)) if i == 0 => (t * 1e6).round() as u64,
+                            _ => 10_000,
+                        },
+                        error: None,
+                    })
+                    .collect();
+                w(
+                    &format!("{rel}/{}", round_records::CREATE_RECORDS),
+                    &records::to_jsonl(&creates),
+                );
                 all_ids.extend(ids);
-                let mut times = [0.010; 10];
-                if let Some((_, t)) = self.slow_create.filter(|(r, _)| *r == k) {
-                    times[0] = t;
-                }
-                let times: String = times.iter().map(|t| format!("{t:.6}\n")).collect();
-                w(&format!("{rel}/create-times.txt"), &times);
                 w(
                     &format!("{rel}/stuck-scan.json"),
                     &json!({"stuck_count": 1, "stuck": [{"id": "soak-1-01", "diagnosis": "retry it"}]})

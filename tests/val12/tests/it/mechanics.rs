@@ -37,6 +37,8 @@ fn val12_smoke_writes_the_plan_layout_and_reports() {
     assert_eq!(rounds.len(), 24);
     for r in &rounds {
         for f in [
+            "round.json",
+            "creates.jsonl",
             "round-summary.json",
             "plans-created.txt",
             "create-times.txt",

@@ -325,3 +325,79 @@ fn val12_03_negative_list_cursor_forged() {
     );
     assert!(!walk.contains('\u{1b}'), "{walk}");
 }
+
+/// Turns round `n`'s health record into a 503 answer (as a control-plane that answered
+/// 503 in that round only would have left it).
+fn health_503(dir: &Path, n: u64) -> Result<()> {
+    let rounds = Layout::new(dir).rounds()?;
+    let r = rounds
+        .iter()
+        .find(|r| r.summary.as_ref().is_some_and(|s| s.round == n))
+        .ok_or_else(|| anyhow::anyhow!("no round {n}"))?;
+    std::fs::write(
+        dir.join(&r.rel).join("health.txt"),
+        "code=503\n{\"status\":\"degraded\"}\n",
+    )?;
+    Ok(())
+}
+
+#[test]
+fn val12_08_negative_one_round_answering_503_is_a_fail_in_the_final_report() {
+    // Issue 17: after one round's health turned 503, the judged report said VAL12-08
+    // FAIL while final-report.txt still said PASS, 100 % uptime. Round 5's record says
+    // 503 from round 6 on; every report a person reads is rendered from the records.
+    let cfg = lite(36000.0, 18, &[]);
+    let lab = lab::isolated("val12", &[], &cfg, |ctx, cfg| {
+        soak(ctx, cfg, &mut |dir, k| {
+            if k == 6 {
+                health_503(dir, 5)
+            } else {
+                Ok(())
+            }
+        })
+    })
+    .expect("lab ran");
+    lab.assert_red(&["VAL12-08"]);
+    let d = lab.run_dir();
+    let v = val_support::evidence::verify(d);
+    assert!(v.ok(), "{:?}", v.mismatches);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("final-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["healthy_rounds"], 17);
+    let uptime = json["uptime_pct"].as_f64().unwrap();
+    assert!((uptime - 1700.0 / 18.0).abs() < 1e-9, "{uptime}");
+    let txt = std::fs::read_to_string(d.join("final-report.txt")).unwrap();
+    assert!(txt.contains("Uptime %: 94.444 (target"), "{txt}");
+    let line08 = txt.lines().find(|l| l.starts_with("VAL12-08 ")).unwrap();
+    assert!(line08.contains(": FAIL ("), "{line08}");
+    assert!(
+        txt.contains("Overall: FAIL under profile compressed"),
+        "{txt}"
+    );
+    // Edited back to PASS and 100 %, with the manifest's sha256 rewritten to match.
+    let forged = txt
+        .replace("Uptime %: 94.444", "Uptime %: 100.0")
+        .replace(line08, &line08.replace(": FAIL (", ": PASS ("))
+        .replace("Overall: FAIL", "Overall: PASS");
+    let p = d.join("final-report.txt");
+    std::fs::write(&p, &forged).unwrap();
+    let mpath = d.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&mpath).unwrap()).unwrap();
+    for e in m["files"].as_array_mut().unwrap() {
+        if e["path"] == "final-report.txt" {
+            e["sha256"] = val_support::fsx::sha256_file(&p).unwrap().into();
+            e["bytes"] = forged.len().into();
+        }
+    }
+    std::fs::write(&mpath, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    let v = val_support::evidence::verify(d);
+    assert!(
+        v.mismatches
+            .iter()
+            .any(|m| m.starts_with("derived final-report.txt: differs")),
+        "{:?}",
+        v.mismatches
+    );
+}

@@ -1,0 +1,547 @@
+//! Issue 17's soak attacks, each performed on a sealed soak directory written file by
+//! file as the soak writes it: the reports a person reads (`round-summary.json`,
+//! `plans-created.txt`, `create-times.txt`, `daily/`, `checkpoints/`,
+//! `final-report.{json,txt}`) are re-derived from the rounds' raw records by
+//! `evidence verify`, and what the judge reads from those records cannot be thinned
+//! (a recovery call or a create dropped) without a red check.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use val_core::check::{Report, Status};
+use val_core::evidence::{self, derived, Provenance, RunDir};
+use val_core::plans::val12::round_records::{CreateRecord, RoundRecord};
+use val_core::plans::val12::{self, Calendar};
+use val_core::plans::RunRef;
+use val_core::records::{self, ListPage, RecoveryCall};
+use val_core::wire::CliRun;
+
+/// Rounds of the synthetic soak: a quarter day, a round every 30 simulated minutes.
+const ROUNDS: u64 = 12;
+/// Creates per round.
+const CREATES: u64 = 10;
+/// Recovery cap per round (the stuck scan lists one more than this).
+const CAP: u64 = 2;
+
+/// A finished, compressed soak of [`ROUNDS`] rounds: its settings and what differs.
+#[derive(Default)]
+struct SoakSpec {
+    /// Rounds whose `/v1/health` answered 503.
+    unhealthy: Vec<u64>,
+    /// Rounds that found the control-plane dead and could not restart it: no workload.
+    failed_restart: Vec<u64>,
+}
+
+/// Writes a file, creating its directory.
+fn put(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// The soak directory's round directory of round `k` (its simulated time's name).
+fn round_rel(k: u64) -> String {
+    let s = (k - 1) * 1800;
+    format!(
+        "rounds/2026-01-01/round-{:02}{:02}{:02}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+/// One recovery call for `id`, ok or failed.
+fn call(id: &str, ok: bool) -> RecoveryCall {
+    RecoveryCall {
+        plan_id: id.into(),
+        call: CliRun {
+            args: ["rollback", "execute", "--resource", id]
+                .map(String::from)
+                .to_vec(),
+            exit_code: Some(if ok { 0 } else { 5 }),
+            signal: None,
+            stdout: if ok {
+                format!("outcome=success plan_id={id}")
+            } else {
+                String::new()
+            },
+            stderr: String::new(),
+            duration_ms: 5,
+            timed_out: false,
+            spawn_error: None,
+            env: Default::default(),
+        },
+    }
+}
+
+/// The raw records of round `k` whose restart failed, as the soak writes them.
+fn write_failed_round(dir: &Path, rel: &str, mut rec: RoundRecord) {
+    rec.restarted = true;
+    rec.restart_ok = Some(false);
+    rec.scan_http_code = None;
+    rec.scan_limit = None;
+    rec.metrics_http_code = None;
+    rec.errors = vec!["restart failed: it did not start".into()];
+    put(dir, &format!("{rel}/health.txt"), "code=000\nnot running\n");
+    put(
+        dir,
+        &format!("{rel}/restart.txt"),
+        "restart_ok=false error=x\n",
+    );
+    for f in [
+        "creates.jsonl",
+        "recovery.jsonl",
+        "list-pages.jsonl",
+        "metrics-scrape.prom",
+    ] {
+        put(dir, &format!("{rel}/{f}"), "");
+    }
+    put(
+        dir,
+        &format!("{rel}/stuck-scan.json"),
+        "{\"error\":\"control-plane not running\"}\n",
+    );
+    put(
+        dir,
+        &format!("{rel}/round.json"),
+        &serde_json::to_string_pretty(&rec).unwrap(),
+    );
+}
+
+/// The raw records of round `k`.
+fn write_round(dir: &Path, spec: &SoakSpec, k: u64, all_ids: &mut Vec<String>) {
+    let rel = round_rel(k);
+    let sim = (k - 1) as f64 * 1800.0;
+    let real = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap()
+        + chrono::Duration::milliseconds((sim / 7.2) as i64);
+    let rec = RoundRecord {
+        round: k,
+        ts: format!("2026-01-01T{}Z", &rel[rel.len() - 6..]),
+        real_ts: real.to_rfc3339(),
+        sim_elapsed_s: sim,
+        day: 1,
+        scan_http_code: Some("200".into()),
+        scan_limit: Some(CAP + 1),
+        metrics_http_code: Some("200".into()),
+        pid: Some(4242),
+        rss_kb: Some(20_000 + k),
+        open_fds: Some(30),
+        duration_ms: 40,
+        ..RoundRecord::default()
+    };
+    if spec.failed_restart.contains(&k) {
+        return write_failed_round(dir, &rel, rec);
+    }
+    let code = if spec.unhealthy.contains(&k) {
+        503
+    } else {
+        200
+    };
+    put(
+        dir,
+        &format!("{rel}/health.txt"),
+        &format!("code={code}\n{{}}\n"),
+    );
+    let creates: Vec<CreateRecord> = (1..=CREATES)
+        .map(|i| CreateRecord {
+            plan_id: format!("soak-{k}-{i:02}"),
+            status: Some(201),
+            latency_us: 1000 * i + k,
+            error: None,
+        })
+        .collect();
+    all_ids.extend(creates.iter().map(|c| c.plan_id.clone()));
+    put(
+        dir,
+        &format!("{rel}/creates.jsonl"),
+        &records::to_jsonl(&creates),
+    );
+    // Three plans stuck, listed youngest first: the round recovers the two stalest.
+    let stuck: Vec<Value> = (1..=CAP + 1)
+        .map(|i| json!({"id": format!("soak-1-{i:02}"), "diagnosis": "retry it", "stale_seconds": i * 100}))
+        .collect();
+    put(
+        dir,
+        &format!("{rel}/stuck-scan.json"),
+        &json!({"stuck_count": CAP + 1, "stuck": stuck}).to_string(),
+    );
+    let calls = [call("soak-1-03", true), call("soak-1-02", true)];
+    put(
+        dir,
+        &format!("{rel}/recovery.jsonl"),
+        &records::to_jsonl(&calls),
+    );
+    let cal = Calendar {
+        interval_s: 1800.0,
+        day_s: 86400.0,
+        scale: 0.25 / 30.0,
+        duration_days: 0.25,
+    };
+    let due = val12::ids_due(k, sim, &cal);
+    let page = ListPage {
+        page: 1,
+        status: Some(200),
+        well_formed: true,
+        items: all_ids.len(),
+        ids: due.then(|| all_ids.clone()),
+        next_cursor: Some(String::new()),
+        latency_us: 100,
+        ..ListPage::default()
+    };
+    put(
+        dir,
+        &format!("{rel}/list-pages.jsonl"),
+        &records::to_jsonl(&[page]),
+    );
+    if due {
+        put(dir, &format!("{rel}/plans-listed.txt"), "");
+    }
+    put(
+        dir,
+        &format!("{rel}/metrics-scrape.prom"),
+        &format!("cp_http_requests_total{{route=\"x\"}} {}\n", k * 30),
+    );
+    put(
+        dir,
+        &format!("{rel}/round.json"),
+        &serde_json::to_string_pretty(&rec).unwrap(),
+    );
+}
+
+/// Writes the soak's raw files, ends it, derives every report and seals it; returns
+/// the soak directory (`<tmp>/val12/soak`).
+fn sealed_soak(tmp: &Path, spec: &SoakSpec) -> PathBuf {
+    let dir = tmp.join("val12/soak");
+    put(
+        &dir,
+        "config.env",
+        &format!(
+            "TIME_FACTOR=7200\nROUND_INTERVAL_S=1800\nSTUCK_THRESHOLD_S=3600\nDAY_S=86400\n\
+             DURATION_DAYS=0.25\nCALENDAR_SCALE={}\nCREATES_PER_ROUND={CREATES}\n\
+             RECOVERY_CAP={CAP}\nWARMUP_ROUNDS=2\nRSS_BUDGET_MB=512\nP99_LIMIT_MS=500\n\
+             FAULTS=\nSIM_START=2026-01-01T00:00:00Z\n",
+            0.25 / 30.0
+        ),
+    );
+    put(
+        &dir,
+        "setup-summary.txt",
+        "status=ok\nhealth_code=200\nstart_ms=120\n",
+    );
+    put(&dir, "alerts.log", "");
+    let mut ids = Vec::new();
+    for k in 1..=ROUNDS {
+        write_round(&dir, spec, k, &mut ids);
+    }
+    // The soak has ended: its final report's presence says so.
+    put(&dir, "final-report.json", "{}");
+    reseal(&dir);
+    let v = evidence::verify(&dir);
+    assert!(
+        v.ok(),
+        "the honest soak does not verify: {:?}",
+        v.mismatches
+    );
+    dir
+}
+
+/// What `soak teardown` does: every derived file written again from the raw records,
+/// then the manifest over every file.
+fn reseal(dir: &Path) {
+    // Twice: the judge reads whether the checkpoint files exist, and the first pass
+    // may be what writes them.
+    for _ in 0..2 {
+        let d = derived::derive(&RunRef {
+            dir,
+            suite: "val12",
+            run_id: "soak",
+            faults: &[],
+        })
+        .unwrap();
+        for f in &d.files {
+            put(dir, &f.path, &f.text);
+        }
+    }
+    let run = RunDir::open(dir).unwrap();
+    let prov = Provenance {
+        config: BTreeMap::new(),
+        ..Provenance::default()
+    };
+    evidence::write_manifest(&run, &prov, chrono::Utc::now(), None).unwrap();
+}
+
+/// The manifest's sha256 of `rel` rewritten to its bytes now (an edit hidden from the
+/// hash check, as anyone with the directory can do).
+fn rehash(dir: &Path, rel: &str) {
+    let mpath = dir.join("manifest.json");
+    let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&mpath).unwrap()).unwrap();
+    let bytes = std::fs::read(dir.join(rel)).unwrap();
+    for e in m["files"].as_array_mut().unwrap() {
+        if e["path"] == rel {
+            e["sha256"] = val_core::fileio::sha256_file(&dir.join(rel))
+                .unwrap()
+                .into();
+            e["bytes"] = bytes.len().into();
+        }
+    }
+    std::fs::write(&mpath, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+}
+
+/// Replaces `from` by `to` in the soak's file `rel` (which must hold it).
+fn edit(dir: &Path, rel: &str, from: &str, to: &str) {
+    let p = dir.join(rel);
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.contains(from), "{rel} holds no {from:?}:\n{text}");
+    std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+}
+
+/// The soak's judged report.
+fn judged(dir: &Path) -> Report {
+    Report::load(&dir.join("val12-report.json")).unwrap()
+}
+
+/// A check's status and note in `r`.
+fn check(r: &Report, id: &str) -> (Status, String) {
+    let c = r.check(id).unwrap();
+    (c.status, c.note.clone().unwrap_or_default())
+}
+
+/// verify's mismatches of `dir`, which must hold one containing each of `want`.
+fn mismatches_name(dir: &Path, want: &[&str]) -> Vec<String> {
+    let v = evidence::verify(dir);
+    for w in want {
+        assert!(
+            v.mismatches.iter().any(|m| m.contains(w)),
+            "no mismatch names {w:?}: {:?}",
+            v.mismatches
+        );
+    }
+    v.mismatches
+}
+
+#[test]
+fn a_sealed_soak_re_derives_every_report_a_person_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    let v = evidence::verify(&dir);
+    for rel in [
+        "final-report.json",
+        "final-report.txt",
+        "daily/2026-01-01-summary.json",
+        &format!("{}/round-summary.json", round_rel(7)),
+        &format!("{}/plans-created.txt", round_rel(7)),
+        &format!("{}/create-times.txt", round_rel(7)),
+    ] {
+        assert!(dir.join(rel).is_file(), "{rel} was not derived");
+    }
+    // 12 rounds × (summary, created, times, recovery, list walk), plus listings, the
+    // day, the final report's two files and the two reports.
+    assert!(v.derived_checked >= 12 * 5 + 5, "{}", v.derived_checked);
+    // Each report file, edited and rehashed, differs from its re-derivation.
+    for (rel, from, to) in [
+        (
+            "daily/2026-01-01-summary.json",
+            "\"rounds_healthy\": 12",
+            "\"rounds_healthy\": 13",
+        ),
+        (
+            &format!("{}/round-summary.json", round_rel(4)) as &str,
+            "\"health\": \"ok\"",
+            "\"health\": \"failed\"",
+        ),
+    ] {
+        let before = std::fs::read_to_string(dir.join(rel)).unwrap();
+        edit(&dir, rel, from, to);
+        rehash(&dir, rel);
+        mismatches_name(&dir, &[&format!("derived {rel}: differs")]);
+        std::fs::write(dir.join(rel), before).unwrap();
+        rehash(&dir, rel);
+    }
+    assert!(evidence::verify(&dir).ok());
+}
+
+#[test]
+fn one_round_answering_503_is_a_fail_in_the_final_report_and_an_edit_back_to_pass_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The issue's attack, first without any edit of a report: round 5's health record
+    // turns 503 after the soak was sealed with every round healthy, and the manifest
+    // is rehashed for it. The final report written before no longer derives.
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    let fin = std::fs::read_to_string(dir.join("final-report.txt")).unwrap();
+    assert!(fin.contains("Uptime %: 100.0 (target"), "{fin}");
+    assert!(
+        fin.contains("Overall: PASS under profile compressed"),
+        "{fin}"
+    );
+    let health = format!("{}/health.txt", round_rel(5));
+    edit(&dir, &health, "code=200", "code=503");
+    rehash(&dir, &health);
+    mismatches_name(
+        &dir,
+        &[
+            "derived final-report.txt: differs",
+            "derived final-report.json: differs",
+            "check VAL12-08",
+        ],
+    );
+
+    // Sealed over the 503 round: the judged report and both final-report files say
+    // FAIL, with the uptime computed from the records (11 healthy of 12).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(
+        tmp.path(),
+        &SoakSpec {
+            unhealthy: vec![5],
+            ..SoakSpec::default()
+        },
+    );
+    assert_eq!(check(&judged(&dir), "VAL12-08").0, Status::Fail);
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("final-report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["healthy_rounds"], 11);
+    assert_eq!(json["failed_rounds"], 1);
+    let uptime = json["uptime_pct"].as_f64().unwrap();
+    assert!((uptime - 1100.0 / 12.0).abs() < 1e-9, "{uptime}");
+    let c08 = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "VAL12-08")
+        .unwrap();
+    assert_eq!(c08["status"], "FAIL");
+    assert_eq!(json["verdict"]["custom"], false);
+    let txt = std::fs::read_to_string(dir.join("final-report.txt")).unwrap();
+    assert!(txt.contains("Uptime %: 91.667 (target ≥ 99.9%)"), "{txt}");
+    assert!(txt.contains("Healthy rounds: 11\n"), "{txt}");
+    let line08 = txt.lines().find(|l| l.starts_with("VAL12-08 ")).unwrap();
+    assert!(line08.contains(": FAIL ("), "{line08}");
+    assert!(
+        txt.contains("Overall: FAIL under profile compressed"),
+        "{txt}"
+    );
+
+    // The text edited back to PASS and 100 % uptime, rehashed: a verify mismatch.
+    let forged = txt
+        .replace("Uptime %: 91.667", "Uptime %: 100")
+        .replace(line08, &line08.replace(": FAIL (", ": PASS ("))
+        .replace("Overall: FAIL", "Overall: PASS");
+    std::fs::write(dir.join("final-report.txt"), forged).unwrap();
+    rehash(&dir, "final-report.txt");
+    mismatches_name(&dir, &["derived final-report.txt: differs"]);
+}
+
+#[test]
+fn a_recovery_call_deleted_or_swapped_for_a_fresher_plan_turns_the_rollback_rate_red() {
+    // Red-team D8: one call deleted from a round's recovery.jsonl while its stuck scan
+    // still lists the plan, under the cap; every derived file rewritten to match.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    assert_eq!(check(&judged(&dir), "VAL12-10").0, Status::Pass);
+    let rec = format!("{}/recovery.jsonl", round_rel(2));
+    let text = std::fs::read_to_string(dir.join(&rec)).unwrap();
+    let second = text.lines().nth(1).unwrap().to_string() + "\n";
+    std::fs::write(dir.join(&rec), text.replace(&second, "")).unwrap();
+    reseal(&dir);
+    let r = judged(&dir);
+    let (status, note) = check(&r, "VAL12-10");
+    assert_eq!(status, Status::Fail, "{}", r.to_text());
+    assert!(
+        note.contains("plan soak-1-02 was listed by the round's stuck scan within the cap of 2")
+            && note.contains("has no recovery call"),
+        "{note}"
+    );
+    assert_eq!(check(&r, "VAL12-06").0, Status::Fail);
+
+    // Over the cap which plans are recovered is not the round's choice: the two
+    // stalest, in staleness order. A call for the freshest plan instead is red too.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    let swapped = [call("soak-1-03", true), call("soak-1-01", true)];
+    put(&dir, &rec, &records::to_jsonl(&swapped));
+    reseal(&dir);
+    let (status, note) = check(&judged(&dir), "VAL12-10");
+    assert_eq!(status, Status::Fail);
+    assert!(note.contains("has no recovery call"), "{note}");
+    let reordered = [call("soak-1-02", true), call("soak-1-03", true)];
+    put(&dir, &rec, &records::to_jsonl(&reordered));
+    reseal(&dir);
+    let (status, note) = check(&judged(&dir), "VAL12-10");
+    assert_eq!(status, Status::Fail);
+    assert!(
+        note.contains("not the stalest listed plans in staleness order"),
+        "{note}"
+    );
+}
+
+#[test]
+fn a_create_record_or_a_create_time_removed_is_refused() {
+    // Red-team K5: the slowest create time removed from create-times.txt (rehashed):
+    // the text no longer derives from creates.jsonl.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    let times = format!("{}/create-times.txt", round_rel(1));
+    let text = std::fs::read_to_string(dir.join(&times)).unwrap();
+    let slowest = text.lines().last().unwrap().to_string() + "\n";
+    std::fs::write(dir.join(&times), text.replace(&slowest, "")).unwrap();
+    rehash(&dir, &times);
+    mismatches_name(&dir, &[&format!("derived {times}: differs")]);
+
+    // The slowest create record removed from creates.jsonl itself, every derived file
+    // rewritten to match: round 1 holds fewer creates than the soak makes, so the
+    // checks that read it are red, never a better p99.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    let creates = format!("{}/creates.jsonl", round_rel(1));
+    let text = std::fs::read_to_string(dir.join(&creates)).unwrap();
+    let slowest = text.lines().last().unwrap().to_string() + "\n";
+    std::fs::write(dir.join(&creates), text.replace(&slowest, "")).unwrap();
+    reseal(&dir);
+    assert!(evidence::verify(&dir).ok(), "consistently rewritten");
+    let r = judged(&dir);
+    for id in ["VAL12-02", "VAL12-04"] {
+        let (status, note) = check(&r, id);
+        assert_eq!(status, Status::Fail, "{id}: {}", r.to_text());
+        assert!(
+            note.contains("9 creates recorded, the soak makes 10 per round"),
+            "{id}: {note}"
+        );
+    }
+    // Every create record of round 3 removed, as if the round could not run: its own
+    // record says it ran, so the creates it made are missing, not absent.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    put(&dir, &format!("{}/creates.jsonl", round_rel(3)), "");
+    reseal(&dir);
+    let r = judged(&dir);
+    let (status, note) = check(&r, "VAL12-09");
+    assert_eq!(status, Status::Fail, "{}", r.to_text());
+    assert!(
+        note.contains("0 creates recorded, the soak makes 10"),
+        "{note}"
+    );
+    // The control: a round whose restart failed recorded no creates, and that is read as
+    // a round without a workload, not as missing creates.
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = SoakSpec {
+        failed_restart: vec![8],
+        ..SoakSpec::default()
+    };
+    let dir = sealed_soak(tmp.path(), &spec);
+    let r = judged(&dir);
+    assert_eq!(
+        check(&r, "VAL12-09"),
+        (Status::Pass, String::new()),
+        "{}",
+        r.to_text()
+    );
+    assert_eq!(check(&r, "VAL12-08").0, Status::Fail);
+    // A record with a field the soak never writes is unreadable (strict records).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    edit(&dir, &creates, "{", "{\"ok\":true,");
+    rehash(&dir, &creates);
+    let m = mismatches_name(&dir, &["derive"]);
+    assert!(!m.is_empty());
+}
