@@ -315,11 +315,11 @@ impl WorkerLine {
         let error = self
             .error
             .as_deref()
-            .map(|e| e.replace(['\n', '\r'], " "))
+            .map(|e| crate::escape::escape(&e.replace(['\n', '\r'], " ")).into_owned())
             .unwrap_or_else(|| "-".into());
         format!(
             "id={} status={} latency_us={} outcome={} send_offset_us={} answer_offset_us={} error={error}",
-            self.id,
+            records::id_text(&self.id),
             self.status.map(|s| format!("{s:03}")).unwrap_or_else(|| "000".into()),
             self.latency_us,
             self.outcome,
@@ -1080,12 +1080,16 @@ fn tier_zero_errors(obs: &Observations, n: usize) -> Check {
                 .flatten()
                 .collect::<Vec<_>>()
                 .join("; ");
-            spec.with_evidence([scenario_report_file(n), scenario_dir(n) + "/"])
-                .observe_with_note(
-                    Ok::<_, Missing>(s.clone()),
-                    |s| s.errors == 0 && s.ok == s.expected && s.reached_n(),
-                    note,
-                )
+            spec.with_evidence([
+                requests::requests_file(&scenario_dir(n)),
+                scenario_report_file(n),
+                scenario_dir(n) + "/",
+            ])
+            .observe_with_note(
+                Ok::<_, Missing>(s.clone()),
+                |s| s.errors == 0 && s.ok == s.expected && s.reached_n(),
+                note,
+            )
         }
     }
 }
