@@ -66,9 +66,10 @@ pub fn parse_jsonl<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, String> {
 }
 
 /// Why a walk is not a complete listing (`None` when it is): every page answered 200
-/// with a well-formed body and no error, every page but the last named a non-empty
-/// next cursor, the last an empty one, and no ID came twice. Derived from the pages'
-/// fields only, never from a flag the writer set.
+/// with a well-formed body and no error, the pages form one cursor chain
+/// ([`chain_break`]), every page but the last named a non-empty next cursor, the last
+/// an empty one, and no ID came twice. Derived from the pages' fields only, never
+/// from a flag the writer set.
 pub fn incomplete(pages: &[ListPage]) -> Option<String> {
     let Some(last) = pages.last() else {
         return Some("no page was recorded".into());
@@ -89,6 +90,13 @@ pub fn incomplete(pages: &[ListPage]) -> Option<String> {
                 .map(|e| format!(": {}", escape(e)))
                 .unwrap_or_default()
         ));
+    }
+    if let Some(why) = chain_break(
+        pages
+            .iter()
+            .map(|p| (p.page, p.cursor.as_deref(), p.next_cursor.as_deref())),
+    ) {
+        return Some(why);
     }
     if let Some(p) = pages[..pages.len() - 1]
         .iter()
@@ -114,6 +122,52 @@ pub fn incomplete(pages: &[ListPage]) -> Option<String> {
     let mut seen = std::collections::HashSet::new();
     if let Some(id) = all_ids(pages).find(|id| !seen.insert(*id)) {
         return Some(format!("plan {} was listed twice", id_text(id)));
+    }
+    None
+}
+
+/// Why a walk's pages are not one cursor chain (`None` when they are), from each
+/// page's `(page number, cursor sent, next_cursor answered)`: the pages are numbered
+/// 1, 2, … in order, page 1 was requested with no cursor, and every later page with
+/// exactly the `next_cursor` of the page before it, byte for byte. Pages that each
+/// answered 200 are one listing only if each was asked for where the last one ended:
+/// a page fetched with another cursor (or the first page again) lists some other
+/// part of the store. Every listing the judges read goes through here: the
+/// [`ListPage`] walks (VAL08-09, the soak's rounds) through [`incomplete`], VAL11's
+/// final reads through `ListEvidence::reached_end`.
+pub fn chain_break<'a>(
+    pages: impl IntoIterator<Item = (usize, Option<&'a str>, Option<&'a str>)>,
+) -> Option<String> {
+    let shown = |c: Option<&str>| {
+        c.map_or_else(
+            || "none".to_string(),
+            |c| escape(&serde_json::to_string(c).expect("a string serialises")).into_owned(),
+        )
+    };
+    // The next cursor of the page before (`None`: no page yet).
+    let mut before: Option<Option<&str>> = None;
+    for (i, (page, cursor, next)) in pages.into_iter().enumerate() {
+        if page != i + 1 {
+            return Some(format!("record {} is numbered page {page}", i + 1));
+        }
+        match before {
+            None if cursor.is_some() => {
+                return Some(format!(
+                    "page 1 was requested with cursor {}, not with none",
+                    shown(cursor)
+                ))
+            }
+            Some(prev) if cursor.is_none() || cursor != prev => {
+                return Some(format!(
+                    "page {page} was requested with cursor {}, not page {}'s next_cursor {}",
+                    shown(cursor),
+                    page - 1,
+                    shown(prev)
+                ))
+            }
+            _ => {}
+        }
+        before = Some(next);
     }
     None
 }
@@ -181,9 +235,11 @@ pub fn recovery_text(calls: &[RecoveryCall]) -> String {
 mod tests {
     use super::*;
 
+    /// Page `n` of a chain whose cursors are `c1`, `c2`, …
     fn page(n: usize, status: u16, ids: &[&str], next: &str) -> ListPage {
         ListPage {
             page: n,
+            cursor: (n > 1).then(|| format!("c{}", n - 1)),
             status: Some(status),
             well_formed: true,
             items: ids.len(),
@@ -211,6 +267,38 @@ mod tests {
         let bad = [page(1, 200, &["a"], "c1"), page(2, 200, &["a"], "")];
         assert!(incomplete(&bad).unwrap().contains("twice"));
         assert!(incomplete(&[]).is_some());
+    }
+
+    #[test]
+    fn a_listing_is_one_cursor_chain() {
+        let good = [
+            page(1, 200, &["a"], "c1"),
+            page(2, 200, &["b"], "c2"),
+            page(3, 200, &["c"], ""),
+        ];
+        assert_eq!(incomplete(&good), None);
+        let mut bad = good.clone();
+        bad[2].cursor = Some("bogus-cursor".into());
+        let why = incomplete(&bad).unwrap();
+        assert!(
+            why.contains("page 3") && why.contains("bogus-cursor"),
+            "{why}"
+        );
+        let mut bad = good.clone();
+        bad[0].cursor = Some(String::new());
+        assert!(incomplete(&bad).unwrap().contains("page 1"));
+        let mut bad = good.clone();
+        bad[1].cursor = None;
+        assert!(
+            incomplete(&bad).is_some(),
+            "page 2 fetched without a cursor"
+        );
+        let mut bad = good.clone();
+        bad[1].cursor = Some("c1 ".into());
+        assert!(incomplete(&bad).is_some(), "byte for byte");
+        let mut bad = good.clone();
+        bad.swap(1, 2);
+        assert!(incomplete(&bad).is_some(), "pages out of order");
     }
 
     #[test]

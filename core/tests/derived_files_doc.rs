@@ -27,6 +27,25 @@ fn docs_list_every_suites_derived_files() {
             "val08 row lacks {path}"
         );
     }
+    // VAL08: the worker files, derived from the create records.
+    for name in [
+        "scenario-n{N}/worker-{w}.txt",
+        "scenario-n{N}-requests.jsonl",
+    ] {
+        assert!(
+            val08_row.contains(&format!("`{name}`")),
+            "val08 row lacks {name}"
+        );
+    }
+    assert_eq!(
+        val08::worker_file(7, 3),
+        "scenario-n7/worker-3.txt",
+        "the row's pattern is the registry's name"
+    );
+    assert_eq!(
+        val08::requests::requests_file(&val08::scenario_dir(7)),
+        "scenario-n7-requests.jsonl"
+    );
     // VAL12: the per-round derived files and the raw records they come from.
     let val12_row = row(&doc, "val12");
     for name in [

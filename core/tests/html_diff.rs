@@ -6,92 +6,17 @@ use std::path::{Path, PathBuf};
 use assert_cmd::cargo::cargo_bin_cmd;
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
-use val_core::evidence::{self, Provenance, RunDir};
-use val_core::plans::val08::{self as plan, Config, WorkerLine};
+use val_core::plans::val08::{self as plan, Config};
 use val_core::{diff, html};
 
 /// Text an attacker could plant in evidence (e.g. a control-plane's error message).
+mod common;
+
 const HOSTILE: &str = "<script>alert('x')</script><img src=x onerror=alert(1)>\"'&";
 
-/// Writes a judged VAL08 run under `root`: every create takes `latency_ms` (plus a
-/// little spread); `bad` makes worker 1 of tier N=1 fail its first create with
-/// `HOSTILE` as the error text. Returns the run directory.
+/// [`common::val08_run`] with `HOSTILE` as the error text of the failing create.
 fn val08_run(root: &Path, cfg: &Config, latency_ms: u64, bad: bool, faults: &[&str]) -> PathBuf {
-    let run = RunDir::create(root, "val08").unwrap();
-    run.write_text(plan::CONFIG_FILE, &cfg.to_text()).unwrap();
-    run.write_text(plan::HEALTH_FILE, "# body: {\"status\":\"ok\"}\ncode=200\n")
-        .unwrap();
-    let mut ok_ids = Vec::new();
-    let mut answered = 0;
-    for &n in &cfg.tiers {
-        let mut wall = 0;
-        for w in 1..=n {
-            let mut t = 0;
-            let mut lines = Vec::new();
-            for b in 1..=cfg.batch {
-                let lat = latency_ms * 1000 + ((w * 7 + b * 13) % 500) as u64;
-                let fail = bad && n == 1 && w == 1 && b == 1;
-                let id = plan::plan_id(n, w, b);
-                lines.push(WorkerLine {
-                    id: id.clone(),
-                    status: Some(if fail { 500 } else { 201 }),
-                    latency_us: lat,
-                    outcome: if fail { "failed" } else { "ok" }.into(),
-                    send_offset_us: t,
-                    answer_offset_us: t + lat,
-                    error: fail.then(|| HOSTILE.to_string()),
-                });
-                if !fail {
-                    ok_ids.push(id);
-                }
-                answered += 1;
-                t += lat;
-            }
-            wall = wall.max(t);
-            run.write_text(
-                &plan::worker_file(n, w),
-                &plan::worker_file_text(n, w, &lines),
-            )
-            .unwrap();
-        }
-        run.write_text(
-            &plan::scenario_report_file(n),
-            &plan::scenario_report_text(Some(1_795_000_000_000_000), Some(wall)),
-        )
-        .unwrap();
-    }
-    let page = val_core::records::ListPage {
-        page: 1,
-        status: Some(200),
-        well_formed: true,
-        items: ok_ids.len(),
-        ids: Some(ok_ids),
-        next_cursor: Some(String::new()),
-        ..Default::default()
-    };
-    run.write_text(plan::LIST_PAGES_FILE, &val_core::records::to_jsonl(&[page]))
-        .unwrap();
-    let scrape = |v: usize| {
-        format!(
-            "# TYPE cp_http_requests_total counter\ncp_http_requests_total{{code=\"201\"}} {v}\n"
-        )
-    };
-    run.write_text(plan::METRICS_BEFORE_FILE, &scrape(0))
-        .unwrap();
-    run.write_text(plan::METRICS_AFTER_FILE, &scrape(answered + 5))
-        .unwrap();
-    let faults: Vec<String> = faults.iter().map(|s| s.to_string()).collect();
-    evidence::write_report(&run, &faults).unwrap();
-    let now = chrono::Utc::now();
-    // A run with faults is a negative run: `evidence diff` verifies it first.
-    let prov = Provenance {
-        started_at: Some(now),
-        negative: !faults.is_empty(),
-        faults,
-        ..Provenance::default()
-    };
-    evidence::write_manifest(&run, &prov, now, None).unwrap();
-    run.path().to_path_buf()
+    common::val08_run(root, cfg, latency_ms, bad.then_some(HOSTILE), faults)
 }
 
 #[test]
@@ -140,7 +65,13 @@ fn html_is_deterministic_and_a_derived_file() {
         html::check_derived(&dir).is_empty(),
         "the text report is not an input"
     );
-    std::fs::write(dir.join(plan::worker_file(1, 1)), "# nothing\n").unwrap();
+    let records = dir.join(plan::requests::requests_file(&plan::scenario_dir(1)));
+    let text = std::fs::read_to_string(&records).unwrap();
+    std::fs::write(
+        &records,
+        text.replacen("\"latency_us\":", "\"latency_us\":9", 1),
+    )
+    .unwrap();
     assert_eq!(html::check_derived(&dir).len(), 1, "a raw file is an input");
 }
 

@@ -83,22 +83,25 @@ pub fn ramp_run_with(root: &Path, failed_at_400: usize) -> PathBuf {
     let mut tiers = Vec::new();
     for n in [200, 400] {
         let dir = ramp::tier_dir(n);
-        for w in 1..=n {
-            let failed = n == 400 && w <= failed_at_400;
-            let line = plan::WorkerLine {
-                id: ramp::ramp_id(n, w, 1),
-                status: Some(if failed { 500 } else { 201 }),
-                latency_us: 1_000 + w as u64 * 10,
-                outcome: if failed { "failed" } else { "ok" }.into(),
-                send_offset_us: w as u64,
-                answer_offset_us: w as u64 + 1_000 + w as u64 * 10,
-                error: failed.then(|| "boom".to_string()),
-            };
-            run.write_text(
-                &plan::worker_file_in(&dir, w),
-                &plan::worker_file_text(n, w, &[line]),
-            )
-            .unwrap();
+        let records: Vec<plan::requests::CreateRecord> = (1..=n)
+            .map(|w| {
+                let failed = n == 400 && w <= failed_at_400;
+                create_record(
+                    ramp::ramp_id(n, w, 1),
+                    (w, 1),
+                    failed.then_some(500),
+                    (w as u64, 1_000 + w as u64 * 10),
+                )
+            })
+            .collect();
+        run.write_text(
+            &plan::requests::requests_file(&dir),
+            &plan::requests::to_jsonl(&records),
+        )
+        .unwrap();
+        let f = val_core::plans::Files::new(run.path());
+        for file in plan::requests::worker_files(&f, &dir, n).unwrap() {
+            run.write_text(&file.path, &file.text).unwrap();
         }
         let report = plan::report_file_in(&dir);
         run.write_text(
@@ -106,7 +109,6 @@ pub fn ramp_run_with(root: &Path, failed_at_400: usize) -> PathBuf {
             &plan::scenario_report_text(Some(1_700_000_000_000_000), Some(50_000)),
         )
         .unwrap();
-        let f = val_core::plans::Files::new(run.path());
         let full = plan::files::scenario_report(&f, &dir, n, 1, ramp::ramp_id).unwrap();
         run.write_text(&report, &full).unwrap();
         let t = plan::scenario_in(&f, &dir, n, 1, ramp::ramp_id).unwrap();
@@ -140,7 +142,143 @@ pub fn ramp_run_with(root: &Path, failed_at_400: usize) -> PathBuf {
     run.path().to_path_buf()
 }
 
+/// A create record as the VAL08 driver writes it: `id` sent by worker `w` as its
+/// `b`th create, answered 201 (or `failed`, answered that status with an error), sent
+/// at `start` µs and answered `latency` µs later.
+pub fn create_record(
+    id: String,
+    (w, b): (usize, usize),
+    failed: Option<u16>,
+    (start, latency): (u64, u64),
+) -> val_core::plans::val08::requests::CreateRecord {
+    use val_core::load_result::{ErrorCause, Outcome};
+    val_core::plans::val08::requests::CreateRecord {
+        id,
+        worker: w,
+        index: b,
+        outcome: if failed.is_some() {
+            Outcome::Failed
+        } else {
+            Outcome::Ok
+        },
+        status: Some(failed.unwrap_or(201)),
+        latency_us: latency,
+        start_offset_us: start,
+        end_offset_us: start + latency,
+        error: failed.map(|s| format!("HTTP {s}: boom")),
+        cause: failed.map(|_| ErrorCause::Status),
+        deadline_ms: Some(35_000),
+    }
+}
+
 /// [`ramp_run_with`] whose N=400 tier breaks the ramp with 3 errors.
 pub fn ramp_run(root: &Path) -> PathBuf {
     ramp_run_with(root, 3)
+}
+
+/// The list page records of a walk over `ids`, `limit` per page, as the lab's client
+/// writes them: page 1 without a cursor, page k with page k−1's `next_cursor`
+/// (`c1`, `c2`, …), the last naming an empty one.
+pub fn list_pages(ids: &[String], limit: usize) -> Vec<val_core::records::ListPage> {
+    let chunks: Vec<&[String]> = if ids.is_empty() {
+        vec![&[]]
+    } else {
+        ids.chunks(limit).collect()
+    };
+    let last = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| val_core::records::ListPage {
+            page: i + 1,
+            cursor: (i > 0).then(|| format!("c{i}")),
+            status: Some(200),
+            well_formed: true,
+            items: chunk.len(),
+            ids: Some(chunk.to_vec()),
+            next_cursor: Some(if i + 1 == last {
+                String::new()
+            } else {
+                format!("c{}", i + 1)
+            }),
+            latency_us: 100,
+            error: None,
+        })
+        .collect()
+}
+
+/// Writes a judged VAL08 run under `root` with the plan's own writers: every create
+/// takes `latency_ms` (plus a little spread); `bad` makes worker 1 of tier N=1 fail
+/// its first create (answered 500) with that error text. The list walk pages every
+/// ID answered 201, 100 per page. Returns the run directory.
+pub fn val08_run(
+    root: &Path,
+    cfg: &val_core::plans::val08::Config,
+    latency_ms: u64,
+    bad: Option<&str>,
+    faults: &[&str],
+) -> PathBuf {
+    use val_core::plans::val08::{self as plan, requests};
+    let run = RunDir::create(root, "val08").unwrap();
+    run.write_text(plan::CONFIG_FILE, &cfg.to_text()).unwrap();
+    run.write_text(plan::HEALTH_FILE, "# body: {\"status\":\"ok\"}\ncode=200\n")
+        .unwrap();
+    let mut ok_ids = Vec::new();
+    let mut answered = 0;
+    for &n in &cfg.tiers {
+        let mut wall = 0;
+        let mut records = Vec::new();
+        for w in 1..=n {
+            let mut t = 0;
+            for b in 1..=cfg.batch {
+                let lat = latency_ms * 1000 + ((w * 7 + b * 13) % 500) as u64;
+                let fail = bad.filter(|_| n == 1 && w == 1 && b == 1);
+                let id = plan::plan_id(n, w, b);
+                let mut r = create_record(id.clone(), (w, b), fail.map(|_| 500), (t, lat));
+                r.error = fail.map(str::to_string);
+                records.push(r);
+                if fail.is_none() {
+                    ok_ids.push(id);
+                }
+                answered += 1;
+                t += lat;
+            }
+            wall = wall.max(t);
+        }
+        let dir = plan::scenario_dir(n);
+        run.write_text(
+            &requests::requests_file(&dir),
+            &requests::to_jsonl(&records),
+        )
+        .unwrap();
+        run.write_text(
+            &plan::scenario_report_file(n),
+            &plan::scenario_report_text(Some(1_795_000_000_000_000), Some(wall)),
+        )
+        .unwrap();
+    }
+    let pages = list_pages(&ok_ids, 100);
+    run.write_text(plan::LIST_PAGES_FILE, &val_core::records::to_jsonl(&pages))
+        .unwrap();
+    let scrape = |v: usize| {
+        format!(
+            "# TYPE cp_http_requests_total counter\ncp_http_requests_total{{code=\"201\"}} {v}\n"
+        )
+    };
+    run.write_text(plan::METRICS_BEFORE_FILE, &scrape(0))
+        .unwrap();
+    run.write_text(plan::METRICS_AFTER_FILE, &scrape(answered + pages.len()))
+        .unwrap();
+    let faults: Vec<String> = faults.iter().map(|s| s.to_string()).collect();
+    evidence::write_report(&run, &faults).unwrap();
+    let now = chrono::Utc::now();
+    // A run with faults is a negative run: `evidence diff` verifies it first.
+    let prov = Provenance {
+        started_at: Some(now),
+        negative: !faults.is_empty(),
+        faults,
+        ..Provenance::default()
+    };
+    evidence::write_manifest(&run, &prov, now, None).unwrap();
+    run.path().to_path_buf()
 }

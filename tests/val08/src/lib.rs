@@ -17,14 +17,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::runtime::Runtime;
 
 use anyhow::{bail, Context as _};
-use serde::{Deserialize, Serialize};
 use val_support::client::{Client, CreateRollout};
 use val_support::cp::{ControlPlane, CpConfig};
 use val_support::env;
 use val_support::evidence::{self, Provenance, RunDir};
 use val_support::lab::{self, Lab, LabCtx};
-use val_support::load::{self, ClosedModel, LoadResult, RequestRecord};
-use val_support::plans::val08::{self as plan, ramp, Config, Scenario, Schedule, WorkerLine};
+use val_support::load::{self, ClosedModel, LoadResult};
+use val_support::plans::val08::{self as plan, ramp, Config, Scenario, Schedule};
 use val_support::plans::Files;
 use val_support::stats;
 
@@ -50,12 +49,10 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 /// answer by this deadline; a shorter one would count creates the plan sees answered.
 pub const CREATE_DEADLINE: Duration =
     Duration::from_secs(PLAN_BOUND.as_secs() + DEADLINE_MARGIN.as_secs());
-/// The file of a scenario's typed request records (JSON Lines of [`CreateRecord`]):
-/// the cause of each error and the deadline used, which the plan's worker files lack.
-/// Beside the scenario directory, which holds the plan's files and nothing else.
-pub fn requests_file(scenario_dir: &str) -> String {
-    format!("{scenario_dir}-requests.jsonl")
-}
+/// The file of a scenario's typed create records (JSON Lines of [`CreateRecord`]),
+/// the judge's only record of the creates: beside the scenario directory, which holds
+/// the plan's files (worker files derived from these records, the scenario report).
+pub use val_support::plans::val08::requests::{requests_file, CreateRecord};
 
 /// The configuration of the shared lab: the plan's tiers and batch, overridden by
 /// `VAL08_TIERS` (comma-separated) and `VAL08_BATCH`.
@@ -292,59 +289,37 @@ where
     }
 }
 
-/// One create as the driver recorded it, typed: the plan ID with the request record
-/// (outcome, status, latency, offsets, error text, error cause, deadline).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CreateRecord {
-    /// Plan ID sent.
-    pub id: String,
-    /// What happened to it.
-    #[serde(flatten)]
-    pub request: RequestRecord,
-}
-
-/// The text of a scenario's [`requests_file`]: one [`CreateRecord`] per line.
+/// The text of a scenario's [`requests_file`]: one [`CreateRecord`] per request, the
+/// plan ID with everything the driver recorded of it.
 pub fn requests_jsonl(
     n: usize,
     result: &LoadResult,
     id: fn(usize, usize, usize) -> String,
-) -> anyhow::Result<String> {
-    let mut s = String::new();
-    for r in &result.records {
-        let rec = CreateRecord {
+) -> String {
+    let records: Vec<CreateRecord> = result
+        .records
+        .iter()
+        .map(|r| CreateRecord {
             id: id(n, r.worker, r.index),
-            request: r.clone(),
-        };
-        s.push_str(&serde_json::to_string(&rec)?);
-        s.push('\n');
-    }
-    Ok(s)
-}
-
-/// Worker lines of a scenario, by worker.
-pub fn worker_lines(
-    n: usize,
-    result: &LoadResult,
-    id: fn(usize, usize, usize) -> String,
-) -> BTreeMap<usize, Vec<WorkerLine>> {
-    let mut out: BTreeMap<usize, Vec<WorkerLine>> = BTreeMap::new();
-    for r in &result.records {
-        out.entry(r.worker).or_default().push(WorkerLine {
-            id: id(n, r.worker, r.index),
+            worker: r.worker,
+            index: r.index,
+            outcome: r.outcome,
             status: r.status,
             latency_us: r.latency_us,
-            outcome: r.outcome.as_str().to_string(),
-            send_offset_us: r.start_offset_us,
-            answer_offset_us: r.end_offset_us,
+            start_offset_us: r.start_offset_us,
+            end_offset_us: r.end_offset_us,
             error: r.error.clone(),
-        });
-    }
-    out
+            cause: r.cause,
+            deadline_ms: r.deadline_ms,
+        })
+        .collect();
+    plan::requests::to_jsonl(&records)
 }
 
-/// One closed-model tier under the scenario directory `dir`: the creates, a worker
-/// file per worker and the scenario report (plan formats), then the tier recomputed
-/// from those files with the judge's code, whose summary completes the report.
+/// One closed-model tier under the scenario directory `dir`: the creates and their
+/// typed records, the scenario report's wall-clock, then (through the functions
+/// `evidence verify` re-derives them with) a worker file per worker and the tier
+/// recomputed from the records, whose summary completes the report.
 pub fn run_tier(
     run: &RunDir,
     rt: &Runtime,
@@ -355,20 +330,18 @@ pub fn run_tier(
 ) -> anyhow::Result<Scenario> {
     let n = model.workers;
     let timed = run_creates(rt, client, (model, schedule), id);
-    run.write_text(&requests_file(dir), &requests_jsonl(n, &timed.result, id)?)?;
-    let mut by_worker = worker_lines(n, &timed.result, id);
-    for w in 1..=n {
-        // A worker without records gets an empty file: its creates count as errors.
-        let lines = by_worker.remove(&w).unwrap_or_default();
-        run.write_text(
-            &plan::worker_file_in(dir, w),
-            &plan::worker_file_text(n, w, &lines),
-        )?;
+    run.write_text(&requests_file(dir), &requests_jsonl(n, &timed.result, id))?;
+    let files = Files::new(run.path());
+    // A worker without records gets a file with its header only: its creates count
+    // as errors.
+    for f in
+        plan::requests::worker_files(&files, dir, n).map_err(|m| anyhow::anyhow!("{dir}: {m}"))?
+    {
+        run.write_text(&f.path, &f.text)?;
     }
     let path = plan::report_file_in(dir);
     let raw = plan::scenario_report_text(timed.first_send_unix_us, timed.result.wall_us);
     run.write_text(&path, &raw)?;
-    let files = Files::new(run.path());
     let s = plan::scenario_in(&files, dir, n, model.per_worker, id)
         .map_err(|m| anyhow::anyhow!("{dir}: {m}"))?;
     // The summary half through the function `evidence verify` re-derives it with.

@@ -1234,34 +1234,78 @@ fn conf_06(f: &Files) -> Check {
     })
 }
 
-/// `(tests, failures, errors)` summed over the `<testsuite>` elements of a JUnit file.
-pub fn junit_totals(xml: &str) -> Option<(u64, u64, u64)> {
-    let attr = |tag: &str, name: &str| -> Option<u64> {
-        let key = format!(" {name}=\"");
-        let start = tag.find(&key)? + key.len();
-        tag[start..].split('"').next()?.parse().ok()
-    };
-    let mut totals = (0, 0, 0);
-    let mut any = false;
-    for piece in xml
-        .split("<testsuite")
-        .skip(1)
-        .filter(|p| p.starts_with([' ', '>']))
-    {
-        let tag = piece.split('>').next()?;
-        totals.0 += attr(tag, "tests")?;
-        totals.1 += attr(tag, "failures").unwrap_or(0);
-        totals.2 += attr(tag, "errors").unwrap_or(0);
-        any = true;
+/// What a JUnit file says, counted two ways: the `tests`, `failures` and `errors`
+/// attributes summed over its `<testsuite>` elements, and the `<failure>` and
+/// `<error>` elements found inside its `<testcase>` elements. A writer that fills in
+/// one and not the other (or an edit of one) shows as a disagreement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JunitCounts {
+    /// Σ `tests` of the `<testsuite>` headers.
+    pub tests: u64,
+    /// Σ `failures` of the headers.
+    pub failures: u64,
+    /// Σ `errors` of the headers.
+    pub errors: u64,
+    /// `<failure>` elements inside `<testcase>` elements.
+    pub failure_elements: u64,
+    /// `<error>` elements inside `<testcase>` elements.
+    pub error_elements: u64,
+}
+
+/// Reads a JUnit file with an XML parser: every `<testsuite>` must carry a numeric
+/// `tests` count (`failures` and `errors` absent count 0, present must be numbers),
+/// and at least one `<testsuite>` must exist.
+pub fn junit_counts(xml: &str) -> Result<JunitCounts, String> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("not XML: {e}"))?;
+    let mut c = JunitCounts::default();
+    let mut suites = 0;
+    for node in doc.descendants().filter(|n| n.is_element()) {
+        let name = node.tag_name().name();
+        let num = |attr: &str, required: bool| -> Result<u64, String> {
+            match node.attribute(attr) {
+                Some(v) => v.trim().parse().map_err(|_| {
+                    format!(
+                        "<testsuite> {attr}={:?} is not a count",
+                        crate::escape::escape(v)
+                    )
+                }),
+                None if required => Err(format!("a <testsuite> has no {attr} count")),
+                None => Ok(0),
+            }
+        };
+        match name {
+            "testsuite" => {
+                suites += 1;
+                c.tests += num("tests", true)?;
+                c.failures += num("failures", false)?;
+                c.errors += num("errors", false)?;
+            }
+            "failure" | "error"
+                if node
+                    .ancestors()
+                    .skip(1)
+                    .any(|a| a.is_element() && a.tag_name().name() == "testcase") =>
+            {
+                if name == "failure" {
+                    c.failure_elements += 1;
+                } else {
+                    c.error_elements += 1;
+                }
+            }
+            _ => {}
+        }
     }
-    any.then_some(totals)
+    if suites == 0 {
+        return Err("no <testsuite> element".into());
+    }
+    Ok(c)
 }
 
 /// CONF-07: schemathesis exited 0 and its JUnit report has tests and no failure.
 fn conf_07(f: &Files) -> Check {
     let spec = PLAN.spec(
         "CONF-07",
-        "schemathesis (phases examples, coverage, fuzzing, stateful) exits 0; JUnit: tests > 0, failures + errors = 0",
+        "schemathesis (phases examples, coverage, fuzzing, stateful) exits 0; JUnit: tests > 0, failures + errors = 0 in the <testsuite> headers and no <failure> or <error> element in any <testcase>",
         &[SCHEMATHESIS_FILE, SCHEMATHESIS_JUNIT],
     );
     judged(f, spec, |spec| {
@@ -1269,18 +1313,17 @@ fn conf_07(f: &Files) -> Check {
             .json::<SchemathesisRun>(SCHEMATHESIS_FILE)
             .and_then(|run| {
                 let xml = f.text(SCHEMATHESIS_JUNIT)?;
-                let (tests, failures, errors) = junit_totals(&xml).ok_or_else(|| {
-                    Missing::Absent(format!(
-                        "{SCHEMATHESIS_JUNIT}: no <testsuite> with a tests count"
-                    ))
-                })?;
+                let c = junit_counts(&xml)
+                    .map_err(|e| Missing::Absent(format!("{SCHEMATHESIS_JUNIT}: {e}")))?;
                 Ok(SchemathesisObs {
                     version: run.version,
                     exit_code: run.exit_code,
                     timed_out: run.timed_out,
-                    tests,
-                    failures,
-                    errors,
+                    tests: c.tests,
+                    failures: c.failures,
+                    errors: c.errors,
+                    failure_elements: c.failure_elements,
+                    error_elements: c.error_elements,
                 })
             });
         spec.observe(obs, SchemathesisObs::pass)
@@ -1422,10 +1465,62 @@ mod tests {
     }
 
     #[test]
-    fn junit_totals_sum_every_suite() {
-        let xml = r#"<?xml version="1.0"?><testsuites><testsuite name="a" tests="3" failures="1" errors="0"><testcase/></testsuite><testsuite name="b" tests="2" errors="1" failures="0"></testsuite></testsuites>"#;
-        assert_eq!(junit_totals(xml), Some((5, 1, 1)));
-        assert_eq!(junit_totals("<testsuites></testsuites>"), None);
+    fn junit_counts_sum_every_suite_and_count_the_elements() {
+        let xml = r#"<?xml version="1.0"?><testsuites><testsuite name="a" tests="3" failures="1" errors="0"><testcase><failure message="x">boom</failure></testcase></testsuite><testsuite name="b" tests="2" errors="1" failures="0"><testcase><error/></testcase></testsuite></testsuites>"#;
+        assert_eq!(
+            junit_counts(xml),
+            Ok(JunitCounts {
+                tests: 5,
+                failures: 1,
+                errors: 1,
+                failure_elements: 1,
+                error_elements: 1
+            })
+        );
+        assert!(junit_counts("<testsuites></testsuites>").is_err());
+        assert!(junit_counts("<testsuite tests=\"x\"/>").is_err());
+        assert!(junit_counts("<testsuite tests=\"1\"").is_err(), "not XML");
+        // Text shaped like an element inside a message is text, not an element.
+        let quoted = r#"<testsuite tests="1" failures="0"><testcase><system-out>&lt;failure/&gt;</system-out></testcase></testsuite>"#;
+        assert_eq!(junit_counts(quoted).unwrap().failure_elements, 0);
+    }
+
+    /// E2: a run directory whose JUnit report holds a `<failure>` inside a testcase
+    /// under a `<testsuite>` header that says 0 failures (schemathesis exit 0).
+    #[test]
+    fn a_failure_element_under_a_clean_header_fails_conf_07() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Files::new(dir.path());
+        std::fs::create_dir_all(dir.path().join("schemathesis")).unwrap();
+        let run = SchemathesisRun {
+            command: vec!["schemathesis".into(), "run".into()],
+            version: "4.0.0".into(),
+            exit_code: Some(0),
+            timed_out: false,
+        };
+        std::fs::write(
+            dir.path().join(SCHEMATHESIS_FILE),
+            serde_json::to_string(&run).unwrap(),
+        )
+        .unwrap();
+        let status = |xml: &str| {
+            std::fs::write(dir.path().join(SCHEMATHESIS_JUNIT), xml).unwrap();
+            conf_07(&f)
+        };
+        let clean = r#"<testsuites><testsuite name="schemathesis" tests="2" failures="0" errors="0"><testcase name="GET /v1/health"/><testcase name="POST /v1/rollouts"/></testsuite></testsuites>"#;
+        let c = status(clean);
+        assert_eq!(c.status, crate::check::Status::Pass, "{c:?}");
+        for planted in [
+            r#"<testcase name="POST /v1/rollouts"><failure type="ServerError" message="500">POST /v1/rollouts -&gt; 500</failure></testcase>"#,
+            r#"<testcase name="POST /v1/rollouts"><error message="x"/></testcase>"#,
+        ] {
+            let lying = clean.replace(r#"<testcase name="POST /v1/rollouts"/>"#, planted);
+            let c = status(&lying);
+            assert_eq!(c.status, crate::check::Status::Fail, "{planted}: {c:?}");
+        }
+        // The header alone saying 1 failure (no element) disagrees too.
+        let c = status(&clean.replace(r#"failures="0""#, r#"failures="1""#));
+        assert_eq!(c.status, crate::check::Status::Fail);
     }
 
     #[test]

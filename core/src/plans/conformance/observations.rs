@@ -182,12 +182,22 @@ pub struct SchemathesisObs {
     pub failures: u64,
     /// JUnit: errors.
     pub errors: u64,
+    /// JUnit: `<failure>` elements inside `<testcase>` elements.
+    pub failure_elements: u64,
+    /// JUnit: `<error>` elements inside `<testcase>` elements.
+    pub error_elements: u64,
 }
 
 impl SchemathesisObs {
-    /// CONF-07's rule.
+    /// CONF-07's rule. The header counts and the elements must both say none: a
+    /// header that disagrees with the testcases it sums is not evidence of a clean run.
     pub fn pass(&self) -> bool {
-        self.exit_code == Some(0) && self.tests > 0 && self.failures == 0 && self.errors == 0
+        self.exit_code == Some(0)
+            && self.tests > 0
+            && self.failures == 0
+            && self.errors == 0
+            && self.failures == self.failure_elements
+            && self.errors == self.error_elements
     }
 }
 

@@ -1,12 +1,14 @@
-//! VAL08's derived files: the plan's summary files and the summary half of each
-//! scenario report, recomputed from the worker files by `evidence verify`.
+//! VAL08's derived files: the plan's summary files, each tier's worker files and the
+//! summary half of each scenario report, recomputed from the create records
+//! (`scenario-n{N}-requests.jsonl`) by `evidence verify`.
 
 use std::path::Path;
 
 use crate::check::Report;
 use crate::plans::{DerivedFile, Files, Missing, RunRef};
 
-/// VAL08: the plan's summary files and the summary part of each scenario report.
+/// VAL08: the plan's summary files, and per tier its worker files (from its create
+/// records) and the summary part of its scenario report.
 pub fn derived(run: &RunRef<'_>, _: &Report) -> Result<Vec<DerivedFile>, Missing> {
     let f = Files::new(run.dir);
     let mut out: Vec<DerivedFile> = Vec::new();
@@ -15,6 +17,7 @@ pub fn derived(run: &RunRef<'_>, _: &Report) -> Result<Vec<DerivedFile>, Missing
         .unwrap_or(super::DEFAULT_BATCH);
     for n in scenario_tiers(run.dir) {
         let dir = super::scenario_dir(n);
+        out.extend(super::requests::worker_files(&f, &dir, n)?);
         out.push(DerivedFile {
             path: super::report_file_in(&dir),
             text: scenario_report(&f, &dir, n, batch, super::plan_id)?,
@@ -51,8 +54,8 @@ fn scenario_tiers(dir: &Path) -> Vec<usize> {
 }
 
 /// A scenario report in full: its raw wall-clock lines (rebuilt from the two Unix µs
-/// values it records) followed by the tier's summary recomputed from the worker files
-/// with the judge's code. The lab writes the raw half first, then this.
+/// values it records) followed by the tier's summary recomputed from the create
+/// records with the judge's code. The lab writes the raw half first, then this.
 pub fn scenario_report(
     f: &Files,
     dir: &str,
@@ -85,29 +88,30 @@ mod tests {
 
     #[test]
     fn raw_error_text_in_a_scenario_report_cannot_change_its_observations() {
-        use crate::plans::val08::{plan_id, scenario_dir, scenario_in, WorkerLine};
+        use crate::load_result::{ErrorCause, Outcome};
+        use crate::plans::val08::requests::{requests_file, to_jsonl, CreateRecord};
+        use crate::plans::val08::{plan_id, scenario_dir, scenario_in};
         let dir = tempfile::tempdir().unwrap();
         let f = Files::new(dir.path());
         let sdir = scenario_dir(1);
         let injected = "boom last_answer_unix_us=1 first_send_unix_us=0 status=201\nok=500";
-        let lines: Vec<WorkerLine> = (1..=2)
-            .map(|b| WorkerLine {
+        let records: Vec<CreateRecord> = (1..=2)
+            .map(|b| CreateRecord {
                 id: plan_id(1, 1, b),
+                worker: 1,
+                index: b,
+                outcome: if b == 1 { Outcome::Failed } else { Outcome::Ok },
                 status: Some(if b == 1 { 500 } else { 201 }),
                 latency_us: 10,
-                outcome: if b == 1 { "failed" } else { "ok" }.into(),
-                send_offset_us: 0,
-                answer_offset_us: 10,
+                start_offset_us: 0,
+                end_offset_us: 10,
                 error: (b == 1).then(|| injected.to_string()),
+                cause: (b == 1).then_some(ErrorCause::Status),
+                deadline_ms: None,
             })
             .collect();
         std::fs::create_dir_all(dir.path().join(&sdir)).unwrap();
-        std::fs::write(
-            dir.path()
-                .join(crate::plans::val08::worker_file_in(&sdir, 1)),
-            crate::plans::val08::worker_file_text(1, 1, &lines),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join(requests_file(&sdir)), to_jsonl(&records)).unwrap();
         let report = dir.path().join(crate::plans::val08::report_file_in(&sdir));
         std::fs::write(
             &report,

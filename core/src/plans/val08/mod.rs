@@ -6,8 +6,10 @@
 //! - `val08-config.txt`: `tiers=1,10,50,100 batch=5 schedule=concurrent` — which
 //!   scenarios were run, and how their workers were started;
 //! - `val08-health.txt`: `code=200` and the body;
-//! - `scenario-n{N}/worker-{w}.txt`: one [`WorkerLine`] per create the worker sent,
-//!   with its send and answer offsets (the source of [`peak_concurrency`]);
+//! - `scenario-n{N}-requests.jsonl`: one typed [`requests::CreateRecord`] per create
+//!   the driver sent (plan ID, worker, status, outcome, error and its cause, send and
+//!   answer offsets: the source of [`peak_concurrency`]); the plan's worker files
+//!   `scenario-n{N}/worker-{w}.txt` are derived from them and never read;
 //! - `scenario-n{N}/scenario-report.txt`: `first_send_unix_us` / `last_answer_unix_us`
 //!   (the wall-clock observation) beside the lab's own summary;
 //! - `val08-list-pages.jsonl`: one typed record per page fetched (status, whether the
@@ -16,9 +18,10 @@
 //! - `val08-metrics-raw-before.txt` and `val08-metrics-raw.txt`: the scrapes before
 //!   the first scenario and after the list walk.
 //!
-//! Counting rule: a create is ok only when it answered 201 for an ID the plan expects
-//! (`val08-n{N}-w{w}-b{b}`), once. `errors = N × batch − ok`, so a lost worker file
-//! or a missing line counts as an error, never as nothing.
+//! Counting rule: a create is ok only when its record answered 201 with a well-formed
+//! body naming its ID and no error ([`requests::CreateRecord::answered_201_cleanly`]),
+//! for the ID the plan expects of its worker and index (`val08-n{N}-w{w}-b{b}`), once.
+//! `errors = N × batch − ok`, so a missing record counts as an error, never as nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -35,6 +38,7 @@ pub mod figures;
 pub mod files;
 pub mod page;
 pub mod ramp;
+pub mod requests;
 
 /// The VAL08 plan.
 pub const PLAN: Plan = Plan {
@@ -284,7 +288,8 @@ impl Config {
     }
 }
 
-/// One create as a worker saw it: a line of `worker-{w}.txt`.
+/// One create as a line of the derived `worker-{w}.txt` (from its
+/// [`requests::CreateRecord`]; written, never parsed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerLine {
     /// Plan ID sent.
@@ -310,37 +315,17 @@ impl WorkerLine {
         let error = self
             .error
             .as_deref()
-            .map(|e| e.replace(['\n', '\r'], " "))
+            .map(|e| crate::escape::escape(&e.replace(['\n', '\r'], " ")).into_owned())
             .unwrap_or_else(|| "-".into());
         format!(
             "id={} status={} latency_us={} outcome={} send_offset_us={} answer_offset_us={} error={error}",
-            self.id,
+            records::id_text(&self.id),
             self.status.map(|s| format!("{s:03}")).unwrap_or_else(|| "000".into()),
             self.latency_us,
             self.outcome,
             self.send_offset_us,
             self.answer_offset_us,
         )
-    }
-
-    /// Parses one line written by [`to_line`](Self::to_line).
-    pub fn parse(file: &str, line: &str) -> Result<WorkerLine, Missing> {
-        let (head, error) = match line.split_once(" error=") {
-            Some((h, e)) => (h, Some(e.trim())),
-            None => (line, None),
-        };
-        let kv = super::Kv::parse(file, head);
-        Ok(WorkerLine {
-            id: kv.get("id")?.to_string(),
-            status: kv.status("status")?,
-            latency_us: kv.u64("latency_us")?,
-            outcome: kv.get("outcome")?.to_string(),
-            send_offset_us: kv.u64("send_offset_us")?,
-            answer_offset_us: kv.u64("answer_offset_us")?,
-            error: error
-                .filter(|e| *e != "-" && !e.is_empty())
-                .map(str::to_string),
-        })
     }
 }
 
@@ -357,15 +342,6 @@ pub fn worker_file_text(n: usize, w: usize, lines: &[WorkerLine]) -> String {
         s.push('\n');
     }
     s
-}
-
-/// Parses a worker file (`#` lines and blank lines are skipped).
-pub fn parse_worker_file(file: &str, text: &str) -> Result<Vec<WorkerLine>, Missing> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| WorkerLine::parse(file, l))
-        .collect()
 }
 
 /// A non-ok create, for notes and summaries.
@@ -388,7 +364,7 @@ pub struct Scenario {
     pub batch: usize,
     /// N × batch: creates the plan expects.
     pub expected: usize,
-    /// Lines found in the worker files.
+    /// Create records found.
     pub sent: usize,
     /// Creates answered 201 for an expected ID.
     pub ok: usize,
@@ -409,7 +385,7 @@ pub struct Scenario {
     /// ok / wall-clock seconds.
     pub throughput_per_sec: Option<f64>,
     /// The most workers with a create in flight at one instant ([`peak_concurrency`]),
-    /// from the send/answer offsets of the worker files; `None` when no line was read.
+    /// from the send/answer offsets of the records; `None` when there was none.
     pub peak_concurrency: Option<usize>,
     /// The first few failures, for the note.
     #[serde(skip)]
@@ -432,9 +408,9 @@ pub fn round_3dp(x: f64) -> f64 {
 /// Failures kept per scenario for notes.
 const FAILURES_KEPT: usize = 5;
 
-/// Recomputes tier `n` from its worker files and scenario report. Only the scenario
-/// directory itself being absent is [`Missing`]; a missing worker file counts its
-/// creates as errors.
+/// Recomputes tier `n` from its create records and scenario report. The records
+/// file being unreadable is [`Missing`] (the tier is not judged); a worker without
+/// records counts its creates as errors.
 pub fn scenario(f: &Files, n: usize, batch: usize) -> Result<Scenario, Missing> {
     scenario_in(f, &scenario_dir(n), n, batch, plan_id)
 }
@@ -449,32 +425,32 @@ pub fn scenario_in(
     id: fn(usize, usize, usize) -> String,
 ) -> Result<Scenario, Missing> {
     only_scenario_files(f, dir, n)?;
+    let records = requests::read(f, dir)?;
     let mut sc = Scenario::empty(n, batch);
     let mut lat = Vec::with_capacity(n * batch);
     let mut in_flight: Vec<Vec<(u64, u64)>> = Vec::with_capacity(n);
+    let by_worker = requests::by_worker(&records);
     for w in 1..=n {
-        let rel = worker_file_in(dir, w);
-        let lines = match f.text(&rel).and_then(|t| parse_worker_file(&rel, &t)) {
-            Ok(l) => l,
-            Err(e) => {
-                sc.failures.push(Failure {
-                    id: rel.clone(),
-                    status: "missing".into(),
-                    error: e.to_string(),
-                });
-                continue;
-            }
-        };
+        if !by_worker.contains_key(&w) {
+            sc.failures.push(Failure {
+                id: worker_file_in(dir, w),
+                status: "missing".into(),
+                error: format!("no create record of worker {w}"),
+            });
+        }
+    }
+    for (w, recs) in by_worker {
         // Every create the worker sent was in flight until it ended, whatever its
         // outcome: errors are judged by the counts, concurrency by these intervals.
         in_flight.push(
-            lines
-                .iter()
-                .map(|l| (l.send_offset_us, l.answer_offset_us))
+            recs.iter()
+                .map(|r| (r.start_offset_us, r.end_offset_us))
                 .collect(),
         );
-        let expected: BTreeSet<String> = (1..=batch).map(|b| id(n, w, b)).collect();
-        sc.count_worker(lines, &expected, &mut lat);
+        let expected = |r: &requests::CreateRecord| {
+            (1..=n).contains(&w) && (1..=batch).contains(&r.index) && r.id == id(n, w, r.index)
+        };
+        sc.count_worker(&recs, expected, &mut lat);
     }
     sc.summarise(f, dir, &lat, &in_flight);
     Ok(sc)
@@ -520,41 +496,45 @@ impl Scenario {
         }
     }
 
-    /// Counts one worker's lines: a 201 for one of its `expected` IDs, the first time,
-    /// is an ok create (its latency goes to `lat`); anything else is a failure.
+    /// Counts one worker's records: a clean 201 for an `expected` record (its ID is
+    /// the plan's for its worker and index), the first time, is an ok create (its
+    /// latency goes to `lat`); anything else is a failure.
     fn count_worker(
         &mut self,
-        lines: Vec<WorkerLine>,
-        expected: &BTreeSet<String>,
+        records: &[&requests::CreateRecord],
+        expected: impl Fn(&requests::CreateRecord) -> bool,
         lat: &mut Vec<u64>,
     ) {
         let mut seen = BTreeSet::new();
-        for l in lines {
+        for r in records {
             self.sent += 1;
-            if l.status.is_some() {
+            if r.status.is_some() {
                 self.answered += 1;
             }
-            let fresh = expected.contains(&l.id) && seen.insert(l.id.clone());
-            // Ok only as answered 201 with nothing gone wrong (a body that was not
-            // JSON naming the plan, a timeout after the status): the raw fields decide.
-            if l.status == Some(201) && l.error.is_none() && fresh {
+            let fresh = expected(r) && seen.insert(r.id.as_str());
+            if r.answered_201_cleanly() && fresh {
                 self.ok += 1;
-                lat.push(l.latency_us);
-                self.ok_ids.push(l.id);
+                lat.push(r.latency_us);
+                self.ok_ids.push(r.id.clone());
                 continue;
             }
-            let status = l
+            let status = r
                 .status
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "000".into());
-            *self.non_201.entry(status.clone()).or_default() += usize::from(l.status != Some(201));
+            *self.non_201.entry(status.clone()).or_default() += usize::from(r.status != Some(201));
             self.failures.push(Failure {
-                id: l.id,
+                id: records::id_text(&r.id),
                 status,
-                error: if fresh {
-                    l.error.unwrap_or_else(|| "-".into())
-                } else {
+                error: if !fresh {
                     "unexpected or repeated plan ID".into()
+                } else {
+                    let cause = r.cause.map(|c| format!("{}: ", c.as_str()));
+                    format!(
+                        "{}{}",
+                        cause.unwrap_or_default(),
+                        r.error.as_deref().unwrap_or("-")
+                    )
                 },
             });
         }
@@ -696,7 +676,7 @@ impl Scenario {
             self.errors,
             self.expected,
             if shown.is_empty() {
-                "(no failing line: creates are missing from the worker files)".into()
+                "(no failing record: creates are missing from the records)".into()
             } else {
                 shown.join("; ")
             }
@@ -1100,12 +1080,16 @@ fn tier_zero_errors(obs: &Observations, n: usize) -> Check {
                 .flatten()
                 .collect::<Vec<_>>()
                 .join("; ");
-            spec.with_evidence([scenario_report_file(n), scenario_dir(n) + "/"])
-                .observe_with_note(
-                    Ok::<_, Missing>(s.clone()),
-                    |s| s.errors == 0 && s.ok == s.expected && s.reached_n(),
-                    note,
-                )
+            spec.with_evidence([
+                requests::requests_file(&scenario_dir(n)),
+                scenario_report_file(n),
+                scenario_dir(n) + "/",
+            ])
+            .observe_with_note(
+                Ok::<_, Missing>(s.clone()),
+                |s| s.errors == 0 && s.ok == s.expected && s.reached_n(),
+                note,
+            )
         }
     }
 }
@@ -1392,7 +1376,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn worker_line_round_trips_with_error_text() {
+    fn a_worker_line_keeps_its_error_text_on_its_line() {
         let l = WorkerLine {
             id: plan_id(100, 7, 2),
             status: Some(500),
@@ -1400,15 +1384,38 @@ mod tests {
             outcome: "failed".into(),
             send_offset_us: 5,
             answer_offset_us: 1239,
-            error: Some("internal: injected fault error=x".into()),
+            error: Some("internal: injected\nid=x status=201".into()),
         };
-        assert_eq!(WorkerLine::parse("w", &l.to_line()), Ok(l.clone()));
-        let none = WorkerLine {
-            status: None,
+        assert_eq!(l.to_line().lines().count(), 1);
+        assert!(l
+            .to_line()
+            .ends_with("error=internal: injected id=x status=201"));
+    }
+
+    /// Worker `w`'s `b`th create of tier `n`, answered 201 at 10 µs.
+    fn record(n: usize, w: usize, b: usize) -> requests::CreateRecord {
+        requests::CreateRecord {
+            id: plan_id(n, w, b),
+            worker: w,
+            index: b,
+            outcome: crate::load_result::Outcome::Ok,
+            status: Some(201),
+            latency_us: 10,
+            start_offset_us: 0,
+            end_offset_us: 10,
             error: None,
-            ..l
-        };
-        assert_eq!(WorkerLine::parse("w", &none.to_line()), Ok(none));
+            cause: None,
+            deadline_ms: None,
+        }
+    }
+
+    /// Writes tier `n`'s records file.
+    fn write_records(dir: &Path, n: usize, records: &[requests::CreateRecord]) {
+        std::fs::write(
+            dir.join(requests::requests_file(&scenario_dir(n))),
+            requests::to_jsonl(records),
+        )
+        .unwrap();
     }
 
     /// The check `id` of a judged directory.
@@ -1593,20 +1600,7 @@ mod tests {
             ..Config::default()
         });
         std::fs::create_dir_all(dir.path().join(scenario_dir(1))).unwrap();
-        let line = WorkerLine {
-            id: plan_id(1, 1, 1),
-            status: Some(201),
-            latency_us: 10,
-            outcome: "ok".into(),
-            send_offset_us: 0,
-            answer_offset_us: 10,
-            error: None,
-        };
-        std::fs::write(
-            dir.path().join(worker_file(1, 1)),
-            worker_file_text(1, 1, &[line]),
-        )
-        .unwrap();
+        write_records(dir.path(), 1, &[record(1, 1, 1)]);
         dir
     }
 
@@ -1667,24 +1661,11 @@ mod tests {
     }
 
     #[test]
-    fn missing_worker_file_counts_as_errors() {
+    fn a_worker_without_records_counts_as_errors() {
         let dir = tempfile::tempdir().unwrap();
         let f = Files::new(dir.path());
         std::fs::create_dir_all(dir.path().join("scenario-n2")).unwrap();
-        let line = |w, b| WorkerLine {
-            id: plan_id(2, w, b),
-            status: Some(201),
-            latency_us: 10,
-            outcome: "ok".into(),
-            send_offset_us: 0,
-            answer_offset_us: 10,
-            error: None,
-        };
-        std::fs::write(
-            dir.path().join(worker_file(2, 1)),
-            worker_file_text(2, 1, &[line(1, 1), line(1, 1)]),
-        )
-        .unwrap();
+        write_records(dir.path(), 2, &[record(2, 1, 1), record(2, 1, 1)]);
         let s = scenario(&f, 2, 2).unwrap();
         assert_eq!(
             (s.expected, s.ok, s.errors),
@@ -1692,5 +1673,47 @@ mod tests {
             "a repeat is not ok twice"
         );
         assert_eq!(s.wall_us, None, "no scenario report, no wall-clock");
+        assert!(s.note().unwrap().contains("no create record of worker 2"));
+        // Another worker's ID under worker 2, or an index past the batch, is no ok.
+        let mut theirs = record(2, 2, 1);
+        theirs.id = plan_id(2, 1, 2);
+        let mut past = record(2, 2, 3);
+        past.index = 3;
+        write_records(dir.path(), 2, &[record(2, 1, 1), theirs, past]);
+        assert_eq!(scenario(&f, 2, 2).unwrap().ok, 1);
+    }
+
+    #[test]
+    fn records_that_are_not_the_drivers_are_never_judged() {
+        let dir = one_tier_run();
+        let rel = dir.path().join(requests::requests_file(&scenario_dir(1)));
+        let line = std::fs::read_to_string(&rel).unwrap();
+        for (bad, why) in [
+            (line.replacen('{', "{\"extra\":1,", 1), "unknown field"),
+            (
+                line.replace("\"cause\":null", "\"cause\":{\"x\":1}"),
+                "unknown variant",
+            ),
+            (
+                line.replace("\"status\":201", "\"status\":500"),
+                "outcome ok with status 500",
+            ),
+        ] {
+            std::fs::write(&rel, &bad).unwrap();
+            let c = check(dir.path(), "VAL08-02");
+            assert_eq!(c.status, crate::check::Status::Fail, "{bad}");
+            assert!(c.note.clone().unwrap_or_default().contains(why), "{c:?}");
+        }
+        // A consistent failed record is judged: red, with its cause.
+        std::fs::write(
+            &rel,
+            line.replace("\"outcome\":\"ok\"", "\"outcome\":\"failed\"")
+                .replace("\"status\":201", "\"status\":500")
+                .replace("\"cause\":null", "\"cause\":\"status\""),
+        )
+        .unwrap();
+        let c = check(dir.path(), "VAL08-02");
+        assert_eq!(c.status, crate::check::Status::Fail);
+        assert!(c.note.unwrap().contains("status=500"));
     }
 }

@@ -4,7 +4,6 @@
 //! and answer offsets; and the saturation ramp's page (its own run directory).
 
 use maud::{html, Markup};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::check::Report;
@@ -40,30 +39,16 @@ pub const RAMP_PAGE: Page = Page {
 /// The ramp's outcome file (written by the val08 package's `ramp`).
 const RAMP_FILE: &str = "val08-ramp.json";
 
-/// The latencies (µs) of the creates answered 201 in the scenario directory `dir`,
-/// from its worker files (the plan's reader; unreadable files are skipped: the
-/// verdict table says what the judge made of them).
+/// The latencies (µs) of the creates answered 201 cleanly in the scenario directory
+/// `dir`, from its create records (the judge's reader; unreadable records give none:
+/// the verdict table says what the judge made of them).
 pub(crate) fn ok_latencies(f: &Files, dir: &str) -> Vec<u64> {
-    let mut out = Vec::new();
-    for rel in f.list(dir).unwrap_or_default() {
-        if !rel
-            .rsplit('/')
-            .next()
-            .is_some_and(|n| n.starts_with("worker-"))
-        {
-            continue;
-        }
-        let Ok(lines) = f.text(&rel).and_then(|t| plan::parse_worker_file(&rel, &t)) else {
-            continue;
-        };
-        out.extend(
-            lines
-                .iter()
-                .filter(|l| l.status == Some(201))
-                .map(|l| l.latency_us),
-        );
-    }
-    out
+    plan::requests::read(f, dir)
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.answered_201_cleanly())
+        .map(|r| r.latency_us)
+        .collect()
 }
 
 /// The percentile curve of `samples`: `(p, latency ms)` for p = 1..100 and 99.9.
@@ -152,7 +137,7 @@ pub fn sections(f: &Files) -> Vec<Section> {
     let over_time = over_time_charts(f, &tiers);
     let out = vec![Section {
         title: "Throughput and latency per tier".into(),
-        intro: html! { p { "Recomputed from the raw worker lines (" code { "scenario-n*/worker-*.txt" } ") and each scenario's wall-clock (first send to last answer), with the judge's own reader; over time from the raw send and answer offsets (" code { "scenario-n*-requests.jsonl" } ")." } },
+        intro: html! { p { "Recomputed from the raw create records (" code { "scenario-n*-requests.jsonl" } ") and each scenario's wall-clock (first send to last answer), with the judge's own reader; over time from the same records' send and answer offsets." } },
         charts: vec![
             Chart {
                 id: CHARTS[0],
@@ -438,24 +423,9 @@ fn ramp_key_figures(f: &Files, _: Option<&Report>) -> Vec<KeyTable> {
     }]
 }
 
-/// One create of `scenario-n<N>-requests.jsonl`, as far as the over-time charts need.
-#[derive(Deserialize)]
-struct RequestLine {
-    status: Option<u16>,
-    latency_us: u64,
-    start_offset_us: u64,
-    end_offset_us: u64,
-}
-
-/// The raw request records of tier `n`.
-fn requests(f: &Files, n: usize) -> Result<Vec<RequestLine>, String> {
-    let rel = format!("{}-requests.jsonl", plan::scenario_dir(n));
-    let text = f.text(&rel).map_err(|m| m.to_string())?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("{rel} line {}: {e}", i + 1)))
-        .collect()
+/// The raw create records of tier `n` (the judge's reader).
+fn requests(f: &Files, n: usize) -> Result<Vec<plan::requests::CreateRecord>, String> {
+    plan::requests::read(f, &plan::scenario_dir(n)).map_err(|m| m.to_string())
 }
 
 /// Number of bins of the throughput-over-time chart.
@@ -477,7 +447,8 @@ fn over_time_charts(f: &Files, tiers: &[&plan::Scenario]) -> (Chart, Chart) {
                 continue;
             }
         };
-        let ok: Vec<&RequestLine> = lines.iter().filter(|l| l.status == Some(201)).collect();
+        let ok: Vec<&plan::requests::CreateRecord> =
+            lines.iter().filter(|l| l.answered_201_cleanly()).collect();
         let end = ok.iter().map(|l| l.end_offset_us).max().unwrap_or(0) as f64 / 1000.0;
         let bin_ms = (end / TIME_BINS).max(1.0);
         let mut counts = vec![0u64; TIME_BINS as usize + 1];

@@ -1,10 +1,10 @@
 //! The saturation ramp (`val08-ramp`): a context run beyond the plan, with no check
-//! and no verdict. Its raw records are each tier's worker lines and wall-clock
-//! (`ramp-n<N>/`, the plan's scenario format, read by the plan's own reader). Every
-//! figure of its outcome (`val08-ramp.json`: counts, percentiles, throughput, why a
+//! and no verdict. Its raw records are each tier's create records and wall-clock
+//! (`ramp-n<N>-requests.jsonl` and `ramp-n<N>/scenario-report.txt`, the plan's
+//! scenario format, read by the plan's own reader). Every figure of its outcome (`val08-ramp.json`: counts, percentiles, throughput, why a
 //! tier broke, the breaking point and the last good tier) is derived from them here,
 //! by the same functions for the lab and for `evidence verify`, and so are each
-//! tier's scenario report and the text summary (`val08-ramp.txt`). Only what no file
+//! tier's worker files and scenario report and the text summary (`val08-ramp.txt`). Only what no file
 //! records stays as the lab wrote it: the host's `ListenOverflows` rise per tier, the
 //! open-files limit, and the ramp's top tier, batch and run directory.
 //!
@@ -167,7 +167,8 @@ pub fn outcome_of(
 
 /// The ramp's outcome re-derived from its raw records: the tiers the lab ran
 /// (doubling from [`RAMP_START`] up to `ramp_max`, ending at the first that broke),
-/// each recomputed from `ramp-n<N>/` with the plan's reader. The stored outcome
+/// each recomputed from `ramp-n<N>-requests.jsonl` and `ramp-n<N>/` with the plan's
+/// reader. The stored outcome
 /// supplies only what no file records (see the module doc); a tier it lists that the
 /// records do not, or one missing from it, is a difference in the derived bytes.
 pub fn outcome(dir: &Path) -> Result<RampOutcome, Missing> {
@@ -242,19 +243,20 @@ pub fn layout(dir: &Path) -> std::collections::BTreeSet<String> {
         let dir = tier_dir(t.tier.n);
         files.extend((1..=t.tier.n).map(|w| super::worker_file_in(&dir, w)));
         files.insert(super::report_file_in(&dir));
-        files.insert(format!("{dir}-requests.jsonl"));
+        files.insert(super::requests::requests_file(&dir));
     }
     files
 }
 
 /// The ramp's derived files from its raw records (`evidence verify` compares bytes):
-/// each tier's scenario report, the outcome and its text summary.
+/// each tier's worker files and scenario report, the outcome and its text summary.
 pub fn derived(dir: &Path) -> Result<Vec<DerivedFile>, Missing> {
     let f = Files::new(dir);
     let outcome = outcome(dir)?;
     let mut out = Vec::new();
     for t in &outcome.tiers {
         let tdir = tier_dir(t.tier.n);
+        out.extend(super::requests::worker_files(&f, &tdir, t.tier.n)?);
         out.push(DerivedFile {
             path: super::report_file_in(&tdir),
             text: super::files::scenario_report(&f, &tdir, t.tier.n, outcome.batch, ramp_id)?,

@@ -183,11 +183,18 @@ impl ListEvidence {
 
     /// Whether the walk reached its end, from its pages, never from the writer's
     /// `complete` flag alone: no paging error, at least one page, every page answered
-    /// 200, and the last one named an empty next cursor.
+    /// 200, the pages one cursor chain ([`crate::records::chain_break`]), and the last
+    /// one named an empty next cursor.
     pub fn reached_end(&self) -> bool {
         self.complete
             && self.error.is_none()
             && self.pages.iter().all(|p| p.status == Some(200))
+            && crate::records::chain_break(
+                self.pages
+                    .iter()
+                    .map(|p| (p.page, p.cursor.as_deref(), p.next_cursor.as_deref())),
+            )
+            .is_none()
             && self
                 .pages
                 .last()

@@ -1231,6 +1231,50 @@ mod tests {
         );
     }
 
+    /// Red-team F1: round 10's walk split into three pages of one cursor chain
+    /// (`c1`, `c2`), with page 3 requested with `third_cursor`.
+    fn three_page_walk(dir: &Path, third_cursor: &str) {
+        let rel = dir.join("rounds/d01/round-0010").join(LIST_RECORDS);
+        let one: Vec<ListPage> =
+            records::parse_jsonl(&std::fs::read_to_string(&rel).unwrap()).unwrap();
+        let p = &one[0];
+        let cuts = [0, p.items / 3, 2 * p.items / 3, p.items];
+        let pages: Vec<ListPage> = (0..3)
+            .map(|i| ListPage {
+                page: i + 1,
+                cursor: match i {
+                    0 => None,
+                    1 => Some("c1".into()),
+                    _ => Some(third_cursor.into()),
+                },
+                items: cuts[i + 1] - cuts[i],
+                ids: p.ids.as_ref().map(|ids| ids[cuts[i]..cuts[i + 1]].to_vec()),
+                next_cursor: Some(if i == 2 {
+                    String::new()
+                } else {
+                    format!("c{}", i + 1)
+                }),
+                ..p.clone()
+            })
+            .collect();
+        std::fs::write(&rel, records::to_jsonl(&pages)).unwrap();
+    }
+
+    #[test]
+    fn a_walk_whose_cursor_chain_breaks_is_no_listing() {
+        let (r, red) = Synth::good().red_after(|d| three_page_walk(d, "c2"));
+        assert_eq!(red, Vec::<String>::new(), "{}", r.to_text());
+        let (r, red) = Synth::good().red_after(|d| three_page_walk(d, "bogus-cursor"));
+        assert!(red.contains(&"VAL12-03".to_string()), "{}", r.to_text());
+        let note = r
+            .check("VAL12-03")
+            .unwrap()
+            .note
+            .clone()
+            .unwrap_or_default();
+        assert!(note.contains("page 3 was requested with cursor"), "{note}");
+    }
+
     /// Appends `extra` successful recovery records for plan `soak-1-01` to round 5.
     fn forge_recoveries(dir: &Path, extra: usize) {
         let rel = dir.join("rounds/d01/round-0005").join(RECOVERY_RECORDS);

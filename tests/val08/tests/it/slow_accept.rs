@@ -52,15 +52,12 @@ fn val08_05_variant_slow_accept_within_bound() {
     assert_eq!(recs.len(), 500);
     let deadline_ms = CREATE_DEADLINE.as_millis() as u64;
     assert!(
-        recs.iter().all(|r| r.request.outcome == Outcome::Ok
-            && r.request.deadline_ms == Some(deadline_ms)
-            && r.request.cause.is_none()),
+        recs.iter().all(|r| r.outcome == Outcome::Ok
+            && r.deadline_ms == Some(deadline_ms)
+            && r.cause.is_none()),
         "every N=100 create answered 201 under the {deadline_ms} ms deadline"
     );
-    let waited = recs
-        .iter()
-        .filter(|r| r.request.latency_us >= 15_000_000)
-        .count();
+    let waited = recs.iter().filter(|r| r.latency_us >= 15_000_000).count();
     assert_eq!(
         waited, 100,
         "the first create of each worker waited out the pause"
@@ -98,7 +95,7 @@ fn val08_05_negative_slow_accept_past_deadline() {
     let deadline_ms = CREATE_DEADLINE.as_millis() as u64;
     let errors: Vec<_> = n100_records(&lab)
         .into_iter()
-        .filter(|r| r.request.outcome != Outcome::Ok)
+        .filter(|r| r.outcome != Outcome::Ok)
         .collect();
     assert!(!errors.is_empty());
     assert_eq!(
@@ -107,9 +104,9 @@ fn val08_05_negative_slow_accept_past_deadline() {
         "the N=100 tier's first creates: {errors:?}"
     );
     for r in &errors {
-        assert_eq!(r.request.index, 1, "{r:?}");
-        assert_eq!(r.request.deadline_ms, Some(deadline_ms), "{r:?}");
-        assert_eq!(r.request.cause, Some(ErrorCause::Deadline), "{r:?}");
-        assert!(r.request.latency_us >= deadline_ms * 1000, "{r:?}");
+        assert_eq!(r.index, 1, "{r:?}");
+        assert_eq!(r.deadline_ms, Some(deadline_ms), "{r:?}");
+        assert_eq!(r.cause, Some(ErrorCause::Deadline), "{r:?}");
+        assert!(r.latency_us >= deadline_ms * 1000, "{r:?}");
     }
 }

@@ -1,0 +1,236 @@
+//! Issue 17's red-team attacks on VAL08 and the saturation ramp (A2, A3, B3, B4, B5,
+//! H2), each performed on a run directory written with the plan's own writers: the
+//! create records (`scenario-n{N}-requests.jsonl`) are what is judged, the worker
+//! files are derived from them, and a listing is one cursor chain. Every attack ends
+//! refused by `evidence verify` or with the check red.
+
+use std::path::Path;
+
+use val_core::check::Status;
+use val_core::evidence::{self, RunDir};
+use val_core::plans::val08::{self as plan, ramp, requests, Config};
+
+mod common;
+
+/// Re-hashes every file the manifest lists, as the red team's `rehash.py` did: the
+/// manifest then matches the edited bytes, so only re-derivation can notice.
+fn rehash_all(run: &Path) {
+    let manifest = run.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    for f in m["files"].as_array_mut().unwrap() {
+        let p = run.join(f["path"].as_str().unwrap());
+        f["sha256"] = val_core::fileio::sha256_file(&p).unwrap().into();
+        f["bytes"] = std::fs::metadata(&p).unwrap().len().into();
+    }
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+}
+
+/// Every derived file rewritten from the (edited) raw files and the manifest
+/// re-hashed, as the red team's `fix.py` did: verify can only agree, so the verdict
+/// must say what the raw records say.
+fn rederive_all(run: &Path) {
+    evidence::write_report(&RunDir::open(run).unwrap(), &[]).unwrap();
+    rehash_all(run);
+}
+
+/// The mismatches `evidence verify` finds.
+fn mismatches(run: &Path) -> Vec<String> {
+    evidence::verify(run).mismatches
+}
+
+/// The status and note of check `id` as judged from the run's raw files.
+fn judged(run: &Path, id: &str) -> (Status, String) {
+    let r = val_core::plans::report("val08", "x", &[], run).unwrap();
+    let c = r.check(id).unwrap();
+    (c.status, c.note.clone().unwrap_or_default())
+}
+
+/// Replaces the first `from` by `to` in the run's file `rel`.
+fn edit(run: &Path, rel: &str, from: &str, to: &str) {
+    let p = run.join(rel);
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.contains(from), "{rel} lacks {from:?}");
+    std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+}
+
+/// A clean VAL08 run of the plan's tiers: verifies, every check PASS.
+fn clean_run(root: &Path) -> std::path::PathBuf {
+    let run = common::val08_run(root, &Config::default(), 5, None, &[]);
+    assert_eq!(mismatches(&run), Vec::<String>::new());
+    assert_eq!(judged(&run, "VAL08-05").0, Status::Pass);
+    assert_eq!(judged(&run, "VAL08-09").0, Status::Pass);
+    run
+}
+
+/// The records file of tier `n`.
+fn records_of(n: usize) -> String {
+    requests::requests_file(&plan::scenario_dir(n))
+}
+
+#[test]
+fn a2_an_edited_worker_file_is_a_mismatch() {
+    let root = tempfile::tempdir().unwrap();
+    let run = clean_run(root.path());
+    let worker = plan::worker_file(1, 1);
+    let text = std::fs::read_to_string(run.join(&worker)).unwrap();
+    let lat = text
+        .split("latency_us=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    edit(
+        &run,
+        &worker,
+        &format!("latency_us={lat} "),
+        "latency_us=1044 ",
+    );
+    rehash_all(&run);
+    let m = mismatches(&run);
+    assert!(m.iter().any(|l| l.contains(&worker)), "{m:?}");
+    // Re-derived, the worker file says what its record says again.
+    rederive_all(&run);
+    assert_eq!(mismatches(&run), Vec::<String>::new());
+    let back = std::fs::read_to_string(run.join(&worker)).unwrap();
+    assert_eq!(back, text);
+}
+
+#[test]
+fn a3_a_failed_create_record_turns_val08_05_red() {
+    let root = tempfile::tempdir().unwrap();
+    let run = clean_run(root.path());
+    let rel = records_of(100);
+    // As the red team wrote it: failed, 500 and an error, but no cause: not a record
+    // the driver writes, so the tier is not judged.
+    edit(
+        &run,
+        &rel,
+        r#""outcome":"ok","status":201,"#,
+        r#""outcome":"failed","status":500,"#,
+    );
+    edit(
+        &run,
+        &rel,
+        r#""error":null"#,
+        r#""error":"HTTP 500 internal""#,
+    );
+    rehash_all(&run);
+    assert!(!mismatches(&run).is_empty(), "the judged report differs");
+    let (status, note) = judged(&run, "VAL08-05");
+    assert_eq!(status, Status::Fail);
+    assert!(note.contains("no cause"), "{note}");
+    // With its cause it is a consistent failed create: rewriting every derived file
+    // to match gives a run that verifies, and says FAIL.
+    edit(&run, &rel, r#""cause":null"#, r#""cause":"status""#);
+    rederive_all(&run);
+    assert_eq!(mismatches(&run), Vec::<String>::new());
+    let (status, note) = judged(&run, "VAL08-05");
+    assert_eq!(status, Status::Fail);
+    assert!(note.contains("1 of 500 creates not ok"), "{note}");
+    assert_eq!(judged(&run, "VAL08-08").0, Status::Fail);
+    let report = val_core::plans::report("val08", "x", &[], &run).unwrap();
+    assert_ne!(report.verdict.full, Some(true));
+}
+
+#[test]
+fn b3_b4_records_off_the_schema_are_refused() {
+    for (from, to) in [
+        (r#""cause":null"#, r#""cause":{"x":1}"#),
+        (r#""id":"#, r#""extra":{"y":2},"id":"#),
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let run = clean_run(root.path());
+        edit(&run, &records_of(100), from, to);
+        rehash_all(&run);
+        let m = mismatches(&run);
+        assert!(
+            m.iter().any(|l| l.contains(&records_of(100))),
+            "{to}: {m:?}"
+        );
+        let (status, note) = judged(&run, "VAL08-05");
+        assert_eq!(status, Status::Fail, "{to}");
+        assert!(note.contains(&records_of(100)), "{note}");
+    }
+}
+
+#[test]
+fn b5_a_page_requested_off_the_cursor_chain_turns_val08_09_red() {
+    let root = tempfile::tempdir().unwrap();
+    let run = clean_run(root.path());
+    edit(
+        &run,
+        plan::LIST_PAGES_FILE,
+        r#""cursor":"c2""#,
+        r#""cursor":"bogus-cursor""#,
+    );
+    rehash_all(&run);
+    let m = mismatches(&run);
+    assert!(m.iter().any(|l| l.contains(plan::LIST_FILE)), "{m:?}");
+    let (status, note) = judged(&run, "VAL08-09");
+    assert_eq!(status, Status::Fail);
+    assert!(
+        note.contains("page 3 was requested with cursor \"bogus-cursor\""),
+        "{note}"
+    );
+    // Every derived file rewritten to match: the run verifies, VAL08-09 stays red.
+    rederive_all(&run);
+    assert_eq!(mismatches(&run), Vec::<String>::new());
+    assert_eq!(judged(&run, "VAL08-09").0, Status::Fail);
+}
+
+/// The ramp's N=400 tier with every create taking 600 ms (its p99 over the 500 ms
+/// limit) in the create records only.
+fn slow_400(run: &Path) {
+    let rel = requests::requests_file(&ramp::tier_dir(400));
+    let p = run.join(&rel);
+    let f = val_core::plans::Files::new(run);
+    let mut recs = requests::read(&f, &ramp::tier_dir(400)).unwrap();
+    for r in &mut recs {
+        r.latency_us = 600_000;
+        r.end_offset_us = r.start_offset_us + 600_000;
+    }
+    std::fs::write(p, requests::to_jsonl(&recs)).unwrap();
+}
+
+#[test]
+fn h2_the_ramps_breaking_point_comes_from_its_create_records() {
+    let root = tempfile::tempdir().unwrap();
+    let run = common::ramp_run_with(root.path(), 0);
+    assert_eq!(mismatches(&run), Vec::<String>::new());
+    let outcome = ramp::outcome(&run).unwrap();
+    assert_eq!(
+        (outcome.breaking_point, outcome.last_good),
+        (None, Some(400))
+    );
+    // The records say 600 ms: the stored outcome ("no tier broke") and the worker
+    // files no longer match their re-derivation.
+    slow_400(&run);
+    rehash_all(&run);
+    let m = mismatches(&run);
+    assert!(m.iter().any(|l| l.contains(ramp::OUTCOME_FILE)), "{m:?}");
+    assert!(
+        m.iter().any(|l| l.contains("ramp-n400/worker-1.txt")),
+        "{m:?}"
+    );
+    let outcome = ramp::outcome(&run).unwrap();
+    assert_eq!(outcome.breaking_point, Some(400));
+    assert_eq!(outcome.last_good, Some(200));
+    // A worker file clamped back under the limit is a mismatch of its own.
+    let root = tempfile::tempdir().unwrap();
+    let run = common::ramp_run_with(root.path(), 0);
+    edit(
+        &run,
+        "ramp-n200/worker-7.txt",
+        "latency_us=1070 ",
+        "latency_us=450000 ",
+    );
+    rehash_all(&run);
+    let m = mismatches(&run);
+    assert!(
+        m.iter().any(|l| l.contains("ramp-n200/worker-7.txt")),
+        "{m:?}"
+    );
+}
