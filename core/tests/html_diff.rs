@@ -17,6 +17,7 @@ const HOSTILE: &str = "<script>alert('x')</script><img src=x onerror=alert(1)>\"
 /// little spread); `bad` makes worker 1 of tier N=1 fail its first create with
 /// `HOSTILE` as the error text. Returns the run directory.
 fn val08_run(root: &Path, cfg: &Config, latency_ms: u64, bad: bool, faults: &[&str]) -> PathBuf {
+    let now = chrono::Utc::now();
     let run = RunDir::create(root, "val08").unwrap();
     run.write_text(plan::CONFIG_FILE, &cfg.to_text()).unwrap();
     run.write_text(plan::HEALTH_FILE, "# body: {\"status\":\"ok\"}\ncode=200\n")
@@ -56,7 +57,7 @@ fn val08_run(root: &Path, cfg: &Config, latency_ms: u64, bad: bool, faults: &[&s
         }
         run.write_text(
             &plan::scenario_report_file(n),
-            &plan::scenario_report_text(Some(1_795_000_000_000_000), Some(wall)),
+            &plan::scenario_report_text(Some(now.timestamp_micros() as u64), Some(wall)),
         )
         .unwrap();
     }
@@ -82,7 +83,6 @@ fn val08_run(root: &Path, cfg: &Config, latency_ms: u64, bad: bool, faults: &[&s
         .unwrap();
     let faults: Vec<String> = faults.iter().map(|s| s.to_string()).collect();
     evidence::write_report(&run, &faults).unwrap();
-    let now = chrono::Utc::now();
     // A run with faults is a negative run: `evidence diff` verifies it first.
     let prov = Provenance {
         started_at: Some(now),
@@ -90,7 +90,9 @@ fn val08_run(root: &Path, cfg: &Config, latency_ms: u64, bad: bool, faults: &[&s
         faults,
         ..Provenance::default()
     };
-    evidence::write_manifest(&run, &prov, now, None).unwrap();
+    // The lab ends after every tier's last answer (within a minute of its start).
+    let ended = now + chrono::Duration::minutes(1);
+    evidence::write_manifest(&run, &prov, ended, None).unwrap();
     run.path().to_path_buf()
 }
 

@@ -30,6 +30,25 @@ pub fn cp_record(faults: &[&str]) -> ControlPlaneRecord {
     }
 }
 
+/// Records, as the harness does, that the control-plane of `cp` was started once at
+/// `at` (`<rel>`: the run's `*cp-events.jsonl`) with its environment.
+pub fn write_start_events(run: &RunDir, rel: &str, cp: &ControlPlaneRecord, at: &str) {
+    let start = val_core::wire::StartRecord {
+        number: 1,
+        suite: run.suite().to_string(),
+        binary: cp.binary.clone().expect("a started control-plane has a binary"),
+        args: vec!["serve".into()],
+        env: cp.env.clone(),
+    };
+    let note = val_core::wire::HarnessNote {
+        at: at.to_string(),
+        note: start.note(),
+        start: Some(start),
+    };
+    run.write_text(rel, &(serde_json::to_string(&note).unwrap() + "\n"))
+        .unwrap();
+}
+
 /// A judged demo run under `root` (health answering `health_code`) whose target was
 /// started with `faults`; a run without faults is marked `latest`.
 pub fn demo_run_with(root: &Path, health_code: u16, faults: &[&str]) -> PathBuf {
@@ -39,6 +58,7 @@ pub fn demo_run_with(root: &Path, health_code: u16, faults: &[&str]) -> PathBuf 
 /// A judged demo run under `root` whose health record is `health` (text as the
 /// control-plane answered it), started with `faults`; without faults it is `latest`.
 pub fn demo_run_health(root: &Path, health: &str, faults: &[&str]) -> PathBuf {
+    let now = chrono::Utc::now();
     let run = RunDir::create(root, "demo").unwrap();
     run.write_text("demo-health.txt", health).unwrap();
     run.write_text(
@@ -50,9 +70,9 @@ pub fn demo_run_health(root: &Path, health: &str, faults: &[&str]) -> PathBuf {
     run.write_text("demo-latencies-us.txt", &lat).unwrap();
     let cp = cp_record(faults);
     run.write_json(val_core::plans::TARGET_FILE, &cp).unwrap();
+    write_start_events(&run, "demo-cp-events.jsonl", &cp, &val_core::fileio::rfc3339(now));
     let faults: Vec<String> = faults.iter().map(|s| s.to_string()).collect();
     evidence::write_report(&run, &faults).unwrap();
-    let now = chrono::Utc::now();
     let prov = Provenance {
         started_at: Some(now),
         control_plane: Some(cp),
@@ -79,6 +99,7 @@ pub fn demo_run(root: &Path, health_code: u16) -> PathBuf {
 /// target and the manifest.
 pub fn ramp_run_with(root: &Path, failed_at_400: usize) -> PathBuf {
     use val_core::plans::val08::{self as plan, ramp};
+    let now = chrono::Utc::now();
     let run = RunDir::create(root, ramp::SUITE).unwrap();
     let mut tiers = Vec::new();
     for n in [200, 400] {
@@ -103,7 +124,7 @@ pub fn ramp_run_with(root: &Path, failed_at_400: usize) -> PathBuf {
         let report = plan::report_file_in(&dir);
         run.write_text(
             &report,
-            &plan::scenario_report_text(Some(1_700_000_000_000_000), Some(50_000)),
+            &plan::scenario_report_text(Some(now.timestamp_micros() as u64), Some(50_000)),
         )
         .unwrap();
         let f = val_core::plans::Files::new(run.path());
@@ -122,7 +143,12 @@ pub fn ramp_run_with(root: &Path, failed_at_400: usize) -> PathBuf {
         .unwrap();
     let cp = cp_record(&[]);
     run.write_json(val_core::plans::TARGET_FILE, &cp).unwrap();
-    let now = chrono::Utc::now();
+    write_start_events(
+        &run,
+        "val08-ramp-cp-events.jsonl",
+        &cp,
+        &val_core::fileio::rfc3339(now),
+    );
     // As the lab records it (`val08::ramp`).
     let config = BTreeMap::from([(
         "ramp".to_string(),
@@ -135,7 +161,8 @@ pub fn ramp_run_with(root: &Path, failed_at_400: usize) -> PathBuf {
         config,
         ..Provenance::default()
     };
-    evidence::write_manifest(&run, &prov, now, None).unwrap();
+    // The scenario reports' last answers lie 50 ms after `now`.
+    evidence::write_manifest(&run, &prov, now + chrono::Duration::seconds(1), None).unwrap();
     run.mark_latest().unwrap();
     run.path().to_path_buf()
 }
