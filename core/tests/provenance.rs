@@ -230,8 +230,7 @@ fn a_fault_in_a_start_record_is_refused_when_the_manifest_names_none() {
     let run = run_with_target(root.path(), &[]);
     rewrite_events(&run, |e| {
         e["start"]["env"]["AUTONOMY_FAULTS"] = "create-delay-ms=250".into();
-        let rec: val_core::wire::StartRecord =
-            serde_json::from_value(e["start"].clone()).unwrap();
+        let rec: val_core::wire::StartRecord = serde_json::from_value(e["start"].clone()).unwrap();
         e["note"] = rec.note().into();
     });
     refused_with(
@@ -247,7 +246,10 @@ fn a_start_record_cannot_be_reworded_stripped_or_removed() {
     let root = tempfile::tempdir().unwrap();
     let run = run_with_target(root.path(), &[]);
     rewrite_events(&run, |e| {
-        let note = e["note"].as_str().unwrap().replace("/opt/cp/autonomy", "/opt/acme/x");
+        let note = e["note"]
+            .as_str()
+            .unwrap()
+            .replace("/opt/cp/autonomy", "/opt/acme/x");
         e["note"] = note.into();
     });
     refused_with(&run, &["demo-cp-events.jsonl line 1", "the note says"]);
@@ -327,7 +329,13 @@ fn manifest_times_must_bracket_the_raw_records() {
         m["started_at"] = "2099-01-01T00:00:00Z".into();
         m["ended_at"] = "2099-01-01T00:00:01Z".into();
     });
-    refused_with(&run, &["demo-cp-events.jsonl line 1 (start #1)", "outside the run's"]);
+    refused_with(
+        &run,
+        &[
+            "demo-cp-events.jsonl line 1 (start #1)",
+            "outside the run's",
+        ],
+    );
 
     let run = run_with_target(root.path(), &[]);
     edit_manifest(&run, |m| m["ended_at"] = "2001-01-01T00:00:00Z".into());
@@ -337,7 +345,13 @@ fn manifest_times_must_bracket_the_raw_records() {
     let run = common::ramp_run(root.path());
     assert!(mismatches(&run).is_empty(), "{:?}", mismatches(&run));
     edit_manifest(&run, |m| m["ended_at"] = m["started_at"].clone());
-    refused_with(&run, &["scenario-report.txt last_answer_unix_us", "outside the run's"]);
+    refused_with(
+        &run,
+        &[
+            "scenario-report.txt last_answer_unix_us",
+            "outside the run's",
+        ],
+    );
 }
 
 /// The manifest's configuration and load models must be what the raw records show.
@@ -369,7 +383,10 @@ fn manifest_workload_must_be_the_raw_records() {
     edit_manifest(&run, claim(2, 2));
     assert!(mismatches(&run).is_empty(), "{:?}", mismatches(&run));
     edit_manifest(&run, claim(100, 2));
-    refused_with(&run, &["claims 100 workers × 2", "workers 1..=2 (2 distinct)"]);
+    refused_with(
+        &run,
+        &["claims 100 workers × 2", "workers 1..=2 (2 distinct)"],
+    );
     edit_manifest(&run, claim(2, 5));
     refused_with(&run, &["claims 2 workers × 5", "indices 1..=2"]);
     edit_manifest(&run, |m| {
@@ -379,7 +396,11 @@ fn manifest_workload_must_be_the_raw_records() {
 
     // VAL08's tiers, batch and schedule against val08-config.txt (what its judge reads).
     let run = run_with_target(root.path(), &[]);
-    rewrite(&run, "val08-config.txt", "tiers=1\nbatch=1\nschedule=concurrent\n");
+    rewrite(
+        &run,
+        "val08-config.txt",
+        "tiers=1\nbatch=1\nschedule=concurrent\n",
+    );
     rewrite(&run, "scenario-n1-requests.jsonl", &line(1, 1));
     edit_manifest(&run, |m| {
         m["config"]["val08"] =

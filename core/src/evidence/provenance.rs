@@ -89,7 +89,10 @@ fn check_events(f: &Files, manifest: &Manifest, out: &mut Vec<String>) -> Vec<St
         let events: Vec<HarnessNote> = match f.jsonl(rel) {
             Ok(e) => e,
             Err(e) => {
-                out.push(format!("{rel}: not the harness's event record ({})", e.reason()));
+                out.push(format!(
+                    "{rel}: not the harness's event record ({})",
+                    e.reason()
+                ));
                 continue;
             }
         };
@@ -476,9 +479,11 @@ fn check_soak_manifest(
     }
     if let Some(round) = manifest.load_model.get("round") {
         for (key, field) in &SOAK_SETTINGS[..7] {
-            if round.get(*field).is_some() && !same_setting(get(key).as_deref(), &round[*field])
-            {
-                differ.push(format!("load_model.round.{field} {} vs {key}", round[*field]));
+            if round.get(*field).is_some() && !same_setting(get(key).as_deref(), &round[*field]) {
+                differ.push(format!(
+                    "load_model.round.{field} {} vs {key}",
+                    round[*field]
+                ));
             }
         }
     }
@@ -555,5 +560,166 @@ fn check_soak_rounds(
                 "{rel}: {lines} creates, {SOAK_CONFIG} CREATES_PER_ROUND={per_round}"
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A soak directory's `config.env` and rounds, and the manifest `soak seal`
+    /// writes for it (its `config` is `config.env` itself).
+    fn soak(creates: &[usize]) -> (tempfile::TempDir, Manifest) {
+        let dir = tempfile::tempdir().unwrap();
+        let env = "# VAL12 soak configuration\nCP_BIN=/opt/cp/autonomy\nCP_BIN_SHA256=abab\nCREATES_PER_ROUND=3\nDAY_S=86400\nDURATION_DAYS=0.125\nFAULTS=\nROUND_INTERVAL_S=3600\nTIME_FACTOR=36000\n";
+        std::fs::write(dir.path().join(SOAK_CONFIG), env).unwrap();
+        let mut files = vec![SOAK_CONFIG.to_string()];
+        for (i, n) in creates.iter().enumerate() {
+            let rel = format!("rounds/2026-12-07/round-0{i}0000/plans-created.txt");
+            let p = dir.path().join(&rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            let lines: String = (1..=*n).map(|k| format!("soak-1-{k:02} 201\n")).collect();
+            std::fs::write(&p, lines).unwrap();
+            files.push(rel);
+        }
+        let config: BTreeMap<String, Value> = env
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect();
+        let manifest = Manifest {
+            schema: super::super::MANIFEST_SCHEMA.into(),
+            suite: "val12".into(),
+            run_id: "soak".into(),
+            negative: false,
+            started_at: "2026-12-07T00:00:00Z".into(),
+            ended_at: "2026-12-07T01:00:00Z".into(),
+            git: Default::default(),
+            harness_version: "0".into(),
+            tools: Default::default(),
+            host: Default::default(),
+            control_plane: None,
+            faults: Vec::new(),
+            config,
+            load_model: BTreeMap::from([(
+                "round".to_string(),
+                serde_json::json!({"creates_per_round": 3, "interval_s": 3600.0, "time_factor": 36000.0}),
+            )]),
+            percentile_method: String::new(),
+            lab_error: None,
+            files: files
+                .into_iter()
+                .map(|path| super::super::FileEntry {
+                    path,
+                    sha256: String::new(),
+                    bytes: 0,
+                })
+                .collect(),
+        };
+        (dir, manifest)
+    }
+
+    /// The mismatches of the soak checks alone.
+    fn soak_mismatches(dir: &Path, m: &Manifest, starts: &[Start]) -> Vec<String> {
+        let mut out = Vec::new();
+        check_soak(&Files::new(dir), m, starts, &mut out);
+        out
+    }
+
+    /// A start of `path` with `sha256`.
+    fn start(path: &str, sha256: &str) -> Start {
+        Start {
+            at_line: "cp-events.jsonl line 1".into(),
+            at: None,
+            record: StartRecord {
+                number: 1,
+                suite: "val12".into(),
+                binary: BinaryInfo {
+                    path: path.into(),
+                    sha256: sha256.into(),
+                    version: None,
+                },
+                args: Vec::new(),
+                env: BTreeMap::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_consistent_soak_passes_and_an_unmeasured_round_is_no_workload() {
+        let (dir, m) = soak(&[3, 0, 3]);
+        let starts = [start("/opt/cp/autonomy", "abab")];
+        assert_eq!(
+            soak_mismatches(dir.path(), &m, &starts),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn soak_settings_the_manifest_claims_must_be_config_env() {
+        let (dir, mut m) = soak(&[3]);
+        m.config
+            .insert("CREATES_PER_ROUND".into(), Value::String("10".into()));
+        m.load_model.insert(
+            "round".into(),
+            serde_json::json!({"creates_per_round": 10, "interval_s": 3600.0}),
+        );
+        let out = soak_mismatches(dir.path(), &m, &[]);
+        assert!(
+            out.iter()
+                .any(|l| l.contains("config.CREATES_PER_ROUND \"10\"")
+                    && l.contains("load_model.round.creates_per_round 10 vs CREATES_PER_ROUND")),
+            "{out:?}"
+        );
+        // As a lab records it (`config.soak`).
+        let (dir, mut m) = soak(&[3]);
+        m.config = BTreeMap::from([(
+            "soak".to_string(),
+            serde_json::json!({"creates_per_round": 3, "faults": ["health-fail"]}),
+        )]);
+        let out = soak_mismatches(dir.path(), &m, &[]);
+        assert!(
+            out.iter()
+                .any(|l| l.contains("config.soak.faults [\"health-fail\"] vs FAULTS")),
+            "{out:?}"
+        );
+        assert!(
+            !out.iter().any(|l| l.contains("creates_per_round 3")),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn soak_starts_must_run_the_binary_of_config_env() {
+        let (dir, m) = soak(&[3]);
+        let out = soak_mismatches(dir.path(), &m, &[start("/opt/acme/autonomy-2.0", "abab")]);
+        assert!(
+            out.iter()
+                .any(|l| l.contains("start #1 ran /opt/acme/autonomy-2.0")
+                    && l.contains("CP_BIN=/opt/cp/autonomy")),
+            "{out:?}"
+        );
+        let out = soak_mismatches(dir.path(), &m, &[start("/opt/cp/autonomy", "cdcd")]);
+        assert!(out.iter().any(|l| l.contains("sha256 cdcd")), "{out:?}");
+    }
+
+    #[test]
+    fn soak_rounds_must_hold_the_configured_workload() {
+        // 0.125 days of 3600 s rounds: 3 scheduled.
+        let (dir, m) = soak(&[3, 3, 3, 3]);
+        let out = soak_mismatches(dir.path(), &m, &[]);
+        assert!(
+            out.iter()
+                .any(|l| l.contains("4 rounds recorded, config.env schedules 3")),
+            "{out:?}"
+        );
+        let (dir, m) = soak(&[3, 2]);
+        let out = soak_mismatches(dir.path(), &m, &[]);
+        assert!(
+            out.iter().any(|l| l.contains(
+                "round-010000/plans-created.txt: 2 creates, config.env CREATES_PER_ROUND=3"
+            )),
+            "{out:?}"
+        );
     }
 }

@@ -36,7 +36,10 @@ pub fn write_start_events(run: &RunDir, rel: &str, cp: &ControlPlaneRecord, at: 
     let start = val_core::wire::StartRecord {
         number: 1,
         suite: run.suite().to_string(),
-        binary: cp.binary.clone().expect("a started control-plane has a binary"),
+        binary: cp
+            .binary
+            .clone()
+            .expect("a started control-plane has a binary"),
         args: vec!["serve".into()],
         env: cp.env.clone(),
     };
@@ -70,7 +73,12 @@ pub fn demo_run_health(root: &Path, health: &str, faults: &[&str]) -> PathBuf {
     run.write_text("demo-latencies-us.txt", &lat).unwrap();
     let cp = cp_record(faults);
     run.write_json(val_core::plans::TARGET_FILE, &cp).unwrap();
-    write_start_events(&run, "demo-cp-events.jsonl", &cp, &val_core::fileio::rfc3339(now));
+    write_start_events(
+        &run,
+        "demo-cp-events.jsonl",
+        &cp,
+        &val_core::fileio::rfc3339(now),
+    );
     let faults: Vec<String> = faults.iter().map(|s| s.to_string()).collect();
     evidence::write_report(&run, &faults).unwrap();
     let prov = Provenance {
