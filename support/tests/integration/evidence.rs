@@ -138,12 +138,28 @@ fn manifest_records_the_control_plane_binary() {
     let cp = m.control_plane.expect("control-plane recorded");
     let bin = cp.binary.expect("binary recorded");
     assert_eq!(bin.sha256, fsx::sha256_file(Path::new(&bin.path)).unwrap());
-    assert!(bin.version.unwrap().starts_with("autonomy "));
+    assert!(bin.version.clone().unwrap().starts_with("autonomy "));
     assert_eq!(
         cp.env.get("AUTONOMY_FAULTS").map(String::as_str),
         Some("create-delay-ms=1")
     );
     assert!(lab.run_dir().join("demo-cp.log").is_file());
+    // The typed start record: the binary started (with its sha256) and its faults.
+    let events = std::fs::read_to_string(lab.run_dir().join("demo-cp-events.jsonl")).unwrap();
+    let starts: Vec<val_support::wire::StartRecord> = events
+        .lines()
+        .filter_map(|l| {
+            serde_json::from_str::<val_support::wire::HarnessNote>(l)
+                .unwrap()
+                .start
+        })
+        .collect();
+    assert_eq!(starts.len(), 1, "{events}");
+    assert_eq!(starts[0].binary.path, bin.path);
+    assert_eq!(starts[0].binary.sha256, bin.sha256);
+    assert_eq!(starts[0].faults(), ["create-delay-ms=1"]);
+    let v = evidence::verify(lab.run_dir());
+    assert!(v.ok(), "{:?}", v.mismatches);
     assert_eq!(lab.status("DEMO-01"), Some(Status::Pass));
     assert_eq!(lab.report().faults, ["create-delay-ms=1"]);
     assert!(
