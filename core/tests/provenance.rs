@@ -393,6 +393,13 @@ fn manifest_workload_must_be_the_raw_records() {
         m["load_model"]["scenario-y"] = serde_json::json!({"workers": 1, "per_worker": 1});
     });
     refused_with(&run, &["load model scenario-y", "unreadable"]);
+    edit_manifest(&run, |m| {
+        m["load_model"]["scenario-x"]["verified_by"] = "ci".into()
+    });
+    refused_with(
+        &run,
+        &["load model scenario-x has fields [\"verified_by\"] that nothing checks"],
+    );
 
     // VAL08's tiers, batch and schedule against val08-config.txt (what its judge reads).
     let run = run_with_target(root.path(), &[]);
@@ -420,4 +427,11 @@ fn manifest_workload_must_be_the_raw_records() {
             serde_json::json!({"workers": 100, "per_worker": 1, "schedule": "concurrent"});
     });
     refused_with(&run, &["val08-config.txt runs tiers"]);
+    edit_manifest(&run, |m| {
+        m["load_model"]["scenario-n1"]["schedule"] = "sequential".into()
+    });
+    refused_with(
+        &run,
+        &["schedule \"sequential\", val08-config.txt concurrent"],
+    );
 }

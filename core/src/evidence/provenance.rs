@@ -329,6 +329,21 @@ fn check_lab_config(f: &Files, manifest: &Manifest, out: &mut Vec<String>) {
 /// indices exactly 1..=per_worker.
 fn check_load_models(f: &Files, manifest: &Manifest, out: &mut Vec<String>) {
     for (scenario, model) in &manifest.load_model {
+        let unknown: Vec<&String> = match model.as_object() {
+            Some(o) => o
+                .keys()
+                .filter(|k| !LOAD_MODEL_FIELDS.contains(&k.as_str()))
+                .collect(),
+            None => {
+                out.push(format!("manifest: load model {scenario} is not an object"));
+                continue;
+            }
+        };
+        if !unknown.is_empty() {
+            out.push(format!(
+                "manifest: load model {scenario} has fields {unknown:?} that nothing checks"
+            ));
+        }
         let (Some(workers), Some(per_worker)) =
             (model["workers"].as_u64(), model["per_worker"].as_u64())
         else {
@@ -358,6 +373,21 @@ fn check_load_models(f: &Files, manifest: &Manifest, out: &mut Vec<String>) {
         }
     }
 }
+
+/// The fields a load model may have: each is held against the raw records (workers,
+/// per worker, schedule) or the soak's `config.env` (the `round` model), or is the
+/// constant name of the model (`kind`).
+const LOAD_MODEL_FIELDS: &[&str] = &[
+    "workers",
+    "per_worker",
+    "schedule",
+    "kind",
+    "creates_per_round",
+    "interval_s",
+    "time_factor",
+    "recovery_cap",
+    "recovery_concurrency",
+];
 
 /// A set of numbers as `a..=b (n)`, or `none`.
 fn span(s: &BTreeSet<u64>) -> String {
@@ -400,6 +430,13 @@ fn check_val08_config(f: &Files, manifest: &Manifest, out: &mut Vec<String>) {
             out.push(format!(
                 "manifest: load model {scenario} has per_worker {}, {CONFIG_FILE} batch {}",
                 model["per_worker"], recorded.batch
+            ));
+        }
+        if model["schedule"].as_str() != Some(recorded.schedule.as_str()) {
+            out.push(format!(
+                "manifest: load model {scenario} has schedule {}, {CONFIG_FILE} {}",
+                model["schedule"],
+                recorded.schedule.as_str()
             ));
         }
     }
