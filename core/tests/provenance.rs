@@ -239,6 +239,34 @@ fn a_fault_in_a_start_record_is_refused_when_the_manifest_names_none() {
     );
 }
 
+/// The log's start line edited (the red team's P4 also added the fault to the log),
+/// or removed: what a person reads in the log must be what was recorded.
+#[test]
+fn the_log_must_show_every_recorded_event() {
+    let root = tempfile::tempdir().unwrap();
+    let run = run_with_target(root.path(), &[]);
+    let log = std::fs::read_to_string(run.join("demo-cp.log")).unwrap();
+    rewrite(
+        &run,
+        "demo-cp.log",
+        &log.replacen("  env: ", "  env: AUTONOMY_FAULTS=create-delay-ms=250 ", 1),
+    );
+    refused_with(
+        &run,
+        &["demo-cp.log: has no line", "demo-cp-events.jsonl line 1"],
+    );
+
+    // Control-plane output shaped like a harness line is passed over, not read.
+    let run = run_with_target(root.path(), &[]);
+    let log = std::fs::read_to_string(run.join("demo-cp.log")).unwrap();
+    rewrite(
+        &run,
+        "demo-cp.log",
+        &format!("=== fleetval 2001-01-01T00:00:00Z start #9 of demo: /opt/x\n{log}"),
+    );
+    assert!(mismatches(&run).is_empty(), "{:?}", mismatches(&run));
+}
+
 /// A start's note that says what its record does not, a start without its typed
 /// record, and a run whose start records were removed are each refused.
 #[test]

@@ -96,6 +96,7 @@ fn check_events(f: &Files, manifest: &Manifest, out: &mut Vec<String>) -> Vec<St
                 continue;
             }
         };
+        check_log(f, manifest, rel, &events, out);
         for (i, ev) in events.into_iter().enumerate() {
             let at_line = format!("{rel} line {}", i + 1);
             match ev.start {
@@ -123,6 +124,51 @@ fn check_events(f: &Files, manifest: &Manifest, out: &mut Vec<String>) -> Vec<St
     }
     starts
 }
+
+/// The control-plane log beside an event record (`x-cp-events.jsonl` → `x-cp.log`),
+/// when the run lists it, must hold every event as the harness's own line, in order:
+/// what a person reads there is what was recorded. (The log also holds the
+/// control-plane's own output, which may print look-alike lines: those are passed
+/// over, never read.)
+fn check_log(
+    f: &Files,
+    manifest: &Manifest,
+    rel: &str,
+    events: &[HarnessNote],
+    out: &mut Vec<String>,
+) {
+    let Some(log) = rel
+        .strip_suffix("-events.jsonl")
+        .map(|s| format!("{s}.log"))
+    else {
+        return;
+    };
+    if !manifest.files.iter().any(|e| e.path == log) {
+        return;
+    }
+    let text = match f.text(&log) {
+        Ok(t) => t,
+        Err(e) => {
+            out.push(format!("{log}: {}", e.reason()));
+            return;
+        }
+    };
+    let mut lines = text.lines();
+    for (i, ev) in events.iter().enumerate() {
+        let want = format!("{HARNESS_LINE} {} {}", ev.at, ev.note);
+        let want = want.lines().next().unwrap_or_default();
+        if !lines.any(|l| l == want) {
+            out.push(format!(
+                "{log}: has no line {want:?} of {rel} line {} (in order): the log says something else than the record",
+                i + 1
+            ));
+            return;
+        }
+    }
+}
+
+/// How a harness line of a control-plane log starts (`=== fleetval <at> <note>`).
+pub const HARNESS_LINE: &str = "=== fleetval";
 
 /// Whether a run-relative path is an event record of the harness, outside the copies
 /// of a merged run (each copy is held against its own manifest).

@@ -50,6 +50,16 @@ pub fn write_start_events(run: &RunDir, rel: &str, cp: &ControlPlaneRecord, at: 
     };
     run.write_text(rel, &(serde_json::to_string(&note).unwrap() + "\n"))
         .unwrap();
+    // The log beside it, as the harness and the control-plane write it.
+    let log = rel.replace("-events.jsonl", ".log");
+    run.write_text(
+        &log,
+        &format!(
+            "=== fleetval {at} {}\nlistening on 127.0.0.1:1\n",
+            note.note
+        ),
+    )
+    .unwrap();
 }
 
 /// A judged demo run under `root` (health answering `health_code`) whose target was

@@ -178,7 +178,13 @@ impl ControlPlane {
                 let _ = f.write_all(format!("{line}\n").as_bytes());
             }
         };
-        append(&self.cfg.log_file, &format!("=== fleetval {at} {note}"));
+        append(
+            &self.cfg.log_file,
+            &format!(
+                "{} {at} {note}",
+                val_core::evidence::provenance::HARNESS_LINE
+            ),
+        );
         let rec = val_core::wire::HarnessNote {
             at,
             note: note.to_string(),
