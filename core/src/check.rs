@@ -197,6 +197,9 @@ impl TargetInfo {
         if let Some(u) = &self.url {
             s.push_str(&format!(" url {u}"));
         }
+        if self.kind == "remote" {
+            s.push_str(" (not started by the harness: no start events)");
+        }
         s
     }
 }

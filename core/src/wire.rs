@@ -532,8 +532,65 @@ pub struct HarnessNote {
     /// Wall-clock time (RFC 3339, µs).
     pub at: String,
     /// What the harness did or saw, starting with its kind (`start #`, `healthy`,
-    /// `SIGKILL`, `stopped`…).
+    /// `SIGKILL`, `stopped`…). For a start it is [`StartRecord::note`] of `start`.
     pub note: String,
+    /// What a start launched, typed: every start carries one (`evidence verify`
+    /// refuses a `start #` note without it, or one whose note says something else).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<StartRecord>,
+}
+
+/// One spawn of a control-plane as the harness launched it: the binary (path, the
+/// sha256 and `--version` taken when its handle was made), the arguments and the
+/// whole environment the process got. `evidence verify` holds every start of a run
+/// against `target.json`, the manifest and (for the soak) `config.env`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartRecord {
+    /// 1-based number of this start of its handle.
+    pub number: u32,
+    /// Suite whose lab started it.
+    pub suite: String,
+    /// The executed binary.
+    pub binary: crate::evidence::BinaryInfo,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Its whole environment (nothing else of the harness's reached it).
+    pub env: BTreeMap<String, String>,
+}
+
+impl StartRecord {
+    /// The note of this start, as the log and the events record show it.
+    pub fn note(&self) -> String {
+        format!(
+            "start #{} of {}: {} {}  env: {}",
+            self.number,
+            self.suite,
+            self.binary.path,
+            self.args.join(" "),
+            self.env
+                .iter()
+                .filter(|(k, _)| k.starts_with("AUTONOMY_"))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    }
+
+    /// The faults it was started with (`AUTONOMY_FAULTS` items, in order).
+    pub fn faults(&self) -> Vec<String> {
+        fault_items(self.env.get("AUTONOMY_FAULTS").map_or("", String::as_str))
+    }
+}
+
+/// The items of an `AUTONOMY_FAULTS` value (`a,b`; blanks dropped).
+pub fn fault_items(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 impl HarnessNote {

@@ -122,7 +122,7 @@ pub fn seal(soak: &Soak) -> Result<Manifest> {
         suite: SUITE.to_string(),
         run_id: id,
         negative: !soak.cfg.faults.is_empty(),
-        started_at: rfc3339(soak.start_real),
+        started_at: began(soak),
         ended_at: rfc3339(Utc::now()),
         git: evidence::git_info(),
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -149,6 +149,16 @@ pub fn seal(soak: &Soak) -> Result<Manifest> {
     write_json_atomic(&dir.join(evidence::MANIFEST_FILE), &manifest)
         .context("write manifest.json")?;
     Ok(manifest)
+}
+
+/// When the soak began: `soak setup`'s own start (`started_at` of
+/// `setup-summary.txt`, taken before it launched the control-plane, so that its start
+/// record lies inside the run's times), else the soak clock's start.
+fn began(soak: &Soak) -> String {
+    config::read_env_file(&soak.layout.path("setup-summary.txt"))
+        .ok()
+        .and_then(|m| m.get("started_at").cloned())
+        .unwrap_or_else(|| rfc3339(soak.start_real))
 }
 
 /// Refuses to write into a sealed soak directory (one holding `manifest.json`), with

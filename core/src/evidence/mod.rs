@@ -22,6 +22,7 @@ use crate::plans;
 
 pub mod derived;
 pub mod merge;
+pub mod provenance;
 pub mod rundir;
 pub mod statement;
 
@@ -1034,6 +1035,7 @@ fn check_provenance(run_dir: &Path, manifest: &Manifest, v: &mut Verification) {
         v.mismatches
             .push("manifest: faults were injected but the run is not marked negative".into());
     }
+    provenance::check(run_dir, manifest, v);
 }
 
 /// `target.json` as the lab (a `ControlPlaneRecord`) or the soak (mode, binary, URL)

@@ -30,6 +30,38 @@ pub fn cp_record(faults: &[&str]) -> ControlPlaneRecord {
     }
 }
 
+/// Records, as the harness does, that the control-plane of `cp` was started once at
+/// `at` (`<rel>`: the run's `*cp-events.jsonl`) with its environment.
+pub fn write_start_events(run: &RunDir, rel: &str, cp: &ControlPlaneRecord, at: &str) {
+    let start = val_core::wire::StartRecord {
+        number: 1,
+        suite: run.suite().to_string(),
+        binary: cp
+            .binary
+            .clone()
+            .expect("a started control-plane has a binary"),
+        args: vec!["serve".into()],
+        env: cp.env.clone(),
+    };
+    let note = val_core::wire::HarnessNote {
+        at: at.to_string(),
+        note: start.note(),
+        start: Some(start),
+    };
+    run.write_text(rel, &(serde_json::to_string(&note).unwrap() + "\n"))
+        .unwrap();
+    // The log beside it, as the harness and the control-plane write it.
+    let log = rel.replace("-events.jsonl", ".log");
+    run.write_text(
+        &log,
+        &format!(
+            "=== fleetval {at} {}\nlistening on 127.0.0.1:1\n",
+            note.note
+        ),
+    )
+    .unwrap();
+}
+
 /// A judged demo run under `root` (health answering `health_code`) whose target was
 /// started with `faults`; a run without faults is marked `latest`.
 pub fn demo_run_with(root: &Path, health_code: u16, faults: &[&str]) -> PathBuf {
@@ -39,6 +71,7 @@ pub fn demo_run_with(root: &Path, health_code: u16, faults: &[&str]) -> PathBuf 
 /// A judged demo run under `root` whose health record is `health` (text as the
 /// control-plane answered it), started with `faults`; without faults it is `latest`.
 pub fn demo_run_health(root: &Path, health: &str, faults: &[&str]) -> PathBuf {
+    let now = chrono::Utc::now();
     let run = RunDir::create(root, "demo").unwrap();
     run.write_text("demo-health.txt", health).unwrap();
     run.write_text(
@@ -50,9 +83,14 @@ pub fn demo_run_health(root: &Path, health: &str, faults: &[&str]) -> PathBuf {
     run.write_text("demo-latencies-us.txt", &lat).unwrap();
     let cp = cp_record(faults);
     run.write_json(val_core::plans::TARGET_FILE, &cp).unwrap();
+    write_start_events(
+        &run,
+        "demo-cp-events.jsonl",
+        &cp,
+        &val_core::fileio::rfc3339(now),
+    );
     let faults: Vec<String> = faults.iter().map(|s| s.to_string()).collect();
     evidence::write_report(&run, &faults).unwrap();
-    let now = chrono::Utc::now();
     let prov = Provenance {
         started_at: Some(now),
         control_plane: Some(cp),
@@ -79,6 +117,7 @@ pub fn demo_run(root: &Path, health_code: u16) -> PathBuf {
 /// target and the manifest.
 pub fn ramp_run_with(root: &Path, failed_at_400: usize) -> PathBuf {
     use val_core::plans::val08::{self as plan, ramp};
+    let now = chrono::Utc::now();
     let run = RunDir::create(root, ramp::SUITE).unwrap();
     let mut tiers = Vec::new();
     for n in [200, 400] {
@@ -106,7 +145,7 @@ pub fn ramp_run_with(root: &Path, failed_at_400: usize) -> PathBuf {
         let report = plan::report_file_in(&dir);
         run.write_text(
             &report,
-            &plan::scenario_report_text(Some(1_700_000_000_000_000), Some(50_000)),
+            &plan::scenario_report_text(Some(now.timestamp_micros() as u64), Some(50_000)),
         )
         .unwrap();
         let full = plan::files::scenario_report(&f, &dir, n, 1, ramp::ramp_id).unwrap();
@@ -124,7 +163,12 @@ pub fn ramp_run_with(root: &Path, failed_at_400: usize) -> PathBuf {
         .unwrap();
     let cp = cp_record(&[]);
     run.write_json(val_core::plans::TARGET_FILE, &cp).unwrap();
-    let now = chrono::Utc::now();
+    write_start_events(
+        &run,
+        "val08-ramp-cp-events.jsonl",
+        &cp,
+        &val_core::fileio::rfc3339(now),
+    );
     // As the lab records it (`val08::ramp`).
     let config = BTreeMap::from([(
         "ramp".to_string(),
@@ -137,7 +181,8 @@ pub fn ramp_run_with(root: &Path, failed_at_400: usize) -> PathBuf {
         config,
         ..Provenance::default()
     };
-    evidence::write_manifest(&run, &prov, now, None).unwrap();
+    // The scenario reports' last answers lie 50 ms after `now`.
+    evidence::write_manifest(&run, &prov, now + chrono::Duration::seconds(1), None).unwrap();
     run.mark_latest().unwrap();
     run.path().to_path_buf()
 }
@@ -223,6 +268,7 @@ pub fn val08_run(
     run.write_text(plan::CONFIG_FILE, &cfg.to_text()).unwrap();
     run.write_text(plan::HEALTH_FILE, "# body: {\"status\":\"ok\"}\ncode=200\n")
         .unwrap();
+    let now = chrono::Utc::now();
     let mut ok_ids = Vec::new();
     let mut answered = 0;
     for &n in &cfg.tiers {
@@ -253,7 +299,7 @@ pub fn val08_run(
         .unwrap();
         run.write_text(
             &plan::scenario_report_file(n),
-            &plan::scenario_report_text(Some(1_795_000_000_000_000), Some(wall)),
+            &plan::scenario_report_text(Some(now.timestamp_micros() as u64), Some(wall)),
         )
         .unwrap();
     }
@@ -271,7 +317,6 @@ pub fn val08_run(
         .unwrap();
     let faults: Vec<String> = faults.iter().map(|s| s.to_string()).collect();
     evidence::write_report(&run, &faults).unwrap();
-    let now = chrono::Utc::now();
     // A run with faults is a negative run: `evidence diff` verifies it first.
     let prov = Provenance {
         started_at: Some(now),
@@ -279,6 +324,8 @@ pub fn val08_run(
         faults,
         ..Provenance::default()
     };
-    evidence::write_manifest(&run, &prov, now, None).unwrap();
+    // The lab ends after every tier's last answer (within a minute of its start).
+    let ended = now + chrono::Duration::minutes(1);
+    evidence::write_manifest(&run, &prov, ended, None).unwrap();
     run.path().to_path_buf()
 }

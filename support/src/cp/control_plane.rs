@@ -161,6 +161,11 @@ impl ControlPlane {
     /// typed, to its events record: the log also holds the control-plane's raw output,
     /// which can print a look-alike marker line, so only the record is read back.
     fn log_note(&self, note: &str) {
+        self.log_event(note, None);
+    }
+
+    /// [`log_note`](Self::log_note) with the typed record of a start, if it is one.
+    fn log_event(&self, note: &str, start: Option<val_core::wire::StartRecord>) {
         let at = fsx::rfc3339(chrono::Utc::now());
         let append = |path: &Path, line: &str| {
             if let Ok(mut f) = std::fs::OpenOptions::new()
@@ -168,13 +173,22 @@ impl ControlPlane {
                 .append(true)
                 .open(path)
             {
-                let _ = writeln!(f, "{line}");
+                // One write per line: the control-plane appends to the same log, and
+                // a line split in two writes could be interleaved with its output.
+                let _ = f.write_all(format!("{line}\n").as_bytes());
             }
         };
-        append(&self.cfg.log_file, &format!("=== fleetval {at} {note}"));
+        append(
+            &self.cfg.log_file,
+            &format!(
+                "{} {at} {note}",
+                val_core::evidence::provenance::HARNESS_LINE
+            ),
+        );
         let rec = val_core::wire::HarnessNote {
             at,
             note: note.to_string(),
+            start,
         };
         if let Ok(line) = serde_json::to_string(&rec) {
             append(
@@ -198,18 +212,14 @@ impl ControlPlane {
             None => self.reference_args(listen, metrics),
         };
         let env = self.cfg.child_env();
-        self.log_note(&format!(
-            "start #{} of {}: {} {}  env: {}",
-            self.starts + 1,
-            self.cfg.suite,
-            bin.display(),
-            args.join(" "),
-            env.iter()
-                .filter(|(k, _)| k.starts_with("AUTONOMY_"))
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ));
+        let start = val_core::wire::StartRecord {
+            number: self.starts + 1,
+            suite: self.cfg.suite.clone(),
+            binary: self.binary.clone().expect("local has a binary"),
+            args: args.clone(),
+            env: env.clone(),
+        };
+        self.log_event(&start.note(), Some(start));
         self.last_args.clone_from(&args);
         let launch = Launch {
             binary: bin.clone(),

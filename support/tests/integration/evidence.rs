@@ -20,6 +20,12 @@ fn demo_lab(root: &Path) -> Lab {
                 per_worker: 5,
             },
         );
+        // The requests record the load model is held against by `evidence verify`.
+        let requests: String = (1..=10)
+            .flat_map(|w| (1..=5).map(move |i| (w, i)))
+            .map(|(w, i)| format!("{{\"id\":\"demo-{w}-{i}\",\"worker\":{w},\"index\":{i}}}\n"))
+            .collect();
+        ctx.write_text("scenario-n10-requests.jsonl", &requests)?;
         write_demo_files(ctx)?;
         Ok(())
     })
@@ -101,7 +107,8 @@ fn manifest_contents() {
             "demo-report.txt",
             // The lab's configuration, from which the report's profile is derived (no
             // target.json: the demo lab starts no control-plane).
-            "lab-config.json"
+            "lab-config.json",
+            "scenario-n10-requests.jsonl"
         ]
     );
     for f in &m.files {
@@ -138,12 +145,28 @@ fn manifest_records_the_control_plane_binary() {
     let cp = m.control_plane.expect("control-plane recorded");
     let bin = cp.binary.expect("binary recorded");
     assert_eq!(bin.sha256, fsx::sha256_file(Path::new(&bin.path)).unwrap());
-    assert!(bin.version.unwrap().starts_with("autonomy "));
+    assert!(bin.version.clone().unwrap().starts_with("autonomy "));
     assert_eq!(
         cp.env.get("AUTONOMY_FAULTS").map(String::as_str),
         Some("create-delay-ms=1")
     );
     assert!(lab.run_dir().join("demo-cp.log").is_file());
+    // The typed start record: the binary started (with its sha256) and its faults.
+    let events = std::fs::read_to_string(lab.run_dir().join("demo-cp-events.jsonl")).unwrap();
+    let starts: Vec<val_support::wire::StartRecord> = events
+        .lines()
+        .filter_map(|l| {
+            serde_json::from_str::<val_support::wire::HarnessNote>(l)
+                .unwrap()
+                .start
+        })
+        .collect();
+    assert_eq!(starts.len(), 1, "{events}");
+    assert_eq!(starts[0].binary.path, bin.path);
+    assert_eq!(starts[0].binary.sha256, bin.sha256);
+    assert_eq!(starts[0].faults(), ["create-delay-ms=1"]);
+    let v = evidence::verify(lab.run_dir());
+    assert!(v.ok(), "{:?}", v.mismatches);
     assert_eq!(lab.status("DEMO-01"), Some(Status::Pass));
     assert_eq!(lab.report().faults, ["create-delay-ms=1"]);
     assert!(
@@ -322,4 +345,43 @@ fn a_lab_run_verifies_with_every_derived_file_re_derived() {
         )
     );
     assert_eq!(v.report.as_ref(), Some(lab.report()));
+}
+
+/// A lab against a control-plane it did not start (`AUTONOMY_CP_URL`): no start
+/// record, and the run still verifies, its target saying so.
+#[test]
+fn a_lab_against_a_remote_control_plane_verifies_without_start_records() {
+    let root = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let served =
+        val_support::ControlPlane::start(super::util::reference_config(work.path())).unwrap();
+    let url = served.url().to_string();
+    let lab = lab::isolated_at(
+        root.path(),
+        "demo",
+        &[],
+        &serde_json::json!({"n": 1}),
+        |ctx, _| {
+            let mut cfg = ctx.cp_config();
+            cfg.target = val_support::cp::Target::Remote {
+                url: url.clone(),
+                metrics_url: None,
+            };
+            let cp = ctx.start_cp_with(cfg)?;
+            let health = ctx.block_on(ctx.client(&cp).health());
+            ctx.write_text("demo-health.txt", &format!("code={}\n", health.code()))?;
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert!(!lab.run_dir().join("demo-cp-events.jsonl").exists());
+    let v = evidence::verify(lab.run_dir());
+    assert!(v.ok(), "{:?}", v.mismatches);
+    let target = lab.report().target.line();
+    assert!(
+        target.contains("remote url")
+            && target.contains("(not started by the harness: no start events)"),
+        "{target}"
+    );
+    drop(served);
 }

@@ -556,6 +556,7 @@ mod tests {
                 let n = HarnessNote {
                     at: at.to_string(),
                     note: note.to_string(),
+                    start: None,
                 };
                 serde_json::to_string(&n).unwrap() + "\n"
             })
