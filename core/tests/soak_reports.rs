@@ -264,11 +264,18 @@ fn reseal(dir: &Path) {
         }
     }
     let run = RunDir::open(dir).unwrap();
+    // The soak ran from just before its first round to after its last (the rounds'
+    // real times start at SIM_START's instant in these fixtures).
+    let start = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
     let prov = Provenance {
+        started_at: Some(start),
         config: BTreeMap::new(),
         ..Provenance::default()
     };
-    evidence::write_manifest(&run, &prov, chrono::Utc::now(), None).unwrap();
+    let ended = start + chrono::Duration::hours(1);
+    evidence::write_manifest(&run, &prov, ended, None).unwrap();
 }
 
 /// The manifest's sha256 of `rel` rewritten to its bytes now (an edit hidden from the
@@ -498,7 +505,14 @@ fn a_create_record_or_a_create_time_removed_is_refused() {
     let slowest = text.lines().last().unwrap().to_string() + "\n";
     std::fs::write(dir.join(&creates), text.replace(&slowest, "")).unwrap();
     reseal(&dir);
-    assert!(evidence::verify(&dir).ok(), "consistently rewritten");
+    // Provenance refuses it (config.env says how many creates a round makes) ...
+    let v = evidence::verify(&dir);
+    assert!(
+        v.mismatches.iter().any(|m| m.contains("CREATES_PER_ROUND")),
+        "{:?}",
+        v.mismatches
+    );
+    // ... and the judge, reading the same records, is red on its own.
     let r = judged(&dir);
     for id in ["VAL12-02", "VAL12-04"] {
         let (status, note) = check(&r, id);

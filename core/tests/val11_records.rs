@@ -212,8 +212,14 @@ fn kill_run(root: &Path) -> PathBuf {
         .unwrap();
     let cp = common::cp_record(&[]);
     run.write_json(plans::TARGET_FILE, &cp).unwrap();
-    evidence::write_report(&run, &[]).unwrap();
     let now = chrono::Utc::now();
+    common::write_start_events(
+        &run,
+        "val11-cp-events.jsonl",
+        &cp,
+        &val_core::fileio::rfc3339(now),
+    );
+    evidence::write_report(&run, &[]).unwrap();
     let prov = Provenance {
         started_at: Some(now),
         control_plane: Some(cp),

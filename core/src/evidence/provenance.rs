@@ -337,7 +337,8 @@ fn raw_instants(f: &Files, manifest: &Manifest) -> Vec<(String, Option<DateTime<
                     }
                 }
             }
-        } else if name == "round-summary.json" {
+        } else if name == "round.json" {
+            // The round's raw record (its summary is derived from it).
             if let Ok(v) = f.json::<Value>(rel) {
                 if let Some(ts) = v["real_ts"].as_str() {
                     out.push((format!("{rel} real_ts"), parse_time(ts)));
