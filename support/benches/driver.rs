@@ -68,7 +68,14 @@ fn main() -> anyhow::Result<()> {
         // One hyper connection per worker, as wrk keeps one per connection slot.
         Connections::KeepAlive => {
             let target = CreateTarget::new(&args.url, DEFAULT_TIMEOUT)?;
-            let init = move |_| KeepAliveConn::new(target.clone());
+            // Every worker connects before the release, as wrk does.
+            let init = move |_| {
+                let mut conn = KeepAliveConn::new(target.clone());
+                async move {
+                    conn.preconnect().await;
+                    conn
+                }
+            };
             let op = move |mut conn: KeepAliveConn, w, b| {
                 let id = format!("{prefix}-w{w}-b{b}");
                 async move {
