@@ -190,11 +190,52 @@ async fn workload(
     s: &mut RoundRecord,
 ) -> Result<()> {
     let adopted = soak.layout.adopted();
+    let mut clock = PhaseClock::new(slot.round);
     creates(soak, client, dir, s).await?;
+    clock.lap("creates");
     let valid = stuck_scan_step(soak, client, dir, &adopted, s).await?;
+    clock.lap("scan");
     recoveries(soak, valid.as_ref(), dir, &adopted)?;
+    clock.lap("recoveries");
     plan_count(soak, slot, client, dir, s).await?;
-    scrape(client, dir, s).await
+    clock.lap("walk");
+    scrape(client, dir, s).await?;
+    clock.lap("scrape");
+    Ok(())
+}
+
+/// Opt-in (`SOAK_PHASE_TIMES=1`) wall-clock split of a round's workload, one stderr
+/// line per round, for profiling where a soak's time goes. Not evidence: the round's
+/// files are the same with or without it.
+struct PhaseClock {
+    round: u64,
+    last: Instant,
+    laps: Option<String>,
+}
+
+impl PhaseClock {
+    fn new(round: u64) -> PhaseClock {
+        let on = std::env::var_os("SOAK_PHASE_TIMES").is_some_and(|v| v == "1");
+        PhaseClock {
+            round,
+            last: Instant::now(),
+            laps: on.then(String::new),
+        }
+    }
+
+    /// Records the time since the previous lap under `phase`; the last phase prints.
+    fn lap(&mut self, phase: &str) {
+        let Some(laps) = &mut self.laps else { return };
+        let now = Instant::now();
+        let _ = std::fmt::Write::write_fmt(
+            laps,
+            format_args!(" {phase}_us={}", (now - self.last).as_micros()),
+        );
+        self.last = now;
+        if phase == "scrape" {
+            eprintln!("soak-phase round={}{laps}", self.round);
+        }
+    }
 }
 
 /// Step 2: creates with the plan's IDs, timed one by one; a create is ok only when it

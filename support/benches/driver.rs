@@ -8,8 +8,11 @@
 //! latency, the same figures the script derives from wrk and curl.
 //!
 //! Run: `cargo bench -p val-support --bench driver -- --url http://127.0.0.1:PORT
-//! --connections keep-alive --concurrency 100 --per-worker 500`.
+//! --connections keep-alive --concurrency 100 --per-worker 500`. With `--runtime
+//! per-thread` the keep-alive workers are spread over `--threads` single-threaded
+//! runtimes (wrk's shape: one event loop per thread) instead of one shared runtime.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -43,6 +46,11 @@ struct Args {
     /// Tokio worker threads of the driver (wrk's default is 2 threads).
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Keep-alive only: `shared` (one multi-thread runtime of `--threads` workers) or
+    /// `per-thread` (`--threads` OS threads, each a single-threaded runtime with its
+    /// share of the connections, as wrk runs one event loop per thread).
+    #[arg(long, default_value = "shared")]
+    runtime: String,
     /// cargo bench passes `--bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -66,26 +74,11 @@ fn main() -> anyhow::Result<()> {
     let prefix = args.prefix.clone();
     let result = match connections {
         // One hyper connection per worker, as wrk keeps one per connection slot.
-        Connections::KeepAlive => {
-            let target = CreateTarget::new(&args.url, DEFAULT_TIMEOUT)?;
-            let init = move |_| KeepAliveConn::new(target.clone());
-            let op = move |mut conn: KeepAliveConn, w, b| {
-                let id = format!("{prefix}-w{w}-b{b}");
-                async move {
-                    let a = conn.create(&id).await;
-                    (conn, a)
-                }
-            };
-            rt.block_on(async {
-                match args.duration_s {
-                    Some(d) => {
-                        let d = Duration::from_secs_f64(d);
-                        load::closed_for(model, d, init, op).await
-                    }
-                    None => load::closed_each(model, init, op).await,
-                }
-            })
-        }
+        Connections::KeepAlive => match args.runtime.as_str() {
+            "shared" => rt.block_on(keep_alive(&args, 0, 1, None))?,
+            "per-thread" => per_thread(&args)?,
+            other => anyhow::bail!("--runtime {other:?}: shared or per-thread"),
+        },
         Connections::PerRequest => {
             let client = Client::with_connections(&args.url, None, DEFAULT_TIMEOUT, connections);
             rt.block_on(load::closed(model, move |w, b| {
@@ -117,4 +110,74 @@ fn main() -> anyhow::Result<()> {
     });
     println!("{line}");
     Ok(())
+}
+
+/// The keep-alive run of the workers `slot, slot + of, …` (global numbers, 1-based)
+/// on the current runtime: each connects before the release, and with `all` also
+/// waits there for every other thread's workers.
+async fn keep_alive(
+    args: &Args,
+    slot: usize,
+    of: usize,
+    all: Option<Arc<tokio::sync::Barrier>>,
+) -> anyhow::Result<load::LoadResult> {
+    let target = CreateTarget::new(&args.url, DEFAULT_TIMEOUT)?;
+    let workers = (args.concurrency + of - 1 - slot) / of;
+    let model = ClosedModel {
+        workers,
+        per_worker: args.per_worker,
+    };
+    let global = move |w: usize| (w - 1) * of + slot + 1;
+    // Every worker connects before the release, as wrk does.
+    let init = move |_| {
+        let (mut conn, all) = (KeepAliveConn::new(target.clone()), all.clone());
+        async move {
+            conn.preconnect().await;
+            if let Some(b) = all {
+                b.wait().await;
+            }
+            conn
+        }
+    };
+    let prefix = args.prefix.clone();
+    let op = move |mut conn: KeepAliveConn, w, b| {
+        let id = format!("{prefix}-w{}-b{b}", global(w));
+        async move {
+            let a = conn.create(&id).await;
+            (conn, a)
+        }
+    };
+    Ok(match args.duration_s {
+        Some(d) => load::closed_for(model, Duration::from_secs_f64(d), init, op).await,
+        None => load::closed_each(model, init, op).await,
+    })
+}
+
+/// `--runtime per-thread`: one single-threaded runtime per thread, all workers released
+/// together across threads. The records are joined; the wall-clock is the longest
+/// thread's (they start at the same release).
+fn per_thread(args: &Args) -> anyhow::Result<load::LoadResult> {
+    let threads = args.threads.clamp(1, args.concurrency.max(1));
+    let all = Arc::new(tokio::sync::Barrier::new(args.concurrency));
+    let parts = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let all = all.clone();
+                s.spawn(move || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?
+                        .block_on(keep_alive(args, t, threads, Some(all)))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a driver thread panicked"))
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    let mut joined = parts[0].clone();
+    joined.records = parts.iter().flat_map(|p| p.records.clone()).collect();
+    joined.wall_us = parts.iter().filter_map(|p| p.wall_us).max();
+    Ok(joined)
 }

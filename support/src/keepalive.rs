@@ -121,6 +121,19 @@ impl KeepAliveConn {
         KeepAliveConn { target, live: None }
     }
 
+    /// Opens the connection now, within the create deadline, so the first create does
+    /// not pay for it (a driver does this before its start barrier, as wrk connects
+    /// before it sends). Returns whether it is open; a failure is not recorded here:
+    /// the first create then connects itself and records what happens.
+    pub async fn preconnect(&mut self) -> bool {
+        if self.live.is_none() {
+            if let Ok(Ok(l)) = tokio::time::timeout(self.target.deadline, self.connect()).await {
+                self.live = Some(l);
+            }
+        }
+        self.live.is_some()
+    }
+
     /// Sends one create with this plan ID and records what happened.
     pub async fn create(&mut self, id: &str) -> Attempt {
         let deadline = self.target.deadline;

@@ -31,7 +31,7 @@ where
 {
     closed_each(
         model,
-        |_| (),
+        |_| async {},
         move |(), w, b| {
             let f = op(w, b);
             async move { ((), f.await) }
@@ -41,12 +41,15 @@ where
 }
 
 /// [`closed`] with a state per worker (e.g. its own connection): `init(worker)` makes
-/// it before the barrier, and `op(state, worker, index)` hands it back with the
-/// attempt. The same timing and records as [`closed`].
-pub async fn closed_each<S, I, F, Fut>(model: ClosedModel, init: I, op: F) -> LoadResult
+/// it in the worker's task before the barrier (a connection opened there is open
+/// before any worker sends, so the first sends of N workers overlap however slowly
+/// the host schedules the connects), and `op(state, worker, index)` hands it back
+/// with the attempt. The same timing and records as [`closed`].
+pub async fn closed_each<S, I, IFut, F, Fut>(model: ClosedModel, init: I, op: F) -> LoadResult
 where
     S: Send + 'static,
-    I: Fn(usize) -> S,
+    I: Fn(usize) -> IFut,
+    IFut: Future<Output = S> + Send + 'static,
     F: Fn(S, usize, usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = (S, Attempt)> + Send + 'static,
 {
@@ -57,7 +60,7 @@ where
 /// worker sends again (those in flight are answered and recorded), and `per_worker`
 /// is only a cap. Wall-clock exceeds `duration` by at most one request's latency, where
 /// a fixed count per worker ends with a tail of ever fewer workers in flight.
-pub async fn closed_for<S, I, F, Fut>(
+pub async fn closed_for<S, I, IFut, F, Fut>(
     model: ClosedModel,
     duration: Duration,
     init: I,
@@ -65,7 +68,8 @@ pub async fn closed_for<S, I, F, Fut>(
 ) -> LoadResult
 where
     S: Send + 'static,
-    I: Fn(usize) -> S,
+    I: Fn(usize) -> IFut,
+    IFut: Future<Output = S> + Send + 'static,
     F: Fn(S, usize, usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = (S, Attempt)> + Send + 'static,
 {
@@ -73,7 +77,7 @@ where
 }
 
 /// The closed model's workers, with an optional duration after the release.
-async fn closed_inner<S, I, F, Fut>(
+async fn closed_inner<S, I, IFut, F, Fut>(
     model: ClosedModel,
     duration: Option<Duration>,
     init: I,
@@ -81,7 +85,8 @@ async fn closed_inner<S, I, F, Fut>(
 ) -> LoadResult
 where
     S: Send + 'static,
-    I: Fn(usize) -> S,
+    I: Fn(usize) -> IFut,
+    IFut: Future<Output = S> + Send + 'static,
     F: Fn(S, usize, usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = (S, Attempt)> + Send + 'static,
 {
@@ -91,8 +96,9 @@ where
     let mut handles = Vec::with_capacity(model.workers);
     for w in 1..=model.workers {
         let (op, barrier, released) = (op.clone(), barrier.clone(), released.clone());
-        let mut state = Some(init(w));
+        let ready = init(w);
         handles.push(tokio::spawn(async move {
+            let mut state = Some(ready.await);
             barrier.wait().await;
             let stop = duration.map(|d| *released.get_or_init(Instant::now) + d);
             let mut out = Vec::with_capacity(model.per_worker.min(4096));

@@ -27,6 +27,27 @@ fn kills_after_the_timeout() {
 }
 
 #[test]
+fn a_child_that_closes_its_output_early_is_still_killed_at_the_timeout() {
+    // The runner wakes when the pipes close; a child still running then is not done.
+    let run = Cli::new(Path::new("/bin/sh"))
+        .timeout(Duration::from_millis(300))
+        .run(["-c", "exec >&- 2>&-; sleep 30"]);
+    assert!(run.timed_out, "{}", run.to_evidence());
+    assert_eq!(run.signal, Some(9));
+}
+
+#[test]
+fn a_child_that_exits_while_its_child_holds_the_pipes_is_not_timed_out() {
+    // The pipes stay open past the timeout (a background sleep holds them), but the
+    // child itself exited at once: its exit code counts, not the pipes.
+    let run = Cli::new(Path::new("/bin/sh"))
+        .timeout(Duration::from_millis(300))
+        .run(["-c", "sleep 1 & exit 4"]);
+    assert!(!run.timed_out, "{}", run.to_evidence());
+    assert_eq!(run.exit_code, Some(4));
+}
+
+#[test]
 fn only_whitelisted_and_given_variables_reach_the_child() {
     let run = Cli::new(Path::new("/usr/bin/env"))
         .env("AUTONOMY_OPERATOR", "val11-chaos-op")

@@ -66,7 +66,7 @@ async fn each_worker_reuses_one_connection_and_every_create_is_recorded() {
     };
     let r = load::closed_each(
         model,
-        move |_| KeepAliveConn::new(target.clone()),
+        move |_| std::future::ready(KeepAliveConn::new(target.clone())),
         |mut c: KeepAliveConn, w, b| async move {
             let a = c.create(&format!("ka-w{w}-b{b}-\"q\"")).await;
             (c, a)
@@ -182,7 +182,7 @@ async fn closed_for_stops_sending_after_the_duration() {
     let r = load::closed_for(
         model,
         Duration::from_millis(300),
-        move |_| KeepAliveConn::new(target.clone()),
+        move |_| std::future::ready(KeepAliveConn::new(target.clone())),
         |mut c: KeepAliveConn, w, b| async move {
             let a = c.create(&format!("for-w{w}-b{b}")).await;
             (c, a)
@@ -216,4 +216,57 @@ fn other_base_urls_are_refused() {
         assert!(CreateTarget::new(u, Duration::from_secs(1)).is_err(), "{u}");
     }
     assert!(CreateTarget::new("http://127.0.0.1:1/", Duration::from_secs(1)).is_ok());
+}
+
+/// Pre-connect before the barrier: every worker's connection is open before any worker
+/// sends, the creates use those connections (one peer port per worker, no other), and
+/// a worker whose pre-connect failed still records its first create's failure.
+#[tokio::test]
+async fn preconnected_workers_are_all_connected_before_the_first_send() {
+    let (url, seen) = server().await;
+    let target = CreateTarget::new(&url, Duration::from_secs(10)).unwrap();
+    let connected: Arc<Mutex<Vec<std::time::Instant>>> = Arc::default();
+    let sent: Arc<Mutex<Vec<std::time::Instant>>> = Arc::default();
+    let (c_in, s_in) = (connected.clone(), sent.clone());
+    let model = ClosedModel {
+        workers: 8,
+        per_worker: 2,
+    };
+    let r = load::closed_each(
+        model,
+        move |_| {
+            let (mut c, at) = (KeepAliveConn::new(target.clone()), c_in.clone());
+            async move {
+                assert!(c.preconnect().await, "pre-connect to a listening mock");
+                at.lock().unwrap().push(std::time::Instant::now());
+                c
+            }
+        },
+        move |mut c: KeepAliveConn, w, b| {
+            s_in.lock().unwrap().push(std::time::Instant::now());
+            async move {
+                let a = c.create(&format!("pre-w{w}-b{b}")).await;
+                (c, a)
+            }
+        },
+    )
+    .await;
+    assert_eq!((r.records.len(), r.ok()), (16, 16));
+    let last_connect = *connected.lock().unwrap().iter().max().unwrap();
+    let first_send = *sent.lock().unwrap().iter().min().unwrap();
+    assert!(last_connect <= first_send);
+    let ports: HashSet<u16> = seen.lock().unwrap().iter().map(|s| s.0).collect();
+    assert_eq!(ports.len(), 8);
+
+    // Nothing listens: pre-connect says so, and the create records the refusal.
+    let gone = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", gone.local_addr().unwrap());
+    drop(gone);
+    let mut c = KeepAliveConn::new(CreateTarget::new(&url, Duration::from_secs(2)).unwrap());
+    assert!(!c.preconnect().await);
+    let a = c.create("pre-refused").await;
+    assert_eq!(
+        (a.outcome, a.cause),
+        (Outcome::Failed, Some(ErrorCause::ConnectFailed))
+    );
 }
