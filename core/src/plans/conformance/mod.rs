@@ -1250,10 +1250,15 @@ pub struct JunitCounts {
     pub failure_elements: u64,
     /// `<error>` elements inside `<testcase>` elements.
     pub error_elements: u64,
+    /// Σ `skipped` of the headers.
+    pub skipped: u64,
+    /// `<skipped>` elements inside `<testcase>` elements.
+    pub skipped_elements: u64,
 }
 
 /// Reads a JUnit file with an XML parser: every `<testsuite>` must carry a numeric
-/// `tests` count (`failures` and `errors` absent count 0, present must be numbers),
+/// `tests` count (`failures`, `errors` and `skipped` absent count 0, present must be
+/// numbers),
 /// and at least one `<testsuite>` must exist.
 pub fn junit_counts(xml: &str) -> Result<JunitCounts, String> {
     let doc = roxmltree::Document::parse(xml).map_err(|e| format!("not XML: {e}"))?;
@@ -1279,17 +1284,18 @@ pub fn junit_counts(xml: &str) -> Result<JunitCounts, String> {
                 c.tests += num("tests", true)?;
                 c.failures += num("failures", false)?;
                 c.errors += num("errors", false)?;
+                c.skipped += num("skipped", false)?;
             }
-            "failure" | "error"
+            "failure" | "error" | "skipped"
                 if node
                     .ancestors()
                     .skip(1)
                     .any(|a| a.is_element() && a.tag_name().name() == "testcase") =>
             {
-                if name == "failure" {
-                    c.failure_elements += 1;
-                } else {
-                    c.error_elements += 1;
+                match name {
+                    "failure" => c.failure_elements += 1,
+                    "error" => c.error_elements += 1,
+                    _ => c.skipped_elements += 1,
                 }
             }
             _ => {}
@@ -1305,7 +1311,7 @@ pub fn junit_counts(xml: &str) -> Result<JunitCounts, String> {
 fn conf_07(f: &Files) -> Check {
     let spec = PLAN.spec(
         "CONF-07",
-        "schemathesis (phases examples, coverage, fuzzing, stateful) exits 0; JUnit: tests > 0, failures + errors = 0 in the <testsuite> headers and no <failure> or <error> element in any <testcase>",
+        "schemathesis (phases examples, coverage, fuzzing, stateful) exits 0; JUnit: tests > 0, failures + errors + skipped = 0 in the <testsuite> headers and no <failure>, <error> or <skipped> element in any <testcase> (every test ran and passed)",
         &[SCHEMATHESIS_FILE, SCHEMATHESIS_JUNIT],
     );
     judged(f, spec, |spec| {
@@ -1324,6 +1330,8 @@ fn conf_07(f: &Files) -> Check {
                     errors: c.errors,
                     failure_elements: c.failure_elements,
                     error_elements: c.error_elements,
+                    skipped: c.skipped,
+                    skipped_elements: c.skipped_elements,
                 })
             });
         spec.observe(obs, SchemathesisObs::pass)
@@ -1474,7 +1482,9 @@ mod tests {
                 failures: 1,
                 errors: 1,
                 failure_elements: 1,
-                error_elements: 1
+                error_elements: 1,
+                skipped: 0,
+                skipped_elements: 0,
             })
         );
         assert!(junit_counts("<testsuites></testsuites>").is_err());
@@ -1521,6 +1531,34 @@ mod tests {
         // The header alone saying 1 failure (no element) disagrees too.
         let c = status(&clean.replace(r#"failures="0""#, r#"failures="1""#));
         assert_eq!(c.status, crate::check::Status::Fail);
+        // A17a: every testcase skipped, the headers saying so: nothing ran.
+        let all_skipped = clean
+            .replace(r#"errors="0""#, r#"errors="0" skipped="2""#)
+            .replace(
+                r#"<testcase name="GET /v1/health"/>"#,
+                r#"<testcase name="GET /v1/health"><skipped message="not run"/></testcase>"#,
+            )
+            .replace(
+                r#"<testcase name="POST /v1/rollouts"/>"#,
+                r#"<testcase name="POST /v1/rollouts"><skipped message="not run"/></testcase>"#,
+            );
+        let c = status(&all_skipped);
+        assert_eq!(c.status, crate::check::Status::Fail, "{c:?}");
+        assert_eq!(c.observed.as_ref().unwrap()["skipped"], 2, "{c:?}");
+        // One skipped of two is a phase that did not run either.
+        let one = all_skipped
+            .replacen(r#"<skipped message="not run"/>"#, "", 1)
+            .replace(r#"skipped="2""#, r#"skipped="1""#);
+        assert_eq!(status(&one).status, crate::check::Status::Fail);
+        // The skipped elements under a header that says none, and the header alone.
+        let hidden = all_skipped.replace(r#"skipped="2""#, r#"skipped="0""#);
+        assert_eq!(status(&hidden).status, crate::check::Status::Fail);
+        let header = clean.replace(r#"errors="0""#, r#"errors="0" skipped="1""#);
+        assert_eq!(status(&header).status, crate::check::Status::Fail);
+        // No test at all.
+        let none = r#"<testsuites><testsuite name="schemathesis" tests="0" failures="0" errors="0"></testsuite></testsuites>"#;
+        assert_eq!(status(none).status, crate::check::Status::Fail);
+        assert_eq!(status(clean).status, crate::check::Status::Pass);
     }
 
     #[test]
