@@ -174,6 +174,9 @@ pub struct SchemathesisObs {
     pub version: String,
     /// Its exit code.
     pub exit_code: Option<i32>,
+    /// The signal that ended it, when one did.
+    #[serde(default)]
+    pub signal: Option<i32>,
     /// The harness had to stop it.
     pub timed_out: bool,
     /// JUnit: tests.
@@ -201,6 +204,8 @@ impl SchemathesisObs {
     /// may be skipped, and at least one test must have run and passed.
     pub fn pass(&self) -> bool {
         self.exit_code == Some(0)
+            && self.signal.is_none()
+            && !self.timed_out
             && self.ran() > 0
             && self.failures == 0
             && self.errors == 0
