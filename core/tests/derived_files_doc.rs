@@ -46,6 +46,17 @@ fn docs_list_every_suites_derived_files() {
         val08::requests::requests_file(&val08::scenario_dir(7)),
         "scenario-n7-requests.jsonl"
     );
+    // Conformance: schemathesis's output, derived from its call record.
+    let conf_row = row(&doc, "conformance");
+    for name in [
+        plans::conformance::SCHEMATHESIS_OUTPUT,
+        plans::conformance::SCHEMATHESIS_FILE,
+    ] {
+        assert!(
+            conf_row.contains(&format!("`{name}`")),
+            "conformance row lacks {name}"
+        );
+    }
     // VAL12: the per-round derived files and the raw records they come from.
     let val12_row = row(&doc, "val12");
     for name in [

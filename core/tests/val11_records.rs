@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use val_core::check::Status;
 use val_core::evidence::{self, Provenance, RunDir};
 use val_core::fileio;
-use val_core::load_result::Outcome;
+use val_core::load_result::{ErrorCause, Outcome};
 use val_core::plans::val11::kill_rounds::{self, Binding, KillRecord, OpRecord};
 use val_core::plans::val11::pause::{self, PauseRecord};
 use val_core::plans::val11::{cli_calls, http_calls};
@@ -35,14 +35,23 @@ fn op(worker: usize, n: u64, status: Option<u16>) -> OpRecord {
         method: "POST".into(),
         path: "/v1/rollouts".into(),
         status,
-        latency_us: 900,
-        outcome: if status.is_some() {
-            Outcome::Ok
-        } else {
-            Outcome::Indeterminate
+        // A create cut by the kill (254.685 ms) was in flight at it.
+        latency_us: if status.is_some() { 900 } else { 300_000 },
+        outcome: match status {
+            Some(s) if (200..300).contains(&s) => Outcome::Ok,
+            Some(_) => Outcome::Failed,
+            None => Outcome::Indeterminate,
         },
-        error: status.is_none().then(|| "connection reset".to_string()),
-        cause: None,
+        error: match status {
+            Some(s) if (200..300).contains(&s) => None,
+            Some(s) => Some(format!("HTTP {s}")),
+            None => Some("connection reset".to_string()),
+        },
+        cause: match status {
+            Some(s) if (200..300).contains(&s) => None,
+            Some(_) => Some(ErrorCause::Status),
+            None => Some(ErrorCause::Reset),
+        },
     }
 }
 
@@ -119,7 +128,7 @@ fn pause_op(phase: &str, i: u64) -> OpRecord {
             Outcome::Ok
         },
         error: paused.then(|| "operation timed out".to_string()),
-        cause: None,
+        cause: paused.then_some(ErrorCause::Deadline),
         text: String::new(),
     }
 }
@@ -529,4 +538,118 @@ fn http_calls_are_derived_from_their_typed_records() {
     std::fs::write(&path, text.replace("status=503", "status=200")).unwrap();
     rehash(&run, &["val11-health.txt"]);
     assert_refused(&run, "derived val11-health.txt");
+}
+
+/// A12: a typed call must agree with itself. A 200 relabelled `failed` with the error
+/// "HTTP 503" and cause `status` (status and body kept, the derived file re-derived)
+/// is unreadable, so VAL11-01 fails; so does an acknowledged create of a kill round
+/// relabelled a 503 while its status stays 201, even re-bound.
+#[test]
+fn a12_a_call_whose_outcome_contradicts_its_status_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let run = kill_run(root.path());
+    let rel = http_calls::record_file("val11-health.txt");
+    let mut health = op(0, 0, Some(200));
+    (health.id, health.method, health.path) = (None, "GET".into(), "/v1/health".into());
+    health.text = "{\"status\":\"ok\"}".into();
+    std::fs::write(
+        run.join(&rel),
+        serde_json::to_string_pretty(&health).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(judged(&run, "VAL11-01").status, Status::Pass);
+    health.outcome = Outcome::Failed;
+    health.error = Some("HTTP 503 Service Unavailable".into());
+    health.cause = Some(ErrorCause::Status);
+    std::fs::write(
+        run.join(&rel),
+        serde_json::to_string_pretty(&health).unwrap(),
+    )
+    .unwrap();
+    let c = judged(&run, "VAL11-01");
+    assert_eq!(c.status, Status::Fail, "{c:#?}");
+    assert!(format!("{c:?}").contains("contradicts itself"), "{c:#?}");
+    // Each half of the lie alone is refused too: `ok` on a 503, `status` on a 200.
+    for (outcome, status, cause) in [
+        (Outcome::Ok, 503, None),
+        (Outcome::Ok, 200, Some(ErrorCause::Status)),
+        (Outcome::Indeterminate, 200, Some(ErrorCause::Reset)),
+    ] {
+        health.outcome = outcome;
+        health.status = Some(status);
+        health.cause = cause;
+        health.error = cause.map(|_| "x".to_string());
+        std::fs::write(
+            run.join(&rel),
+            serde_json::to_string_pretty(&health).unwrap(),
+        )
+        .unwrap();
+        let c = judged(&run, "VAL11-01");
+        assert_eq!(c.status, Status::Fail, "{outcome:?} {status}: {c:#?}");
+    }
+    let ops = run.join(kill_rounds::ops_file(1));
+    edit_lines(&ops, |i, mut v| {
+        if i == 0 {
+            v["outcome"] = json!("failed");
+            v["cause"] = json!("status");
+            v["error"] = json!("HTTP 503");
+        }
+        Some(v)
+    });
+    let kill = bind(&run);
+    std::fs::write(
+        run.join(kill_rounds::KILL_RECORDS),
+        records::to_jsonl(&[kill]),
+    )
+    .unwrap();
+    let c = val11_11(&run);
+    assert_eq!(c.status, Status::Fail, "{c:#?}");
+    assert!(format!("{c:?}").contains("contradicts itself"), "{c:#?}");
+}
+
+/// A11b: an acknowledged create relabelled a connection reset (no status, outcome
+/// indeterminate, cause reset, body dropped), taken out of the list walk and both
+/// files re-bound in the kill record: the "reset" ended long before the kill, so
+/// VAL11-11 fails; lengthened to end after the kill, it overlaps the worker's next
+/// create, and VAL11-11 fails again.
+#[test]
+fn a11b_an_acked_create_relabelled_a_reset_before_the_kill_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let run = kill_run(root.path());
+    let relabel = |latency_us: u64| {
+        edit_lines(&run.join(kill_rounds::ops_file(1)), |_, mut v| {
+            if v["id"] == "val11-kr1-w1-2" {
+                v["status"] = Value::Null;
+                v["outcome"] = json!("indeterminate");
+                v["error"] = json!("connection reset by peer");
+                v["cause"] = json!("reset");
+                v["text"] = json!("");
+                v["latency_us"] = json!(latency_us);
+            }
+            Some(v)
+        });
+        let mut ids = acked(&ops());
+        ids.retain(|id| id != "val11-kr1-w1-2");
+        std::fs::write(
+            run.join(kill_rounds::list_file(1)),
+            records::to_jsonl(&pages(&ids)),
+        )
+        .unwrap();
+        let kill = bind(&run);
+        std::fs::write(
+            run.join(kill_rounds::KILL_RECORDS),
+            records::to_jsonl(&[kill]),
+        )
+        .unwrap();
+        val11_11(&run)
+    };
+    let c = relabel(900);
+    assert_eq!(c.status, Status::Fail, "{c:#?}");
+    assert!(format!("{c:?}").contains("before the kill"), "{c:#?}");
+    let c = relabel(260_000);
+    assert_eq!(c.status, Status::Fail, "{c:#?}");
+    assert!(
+        format!("{c:?}").contains("worker 1: val11-kr1-w1-3 started at"),
+        "{c:#?}"
+    );
 }

@@ -33,29 +33,58 @@ fn program() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Runs `cmd` to completion or [`TIME_LIMIT`], output to `log`; `(exit, timed out)`.
-fn run_bounded(mut cmd: Command, log: &Path) -> Result<(Option<i32>, bool)> {
-    let out = std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
-    let err = out.try_clone()?;
+/// How the bounded run ended: exit code, signal, timed out, stdout and stderr.
+struct Ended {
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    timed_out: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Reads `pipe` to its end on a thread of its own (a chatty child cannot block on a
+/// full pipe).
+fn drain<R: std::io::Read + Send + 'static>(mut pipe: R) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = pipe.read_to_end(&mut b);
+        b
+    })
+}
+
+/// Runs `cmd` to completion or [`TIME_LIMIT`], capturing stdout and stderr apart.
+fn run_bounded(mut cmd: Command) -> Result<Ended> {
+    use std::os::unix::process::ExitStatusExt as _;
     let mut child = cmd
         .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .context("spawn schemathesis")?;
+    let out = drain(child.stdout.take().expect("piped"));
+    let err = drain(child.stderr.take().expect("piped"));
     let t0 = Instant::now();
-    loop {
+    let (status, timed_out) = loop {
         if let Some(s) = child.try_wait()? {
-            return Ok((s.code(), false));
+            break (s, false);
         }
         if t0.elapsed() > TIME_LIMIT {
             // Killed and reaped here: nothing outlives the lab.
             let _ = child.kill();
-            let _ = child.wait();
-            return Ok((None, true));
+            break (child.wait()?, true);
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
+    };
+    let text = |h: std::thread::JoinHandle<Vec<u8>>| {
+        String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
+    };
+    Ok(Ended {
+        exit_code: status.code(),
+        signal: status.signal(),
+        timed_out,
+        stdout: text(out),
+        stderr: text(err),
+    })
 }
 
 /// Runs every phase against the control-plane and keeps the JUnit report as evidence.
@@ -105,9 +134,9 @@ pub fn run(ctx: &LabCtx, env: &Env, examples: u32) -> Result<()> {
     cmd.args(&args)
         .env("NO_COLOR", "1")
         .current_dir(ctx.work_dir());
-    let log = ctx.run_dir().join("schemathesis/output.txt");
-    std::fs::create_dir_all(log.parent().expect("has a parent"))?;
-    let (exit_code, timed_out) = run_bounded(cmd, &log)?;
+    std::fs::create_dir_all(ctx.run_dir().join("schemathesis"))?;
+    // Its output is kept in the typed record; `schemathesis/output.txt` is derived.
+    let ended = run_bounded(cmd)?;
     if let Some(junit) = std::fs::read_dir(&reports).ok().and_then(|rd| {
         rd.flatten()
             .map(|e| e.path())
@@ -120,8 +149,11 @@ pub fn run(ctx: &LabCtx, env: &Env, examples: u32) -> Result<()> {
     let run = SchemathesisRun {
         command,
         version: version.trim().to_string(),
-        exit_code,
-        timed_out,
+        exit_code: ended.exit_code,
+        signal: ended.signal,
+        timed_out: ended.timed_out,
+        stdout: ended.stdout,
+        stderr: ended.stderr,
     };
     ctx.write_json(plan::SCHEMATHESIS_FILE, &run)?;
     Ok(())

@@ -68,7 +68,7 @@ pub const PLAN: Plan = Plan {
     beyond: &[],
     judge,
     profile,
-    files: super::no_files,
+    files: derived,
     figures: super::no_figures,
     page: page::PAGE,
     named_by_operator: super::lab_named,
@@ -580,8 +580,11 @@ const fn cli(name: &'static str, exit: i32, rule: CliRule) -> CliExpect {
 /// The words of a connection error (as in VAL11-02), matched as whole words.
 pub const CONNECTION_WORDS: &[&str] = &["connection refused", "connect", "dial"];
 
-/// CONF-07: how schemathesis ran.
+/// CONF-07: how schemathesis ran, a typed record of the call like the CLI call
+/// records: argv, exit code, signal, and its stdout and stderr as JSON strings.
+/// Nothing reads the output for structure; [`SCHEMATHESIS_OUTPUT`] is derived from it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SchemathesisRun {
     /// The command line.
     pub command: Vec<String>,
@@ -589,8 +592,68 @@ pub struct SchemathesisRun {
     pub version: String,
     /// Exit code (`None` when killed).
     pub exit_code: Option<i32>,
+    /// The signal that ended it, when one did.
+    pub signal: Option<i32>,
     /// Killed at the time limit.
     pub timed_out: bool,
+    /// Its standard output, verbatim (lossy UTF-8).
+    pub stdout: String,
+    /// Its standard error, verbatim (lossy UTF-8).
+    pub stderr: String,
+}
+
+/// CONF-07: schemathesis's output as a person reads it (derived from
+/// [`SCHEMATHESIS_FILE`]).
+pub const SCHEMATHESIS_OUTPUT: &str = "schemathesis/output.txt";
+
+/// The text of [`SCHEMATHESIS_OUTPUT`]: the command line and how it ended, then stdout
+/// and stderr, every output line indented by two spaces and escaped, so a line of
+/// output cannot pass for a field or a section header.
+pub fn schemathesis_output(run: &SchemathesisRun) -> String {
+    let opt = |v: Option<i32>| v.map_or_else(|| "none".to_string(), |v| v.to_string());
+    let args: Vec<String> = run
+        .command
+        .iter()
+        .map(|a| crate::records::id_text(a))
+        .collect();
+    let mut out = format!(
+        "$ {}\nversion={}\nexit_code={} signal={} timed_out={}\n",
+        args.join(" "),
+        crate::escape::escape(&run.version),
+        opt(run.exit_code),
+        opt(run.signal),
+        run.timed_out
+    );
+    for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        out.push_str(&format!("--- {name} ---\n"));
+        // Split on `\n` only: a `\r` is kept (escaped), not eaten as a line end.
+        let body = text.strip_suffix('\n').unwrap_or(text);
+        for line in body.split('\n').filter(|_| !text.is_empty()) {
+            out.push_str(&format!("  {}\n", crate::escape::escape(line)));
+        }
+    }
+    out
+}
+
+/// The conformance suite's derived files beyond the reports: [`SCHEMATHESIS_OUTPUT`]
+/// when the schemathesis record is readable.
+pub fn derived(
+    run: &super::RunRef<'_>,
+    _: &crate::check::Report,
+) -> Result<Vec<super::DerivedFile>, Missing> {
+    Ok(derived_files(run.dir))
+}
+
+/// [`derived`]'s files, from the run directory `dir`.
+pub fn derived_files(dir: &Path) -> Vec<super::DerivedFile> {
+    Files::new(dir)
+        .json::<SchemathesisRun>(SCHEMATHESIS_FILE)
+        .map(|r| super::DerivedFile {
+            path: SCHEMATHESIS_OUTPUT.to_string(),
+            text: schemathesis_output(&r),
+        })
+        .into_iter()
+        .collect()
 }
 
 /// CONF-08: one plan before the SIGKILL and after the restart.
@@ -1250,10 +1313,15 @@ pub struct JunitCounts {
     pub failure_elements: u64,
     /// `<error>` elements inside `<testcase>` elements.
     pub error_elements: u64,
+    /// Σ `skipped` of the headers.
+    pub skipped: u64,
+    /// `<skipped>` elements inside `<testcase>` elements.
+    pub skipped_elements: u64,
 }
 
 /// Reads a JUnit file with an XML parser: every `<testsuite>` must carry a numeric
-/// `tests` count (`failures` and `errors` absent count 0, present must be numbers),
+/// `tests` count (`failures`, `errors` and `skipped` absent count 0, present must be
+/// numbers),
 /// and at least one `<testsuite>` must exist.
 pub fn junit_counts(xml: &str) -> Result<JunitCounts, String> {
     let doc = roxmltree::Document::parse(xml).map_err(|e| format!("not XML: {e}"))?;
@@ -1279,17 +1347,18 @@ pub fn junit_counts(xml: &str) -> Result<JunitCounts, String> {
                 c.tests += num("tests", true)?;
                 c.failures += num("failures", false)?;
                 c.errors += num("errors", false)?;
+                c.skipped += num("skipped", false)?;
             }
-            "failure" | "error"
+            "failure" | "error" | "skipped"
                 if node
                     .ancestors()
                     .skip(1)
                     .any(|a| a.is_element() && a.tag_name().name() == "testcase") =>
             {
-                if name == "failure" {
-                    c.failure_elements += 1;
-                } else {
-                    c.error_elements += 1;
+                match name {
+                    "failure" => c.failure_elements += 1,
+                    "error" => c.error_elements += 1,
+                    _ => c.skipped_elements += 1,
                 }
             }
             _ => {}
@@ -1305,7 +1374,7 @@ pub fn junit_counts(xml: &str) -> Result<JunitCounts, String> {
 fn conf_07(f: &Files) -> Check {
     let spec = PLAN.spec(
         "CONF-07",
-        "schemathesis (phases examples, coverage, fuzzing, stateful) exits 0; JUnit: tests > 0, failures + errors = 0 in the <testsuite> headers and no <failure> or <error> element in any <testcase>",
+        "schemathesis (phases examples, coverage, fuzzing, stateful) exits 0 by itself (no signal, not timed out; from its typed call record); JUnit: tests > 0, failures + errors + skipped = 0 in the <testsuite> headers and no <failure>, <error> or <skipped> element in any <testcase> (every test ran and passed)",
         &[SCHEMATHESIS_FILE, SCHEMATHESIS_JUNIT],
     );
     judged(f, spec, |spec| {
@@ -1318,12 +1387,15 @@ fn conf_07(f: &Files) -> Check {
                 Ok(SchemathesisObs {
                     version: run.version,
                     exit_code: run.exit_code,
+                    signal: run.signal,
                     timed_out: run.timed_out,
                     tests: c.tests,
                     failures: c.failures,
                     errors: c.errors,
                     failure_elements: c.failure_elements,
                     error_elements: c.error_elements,
+                    skipped: c.skipped,
+                    skipped_elements: c.skipped_elements,
                 })
             });
         spec.observe(obs, SchemathesisObs::pass)
@@ -1474,7 +1546,9 @@ mod tests {
                 failures: 1,
                 errors: 1,
                 failure_elements: 1,
-                error_elements: 1
+                error_elements: 1,
+                skipped: 0,
+                skipped_elements: 0,
             })
         );
         assert!(junit_counts("<testsuites></testsuites>").is_err());
@@ -1497,6 +1571,7 @@ mod tests {
             version: "4.0.0".into(),
             exit_code: Some(0),
             timed_out: false,
+            ..SchemathesisRun::default()
         };
         std::fs::write(
             dir.path().join(SCHEMATHESIS_FILE),
@@ -1521,6 +1596,96 @@ mod tests {
         // The header alone saying 1 failure (no element) disagrees too.
         let c = status(&clean.replace(r#"failures="0""#, r#"failures="1""#));
         assert_eq!(c.status, crate::check::Status::Fail);
+        // A17a: every testcase skipped, the headers saying so: nothing ran.
+        let all_skipped = clean
+            .replace(r#"errors="0""#, r#"errors="0" skipped="2""#)
+            .replace(
+                r#"<testcase name="GET /v1/health"/>"#,
+                r#"<testcase name="GET /v1/health"><skipped message="not run"/></testcase>"#,
+            )
+            .replace(
+                r#"<testcase name="POST /v1/rollouts"/>"#,
+                r#"<testcase name="POST /v1/rollouts"><skipped message="not run"/></testcase>"#,
+            );
+        let c = status(&all_skipped);
+        assert_eq!(c.status, crate::check::Status::Fail, "{c:?}");
+        assert_eq!(c.observed.as_ref().unwrap()["skipped"], 2, "{c:?}");
+        // One skipped of two is a phase that did not run either.
+        let one = all_skipped
+            .replacen(r#"<skipped message="not run"/>"#, "", 1)
+            .replace(r#"skipped="2""#, r#"skipped="1""#);
+        assert_eq!(status(&one).status, crate::check::Status::Fail);
+        // The skipped elements under a header that says none, and the header alone.
+        let hidden = all_skipped.replace(r#"skipped="2""#, r#"skipped="0""#);
+        assert_eq!(status(&hidden).status, crate::check::Status::Fail);
+        let header = clean.replace(r#"errors="0""#, r#"errors="0" skipped="1""#);
+        assert_eq!(status(&header).status, crate::check::Status::Fail);
+        // No test at all.
+        let none = r#"<testsuites><testsuite name="schemathesis" tests="0" failures="0" errors="0"></testsuite></testsuites>"#;
+        assert_eq!(status(none).status, crate::check::Status::Fail);
+        assert_eq!(status(clean).status, crate::check::Status::Pass);
+    }
+
+    /// A17b: schemathesis's output is a derived file of its typed call record: an
+    /// output edited to say "3 failures" is not the record's re-derivation, and CONF-07
+    /// reads the record's exit code (a non-zero exit, a signal or a time-out is red
+    /// whatever the JUnit report says).
+    #[test]
+    fn schemathesis_output_is_derived_and_conf_07_needs_exit_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Files::new(dir.path());
+        std::fs::create_dir_all(dir.path().join("schemathesis")).unwrap();
+        let clean = r#"<testsuites><testsuite name="schemathesis" tests="1" failures="0" errors="0"><testcase name="GET /v1/health"/></testsuite></testsuites>"#;
+        std::fs::write(dir.path().join(SCHEMATHESIS_JUNIT), clean).unwrap();
+        let mut run = SchemathesisRun {
+            command: vec!["schemathesis".into(), "run".into()],
+            version: "4.0.0".into(),
+            exit_code: Some(0),
+            stdout: "--- stderr ---\n0 failures in 9.85s\n\u{1b}[31mred".into(),
+            stderr: "warning\r\n".into(),
+            ..SchemathesisRun::default()
+        };
+        let judge = |run: &SchemathesisRun| {
+            std::fs::write(
+                dir.path().join(SCHEMATHESIS_FILE),
+                serde_json::to_string(run).unwrap(),
+            )
+            .unwrap();
+            conf_07(&f).status
+        };
+        assert_eq!(judge(&run), crate::check::Status::Pass);
+        let files = derived_files(dir.path());
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].path, SCHEMATHESIS_OUTPUT);
+        assert_eq!(
+            files[0].text,
+            "$ schemathesis run\nversion=4.0.0\nexit_code=0 signal=none timed_out=false\n\
+             --- stdout ---\n  --- stderr ---\n  0 failures in 9.85s\n  \\u{1b}[31mred\n\
+             --- stderr ---\n  warning\\u{d}\n"
+        );
+        // The edit of the derived text is not its re-derivation.
+        let edited = files[0].text.replace("0 failures", "3 failures");
+        assert_ne!(edited, schemathesis_output(&run));
+        for (exit, signal, timed_out) in [
+            (Some(1), None, false),
+            (None, Some(9), false),
+            (Some(0), None, true),
+            (Some(0), Some(15), false),
+        ] {
+            (run.exit_code, run.signal, run.timed_out) = (exit, signal, timed_out);
+            assert_eq!(
+                judge(&run),
+                crate::check::Status::Fail,
+                "{exit:?} {signal:?} {timed_out}"
+            );
+        }
+        // A record without its output, or with a field it does not have, is unreadable.
+        std::fs::write(
+            dir.path().join(SCHEMATHESIS_FILE),
+            r#"{"command":[],"version":"4","exit_code":0,"timed_out":false}"#,
+        )
+        .unwrap();
+        assert_eq!(conf_07(&f).status, crate::check::Status::Fail);
     }
 
     #[test]

@@ -174,6 +174,9 @@ pub struct SchemathesisObs {
     pub version: String,
     /// Its exit code.
     pub exit_code: Option<i32>,
+    /// The signal that ended it, when one did.
+    #[serde(default)]
+    pub signal: Option<i32>,
     /// The harness had to stop it.
     pub timed_out: bool,
     /// JUnit: tests.
@@ -186,18 +189,39 @@ pub struct SchemathesisObs {
     pub failure_elements: u64,
     /// JUnit: `<error>` elements inside `<testcase>` elements.
     pub error_elements: u64,
+    /// JUnit: skipped (headers).
+    #[serde(default)]
+    pub skipped: u64,
+    /// JUnit: `<skipped>` elements inside `<testcase>` elements.
+    #[serde(default)]
+    pub skipped_elements: u64,
 }
 
 impl SchemathesisObs {
     /// CONF-07's rule. The header counts and the elements must both say none: a
     /// header that disagrees with the testcases it sums is not evidence of a clean run.
+    /// A skipped test did not run, so the contract's "every phase" is not met: none
+    /// may be skipped, and at least one test must have run and passed.
     pub fn pass(&self) -> bool {
         self.exit_code == Some(0)
-            && self.tests > 0
+            && self.signal.is_none()
+            && !self.timed_out
+            && self.ran() > 0
             && self.failures == 0
             && self.errors == 0
+            && self.skipped == 0
             && self.failures == self.failure_elements
             && self.errors == self.error_elements
+            && self.skipped == self.skipped_elements
+    }
+
+    /// Tests that ran and passed: tests − skipped − failures − errors (0 when the
+    /// headers count more of those than tests).
+    pub fn ran(&self) -> u64 {
+        self.tests
+            .saturating_sub(self.skipped)
+            .saturating_sub(self.failures)
+            .saturating_sub(self.errors)
     }
 }
 

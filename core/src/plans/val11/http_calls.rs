@@ -37,8 +37,21 @@ pub fn record_file(txt: &str) -> String {
 }
 
 /// The call recorded for the plan's file `txt`.
+/// A record that contradicts itself ([`OpRecord::inconsistency`]) is unreadable.
 pub fn call(f: &Files, txt: &str) -> Result<OpRecord, Missing> {
-    f.json(&record_file(txt))
+    let rel = record_file(txt);
+    let op: OpRecord = f.json(&rel)?;
+    match op.inconsistency() {
+        Some(why) => Err(Missing::Absent(format!(
+            "{rel}: contradicts itself ({why})"
+        ))),
+        None => Ok(op),
+    }
+}
+
+/// The inventory's creates ([`PLANS_CREATED_RECORDS`]), each consistent.
+pub fn plans_created(f: &Files) -> Result<Vec<OpRecord>, Missing> {
+    super::kill_rounds::consistent(PLANS_CREATED_RECORDS, f.jsonl(PLANS_CREATED_RECORDS)?)
 }
 
 /// A plan VAL11-10's filters must exclude, made over HTTP before the session's CLI calls.
@@ -99,7 +112,7 @@ pub fn derived_files(f: &Files) -> Vec<DerivedFile> {
             })
         })
         .collect();
-    if let Ok(ops) = f.jsonl::<OpRecord>(PLANS_CREATED_RECORDS) {
+    if let Ok(ops) = plans_created(f) {
         let text = ops
             .iter()
             .map(|o| {

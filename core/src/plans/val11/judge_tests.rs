@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::check::Status;
+use crate::load_result::ErrorCause;
 
 /// The check `id` judged from `dir`.
 fn judged(dir: &Path, id: &str) -> Check {
@@ -388,8 +389,12 @@ fn pause_op(
             Some(_) => Outcome::Failed,
             None => Outcome::Indeterminate,
         },
+        cause: match status {
+            Some(s) if (200..300).contains(&s) => error.map(|_| ErrorCause::MalformedBody),
+            Some(_) => Some(ErrorCause::Status),
+            None => Some(ErrorCause::Deadline),
+        },
         error: error.map(str::to_string),
-        cause: None,
         text: String::new(),
     }
 }
@@ -642,18 +647,19 @@ fn kill_round_files(d: &Path, pages: &[crate::records::ListPage]) {
     let op = |n: u64, status: Option<u16>| kill_rounds::OpRecord {
         id: Some(format!("{KILL_ID_PREFIX}1-w1-{n}")),
         worker: 1,
-        start_offset_us: n,
+        start_offset_us: n * 2_000,
         method: "POST".into(),
         path: "/v1/rollouts".into(),
         status,
-        latency_us: 1_000,
+        // The cut create was in flight at the kill (51 ms).
+        latency_us: if status.is_some() { 1_000 } else { 60_000 },
         outcome: if status.is_some() {
             Outcome::Ok
         } else {
             Outcome::Indeterminate
         },
         error: status.is_none().then(|| "connection reset".into()),
-        cause: None,
+        cause: status.is_none().then_some(ErrorCause::Reset),
         text: String::new(),
     };
     let ops = [

@@ -92,6 +92,43 @@ impl OpRecord {
         }
     }
 
+    /// Why the record contradicts itself (`None` when it does not). The client writes
+    /// outcome `ok` exactly when a 2xx answered (a 2xx whose body could not be read or
+    /// decoded keeps `ok` with cause `malformed_body` and its error), cause `status`
+    /// only for an answer that is not 2xx, and every other answer, and every call
+    /// with no answer, with a cause; an error never comes without its cause. A
+    /// record that breaks this was not written by the client (a 200 relabelled
+    /// `failed` "HTTP 503", an acknowledged create relabelled a reset).
+    pub fn inconsistency(&self) -> Option<String> {
+        let status = self
+            .status
+            .map_or_else(|| "none".to_string(), |s| s.to_string());
+        let success = self.status.is_some_and(|s| (200..300).contains(&s));
+        let what = if (self.outcome == Outcome::Ok) != success {
+            "outcome"
+        } else if (self.cause == Some(ErrorCause::Status)) && (success || self.status.is_none()) {
+            "cause status"
+        } else if !success && self.cause.is_none() {
+            "no cause"
+        } else if self.error.is_some() && self.cause.is_none() {
+            "an error and no cause"
+        } else if self.status.is_none() && self.error.is_none() {
+            "no answer and no error"
+        } else {
+            return None;
+        };
+        Some(format!(
+            "{what}: outcome {} with status {status}, cause {}, error {}",
+            self.outcome.as_str(),
+            self.cause.map_or("none", |c| c.as_str()),
+            if self.error.is_some() {
+                "present"
+            } else {
+                "none"
+            }
+        ))
+    }
+
     /// The call's fate from its raw status, never from the recorded class alone: a 2xx
     /// is an acknowledgement, any other answer a definite failure, no answer what the
     /// client recorded (a refused connection is a failure, a cut one indeterminate).
@@ -226,14 +263,75 @@ pub fn bound<T: serde::de::DeserializeOwned>(
     Ok(records)
 }
 
+/// `ops` of file `rel` when every one is consistent ([`OpRecord::inconsistency`]);
+/// the first that contradicts itself makes the file unreadable.
+pub fn consistent(rel: &str, ops: Vec<OpRecord>) -> Result<Vec<OpRecord>, Missing> {
+    match ops
+        .iter()
+        .enumerate()
+        .find_map(|(i, o)| o.inconsistency().map(|w| (i, w)))
+    {
+        Some((i, why)) => Err(Missing::Absent(format!(
+            "{rel}: record {} contradicts itself ({why})",
+            i + 1
+        ))),
+        None => Ok(ops),
+    }
+}
+
 /// A round's ops and list pages, each as its kill record binds them.
 pub fn round_files(
     f: &Files,
     kill: &KillRecord,
 ) -> Result<(Vec<OpRecord>, Vec<ListPage>), Missing> {
-    let ops = bound(f, &ops_file(kill.round), &kill.ops, KILL_RECORDS)?;
+    let rel = ops_file(kill.round);
+    let ops = consistent(&rel, bound(f, &rel, &kill.ops, KILL_RECORDS)?)?;
     let pages = bound(f, &list_file(kill.round), &kill.list, KILL_RECORDS)?;
     Ok((ops, pages))
+}
+
+/// Where a round's ops contradict its kill record's times (empty when they do not).
+/// Op times and the kill instant are µs after the workers started, on one clock. A
+/// create is indeterminate only when it was in flight at the kill: the client gives
+/// up on it only once the kill cut its connection, so its recorded end (start +
+/// latency) is at or after `killed_after_us`, taken just before the signal was sent.
+/// A worker sends its creates one after another (each starts once the one before
+/// ended), so its ops never overlap: an acknowledged create relabelled a reset keeps
+/// the worker's later creates beside it, and lengthening its latency past the kill
+/// makes it overlap them.
+pub fn timing_contradictions(kill: &KillRecord, ops: &[OpRecord]) -> Vec<String> {
+    let mut out = Vec::new();
+    let end = |o: &OpRecord| o.start_offset_us.saturating_add(o.latency_us);
+    let name = |o: &OpRecord| o.id.clone().unwrap_or_else(|| "a call".into());
+    for o in ops.iter().filter(|o| o.fate() == Outcome::Indeterminate) {
+        if end(o) < kill.killed_after_us {
+            out.push(format!(
+                "{} is indeterminate but ended at {} µs, before the kill at {} µs",
+                name(o),
+                end(o),
+                kill.killed_after_us
+            ));
+        }
+    }
+    let mut by_worker: std::collections::BTreeMap<usize, Vec<&OpRecord>> = Default::default();
+    for o in ops {
+        by_worker.entry(o.worker).or_default().push(o);
+    }
+    for (w, mut v) in by_worker {
+        v.sort_by_key(|o| o.start_offset_us);
+        for pair in v.windows(2) {
+            if pair[1].start_offset_us < end(pair[0]) {
+                out.push(format!(
+                    "worker {w}: {} started at {} µs, before {} ended at {} µs",
+                    name(pair[1]),
+                    pair[1].start_offset_us,
+                    name(pair[0]),
+                    end(pair[0])
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// The IDs missing from each worker's sequence of creates (`…-w<w>-1`, `-2`, …): a

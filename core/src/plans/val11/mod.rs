@@ -400,7 +400,7 @@ fn kill_gives_client_error(f: &Files) -> Check {
 fn created_codes(f: &Files) -> Result<BTreeMap<String, Option<u16>>, Missing> {
     let rel = http_calls::PLANS_CREATED_RECORDS;
     let mut out = BTreeMap::new();
-    for op in f.jsonl::<kill_rounds::OpRecord>(rel)? {
+    for op in http_calls::plans_created(f)? {
         let id = op
             .id
             .ok_or_else(|| Missing::Absent(format!("{rel}: a create with no plan ID")))?;
@@ -797,6 +797,14 @@ fn is_2xx(s: Option<u16>) -> bool {
 fn judge_round(f: &Files, kill: &kill_rounds::KillRecord) -> Result<KillRound, Missing> {
     let round = kill.round;
     let (ops, pages) = kill_rounds::round_files(f, kill)?;
+    let contradictions = kill_rounds::timing_contradictions(kill, &ops);
+    if !contradictions.is_empty() {
+        return Err(Missing::Absent(format!(
+            "{}: the ops contradict the kill record's times: {}",
+            kill_rounds::ops_file(round),
+            contradictions.join("; ")
+        )));
+    }
     let prefix = format!("{KILL_ID_PREFIX}{round}-");
     let listed: Vec<&String> = crate::records::all_ids(&pages).collect();
     let present: BTreeSet<&str> = listed

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::kill_rounds::{bound, Binding, OpRecord};
+use super::kill_rounds::{bound, consistent, Binding, OpRecord};
 use crate::plans::{DerivedFile, Files, Missing};
 use crate::records::ListPage;
 
@@ -79,7 +79,10 @@ pub struct PauseRun {
 /// Reads the pause record and every file it binds.
 pub fn read(f: &Files) -> Result<PauseRun, Missing> {
     let pause: PauseRecord = f.json(PAUSE_RECORD)?;
-    let ops = |phase: &str| bound(f, &ops_file(phase), pause.binding(phase), PAUSE_RECORD);
+    let ops = |phase: &str| {
+        let rel = ops_file(phase);
+        consistent(&rel, bound(f, &rel, pause.binding(phase), PAUSE_RECORD)?)
+    };
     Ok(PauseRun {
         before: ops("before")?,
         during: ops("during")?,
