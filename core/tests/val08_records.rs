@@ -234,3 +234,75 @@ fn h2_the_ramps_breaking_point_comes_from_its_create_records() {
         "{m:?}"
     );
 }
+
+/// Sets `latency_us = min(latency_us, cap)` in every create record of scenario
+/// directory `dir`, each record's own start and end offsets left as they were.
+fn clamp_latencies(run: &Path, dir: &str, cap: u64) -> usize {
+    let rel = requests::requests_file(dir);
+    let text = std::fs::read_to_string(run.join(&rel)).unwrap();
+    let mut clamped = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let lat = v["latency_us"].as_u64().unwrap();
+            if lat > cap {
+                clamped += 1;
+                v["latency_us"] = cap.into();
+            }
+            serde_json::to_string(&v).unwrap()
+        })
+        .collect();
+    std::fs::write(run.join(&rel), lines.join("\n") + "\n").unwrap();
+    clamped
+}
+
+#[test]
+fn a9_a_latency_clamped_apart_from_its_offsets_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let run = clean_run(root.path());
+    let dir = plan::scenario_dir(100);
+    assert!(clamp_latencies(&run, &dir, 1000) > 0);
+    rehash_all(&run);
+    let m = mismatches(&run);
+    assert!(
+        m.iter()
+            .any(|l| l.contains("latency_us 1000 but its offsets span")),
+        "{m:?}"
+    );
+    // The record is not one the driver writes: nothing can be derived from it (so
+    // fix.py's re-pasting has nothing to paste), and VAL08-05 is red.
+    let err = evidence::write_report(&RunDir::open(&run).unwrap(), &[]).unwrap_err();
+    assert!(
+        err.to_string().contains("record 1: latency_us 1000"),
+        "{err}"
+    );
+    let (status, note) = judged(&run, "VAL08-05");
+    assert_eq!(status, Status::Fail);
+    assert!(
+        note.contains("latency_us 1000 but its offsets span"),
+        "{note}"
+    );
+    let report = val_core::plans::report("val08", "x", &[], &run).unwrap();
+    assert_ne!(report.verdict.full, Some(true));
+}
+
+#[test]
+fn a24_a_ramp_tier_clamped_under_the_limit_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let run = common::ramp_run_with(root.path(), 0);
+    // The N=400 tier breaks on its records' own offsets (600 ms each) ...
+    slow_400(&run);
+    // ... and its latencies are clamped under the 500 ms limit, offsets kept.
+    assert!(clamp_latencies(&run, &ramp::tier_dir(400), 499_000) > 0);
+    rehash_all(&run);
+    let m = mismatches(&run);
+    assert!(
+        m.iter()
+            .any(|l| l.contains("latency_us 499000 but its offsets span")),
+        "{m:?}"
+    );
+    let refused = ramp::outcome(&run).map(|o| (o.breaking_point, o.last_good));
+    let why = refused.unwrap_err().to_string();
+    assert!(why.contains("ramp-n400-requests.jsonl: record 1"), "{why}");
+}
