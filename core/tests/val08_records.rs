@@ -306,3 +306,46 @@ fn a24_a_ramp_tier_clamped_under_the_limit_is_refused() {
     let why = refused.unwrap_err().to_string();
     assert!(why.contains("ramp-n400-requests.jsonl: record 1"), "{why}");
 }
+
+/// Moves the last ID of list page `from` to the end of page `to`, items and the
+/// derived ID list kept in step, as the red team did.
+fn move_listed_id(run: &Path, from: usize, to: usize) {
+    let p = run.join(plan::LIST_PAGES_FILE);
+    let mut pages: Vec<val_core::records::ListPage> =
+        val_core::records::parse_jsonl(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let id = pages[from - 1].ids.as_mut().unwrap().pop().unwrap();
+    pages[from - 1].items -= 1;
+    pages[to - 1].ids.as_mut().unwrap().push(id);
+    pages[to - 1].items += 1;
+    std::fs::write(&p, val_core::records::to_jsonl(&pages)).unwrap();
+}
+
+#[test]
+fn a10_a_page_over_its_requested_limit_turns_val08_09_red() {
+    let root = tempfile::tempdir().unwrap();
+    let run = clean_run(root.path());
+    move_listed_id(&run, 9, 1);
+    rederive_all(&run);
+    assert_eq!(mismatches(&run), Vec::<String>::new());
+    let (status, note) = judged(&run, "VAL08-09");
+    assert_eq!(status, Status::Fail);
+    assert!(
+        note.contains("page 1 holds 101 plans, over the limit 100 it was requested with"),
+        "{note}"
+    );
+    // Recording a larger limit for the page does not make it the plan's walk.
+    let rel = plan::LIST_PAGES_FILE;
+    let text = std::fs::read_to_string(run.join(rel)).unwrap();
+    std::fs::write(
+        run.join(rel),
+        text.replace(r#""limit":100"#, r#""limit":1000"#),
+    )
+    .unwrap();
+    rederive_all(&run);
+    let (status, note) = judged(&run, "VAL08-09");
+    assert_eq!(status, Status::Fail);
+    assert!(
+        note.contains("page 1 was requested with limit 1000, not the plan's 100"),
+        "{note}"
+    );
+}

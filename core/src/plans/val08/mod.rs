@@ -736,7 +736,7 @@ pub fn list_obs(f: &Files, expected: &BTreeSet<String>) -> Result<ListObs, Missi
         .cloned()
         .collect();
     let unexpected = counts.keys().filter(|id| !expected.contains(**id)).count();
-    let paging_error = records::incomplete(&pages);
+    let paging_error = records::incomplete(&pages).or_else(|| off_plan_limit(&pages));
     Ok(ListObs {
         list_count: ids.len(),
         expected_min: expected.len(),
@@ -749,6 +749,22 @@ pub fn list_obs(f: &Files, expected: &BTreeSet<String>) -> Result<ListObs, Missi
         missing_ids,
         duplicate_ids,
     })
+}
+
+/// The page size the plan pages with (`GET /v1/rollouts?limit=100`).
+pub const PLAN_LIST_LIMIT: u32 = 100;
+
+/// Why the walk is not the plan's (`None` when it is): a page requested with another
+/// `limit` than [`PLAN_LIST_LIMIT`] (a page that sent none gets the contract's
+/// default, which is the same 100).
+fn off_plan_limit(pages: &[ListPage]) -> Option<String> {
+    pages
+        .iter()
+        .map(|p| (p.page, p.limit.unwrap_or(records::DEFAULT_LIST_LIMIT)))
+        .find(|(_, l)| *l != PLAN_LIST_LIMIT)
+        .map(|(page, l)| {
+            format!("page {page} was requested with limit {l}, not the plan's {PLAN_LIST_LIMIT}")
+        })
 }
 
 /// [`LIST_IDS_FILE`]: every listed ID, one per line, from the page records.
