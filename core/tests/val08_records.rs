@@ -349,3 +349,87 @@ fn a10_a_page_over_its_requested_limit_turns_val08_09_red() {
         "{note}"
     );
 }
+
+/// Rewrites both scrapes with `method` and `code` labels, as the reference labels
+/// them: every answered list page a GET 200, the creates POST `201` and `500` as
+/// given.
+fn labelled_scrapes(run: &Path, posts_201: usize, posts_500: usize) {
+    let pages = val_core::records::parse_jsonl::<val_core::records::ListPage>(
+        &std::fs::read_to_string(run.join(plan::LIST_PAGES_FILE)).unwrap(),
+    )
+    .unwrap()
+    .len();
+    let scrape = |get: usize, p201: usize, p500: usize| {
+        let mut s = String::from("# TYPE cp_http_requests_total counter\n");
+        s += &format!(
+            "cp_http_requests_total{{method=\"GET\",route=\"/v1/health\",code=\"200\"}} 1\n"
+        );
+        s += &format!(
+            "cp_http_requests_total{{method=\"GET\",route=\"/v1/rollouts\",code=\"200\"}} {get}\n"
+        );
+        s += &format!("cp_http_requests_total{{method=\"POST\",route=\"/v1/rollouts\",code=\"201\"}} {p201}\n");
+        if p500 > 0 {
+            s += &format!("cp_http_requests_total{{method=\"POST\",route=\"/v1/rollouts\",code=\"500\"}} {p500}\n");
+        }
+        s
+    };
+    std::fs::write(run.join(plan::METRICS_BEFORE_FILE), scrape(0, 0, 0)).unwrap();
+    std::fs::write(
+        run.join(plan::METRICS_AFTER_FILE),
+        scrape(pages, posts_201, posts_500),
+    )
+    .unwrap();
+}
+
+/// The create records of every plan tier of the clean run.
+fn creates(run: &Path) -> usize {
+    let f = val_core::plans::Files::new(run);
+    [1, 10, 50, 100]
+        .iter()
+        .map(|n| requests::read(&f, &plan::scenario_dir(*n)).unwrap().len())
+        .sum()
+}
+
+#[test]
+fn a7_a_500_the_control_plane_counted_turns_val08_10_red() {
+    let root = tempfile::tempdir().unwrap();
+    let run = clean_run(root.path());
+    let n = creates(&run);
+    // Labelled scrapes that agree with the records: still PASS.
+    labelled_scrapes(&run, n, 0);
+    rederive_all(&run);
+    assert_eq!(mismatches(&run), Vec::<String>::new());
+    assert_eq!(judged(&run, "VAL08-10"), (Status::Pass, String::new()));
+    // RT4 A7: one of the creates the records call ok was a 500 by the server's own
+    // counter; the total is unchanged, so only the per-class cross-check sees it.
+    labelled_scrapes(&run, n - 1, 1);
+    rederive_all(&run);
+    assert_eq!(mismatches(&run), Vec::<String>::new());
+    let (status, note) = judged(&run, "VAL08-10");
+    assert_eq!(status, Status::Fail);
+    assert!(
+        note.contains(&format!(
+            "the control-plane counted {} POST answers 201, the create records show {n}",
+            n - 1
+        )) && note.contains("counted 1 POST answers outside 2xx, the create records show 0"),
+        "{note}"
+    );
+    let check = std::fs::read_to_string(run.join(plan::PROM_CHECK_FILE)).unwrap();
+    assert!(
+        check.contains("post_non_2xx_counted=1 post_non_2xx_records=0"),
+        "{check}"
+    );
+    // Unlabelled (the plan asks only for the total): judged on the total alone.
+    let total = format!(
+        "# TYPE cp_http_requests_total counter\ncp_http_requests_total {}\n",
+        n + 100
+    );
+    std::fs::write(run.join(plan::METRICS_AFTER_FILE), total).unwrap();
+    std::fs::write(
+        run.join(plan::METRICS_BEFORE_FILE),
+        "# TYPE cp_http_requests_total counter\ncp_http_requests_total 0\n",
+    )
+    .unwrap();
+    rederive_all(&run);
+    assert_eq!(judged(&run, "VAL08-10").0, Status::Pass);
+}
