@@ -361,9 +361,7 @@ fn labelled_scrapes(run: &Path, posts_201: usize, posts_500: usize) {
     .len();
     let scrape = |get: usize, p201: usize, p500: usize| {
         let mut s = String::from("# TYPE cp_http_requests_total counter\n");
-        s += &format!(
-            "cp_http_requests_total{{method=\"GET\",route=\"/v1/health\",code=\"200\"}} 1\n"
-        );
+        s += "cp_http_requests_total{method=\"GET\",route=\"/v1/health\",code=\"200\"} 1\n";
         s += &format!(
             "cp_http_requests_total{{method=\"GET\",route=\"/v1/rollouts\",code=\"200\"}} {get}\n"
         );
