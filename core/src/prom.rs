@@ -88,6 +88,28 @@ impl Scrape {
         }
     }
 
+    /// Every scalar sample of `metric`: its labels (sorted by name) and value.
+    pub fn series(&self, metric: &str) -> Vec<(Vec<(String, String)>, f64)> {
+        self.inner
+            .samples
+            .iter()
+            .filter(|s| s.metric == metric)
+            .filter_map(|s| {
+                let v = match s.value {
+                    Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => v,
+                    Value::Histogram(_) | Value::Summary(_) => return None,
+                };
+                let mut labels: Vec<(String, String)> = s
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                labels.sort();
+                Some((labels, v))
+            })
+            .collect()
+    }
+
     /// Whether any sample of `metric` is present.
     pub fn has(&self, metric: &str) -> bool {
         self.inner.samples.iter().any(|s| s.metric == metric)

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::escape::escape;
 use crate::wire::CliRun;
 
+/// The page size the contract gives a list request that sends no `limit`.
+pub const DEFAULT_LIST_LIMIT: u32 = 100;
+
 /// One page of a list walk (`GET /v1/rollouts?limit=L[&cursor=C]`), as answered.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +22,9 @@ pub struct ListPage {
     pub page: usize,
     /// The cursor sent (`None` for the first page).
     pub cursor: Option<String>,
+    /// The `limit` sent (`None`: none was sent, so the contract's default
+    /// [`DEFAULT_LIST_LIMIT`] applies; a record without the field reads so too).
+    pub limit: Option<u32>,
     /// HTTP status (`None`: no answer).
     pub status: Option<u16>,
     /// The body parsed as the contract's page (`plans` of plans with IDs, `next_cursor`).
@@ -68,7 +74,8 @@ pub fn parse_jsonl<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, String> {
 /// Why a walk is not a complete listing (`None` when it is): every page answered 200
 /// with a well-formed body and no error, the pages form one cursor chain
 /// ([`chain_break`]), every page but the last named a non-empty next cursor, the last
-/// an empty one, and no ID came twice. Derived from the pages' fields only, never
+/// an empty one, no page holds more plans than the `limit` it was requested with
+/// (the contract's bound; fewer is allowed on any page), and no ID came twice. Derived from the pages' fields only, never
 /// from a flag the writer set.
 pub fn incomplete(pages: &[ListPage]) -> Option<String> {
     let Some(last) = pages.last() else {
@@ -118,6 +125,16 @@ pub fn incomplete(pages: &[ListPage]) -> Option<String> {
         .find(|p| p.ids.as_ref().is_some_and(|ids| ids.len() != p.items))
     {
         return Some(format!("page {}: its IDs are not its item count", p.page));
+    }
+    if let Some((p, limit)) = pages
+        .iter()
+        .map(|p| (p, p.limit.unwrap_or(DEFAULT_LIST_LIMIT)))
+        .find(|(p, limit)| p.items as u64 > u64::from(*limit))
+    {
+        return Some(format!(
+            "page {} holds {} plans, over the limit {limit} it was requested with",
+            p.page, p.items
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     if let Some(id) = all_ids(pages).find(|id| !seen.insert(*id)) {
@@ -267,6 +284,47 @@ mod tests {
         let bad = [page(1, 200, &["a"], "c1"), page(2, 200, &["a"], "")];
         assert!(incomplete(&bad).unwrap().contains("twice"));
         assert!(incomplete(&[]).is_some());
+    }
+
+    #[test]
+    fn a_page_over_its_requested_limit_is_not_a_listing() {
+        let many = |n: usize, from: usize| -> Vec<String> {
+            (from..from + n).map(|i| format!("p{i}")).collect()
+        };
+        let with = |n, ids: Vec<String>, next: &str, limit| ListPage {
+            limit,
+            ids: Some(ids.clone()),
+            items: ids.len(),
+            ..page(n, 200, &[], next)
+        };
+        // At the limit, and under it (on any page), is a listing.
+        let good = [
+            with(1, many(100, 0), "c1", Some(100)),
+            with(2, many(3, 100), "c2", Some(100)),
+            with(3, many(1, 103), "", Some(100)),
+        ];
+        assert_eq!(incomplete(&good), None);
+        // RT4 A10: 101 plans asked for 100.
+        let mut bad = good.clone();
+        bad[0] = with(1, many(101, 0), "c1", Some(100));
+        bad[1] = with(2, many(2, 101), "c2", Some(100));
+        let why = incomplete(&bad).unwrap();
+        assert!(
+            why.contains("page 1 holds 101 plans, over the limit 100"),
+            "{why}"
+        );
+        // No limit sent (or none recorded): the contract's default bounds the page.
+        let mut bad = good.clone();
+        bad[0].limit = None;
+        assert_eq!(incomplete(&bad), None);
+        bad[0] = with(1, many(101, 0), "c1", None);
+        bad[1] = with(2, many(2, 101), "c2", Some(100));
+        assert!(incomplete(&bad).unwrap().contains("over the limit 100"));
+        // A walk that asked for 1000 may get 101.
+        bad[0].limit = Some(1000);
+        assert_eq!(incomplete(&bad), None);
+        let back: Vec<ListPage> = parse_jsonl(&to_jsonl(&good)).unwrap();
+        assert_eq!(back, good);
     }
 
     #[test]

@@ -181,6 +181,8 @@ fn write_round(dir: &Path, spec: &SoakSpec, k: u64, all_ids: &mut Vec<String>) {
     let due = val12::ids_due(k, sim, &cal);
     let page = ListPage {
         page: 1,
+        // One page of every plan: asked for with a limit that holds them.
+        limit: Some(u32::try_from(all_ids.len().max(1)).unwrap()),
         status: Some(200),
         well_formed: true,
         items: all_ids.len(),

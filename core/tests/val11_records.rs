@@ -74,6 +74,7 @@ fn pages(ids: &[String]) -> Vec<ListPage> {
     vec![ListPage {
         page: 1,
         cursor: None,
+        limit: Some(1000),
         status: Some(200),
         well_formed: true,
         items: ids.len(),

@@ -104,6 +104,7 @@ pub async fn walk(client: &Client, limit: u32, max_pages: usize) -> Result<Walk,
         let mut record = ListPage {
             page: page_no,
             cursor: cursor.clone(),
+            limit: Some(limit),
             status: r.status,
             latency_us: r.latency_us,
             error: error_text.clone(),

@@ -360,6 +360,7 @@ impl Client {
             pages.push(ListPage {
                 page: pages.len() + 1,
                 cursor: cursor.clone(),
+                limit: Some(limit),
                 status: r.status,
                 well_formed: body.is_some(),
                 items: body.map_or(0, |b| b.plans.len()),

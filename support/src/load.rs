@@ -197,14 +197,18 @@ fn assemble(
         .into_iter()
         .map(|(worker, index, start, end, a)| {
             let o = origin.expect("records imply an origin");
+            let (start_offset_us, end_offset_us) = (us_between(o, start), us_between(o, end));
             RequestRecord {
                 worker,
                 index,
                 outcome: a.outcome,
                 status: a.status,
-                latency_us: us_between(start, end),
-                start_offset_us: us_between(o, start),
-                end_offset_us: us_between(o, end),
+                // Derived from the two offsets rather than truncated on its own, so a
+                // record always says latency = end - start exactly and a latency edited
+                // apart from its offsets is a record the driver did not write.
+                latency_us: end_offset_us - start_offset_us,
+                start_offset_us,
+                end_offset_us,
                 error: a.error,
                 cause: a.cause,
                 deadline_ms: a.deadline_ms,

@@ -237,6 +237,7 @@ pub fn list_pages(ids: &[String], limit: usize) -> Vec<val_core::records::ListPa
         .map(|(i, chunk)| val_core::records::ListPage {
             page: i + 1,
             cursor: (i > 0).then(|| format!("c{i}")),
+            limit: Some(u32::try_from(limit).expect("a contract limit")),
             status: Some(200),
             well_formed: true,
             items: chunk.len(),

@@ -36,7 +36,7 @@ pub use front::{SlowAccept, SlowAcceptFront};
 /// Suite name (evidence directory and plan).
 pub const SUITE: &str = "val08";
 /// Plans per list page (the plan's `limit=100`).
-pub const LIST_LIMIT: u32 = 100;
+pub const LIST_LIMIT: u32 = val_support::plans::val08::PLAN_LIST_LIMIT;
 /// The plan's own bound on the N=100 scenario (VAL08-06): the longest any create of
 /// the plan can take and still be part of a passing run.
 pub const PLAN_BOUND: Duration = Duration::from_secs(30);

@@ -736,7 +736,7 @@ pub fn list_obs(f: &Files, expected: &BTreeSet<String>) -> Result<ListObs, Missi
         .cloned()
         .collect();
     let unexpected = counts.keys().filter(|id| !expected.contains(**id)).count();
-    let paging_error = records::incomplete(&pages);
+    let paging_error = records::incomplete(&pages).or_else(|| off_plan_limit(&pages));
     Ok(ListObs {
         list_count: ids.len(),
         expected_min: expected.len(),
@@ -749,6 +749,22 @@ pub fn list_obs(f: &Files, expected: &BTreeSet<String>) -> Result<ListObs, Missi
         missing_ids,
         duplicate_ids,
     })
+}
+
+/// The page size the plan pages with (`GET /v1/rollouts?limit=100`).
+pub const PLAN_LIST_LIMIT: u32 = 100;
+
+/// Why the walk is not the plan's (`None` when it is): a page requested with another
+/// `limit` than [`PLAN_LIST_LIMIT`] (a page that sent none gets the contract's
+/// default, which is the same 100).
+fn off_plan_limit(pages: &[ListPage]) -> Option<String> {
+    pages
+        .iter()
+        .map(|p| (p.page, p.limit.unwrap_or(records::DEFAULT_LIST_LIMIT)))
+        .find(|(_, l)| *l != PLAN_LIST_LIMIT)
+        .map(|(page, l)| {
+            format!("page {page} was requested with limit {l}, not the plan's {PLAN_LIST_LIMIT}")
+        })
 }
 
 /// [`LIST_IDS_FILE`]: every listed ID, one per line, from the page records.
@@ -812,6 +828,79 @@ pub struct PromObs {
     pub delta: f64,
     /// Requests of the harness answered between the scrapes (creates + list pages).
     pub requests_answered: usize,
+    /// The counter's POST answers by status class against the create records; `None`
+    /// when its samples do not all carry `method` and a numeric `code` label (the plan
+    /// asks only for the total, so a product without those labels is judged on it).
+    pub posts: Option<PostClasses>,
+}
+
+/// The POST answers of the run as the control-plane counted them (the rise of
+/// `cp_http_requests_total{method="POST"}` between the scrapes, per status class)
+/// and as the create records show them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PostClasses {
+    /// Rise of POST answers with code 201.
+    pub counted_201: f64,
+    /// Rise of POST answers with a code outside 2xx.
+    pub counted_non_2xx: f64,
+    /// Create records answered 201.
+    pub records_201: usize,
+    /// Create records answered outside 2xx.
+    pub records_non_2xx: usize,
+    /// Create records with no answer: the control-plane may have answered (and
+    /// counted) them either way after the driver gave up.
+    pub records_unanswered: usize,
+}
+
+impl PostClasses {
+    /// Where the counter contradicts the records (`None` when it does not): each
+    /// class must have risen by what the records show, plus at most the creates the
+    /// driver got no answer to.
+    pub fn contradiction(&self) -> Option<String> {
+        let slack = self.records_unanswered as f64;
+        let off = |counted: f64, records: usize| {
+            counted < records as f64 || counted > records as f64 + slack
+        };
+        let mut parts = Vec::new();
+        if off(self.counted_201, self.records_201) {
+            parts.push(format!(
+                "the control-plane counted {} POST answers 201, the create records show {}",
+                self.counted_201, self.records_201
+            ));
+        }
+        if off(self.counted_non_2xx, self.records_non_2xx) {
+            parts.push(format!(
+                "the control-plane counted {} POST answers outside 2xx, the create records show {}",
+                self.counted_non_2xx, self.records_non_2xx
+            ));
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "{} ({} creates unanswered)",
+                parts.join("; "),
+                self.records_unanswered
+            )
+        })
+    }
+}
+
+/// The counter's POST answers in one scrape as (code 201, code outside 2xx); `None`
+/// when some sample lacks a `method` label or a numeric `code`.
+fn post_counts(scrape: &crate::prom::Scrape) -> Option<(f64, f64)> {
+    let mut counts = (0.0, 0.0);
+    for (labels, v) in scrape.series(REQUESTS_METRIC) {
+        let get = |k: &str| labels.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let code: u16 = get("code")?.parse().ok()?;
+        if !get("method")?.eq_ignore_ascii_case("POST") {
+            continue;
+        }
+        if code == 201 {
+            counts.0 += v;
+        } else if !(200..300).contains(&code) {
+            counts.1 += v;
+        }
+    }
+    Some(counts)
 }
 
 /// Sums the counter in one scrape file.
@@ -960,7 +1049,38 @@ impl Observations {
             after,
             delta: after - before,
             requests_answered: self.creates_answered()? + answered,
+            posts: self.post_classes(f)?,
         })
+    }
+
+    /// The counter's POST answers per status class against the create records of
+    /// every configured tier that has them (a tier without is red elsewhere).
+    fn post_classes(&self, f: &Files) -> Result<Option<PostClasses>, Missing> {
+        let (Some(before), Some(after)) = (
+            post_counts(&f.prom(METRICS_BEFORE_FILE)?),
+            post_counts(&f.prom(METRICS_AFTER_FILE)?),
+        ) else {
+            return Ok(None);
+        };
+        let cfg = self.config.clone()?;
+        let mut out = PostClasses {
+            counted_201: after.0 - before.0,
+            counted_non_2xx: after.1 - before.1,
+            records_201: 0,
+            records_non_2xx: 0,
+            records_unanswered: 0,
+        };
+        for n in &cfg.tiers {
+            for r in requests::read(f, &scenario_dir(*n)).unwrap_or_default() {
+                match r.status {
+                    None => out.records_unanswered += 1,
+                    Some(201) => out.records_201 += 1,
+                    Some(s) if !(200..300).contains(&s) => out.records_non_2xx += 1,
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(Some(out))
     }
 }
 
@@ -972,8 +1092,30 @@ pub fn wall_pass(wall_us: u64) -> bool {
 impl PromObs {
     /// VAL08-10's criterion: the counter is present and rose by at least what the
     /// harness had answered.
+    /// When the counter carries method and code labels, its POST answers per status
+    /// class must also agree with the create records ([`PostClasses::contradiction`]).
     pub fn pass(&self) -> bool {
-        self.after > 0.0 && self.delta >= self.requests_answered as f64
+        self.after > 0.0
+            && self.delta >= self.requests_answered as f64
+            && self
+                .posts
+                .as_ref()
+                .is_none_or(|p| p.contradiction().is_none())
+    }
+
+    /// What went wrong, for the note.
+    pub fn note(&self) -> String {
+        let mut parts = Vec::new();
+        if self.after <= 0.0 || self.delta < self.requests_answered as f64 {
+            parts.push(format!(
+                "{REQUESTS_METRIC} rose by {} (after {}), below the {} requests answered",
+                self.delta, self.after, self.requests_answered
+            ));
+        }
+        if let Some(c) = self.posts.as_ref().and_then(PostClasses::contradiction) {
+            parts.push(c);
+        }
+        parts.join("; ")
     }
 }
 
@@ -1226,6 +1368,8 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
 
     let list = obs.ok_ids().and_then(|ids| list_obs(&f, &ids));
     let list_note = list.as_ref().map(ListObs::note).unwrap_or_default();
+    let prom = obs.prom(&f);
+    let prom_note = prom.as_ref().map(PromObs::note).unwrap_or_default();
     checks.push(
         PLAN.spec(
             "VAL08-09",
@@ -1238,10 +1382,10 @@ pub fn judge(run_dir: &Path) -> Result<Vec<Check>, JudgeError> {
     checks.push(
         PLAN.spec(
             "VAL08-10",
-            "cp_http_requests_total present, and its rise over the run >= requests the harness had answered (creates + list pages)",
+            "cp_http_requests_total present, and its rise over the run >= requests the harness had answered (creates + list pages); where its samples carry method and code labels, its POST answers per class (201, outside 2xx) agree with the create records",
             &[METRICS_BEFORE_FILE, METRICS_AFTER_FILE, PROM_CHECK_FILE],
         )
-        .observe(obs.prom(&f), PromObs::pass),
+        .observe_with_note(prom, PromObs::pass, prom_note),
     );
 
     Ok(checks)
@@ -1360,11 +1504,18 @@ fn list_summary(f: &Files, obs: &Observations) -> String {
 fn prom_summary(f: &Files, obs: &Observations) -> String {
     match obs.prom(f) {
         Ok(p) => format!(
-            "metric={REQUESTS_METRIC}\nbefore={}\nafter={}\ndelta={}\nrequests_answered={}\npass={}\n",
+            "metric={REQUESTS_METRIC}\nbefore={}\nafter={}\ndelta={}\nrequests_answered={}\n{}pass={}\n",
             p.before,
             p.after,
             p.delta,
             p.requests_answered,
+            p.posts.as_ref().map_or_else(
+                || "post_classes=absent (no method and code labels)\n".to_string(),
+                |c| format!(
+                    "post_201_counted={} post_201_records={}\npost_non_2xx_counted={} post_non_2xx_records={}\npost_unanswered_records={}\n",
+                    c.counted_201, c.records_201, c.counted_non_2xx, c.records_non_2xx, c.records_unanswered
+                )
+            ),
             p.pass()
         ),
         Err(m) => format!("metric={REQUESTS_METRIC}\nsum=absent ({m})\npass=false\n"),
@@ -1374,6 +1525,50 @@ fn prom_summary(f: &Files, obs: &Observations) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn post_classes_come_from_labelled_samples_only() {
+        let s = |t: &str| crate::prom::parse(t).unwrap();
+        let labelled = "cp_http_requests_total{method=\"POST\",code=\"201\"} 7\n\
+            cp_http_requests_total{method=\"post\",code=\"503\"} 2\n\
+            cp_http_requests_total{method=\"POST\",code=\"200\"} 4\n\
+            cp_http_requests_total{method=\"GET\",code=\"500\"} 9\n";
+        assert_eq!(post_counts(&s(labelled)), Some((7.0, 2.0)));
+        // Without a method, or with a code that is no status, the labels are unusable.
+        let no_method = "cp_http_requests_total{code=\"201\"} 7\n";
+        assert_eq!(post_counts(&s(no_method)), None);
+        let class = "cp_http_requests_total{method=\"POST\",code=\"2xx\"} 7\n";
+        assert_eq!(post_counts(&s(class)), None);
+        assert_eq!(post_counts(&s("cp_http_requests_total 7\n")), None);
+    }
+
+    #[test]
+    fn post_classes_allow_only_the_unanswered_creates_as_slack() {
+        let c = |counted_201, counted_non_2xx, records_unanswered| PostClasses {
+            counted_201,
+            counted_non_2xx,
+            records_201: 10,
+            records_non_2xx: 1,
+            records_unanswered,
+        };
+        assert_eq!(c(10.0, 1.0, 0).contradiction(), None);
+        assert!(
+            c(9.0, 2.0, 0).contradiction().is_some(),
+            "an ok that was a 500"
+        );
+        assert!(
+            c(11.0, 1.0, 0).contradiction().is_some(),
+            "a 201 not recorded"
+        );
+        assert!(
+            c(10.0, 0.0, 0).contradiction().is_some(),
+            "a failure not counted"
+        );
+        // A create the driver gave up on may have been answered either way.
+        assert_eq!(c(11.0, 1.0, 1).contradiction(), None);
+        assert_eq!(c(10.0, 2.0, 1).contradiction(), None);
+        assert!(c(12.0, 1.0, 1).contradiction().is_some());
+    }
 
     #[test]
     fn a_worker_line_keeps_its_error_text_on_its_line() {

@@ -53,9 +53,20 @@ pub struct CreateRecord {
 impl CreateRecord {
     /// Why the record contradicts itself (`None` when it does not): outcome `ok`
     /// exactly when a 2xx answered, and a cause for every record that is not ok or
-    /// carries an error. The driver writes them so; a record that breaks this was
-    /// not written by it.
+    /// carries an error, and a latency equal to its own answer offset minus its send
+    /// offset (the driver derives it from the two, same clock, no rounding of its
+    /// own). The driver writes them so; a record that breaks this was not written by
+    /// it.
     pub fn inconsistency(&self) -> Option<String> {
+        if self.end_offset_us.checked_sub(self.start_offset_us) != Some(self.latency_us) {
+            return Some(format!(
+                "latency_us {} but its offsets span {} (start {}, end {})",
+                self.latency_us,
+                self.end_offset_us as i128 - self.start_offset_us as i128,
+                self.start_offset_us,
+                self.end_offset_us
+            ));
+        }
         let success = self.status.is_some_and(|s| (200..300).contains(&s));
         if (self.outcome == Outcome::Ok) != success {
             return Some(format!(
@@ -194,5 +205,20 @@ mod tests {
         r.cause = Some(ErrorCause::MalformedBody);
         assert_eq!(r.inconsistency(), None);
         assert!(!r.answered_201_cleanly(), "a malformed body is not ok");
+        let mut r = ok("a");
+        r.latency_us = 9;
+        assert!(
+            r.inconsistency().is_some(),
+            "latency below its offsets' span"
+        );
+        r.latency_us = 11;
+        assert!(
+            r.inconsistency().is_some(),
+            "latency above its offsets' span"
+        );
+        r.end_offset_us = 0;
+        r.latency_us = 0;
+        r.start_offset_us = 5;
+        assert!(r.inconsistency().is_some(), "answered before it was sent");
     }
 }

@@ -690,6 +690,7 @@ fn val11_11_paging_is_complete_only_from_its_pages_fields() {
     let page = |n: usize, status: u16, ids: &[usize], next: &str| crate::records::ListPage {
         page: n,
         cursor: (n > 1).then(|| format!("c{}", n - 1)),
+        limit: Some(1000),
         status: Some(status),
         well_formed: status == 200,
         items: ids.len(),

@@ -1167,6 +1167,8 @@ mod tests {
                 let due = ids_due(k, sim, &cal);
                 let page = ListPage {
                     page: 1,
+                    // One page of every plan: asked for with a limit that holds them.
+                    limit: Some(u32::try_from(all_ids.len().max(1)).unwrap()),
                     status: Some(200),
                     well_formed: true,
                     items: all_ids.len(),
