@@ -89,6 +89,59 @@ fn soak_dir(dir: &Path) -> bool {
 /// ended, before the seal), or beyond its last scheduled round. A scheduler left
 /// enabled after teardown does exactly this, and a reseal would otherwise bless it.
 fn rounds_after_seal(dir: &Path) -> Vec<String> {
+    let mut out = layout_problems(&rounds(dir), true);
+    out.extend(rounds_beyond_the_end(dir));
+    out
+}
+
+/// What makes a soak's round directories contradict themselves: two directories
+/// holding the same round (a copied round counted twice), rounds whose simulated
+/// times do not rise with their numbers (swapped or reordered rounds), and, with
+/// `names`, a directory whose name is not its `round.json`'s simulated instant
+/// (`rounds/YYYY-MM-DD/round-HHMMSS`, as the soak names it).
+pub(crate) fn layout_problems(rs: &[Round], names: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut prev: Option<&Round> = None;
+    for r in rs.iter().filter(|r| r.record.is_some()) {
+        if let Some(p) = prev {
+            if p.index == r.index {
+                out.push(format!(
+                    "soak: round {} is in two directories ({} and {}); a round is recorded once",
+                    r.index, p.rel, r.rel
+                ));
+            } else if r.sim_elapsed_s.partial_cmp(&p.sim_elapsed_s)
+                != Some(std::cmp::Ordering::Greater)
+            {
+                out.push(format!(
+                    "soak: round {} ({}) is not later than round {} ({}) in simulated time; rounds are recorded in order",
+                    r.index, r.rel, p.index, p.rel
+                ));
+            }
+        }
+        prev = Some(r);
+        if let (true, Some(rec)) = (names, r.record.as_ref()) {
+            let want = dir_name_of(&rec.ts);
+            if !r.rel.ends_with(&want) {
+                out.push(format!(
+                    "soak: round {} is in {} but its round.json's simulated instant {} names {want}",
+                    r.index, r.rel, rec.ts
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// `YYYY-MM-DD/round-HHMMSS` of a simulated instant `ts` (its date, then the first
+/// six digits of its time of day).
+fn dir_name_of(ts: &str) -> String {
+    let (date, time) = ts.split_once('T').unwrap_or((ts, ""));
+    let hms: String = time.chars().filter(char::is_ascii_digit).take(6).collect();
+    format!("{date}/round-{hms}")
+}
+
+/// Rounds beyond the end of the soak ([`rounds_after_seal`]).
+fn rounds_beyond_the_end(dir: &Path) -> Vec<String> {
     let s = Soak::read(dir);
     let Ok(fin) = s.f.json::<Value>("final-report.json") else {
         // Not ended (or the final report is unreadable, which the judge reports).
