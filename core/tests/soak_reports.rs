@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use val_core::check::{Report, Status};
 use val_core::evidence::{self, derived, Provenance, RunDir};
 use val_core::plans::val12::round_records::{CreateRecord, RoundRecord};
+use val_core::plans::val12::soak_report::SoakView;
 use val_core::plans::val12::{self, Calendar};
 use val_core::plans::RunRef;
 use val_core::records::{self, ListPage, RecoveryCall};
@@ -234,6 +235,13 @@ fn sealed_soak(tmp: &Path, spec: &SoakSpec) -> PathBuf {
     for k in 1..=ROUNDS {
         write_round(&dir, spec, k, &mut ids);
     }
+    // The alerts the soak issued, as its round and daily writers word them.
+    let view = SoakView::read(&dir).unwrap();
+    let alerts: String = val12::alerts::expected_bodies(&view)
+        .iter()
+        .map(|b| format!("2026-01-01T00:10:00Z {b}\n"))
+        .collect();
+    put(&dir, "alerts.log", &alerts);
     // The soak has ended: its final report's presence says so.
     put(&dir, "final-report.json", "{}");
     reseal(&dir);
@@ -611,4 +619,83 @@ fn a_round_directory_copied_or_renamed_is_refused_without_a_panic() {
     );
     reseal(&dir);
     mismatches_name(&dir, &["round 5 (", "is not later than round 4"]);
+}
+
+#[test]
+fn an_alert_deleted_added_or_moved_outside_the_run_is_refused() {
+    // Round 5 answered 503: the round raised a health alert and the complete day an
+    // uptime alert.
+    let spec = SoakSpec {
+        unhealthy: vec![5],
+        ..SoakSpec::default()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &spec);
+    let log = std::fs::read_to_string(dir.join("alerts.log")).unwrap();
+    assert!(
+        log.contains("ALERT cp_health_failed consecutive_failures=1 round=5 day=1")
+            && log.contains("ALERT daily_uptime_pct="),
+        "{log}"
+    );
+    // Red-team A1: the health alert deleted, every report re-derived and resealed.
+    let health = log
+        .lines()
+        .find(|l| l.contains("cp_health_failed"))
+        .unwrap();
+    put(&dir, "alerts.log", &log.replace(&format!("{health}\n"), ""));
+    reseal(&dir);
+    mismatches_name(
+        &dir,
+        &["alerts.log: \"ALERT cp_health_failed consecutive_failures=1 round=5 day=1\" issued 0 time(s), the rounds' records imply 1"],
+    );
+    // An alert added that no record implies.
+    put(
+        &dir,
+        "alerts.log",
+        &format!("{log}2026-01-01T00:20:00Z ALERT cp_health_failed consecutive_failures=1 round=6 day=1\n"),
+    );
+    reseal(&dir);
+    mismatches_name(
+        &dir,
+        &["round=6 day=1\" issued 1 time(s), the rounds' records imply 0"],
+    );
+    // A figure changed in an alert.
+    put(&dir, "alerts.log", &log.replace("round=5", "round=4"));
+    reseal(&dir);
+    mismatches_name(
+        &dir,
+        &[
+            "round=4 day=1\" issued 1 time(s)",
+            "round=5 day=1\" issued 0 time(s)",
+        ],
+    );
+    // The alerts as issued, one stamped after the run ended or not stamped at all.
+    put(
+        &dir,
+        "alerts.log",
+        &log.replacen("2026-01-01T00:10:00Z", "2026-01-02T00:10:00Z", 1),
+    );
+    reseal(&dir);
+    mismatches_name(
+        &dir,
+        &["alerts.log line 1: issued at 2026-01-02T00:10:00Z, outside the run's"],
+    );
+    put(
+        &dir,
+        "alerts.log",
+        &log.replacen("2026-01-01T00:10:00Z ", "", 1),
+    );
+    reseal(&dir);
+    mismatches_name(
+        &dir,
+        &[
+            "alerts.log line 1: \"ALERT",
+            "does not start with an RFC 3339 time",
+        ],
+    );
+    // As issued, it verifies.
+    put(&dir, "alerts.log", &log);
+    reseal(&dir);
+    let v = evidence::verify(&dir);
+    assert!(v.ok(), "{:?}", v.mismatches);
 }

@@ -32,6 +32,7 @@ use crate::records::{self, ListPage, RecoveryCall};
 use crate::stats;
 use crate::wire::CliRun;
 
+pub mod alerts;
 mod checks;
 mod claims;
 pub mod figures;
@@ -91,6 +92,7 @@ fn soak_dir(dir: &Path) -> bool {
 fn rounds_after_seal(dir: &Path) -> Vec<String> {
     let mut out = layout_problems(&rounds(dir), true);
     out.extend(rounds_beyond_the_end(dir));
+    out.extend(alerts::dir_problems(dir));
     out
 }
 
