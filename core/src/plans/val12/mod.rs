@@ -39,6 +39,7 @@ pub mod figures;
 pub mod files;
 pub mod observations;
 pub mod page;
+pub mod restarts;
 pub mod round_records;
 pub mod soak_report;
 
