@@ -699,3 +699,76 @@ fn an_alert_deleted_added_or_moved_outside_the_run_is_refused() {
     let v = evidence::verify(&dir);
     assert!(v.ok(), "{:?}", v.mismatches);
 }
+
+/// The audit store a control-plane writes for the soak's recovery calls: one
+/// `rollback.executed` event per call, 1 ms into its round, with the call's outcome.
+fn write_audit_store(dir: &Path) {
+    let mut lines = String::new();
+    for k in 1..=ROUNDS {
+        let rel = round_rel(k);
+        let rec: RoundRecord = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{rel}/round.json"))).unwrap(),
+        )
+        .unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339(&rec.real_ts).unwrap()
+            + chrono::Duration::milliseconds(1);
+        let Ok(text) = std::fs::read_to_string(dir.join(format!("{rel}/recovery.jsonl"))) else {
+            continue;
+        };
+        for line in text.lines() {
+            let c: RecoveryCall = serde_json::from_str(line).unwrap();
+            let ok = val12::recovery_succeeded(&c.call);
+            lines += &format!(
+                "{}\n",
+                json!({"ts": at.to_rfc3339(), "event_type": "rollback.executed", "actor": "val12-soak-op",
+                       "resource": c.plan_id, "outcome": if ok { "success" } else { "failure" },
+                       "strategy": "retry", "reason": "soak-auto-recovery"})
+            );
+        }
+    }
+    put(dir, "audit-store/audit-2026-01-01.jsonl", &lines);
+}
+
+#[test]
+fn an_audit_store_that_contradicts_a_successful_recovery_turns_the_rollback_rate_red() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    write_audit_store(&dir);
+    reseal(&dir);
+    assert!(evidence::verify(&dir).ok());
+    assert_eq!(check(&judged(&dir), "VAL12-10").0, Status::Pass);
+    let store = "audit-store/audit-2026-01-01.jsonl";
+    let honest = std::fs::read_to_string(dir.join(store)).unwrap();
+    // Red-team A30: the store marks a rollback the call reports as a success a failure.
+    let first = honest.lines().next().unwrap();
+    let plan = serde_json::from_str::<Value>(first).unwrap()["resource"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    put(
+        &dir,
+        store,
+        &honest.replacen("\"outcome\":\"success\"", "\"outcome\":\"failure\"", 1),
+    );
+    reseal(&dir);
+    let r = judged(&dir);
+    for id in ["VAL12-06", "VAL12-10"] {
+        let (status, note) = check(&r, id);
+        assert_eq!(status, Status::Fail, "{id}: {}", r.to_text());
+        assert!(
+            note.contains(&format!(
+                "the recovery of plan {plan} succeeded by its call, but audit-store/ records its rollback.executed in this round with outcome \"failure\""
+            )),
+            "{id}: {note}"
+        );
+    }
+    // The event removed: a store that records rollbacks holds none for this one.
+    put(&dir, store, &honest.replacen(&format!("{first}\n"), "", 1));
+    reseal(&dir);
+    let (status, note) = check(&judged(&dir), "VAL12-10");
+    assert_eq!(status, Status::Fail);
+    assert!(
+        note.contains("holds no rollback.executed of it in this round"),
+        "{note}"
+    );
+}

@@ -33,6 +33,7 @@ use crate::stats;
 use crate::wire::CliRun;
 
 pub mod alerts;
+pub mod audit;
 mod checks;
 mod claims;
 pub mod figures;
@@ -704,8 +705,14 @@ fn floor6(x: f64) -> f64 {
 fn rate(f: &Files, rs: &[&Round]) -> Result<Rate, Missing> {
     let (mut ok, mut fail) = (0, 0);
     let cap = recovery_cap(f)?;
+    // The audit store, when the soak has one, must not contradict a recovery.
+    let store = audit::Audit::read(f);
     for r in rs {
         let (o, x) = recoveries(f, r, cap)?;
+        if let (Some(store), Some(rec)) = (&store, &r.record) {
+            let calls = recovery_calls(f, r, cap)?;
+            store.contradiction(&r.rel, rec, &calls, |c| recovery_succeeded(&c.call))?;
+        }
         ok += o;
         fail += x;
     }
