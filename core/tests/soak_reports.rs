@@ -772,3 +772,54 @@ fn an_audit_store_that_contradicts_a_successful_recovery_turns_the_rollback_rate
         "{note}"
     );
 }
+
+/// Round `k`'s scrape with the counter labelled by method, route and code, `errors`
+/// of its creates answered 500 (cumulative over the soak's rounds).
+fn labelled_scrape(k: u64, errors: u64) -> String {
+    format!(
+        "cp_http_requests_total{{method=\"GET\",route=\"/v1/health\",code=\"200\"}} {k}\n\
+         cp_http_requests_total{{method=\"POST\",route=\"/v1/rollouts\",code=\"201\"}} {}\n\
+         cp_http_requests_total{{method=\"POST\",route=\"/v1/rollouts/{{id}}/rollback\",code=\"200\"}} {}\n{}",
+        k * CREATES - errors,
+        k * CAP,
+        if errors > 0 {
+            format!("cp_http_requests_total{{method=\"POST\",route=\"/v1/rollouts\",code=\"500\"}} {errors}\n")
+        } else {
+            String::new()
+        }
+    )
+}
+
+#[test]
+fn a_post_the_control_plane_counted_as_failed_while_the_creates_say_201_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    for k in 1..=ROUNDS {
+        put(
+            &dir,
+            &format!("{}/metrics-scrape.prom", round_rel(k)),
+            &labelled_scrape(k, 0),
+        );
+    }
+    reseal(&dir);
+    let r = judged(&dir);
+    assert_eq!(check(&r, "VAL12-09").0, Status::Pass, "{}", r.to_text());
+    // Red-team A19: round 7's scrape counts a create answered 500 (and one 201 fewer)
+    // while creates.jsonl still holds 10 answers 201.
+    put(
+        &dir,
+        &format!("{}/metrics-scrape.prom", round_rel(7)),
+        &labelled_scrape(7, 1),
+    );
+    reseal(&dir);
+    let r = judged(&dir);
+    let (status, note) = check(&r, "VAL12-09");
+    assert_eq!(status, Status::Fail, "{}", r.to_text());
+    assert!(
+        note.contains(&format!(
+            "{}/metrics-scrape.prom: the control-plane counted 1 more POST answers outside 2xx than the previous round's scrape, the round's records show 0",
+            round_rel(7)
+        )),
+        "{note}"
+    );
+}

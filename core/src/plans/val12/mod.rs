@@ -42,6 +42,7 @@ pub mod observations;
 pub mod page;
 pub mod restarts;
 pub mod round_records;
+mod scrape;
 pub mod soak_report;
 
 use observations::Rate;
@@ -190,6 +191,8 @@ pub(crate) struct Round {
     /// Its `round.json`, when readable.
     pub(crate) record: Option<RoundRecord>,
     sim_elapsed_s: f64,
+    /// The directory of the round just before it (number − 1), when on disk.
+    pub(crate) prev_rel: Option<String>,
 }
 
 /// Soak settings the judge needs from `config.env`.
@@ -383,10 +386,16 @@ pub(crate) fn rounds(dir: &Path) -> Vec<Round> {
                 index,
                 record,
                 sim_elapsed_s,
+                prev_rel: None,
             });
         }
     }
     out.sort_by(|a, b| a.index.cmp(&b.index).then(a.rel.cmp(&b.rel)));
+    for i in 1..out.len() {
+        if out[i - 1].index + 1 == out[i].index {
+            out[i].prev_rel = Some(out[i - 1].rel.clone());
+        }
+    }
     out
 }
 
@@ -419,6 +428,7 @@ fn create_records(f: &Files, r: &Round) -> Result<Vec<CreateRecord>, Missing> {
             records::id_text(&c.plan_id)
         )));
     }
+    scrape::post_errors_covered(f, r, &creates)?;
     Ok(creates)
 }
 
