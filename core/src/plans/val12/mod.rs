@@ -79,7 +79,7 @@ pub const PLAN: Plan = Plan {
     figures: figures::figures,
     page: page::PAGE,
     named_by_operator: soak_dir,
-    after_seal: rounds_after_seal,
+    after_seal: soak_problems,
 };
 
 /// A soak directory is named by its operator (its `config.env` says it is one), not
@@ -93,8 +93,16 @@ fn soak_dir(dir: &Path) -> bool {
 /// ended, before the seal), or beyond its last scheduled round. A scheduler left
 /// enabled after teardown does exactly this, and a reseal would otherwise bless it.
 fn rounds_after_seal(dir: &Path) -> Vec<String> {
+    rounds_beyond_the_end(dir)
+}
+
+/// What verify holds a soak directory to beyond its files' bytes: no round after the
+/// seal ([`rounds_after_seal`]), round directories that agree with their records
+/// ([`layout_problems`]), and an `alerts.log` that is what the records imply
+/// ([`alerts::dir_problems`]).
+fn soak_problems(dir: &Path) -> Vec<String> {
     let mut out = layout_problems(&rounds(dir), true);
-    out.extend(rounds_beyond_the_end(dir));
+    out.extend(rounds_after_seal(dir));
     out.extend(alerts::dir_problems(dir));
     out
 }
