@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use val_core::check::{Report, Status};
 use val_core::evidence::{self, derived, Provenance, RunDir};
 use val_core::plans::val12::round_records::{CreateRecord, RoundRecord};
+use val_core::plans::val12::soak_report::SoakView;
 use val_core::plans::val12::{self, Calendar};
 use val_core::plans::RunRef;
 use val_core::records::{self, ListPage, RecoveryCall};
@@ -236,6 +237,13 @@ fn sealed_soak(tmp: &Path, spec: &SoakSpec) -> PathBuf {
     for k in 1..=ROUNDS {
         write_round(&dir, spec, k, &mut ids);
     }
+    // The alerts the soak issued, as its round and daily writers word them.
+    let view = SoakView::read(&dir).unwrap();
+    let alerts: String = val12::alerts::expected_bodies(&view)
+        .iter()
+        .map(|b| format!("2026-01-01T00:10:00Z {b}\n"))
+        .collect();
+    put(&dir, "alerts.log", &alerts);
     // The soak has ended: its final report's presence says so.
     put(&dir, "final-report.json", "{}");
     reseal(&dir);
@@ -254,13 +262,16 @@ fn reseal(dir: &Path) {
     // Twice: the judge reads whether the checkpoint files exist, and the first pass
     // may be what writes them.
     for _ in 0..2 {
-        let d = derived::derive(&RunRef {
+        // A soak whose reports cannot be derived (an attack verify must refuse) is
+        // sealed as it is.
+        let Ok(d) = derived::derive(&RunRef {
             dir,
             suite: "val12",
             run_id: "soak",
             faults: &[],
-        })
-        .unwrap();
+        }) else {
+            break;
+        };
         for f in &d.files {
             put(dir, &f.path, &f.text);
         }
@@ -560,4 +571,257 @@ fn a_create_record_or_a_create_time_removed_is_refused() {
     rehash(&dir, &creates);
     let m = mismatches_name(&dir, &["derive"]);
     assert!(!m.is_empty());
+}
+
+#[test]
+fn a_round_directory_copied_or_renamed_is_refused_without_a_panic() {
+    // Red-team A25: round 7 copied into a second directory (a later simulated name)
+    // and the soak resealed: verify names the round recorded twice, never panics.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    let copy = format!("{}11", &round_rel(7)[..round_rel(7).len() - 2]);
+    let st = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(dir.join(round_rel(7)))
+        .arg(dir.join(&copy))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    reseal(&dir);
+    let m = mismatches_name(&dir, &["round 7 is in two directories"]);
+    assert!(!evidence::verify(&dir).ok(), "{m:?}");
+
+    // Red-team A4: the directories of rounds 3 and 4 swapped, every report re-derived:
+    // a directory's name must be its round.json's simulated instant.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    let (a, b) = (dir.join(round_rel(3)), dir.join(round_rel(4)));
+    let t = dir.join("rounds/swap");
+    std::fs::rename(&a, &t).unwrap();
+    std::fs::rename(&b, &a).unwrap();
+    std::fs::rename(&t, &b).unwrap();
+    reseal(&dir);
+    mismatches_name(
+        &dir,
+        &[
+            &format!("round 3 is in {}", round_rel(4)),
+            &format!("round 4 is in {}", round_rel(3)),
+        ],
+    );
+
+    // Two rounds whose simulated times do not rise with their numbers (both the
+    // record and the directory moved): out of order.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    edit(
+        &dir,
+        &format!("{}/round.json", round_rel(5)),
+        "\"sim_elapsed_s\": 7200.0",
+        "\"sim_elapsed_s\": 3600.0",
+    );
+    reseal(&dir);
+    mismatches_name(&dir, &["round 5 (", "is not later than round 4"]);
+}
+
+#[test]
+fn an_alert_deleted_added_or_moved_outside_the_run_is_refused() {
+    // Round 5 answered 503: the round raised a health alert and the complete day an
+    // uptime alert.
+    let spec = SoakSpec {
+        unhealthy: vec![5],
+        ..SoakSpec::default()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &spec);
+    let log = std::fs::read_to_string(dir.join("alerts.log")).unwrap();
+    assert!(
+        log.contains("ALERT cp_health_failed consecutive_failures=1 round=5 day=1")
+            && log.contains("ALERT daily_uptime_pct="),
+        "{log}"
+    );
+    // Red-team A1: the health alert deleted, every report re-derived and resealed.
+    let health = log
+        .lines()
+        .find(|l| l.contains("cp_health_failed"))
+        .unwrap();
+    put(&dir, "alerts.log", &log.replace(&format!("{health}\n"), ""));
+    reseal(&dir);
+    mismatches_name(
+        &dir,
+        &["alerts.log: \"ALERT cp_health_failed consecutive_failures=1 round=5 day=1\" issued 0 time(s), the rounds' records imply 1"],
+    );
+    // An alert added that no record implies.
+    put(
+        &dir,
+        "alerts.log",
+        &format!("{log}2026-01-01T00:20:00Z ALERT cp_health_failed consecutive_failures=1 round=6 day=1\n"),
+    );
+    reseal(&dir);
+    mismatches_name(
+        &dir,
+        &["round=6 day=1\" issued 1 time(s), the rounds' records imply 0"],
+    );
+    // A figure changed in an alert.
+    put(&dir, "alerts.log", &log.replace("round=5", "round=4"));
+    reseal(&dir);
+    mismatches_name(
+        &dir,
+        &[
+            "round=4 day=1\" issued 1 time(s)",
+            "round=5 day=1\" issued 0 time(s)",
+        ],
+    );
+    // The alerts as issued, one stamped after the run ended or not stamped at all.
+    put(
+        &dir,
+        "alerts.log",
+        &log.replacen("2026-01-01T00:10:00Z", "2026-01-02T00:10:00Z", 1),
+    );
+    reseal(&dir);
+    mismatches_name(
+        &dir,
+        &["alerts.log line 1: issued at 2026-01-02T00:10:00Z, outside the run's"],
+    );
+    put(
+        &dir,
+        "alerts.log",
+        &log.replacen("2026-01-01T00:10:00Z ", "", 1),
+    );
+    reseal(&dir);
+    mismatches_name(
+        &dir,
+        &[
+            "alerts.log line 1: \"ALERT",
+            "does not start with an RFC 3339 time",
+        ],
+    );
+    // As issued, it verifies.
+    put(&dir, "alerts.log", &log);
+    reseal(&dir);
+    let v = evidence::verify(&dir);
+    assert!(v.ok(), "{:?}", v.mismatches);
+}
+
+/// The audit store a control-plane writes for the soak's recovery calls: one
+/// `rollback.executed` event per call, 1 ms into its round, with the call's outcome.
+fn write_audit_store(dir: &Path) {
+    let mut lines = String::new();
+    for k in 1..=ROUNDS {
+        let rel = round_rel(k);
+        let rec: RoundRecord = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{rel}/round.json"))).unwrap(),
+        )
+        .unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339(&rec.real_ts).unwrap()
+            + chrono::Duration::milliseconds(1);
+        let Ok(text) = std::fs::read_to_string(dir.join(format!("{rel}/recovery.jsonl"))) else {
+            continue;
+        };
+        for line in text.lines() {
+            let c: RecoveryCall = serde_json::from_str(line).unwrap();
+            let ok = val12::recovery_succeeded(&c.call);
+            lines += &format!(
+                "{}\n",
+                json!({"ts": at.to_rfc3339(), "event_type": "rollback.executed", "actor": "val12-soak-op",
+                       "resource": c.plan_id, "outcome": if ok { "success" } else { "failure" },
+                       "strategy": "retry", "reason": "soak-auto-recovery"})
+            );
+        }
+    }
+    put(dir, "audit-store/audit-2026-01-01.jsonl", &lines);
+}
+
+#[test]
+fn an_audit_store_that_contradicts_a_successful_recovery_turns_the_rollback_rate_red() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    write_audit_store(&dir);
+    reseal(&dir);
+    assert!(evidence::verify(&dir).ok());
+    assert_eq!(check(&judged(&dir), "VAL12-10").0, Status::Pass);
+    let store = "audit-store/audit-2026-01-01.jsonl";
+    let honest = std::fs::read_to_string(dir.join(store)).unwrap();
+    // Red-team A30: the store marks a rollback the call reports as a success a failure.
+    let first = honest.lines().next().unwrap();
+    let plan = serde_json::from_str::<Value>(first).unwrap()["resource"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    put(
+        &dir,
+        store,
+        &honest.replacen("\"outcome\":\"success\"", "\"outcome\":\"failure\"", 1),
+    );
+    reseal(&dir);
+    let r = judged(&dir);
+    for id in ["VAL12-06", "VAL12-10"] {
+        let (status, note) = check(&r, id);
+        assert_eq!(status, Status::Fail, "{id}: {}", r.to_text());
+        assert!(
+            note.contains(&format!(
+                "the recovery of plan {plan} succeeded by its call, but audit-store/ records its rollback.executed in this round with outcome \"failure\""
+            )),
+            "{id}: {note}"
+        );
+    }
+    // The event removed: a store that records rollbacks holds none for this one.
+    put(&dir, store, &honest.replacen(&format!("{first}\n"), "", 1));
+    reseal(&dir);
+    let (status, note) = check(&judged(&dir), "VAL12-10");
+    assert_eq!(status, Status::Fail);
+    assert!(
+        note.contains("holds no rollback.executed of it in this round"),
+        "{note}"
+    );
+}
+
+/// Round `k`'s scrape with the counter labelled by method, route and code, `errors`
+/// of its creates answered 500 (cumulative over the soak's rounds).
+fn labelled_scrape(k: u64, errors: u64) -> String {
+    format!(
+        "cp_http_requests_total{{method=\"GET\",route=\"/v1/health\",code=\"200\"}} {k}\n\
+         cp_http_requests_total{{method=\"POST\",route=\"/v1/rollouts\",code=\"201\"}} {}\n\
+         cp_http_requests_total{{method=\"POST\",route=\"/v1/rollouts/{{id}}/rollback\",code=\"200\"}} {}\n{}",
+        k * CREATES - errors,
+        k * CAP,
+        if errors > 0 {
+            format!("cp_http_requests_total{{method=\"POST\",route=\"/v1/rollouts\",code=\"500\"}} {errors}\n")
+        } else {
+            String::new()
+        }
+    )
+}
+
+#[test]
+fn a_post_the_control_plane_counted_as_failed_while_the_creates_say_201_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = sealed_soak(tmp.path(), &SoakSpec::default());
+    for k in 1..=ROUNDS {
+        put(
+            &dir,
+            &format!("{}/metrics-scrape.prom", round_rel(k)),
+            &labelled_scrape(k, 0),
+        );
+    }
+    reseal(&dir);
+    let r = judged(&dir);
+    assert_eq!(check(&r, "VAL12-09").0, Status::Pass, "{}", r.to_text());
+    // Red-team A19: round 7's scrape counts a create answered 500 (and one 201 fewer)
+    // while creates.jsonl still holds 10 answers 201.
+    put(
+        &dir,
+        &format!("{}/metrics-scrape.prom", round_rel(7)),
+        &labelled_scrape(7, 1),
+    );
+    reseal(&dir);
+    let r = judged(&dir);
+    let (status, note) = check(&r, "VAL12-09");
+    assert_eq!(status, Status::Fail, "{}", r.to_text());
+    assert!(
+        note.contains(&format!(
+            "{}/metrics-scrape.prom: the control-plane counted 1 more POST answers outside 2xx than the previous round's scrape, the round's records show 0",
+            round_rel(7)
+        )),
+        "{note}"
+    );
 }

@@ -81,30 +81,12 @@ fn day_written_complete(soak: &Soak, rel: &str) -> bool {
 /// create errors, rollback rate, max p99 over 2x the budget, uptime.
 fn append_alerts(soak: &Soak, day: u64, a: &Agg) -> Result<()> {
     let now = rfc3339(Utc::now());
-    let mut lines = Vec::new();
-    if a.create_errors > 0 {
-        lines.push(format!(
-            "{now} WARN daily_create_errors={} threshold=0 day={day}",
-            a.create_errors
-        ));
-    }
-    if let Some(r) = a.rollback_rate.filter(|r| *r < 0.990) {
-        lines.push(format!(
-            "{now} ALERT daily_rollback_rate={r:.3} threshold=0.990 day={day}"
-        ));
-    }
-    let warn_ms = soak.cfg.p99_limit_ms * 2.0;
-    if let Some(p) = a.max_p99_ms.filter(|p| *p > warn_ms) {
-        lines.push(format!(
-            "{now} WARN daily_p99_ms={p:.0}ms threshold={warn_ms:.0}ms day={day}"
-        ));
-    }
-    if let Some(u) = a.uptime_pct.filter(|u| *u < 99.9) {
-        lines.push(format!(
-            "{now} ALERT daily_uptime_pct={u:.1} threshold=99.9 day={day}"
-        ));
-    }
     // Health failures and stuck streaks are alerted by the round when they happen.
+    let lines: Vec<String> =
+        val_support::plans::val12::alerts::daily_alert_bodies(day, a, soak.cfg.p99_limit_ms)
+            .into_iter()
+            .map(|b| format!("{now} {b}"))
+            .collect();
     append_alert_lines(soak, &lines)
 }
 

@@ -421,21 +421,10 @@ fn previous(soak: &Soak, slot: Slot) -> Option<RoundSummary> {
 /// rounds (once, when the streak reaches 3).
 fn round_alerts(soak: &Soak, s: &RoundSummary) -> Result<()> {
     let now = rfc3339(Utc::now());
-    let mut lines = Vec::new();
-    if s.failed_streak > 0 {
-        lines.push(format!(
-            "{now} ALERT cp_health_failed consecutive_failures={} round={} day={}",
-            s.failed_streak, s.round, s.day
-        ));
-    }
-    if s.stuck_streak == 3 {
-        lines.push(format!(
-            "{now} ALERT stuck_plans consecutive_rounds=3 stuck_count={} threshold=0 round={} day={}",
-            s.stuck_count.unwrap_or(0),
-            s.round,
-            s.day
-        ));
-    }
+    let lines: Vec<String> = val_support::plans::val12::alerts::round_alert_bodies(s)
+        .into_iter()
+        .map(|b| format!("{now} {b}"))
+        .collect();
     crate::report::append_alert_lines(soak, &lines)
 }
 

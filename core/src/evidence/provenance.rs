@@ -538,6 +538,24 @@ fn check_soak(f: &Files, manifest: &Manifest, starts: &[Start], out: &mut Vec<St
         }
     }
     check_soak_rounds(f, manifest, &get, out);
+    check_soak_restarts(f, manifest, starts, out);
+}
+
+/// The soak's own starts (`cp-events.jsonl`) against its rounds' restarts
+/// ([`crate::plans::val12::restarts`]), when the soak recorded its starts.
+fn check_soak_restarts(f: &Files, manifest: &Manifest, starts: &[Start], out: &mut Vec<String>) {
+    let own: Vec<(String, Option<DateTime<Utc>>)> = starts
+        .iter()
+        .filter(|s| s.at_line.starts_with("cp-events.jsonl "))
+        .map(|s| (s.at_line.clone(), s.at))
+        .collect();
+    if own.is_empty() && !manifest.files.iter().any(|e| e.path == "cp-events.jsonl") {
+        return;
+    }
+    let rounds = crate::plans::val12::rounds(&f.path(""));
+    let records: Vec<&crate::plans::val12::round_records::RoundRecord> =
+        rounds.iter().filter_map(|r| r.record.as_ref()).collect();
+    out.extend(crate::plans::val12::restarts::problems(&own, &records));
 }
 
 /// The manifest's soak settings (`config.soak` of a lab, or `config.env` itself and

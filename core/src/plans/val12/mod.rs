@@ -32,13 +32,17 @@ use crate::records::{self, ListPage, RecoveryCall};
 use crate::stats;
 use crate::wire::CliRun;
 
+pub mod alerts;
+pub mod audit;
 mod checks;
 mod claims;
 pub mod figures;
 pub mod files;
 pub mod observations;
 pub mod page;
+pub mod restarts;
 pub mod round_records;
+mod scrape;
 pub mod soak_report;
 
 use observations::Rate;
@@ -75,7 +79,7 @@ pub const PLAN: Plan = Plan {
     figures: figures::figures,
     page: page::PAGE,
     named_by_operator: soak_dir,
-    after_seal: rounds_after_seal,
+    after_seal: soak_problems,
 };
 
 /// A soak directory is named by its operator (its `config.env` says it is one), not
@@ -89,6 +93,68 @@ fn soak_dir(dir: &Path) -> bool {
 /// ended, before the seal), or beyond its last scheduled round. A scheduler left
 /// enabled after teardown does exactly this, and a reseal would otherwise bless it.
 fn rounds_after_seal(dir: &Path) -> Vec<String> {
+    rounds_beyond_the_end(dir)
+}
+
+/// What verify holds a soak directory to beyond its files' bytes: no round after the
+/// seal ([`rounds_after_seal`]), round directories that agree with their records
+/// ([`layout_problems`]), and an `alerts.log` that is what the records imply
+/// ([`alerts::dir_problems`]).
+fn soak_problems(dir: &Path) -> Vec<String> {
+    let mut out = layout_problems(&rounds(dir), true);
+    out.extend(rounds_after_seal(dir));
+    out.extend(alerts::dir_problems(dir));
+    out
+}
+
+/// What makes a soak's round directories contradict themselves: two directories
+/// holding the same round (a copied round counted twice), rounds whose simulated
+/// times do not rise with their numbers (swapped or reordered rounds), and, with
+/// `names`, a directory whose name is not its `round.json`'s simulated instant
+/// (`rounds/YYYY-MM-DD/round-HHMMSS`, as the soak names it).
+pub(crate) fn layout_problems(rs: &[Round], names: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut prev: Option<&Round> = None;
+    for r in rs.iter().filter(|r| r.record.is_some()) {
+        if let Some(p) = prev {
+            if p.index == r.index {
+                out.push(format!(
+                    "soak: round {} is in two directories ({} and {}); a round is recorded once",
+                    r.index, p.rel, r.rel
+                ));
+            } else if r.sim_elapsed_s.partial_cmp(&p.sim_elapsed_s)
+                != Some(std::cmp::Ordering::Greater)
+            {
+                out.push(format!(
+                    "soak: round {} ({}) is not later than round {} ({}) in simulated time; rounds are recorded in order",
+                    r.index, r.rel, p.index, p.rel
+                ));
+            }
+        }
+        prev = Some(r);
+        if let (true, Some(rec)) = (names, r.record.as_ref()) {
+            let want = dir_name_of(&rec.ts);
+            if !r.rel.ends_with(&want) {
+                out.push(format!(
+                    "soak: round {} is in {} but its round.json's simulated instant {} names {want}",
+                    r.index, r.rel, rec.ts
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// `YYYY-MM-DD/round-HHMMSS` of a simulated instant `ts` (its date, then the first
+/// six digits of its time of day).
+fn dir_name_of(ts: &str) -> String {
+    let (date, time) = ts.split_once('T').unwrap_or((ts, ""));
+    let hms: String = time.chars().filter(char::is_ascii_digit).take(6).collect();
+    format!("{date}/round-{hms}")
+}
+
+/// Rounds beyond the end of the soak ([`rounds_after_seal`]).
+fn rounds_beyond_the_end(dir: &Path) -> Vec<String> {
     let s = Soak::read(dir);
     let Ok(fin) = s.f.json::<Value>("final-report.json") else {
         // Not ended (or the final report is unreadable, which the judge reports).
@@ -133,6 +199,8 @@ pub(crate) struct Round {
     /// Its `round.json`, when readable.
     pub(crate) record: Option<RoundRecord>,
     sim_elapsed_s: f64,
+    /// The directory of the round just before it (number − 1), when on disk.
+    pub(crate) prev_rel: Option<String>,
 }
 
 /// Soak settings the judge needs from `config.env`.
@@ -326,10 +394,16 @@ pub(crate) fn rounds(dir: &Path) -> Vec<Round> {
                 index,
                 record,
                 sim_elapsed_s,
+                prev_rel: None,
             });
         }
     }
     out.sort_by(|a, b| a.index.cmp(&b.index).then(a.rel.cmp(&b.rel)));
+    for i in 1..out.len() {
+        if out[i - 1].index + 1 == out[i].index {
+            out[i].prev_rel = Some(out[i - 1].rel.clone());
+        }
+    }
     out
 }
 
@@ -362,6 +436,7 @@ fn create_records(f: &Files, r: &Round) -> Result<Vec<CreateRecord>, Missing> {
             records::id_text(&c.plan_id)
         )));
     }
+    scrape::post_errors_covered(f, r, &creates)?;
     Ok(creates)
 }
 
@@ -648,8 +723,14 @@ fn floor6(x: f64) -> f64 {
 fn rate(f: &Files, rs: &[&Round]) -> Result<Rate, Missing> {
     let (mut ok, mut fail) = (0, 0);
     let cap = recovery_cap(f)?;
+    // The audit store, when the soak has one, must not contradict a recovery.
+    let store = audit::Audit::read(f);
     for r in rs {
         let (o, x) = recoveries(f, r, cap)?;
+        if let (Some(store), Some(rec)) = (&store, &r.record) {
+            let calls = recovery_calls(f, r, cap)?;
+            store.contradiction(&r.rel, rec, &calls, |c| recovery_succeeded(&c.call))?;
+        }
         ok += o;
         fail += x;
     }

@@ -153,7 +153,16 @@ impl SoakView {
         let cfg = ReportCfg::read(&f)?;
         let adopted = round_records::adopted_ids(&f);
         let mut rounds: Vec<RoundOnDisk> = Vec::new();
-        for r in super::rounds(dir) {
+        let on_disk = super::rounds(dir);
+        // A round counted twice has no report (verify names it; the other layout
+        // problems are verify's mismatches too, but leave the figures well defined).
+        if let Some(p) = super::layout_problems(&on_disk, false)
+            .into_iter()
+            .find(|p| p.contains("is in two directories"))
+        {
+            return Err(Missing::Absent(p));
+        }
+        for r in on_disk {
             let Some(rec) = r.record.as_ref().filter(|rec| keep(rec)) else {
                 rounds.push(RoundOnDisk {
                     rel: r.rel.clone(),
@@ -518,7 +527,7 @@ fn final_figures(v: &SoakView) -> Value {
         "calendar_scale": v.cfg.calendar_scale(),
         "total_rounds": last_index, "scheduled_rounds": v.cfg.scheduled_rounds(),
         "rounds_on_disk": a.rounds, "missed_rounds": last_index.saturating_sub(a.rounds),
-        "healthy_rounds": a.rounds_healthy, "failed_rounds": last_index - a.rounds_healthy,
+        "healthy_rounds": a.rounds_healthy, "failed_rounds": last_index.saturating_sub(a.rounds_healthy),
         "cp_restarts": a.restarts, "longest_downtime_streak": a.longest_downtime_streak,
         "total_creates": a.create_ok, "create_errors": a.create_errors,
         "max_plan_store_size": a.max_plan_count,

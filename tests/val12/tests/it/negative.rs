@@ -338,6 +338,24 @@ fn health_503(dir: &Path, n: u64) -> Result<()> {
         dir.join(&r.rel).join("health.txt"),
         "code=503\n{\"status\":\"degraded\"}\n",
     )?;
+    // And the alert such a round raises (verify holds alerts.log to the records).
+    let day = r.summary.as_ref().map_or(1, |s| s.day);
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(dir.join("alerts.log"))?;
+    std::io::Write::write_all(
+        &mut log,
+        format!(
+            "{} ALERT cp_health_failed consecutive_failures=1 round={n} day={day}\n",
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(
+                dir.join(&r.rel).join("round.json")
+            )?)?["real_ts"]
+                .as_str()
+                .unwrap_or_default()
+        )
+        .as_bytes(),
+    )?;
     Ok(())
 }
 
