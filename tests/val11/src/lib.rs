@@ -9,7 +9,7 @@
 //! (`evidence::derived`), written after judging by the function `evidence verify`
 //! re-derives them with, so they can never disagree with the report.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -596,17 +596,28 @@ fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resu
         let client = Client::with_timeout(cp.url(), None, DEFAULT_TIMEOUT);
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(AtomicBool::new(false));
+        // The kill instant (µs from t0, 0 until the kill): each worker stops only after
+        // one create it sent after the kill, so the round shows the load interrupted
+        // even when a loaded host left every worker between two creates at the kill.
+        let killed_at = Arc::new(AtomicU64::new(0));
         let t0 = Instant::now();
         let mut handles = Vec::new();
         for w in 1..=cfg.kill_workers {
             let (client, stop, acked) = (client.clone(), stop.clone(), acked.clone());
+            let killed_at = killed_at.clone();
             handles.push(ctx.runtime().spawn(async move {
                 let mut ops = Vec::new();
                 let mut n = 0;
-                while !stop.load(Ordering::SeqCst) {
+                let mut last_start_us = 0;
+                loop {
+                    let kill_us = killed_at.load(Ordering::SeqCst);
+                    if stop.load(Ordering::SeqCst) && kill_us > 0 && last_start_us > kill_us {
+                        break;
+                    }
                     n += 1;
                     let id = format!("{}{round}-w{w}-{n}", plan::KILL_ID_PREFIX);
                     let start = t0.elapsed();
+                    last_start_us = start.as_micros() as u64;
                     let rec = client.create(&CreateRollout::new(&id)).await;
                     if rec.status.is_some_and(|s| (200..300).contains(&s)) {
                         acked.store(true, Ordering::SeqCst);
@@ -629,6 +640,7 @@ fn kill_rounds(ctx: &mut LabCtx, cp: &mut ControlPlane, cfg: &LabConfig) -> Resu
         let kill = cp
             .kill()
             .with_context(|| format!("VAL11-11 round {round} kill"))?;
+        killed_at.store(killed_after_us.max(1), Ordering::SeqCst);
         stop.store(true, Ordering::SeqCst);
         let mut ops = Vec::new();
         for h in handles {

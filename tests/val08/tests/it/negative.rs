@@ -14,7 +14,7 @@ use val_support::Lab;
 #[track_caller]
 fn negative_lab(faults: &[&str], cfg: &Config, red: &[&str], unobservable: &[&str]) -> Lab {
     let lab = val08::isolated(faults, cfg).expect("the negative lab ran");
-    lab.assert_red(red);
+    lab.assert_red(&with_load_scaling(&lab, red));
     for id in red.iter().filter(|id| !unobservable.contains(id)) {
         assert!(
             lab.report().check(id).is_some_and(|c| c.observed.is_some()),
@@ -23,6 +23,28 @@ fn negative_lab(faults: &[&str], cfg: &Config, red: &[&str], unobservable: &[&st
         );
     }
     lab
+}
+
+/// `red`, plus VAL08-07 when a test that does not target it finds it red only on the
+/// throughput ratio: N=100 observed fully concurrent, only its rate below N=1's. The
+/// ratio is a real measurement of a few-millisecond N=1 tier, and a loaded CI machine
+/// can tip it; any other way VAL08-07 turns red still fails the test.
+fn with_load_scaling<'a>(lab: &Lab, red: &[&'a str]) -> Vec<&'a str> {
+    let mut red = red.to_vec();
+    let scaling = lab.report().check("VAL08-07");
+    let only_the_ratio = scaling.is_some_and(|c| {
+        c.status == val_support::check::Status::Fail
+            && c.observed.as_ref().is_some_and(|o| {
+                o["peak_concurrency_n100"].as_u64() >= Some(100)
+                    && o["tput_n1"].as_f64().is_some_and(|t| t > 0.0)
+                    && o["tput_n100"].as_f64().is_some_and(|t| t > 0.0)
+            })
+    });
+    if !red.contains(&"VAL08-07") && only_the_ratio {
+        eprintln!("VAL08-07 red on the throughput ratio alone (machine load): tolerated here");
+        red.push("VAL08-07");
+    }
+    red
 }
 
 #[test]
