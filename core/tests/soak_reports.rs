@@ -824,4 +824,27 @@ fn a_post_the_control_plane_counted_as_failed_while_the_creates_say_201_is_refus
         )),
         "{note}"
     );
+    // Red-team R5: the same in the soak's first round, which has no previous scrape:
+    // its counters rose from 0 when the control-plane started.
+    put(
+        &dir,
+        &format!("{}/metrics-scrape.prom", round_rel(7)),
+        &labelled_scrape(7, 0),
+    );
+    put(
+        &dir,
+        &format!("{}/metrics-scrape.prom", round_rel(1)),
+        &labelled_scrape(1, 1),
+    );
+    reseal(&dir);
+    let r = judged(&dir);
+    let (status, note) = check(&r, "VAL12-09");
+    assert_eq!(status, Status::Fail, "{}", r.to_text());
+    assert!(
+        note.contains(&format!(
+            "{}/metrics-scrape.prom: the control-plane counted 1 more POST answers outside 2xx than the control-plane's start (0)",
+            round_rel(1)
+        )),
+        "{note}"
+    );
 }

@@ -3,9 +3,11 @@
 //! contract does not require those labels: without them nothing is checked), the
 //! increase of POST answers outside 2xx between the previous round's scrape and this
 //! one's (each the last step of its round, so the difference is this round's requests)
-//! must be covered by the creates the round recorded as not answered 2xx. A round
-//! that restarted the control-plane (its counters start over), follows a missing
-//! round, or had a recovery call fail (a CLI may retry a POST) is not checked.
+//! must be covered by the creates the round recorded as not answered 2xx; the soak's
+//! first round counts from 0 (the control-plane was just started, and `soak setup`
+//! only asked for health). A round that restarted the control-plane (its counters
+//! start over), follows a missing round, or had a recovery call fail (a CLI may retry
+//! a POST) is not checked.
 
 use super::round_records::CreateRecord;
 use super::{recovery_succeeded, Round, RECOVERY_RECORDS};
@@ -42,10 +44,13 @@ pub(super) fn post_errors_covered(
     r: &Round,
     creates: &[CreateRecord],
 ) -> Result<(), Missing> {
-    let (Some(prev), Some(rec)) = (&r.prev_rel, &r.record) else {
+    let Some(rec) = &r.record else {
         return Ok(());
     };
-    if rec.restarted {
+    // The soak's first round follows `soak setup`, which only asked for health: the
+    // counters rose from 0 at the control-plane's start.
+    let first = r.prev_rel.is_none() && rec.round == 1;
+    if rec.restarted || (r.prev_rel.is_none() && !first) {
         return Ok(());
     }
     let calls: Vec<RecoveryCall> = f
@@ -59,7 +64,11 @@ pub(super) fn post_errors_covered(
             .ok()
             .and_then(|s| post_errors(&s))
     };
-    let (Some(before), Some(now)) = (read(prev), read(&r.rel)) else {
+    let (before, since) = match &r.prev_rel {
+        Some(prev) => (read(prev), "the previous round's scrape"),
+        None => (read(&r.rel).map(|_| 0.0), "the control-plane's start (0)"),
+    };
+    let (Some(before), Some(now)) = (before, read(&r.rel)) else {
         return Ok(());
     };
     let recorded = creates
@@ -69,7 +78,7 @@ pub(super) fn post_errors_covered(
     let increase = now - before;
     if increase > recorded {
         return Err(Missing::Absent(format!(
-            "{}/{SCRAPE}: the control-plane counted {increase} more POST answers outside 2xx than the previous round's scrape, the round's records show {recorded} (creates.jsonl)",
+            "{}/{SCRAPE}: the control-plane counted {increase} more POST answers outside 2xx than {since}, the round's records show {recorded} (creates.jsonl)",
             r.rel
         )));
     }
