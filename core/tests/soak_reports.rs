@@ -808,22 +808,7 @@ fn a_post_the_control_plane_counted_as_failed_while_the_creates_say_201_is_refus
     assert_eq!(check(&r, "VAL12-09").0, Status::Pass, "{}", r.to_text());
     // Red-team A19: round 7's scrape counts a create answered 500 (and one 201 fewer)
     // while creates.jsonl still holds 10 answers 201.
-    put(
-        &dir,
-        &format!("{}/metrics-scrape.prom", round_rel(7)),
-        &labelled_scrape(7, 1),
-    );
-    reseal(&dir);
-    let r = judged(&dir);
-    let (status, note) = check(&r, "VAL12-09");
-    assert_eq!(status, Status::Fail, "{}", r.to_text());
-    assert!(
-        note.contains(&format!(
-            "{}/metrics-scrape.prom: the control-plane counted 1 more POST answers outside 2xx than the previous round's scrape, the round's records show 0",
-            round_rel(7)
-        )),
-        "{note}"
-    );
+    assert_scrape_red(&dir, 7, "the previous round's scrape");
     // Red-team R5: the same in the soak's first round, which has no previous scrape:
     // its counters rose from 0 when the control-plane started.
     put(
@@ -831,19 +816,25 @@ fn a_post_the_control_plane_counted_as_failed_while_the_creates_say_201_is_refus
         &format!("{}/metrics-scrape.prom", round_rel(7)),
         &labelled_scrape(7, 0),
     );
+    assert_scrape_red(&dir, 1, "the control-plane's start (0)");
+}
+
+/// Round `k`'s scrape made to count one POST answered 500 that its creates do not
+/// show: VAL12-09 turns red, naming the round and what the increase was counted from.
+fn assert_scrape_red(dir: &Path, k: u64, since: &str) {
     put(
-        &dir,
-        &format!("{}/metrics-scrape.prom", round_rel(1)),
-        &labelled_scrape(1, 1),
+        dir,
+        &format!("{}/metrics-scrape.prom", round_rel(k)),
+        &labelled_scrape(k, 1),
     );
-    reseal(&dir);
-    let r = judged(&dir);
+    reseal(dir);
+    let r = judged(dir);
     let (status, note) = check(&r, "VAL12-09");
     assert_eq!(status, Status::Fail, "{}", r.to_text());
     assert!(
         note.contains(&format!(
-            "{}/metrics-scrape.prom: the control-plane counted 1 more POST answers outside 2xx than the control-plane's start (0)",
-            round_rel(1)
+            "{}/metrics-scrape.prom: the control-plane counted 1 more POST answers outside 2xx than {since}, the round's records show 0",
+            round_rel(k)
         )),
         "{note}"
     );
