@@ -43,8 +43,10 @@ struct Args {
     /// Prefix of the plan IDs (unique per run).
     #[arg(long, default_value = "bench-driver")]
     prefix: String,
-    /// Tokio worker threads of the driver (wrk's default is 2 threads).
-    #[arg(long, default_value_t = 2)]
+    /// Tokio worker threads of the driver. One by default: on a 2-vCPU machine shared
+    /// with the control-plane under test, a second driver thread takes CPU from it
+    /// (at 100 keep-alive connections one thread reached wrk's creates/s, two did not).
+    #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Keep-alive only: `shared` (one multi-thread runtime of `--threads` workers) or
     /// `per-thread` (`--threads` OS threads, each a single-threaded runtime with its
