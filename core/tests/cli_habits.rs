@@ -9,7 +9,7 @@ use predicates::prelude::PredicateBooleanExt as _;
 use predicates::str::contains;
 mod common;
 
-use common::{demo_run, ramp_run, ramp_run_with};
+use common::{demo_run, ramp_run, ramp_run_with, rehash};
 
 /// `evidence ARGS…` with no colour variable of the caller's environment.
 fn evidence() -> assert_cmd::Command {
@@ -300,27 +300,6 @@ fn a_separate_cli_in_the_manifest_must_match_target_json() {
         .assert()
         .code(1)
         .stdout(contains("control_plane.cli differs from target.json"));
-}
-
-/// Re-hashes `paths` (run-relative) in the run's manifest, as a forger would, adding
-/// an entry for a file the manifest does not list.
-fn rehash(run: &Path, paths: &[&str]) {
-    let manifest = run.join("manifest.json");
-    let mut m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    let files = m["files"].as_array_mut().unwrap();
-    for p in paths {
-        let entry = serde_json::json!({
-            "path": p,
-            "sha256": val_core::fileio::sha256_file(&run.join(p)).unwrap(),
-            "bytes": std::fs::metadata(run.join(p)).unwrap().len(),
-        });
-        match files.iter_mut().find(|f| f["path"] == *p) {
-            Some(f) => *f = entry,
-            None => files.push(entry),
-        }
-    }
-    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
 }
 
 /// `evidence verify RUN` exits 1 and says `needle`.

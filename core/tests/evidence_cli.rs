@@ -9,7 +9,7 @@ use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 mod common;
 
-use common::demo_run;
+use common::{demo_run, rehash};
 use val_core::evidence::{self, statement, RunDir};
 use val_core::fileio;
 
@@ -44,21 +44,6 @@ fn edit_json(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
     std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
 }
 
-/// Re-hashes (and re-sizes) one file in the manifest, as someone covering their
-/// tracks would.
-fn rehash(run: &Path, rel: &str) {
-    let sha = fileio::sha256_file(&run.join(rel)).unwrap();
-    let bytes = std::fs::metadata(run.join(rel)).unwrap().len();
-    edit_json(&run.join("manifest.json"), |m| {
-        for f in m["files"].as_array_mut().unwrap() {
-            if f["path"] == rel {
-                f["sha256"] = serde_json::json!(sha);
-                f["bytes"] = serde_json::json!(bytes);
-            }
-        }
-    });
-}
-
 #[test]
 fn verify_accepts_an_untouched_run() {
     let root = tempfile::tempdir().unwrap();
@@ -80,7 +65,7 @@ fn verify_fails_on_a_hand_edited_report_even_when_rehashed() {
         r["checks"][0]["observed"] = serde_json::json!(200);
         r["verdict"]["full"] = serde_json::json!(true);
     });
-    rehash(&run, "demo-report.json");
+    rehash(&run, &["demo-report.json"]);
     cargo_bin_cmd!("evidence")
         .arg("verify")
         .arg(&run)
@@ -127,7 +112,7 @@ fn an_edited_derived_text_fails_even_with_its_hash_updated() {
     let text = std::fs::read_to_string(&txt).unwrap();
     assert!(text.contains("FAIL     DEMO-01"), "{text}");
     std::fs::write(&txt, text.replace("FAIL     DEMO-01", "PASS     DEMO-01")).unwrap();
-    rehash(&run, "demo-report.txt");
+    rehash(&run, &["demo-report.txt"]);
     verify_fails_with(
         &run,
         "MISMATCH derived demo-report.txt: differs from its re-derivation",
@@ -191,7 +176,7 @@ fn every_field_of_a_check_is_compared_not_only_its_status() {
         edit_json(&run.join("demo-report.json"), |r| {
             r["checks"][0][field] = value.clone();
         });
-        rehash(&run, "demo-report.json");
+        rehash(&run, &["demo-report.json"]);
         verify_fails_with(&run, &format!("MISMATCH check DEMO-01: stored {field}"));
     }
 }
@@ -349,7 +334,7 @@ fn a_signed_statement_does_not_cover_a_run_edited_afterwards() {
     let r = RunDir::open(&run).unwrap();
     evidence::write_report(&r, &[]).unwrap();
     for rel in ["demo-health.txt", "demo-report.json", "demo-report.txt"] {
-        rehash(&run, rel);
+        rehash(&run, &[rel]);
     }
     signers_refuse(&run, &signers);
 }
@@ -599,7 +584,7 @@ fn verify_finds_a_file_added_to_a_shard_copy_and_a_false_config_shards() {
     edit_json(&copy.join("shard.json"), |i| {
         i["stages"][0]["records"] = "../shard-0/stage-n2-requests.jsonl".into()
     });
-    rehash(&copy, "shard.json");
+    rehash(&copy, &["shard.json"]);
     reseal_merged(&out);
     let v = evidence::verify(&out);
     assert!(

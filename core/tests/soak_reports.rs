@@ -5,6 +5,8 @@
 //! `evidence verify`, and what the judge reads from those records cannot be thinned
 //! (a recovery call or a create dropped) without a red check.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -17,6 +19,8 @@ use val_core::plans::val12::{self, Calendar};
 use val_core::plans::RunRef;
 use val_core::records::{self, ListPage, RecoveryCall};
 use val_core::wire::CliRun;
+
+use common::rehash;
 
 /// Rounds of the synthetic soak: a quarter day, a round every 30 simulated minutes.
 const ROUNDS: u64 = 12;
@@ -291,23 +295,6 @@ fn reseal(dir: &Path) {
     evidence::write_manifest(&run, &prov, ended, None).unwrap();
 }
 
-/// The manifest's sha256 of `rel` rewritten to its bytes now (an edit hidden from the
-/// hash check, as anyone with the directory can do).
-fn rehash(dir: &Path, rel: &str) {
-    let mpath = dir.join("manifest.json");
-    let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&mpath).unwrap()).unwrap();
-    let bytes = std::fs::read(dir.join(rel)).unwrap();
-    for e in m["files"].as_array_mut().unwrap() {
-        if e["path"] == rel {
-            e["sha256"] = val_core::fileio::sha256_file(&dir.join(rel))
-                .unwrap()
-                .into();
-            e["bytes"] = bytes.len().into();
-        }
-    }
-    std::fs::write(&mpath, serde_json::to_string_pretty(&m).unwrap()).unwrap();
-}
-
 /// Replaces `from` by `to` in the soak's file `rel` (which must hold it).
 fn edit(dir: &Path, rel: &str, from: &str, to: &str) {
     let p = dir.join(rel);
@@ -373,10 +360,10 @@ fn a_sealed_soak_re_derives_every_report_a_person_reads() {
     ] {
         let before = std::fs::read_to_string(dir.join(rel)).unwrap();
         edit(&dir, rel, from, to);
-        rehash(&dir, rel);
+        rehash(&dir, &[rel]);
         mismatches_name(&dir, &[&format!("derived {rel}: differs")]);
         std::fs::write(dir.join(rel), before).unwrap();
-        rehash(&dir, rel);
+        rehash(&dir, &[rel]);
     }
     assert!(evidence::verify(&dir).ok());
 }
@@ -396,7 +383,7 @@ fn one_round_answering_503_is_a_fail_in_the_final_report_and_an_edit_back_to_pas
     );
     let health = format!("{}/health.txt", round_rel(5));
     edit(&dir, &health, "code=200", "code=503");
-    rehash(&dir, &health);
+    rehash(&dir, &[&health]);
     mismatches_name(
         &dir,
         &[
@@ -448,7 +435,7 @@ fn one_round_answering_503_is_a_fail_in_the_final_report_and_an_edit_back_to_pas
         .replace(line08, &line08.replace(": FAIL (", ": PASS ("))
         .replace("Overall: FAIL", "Overall: PASS");
     std::fs::write(dir.join("final-report.txt"), forged).unwrap();
-    rehash(&dir, "final-report.txt");
+    rehash(&dir, &["final-report.txt"]);
     mismatches_name(&dir, &["derived final-report.txt: differs"]);
 }
 
@@ -505,7 +492,7 @@ fn a_create_record_or_a_create_time_removed_is_refused() {
     let text = std::fs::read_to_string(dir.join(&times)).unwrap();
     let slowest = text.lines().last().unwrap().to_string() + "\n";
     std::fs::write(dir.join(&times), text.replace(&slowest, "")).unwrap();
-    rehash(&dir, &times);
+    rehash(&dir, &[&times]);
     mismatches_name(&dir, &[&format!("derived {times}: differs")]);
 
     // The slowest create record removed from creates.jsonl itself, every derived file
@@ -568,7 +555,7 @@ fn a_create_record_or_a_create_time_removed_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = sealed_soak(tmp.path(), &SoakSpec::default());
     edit(&dir, &creates, "{", "{\"ok\":true,");
-    rehash(&dir, &creates);
+    rehash(&dir, &[&creates]);
     let m = mismatches_name(&dir, &["derive"]);
     assert!(!m.is_empty());
 }

@@ -12,19 +12,7 @@ use val_core::plans::val08::{self as plan, ramp, requests, Config};
 
 mod common;
 
-/// Re-hashes every file the manifest lists, as the red team's `rehash.py` did: the
-/// manifest then matches the edited bytes, so only re-derivation can notice.
-fn rehash_all(run: &Path) {
-    let manifest = run.join("manifest.json");
-    let mut m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    for f in m["files"].as_array_mut().unwrap() {
-        let p = run.join(f["path"].as_str().unwrap());
-        f["sha256"] = val_core::fileio::sha256_file(&p).unwrap().into();
-        f["bytes"] = std::fs::metadata(&p).unwrap().len().into();
-    }
-    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
-}
+use common::rehash_all;
 
 /// Every derived file rewritten from the (edited) raw files and the manifest
 /// re-hashed, as the red team's `fix.py` did: verify can only agree, so the verdict

@@ -5,13 +5,14 @@
 
 mod common;
 
+use common::rehash;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use val_core::check::Status;
 use val_core::evidence::{self, Provenance, RunDir};
-use val_core::fileio;
 use val_core::load_result::{ErrorCause, Outcome};
 use val_core::plans::val11::kill_rounds::{self, Binding, KillRecord, OpRecord};
 use val_core::plans::val11::pause::{self, PauseRecord};
@@ -238,20 +239,6 @@ fn kill_run(root: &Path) -> PathBuf {
     };
     evidence::write_manifest(&run, &prov, now, None).unwrap();
     run.path().to_path_buf()
-}
-
-/// Re-hashes (and re-sizes) `rels` in the manifest, as someone covering their tracks would.
-fn rehash(run: &Path, rels: &[&str]) {
-    let path = run.join("manifest.json");
-    let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    for f in m["files"].as_array_mut().unwrap() {
-        let rel = f["path"].as_str().unwrap().to_string();
-        if rels.contains(&rel.as_str()) {
-            f["sha256"] = json!(fileio::sha256_file(&run.join(&rel)).unwrap());
-            f["bytes"] = json!(std::fs::metadata(run.join(&rel)).unwrap().len());
-        }
-    }
-    std::fs::write(&path, serde_json::to_string_pretty(&m).unwrap()).unwrap();
 }
 
 /// Rewrites a JSON Lines file line by line.
