@@ -194,6 +194,16 @@ pub fn all_ids(pages: &[ListPage]) -> impl Iterator<Item = &String> {
     pages.iter().flat_map(|p| p.ids.iter().flatten())
 }
 
+/// IDs the pages list more than once, in listing order: each repeat once per extra
+/// listing.
+pub fn duplicate_ids(pages: &[ListPage]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    all_ids(pages)
+        .filter(|id| !seen.insert(id.as_str()))
+        .cloned()
+        .collect()
+}
+
 /// An ID as one line of a text file a person reads: as written when it is plain,
 /// else as a JSON string (a newline, a control character or a space such as U+3000
 /// stays visible and cannot start another line).
@@ -325,6 +335,16 @@ mod tests {
         assert_eq!(incomplete(&bad), None);
         let back: Vec<ListPage> = parse_jsonl(&to_jsonl(&good)).unwrap();
         assert_eq!(back, good);
+    }
+
+    #[test]
+    fn duplicate_ids_are_every_extra_listing_across_pages() {
+        let pages = [
+            page(1, 200, &["a", "b"], "c1"),
+            page(2, 200, &["b", "c", "a", "b"], ""),
+        ];
+        assert_eq!(duplicate_ids(&pages), ["b", "a", "b"]);
+        assert!(duplicate_ids(&pages[..1]).is_empty());
     }
 
     #[test]

@@ -806,18 +806,11 @@ fn judge_round(f: &Files, kill: &kill_rounds::KillRecord) -> Result<KillRound, M
         )));
     }
     let prefix = format!("{KILL_ID_PREFIX}{round}-");
-    let listed: Vec<&String> = crate::records::all_ids(&pages).collect();
-    let present: BTreeSet<&str> = listed
-        .iter()
+    let present: BTreeSet<&str> = crate::records::all_ids(&pages)
         .map(|id| id.as_str())
         .filter(|id| id.starts_with(&prefix))
         .collect();
-    let mut seen = BTreeSet::new();
-    let duplicates: Vec<String> = listed
-        .iter()
-        .filter(|id| !seen.insert(id.as_str()))
-        .map(|id| id.to_string())
-        .collect();
+    let duplicates = crate::records::duplicate_ids(&pages);
     let mut by_id: BTreeMap<&str, Outcome> = BTreeMap::new();
     let mut attempted_twice = Vec::new();
     for op in &ops {
@@ -952,14 +945,10 @@ fn pause_times_out_then_recovers(f: &Files) -> Check {
                 pages,
             } = pause::read(f)?;
             let timeout_ms = pause.client_timeout_ms;
-            let listed: Vec<&String> = crate::records::all_ids(&pages).collect();
-            let ids: BTreeSet<&str> = listed.iter().map(|id| id.as_str()).collect();
-            let mut seen = BTreeSet::new();
-            let duplicates: Vec<String> = listed
-                .iter()
-                .filter(|id| !seen.insert(id.as_str()))
-                .map(|id| id.to_string())
+            let ids: BTreeSet<&str> = crate::records::all_ids(&pages)
+                .map(|id| id.as_str())
                 .collect();
+            let duplicates = crate::records::duplicate_ids(&pages);
             let limit_us = timeout_ms * 1000 + TIMEOUT_SLACK_US;
             let clean_timeouts = during
                 .iter()

@@ -1349,13 +1349,13 @@ mod tests {
         assert_eq!(red, Vec::<String>::new(), "{}", r.to_text());
         let (r, red) = Synth::good().red_after(|d| three_page_walk(d, "bogus-cursor"));
         assert!(red.contains(&"VAL12-03".to_string()), "{}", r.to_text());
-        let note = r
-            .check("VAL12-03")
-            .unwrap()
-            .note
-            .clone()
-            .unwrap_or_default();
+        let note = note_of(&r, "VAL12-03");
         assert!(note.contains("page 3 was requested with cursor"), "{note}");
+    }
+
+    /// The note of check `id` in `r` (empty when it has none).
+    fn note_of(r: &crate::check::Report, id: &str) -> String {
+        r.check(id).unwrap().note.clone().unwrap_or_default()
     }
 
     /// Appends `extra` successful recovery records for plan `soak-1-01` to round 5.
@@ -1376,22 +1376,12 @@ mod tests {
         };
         let (r, red) = failing.red_after(|d| forge_recoveries(d, 300));
         assert_eq!(red, ["VAL12-06", "VAL12-10"], "{}", r.to_text());
-        let note = r
-            .check("VAL12-06")
-            .unwrap()
-            .note
-            .clone()
-            .unwrap_or_default();
+        let note = note_of(&r, "VAL12-06");
         assert!(note.contains("above the cap of 100"), "{note}");
         // Under the cap, a second record of the same plan is refused too.
         let (r, red) = failing.red_after(|d| forge_recoveries(d, 1));
         assert_eq!(red, ["VAL12-06", "VAL12-10"]);
-        let note = r
-            .check("VAL12-06")
-            .unwrap()
-            .note
-            .clone()
-            .unwrap_or_default();
+        let note = note_of(&r, "VAL12-06");
         assert!(note.contains("recovered twice"), "{note}");
         // A record with a field the harness never writes (a forged `ok`) is unreadable.
         let (_, red) = Synth::good().red_after(|d| {
@@ -1411,12 +1401,7 @@ mod tests {
             std::fs::write(&rel, t.replace("\"status\":200", "\"status\":503")).unwrap();
         });
         assert!(red.contains(&"VAL12-03".to_string()), "{}", r.to_text());
-        let note = r
-            .check("VAL12-03")
-            .unwrap()
-            .note
-            .clone()
-            .unwrap_or_default();
+        let note = note_of(&r, "VAL12-03");
         assert!(note.contains("503"), "{note}");
     }
 
