@@ -11,15 +11,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use val_support::plans::val12::soak_report;
 
 /// The plan's round interval, in (simulated) seconds.
 pub const PLAN_INTERVAL_S: f64 = 1800.0;
 /// The plan's stuck threshold, in (simulated) seconds.
 pub const PLAN_STUCK_THRESHOLD_S: f64 = 3600.0;
-/// Seconds in a (simulated) day.
-pub const DAY_S: f64 = 86400.0;
-/// The plan's soak length, in days; checkpoints and VAL12-09 scale with `duration / 30`.
-pub const PLAN_DAYS: f64 = 30.0;
+/// Seconds in a (simulated) day, and the plan's soak length in days: the judge's.
+pub use val_support::plans::val12::soak_report::{DAY_S, PLAN_DAYS};
 /// Operator identity of the plan.
 pub const OPERATOR: &str = "val12-soak-op";
 /// Recoveries (CLI processes) a round runs at once by default. A call spends about 2 ms
@@ -143,14 +142,12 @@ impl SoakConfig {
 
     /// `duration / 30 days`: checkpoint days and the VAL12-09 target scale with it.
     pub fn calendar_scale(&self) -> f64 {
-        self.duration_days / PLAN_DAYS
+        soak_report::calendar_scale(self.duration_days)
     }
 
     /// Rounds scheduled over the whole soak.
     pub fn scheduled_rounds(&self) -> u64 {
-        (self.duration_days * DAY_S / self.interval_s)
-            .round()
-            .max(1.0) as u64
+        soak_report::scheduled_rounds(self.duration_days, self.interval_s)
     }
 
     /// Real seconds between rounds.

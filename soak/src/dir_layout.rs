@@ -159,13 +159,9 @@ pub const ADOPTED_FILE: &str = "adopted-plans.txt";
 impl Layout {
     /// The IDs of [`ADOPTED_FILE`] (empty when the soak adopted nothing).
     pub fn adopted(&self) -> std::collections::HashSet<String> {
-        std::fs::read_to_string(self.path(ADOPTED_FILE))
-            .unwrap_or_default()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect()
+        val_support::plans::val12::round_records::parse_adopted(
+            &std::fs::read_to_string(self.path(ADOPTED_FILE)).unwrap_or_default(),
+        )
     }
 }
 

@@ -108,7 +108,7 @@ pub fn append_alert_lines(soak: &Soak, lines: &[String]) -> Result<()> {
 
 /// The simulated end of checkpoint `day` (scaled by `duration / 30`).
 pub fn checkpoint_end_s(soak: &Soak, day: u32) -> f64 {
-    day as f64 * crate::config::DAY_S * soak.cfg.calendar_scale()
+    rendered::checkpoint_end_s(soak.cfg.duration_days, day)
 }
 
 /// `checkpoints/checkpoint-<N>d.json` for every checkpoint whose window the rounds on

@@ -360,9 +360,14 @@ pub fn summary_text(s: &RoundSummary) -> String {
 
 /// The IDs of `adopted-plans.txt` (empty when the soak adopted nothing).
 pub fn adopted_ids(f: &Files) -> HashSet<String> {
-    f.text("adopted-plans.txt")
-        .unwrap_or_default()
-        .lines()
+    parse_adopted(&f.text("adopted-plans.txt").unwrap_or_default())
+}
+
+/// The IDs of an `adopted-plans.txt` text, one per line: the one reading the soak's
+/// rounds (which leave them out of their work) and its judge (which leaves them out of
+/// its counts) both use, so the two cannot disagree on which plans are adopted.
+pub fn parse_adopted(text: &str) -> HashSet<String> {
+    text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(str::to_string)

@@ -24,6 +24,25 @@ pub const DAY_S: f64 = 86400.0;
 pub const PLAN_DAYS: f64 = 30.0;
 /// Checkpoint days of the plan (scaled by `duration / 30` in a soak-lite).
 pub const CHECKPOINT_DAYS: [u32; 3] = [7, 14, 21];
+
+// The soak program schedules its rounds and writes its checkpoints with these, and
+// the reports re-derive them with the same: one formula, so the two cannot disagree.
+
+/// `duration / 30 days`: checkpoint days and the VAL12-09 target scale with it.
+pub fn calendar_scale(duration_days: f64) -> f64 {
+    duration_days / PLAN_DAYS
+}
+
+/// Rounds scheduled over a soak of `duration_days`, one every `interval_s` (at least 1).
+pub fn scheduled_rounds(duration_days: f64, interval_s: f64) -> u64 {
+    (duration_days * DAY_S / interval_s).round().max(1.0) as u64
+}
+
+/// The simulated end of checkpoint `day` of a soak of `duration_days` (scaled by
+/// `duration / 30`).
+pub fn checkpoint_end_s(duration_days: f64, day: u32) -> f64 {
+    day as f64 * DAY_S * calendar_scale(duration_days)
+}
 /// The final report (JSON); its presence means the soak has ended.
 pub const FINAL_JSON: &str = "final-report.json";
 /// The final report (text, the plan's template).
@@ -94,21 +113,19 @@ impl ReportCfg {
         })
     }
 
-    /// `duration / 30 days`.
+    /// [`calendar_scale`] of this soak.
     pub fn calendar_scale(&self) -> f64 {
-        self.duration_days / PLAN_DAYS
+        calendar_scale(self.duration_days)
     }
 
-    /// Rounds scheduled over the whole soak.
+    /// [`scheduled_rounds`] of this soak.
     pub fn scheduled_rounds(&self) -> u64 {
-        (self.duration_days * DAY_S / self.interval_s)
-            .round()
-            .max(1.0) as u64
+        scheduled_rounds(self.duration_days, self.interval_s)
     }
 
-    /// The simulated end of checkpoint `day` (scaled by `duration / 30`).
+    /// [`checkpoint_end_s`] of this soak.
     pub fn checkpoint_end_s(&self, day: u32) -> f64 {
-        day as f64 * DAY_S * self.calendar_scale()
+        checkpoint_end_s(self.duration_days, day)
     }
 }
 
